@@ -1,0 +1,71 @@
+import { z } from "zod";
+
+const isoDate = z
+  .union([z.string(), z.date()])
+  .transform((value) => (value instanceof Date ? value.toISOString().slice(0, 10) : value))
+  .pipe(z.string().regex(/^\d{4}-\d{2}-\d{2}/, "a date, YYYY-MM-DD"));
+
+/** Rules that judge a release by the index's metadata. pipgate.yaml sets defaults; each allowlist may override. */
+export const RulesSchema = z.object({
+  min_release_age_days: z
+    .number()
+    .min(0)
+    .max(365)
+    .describe("cooldown: a release younger than this (by upload time) is refused; 0 turns it off"),
+  allow_vulnerability_fix: z
+    .boolean()
+    .describe("let a release younger than the cooldown through when it fixes a known vulnerability of the release it replaces"),
+  vulnerabilities: z
+    .enum(["deny", "allow"])
+    .describe("deny: a version with a known, not withdrawn vulnerability is refused"),
+  licenses: z
+    .array(z.string())
+    .describe("allowed licence identifiers (SPDX); an empty list allows any licence"),
+  unknown_license: z.enum(["allow", "deny"]).describe("what to do when the licence cannot be determined"),
+  wheels_only: z.boolean().describe("refuse releases (and resolved dependencies) that need a build from an sdist"),
+  typosquat: z.boolean().describe("refuse names close to an allowed or popular name, with 'did you mean'"),
+});
+export type Rules = z.infer<typeof RulesSchema>;
+
+export const DEFAULT_RULES: Rules = {
+  min_release_age_days: 0,
+  allow_vulnerability_fix: true,
+  vulnerabilities: "deny",
+  licenses: [],
+  unknown_license: "allow",
+  wheels_only: false,
+  typosquat: true,
+};
+
+export const ExemptionSchema = z.object({
+  package: z.string().min(1),
+  version: z.string().optional().describe("the exempted version; all versions when absent"),
+  rule: z.enum(["min_release_age", "vulnerabilities", "license", "wheels_only", "pth"]),
+  reason: z.string().min(1, "an exemption needs a reason"),
+  expires: isoDate.describe("the day after which the exemption no longer applies"),
+});
+export type Exemption = z.infer<typeof ExemptionSchema>;
+
+export const VulnerabilityIgnoreSchema = z.object({
+  id: z.string().min(1).describe("the advisory id or alias (GHSA-…, CVE-…, PYSEC-…)"),
+  reason: z.string().min(1, "an ignored vulnerability needs a reason"),
+  expires: isoDate,
+});
+export type VulnerabilityIgnore = z.infer<typeof VulnerabilityIgnoreSchema>;
+
+/**
+ * An allowlist. Fail closed: a name that is not under `packages` is refused; an empty `packages`
+ * allows nothing. `deny` is checked first and wins over `packages`.
+ */
+export const AllowlistSchema = z.object({
+  packages: z
+    .record(z.string(), z.union([z.string(), z.null()]))
+    .default({})
+    .describe('project name → PEP 440 specifier set; "*" (or empty) for any version'),
+  deny: z.array(z.string()).default([]).describe("names refused whatever else says"),
+  rules: RulesSchema.partial().default({}).describe("overrides of pipgate.yaml's rule defaults"),
+  exemptions: z.array(ExemptionSchema).default([]),
+  vulnerability_ignore: z.array(VulnerabilityIgnoreSchema).default([]),
+  pth_allowed: z.array(z.string()).default([]).describe("projects whose wheels may ship .pth files"),
+});
+export type AllowlistFile = z.infer<typeof AllowlistSchema>;

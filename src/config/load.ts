@@ -1,0 +1,47 @@
+import { readFileSync } from "node:fs";
+import { dirname, isAbsolute, resolve } from "node:path";
+import { parse as parseYaml } from "yaml";
+import { errorMessage } from "../errors.js";
+import { formatIssues } from "./issues.js";
+import { ConfigSchema, type LoadedConfig } from "./schema.js";
+
+export type ConfigResult = { ok: true; config: LoadedConfig } | { ok: false; issues: string[] };
+
+/** Reads pipgate.yaml; every relative path in it is taken relative to the file. */
+export function loadConfig(file: string): ConfigResult {
+  const path = resolve(file);
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch (error) {
+    return { ok: false, issues: [`${path}: cannot read the configuration: ${errorMessage(error)}`] };
+  }
+  let raw: unknown;
+  try {
+    raw = parseYaml(text);
+  } catch (error) {
+    return { ok: false, issues: [`${path}: not valid YAML: ${errorMessage(error)}`] };
+  }
+  const parsed = ConfigSchema.safeParse(raw ?? {});
+  if (!parsed.success) return { ok: false, issues: formatIssues(parsed.error, `${path}: `) };
+  const dir = dirname(path);
+  const abs = (p: string) => (isAbsolute(p) ? p : resolve(dir, p));
+  const config = parsed.data;
+  const environments = Object.fromEntries(
+    Object.entries(config.environments).map(([name, env]) => [
+      name,
+      { ...env, python: abs(env.python), allowlist: abs(env.allowlist) },
+    ]),
+  );
+  return {
+    ok: true,
+    config: {
+      ...config,
+      file: path,
+      dir,
+      state_dir: abs(config.state_dir),
+      policy: config.policy === undefined ? undefined : abs(config.policy),
+      environments,
+    },
+  };
+}

@@ -1,0 +1,73 @@
+import { z } from "zod";
+import { RulesSchema } from "./allowlist-schema.js";
+
+/** Environment names are identifiers, never paths: they select a configured venv and nothing else. */
+export const ENVIRONMENT_NAME = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
+
+export const EnvironmentSchema = z.object({
+  python: z.string().min(1).describe("the target venv's interpreter, e.g. ./venvs/default/bin/python"),
+  allowlist: z.string().min(1).describe("the environment's allowlist file (YAML)"),
+  description: z.string().optional().describe("shown to agents by list_environments"),
+});
+export type EnvironmentConfig = z.infer<typeof EnvironmentSchema>;
+
+export const SandboxSchema = z.object({
+  image: z
+    .string()
+    .optional()
+    .describe("the sandbox image; default pipgate-sandbox:py3.X for the environment's Python"),
+  memory_mb: z.number().int().min(64).max(65536).default(1024).describe("memory limit of a sandbox container"),
+  pids: z.number().int().min(16).max(4096).default(256).describe("process limit of a sandbox container"),
+  cpus: z.number().min(0.1).max(64).default(1).describe("CPU limit of a sandbox container"),
+  timeout_max: z
+    .number()
+    .int()
+    .min(1)
+    .max(3600)
+    .default(900)
+    .describe("the largest timeout (seconds) an install may ask for"),
+  docker_socket: z.string().default("/var/run/docker.sock").describe("the Docker engine's socket"),
+});
+export type SandboxConfig = z.infer<typeof SandboxSchema>;
+
+export const IndexSchema = z.object({
+  url: z
+    .string()
+    .url()
+    .optional()
+    .describe("a PEP 503 simple index; when absent, pip's own default index"),
+  timeout_ms: z.number().int().min(100).max(120_000).default(10_000).describe("per request"),
+  retries: z.number().int().min(0).max(5).default(2).describe("retries of a failed request"),
+  cache_ttl_seconds: z
+    .number()
+    .int()
+    .min(0)
+    .max(86_400 * 7)
+    .default(600)
+    .describe("how long cached metadata counts as fresh without revalidation"),
+  username: z.string().optional().describe("for a private index"),
+  password_env: z
+    .string()
+    .optional()
+    .describe("name of the environment variable holding the private index's password (never logged)"),
+});
+export type IndexConfig = z.infer<typeof IndexSchema>;
+
+export const ConfigSchema = z.object({
+  index: IndexSchema.default(IndexSchema.parse({})),
+  state_dir: z.string().default(".pipgate").describe("audit log, counters, caches (relative to the config file)"),
+  identity: z.string().min(1).default("local").describe("who a stdio client is, for audit and grants"),
+  policy: z.string().optional().describe("a policy file (JSON or YAML): tool limits"),
+  sandbox: SandboxSchema.default(SandboxSchema.parse({})),
+  rules: RulesSchema.partial().default({}).describe("rule defaults for every allowlist"),
+  environments: z
+    .record(z.string().regex(ENVIRONMENT_NAME, "environment names are letters, digits, - and _"), EnvironmentSchema)
+    .refine((envs) => Object.keys(envs).length > 0, "configure at least one environment"),
+});
+export type Config = z.infer<typeof ConfigSchema>;
+
+/** The resolved form the rest of pipgate uses: every path absolute. */
+export interface LoadedConfig extends Config {
+  file: string;
+  dir: string;
+}

@@ -1,0 +1,84 @@
+import { mkdirSync } from "node:fs";
+import { join } from "node:path";
+import Database from "better-sqlite3";
+
+export type Db = Database.Database;
+
+/**
+ * Each migration runs once, in order, inside a transaction; user_version records how far a database
+ * has come. Modules add their tables here so that one file shows the whole schema's history.
+ */
+const MIGRATIONS: readonly string[] = [
+  // 1: audit log (hash-chained, append-only)
+  `CREATE TABLE audit (
+     seq INTEGER PRIMARY KEY,
+     id TEXT NOT NULL UNIQUE,
+     time TEXT NOT NULL,
+     identity TEXT NOT NULL,
+     tool TEXT NOT NULL,
+     environment TEXT,
+     package TEXT,
+     outcome TEXT NOT NULL,
+     body TEXT NOT NULL,
+     prev_hash TEXT NOT NULL,
+     hash TEXT NOT NULL
+   );
+   CREATE INDEX audit_time ON audit(time);
+   CREATE INDEX audit_identity ON audit(identity);
+   CREATE INDEX audit_environment ON audit(environment);
+   CREATE INDEX audit_package ON audit(package);
+   CREATE INDEX audit_outcome ON audit(outcome);`,
+  // 2: index metadata cache
+  `CREATE TABLE http_cache (
+     url TEXT PRIMARY KEY,
+     fetched_at INTEGER NOT NULL,
+     etag TEXT,
+     last_modified TEXT,
+     content_type TEXT,
+     body BLOB NOT NULL
+   );`,
+  // 3: rate-limit events and commit journal
+  `CREATE TABLE rate_events (
+     key TEXT NOT NULL,
+     at INTEGER NOT NULL
+   );
+   CREATE INDEX rate_events_key_at ON rate_events(key, at);
+   CREATE TABLE commit_journal (
+     id TEXT PRIMARY KEY,
+     environment TEXT NOT NULL,
+     audit_id TEXT NOT NULL,
+     started_at TEXT NOT NULL,
+     backup_dir TEXT NOT NULL,
+     state TEXT NOT NULL
+   );`,
+];
+
+/** Opens (creating if needed) the state database in stateDir and brings its schema up to date. */
+export function openStateDb(stateDir: string): Db {
+  mkdirSync(stateDir, { recursive: true });
+  const db = new Database(join(stateDir, "state.sqlite"));
+  db.pragma("journal_mode = WAL");
+  db.pragma("synchronous = NORMAL");
+  db.pragma("busy_timeout = 5000");
+  migrate(db);
+  return db;
+}
+
+/** An in-memory database with the full schema, for tests. */
+export function openMemoryDb(): Db {
+  const db = new Database(":memory:");
+  migrate(db);
+  return db;
+}
+
+function migrate(db: Db): void {
+  const current = db.pragma("user_version", { simple: true }) as number;
+  for (let version = current; version < MIGRATIONS.length; version += 1) {
+    const sql = MIGRATIONS[version];
+    if (sql === undefined) break;
+    db.transaction(() => {
+      db.exec(sql);
+      db.pragma(`user_version = ${version + 1}`);
+    })();
+  }
+}
