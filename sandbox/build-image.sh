@@ -34,7 +34,7 @@ fi
 tag=${tag:-pipgate-sandbox:py$minor}
 
 mkdir -p "$cache/opt/pipgate"
-install -m 0644 "$here/forwarder.py" "$cache/opt/pipgate/forwarder.py"
+install -m 0644 "$here/runtime/forwarder.py" "$cache/opt/pipgate/forwarder.py"
 # pip inside the sandbox must never read a config of its own
 rm -f "$cache/etc/pip.conf"
 
