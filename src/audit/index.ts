@@ -1,0 +1,6 @@
+// The audit log's public surface: the record types, the store, exports and the report.
+export * from "./types.js";
+export { createAuditLog, type AuditLog, type AuditLookup } from "./store.js";
+export { canonicalJson } from "./canonical-json.js";
+export { recordHash, type StoredRow } from "./chain.js";
+export { normalisePackageName, parseTimeArgument } from "./query.js";
