@@ -4,3 +4,4 @@ export { createAuditLog, type AuditLog, type AuditLookup } from "./store.js";
 export { canonicalJson } from "./canonical-json.js";
 export { recordHash, type StoredRow } from "./chain.js";
 export { normalisePackageName, parseTimeArgument } from "./query.js";
+export { writeJsonl, writeCsv, importJsonl, csvCell, CSV_COLUMNS } from "./export.js";

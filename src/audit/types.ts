@@ -111,3 +111,32 @@ export type VerifyResult =
   | { ok: false; count: number; firstBad: { seq: number; id: string; problem: TamperKind; detail: string } };
 
 export const GENESIS_HASH = "0".repeat(64);
+
+const RECORD_KEY_ORDER = [
+  "seq",
+  "id",
+  "time",
+  "identity",
+  "tool",
+  "environment",
+  "package",
+  "outcome",
+  "arguments",
+  "reason",
+  "request",
+  "decision",
+  "resolved",
+  "sandbox",
+  "commit",
+  "approval",
+  "durationMs",
+  "prevHash",
+  "hash",
+] as const satisfies ReadonlyArray<keyof AuditRecord>;
+
+/** One key order everywhere (store, export, import), so a record serialises the same way each time. */
+export function orderRecordKeys(record: AuditRecord): AuditRecord {
+  const ordered: Record<string, unknown> = {};
+  for (const key of RECORD_KEY_ORDER) if (record[key] !== undefined) ordered[key] = record[key];
+  return ordered as AuditRecord;
+}
