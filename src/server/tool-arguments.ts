@@ -1,0 +1,232 @@
+import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
+import { z } from "zod";
+import { ENVIRONMENT_NAME } from "../config/schema.js";
+import { ACCEPTED_FORM, echo, parseRequirement, REQUIREMENT_LIMITS } from "../requirement/index.js";
+import type { RefusalKind, Requirement } from "../requirement/index.js";
+
+/** What argument validation needs from the configuration; passed in, never read from module state. */
+export interface ArgumentContext {
+  environments: readonly string[];
+  timeoutMax: number;
+}
+
+/** `install_package` arguments after validation: the only form the pipeline ever sees. */
+export interface InstallArguments {
+  requirement: Requirement;
+  environment: string;
+  upgrade: boolean;
+  timeout: number;
+}
+
+/** `check_package` arguments after validation. */
+export interface CheckArguments {
+  requirement: Requirement;
+  environment: string;
+}
+
+/** Why a call was refused: the refusal kind, the argument at fault, and a message for the agent. */
+export type Refusal = { kind: RefusalKind; field: string; message: string };
+
+export type ValidationResult<T> = { ok: true; args: T } | { ok: false; refusal: Refusal };
+
+export const DEFAULT_ENVIRONMENT = "default";
+export const DEFAULT_TIMEOUT_SECONDS = 300;
+
+/** The default timeout, lowered to the configured maximum when that is smaller. */
+export function defaultTimeout(ctx: ArgumentContext): number {
+  return Math.min(DEFAULT_TIMEOUT_SECONDS, ctx.timeoutMax);
+}
+
+/** Which refusal kind each argument's problems are reported as (package_name says its own). */
+const FIELD_KIND = { package_name: "type", environment: "environment", upgrade: "upgrade", timeout: "timeout" } as const;
+type Field = keyof typeof FIELD_KIND;
+
+const INSTALL_FIELDS: readonly Field[] = ["package_name", "environment", "upgrade", "timeout"];
+const CHECK_FIELDS: readonly Field[] = ["package_name", "environment"];
+
+function describeValue(value: unknown): string {
+  if (value === null) return "null";
+  if (Array.isArray(value)) return "an array";
+  if (typeof value === "string") return echo(value);
+  if (typeof value === "number" || typeof value === "boolean") return String(value);
+  return typeof value === "object" ? "an object" : typeof value;
+}
+
+function quoteList(names: readonly string[]): string {
+  return names.length === 0 ? "none" : names.map((name) => JSON.stringify(name)).join(", ");
+}
+
+/** package_name: a string that parses as a requirement; the parser's refusal kind travels in the issue. */
+function requirementField() {
+  return z
+    .unknown()
+    .optional()
+    .transform((value, ctx): Requirement => {
+      if (typeof value !== "string") {
+        const what = value === undefined ? "is missing" : `must be a string holding one requirement, not ${describeValue(value)}`;
+        ctx.addIssue({ code: "custom", message: `package_name ${what}. ${ACCEPTED_FORM}`, params: { kind: "type" } });
+        return z.NEVER;
+      }
+      const parsed = parseRequirement(value);
+      if (parsed.ok) return parsed.requirement;
+      ctx.addIssue({ code: "custom", message: parsed.message, params: { kind: parsed.kind } });
+      return z.NEVER;
+    });
+}
+
+/** environment: a configured name, never a path; the refusal lists what is configured. */
+function environmentField(ctx: ArgumentContext) {
+  const configured = `configured environments: ${quoteList(ctx.environments)}.`;
+  return z
+    .string({ error: (issue) => `environment must be a string naming a configured environment, not ${describeValue(issue.input)}; ${configured}` })
+    .default(DEFAULT_ENVIRONMENT)
+    .superRefine((name, refine) => {
+      if (ctx.environments.includes(name) && ENVIRONMENT_NAME.test(name)) return;
+      const problem = /[/\\]|\.\./.test(name)
+        ? `environment ${echo(name)} is a path; it must be the name of a configured environment`
+        : `environment ${echo(name)} is not configured`;
+      refine.addIssue({ code: "custom", message: `${problem}; ${configured}` });
+    });
+}
+
+/** upgrade: a JSON boolean. "yes", 1 and "true" are refused: no coercion of what an agent meant. */
+function upgradeField() {
+  return z
+    .boolean({ error: (issue) => `upgrade must be true or false (a JSON boolean), not ${describeValue(issue.input)}; it defaults to false.` })
+    .default(false);
+}
+
+/** timeout: whole seconds within 1..timeoutMax, the bounds stated in every refusal. */
+function timeoutField(ctx: ArgumentContext) {
+  const bounds = (issue: { input: unknown }) =>
+    `timeout must be a whole number of seconds from 1 to ${ctx.timeoutMax}, not ${describeValue(issue.input)}; it defaults to ${defaultTimeout(ctx)}.`;
+  return z
+    .number({ error: bounds })
+    .int({ error: bounds })
+    .min(1, { error: bounds })
+    .max(ctx.timeoutMax, { error: bounds })
+    .default(defaultTimeout(ctx));
+}
+
+/** The strict schema of `install_package` arguments: what the handler validates against. */
+export function installArgumentsSchema(ctx: ArgumentContext) {
+  return z.strictObject({
+    package_name: requirementField(),
+    environment: environmentField(ctx),
+    upgrade: upgradeField(),
+    timeout: timeoutField(ctx),
+  });
+}
+
+/** The strict schema of `check_package` arguments (the install schema's first two fields). */
+export function checkArgumentsSchema(ctx: ArgumentContext) {
+  return z.strictObject({ package_name: requirementField(), environment: environmentField(ctx) });
+}
+
+/** Turns the first zod issue into a Refusal: the field's kind, or the kind the parser put in the issue. */
+function toRefusal(issues: readonly z.core.$ZodIssue[], tool: string, fields: readonly Field[]): Refusal {
+  const issue = issues[0];
+  if (issue === undefined) return { kind: "type", field: "", message: `${tool}: the arguments were refused.` };
+  if (issue.code === "unrecognized_keys") {
+    const key = issue.keys[0] ?? "";
+    return { kind: "type", field: key, message: `${tool} has no argument ${echo(key)}; it takes ${fields.join(", ")}.` };
+  }
+  const field = typeof issue.path[0] === "string" ? issue.path[0] : "";
+  const fromParser = issue.code === "custom" ? (issue.params?.["kind"] as RefusalKind | undefined) : undefined;
+  const kind = fromParser ?? (field in FIELD_KIND ? FIELD_KIND[field as Field] : "type");
+  return { kind, field, message: issue.message };
+}
+
+function argumentsObject(raw: unknown, tool: string): Refusal | undefined {
+  if (typeof raw === "object" && raw !== null && !Array.isArray(raw)) return undefined;
+  return { kind: "type", field: "", message: `${tool} takes an object of named arguments, not ${describeValue(raw)}.` };
+}
+
+/** Validates `install_package` arguments; every refusal is a value for an `isError` tool result. */
+export function validateInstallArguments(raw: unknown, ctx: ArgumentContext): ValidationResult<InstallArguments> {
+  const notObject = argumentsObject(raw, "install_package");
+  if (notObject !== undefined) return { ok: false, refusal: notObject };
+  const parsed = installArgumentsSchema(ctx).safeParse(raw);
+  if (!parsed.success) return { ok: false, refusal: toRefusal(parsed.error.issues, "install_package", INSTALL_FIELDS) };
+  const { package_name: requirement, environment, upgrade, timeout } = parsed.data;
+  return { ok: true, args: { requirement, environment, upgrade, timeout } };
+}
+
+/** Validates `check_package` arguments (package_name and environment only). */
+export function validateCheckArguments(raw: unknown, ctx: ArgumentContext): ValidationResult<CheckArguments> {
+  const notObject = argumentsObject(raw, "check_package");
+  if (notObject !== undefined) return { ok: false, refusal: notObject };
+  const parsed = checkArgumentsSchema(ctx).safeParse(raw);
+  if (!parsed.success) return { ok: false, refusal: toRefusal(parsed.error.issues, "check_package", CHECK_FIELDS) };
+  return { ok: true, args: { requirement: parsed.data.package_name, environment: parsed.data.environment } };
+}
+
+/*
+ * What clients see. The SDK (1.32, McpServer.validateToolInput) parses arguments against the
+ * registered inputSchema BEFORE our handler runs, and on failure answers with its own generic
+ * "Input validation error" text: the agent would get zod's wording instead of an actionable
+ * message, and the handler (which audits every request) would never run. So the schema given to
+ * registerTool accepts any value for each argument (`z.unknown()`), and each field's `.meta()`
+ * carries the JSON Schema keywords that DESCRIBE the real limits; zod merges them into the
+ * advertised JSON Schema. The strict checks are the ones above, run in the handler.
+ * `additionalProperties: false` is advertised and enforced there too (unknown keys are refused).
+ */
+/** Every accepted package_name matches this (a necessary condition, advertised to clients). */
+export const PACKAGE_NAME_PATTERN = "^ *[A-Za-z0-9][A-Za-z0-9._\\-\\[\\], ()<>=!~*+]*$";
+
+function packageNameMeta() {
+  return {
+    type: "string",
+    minLength: 1,
+    maxLength: REQUIREMENT_LIMITS.total,
+    pattern: PACKAGE_NAME_PATTERN,
+    description:
+      "One requirement: a project name with optional extras and PEP 440 version specifier, e.g. " +
+      '"numpy==1.26.4", "requests[socks]>=2.31", "Django>=4.2,<5" or "name (>=1.0)". URLs, paths, ' +
+      "pip options and environment markers are refused.",
+    examples: ["numpy==1.26.4", "requests[socks]>=2.31"],
+  };
+}
+
+function environmentMeta(ctx: ArgumentContext) {
+  return {
+    type: "string",
+    enum: [...ctx.environments],
+    default: DEFAULT_ENVIRONMENT,
+    description: `The configured environment to install into (a name, never a path): ${quoteList(ctx.environments)}.`,
+  };
+}
+
+function looseField(meta: Record<string, unknown>) {
+  return z.unknown().optional().meta(meta);
+}
+
+/** The inputSchema to pass to registerTool("install_package", …). */
+export function installInputSchema(ctx: ArgumentContext) {
+  return z
+    .looseObject({
+      package_name: looseField(packageNameMeta()),
+      environment: looseField(environmentMeta(ctx)),
+      upgrade: looseField({ type: "boolean", default: false, description: "Upgrade the project if it is already installed." }),
+      timeout: looseField({
+        type: "integer",
+        minimum: 1,
+        maximum: ctx.timeoutMax,
+        default: defaultTimeout(ctx),
+        description: `Seconds the whole install may take, from 1 to ${ctx.timeoutMax}.`,
+      }),
+    })
+    .meta({ required: ["package_name"], additionalProperties: false });
+}
+
+/** The inputSchema to pass to registerTool("check_package", …). */
+export function checkInputSchema(ctx: ArgumentContext) {
+  return z
+    .looseObject({ package_name: looseField(packageNameMeta()), environment: looseField(environmentMeta(ctx)) })
+    .meta({ required: ["package_name"], additionalProperties: false });
+}
+
+/** A refusal as MCP wants it: a tool result with isError, so the model reads it (not a protocol error). */
+export function refusalResult(refusal: Refusal): CallToolResult {
+  return { content: [{ type: "text", text: refusal.message }], isError: true };
+}
