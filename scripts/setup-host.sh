@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Installs and starts what pipgate's sandbox needs on a Debian host: the Docker engine (no bridge,
-# no iptables: containers run with --network none), debootstrap for the image, and Debian's wheels
-# of pip, setuptools and wheel that the test index serves. Idempotent; needs root.
+# Installs and starts what pipgate needs on a Debian host: the Docker engine (no bridge, no iptables:
+# containers run with --network none), debootstrap for the sandbox image, Debian's wheels of pip,
+# setuptools and wheel that the test index serves, and Chromium for the report test. Idempotent; root.
 set -euo pipefail
 
 need=()
@@ -10,6 +10,8 @@ command -v debootstrap >/dev/null 2>&1 || need+=(debootstrap)
 ls /usr/share/python-wheels/pip-*.whl >/dev/null 2>&1 || need+=(python3-pip-whl)
 ls /usr/share/python-wheels/setuptools-*.whl >/dev/null 2>&1 || need+=(python3-setuptools-whl)
 ls /usr/share/python-wheels/wheel-*.whl >/dev/null 2>&1 || need+=(python3-wheel-whl)
+# tests render the audit report in a real headless browser
+command -v chromium >/dev/null 2>&1 || need+=(chromium)
 if [ ${#need[@]} -gt 0 ]; then
   echo "setup-host: installing ${need[*]}" >&2
   export DEBIAN_FRONTEND=noninteractive

@@ -1,34 +1,19 @@
 import { createHash } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
-import { chmodSync, rmSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { request } from "undici";
-import { z } from "zod";
 import { errorMessage } from "../errors.js";
 import type { Logger } from "../log.js";
+import type { IndexClient, IndexFile } from "./types.js";
 
-/** One file of a project page as the upstream index lists it (PEP 691). */
-export const UpstreamFileSchema = z.looseObject({
-  filename: z.string().min(1),
-  url: z.string().min(1),
-  hashes: z.record(z.string(), z.string()).default({}),
-  "requires-python": z.string().nullish(),
-  yanked: z.union([z.boolean(), z.string()]).optional(),
-  "upload-time": z.string().nullish(),
-  size: z.number().optional(),
-});
-export type UpstreamFile = z.infer<typeof UpstreamFileSchema>;
-
-export const UpstreamProjectSchema = z.looseObject({
-  name: z.string(),
-  files: z.array(UpstreamFileSchema),
-  versions: z.array(z.string()).optional(),
-});
-export type UpstreamProject = z.infer<typeof UpstreamProjectSchema>;
-
-/** What the sandbox may see: the proxy asks this before listing a project or a file. */
+/**
+ * What the sandbox may see: the proxy asks before listing a project or a file. Each answers undefined to
+ * allow, or the reason for hiding it; the reasons become the refusal chain when resolution fails.
+ */
 export interface ProxyFilter {
-  project(normalizedName: string): boolean;
-  file(normalizedName: string, file: UpstreamFile): boolean;
+  project(normalizedName: string): string | undefined;
+  file(normalizedName: string, file: IndexFile): string | undefined;
 }
 
 /** A file the sandbox fetched through the proxy, with the hash the index promised and the one received. */
@@ -37,16 +22,20 @@ export interface ServedFile {
   filename: string;
   url: string;
   sha256: string;
+  /** The verified bytes, in pipgate's content-addressed store. */
+  path: string;
 }
 
 export interface ProxyOptions {
-  upstream: string; // PEP 503 base URL, trailing slash
+  index: IndexClient;
   socketPath: string;
   filter: ProxyFilter;
   log: Logger;
   timeoutMs?: number;
   headers?: Record<string, string>; // e.g. Authorization for a private index; never logged
   maxFileBytes?: number;
+  /** Content-addressed store of verified files: a file already there is served without asking upstream. */
+  storeDir: string;
 }
 
 export interface IndexProxy {
@@ -56,7 +45,7 @@ export interface IndexProxy {
   /** Projects and files the sandbox asked for and was refused: the start of a refusal chain. */
   refused: Array<{ project: string; filename?: string; reason: string }>;
   /** Files listed to the sandbox (filename → upstream entry), so pipgate can fetch wheels itself. */
-  listed: Map<string, { project: string; file: UpstreamFile }>;
+  listed: Map<string, { project: string; file: IndexFile }>;
   close(): Promise<void>;
 }
 
@@ -72,10 +61,10 @@ function normalize(name: string): string {
  * the sha256 the upstream index lists. A file without a sha256 is never served (fail closed).
  */
 export async function startIndexProxy(options: ProxyOptions): Promise<IndexProxy> {
-  const { upstream, filter, log } = options;
+  const { index, filter, log } = options;
   const timeoutMs = options.timeoutMs ?? 30_000;
   const maxFileBytes = options.maxFileBytes ?? 512 * 1024 * 1024;
-  const listed = new Map<string, { project: string; file: UpstreamFile }>();
+  const listed = new Map<string, { project: string; file: IndexFile }>();
   const served = new Map<string, ServedFile>();
   const refused: IndexProxy["refused"] = [];
 
@@ -91,32 +80,39 @@ export async function startIndexProxy(options: ProxyOptions): Promise<IndexProxy
 
   async function projectPage(res: ServerResponse, rawName: string): Promise<void> {
     const name = normalize(rawName);
-    if (!filter.project(name)) {
-      refused.push({ project: name, reason: "not allowed by the environment's policy" });
+    const hidden = filter.project(name);
+    if (hidden !== undefined) {
+      refused.push({ project: name, reason: hidden });
       send(res, 404, "text/plain", `pipgate: ${name} is not allowed in this environment\n`);
       return;
     }
-    const upstreamUrl = new URL(`${encodeURIComponent(name)}/`, upstream).toString();
-    const answer = await fetchUpstream(upstreamUrl, SIMPLE_JSON);
-    if (answer.statusCode !== 200) {
-      await answer.body.dump();
-      send(res, answer.statusCode === 404 ? 404 : 502, "text/plain", `pipgate: upstream answered ${answer.statusCode}\n`);
-      return;
-    }
-    const parsed = UpstreamProjectSchema.safeParse(await answer.body.json());
-    if (!parsed.success) {
-      send(res, 502, "text/plain", "pipgate: the index's answer is not a PEP 691 project page\n");
+    const page = await index.project(name);
+    if (!page.ok) {
+      refused.push({ project: name, reason: page.error.message });
+      send(res, page.error.kind === "not-found" ? 404 : 502, "text/plain", `pipgate: ${page.error.message}\n`);
       return;
     }
     const files = [];
-    for (const file of parsed.data.files) {
-      if (file.hashes.sha256 === undefined) continue;
-      if (!filter.file(name, file)) continue;
-      const absolute = new URL(file.url, upstreamUrl).toString();
-      listed.set(file.filename, { project: name, file: { ...file, url: absolute } });
-      files.push({ ...file, url: `/files/${encodeURIComponent(file.filename)}` });
+    const reasons = new Set<string>();
+    for (const file of page.value.files) {
+      if (file.sha256 === undefined) continue;
+      const why = filter.file(name, file);
+      if (why !== undefined) {
+        reasons.add(why);
+        continue;
+      }
+      listed.set(file.filename, { project: name, file });
+      files.push({
+        filename: file.filename,
+        url: `/files/${encodeURIComponent(file.filename)}`,
+        hashes: { sha256: file.sha256 },
+        ...(file.requiresPython === undefined ? {} : { "requires-python": file.requiresPython }),
+        ...(file.yanked === false ? {} : { yanked: file.yanked === "" ? true : file.yanked }),
+      });
     }
-    if (files.length === 0) refused.push({ project: name, reason: "no release of it is allowed by the environment's policy" });
+    if (files.length === 0) {
+      refused.push({ project: name, reason: reasons.size > 0 ? [...reasons].join("; ") : "the index lists no file of it with a sha256" });
+    }
     const body = JSON.stringify({ meta: { "api-version": "1.1" }, name, files });
     send(res, 200, SIMPLE_JSON, body);
   }
@@ -128,7 +124,20 @@ export async function startIndexProxy(options: ProxyOptions): Promise<IndexProxy
       send(res, 404, "text/plain", "pipgate: unknown file\n");
       return;
     }
-    const expected = entry.file.hashes.sha256;
+    const expected = entry.file.sha256;
+    if (expected === undefined || !/^[0-9a-f]{64}$/.test(expected)) {
+      send(res, 502, "text/plain", "pipgate: the index lists no usable sha256 for this file\n");
+      return;
+    }
+    // The filename is part of the path: pip and the wheel inspector read name and version from it.
+    const stored = join(options.storeDir, expected, filename);
+    if (existsSync(stored)) {
+      const bytes = readFileSync(stored);
+      served.set(filename, { project: entry.project, filename, url: entry.file.url, sha256: expected, path: stored });
+      res.writeHead(200, { "content-type": "application/octet-stream", "content-length": String(bytes.length) });
+      res.end(bytes);
+      return;
+    }
     const answer = await fetchUpstream(entry.file.url, "*/*");
     if (answer.statusCode !== 200) {
       await answer.body.dump();
@@ -150,7 +159,11 @@ export async function startIndexProxy(options: ProxyOptions): Promise<IndexProxy
       send(res, 502, "text/plain", `pipgate: ${filename} does not match the hash the index lists\n`);
       return;
     }
-    served.set(filename, { project: entry.project, filename, url: entry.file.url, sha256: actual });
+    mkdirSync(join(options.storeDir, expected), { recursive: true });
+    const partial = `${stored}.${process.pid}.${Date.now()}.part`;
+    writeFileSync(partial, bytes);
+    renameSync(partial, stored);
+    served.set(filename, { project: entry.project, filename, url: entry.file.url, sha256: actual, path: stored });
     res.writeHead(200, { "content-type": "application/octet-stream", "content-length": String(bytes.length) });
     res.end(bytes);
   }
@@ -172,6 +185,7 @@ export async function startIndexProxy(options: ProxyOptions): Promise<IndexProxy
       else res.destroy();
     });
   });
+  mkdirSync(options.storeDir, { recursive: true });
   rmSync(options.socketPath, { force: true });
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);

@@ -1,0 +1,42 @@
+# pipgate — every target sets up what it needs on a fresh Debian machine (as root).
+SHELL := /bin/bash
+IMAGE ?= pipgate-sandbox:py3.11
+NODE_STAMP := node_modules/.package-lock.json
+
+.PHONY: setup host image build demo test check typecheck lint bench clean
+
+setup: host image build
+
+$(NODE_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund
+	@touch $(NODE_STAMP)
+
+host:
+	bash scripts/setup-host.sh
+
+image: host
+	@docker image inspect $(IMAGE) >/dev/null 2>&1 || bash sandbox/build-image.sh --expect-python 3.11 --tag $(IMAGE)
+
+build: $(NODE_STAMP)
+	npx tsc -p tsconfig.json
+
+demo: setup
+	node dist/scripts/demo.js
+
+test: setup
+	npx vitest run
+
+typecheck: $(NODE_STAMP)
+	npx tsc -p tsconfig.json --noEmit
+
+lint: $(NODE_STAMP)
+	npx eslint .
+
+check: setup typecheck lint
+	npx vitest run
+
+bench: setup
+	node dist/bench/run.js
+
+clean:
+	rm -rf dist .pipgate test-output

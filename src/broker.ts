@@ -1,0 +1,98 @@
+import { createAuditLog, type AuditLog } from "./audit/store.js";
+import { commitWheels, recoverUnfinishedCommits } from "./commit/index.js";
+import { createEnvironments, type Environments } from "./config/environments.js";
+import type { LoadedConfig } from "./config/schema.js";
+import { errorMessage, PipgateError } from "./errors.js";
+import { createIndexClient, defaultIndexUrl } from "./index/client.js";
+import type { IndexClient } from "./index/types.js";
+import type { Logger } from "./log.js";
+import type { PipelineDeps } from "./pipeline/deps.js";
+import { runtimeDir } from "./paths.js";
+import { loadPopularNames } from "./policy/popular-names.js";
+import { createDockerRunner, type SandboxRunner } from "./sandbox/docker.js";
+import { openStateDb, type Db } from "./state/db.js";
+
+export interface Broker {
+  config: LoadedConfig;
+  db: Db;
+  audit: AuditLog;
+  environments: Environments;
+  index: IndexClient;
+  sandbox: SandboxRunner;
+  pipeline: PipelineDeps;
+  close(): void;
+}
+
+export interface BrokerOverrides {
+  sandbox?: SandboxRunner;
+  now?: () => Date;
+}
+
+/**
+ * Opens everything a running pipgate needs from its configuration, and first rolls back any commit a
+ * previous process left unfinished (recorded in the audit log), so nothing is served from a torn venv.
+ */
+export async function openBroker(config: LoadedConfig, log: Logger, overrides: BrokerOverrides = {}): Promise<Broker> {
+  const db = openStateDb(config.state_dir);
+  const audit = createAuditLog(db, overrides.now === undefined ? {} : { now: overrides.now });
+  const environments = createEnvironments(config, log);
+
+  const recovered = await recoverUnfinishedCommits(
+    db,
+    config.state_dir,
+    Object.fromEntries(Object.entries(config.environments).map(([name, env]) => [name, { python: env.python }])),
+  );
+  for (const entry of recovered) {
+    audit.append({
+      identity: "pipgate",
+      tool: "recovery",
+      environment: entry.environment,
+      outcome: "rolled-back",
+      arguments: { journal: entry.journalId, request: entry.auditId },
+      reason: entry.restored
+        ? `an unfinished commit (request ${entry.auditId}) was found at start-up and rolled back`
+        : `an unfinished commit (request ${entry.auditId}) was found at start-up and could NOT be rolled back: ${entry.error ?? "unknown error"}`,
+    });
+    log.warn({ ...entry }, "rolled back an unfinished commit at start-up");
+  }
+
+  let url = config.index.url;
+  if (url === undefined) {
+    const first = Object.values(config.environments)[0];
+    const found = first === undefined ? undefined : await defaultIndexUrl(first.python);
+    if (found === undefined || !found.ok) throw new PipgateError("index", `index.url is not set and pip's default index could not be determined${found !== undefined && !found.ok ? `: ${errorMessage(found.error)}` : ""}`);
+    url = found.value;
+  }
+  const password = config.index.password_env === undefined ? undefined : process.env[config.index.password_env];
+  const index = createIndexClient({
+    url,
+    timeoutMs: config.index.timeout_ms,
+    retries: config.index.retries,
+    cacheTtlSeconds: config.index.cache_ttl_seconds,
+    username: config.index.username,
+    password,
+    db,
+    now: overrides.now,
+  });
+  const indexHeaders =
+    config.index.username !== undefined && password !== undefined
+      ? { authorization: `Basic ${Buffer.from(`${config.index.username}:${password}`).toString("base64")}` }
+      : undefined;
+  const sandbox = overrides.sandbox ?? createDockerRunner(config.sandbox.docker_socket, log);
+  const now = overrides.now ?? (() => new Date());
+  const pipeline: PipelineDeps = {
+    stateDir: config.state_dir,
+    runtimeDir: runtimeDir(),
+    sandboxConfig: config.sandbox,
+    environments,
+    audit,
+    index,
+    indexHeaders,
+    sandbox,
+    policyDeps: { index, now, popularNames: loadPopularNames() },
+    commit: (env, wheels, requestId, signal) =>
+      commitWheels(db, { environment: env.name, python: env.python, wheels, auditId: requestId, stateDir: config.state_dir }, signal),
+    log,
+  };
+  return { config, db, audit, environments, index, sandbox, pipeline, close: () => db.close() };
+}

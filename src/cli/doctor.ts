@@ -1,0 +1,86 @@
+import { accessSync, constants, mkdirSync } from "node:fs";
+import { createAuditLog } from "../audit/store.js";
+import { createEnvironments } from "../config/environments.js";
+import { createLogger } from "../log.js";
+import { createDockerRunner } from "../sandbox/docker.js";
+import { imageFor } from "../sandbox/spec.js";
+import { openStateDb } from "../state/db.js";
+import { createIndexClient, defaultIndexUrl } from "../index/client.js";
+import { EXIT, parseCli, requireConfig, type Subcommand } from "./common.js";
+
+interface Check {
+  name: string;
+  ok: boolean;
+  detail: string;
+}
+
+/** `pipgate doctor`: one line per thing that must be right before agents are let in. */
+export const doctor: Subcommand = async (argv, io) => {
+  const { values } = parseCli(argv, { json: { type: "boolean", default: false } }, false);
+  const config = requireConfig(values.config);
+  const log = createLogger("silent");
+  const checks: Check[] = [];
+  const runner = createDockerRunner(config.sandbox.docker_socket, log);
+  const engine = await runner.ping();
+  checks.push({ name: "docker engine", ok: engine, detail: engine ? config.sandbox.docker_socket : `not reachable at ${config.sandbox.docker_socket}; start dockerd (scripts/setup-host.sh)` });
+
+  let stateOk = true;
+  try {
+    mkdirSync(config.state_dir, { recursive: true });
+    accessSync(config.state_dir, constants.W_OK);
+  } catch {
+    stateOk = false;
+  }
+  checks.push({ name: "state directory", ok: stateOk, detail: config.state_dir });
+  const db = stateOk ? openStateDb(config.state_dir) : undefined;
+
+  const environments = createEnvironments(config, log);
+  for (const name of environments.names()) {
+    const env = await environments.get(name);
+    if (!env.ok) {
+      checks.push({ name: `environment ${name}`, ok: false, detail: env.error });
+      continue;
+    }
+    const status = environments.status().find((entry) => entry.environment === name);
+    checks.push({
+      name: `environment ${name}`,
+      ok: status?.error === undefined,
+      detail: `Python ${env.env.pythonVersion}, ${env.env.allowlist.packages.size} allowed package(s)${status?.error === undefined ? "" : `; allowlist edit rejected, last good version in force: ${status.error}`}`,
+    });
+    const image = imageFor(env.env.pythonVersion, config.sandbox.image);
+    const carries = engine ? await runner.imagePython(image) : undefined;
+    const minor = env.env.pythonVersion.split(".").slice(0, 2).join(".");
+    checks.push({
+      name: `sandbox image for ${name}`,
+      ok: carries === minor,
+      detail: carries === undefined ? `${image} is missing: run pipgate sandbox build-image` : carries === minor ? `${image} (Python ${carries})` : `${image} carries Python ${carries}, ${name} needs ${minor}`,
+    });
+  }
+
+  let url = config.index.url;
+  const first = Object.values(config.environments)[0];
+  if (url === undefined && first !== undefined) {
+    const found = await defaultIndexUrl(first.python);
+    if (found.ok) url = found.value;
+  }
+  if (url === undefined) checks.push({ name: "index", ok: false, detail: "no index URL configured and pip's default could not be determined" });
+  else {
+    const index = createIndexClient({ url, timeoutMs: config.index.timeout_ms, retries: 0, cacheTtlSeconds: 0 });
+    const probe = await index.project("pip");
+    checks.push({ name: "index", ok: probe.ok || probe.error.kind === "not-found", detail: probe.ok || probe.error.kind === "not-found" ? url : `${url}: ${probe.error.message}` });
+  }
+
+  if (db !== undefined) {
+    const chain = createAuditLog(db).verify();
+    checks.push({
+      name: "audit chain",
+      ok: chain.ok,
+      detail: chain.ok ? `intact, ${chain.count} record(s)` : `broken at ${chain.firstBad.id} (${chain.firstBad.problem}): run pipgate audit verify`,
+    });
+    db.close();
+  }
+
+  if (values.json) io.stdout(`${JSON.stringify(checks, null, 2)}\n`);
+  else for (const check of checks) io.stdout(`${check.ok ? "ok  " : "FAIL"}  ${check.name}: ${check.detail}\n`);
+  return checks.every((check) => check.ok) ? EXIT.ok : EXIT.failure;
+};

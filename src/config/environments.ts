@@ -1,0 +1,114 @@
+import { statSync } from "node:fs";
+import type { Logger } from "../log.js";
+import { loadAllowlist, type Allowlist } from "./allowlist.js";
+import { pythonVersion } from "./python.js";
+import type { EnvironmentConfig, LoadedConfig } from "./schema.js";
+
+export interface EnvironmentRuntime {
+  name: string;
+  python: string;
+  pythonVersion: string;
+  description: string | undefined;
+  allowlistPath: string;
+  allowlist: Allowlist;
+}
+
+export type EnvironmentResult = { ok: true; env: EnvironmentRuntime } | { ok: false; error: string };
+
+/** The last allowlist load of an environment, good or bad, for `doctor` and the logs. */
+export interface AllowlistStatus {
+  environment: string;
+  path: string;
+  loadedAt: Date | undefined;
+  error: string | undefined;
+}
+
+export interface Environments {
+  names(): string[];
+  config(name: string): EnvironmentConfig | undefined;
+  /** The environment with its current allowlist: reloaded when the file changed, last good kept on error. */
+  get(name: string): Promise<EnvironmentResult>;
+  status(): AllowlistStatus[];
+}
+
+interface Slot {
+  mtimeMs: number;
+  size: number;
+  allowlist: Allowlist | undefined;
+  loadedAt: Date | undefined;
+  error: string | undefined;
+  pythonVersion: string | undefined;
+}
+
+/**
+ * Allowlists are files under version control that maintainers edit while the server runs: each use
+ * checks the file's mtime and size, reloads on change, and keeps the last good version in force when an
+ * edit does not parse (fail closed only when there never was a good one).
+ */
+export function createEnvironments(config: LoadedConfig, log: Logger): Environments {
+  const slots = new Map<string, Slot>();
+
+  function refresh(name: string, env: EnvironmentConfig): Slot {
+    let slot = slots.get(name);
+    if (slot === undefined) {
+      slot = { mtimeMs: -1, size: -1, allowlist: undefined, loadedAt: undefined, error: undefined, pythonVersion: undefined };
+      slots.set(name, slot);
+    }
+    let stat;
+    try {
+      stat = statSync(env.allowlist);
+    } catch {
+      slot.error = `allowlist ${env.allowlist} cannot be read`;
+      return slot;
+    }
+    if (stat.mtimeMs === slot.mtimeMs && stat.size === slot.size) return slot;
+    slot.mtimeMs = stat.mtimeMs;
+    slot.size = stat.size;
+    const loaded = loadAllowlist(env.allowlist, config.rules);
+    if (loaded.ok) {
+      if (slot.allowlist !== undefined) log.info({ environment: name, path: env.allowlist }, "allowlist reloaded");
+      slot.allowlist = loaded.allowlist;
+      slot.loadedAt = new Date();
+      slot.error = undefined;
+    } else {
+      slot.error = loaded.issues.join("; ");
+      log.error(
+        { environment: name, path: env.allowlist, issues: loaded.issues },
+        slot.allowlist === undefined ? "allowlist invalid; environment refuses every install" : "allowlist edit invalid; the last good version stays in force",
+      );
+    }
+    return slot;
+  }
+
+  return {
+    names: () => Object.keys(config.environments),
+    config: (name) => (Object.hasOwn(config.environments, name) ? config.environments[name] : undefined),
+    async get(name) {
+      const env = Object.hasOwn(config.environments, name) ? config.environments[name] : undefined;
+      if (env === undefined) return { ok: false, error: `no environment named ${JSON.stringify(name)}` };
+      const slot = refresh(name, env);
+      if (slot.allowlist === undefined) return { ok: false, error: `environment ${name} has no usable allowlist: ${slot.error ?? "unknown error"}` };
+      if (slot.pythonVersion === undefined) {
+        const version = await pythonVersion(env.python);
+        if (!version.ok) return { ok: false, error: version.error };
+        slot.pythonVersion = version.value;
+      }
+      return {
+        ok: true,
+        env: {
+          name,
+          python: env.python,
+          pythonVersion: slot.pythonVersion,
+          description: env.description,
+          allowlistPath: env.allowlist,
+          allowlist: slot.allowlist,
+        },
+      };
+    },
+    status: () =>
+      Object.entries(config.environments).map(([name, env]) => {
+        const slot = refresh(name, env);
+        return { environment: name, path: env.allowlist, loadedAt: slot.loadedAt, error: slot.error };
+      }),
+  };
+}

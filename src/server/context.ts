@@ -1,0 +1,51 @@
+import type { RequestHandlerExtra } from "@modelcontextprotocol/sdk/shared/protocol.js";
+import type { CallToolResult, ServerNotification, ServerRequest } from "@modelcontextprotocol/sdk/types.js";
+import type { AuditInput } from "../audit/types.js";
+import type { PipelineDeps } from "../pipeline/deps.js";
+import type { ArgumentContext } from "./tool-arguments.js";
+
+export type ToolExtra = RequestHandlerExtra<ServerRequest, ServerNotification>;
+
+/** Admission before a tool runs (rate limits, grants); a refusal is audited and returned as a tool error. */
+export type Admission = { ok: true; release: () => void } | { ok: false; outcome: "rate-limited" | "denied"; message: string };
+
+export interface Admitter {
+  admit(identity: string, tool: string, environment: string | undefined): Admission;
+}
+
+/** What every tool gets: the pipeline's collaborators, who is asking, and how arguments are bounded. */
+export interface ServerDeps {
+  pipeline: PipelineDeps;
+  /** The identity of the caller: the configured stdio identity, or the HTTP grant behind a token. */
+  identity: (extra: ToolExtra) => string;
+  /** The environments the caller may touch (all, unless a grant narrows them). */
+  environmentsFor: (identity: string) => readonly string[];
+  timeoutMax: number;
+  admitter?: Admitter;
+}
+
+export function argumentContext(deps: ServerDeps, identity: string): ArgumentContext {
+  return { environments: deps.environmentsFor(identity), timeoutMax: deps.timeoutMax };
+}
+
+/** Text plus structured content: what every successful tool answers. */
+export function structuredResult(text: string, structured: Record<string, unknown>, isError = false): CallToolResult {
+  return { content: [{ type: "text", text }], structuredContent: structured, ...(isError ? { isError: true } : {}) };
+}
+
+/** Audits a request refused before the pipeline (bad arguments, rate limit) and answers the agent. */
+export function refuseAndAudit(
+  deps: ServerDeps,
+  entry: Omit<AuditInput, "outcome"> & { outcome: AuditInput["outcome"] },
+  message: string,
+): CallToolResult {
+  const record = deps.pipeline.audit.append({ ...entry, reason: message });
+  return { content: [{ type: "text", text: `${message} (audit ${record.id})` }], isError: true };
+}
+
+/** The requested environment from raw arguments, if it is a configured one (for audit columns only). */
+export function rawEnvironment(raw: unknown, known: readonly string[]): string | undefined {
+  if (typeof raw !== "object" || raw === null) return undefined;
+  const value = (raw as Record<string, unknown>).environment ?? "default";
+  return typeof value === "string" && known.includes(value) ? value : undefined;
+}

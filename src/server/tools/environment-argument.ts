@@ -1,0 +1,36 @@
+import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
+import { z } from "zod";
+import type { EnvironmentRuntime } from "../../config/environments.js";
+import { DEFAULT_ENVIRONMENT } from "../tool-arguments.js";
+import { refuseAndAudit, type ServerDeps } from "../context.js";
+
+/** The advertised input of the read-only per-environment tools. */
+export function environmentInputSchema(known: readonly string[]) {
+  return z.object({
+    environment: z
+      .unknown()
+      .optional()
+      .meta({ type: "string", enum: [...known], default: DEFAULT_ENVIRONMENT, description: "a configured environment's name" }),
+  });
+}
+
+/**
+ * Resolves the `environment` argument of a read-only tool to a loaded environment the caller may use,
+ * or an audited refusal that lists the names it could have used.
+ */
+export async function environmentFor(
+  deps: ServerDeps,
+  identity: string,
+  tool: string,
+  raw: unknown,
+): Promise<{ ok: true; env: EnvironmentRuntime } | { ok: false; result: CallToolResult }> {
+  const allowed = deps.environmentsFor(identity);
+  const value = typeof raw === "object" && raw !== null ? ((raw as Record<string, unknown>).environment ?? DEFAULT_ENVIRONMENT) : DEFAULT_ENVIRONMENT;
+  if (typeof value !== "string" || !allowed.includes(value)) {
+    const message = `environment must name a configured environment you may use: ${allowed.map((name) => JSON.stringify(name)).join(", ") || "none"}.`;
+    return { ok: false, result: refuseAndAudit(deps, { identity, tool, outcome: "invalid", arguments: raw }, message) };
+  }
+  const loaded = await deps.pipeline.environments.get(value);
+  if (!loaded.ok) return { ok: false, result: refuseAndAudit(deps, { identity, tool, environment: value, outcome: "failed", arguments: raw }, loaded.error) };
+  return { ok: true, env: loaded.env };
+}

@@ -1,0 +1,38 @@
+import type { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
+import { z } from "zod";
+import { listInstalled } from "../../commit/index.js";
+import { refuseAndAudit, structuredResult, type ServerDeps, type ToolExtra } from "../context.js";
+import { environmentFor, environmentInputSchema } from "./environment-argument.js";
+
+export const InstalledOutputSchema = z.object({
+  environment: z.string(),
+  packages: z.array(z.object({ name: z.string(), version: z.string() })),
+});
+
+/** list_installed_packages: what an environment holds now, as its own pip sees it. */
+export function registerListInstalledPackages(server: McpServer, deps: ServerDeps): void {
+  server.registerTool(
+    "list_installed_packages",
+    {
+      title: "List installed packages",
+      description: "List the packages installed in an environment, with their versions.",
+      inputSchema: environmentInputSchema(deps.pipeline.environments.names()),
+      outputSchema: InstalledOutputSchema,
+      annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
+    },
+    async (raw: unknown, extra: ToolExtra) => {
+      const identity = deps.identity(extra);
+      const found = await environmentFor(deps, identity, "list_installed_packages", raw);
+      if (!found.ok) return found.result;
+      const { env } = found;
+      const installed = await listInstalled(env.python);
+      if (!installed.ok) {
+        return refuseAndAudit(deps, { identity, tool: "list_installed_packages", environment: env.name, outcome: "failed", arguments: raw }, installed.error);
+      }
+      const packages = [...installed.value].sort((a, b) => a.name.localeCompare(b.name));
+      deps.pipeline.audit.append({ identity, tool: "list_installed_packages", environment: env.name, outcome: "listed", arguments: raw });
+      const text = packages.map((dist) => `${dist.name}==${dist.version}`).join("\n");
+      return structuredResult(text || `${env.name} has no packages installed`, { environment: env.name, packages });
+    },
+  );
+}
