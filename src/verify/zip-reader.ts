@@ -220,6 +220,9 @@ function inflate(bytes: Buffer, placed: Placed): Result<Buffer> {
     // One byte of headroom, so that a stream longer than declared shows up as a size mismatch.
     data = entry.method === 0 ? Buffer.from(raw) : inflateRawSync(raw, { maxOutputLength: entry.size + 1 });
   } catch (error) {
+    if ((error as { code?: unknown }).code === "ERR_BUFFER_TOO_LARGE") {
+      return { ok: false, error: `${entry.name}: inflates to more than the declared ${entry.size} bytes` };
+    }
     return { ok: false, error: `${entry.name}: cannot inflate (${errorMessage(error)})` };
   }
   if (data.length !== entry.size) {
