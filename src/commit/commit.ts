@@ -1,0 +1,173 @@
+import { randomUUID } from "node:crypto";
+import { rm, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { eq as sameVersion } from "@renovatebot/pep440";
+import { errorMessage } from "../errors.js";
+import type { Db } from "../state/db.js";
+import { backupRoots, discardBackup, readManifest, restoreBackup, takeBackup } from "./backup.js";
+import { inspectInterpreter } from "./interpreter.js";
+import { insertJournal, setJournalState } from "./journal.js";
+import { withEnvironmentLock, type LockQueue } from "./lock.js";
+import { pipInstallArgs } from "./pip-command.js";
+import {
+  CommitRequestSchema,
+  normalizeName,
+  type CommitRequest,
+  type CommitResult,
+  type CommitStage,
+  type Pin,
+} from "./request.js";
+import { runPip } from "./run-pip.js";
+import { stageWheels, type Staging } from "./staging.js";
+
+/** Extra collaborators a long-running server passes; none are needed for correctness. */
+export interface CommitOptions {
+  /** The server's in-process lock queue, so concurrent requests wait in arrival order. */
+  lockQueue?: LockQueue;
+}
+
+/**
+ * Installs exactly the verified wheels into the environment with its own pip, or leaves it as it was:
+ * wheels are re-hashed first, the environment is locked, journalled and backed up, and any failure
+ * (pip's exit, a kill, an exception, an abort) restores the backup (DESIGN properties 3 and 4).
+ */
+export async function commitWheels(
+  db: Db,
+  req: CommitRequest,
+  signal?: AbortSignal,
+  opts: CommitOptions = {},
+): Promise<CommitResult> {
+  const startedAt = performance.now();
+  const parsed = CommitRequestSchema.safeParse(req);
+  if (!parsed.success) {
+    const issues = parsed.error.issues.map((i) => `${i.path.join(".") || "request"}: ${i.message}`).join("; ");
+    return fail("validate", issues);
+  }
+  const staging = await stageWheels(join(parsed.data.stateDir, "staging"), parsed.data.wheels);
+  if (!staging.ok) return fail("verify", `${staging.error}; the environment was not touched`);
+  let entered = false;
+  try {
+    return await withEnvironmentLock(
+      parsed.data.stateDir,
+      parsed.data.environment,
+      () => {
+        entered = true;
+        return commitLocked(db, { ...parsed.data, faults: req.faults }, staging.value, startedAt, signal);
+      },
+      { ...(signal === undefined ? {} : { signal }), ...(opts.lockQueue === undefined ? {} : { queue: opts.lockQueue }) },
+    );
+  } catch (error) {
+    if (entered) throw error;
+    return fail("lock", `${errorMessage(error)}; the environment was not touched`);
+  } finally {
+    await rm(staging.value.dir, { recursive: true, force: true });
+  }
+}
+
+async function commitLocked(
+  db: Db,
+  req: CommitRequest,
+  staging: Staging,
+  startedAt: number,
+  signal: AbortSignal | undefined,
+): Promise<CommitResult> {
+  const info = await inspectInterpreter(
+    req.python,
+    staging.wheels.map((w) => w.file),
+  );
+  if (!info.ok) return fail("inspect", info.error);
+  const present = new Map(info.value.installed.map((p) => [normalizeName(p.name), p.version]));
+  const pins: Pin[] = staging.wheels.map(({ name, version }) => ({ name, version }));
+  const isPresent = (pin: Pin, map: Map<string, string>): boolean => {
+    const version = map.get(normalizeName(pin.name));
+    return version !== undefined && sameVersion(version, pin.version);
+  };
+  // pip skips an exact pin that is already satisfied, so these are left alone, whatever their origin.
+  const unchanged = pins.filter((pin) => isPresent(pin, present));
+  const installed = pins.filter((pin) => !isPresent(pin, present));
+  if (installed.length === 0) return { ok: true, installed, unchanged, durationMs: performance.now() - startedAt };
+
+  const roots = await backupRoots(info.value, info.value.outside.some(Boolean));
+  if (!roots.ok) return fail("inspect", roots.error);
+
+  const id = randomUUID();
+  const backupDir = join(req.stateDir, "backups", id);
+  insertJournal(db, {
+    id,
+    environment: req.environment,
+    audit_id: req.auditId,
+    started_at: new Date().toISOString(),
+    backup_dir: backupDir,
+  });
+  try {
+    await takeBackup(backupDir, req.python, roots.value);
+    if (signal?.aborted) throw new Error("the install was cancelled");
+  } catch (error) {
+    await discardBackup(backupDir).catch(() => undefined);
+    setJournalState(db, id, "abandoned");
+    return fail("backup", `backing up ${req.environment} failed: ${errorMessage(error)}; the environment was not touched`);
+  }
+  setJournalState(db, id, "started");
+
+  const failure = await install(req, staging, backupDir, pins, signal);
+  if (failure === undefined) {
+    setJournalState(db, id, "done");
+    await discardBackup(backupDir).catch(() => undefined);
+    return { ok: true, installed, unchanged, durationMs: performance.now() - startedAt };
+  }
+  try {
+    const manifest = await readManifest(backupDir);
+    if (!manifest.ok) throw new Error(manifest.error);
+    await restoreBackup(backupDir, manifest.value);
+    setJournalState(db, id, "rolled-back");
+    await discardBackup(backupDir).catch(() => undefined);
+  } catch (error) {
+    return fail(
+      "rollback",
+      `${failure}; restoring ${req.environment} then failed: ${errorMessage(error)}. The backup is kept in ` +
+        `${backupDir} and is restored when pipgate next starts`,
+    );
+  }
+  return { ok: false, error: `${failure}; ${req.environment} was restored as it was`, rolledBack: true, stage: "pip" };
+}
+
+/** Runs pip and checks the result; any failure is returned as a message, never thrown. */
+async function install(
+  req: CommitRequest,
+  staging: Staging,
+  backupDir: string,
+  pins: readonly Pin[],
+  signal: AbortSignal | undefined,
+): Promise<string | undefined> {
+  try {
+    await req.faults?.beforePip?.();
+    if (signal?.aborted) return "the install was cancelled";
+    const run = await runPip(req.python, pipInstallArgs(staging.requirements, staging.findLinks), {
+      ...(signal === undefined ? {} : { signal }),
+      onSpawn: async (pid) => {
+        // Start-up recovery kills a pip that outlived its broker before restoring.
+        await writeFile(join(backupDir, "pip.pid"), String(pid));
+        await req.faults?.duringPip?.(pid);
+      },
+    });
+    if (!run.ok) return run.error;
+    await req.faults?.afterPip?.();
+    const after = await inspectInterpreter(req.python);
+    if (!after.ok) return after.error;
+    const now = new Map(after.value.installed.map((p) => [normalizeName(p.name), p.version]));
+    const missing = pins.filter((pin) => {
+      const version = now.get(normalizeName(pin.name));
+      return version === undefined || !sameVersion(version, pin.version);
+    });
+    if (missing.length > 0) {
+      return `pip succeeded but ${missing.map((p) => `${p.name}==${p.version}`).join(", ")} is not installed`;
+    }
+    return undefined;
+  } catch (error) {
+    return errorMessage(error);
+  }
+}
+
+function fail(stage: CommitStage, error: string): CommitResult {
+  return { ok: false, error, rolledBack: false, stage };
+}

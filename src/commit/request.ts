@@ -1,0 +1,67 @@
+import { isAbsolute } from "node:path";
+import { valid as validVersion } from "@renovatebot/pep440";
+import { z } from "zod";
+import { ENVIRONMENT_NAME } from "../config/schema.js";
+
+// PEP 508 distribution names: letters, digits and . _ - with an alphanumeric at both ends.
+const DIST_NAME = /^([A-Za-z0-9]|[A-Za-z0-9][A-Za-z0-9._-]*[A-Za-z0-9])$/;
+
+/** A wheel that passed verification: the commit installs exactly these bytes or nothing. */
+export const VerifiedWheelSchema = z.object({
+  name: z.string().regex(DIST_NAME, "not a distribution name").describe("distribution name as verified"),
+  version: z
+    .string()
+    .refine((v) => validVersion(v) !== null, "not a PEP 440 version")
+    .describe("the exact version; it becomes an == pin"),
+  path: z
+    .string()
+    .refine(isAbsolute, "the wheel path must be absolute")
+    .refine((p) => p.endsWith(".whl"), "only wheels are installed: the host never builds (DESIGN property 1)")
+    .describe("the verified wheel file on disk"),
+  sha256: z
+    .string()
+    .regex(/^[0-9a-f]{64}$/, "sha256 must be 64 lowercase hex digits")
+    .describe("the digest verification saw; the file is re-hashed before install"),
+});
+export type VerifiedWheel = z.infer<typeof VerifiedWheelSchema>;
+
+/** Test-only hooks; a hook that throws simulates a failure at that point. Never set in production. */
+export interface CommitFaults {
+  beforePip?: () => Promise<void> | void;
+  duringPip?: (pipPid: number) => Promise<void> | void;
+  afterPip?: () => Promise<void> | void;
+}
+
+/** Everything a commit needs; validated before anything touches the disk. */
+export const CommitRequestSchema = z.object({
+  environment: z.string().regex(ENVIRONMENT_NAME, "environment names are letters, digits, - and _"),
+  python: z.string().refine(isAbsolute, "the interpreter path must be absolute").describe("the venv's interpreter"),
+  wheels: z
+    .array(VerifiedWheelSchema)
+    .min(1, "nothing to install")
+    .describe("exactly what to install, dependencies included"),
+  auditId: z.string().min(1).describe("the audit record this commit belongs to"),
+  stateDir: z.string().refine(isAbsolute, "the state directory must be absolute").describe("holds locks/ and backups/"),
+});
+
+export interface CommitRequest extends z.infer<typeof CommitRequestSchema> {
+  faults?: CommitFaults;
+}
+
+export interface Pin {
+  name: string;
+  version: string;
+}
+
+/** Where a failed commit stopped: callers tell "refused, untouched" from "rolled back" from "broken". */
+export type CommitStage = "validate" | "verify" | "lock" | "inspect" | "backup" | "pip" | "rollback";
+
+/** A commit's outcome; every failure says whether the environment was restored. */
+export type CommitResult =
+  | { ok: true; installed: Pin[]; unchanged: Pin[]; durationMs: number }
+  | { ok: false; error: string; rolledBack: boolean; stage: CommitStage };
+
+/** PEP 503 normalisation, so that "Foo_Bar" and "foo-bar" name the same distribution. */
+export function normalizeName(name: string): string {
+  return name.toLowerCase().replace(/[-_.]+/g, "-");
+}
