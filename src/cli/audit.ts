@@ -1,0 +1,295 @@
+import { createWriteStream } from "node:fs";
+import { Writable } from "node:stream";
+import { finished } from "node:stream/promises";
+import { setTimeout as sleep } from "node:timers/promises";
+import { writeFile } from "node:fs/promises";
+import { createAuditLog, type AuditLog } from "../audit/store.js";
+import { writeCsv, writeJsonl } from "../audit/export.js";
+import { formatLine, formatRecordJson, formatTable, terminalSafe } from "../audit/format.js";
+import { parseTimeArgument } from "../audit/query.js";
+import { renderHtmlReport } from "../audit/report.js";
+import { OUTCOMES, OutcomeSchema, type AuditFilter, type Outcome } from "../audit/types.js";
+import { openStateDb, type Db } from "../state/db.js";
+import { CliError, EXIT, parseCli, requireConfig, type CliIo, type Subcommand } from "./common.js";
+
+const USAGE = `usage: pipgate audit <command> [--config FILE] [options]
+
+commands:
+  list    [filters] [--json]            records, oldest first (--limit N: the N most recent)
+  show    ID                            one record in full (an id prefix is enough)
+  export  --format jsonl|csv [--out FILE] [filters]
+  verify                                check the hash chain; exit 1 names the first bad record
+  tail    [-f] [--interval MS] [filters]  the last 10 records, then (-f) new ones as they arrive
+  report  --html FILE [--title T] [filters]
+
+filters:
+  --since T --until T   ISO date/time (2024-05-01, 2024-05-01T12:00Z) or back from now (30m, 24h, 7d);
+                        since is inclusive, until exclusive
+  --identity I  --env E  --package P  --tool T  --outcome O[,O...]  --limit N
+outcomes: ${OUTCOMES.join(", ")}
+`;
+
+const FILTER_OPTIONS = {
+  since: { type: "string" },
+  until: { type: "string" },
+  identity: { type: "string" },
+  env: { type: "string" },
+  package: { type: "string" },
+  tool: { type: "string" },
+  outcome: { type: "string" },
+  limit: { type: "string" },
+} as const;
+
+/** What the command runs against; tests pass a database (and a clock, and a stop signal for `tail -f`). */
+export interface AuditCommandDeps {
+  db?: Db;
+  now?: () => Date;
+  signal?: AbortSignal;
+}
+
+/** `pipgate audit …`: the auditors' view of the log. */
+export const audit: Subcommand = (argv, io) => runAudit(argv, io);
+
+/**
+ * The command with its collaborators injectable, so tests need no configuration file. Without `deps.db`
+ * the state database named by `--config` is opened, and closed again at the end.
+ */
+export async function runAudit(argv: string[], io: CliIo, deps: AuditCommandDeps = {}): Promise<number> {
+  const [command, ...rest] = argv;
+  const now = deps.now ?? (() => new Date());
+  const open = (config: string | undefined) => {
+    const db = deps.db ?? openStateDb(requireConfig(config ?? "pipgate.yaml").state_dir);
+    const close = () => {
+      if (deps.db === undefined) db.close();
+    };
+    return { log: createAuditLog(db, { now }), close };
+  };
+  const withLog = async (config: string | undefined, run: (log: AuditLog) => Promise<number> | number) => {
+    const { log, close } = open(config);
+    try {
+      return await run(log);
+    } finally {
+      close();
+    }
+  };
+
+  switch (command) {
+    case undefined:
+    case "help":
+    case "--help":
+    case "-h":
+      (command === undefined ? io.stderr : io.stdout)(USAGE);
+      return command === undefined ? EXIT.usage : EXIT.ok;
+    case "list": {
+      const { values } = parseCli(rest, { ...FILTER_OPTIONS, json: { type: "boolean", default: false } }, false);
+      const filter = parseFilter(values, now());
+      return withLog(values.config, (log) => {
+        const records =
+          filter.limit === undefined ? log.list(filter) : log.list({ ...filter, order: "desc" }).reverse();
+        if (values.json) io.stdout(`${JSON.stringify(records, null, 2)}\n`);
+        else if (records.length === 0) io.stderr("no matching records\n");
+        else io.stdout(formatTable(records));
+        return EXIT.ok;
+      });
+    }
+    case "show": {
+      const { values, positionals } = parseCli(rest, {});
+      const [id, ...extra] = positionals;
+      if (id === undefined || extra.length > 0) throw new CliError("usage: pipgate audit show ID");
+      return withLog(values.config, (log) => {
+        const found = log.lookup(id);
+        if (found.ok) {
+          io.stdout(`${formatRecordJson(found.record)}\n`);
+          return EXIT.ok;
+        }
+        if (found.reason === "ambiguous") {
+          io.stderr(`${terminalSafe(id)} matches several records: ${found.matches.join(", ")}; give more of the id\n`);
+        } else {
+          io.stderr(`no audit record ${terminalSafe(id)}\n`);
+        }
+        return EXIT.failure;
+      });
+    }
+    case "export": {
+      const { values } = parseCli(
+        rest,
+        { ...FILTER_OPTIONS, format: { type: "string", default: "jsonl" }, out: { type: "string" } },
+        false,
+      );
+      const format = values.format;
+      if (format !== "jsonl" && format !== "csv") throw new CliError(`--format must be jsonl or csv, not ${format}`);
+      const filter = parseFilter(values, now());
+      return withLog(values.config, async (log) => {
+        const out = values.out === undefined ? ioWritable(io) : createWriteStream(values.out);
+        const writer = format === "csv" ? writeCsv : writeJsonl;
+        const count = await writer(log.iterate(filter), out);
+        out.end();
+        await finished(out);
+        if (values.out !== undefined) io.stderr(`exported ${count} records to ${values.out}\n`);
+        return EXIT.ok;
+      });
+    }
+    case "verify": {
+      const { values } = parseCli(rest, {}, false);
+      return withLog(values.config, (log) => {
+        const result = log.verify();
+        if (result.ok) {
+          io.stdout(`chain intact: ${result.count} records, head ${result.head}\n`);
+          return EXIT.ok;
+        }
+        const bad = result.firstBad;
+        io.stdout(
+          `chain BROKEN at seq ${bad.seq}, record ${terminalSafe(bad.id)}: ${bad.problem}\n  ${terminalSafe(bad.detail)}\n` +
+            `  (${result.count} records in the log)\n`,
+        );
+        return EXIT.failure;
+      });
+    }
+    case "tail": {
+      const { values } = parseCli(
+        rest,
+        {
+          ...FILTER_OPTIONS,
+          follow: { type: "boolean", short: "f", default: false },
+          interval: { type: "string", default: "1000" },
+        },
+        false,
+      );
+      const filter = parseFilter(values, now());
+      const interval = positiveInteger("--interval", values.interval);
+      return withLog(values.config, (log) =>
+        tail(log, io, { filter, follow: values.follow, intervalMs: interval, signal: deps.signal }),
+      );
+    }
+    case "report": {
+      const { values } = parseCli(
+        rest,
+        { ...FILTER_OPTIONS, html: { type: "string" }, title: { type: "string" } },
+        false,
+      );
+      if (values.html === undefined) throw new CliError("usage: pipgate audit report --html FILE [filters]");
+      const filter = parseFilter(values, now());
+      const file = values.html;
+      return withLog(values.config, async (log) => {
+        const records = log.list(filter);
+        const chain = log.verify();
+        const html = renderHtmlReport(records, {
+          generatedAt: now(),
+          chain,
+          title: values.title,
+          scope: describeFilter(values),
+        });
+        await writeFile(file, html, "utf8");
+        const status = chain.ok ? "chain intact" : `chain BROKEN at ${chain.firstBad.id} (${chain.firstBad.problem})`;
+        io.stderr(`report written to ${file}: ${records.length} records, ${status}\n`);
+        return EXIT.ok;
+      });
+    }
+    default:
+      throw new CliError(`unknown audit command: ${command}\n${USAGE}`);
+  }
+}
+
+interface FilterValues {
+  since?: string;
+  until?: string;
+  identity?: string;
+  env?: string;
+  package?: string;
+  tool?: string;
+  outcome?: string;
+  limit?: string;
+}
+
+/** The command-line filter options as a store filter; a bad time, outcome or limit is a usage error. */
+export function parseFilter(values: FilterValues, now: Date): AuditFilter {
+  const filter: AuditFilter = {};
+  for (const bound of ["since", "until"] as const) {
+    const text = values[bound];
+    if (text === undefined) continue;
+    const time = parseTimeArgument(text, now);
+    if (!time.ok) throw new CliError(`--${bound}: ${time.error}`);
+    filter[bound] = time.value;
+  }
+  if (values.identity !== undefined) filter.identity = values.identity;
+  if (values.env !== undefined) filter.environment = values.env;
+  if (values.package !== undefined) filter.package = values.package;
+  if (values.tool !== undefined) filter.tool = values.tool;
+  if (values.outcome !== undefined) {
+    const outcomes: Outcome[] = [];
+    for (const name of values.outcome.split(",").map((s) => s.trim()).filter((s) => s !== "")) {
+      const parsed = OutcomeSchema.safeParse(name);
+      if (!parsed.success) throw new CliError(`--outcome: unknown outcome ${name}; one of ${OUTCOMES.join(", ")}`);
+      outcomes.push(parsed.data);
+    }
+    filter.outcome = outcomes;
+  }
+  if (values.limit !== undefined) filter.limit = positiveInteger("--limit", values.limit);
+  return filter;
+}
+
+function positiveInteger(option: string, text: string): number {
+  if (!/^\d+$/.test(text) || Number(text) < 1) throw new CliError(`${option} must be a positive integer, not ${text}`);
+  return Number(text);
+}
+
+function describeFilter(values: FilterValues): string {
+  const parts = Object.entries(values)
+    .filter(([key, value]) => key in FILTER_OPTIONS && typeof value === "string")
+    .map(([key, value]) => `--${key} ${String(value)}`);
+  return parts.length === 0 ? "all records" : parts.join(" ");
+}
+
+/** A Writable over the io's stdout, so exports stream through the same channel tests capture. */
+function ioWritable(io: CliIo): Writable {
+  return new Writable({
+    decodeStrings: false,
+    write(chunk: string | Buffer, _encoding, callback) {
+      io.stdout(typeof chunk === "string" ? chunk : chunk.toString("utf8"));
+      callback();
+    },
+  });
+}
+
+/**
+ * The last records (10 unless --limit), then with `follow` every new matching record until SIGINT, SIGTERM
+ * or the test's signal. The head seq is read before each poll, so a record appended during a poll is seen
+ * by the next one rather than skipped.
+ */
+async function tail(
+  log: AuditLog,
+  io: CliIo,
+  opts: { filter: AuditFilter; follow: boolean; intervalMs: number; signal: AbortSignal | undefined },
+): Promise<number> {
+  const { limit = 10, ...filter } = opts.filter;
+  const headSeq = () => log.list({ order: "desc", limit: 1 })[0]?.seq ?? 0;
+  let last = headSeq();
+  for (const record of log.list({ ...filter, order: "desc", limit }).reverse()) io.stdout(formatLine(record));
+  if (!opts.follow) return EXIT.ok;
+
+  const stop = new AbortController();
+  const onSignal = () => stop.abort();
+  process.once("SIGINT", onSignal);
+  process.once("SIGTERM", onSignal);
+  const onExternal = () => stop.abort();
+  opts.signal?.addEventListener("abort", onExternal, { once: true });
+  if (opts.signal?.aborted === true) stop.abort();
+  try {
+    while (!stop.signal.aborted) {
+      try {
+        await sleep(opts.intervalMs, undefined, { signal: stop.signal });
+      } catch {
+        break; // aborted: a clean stop
+      }
+      const head = headSeq();
+      if (head <= last) continue;
+      for (const record of log.after(last, filter)) if (record.seq <= head) io.stdout(formatLine(record));
+      last = head;
+    }
+  } finally {
+    process.off("SIGINT", onSignal);
+    process.off("SIGTERM", onSignal);
+    opts.signal?.removeEventListener("abort", onExternal);
+  }
+  return EXIT.ok;
+}
