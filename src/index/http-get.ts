@@ -30,12 +30,30 @@ export async function httpGet(url: string, options: HttpGetOptions): Promise<Res
   let lastError = "no attempt made";
   for (let attempt = 0; attempt <= options.retries; attempt += 1) {
     if (attempt > 0) await sleep(Math.min(100 * 2 ** (attempt - 1), 2_000));
-    const answer = await attemptGet(url, options);
+    const answer = await getFollowingRedirects(url, options);
     if (answer.ok && answer.value.status < 500) return answer;
     lastError = answer.ok ? `HTTP ${answer.value.status}` : answer.error;
     if (!answer.ok && answer.error.startsWith("too large")) break;
   }
   return { ok: false, error: lastError };
+}
+
+const MAX_REDIRECTS = 3;
+
+/** Follows a few redirects within the same origin only, so credentials never travel to another host. */
+async function getFollowingRedirects(url: string, options: HttpGetOptions): Promise<Result<HttpAnswer, string>> {
+  let current = url;
+  for (let hop = 0; ; hop += 1) {
+    const answer = await attemptGet(current, options);
+    if (!answer.ok || ![301, 302, 303, 307, 308].includes(answer.value.status)) return answer;
+    const location = answer.value.headers.location;
+    const target = typeof location === "string" ? new URL(location, current) : undefined;
+    if (target === undefined || target.origin !== new URL(current).origin) {
+      return answer; // the caller sees the 3xx: another origin is not followed
+    }
+    if (hop >= MAX_REDIRECTS) return { ok: false, error: `more than ${MAX_REDIRECTS} redirects` };
+    current = target.toString();
+  }
 }
 
 async function attemptGet(url: string, options: HttpGetOptions): Promise<Result<HttpAnswer, string>> {
