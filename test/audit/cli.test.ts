@@ -88,10 +88,11 @@ describe("pipgate audit", () => {
   it("list neutralises terminal escape sequences in attacker-controlled fields", async () => {
     log.append({ identity: "mallory", tool: "install_package", package: "evil\u001b[2J\u009b31m\u202e", outcome: "invalid", arguments: {} });
     const { out } = await run("list", "--identity", "mallory");
-    expect(out).not.toMatch(/[\u001b\u009b\u202e]/);
+    const raw = ["\u001b", "\u009b", "\u202e"];
+    for (const ch of raw) expect(out).not.toContain(ch);
     expect(out).toContain("evil\\u001b[2j\\u009b31m\\u202e");
     const shown = await run("show", log.list({ identity: "mallory" }).at(-1)!.id);
-    expect(shown.out).not.toMatch(/[\u001b\u009b\u202e]/);
+    for (const ch of raw) expect(shown.out).not.toContain(ch);
     expect(JSON.parse(shown.out).package).toBe("evil\u001b[2j\u009b31m\u202e"); // still exact, valid JSON
   });
 
