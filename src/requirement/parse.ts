@@ -46,13 +46,14 @@ export function parseRequirement(raw: string): ParseResult {
   }
 
   let specifierText = rest;
-  if (rest.startsWith("(")) {
+  const parenthesised = rest.startsWith("(");
+  if (parenthesised) {
     if (!rest.endsWith(")")) {
       return refuse("invalid-specifier", `package_name ${quoted} opens a parenthesis it does not close; write "name (>=1.0)" or "name>=1.0".`);
     }
     specifierText = rest.slice(1, -1);
   }
-  const specifier = parseSpecifierSet(specifierText);
+  const specifier = parseSpecifierSet(specifierText, parenthesised);
   if (!specifier.ok) {
     return refuse(specifier.tooLong === true ? "too-long" : "invalid-specifier", `package_name ${quoted}: ${specifier.problem}.`);
   }

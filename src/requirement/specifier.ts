@@ -16,9 +16,10 @@ const CLAUSE_FORM =
 
 /**
  * Parses the specifier part of a requirement ("" for none) into pipgate's canonical form: clauses in
- * the order given, joined by "," without spaces. Every clause must be valid PEP 440.
+ * the order given, joined by "," without spaces. Every clause must be valid PEP 440, and read the
+ * same way by pip (tested against pip's own parser).
  */
-export function parseSpecifierSet(text: string): SpecifierResult {
+export function parseSpecifierSet(text: string, parenthesised = false): SpecifierResult {
   if (text.trim() === "") return { ok: true, specifier: "" };
   const clauses = text.split(",").map((clause) => clause.trim());
   if (clauses.length > REQUIREMENT_LIMITS.clauses) {
@@ -30,6 +31,10 @@ export function parseSpecifierSet(text: string): SpecifierResult {
     const checked = checkClause(clause);
     if (!checked.ok) return checked;
     canonical.push(checked.specifier);
+  }
+  // pip's parser lets an "===" operand run on over commas and ")", so it must stand alone.
+  if (canonical.some((clause) => clause.startsWith("===")) && (canonical.length > 1 || parenthesised)) {
+    return { ok: false, problem: 'its "===" (arbitrary equality) clause must be the only clause, written without parentheses, e.g. "name===1.0"' };
   }
   return { ok: true, specifier: canonical.join(",") };
 }

@@ -10,13 +10,14 @@ export interface SatisfiesOptions {
   prereleases?: boolean;
 }
 
-/** The operators whose clause admits pre-releases when its version is one (as packaging decides). */
-const PRERELEASE_OPERATORS = new Set(["==", ">=", "<=", "~=", "===", ">", "<"]);
+/** The operators whose clause admits pre-releases when its version is one (as pip's packaging decides). */
+const PRERELEASE_OPERATORS = new Set(["==", ">=", "<=", "~=", "==="]);
+const CLAUSE = /^\s*(===|~=|==|!=|<=|>=|<|>)\s*(\S+?)(\.\*)?\s*$/;
 
 /** Whether a specifier set names a pre-release, which is what lets pre-releases match it by default. */
 export function mentionsPrerelease(specifier: string): boolean {
   return specifier.split(",").some((clause) => {
-    const match = /^\s*(===|~=|==|!=|<=|>=|<|>)\s*(\S+?)(\.\*)?\s*$/.exec(clause);
+    const match = CLAUSE.exec(clause);
     if (match === null || !PRERELEASE_OPERATORS.has(match[1] ?? "")) return false;
     return explain(match[2] ?? "")?.is_prerelease === true;
   });
@@ -31,5 +32,12 @@ export function versionSatisfies(version: string, specifier: string, options: Sa
   if (!isValidVersion(version)) return false;
   if (specifier.trim() === "") return true;
   if (!validRange(specifier)) return false;
-  return satisfies(version, specifier, { prereleases: options.prereleases ?? mentionsPrerelease(specifier) });
+  const prereleases = options.prereleases ?? mentionsPrerelease(specifier);
+  if (explain(version)?.is_prerelease === true && !prereleases) return false;
+  return specifier.split(",").every((clause) => {
+    const [, operator, operand] = /^\s*(===|~=|==|!=|<=|>=|<|>)\s*(.*?)\s*$/.exec(clause) ?? [];
+    // "===" is string equality (PEP 440's arbitrary equality); the library would compare versions.
+    if (operator === "===") return version.toLowerCase() === (operand ?? "").toLowerCase();
+    return satisfies(version, clause, { prereleases: true });
+  });
 }

@@ -143,6 +143,8 @@ describe("hostile additions", () => {
     ["pkg>=1.*", "invalid-specifier"],
     ["pkg>=1.0+local", "invalid-specifier"],
     ["pkg===$(id)", "invalid-specifier"],
+    ["pkg===1.0,>=1", "invalid-specifier"],
+    ["pkg (===1.0)", "invalid-specifier"],
     ["pkg==1 && id", "invalid-specifier"],
     ["numpy scipy", "invalid-specifier"],
     ["requests|sh", "invalid-name"],
