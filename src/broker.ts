@@ -1,5 +1,6 @@
 import { createAuditLog, type AuditLog } from "./audit/store.js";
-import { commitWheels, recoverUnfinishedCommits } from "./commit/index.js";
+import { commitWheels } from "./commit/commit.js";
+import { recoverUnfinishedCommits } from "./commit/recover.js";
 import { createEnvironments, type Environments } from "./config/environments.js";
 import type { LoadedConfig } from "./config/schema.js";
 import { errorMessage, PipgateError } from "./errors.js";

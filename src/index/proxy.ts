@@ -69,13 +69,7 @@ export async function startIndexProxy(options: ProxyOptions): Promise<IndexProxy
   const refused: IndexProxy["refused"] = [];
 
   async function fetchUpstream(url: string, accept: string) {
-    return request(url, {
-      method: "GET",
-      headers: { accept, ...options.headers },
-      headersTimeout: timeoutMs,
-      bodyTimeout: timeoutMs,
-      maxRedirections: 3,
-    } as Parameters<typeof request>[1]);
+    return request(url, { method: "GET", headers: { accept, ...options.headers }, headersTimeout: timeoutMs, bodyTimeout: timeoutMs });
   }
 
   async function projectPage(res: ServerResponse, rawName: string): Promise<void> {

@@ -1,5 +1,5 @@
 import type { AuditLog } from "../audit/store.js";
-import type { CommitResult, VerifiedWheel } from "../commit/index.js";
+import type { CommitResult, VerifiedWheel } from "../commit/request.js";
 import type { EnvironmentRuntime, Environments } from "../config/environments.js";
 import type { SandboxConfig } from "../config/schema.js";
 import type { IndexClient } from "../index/types.js";

@@ -1,6 +1,6 @@
 import type { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import { z } from "zod";
-import { listInstalled } from "../../commit/index.js";
+import { listInstalled } from "../../commit/interpreter.js";
 import { refuseAndAudit, structuredResult, type ServerDeps, type ToolExtra } from "../context.js";
 import { environmentFor, environmentInputSchema } from "./environment-argument.js";
 

@@ -1,0 +1,59 @@
+import type { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
+import { z } from "zod";
+import { decide, decisionToJson, DecisionSchema, formatDecision } from "../../policy/index.js";
+import { argumentContext, rawEnvironment, refuseAndAudit, structuredResult, type ServerDeps, type ToolExtra } from "../context.js";
+import { checkInputSchema, validateCheckArguments } from "../tool-arguments.js";
+
+export const CheckOutputSchema = z.object({
+  environment: z.string(),
+  decision: DecisionSchema,
+  audit_id: z.string(),
+});
+
+/** check_package: install_package's decision, every rule explained, nothing installed or started. */
+export function registerCheckPackage(server: McpServer, deps: ServerDeps): void {
+  const known = deps.pipeline.environments.names();
+  server.registerTool(
+    "check_package",
+    {
+      title: "Check a package against policy",
+      description:
+        "Explain whether install_package would allow a requirement in an environment, which version it would choose, " +
+        "and every rule's result (allowlist, typosquat, yanked, release age, requires-python, vulnerabilities, licence, wheels-only). " +
+        "Installs nothing.",
+      inputSchema: checkInputSchema({ environments: known, timeoutMax: deps.timeoutMax }),
+      outputSchema: CheckOutputSchema,
+      annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: true },
+    },
+    async (raw: unknown, extra: ToolExtra) => {
+      const identity = deps.identity(extra);
+      const validated = validateCheckArguments(raw, argumentContext(deps, identity));
+      if (!validated.ok) {
+        return refuseAndAudit(
+          deps,
+          { identity, tool: "check_package", environment: rawEnvironment(raw, known), outcome: "invalid", arguments: raw, request: { refusal: validated.refusal.kind } },
+          validated.refusal.message,
+        );
+      }
+      const { requirement, environment } = validated.args;
+      const loaded = await deps.pipeline.environments.get(environment);
+      if (!loaded.ok) {
+        return refuseAndAudit(deps, { identity, tool: "check_package", environment, package: requirement.normalized, outcome: "failed", arguments: raw }, loaded.error);
+      }
+      const decision = await decide(requirement, loaded.env, deps.pipeline.policyDeps);
+      const json = decisionToJson(decision);
+      const record = deps.pipeline.audit.append({
+        identity,
+        tool: "check_package",
+        environment,
+        package: requirement.normalized,
+        outcome: decision.allowed ? "allowed" : "denied",
+        arguments: raw,
+        decision: json,
+        ...(decision.allowed ? {} : { reason: decision.reason }),
+      });
+      // A refusal is an answer here, not an error: the tool did its job.
+      return structuredResult(`${formatDecision(decision)}\naudit ${record.id}`, { environment, decision: json, audit_id: record.id });
+    },
+  );
+}

@@ -1,0 +1,107 @@
+import { createHash } from "node:crypto";
+import { mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, lstatSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, relative } from "node:path";
+import { execa } from "execa";
+import { stringify } from "yaml";
+import { startIndexServer, type IndexServer, type ProjectSpec } from "../fixtures/index-server.js";
+
+export const REPO_ROOT = new URL("../../", import.meta.url).pathname;
+
+/** A real venv with its own pip (pipgate commits with the target's own pip). */
+export async function createVenvWithPip(dir: string): Promise<string> {
+  await execa("python3", ["-m", "venv", dir], { env: { ...process.env, PIP_CONFIG_FILE: "/dev/null" } });
+  return join(dir, "bin", "python");
+}
+
+export interface Workspace {
+  dir: string;
+  configPath: string;
+  stateDir: string;
+  index: IndexServer;
+  pythons: Record<string, string>;
+  allowlists: Record<string, string>;
+  close(): Promise<void>;
+}
+
+export interface WorkspaceOptions {
+  projects: ProjectSpec[];
+  environments: Record<string, { allowlist: Record<string, unknown> }>;
+  config?: Record<string, unknown>;
+}
+
+/** A temporary pipgate set-up: a local index, real venvs, allowlists and a pipgate.yaml. */
+export async function createWorkspace(options: WorkspaceOptions): Promise<Workspace> {
+  const dir = mkdtempSync(join(tmpdir(), "pipgate-test-"));
+  const index = await startIndexServer({ projects: options.projects });
+  const pythons: Record<string, string> = {};
+  const allowlists: Record<string, string> = {};
+  const environments: Record<string, unknown> = {};
+  for (const [name, env] of Object.entries(options.environments)) {
+    pythons[name] = await createVenvWithPip(join(dir, "venvs", name));
+    allowlists[name] = join(dir, `allowlist-${name}.yaml`);
+    writeFileSync(allowlists[name], stringify(env.allowlist));
+    environments[name] = { python: pythons[name], allowlist: allowlists[name] };
+  }
+  const stateDir = join(dir, "state");
+  const configPath = join(dir, "pipgate.yaml");
+  writeFileSync(configPath, stringify({ index: { url: index.url }, state_dir: stateDir, environments, ...options.config }));
+  return {
+    dir,
+    configPath,
+    stateDir,
+    index,
+    pythons,
+    allowlists,
+    async close() {
+      await index.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** A digest of everything a venv holds (site-packages, scripts, metadata): equal digests, equal venvs. */
+export function venvDigest(python: string): string {
+  const root = join(python, "..", "..");
+  const hash = createHash("sha256");
+  const walk = (dir: string) => {
+    for (const name of readdirSync(dir).sort()) {
+      const path = join(dir, name);
+      const stat = lstatSync(path);
+      const rel = relative(root, path);
+      if (stat.isSymbolicLink()) hash.update(`L ${rel} ${readlinkSync(path)}\n`);
+      else if (stat.isDirectory()) {
+        hash.update(`D ${rel}\n`);
+        walk(path);
+      } else hash.update(`F ${rel} ${createHash("sha256").update(readFileSync(path)).digest("hex")}\n`);
+    }
+  };
+  walk(root);
+  return hash.digest("hex");
+}
+
+/** Containers pipgate created since `since` (docker's own event log): proves "no container was started". */
+export async function sandboxContainersSince(since: Date): Promise<number> {
+  const { stdout } = await execa("docker", [
+    "events",
+    "--since",
+    String(Math.floor(since.getTime() / 1000)),
+    "--until",
+    String(Math.ceil(Date.now() / 1000) + 1),
+    "--filter",
+    "type=container",
+    "--filter",
+    "event=create",
+    "--filter",
+    "label=org.pipgate.role=resolve",
+    "--format",
+    "{{.ID}}",
+  ]);
+  return stdout.split("\n").filter((line) => line.trim() !== "").length;
+}
+
+/** In CI a missing Docker engine is a failure, never a quiet skip. */
+export async function requireDocker(): Promise<void> {
+  const result = await execa("docker", ["info"], { reject: false });
+  if (result.exitCode !== 0) throw new Error("these tests need a running Docker engine (run scripts/setup-host.sh)");
+}
