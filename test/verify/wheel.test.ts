@@ -6,6 +6,7 @@ import { afterAll, describe, expect, it } from "vitest";
 
 import { inspectWheel, parseWheelFilename, type WheelInspection } from "../../src/verify/wheel.js";
 import { buildWheel, type BuiltDist } from "../fixtures/dists.js";
+import { pthWheel } from "../fixtures/hostile.js";
 import { recordHash } from "../fixtures/names.js";
 import { readZip, writeZip, type ZipEntry } from "../fixtures/zip.js";
 
@@ -98,14 +99,14 @@ describe("inspectWheel passes honest wheels", () => {
 });
 
 describe("inspectWheel reports .pth files and start-up hooks", () => {
-  const pth = buildWheel({ name: "pth-demo", version: "1.0", files: { "pth_demo.pth": "import os; os.system('id')\n" } });
+  const pth = pthWheel("pth-demo");
 
   it("refuses a .pth file at the root unless allowed, and lists it either way", () => {
     const refused = inspect(pth);
-    expect(refused.pthFiles).toEqual(["pth_demo.pth"]);
-    expect(refused.problems).toEqual(["pth_demo.pth: .pth file in site-packages runs at every interpreter start-up (not allowed)"]);
+    expect(refused.pthFiles).toEqual(["pth-demo.pth"]);
+    expect(refused.problems).toEqual(["pth-demo.pth: .pth file in site-packages runs at every interpreter start-up (not allowed)"]);
     const allowed = inspect(pth, true);
-    expect(allowed.pthFiles).toEqual(["pth_demo.pth"]);
+    expect(allowed.pthFiles).toEqual(["pth-demo.pth"]);
     expect(allowed.problems).toEqual([]);
   });
 
