@@ -33,7 +33,8 @@ export function parseRequirement(raw: string): ParseResult {
     return refuse("path", `package_name ${quoted} is an archive file name, which pip would read from disk; pipgate installs only from its configured index, never from local files.`);
   }
   if (!isValidName(name)) {
-    return refuse("invalid-name", `package_name ${quoted} has the invalid project name ${echo(name)}; ${NAME_FORM}. Shell syntax is never interpreted.`);
+    const word = text.split(/\s/)[0] ?? name;
+    return refuse("invalid-name", `package_name ${quoted} has the invalid project name ${echo(word)}; ${NAME_FORM}. Shell syntax is never interpreted.`);
   }
 
   let rest = text.slice(name.length).trimStart();

@@ -12,14 +12,14 @@ export interface SatisfiesOptions {
 
 /** The operators whose clause admits pre-releases when its version is one (as pip's packaging decides). */
 const PRERELEASE_OPERATORS = new Set(["==", ">=", "<=", "~=", "==="]);
-const CLAUSE = /^\s*(===|~=|==|!=|<=|>=|<|>)\s*(\S+?)(\.\*)?\s*$/;
+const CLAUSE = /^\s*(===|~=|==|!=|<=|>=|<|>)\s*(.*?)\s*$/;
 
 /** Whether a specifier set names a pre-release, which is what lets pre-releases match it by default. */
 export function mentionsPrerelease(specifier: string): boolean {
   return specifier.split(",").some((clause) => {
     const match = CLAUSE.exec(clause);
     if (match === null || !PRERELEASE_OPERATORS.has(match[1] ?? "")) return false;
-    return explain(match[2] ?? "")?.is_prerelease === true;
+    return explain((match[2] ?? "").replace(/\.\*$/, ""))?.is_prerelease === true;
   });
 }
 
@@ -35,7 +35,7 @@ export function versionSatisfies(version: string, specifier: string, options: Sa
   const prereleases = options.prereleases ?? mentionsPrerelease(specifier);
   if (explain(version)?.is_prerelease === true && !prereleases) return false;
   return specifier.split(",").every((clause) => {
-    const [, operator, operand] = /^\s*(===|~=|==|!=|<=|>=|<|>)\s*(.*?)\s*$/.exec(clause) ?? [];
+    const [, operator, operand] = CLAUSE.exec(clause) ?? [];
     // "===" is string equality (PEP 440's arbitrary equality); the library would compare versions.
     if (operator === "===") return version.toLowerCase() === (operand ?? "").toLowerCase();
     return satisfies(version, clause, { prereleases: true });

@@ -114,8 +114,13 @@ describe("properties of parseRequirement", () => {
     );
   });
 
-  it("reads every generated valid requirement exactly as pip's packaging does", async () => {
-    const samples = fc.sample(validRequirement, { numRuns: 500, seed: 508 }).map((r) => r.text);
+  it("reads every generated valid requirement, and its formatted form, exactly as pip's packaging does", async () => {
+    const generated = fc.sample(validRequirement, { numRuns: 500, seed: 508 }).map((r) => r.text);
+    // What pipgate hands on (formatRequirement) must read the same as what the agent wrote.
+    const samples = generated.flatMap((text) => {
+      const ours = parseRequirement(text);
+      return ours.ok ? [text, formatRequirement(ours.requirement)] : [text];
+    });
     const answers = await askPackaging(samples.map((requirement) => ({ op: "parse", requirement })));
     const disagreements = samples.flatMap((text, index) => {
       const ours = parseRequirement(text);
