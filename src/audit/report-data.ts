@@ -61,20 +61,29 @@ function bucketLabel(time: number, unit: BucketUnit): string {
 }
 
 /**
- * Groups refusal reasons by what kind of refusal they are: the words before the first colon or bracket,
- * with the record's own package name and any numbers taken out, so "version 1.0 of x outside …" and
- * "version 2.3 of y outside …" count together.
+ * Groups refusal reasons by what kind of refusal they are: up to seven words before the first colon or
+ * bracket, with the record's own package name and any word holding a digit shown as "…", so
+ * "version 1.0 of x is outside …" and "version 2.3 of y is outside …" count together.
  */
 export function reasonKind(record: AuditRecord): string {
   if (record.reason === undefined || record.reason.trim() === "") return `${record.outcome} (no reason given)`;
-  let text = record.reason.split(/[:(\n[]/)[0] ?? "";
-  if (record.package !== undefined && record.package !== "") text = text.split(record.package).join(" ");
-  const words = text
-    .trim()
-    .split(/\s+/)
-    .filter((word) => word !== "" && !/\d/.test(word))
-    .slice(0, 6);
-  return words.length === 0 ? record.outcome : words.join(" ").toLowerCase();
+  const head = record.reason.split(/[:(\n[]/)[0] ?? "";
+  const pkg = record.package?.toLowerCase();
+  const tokens: string[] = [];
+  let words = 0;
+  for (const word of head.trim().toLowerCase().split(/\s+/)) {
+    if (word === "") continue;
+    const variable = /\d/.test(word) || (pkg !== undefined && pkg !== "" && word.includes(pkg));
+    if (variable) {
+      if (tokens.at(-1) !== "…") tokens.push("…");
+      continue;
+    }
+    if (words === 7) break;
+    tokens.push(word);
+    words += 1;
+  }
+  while (tokens.at(-1) === "…") tokens.pop();
+  return words === 0 ? record.outcome : tokens.join(" ");
 }
 
 function countBy(records: AuditRecord[], key: (r: AuditRecord) => string | undefined): Map<string, CountedName> {

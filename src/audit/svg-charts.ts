@@ -40,9 +40,8 @@ export function stackedBarChart(bars: StackedBar[], opts: { id: string; title: s
   const labelEvery = Math.max(1, Math.ceil(bars.length / 12));
   const y = (value: number) => margin.top + plotH - (value / max) * plotH;
 
-  const ticks = [0, 0.25, 0.5, 0.75, 1]
-    .map((f) => Math.round(max * f))
-    .filter((v, i, all) => all.indexOf(v) === i)
+  const parts = [5, 4, 2, 1].find((n) => Number.isInteger(max / n)) ?? 1;
+  const ticks = Array.from({ length: parts + 1 }, (_, i) => (max / parts) * i)
     .map(
       (v) =>
         `<line class="grid" x1="${margin.left}" x2="${width - margin.right}" y1="${y(v)}" y2="${y(v)}"/>` +
