@@ -1,0 +1,58 @@
+import { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import { InMemoryTransport } from "@modelcontextprotocol/sdk/inMemory.js";
+import { openBroker, type Broker } from "../../src/broker.js";
+import { loadConfig } from "../../src/config/load.js";
+import { silentLogger } from "../../src/log.js";
+import { createDockerRunner, type SandboxRunner } from "../../src/sandbox/docker.js";
+import { createServer } from "../../src/server/create-server.js";
+
+export type ToolResult = { content: Array<{ type: string; text?: string }>; structuredContent?: Record<string, unknown>; isError?: boolean };
+
+export function resultText(result: unknown): string {
+  return (result as ToolResult).content.map((part) => part.text ?? "").join("\n");
+}
+
+/** Wraps the real Docker runner and counts the containers it starts. */
+export function countingRunner(inner: SandboxRunner): SandboxRunner & { launches: number } {
+  const runner = {
+    launches: 0,
+    run: (...args: Parameters<SandboxRunner["run"]>) => {
+      runner.launches += 1;
+      return inner.run(...args);
+    },
+    imagePython: (image: string) => inner.imagePython(image),
+    ping: () => inner.ping(),
+  };
+  return runner;
+}
+
+/**
+ * The server in this process, over the SDK's in-memory transport pair, with a real client: what
+ * tests use when they need to look inside (count launches, read the audit log) while talking MCP.
+ */
+export async function openInProcess(configPath: string, options: { identity?: string; now?: () => Date } = {}) {
+  const loaded = loadConfig(configPath);
+  if (!loaded.ok) throw new Error(loaded.issues.join("\n"));
+  const log = silentLogger();
+  const sandbox = countingRunner(createDockerRunner(loaded.config.sandbox.docker_socket, log));
+  const broker: Broker = await openBroker(loaded.config, log, { sandbox, ...(options.now === undefined ? {} : { now: options.now }) });
+  const { server } = createServer({
+    pipeline: broker.pipeline,
+    identity: () => options.identity ?? loaded.config.identity,
+    environmentsFor: () => broker.environments.names(),
+    timeoutMax: loaded.config.sandbox.timeout_max,
+  });
+  const [clientSide, serverSide] = InMemoryTransport.createLinkedPair();
+  const client = new Client({ name: "pipgate-test", version: "1.0.0" });
+  await Promise.all([server.connect(serverSide), client.connect(clientSide)]);
+  return {
+    client,
+    broker,
+    sandbox,
+    async close() {
+      await client.close();
+      await server.close();
+      broker.close();
+    },
+  };
+}
