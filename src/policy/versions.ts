@@ -21,7 +21,7 @@ export function exactPin(specifier: string): string | undefined {
 
 /** PEP 440 matching of a version against a specifier set ("" matches every version). */
 export function matchesSpecifier(version: string, specifier: string, prereleases: boolean): boolean {
-  if (specifier === "") return true;
+  if (specifier === "") return prereleases || !isPrerelease(version);
   const arbitrary = /^===(.+)$/.exec(specifier);
   if (arbitrary !== null) return arbitrary[1] === version;
   return satisfies(version, specifier, { prereleases: true }) && (prereleases || !isPrerelease(version));
