@@ -1,7 +1,7 @@
 import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
 import { z } from "zod";
 import { ENVIRONMENT_NAME } from "../config/schema.js";
-import { ACCEPTED_FORM, echo, parseRequirement, REQUIREMENT_LIMITS } from "../requirement/index.js";
+import { ACCEPTED_FORM, echo, parseRequirement, REFUSAL_KINDS, REQUIREMENT_LIMITS } from "../requirement/index.js";
 import type { RefusalKind, Requirement } from "../requirement/index.js";
 
 /** What argument validation needs from the configuration; passed in, never read from module state. */
@@ -36,6 +36,8 @@ export const DEFAULT_TIMEOUT_SECONDS = 300;
 export function defaultTimeout(ctx: ArgumentContext): number {
   return Math.min(DEFAULT_TIMEOUT_SECONDS, ctx.timeoutMax);
 }
+
+const RefusalKindSchema = z.enum(REFUSAL_KINDS);
 
 /** Which refusal kind each argument's problems are reported as (package_name says its own). */
 const FIELD_KIND = { package_name: "type", environment: "environment", upgrade: "upgrade", timeout: "timeout" } as const;
@@ -132,8 +134,8 @@ function toRefusal(issues: readonly z.core.$ZodIssue[], tool: string, fields: re
     return { kind: "type", field: key, message: `${tool} has no argument ${echo(key)}; it takes ${fields.join(", ")}.` };
   }
   const field = typeof issue.path[0] === "string" ? issue.path[0] : "";
-  const fromParser = issue.code === "custom" ? (issue.params?.["kind"] as RefusalKind | undefined) : undefined;
-  const kind = fromParser ?? (field in FIELD_KIND ? FIELD_KIND[field as Field] : "type");
+  const fromParser = issue.code === "custom" ? RefusalKindSchema.safeParse(issue.params?.["kind"]) : undefined;
+  const kind = fromParser?.success === true ? fromParser.data : Object.hasOwn(FIELD_KIND, field) ? FIELD_KIND[field as Field] : "type";
   return { kind, field, message: issue.message };
 }
 

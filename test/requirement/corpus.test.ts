@@ -199,6 +199,17 @@ describe("hostile additions", () => {
     expect(validateInstallArguments(args, ctx)).toMatchObject({ ok: false, refusal: { kind: "type" } });
   });
 
+  it("refuses the default environment when it is not configured", () => {
+    const result = validateInstallArguments({ package_name: "numpy" }, { environments: ["prod"], timeoutMax: 60 });
+    expect(result).toMatchObject({ ok: false, refusal: { kind: "environment", field: "environment" } });
+    expect(result.ok ? "" : result.refusal.message).toContain('configured environments: "prod"');
+  });
+
+  it("lowers the default timeout to a smaller maximum", () => {
+    const result = validateInstallArguments({ package_name: "numpy", environment: "prod" }, { environments: ["prod"], timeoutMax: 60 });
+    expect(result).toMatchObject({ ok: true, args: { timeout: 60 } });
+  });
+
   it("lists the configured environments when refusing one", () => {
     const result = validateInstallArguments({ package_name: "requests", environment: "../../etc" }, ctx);
     expect(result.ok ? "" : result.refusal.message).toBe(
