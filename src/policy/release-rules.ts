@@ -181,7 +181,7 @@ function checkRequiresPython(ctx: VersionContext, label: string, files: readonly
       result: {
         rule: "requires-python",
         outcome: "pass",
-        detail: constraint === undefined ? `${label} states no Python constraint` : `requires-python ${constraint} admits Python ${py}`,
+        detail: constraint === undefined ? `${label} states no Python constraint (this environment runs Python ${py})` : `requires-python ${constraint} admits Python ${py}`,
       },
     },
     files: fitting,
