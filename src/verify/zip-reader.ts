@@ -183,15 +183,16 @@ function placeLocal(bytes: Buffer, placed: Placed, centralStart: number, problem
 /** Overlapping entries are how non-recursive zip bombs (and parser confusion) are built. */
 function findOverlaps(placed: Placed[], problems: string[]): void {
   const spans = placed.filter((p) => p.dataStart >= 0).sort((a, b) => a.entry.offset - b.entry.offset);
-  for (let i = 1; i < spans.length; i++) {
-    const previous = spans[i - 1];
-    const current = spans[i];
-    if (previous === undefined || current === undefined) continue;
-    if (current.entry.offset < previous.dataStart + previous.entry.compressedSize) {
-      const why = `overlaps ${previous.entry.name} in the archive`;
+  // Compare with the furthest end so far, not only the neighbour: one huge entry can cover many.
+  const end = (p: Placed): number => p.dataStart + p.entry.compressedSize;
+  let furthest: Placed | undefined;
+  for (const current of spans) {
+    if (furthest !== undefined && current.entry.offset < end(furthest)) {
+      const why = `overlaps ${furthest.entry.name} in the archive`;
       current.refused ??= `${current.entry.name}: ${why}`;
       problems.push(`${current.entry.name}: ${why}`);
     }
+    if (furthest === undefined || end(current) > end(furthest)) furthest = current;
   }
 }
 

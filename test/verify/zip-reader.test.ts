@@ -186,6 +186,22 @@ describe("openZip reports hostile entries and never inflates them", () => {
     expect(opened.read(opened.entries[1]!)).toEqual({ ok: false, error: "inner: overlaps outer in the archive" });
   });
 
+  it("reports every entry hidden inside a larger one, not only the first", () => {
+    const one = localRecord("one", Buffer.from("1"), { method: 0, crc: 0, size: 1 });
+    const two = localRecord("two", Buffer.from("2"), { method: 0, crc: 0, size: 1 });
+    const probe = rawZip([{ name: "outer", data: Buffer.concat([one, two]) }]);
+    const start = probe.offsets[0]?.data ?? 0;
+    const inner = { method: 0, compressedSize: 1, size: 1, crc: 0 };
+    const { archive } = rawZip(
+      [{ name: "outer", data: Buffer.concat([one, two]) }],
+      [
+        { name: "one", offset: start, ...inner },
+        { name: "two", offset: start + one.length, ...inner },
+      ],
+    );
+    expect(open(archive).problems).toEqual(["one: overlaps outer in the archive", "two: overlaps outer in the archive"]);
+  });
+
   it("reports encrypted entries and unknown compression methods", () => {
     const { archive } = rawZip([{ name: "x.txt", data: Buffer.from("x") }]);
     const central = archive.readUInt32LE(archive.length - 22 + 16);
