@@ -61,6 +61,11 @@ describe("the shipped popular-names list", () => {
     expect(names.every((name) => /^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/.test(name))).toBe(true);
   });
 
+  it("is found from a compiled module under dist/ too (the build does not copy data files)", () => {
+    const compiled = new URL("../../dist/src/policy/popular-names.js", import.meta.url).href;
+    expect(locateDataFile(compiled)).toBe(locateDataFile());
+  });
+
   it("finds lookalikes of popular projects and prefers the more popular one", () => {
     const index = popular.index();
     expect(index.lookalike("nunpy")?.name).toBe("numpy");
