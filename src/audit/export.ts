@@ -19,6 +19,7 @@ export async function writeJsonl(records: Iterable<AuditRecord>, out: Writable):
   return count;
 }
 
+/** The CSV columns, in order: what a spreadsheet needs to filter; the full record is in JSONL. */
 export const CSV_COLUMNS = [
   "seq",
   "id",

@@ -1,14 +1,18 @@
 import { OUTCOME_KIND, type AuditRecord, type OutcomeKind } from "./types.js";
 
+/** The order kinds are stacked and listed in, everywhere in the report. */
 export const KINDS: readonly OutcomeKind[] = ["installed", "refused", "failed", "other"];
 export type KindCounts = Record<OutcomeKind, number>;
+/** How wide one bar of the time chart is. */
 export type BucketUnit = "hour" | "day" | "week";
 
+/** One bar of the time chart: a period and what happened in it. */
 export interface TimeBucket {
   start: Date;
   label: string;
   counts: KindCounts;
 }
+/** A package or identity with its requests split by kind. */
 export interface CountedName {
   name: string;
   counts: KindCounts;

@@ -22,6 +22,7 @@ function describeCounts(counts: KindCounts): string {
   return KINDS.map((kind) => `${counts[kind]} ${kind}`).join(", ");
 }
 
+/** One bar of a stacked chart: its axis label and the count per kind. */
 export interface StackedBar {
   label: string;
   counts: KindCounts;
@@ -72,6 +73,7 @@ export function stackedBarChart(bars: StackedBar[], opts: { id: string; title: s
   return svg(opts, width, height, `${ticks}${barMarks}${legend(margin.left, height - 18)}`);
 }
 
+/** One row of a ranked chart; with counts the bar is split by kind, else drawn in one colour. */
 export interface HorizontalBar {
   label: string;
   value: number;

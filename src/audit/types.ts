@@ -18,6 +18,7 @@ export const OUTCOMES = [
   "listed",
 ] as const;
 
+/** Outcomes are a closed set: a report or filter can rely on knowing every one. */
 export const OutcomeSchema = z.enum(OUTCOMES).describe("how the request ended");
 export type Outcome = z.infer<typeof OutcomeSchema>;
 
@@ -41,6 +42,7 @@ export const OUTCOME_KIND: Readonly<Record<Outcome, OutcomeKind>> = {
   listed: "other",
 };
 
+/** What was actually installed, so an auditor can match it byte for byte (sha256) against the index. */
 export const ResolvedDistributionSchema = z.object({
   name: z.string().describe("normalised distribution name"),
   version: z.string().describe("the exact version resolved"),
@@ -48,6 +50,7 @@ export const ResolvedDistributionSchema = z.object({
   filename: z.string().optional().describe("the wheel or sdist file name"),
 });
 
+/** The sandbox run's cost and ending, enough to spot timeouts and memory abuse without the logs. */
 export const SandboxSummarySchema = z.object({
   durationMs: z.number().optional().describe("wall-clock time the container ran"),
   exitCode: z.number().nullable().optional().describe("pip's exit code inside the container; null when killed"),
@@ -110,6 +113,7 @@ export type VerifyResult =
   | { ok: true; count: number; head: string }
   | { ok: false; count: number; firstBad: { seq: number; id: string; problem: TamperKind; detail: string } };
 
+/** The first record's predecessor: a fixed value, so the chain has one agreed starting point. */
 export const GENESIS_HASH = "0".repeat(64);
 
 const RECORD_KEY_ORDER = [

@@ -9,6 +9,7 @@ import { formatLine, formatRecordJson, formatTable, terminalSafe } from "../audi
 import { parseTimeArgument } from "../audit/query.js";
 import { renderHtmlReport } from "../audit/report.js";
 import { OUTCOMES, OutcomeSchema, type AuditFilter, type Outcome } from "../audit/types.js";
+import { errorMessage } from "../errors.js";
 import { openStateDb, type Db } from "../state/db.js";
 import { CliError, EXIT, parseCli, requireConfig, type CliIo, type Subcommand } from "./common.js";
 
@@ -122,9 +123,15 @@ export async function runAudit(argv: string[], io: CliIo, deps: AuditCommandDeps
       return withLog(values.config, async (log) => {
         const out = values.out === undefined ? ioWritable(io) : createWriteStream(values.out);
         const writer = format === "csv" ? writeCsv : writeJsonl;
-        const count = await writer(log.iterate(filter), out);
-        out.end();
-        await finished(out);
+        let count: number;
+        try {
+          count = await writer(log.iterate(filter), out);
+          out.end();
+          await finished(out);
+        } catch (error) {
+          out.destroy();
+          throw new CliError(`cannot write ${values.out ?? "the export"}: ${errorMessage(error)}`, EXIT.failure);
+        }
         if (values.out !== undefined) io.stderr(`exported ${count} records to ${values.out}\n`);
         return EXIT.ok;
       });

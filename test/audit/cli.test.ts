@@ -139,6 +139,7 @@ describe("pipgate audit", () => {
     const toStdout = await run("export", "--format", "csv", "--outcome", "denied");
     expect(parseCsv(toStdout.out)).toHaveLength(3);
     await expect(run("export", "--format", "xml")).rejects.toThrow(/jsonl or csv/);
+    await expect(run("export", "--out", join(dir, "no-such-dir", "x.jsonl"))).rejects.toThrow(/cannot write .*ENOENT/);
   });
 
   it("tail prints the last records; report writes an HTML file", async () => {
