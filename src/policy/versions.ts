@@ -1,17 +1,13 @@
-import { compare, explain, satisfies, valid } from "@renovatebot/pep440";
+import { compare, explain, valid } from "@renovatebot/pep440";
+import { mentionsPrerelease, versionSatisfies } from "../requirement/version.js";
 
 /** Whether a version is a PEP 440 pre- or dev-release (hidden unless a specifier names one). */
 export function isPrerelease(version: string): boolean {
   return explain(version)?.is_prerelease ?? false;
 }
 
-/** Whether any clause of a specifier set names a pre-release, which per PEP 440 admits pre-releases. */
-export function namesPrerelease(specifier: string): boolean {
-  return specifier
-    .split(",")
-    .map((clause) => clause.replace(/^[=!<>~]+/, ""))
-    .some((version) => valid(version.replace(/\.\*$/, "")) !== null && isPrerelease(version));
-}
+/** Whether a specifier set names a pre-release, which per PEP 440 admits pre-releases. */
+export const namesPrerelease = mentionsPrerelease;
 
 /** The version a specifier pins exactly (`==X` without a wildcard, or `===X`), else undefined. */
 export function exactPin(specifier: string): string | undefined {
@@ -19,12 +15,13 @@ export function exactPin(specifier: string): string | undefined {
   return match?.[2];
 }
 
-/** PEP 440 matching of a version against a specifier set ("" matches every version). */
+/**
+ * PEP 440 matching where the caller decides about pre-releases for the whole request (a pre-release
+ * named by the request or the allowlist admits them on both): "" matches every version but hides
+ * pre-releases all the same.
+ */
 export function matchesSpecifier(version: string, specifier: string, prereleases: boolean): boolean {
-  if (specifier === "") return prereleases || !isPrerelease(version);
-  const arbitrary = /^===(.+)$/.exec(specifier);
-  if (arbitrary !== null) return arbitrary[1] === version;
-  return satisfies(version, specifier, { prereleases: true }) && (prereleases || !isPrerelease(version));
+  return (prereleases || !isPrerelease(version)) && versionSatisfies(version, specifier, { prereleases: true });
 }
 
 /** Valid versions, newest first. */
@@ -40,5 +37,5 @@ export function compareVersions(a: string, b: string): number {
 /** requires-python against an interpreter version; an unparsable constraint is treated as not met (fail closed). */
 export function pythonSatisfies(pythonVersion: string, requiresPython: string | undefined): boolean {
   if (requiresPython === undefined || requiresPython.trim() === "") return true;
-  return satisfies(pythonVersion, requiresPython.replace(/\s+/g, ""), { prereleases: true });
+  return versionSatisfies(pythonVersion, requiresPython.replace(/\s+/g, ""), { prereleases: true });
 }
