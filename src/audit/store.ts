@@ -37,6 +37,8 @@ export interface AuditLog {
   after(seq: number, filter?: AuditFilter): AuditRecord[];
   verify(): VerifyResult;
   count(filter?: AuditFilter): number;
+  /** The seq of the record with this hash: checks a head noted earlier is still in the chain (truncation). */
+  seqOfHash(hash: string): number | undefined;
 }
 
 const BODY_KEYS = [
@@ -157,6 +159,9 @@ export function createAuditLog(db: Db, opts: { now?: () => Date } = {}): AuditLo
         .prepare<Array<string | number>, { n: number }>(`SELECT count(*) AS n FROM audit ${where.value.sql}`)
         .get(...where.value.params);
       return row?.n ?? 0;
+    },
+    seqOfHash(hash) {
+      return db.prepare<[string], { seq: number }>("SELECT seq FROM audit WHERE hash = ?").get(hash)?.seq;
     },
   };
 }

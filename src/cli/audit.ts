@@ -19,7 +19,8 @@ commands:
   list    [filters] [--json]            records, oldest first (--limit N: the N most recent)
   show    ID                            one record in full (an id prefix is enough)
   export  --format jsonl|csv [--out FILE] [filters]
-  verify                                check the hash chain; exit 1 names the first bad record
+  verify  [--head HASH]                 check the hash chain; exit 1 names the first bad record;
+                                        --head: a head printed by an earlier verify must still be in it
   tail    [-f] [--interval MS] [filters]  the last 10 records, then (-f) new ones as they arrive
   report  --html FILE [--title T] [filters]
 
@@ -137,12 +138,22 @@ export async function runAudit(argv: string[], io: CliIo, deps: AuditCommandDeps
       });
     }
     case "verify": {
-      const { values } = parseCli(rest, {}, false);
+      const { values } = parseCli(rest, { head: { type: "string" } }, false);
       return withLog(values.config, (log) => {
         const result = log.verify();
         if (result.ok) {
           io.stdout(`chain intact: ${result.count} records, head ${result.head}\n`);
-          return EXIT.ok;
+          // The chain alone cannot show that its newest records were cut off; a head noted earlier can.
+          if (values.head === undefined) return EXIT.ok;
+          const seq = log.seqOfHash(values.head);
+          if (seq !== undefined) {
+            io.stdout(`earlier head ${values.head} is record seq ${seq}: nothing before it was cut off\n`);
+            return EXIT.ok;
+          }
+          io.stdout(
+            `earlier head ${terminalSafe(values.head)} is NOT in the log: records were removed from its end, or the log was replaced\n`,
+          );
+          return EXIT.failure;
         }
         const bad = result.firstBad;
         io.stdout(

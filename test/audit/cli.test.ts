@@ -116,6 +116,12 @@ describe("pipgate audit", () => {
     const head = log.list({ order: "desc", limit: 1 })[0]!;
     const ok = await run("verify");
     expect(ok).toMatchObject({ code: 0, out: `chain intact: 8 records, head ${head.hash}\n` });
+    // a head noted earlier is still found; after the newest two records are cut off it is not
+    expect(await run("verify", "--head", head.hash)).toMatchObject({ code: 0 });
+    db.prepare("DELETE FROM audit WHERE seq > 6").run();
+    const truncated = await run("verify", "--head", head.hash);
+    expect(truncated.code).toBe(1);
+    expect(truncated.out).toMatch(/^chain intact: 6 records.*\nearlier head [0-9a-f]{64} is NOT in the log/);
     const victim = log.list()[4]!;
     db.prepare("UPDATE audit SET identity = 'someone-else' WHERE seq = 5").run();
     const bad = await run("verify");
