@@ -1,3 +1,4 @@
+import { allowlist } from "./allowlist.js";
 import { audit } from "./audit.js";
 import { check } from "./check.js";
 import { CliError, EXIT, processIo, type CliIo, type Subcommand } from "./common.js";
@@ -10,6 +11,7 @@ const COMMANDS: Record<string, { run: Subcommand; summary: string }> = {
   serve: { run: serve, summary: "run the MCP server (stdio, or --http HOST:PORT)" },
   check: { run: check, summary: "explain the decision for ENV REQUIREMENT (exit 0 allowed, 3 denied)" },
   install: { run: install, summary: "install ENV REQUIREMENT through the whole pipeline" },
+  allowlist: { run: allowlist, summary: "add|remove|show|lint|import: maintain allowlist files, comments kept" },
   audit: { run: audit, summary: "list|show|tail|export|verify|report the audit log" },
   sandbox: { run: sandbox, summary: "build-image: build the sandbox image" },
   doctor: { run: doctor, summary: "check the engine, image, environments, index, state and audit chain" },

@@ -1,0 +1,159 @@
+import { valid } from "@renovatebot/pep440";
+import { isMap, isScalar, isSeq, type Node } from "yaml";
+import {
+  AllowlistSchema,
+  ExemptionSchema,
+  RulesSchema,
+  VulnerabilityIgnoreSchema,
+} from "../config/allowlist-schema.js";
+import { isValidSpecifier, normalizeSpecifier } from "../config/allowlist.js";
+import type { IndexClient } from "../index/types.js";
+import { isExpired } from "../policy/exemptions.js";
+import { isValidName, normalizeName } from "../requirement/index.js";
+import { denyEntries, lineAt, packageEntries, parseSource, topPair, type AllowlistSource } from "./source.js";
+
+export const LINT_KINDS = [
+  "yaml",
+  "schema",
+  "unknown-key",
+  "invalid-name",
+  "invalid-specifier",
+  "duplicate",
+  "allowed-and-denied",
+  "expired",
+  "unknown-project",
+  "index-unreachable",
+] as const;
+export type LintKind = (typeof LINT_KINDS)[number];
+
+/** One problem in an allowlist file, with the line to look at when the file can say. */
+export interface LintFinding {
+  kind: LintKind;
+  line: number | undefined;
+  message: string;
+}
+
+/**
+ * Everything about an allowlist a maintainer should fix before the server refuses it or quietly ignores it:
+ * unknown keys are dropped by the schema (a typo like `deny_list` would otherwise protect nothing).
+ */
+export function lintAllowlist(text: string, options: { now: Date }): LintFinding[] {
+  const parsed = parseSource(text);
+  if (!parsed.ok) return parsed.errors.map((error) => ({ kind: "yaml", line: error.line, message: error.message }));
+  const source = parsed.source;
+  const findings: LintFinding[] = [];
+  const add = (kind: LintKind, offset: number | undefined, message: string) =>
+    findings.push({ kind, line: offset === undefined ? undefined : lineAt(source, offset), message });
+
+  findings.push(...unknownKeys(source));
+  const data: unknown = source.doc.toJS() ?? {};
+  const schema = AllowlistSchema.safeParse(data);
+  if (!schema.success) {
+    for (const issue of schema.error.issues) {
+      const path = issue.path.map((part) => (typeof part === "symbol" ? String(part) : part));
+      if (issue.code === "unrecognized_keys") continue;
+      add("schema", offsetOf(source, path), `${path.length > 0 ? path.join(".") : "(top level)"}: ${issue.message}`);
+    }
+  }
+
+  const seen = new Map<string, string>();
+  for (const entry of packageEntries(source)) {
+    if (!isValidName(entry.name)) add("invalid-name", entry.start, `packages: ${JSON.stringify(entry.name)} is not a valid project name`);
+    if (typeof entry.value === "string") {
+      const specifier = normalizeSpecifier(entry.value);
+      if (specifier !== "" && !isValidSpecifier(specifier)) {
+        add("invalid-specifier", entry.start, `packages.${entry.name}: ${JSON.stringify(entry.value)} is not a PEP 440 specifier set (e.g. ">=2.31,<3" or "*")`);
+      }
+    }
+    const key = normalizeName(entry.name);
+    const first = seen.get(key);
+    if (first !== undefined) add("duplicate", entry.start, `packages.${entry.name}: the same project as ${first} (names are compared normalised); keep one`);
+    else seen.set(key, entry.name);
+  }
+
+  const denied = new Set<string>();
+  for (const entry of denyEntries(source)) {
+    if (!isValidName(entry.name)) add("invalid-name", entry.offset, `deny: ${JSON.stringify(entry.name)} is not a valid project name`);
+    denied.add(normalizeName(entry.name));
+  }
+  for (const entry of packageEntries(source)) {
+    if (denied.has(normalizeName(entry.name))) {
+      add("allowed-and-denied", entry.start, `packages.${entry.name} is also on the deny list, which wins: remove one of them`);
+    }
+  }
+
+  for (const [list, label] of [["exemptions", "exemption"], ["vulnerability_ignore", "ignored vulnerability"]] as const) {
+    const node = topPair(source, list)?.value;
+    if (!isSeq(node)) continue;
+    node.items.forEach((item, i) => {
+      if (!isMap(item)) return;
+      const expires = item.get("expires", true);
+      const value = isScalar(expires) ? expires.value : undefined;
+      const day = value instanceof Date ? value.toISOString().slice(0, 10) : typeof value === "string" ? value : undefined;
+      const what = list === "exemptions" ? `${String(item.get("package"))} (${String(item.get("rule"))})` : String(item.get("id"));
+      if (day !== undefined && !Number.isNaN(Date.parse(day.slice(0, 10))) && isExpired(day, options.now)) {
+        add("expired", expires?.range?.[0] ?? item.range?.[0], `${list}.${i}: the ${label} for ${what} expired on ${day.slice(0, 10)}; renew it with a new date and reason, or delete it`);
+      }
+      const version = item.get("version");
+      if (list === "exemptions" && typeof version === "string" && valid(version) === null) {
+        add("schema", offsetOf(source, [list, i, "version"]), `${list}.${i}.version: ${JSON.stringify(version)} is not a PEP 440 version`);
+      }
+    });
+  }
+  return findings.sort((a, b) => (a.line ?? 0) - (b.line ?? 0));
+}
+
+/** `lint --online`: every allowed project must exist on the index (a name it does not know is a typo or a squatting risk). */
+export async function lintOnline(text: string, index: IndexClient): Promise<LintFinding[]> {
+  const parsed = parseSource(text);
+  if (!parsed.ok) return [];
+  const source = parsed.source;
+  const findings: LintFinding[] = [];
+  for (const entry of packageEntries(source)) {
+    if (!isValidName(entry.name)) continue;
+    const project = await index.project(entry.name);
+    if (project.ok) continue;
+    const line = lineAt(source, entry.start);
+    if (project.error.kind === "not-found") findings.push({ kind: "unknown-project", line, message: `packages.${entry.name}: the index does not know this project` });
+    else findings.push({ kind: "index-unreachable", line, message: `packages.${entry.name}: could not ask the index: ${project.error.message}` });
+  }
+  return findings;
+}
+
+function unknownKeys(source: AllowlistSource): LintFinding[] {
+  const findings: LintFinding[] = [];
+  const check = (node: unknown, known: readonly string[], where: string) => {
+    if (!isMap(node)) return;
+    for (const pair of node.items) {
+      const key = isScalar(pair.key) ? String(pair.key.value) : undefined;
+      if (key === undefined || known.includes(key)) continue;
+      const offset = isScalar(pair.key) ? pair.key.range?.[0] : undefined;
+      findings.push({
+        kind: "unknown-key",
+        line: offset === undefined ? undefined : lineAt(source, offset),
+        message: `${where}${key}: not a key pipgate knows (it would be ignored); known: ${known.join(", ")}`,
+      });
+    }
+  };
+  check(source.doc.contents, Object.keys(AllowlistSchema.shape), "");
+  check(topPair(source, "rules")?.value, Object.keys(RulesSchema.shape), "rules.");
+  const exemptions = topPair(source, "exemptions")?.value;
+  if (isSeq(exemptions)) exemptions.items.forEach((item, i) => check(item, Object.keys(ExemptionSchema.shape), `exemptions.${i}.`));
+  const ignores = topPair(source, "vulnerability_ignore")?.value;
+  if (isSeq(ignores)) ignores.items.forEach((item, i) => check(item, Object.keys(VulnerabilityIgnoreSchema.shape), `vulnerability_ignore.${i}.`));
+  return findings;
+}
+
+/** The offset of the deepest node along a schema issue's path, for its line number. */
+function offsetOf(source: AllowlistSource, path: Array<string | number>): number | undefined {
+  for (let depth = path.length; depth > 0; depth -= 1) {
+    const node = source.doc.getIn(path.slice(0, depth), true) as Node | undefined;
+    if (node?.range !== undefined && node.range !== null) return node.range[0];
+    const parent = depth > 1 ? (source.doc.getIn(path.slice(0, depth - 1), true) as Node | undefined) : source.doc.contents;
+    if (isMap(parent)) {
+      const pair = parent.items.find((item) => isScalar(item.key) && item.key.value === path[depth - 1]);
+      if (isScalar(pair?.key) && pair.key.range !== undefined && pair.key.range !== null) return pair.key.range[0];
+    }
+  }
+  return undefined;
+}

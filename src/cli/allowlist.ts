@@ -1,0 +1,251 @@
+import { readFileSync } from "node:fs";
+import { resolve } from "node:path";
+import { parse as parseYaml } from "yaml";
+import { writeAtomically } from "../allowlist-edit/atomic-write.js";
+import { removePackage, setPackage, type EditResult } from "../allowlist-edit/edit.js";
+import { lintAllowlist, lintOnline, type LintFinding } from "../allowlist-edit/lint.js";
+import { parseRequirementsFile, pinSpecifier, PIN_STYLES, type PinStyle } from "../allowlist-edit/requirements-file.js";
+import { formatView, viewAllowlist } from "../allowlist-edit/show.js";
+import { parseSource } from "../allowlist-edit/source.js";
+import { checkChange } from "../allowlist-edit/validate.js";
+import { buildAllowlist } from "../config/allowlist.js";
+import { errorMessage } from "../errors.js";
+import { createIndexClient, defaultIndexUrl } from "../index/client.js";
+import type { IndexClient } from "../index/types.js";
+import { CliError, EXIT, parseCli, requireConfig, type CliIo, type Subcommand } from "./common.js";
+
+const USAGE = `usage: pipgate allowlist <command> [--env ENV | --file FILE] [--config FILE]
+
+commands:
+  add NAME SPEC [--reason TEXT]   allow NAME at SPEC, a PEP 440 specifier set (">=2.31,<3") or "*" for any
+                                  version; an entry that is the same project (Foo_Bar = foo-bar) is updated
+                                  in place; --reason is written as a comment beside the entry
+  remove NAME                     stop allowing NAME
+  show [--json]                   entries with their comments, the deny list and the rules
+  lint [--online]                 one line per problem, with its line number; exit 1 when there are any;
+                                  --online also asks the index whether each project exists
+  import FILE [--pin STYLE]       add every requirement of a requirements file or pip freeze output;
+                                  STYLE: exact (==1.2.3, the default), compatible (>=1.2.3,<2; for 0.x
+                                  releases >=0.4.1,<0.5) or any ("*")
+
+The file is the --env environment's allowlist in pipgate.yaml ("default" when --env is absent), or --file.
+Edits keep every other byte of the file and replace it atomically, so a running server never reads half a file.
+`;
+
+const TARGET = { env: { type: "string" }, file: { type: "string" } } as const;
+
+/** What the command runs against; tests inject a clock (for expiry) and an index client. */
+export interface AllowlistCommandDeps {
+  now?: () => Date;
+  index?: IndexClient;
+}
+
+/** `pipgate allowlist …`: maintainers edit allowlist files without hand-editing YAML. */
+export const allowlist: Subcommand = (argv, io) => runAllowlist(argv, io);
+
+/** The command with its collaborators injectable. */
+export async function runAllowlist(argv: string[], io: CliIo, deps: AllowlistCommandDeps = {}): Promise<number> {
+  const [command, ...rest] = argv;
+  switch (command) {
+    case undefined:
+    case "help":
+    case "--help":
+    case "-h":
+      io.stdout(USAGE);
+      return command === undefined ? EXIT.usage : EXIT.ok;
+    case "add":
+      return add(rest, io);
+    case "remove":
+      return remove(rest, io);
+    case "show":
+      return show(rest, io);
+    case "lint":
+      return lint(rest, io, deps);
+    case "import":
+      return importFile(rest, io);
+    default:
+      throw new CliError(`unknown allowlist command ${JSON.stringify(command)}\n\n${USAGE}`);
+  }
+}
+
+/** The allowlist file a command works on: --file, or the --env environment's (default "default"). */
+function targetFile(values: { config: string; env?: string | undefined; file?: string | undefined }): string {
+  if (values.file !== undefined && values.env !== undefined) throw new CliError("give --env or --file, not both");
+  if (values.file !== undefined) return resolve(values.file);
+  const config = requireConfig(values.config);
+  const name = values.env ?? "default";
+  const env = Object.hasOwn(config.environments, name) ? config.environments[name] : undefined;
+  if (env === undefined) {
+    throw new CliError(`no environment named ${JSON.stringify(name)} in ${config.file}; configured: ${Object.keys(config.environments).join(", ")}`);
+  }
+  return env.allowlist;
+}
+
+function readText(path: string, missingAsEmpty = false): string {
+  try {
+    return readFileSync(path, "utf8");
+  } catch (error) {
+    if (missingAsEmpty && (error as NodeJS.ErrnoException).code === "ENOENT") return "";
+    throw new CliError(`cannot read ${path}: ${errorMessage(error)}`, EXIT.failure);
+  }
+}
+
+/** Whether the server would accept the text (schema, names, specifiers), for the safety check after an edit. */
+function loads(text: string, path: string): string[] {
+  let raw: unknown;
+  try {
+    raw = parseYaml(text);
+  } catch (error) {
+    return [errorMessage(error)];
+  }
+  const built = buildAllowlist(raw ?? {}, {}, path);
+  return built.ok ? [] : built.issues;
+}
+
+/** Writes an edit, refusing one that would turn a file the server accepts into one it refuses. */
+function commit(path: string, before: string, after: string, io: CliIo): boolean {
+  const issuesBefore = loads(before, path);
+  const issuesAfter = loads(after, path);
+  if (issuesBefore.length === 0 && issuesAfter.length > 0) {
+    io.stderr(`pipgate allowlist: the edit would make the file invalid, nothing written:\n  ${issuesAfter.join("\n  ")}\n`);
+    return false;
+  }
+  const written = writeAtomically(path, after, before);
+  if (!written.ok) {
+    io.stderr(`pipgate allowlist: ${written.error}\n`);
+    return false;
+  }
+  if (issuesAfter.length > 0) io.stderr(`warning: ${path} still has problems the server refuses; run pipgate allowlist lint\n`);
+  return true;
+}
+
+function describe(result: Extract<EditResult, { ok: true }>, specifier: string | undefined, path: string): string {
+  switch (result.action) {
+    case "added":
+      return `added ${result.name} ${JSON.stringify(specifier)} to ${path}`;
+    case "updated":
+      return `updated ${result.name}: ${JSON.stringify(result.previous)} -> ${JSON.stringify(specifier)} in ${path}`;
+    case "unchanged":
+      return `${result.name} is already allowed at ${JSON.stringify(result.previous)} in ${path}; nothing changed`;
+    case "removed":
+      return `removed ${result.name} (was ${JSON.stringify(result.previous)}) from ${path}`;
+  }
+}
+
+async function add(argv: string[], io: CliIo): Promise<number> {
+  const { values, positionals } = parseCli(argv, { ...TARGET, reason: { type: "string" } });
+  const [name, specifier, ...extra] = positionals;
+  if (name === undefined || specifier === undefined || extra.length > 0) throw new CliError('usage: pipgate allowlist add NAME SPEC [--reason TEXT] (SPEC "*" allows any version)');
+  const change = checkChange(name, specifier, values.reason);
+  if (!change.ok) throw new CliError(change.error);
+  const path = targetFile(values);
+  const before = readText(path, true);
+  const result = setPackage(before, change.value);
+  if (!result.ok) {
+    io.stderr(`pipgate allowlist add: ${result.error}\n`);
+    return EXIT.failure;
+  }
+  if (result.action !== "unchanged") {
+    if (result.reformatted) io.stderr(`warning: ${path} has an unusual layout; it was rewritten with its comments kept but spacing normalised\n`);
+    if (!commit(path, before, result.text, io)) return EXIT.failure;
+  }
+  io.stdout(`${describe(result, change.value.specifier, path)}\n`);
+  return EXIT.ok;
+}
+
+async function remove(argv: string[], io: CliIo): Promise<number> {
+  const { values, positionals } = parseCli(argv, TARGET);
+  const [name, ...extra] = positionals;
+  if (name === undefined || extra.length > 0) throw new CliError("usage: pipgate allowlist remove NAME");
+  const path = targetFile(values);
+  const before = readText(path);
+  const result = removePackage(before, name);
+  if (!result.ok) {
+    io.stderr(`pipgate allowlist remove: ${result.error} (${path})\n`);
+    return EXIT.failure;
+  }
+  if (result.reformatted) io.stderr(`warning: ${path} has an unusual layout; it was rewritten with its comments kept but spacing normalised\n`);
+  if (!commit(path, before, result.text, io)) return EXIT.failure;
+  io.stdout(`${describe(result, undefined, path)}\n`);
+  return EXIT.ok;
+}
+
+async function show(argv: string[], io: CliIo): Promise<number> {
+  const { values, positionals } = parseCli(argv, { ...TARGET, json: { type: "boolean", default: false } });
+  if (positionals.length > 0) throw new CliError("usage: pipgate allowlist show [--json]");
+  const path = targetFile(values);
+  const parsed = parseSource(readText(path));
+  if (!parsed.ok) {
+    for (const error of parsed.errors) io.stderr(`${path}:${error.line ?? "?"}: yaml: ${error.message}\n`);
+    return EXIT.failure;
+  }
+  const view = viewAllowlist(parsed.source);
+  io.stdout(values.json ? `${JSON.stringify({ file: path, ...view }, null, 2)}\n` : `${path}\n\n${formatView(view)}`);
+  return EXIT.ok;
+}
+
+async function lint(argv: string[], io: CliIo, deps: AllowlistCommandDeps): Promise<number> {
+  const { values, positionals } = parseCli(argv, { ...TARGET, online: { type: "boolean", default: false } });
+  if (positionals.length > 0) throw new CliError("usage: pipgate allowlist lint [--online]");
+  const path = targetFile(values);
+  const text = readText(path);
+  const findings: LintFinding[] = lintAllowlist(text, { now: (deps.now ?? (() => new Date()))() });
+  if (values.online && !findings.some((finding) => finding.kind === "yaml")) {
+    findings.push(...(await lintOnline(text, deps.index ?? (await indexFromConfig(values.config)))));
+    findings.sort((a, b) => (a.line ?? 0) - (b.line ?? 0));
+  }
+  for (const finding of findings) io.stdout(`${path}:${finding.line ?? "?"}: ${finding.kind}: ${finding.message}\n`);
+  if (findings.length > 0) {
+    io.stderr(`${findings.length} problem(s) in ${path}\n`);
+    return EXIT.failure;
+  }
+  io.stdout(`${path}: no problems found${values.online ? " (every project is known to the index)" : ""}\n`);
+  return EXIT.ok;
+}
+
+async function indexFromConfig(configFile: string): Promise<IndexClient> {
+  const config = requireConfig(configFile);
+  let url = config.index.url;
+  const first = Object.values(config.environments)[0];
+  if (url === undefined && first !== undefined) {
+    const found = await defaultIndexUrl(first.python);
+    if (found.ok) url = found.value;
+  }
+  if (url === undefined) throw new CliError("--online needs index.url in pipgate.yaml (pip's default index could not be determined)", EXIT.failure);
+  const password = config.index.password_env === undefined ? undefined : process.env[config.index.password_env];
+  return createIndexClient({ url, timeoutMs: config.index.timeout_ms, retries: config.index.retries, cacheTtlSeconds: 0, username: config.index.username, password });
+}
+
+async function importFile(argv: string[], io: CliIo): Promise<number> {
+  const { values, positionals } = parseCli(argv, { ...TARGET, pin: { type: "string", default: "exact" } });
+  const [file, ...extra] = positionals;
+  if (file === undefined || extra.length > 0) throw new CliError("usage: pipgate allowlist import FILE [--pin exact|compatible|any]");
+  const pin = PIN_STYLES.find((style) => style === values.pin);
+  if (pin === undefined) throw new CliError(`--pin must be one of ${PIN_STYLES.join(", ")}, not ${JSON.stringify(values.pin)}`);
+  const path = targetFile(values);
+  const requirements = parseRequirementsFile(readText(resolve(file)));
+  for (const warning of requirements.warnings) io.stderr(`${file}:${warning.line}: warning: ${warning.message}\n`);
+  const errors = requirements.errors.map((error) => `${file}:${error.line}: ${error.message}`);
+
+  const before = readText(path, true);
+  let text = before;
+  const done: string[] = [];
+  for (const requirement of requirements.requirements) {
+    const specifier = pinSpecifier(requirement, pin satisfies PinStyle);
+    const change = checkChange(requirement.name, specifier);
+    const result = change.ok ? setPackage(text, change.value) : { ok: false as const, error: change.error };
+    if (!result.ok) {
+      errors.push(`${file}:${requirement.line}: ${result.error}`);
+      continue;
+    }
+    text = result.text;
+    done.push(describe(result, specifier, path));
+  }
+  if (errors.length > 0) {
+    io.stderr(`${errors.join("\n")}\nnothing written: fix or remove these ${errors.length} line(s) and import again\n`);
+    return EXIT.failure;
+  }
+  if (text !== before && !commit(path, before, text, io)) return EXIT.failure;
+  io.stdout(`${done.join("\n")}${done.length > 0 ? "\n" : ""}imported ${done.length} requirement(s) from ${file}\n`);
+  return EXIT.ok;
+}
