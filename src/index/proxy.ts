@@ -19,6 +19,7 @@ export interface ProxyFilter {
 /** A file the sandbox fetched through the proxy, with the hash the index promised and the one received. */
 export interface ServedFile {
   project: string;
+  version: string;
   filename: string;
   url: string;
   sha256: string;
@@ -104,9 +105,9 @@ export async function startIndexProxy(options: ProxyOptions): Promise<IndexProxy
         ...(file.yanked === false ? {} : { yanked: file.yanked === "" ? true : file.yanked }),
       });
     }
-    if (files.length === 0) {
-      refused.push({ project: name, reason: reasons.size > 0 ? [...reasons].join("; ") : "the index lists no file of it with a sha256" });
-    }
+    // Every reason something was hidden is kept: when pip then fails, it names the chain.
+    for (const reason of reasons) refused.push({ project: name, reason });
+    if (files.length === 0 && reasons.size === 0) refused.push({ project: name, reason: "the index lists no file of it with a sha256" });
     const body = JSON.stringify({ meta: { "api-version": "1.1" }, name, files });
     send(res, 200, SIMPLE_JSON, body);
   }
@@ -127,7 +128,7 @@ export async function startIndexProxy(options: ProxyOptions): Promise<IndexProxy
     const stored = join(options.storeDir, expected, filename);
     if (existsSync(stored)) {
       const bytes = readFileSync(stored);
-      served.set(filename, { project: entry.project, filename, url: entry.file.url, sha256: expected, path: stored });
+      served.set(filename, { project: entry.project, version: entry.file.version, filename, url: entry.file.url, sha256: expected, path: stored });
       res.writeHead(200, { "content-type": "application/octet-stream", "content-length": String(bytes.length) });
       res.end(bytes);
       return;
@@ -157,7 +158,7 @@ export async function startIndexProxy(options: ProxyOptions): Promise<IndexProxy
     const partial = `${stored}.${process.pid}.${Date.now()}.part`;
     writeFileSync(partial, bytes);
     renameSync(partial, stored);
-    served.set(filename, { project: entry.project, filename, url: entry.file.url, sha256: actual, path: stored });
+    served.set(filename, { project: entry.project, version: entry.file.version, filename, url: entry.file.url, sha256: actual, path: stored });
     res.writeHead(200, { "content-type": "application/octet-stream", "content-length": String(bytes.length) });
     res.end(bytes);
   }

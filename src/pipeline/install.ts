@@ -179,7 +179,9 @@ async function pipeline(deps: PipelineDeps, request: InstallRequest, requestId: 
     }
     if (run.aborted) return failure("failed", "the install was cancelled; nothing was installed", decision, { audit: { sandbox } });
     if (run.exitCode !== 0) {
-      const chain = refusalChain(run.stderr, proxy.refused);
+      const chain = refusalChain(run.stderr, proxy.refused, (project) =>
+        project === decision.name ? decision.version : [...proxy.served.values()].find((file) => file.project === project)?.version,
+      );
       if (chain !== undefined) return failure("denied", chain, decision, { audit: { sandbox } });
       return failure("failed", `resolution failed in the sandbox (exit ${String(run.exitCode)}): ${lastError(run.stderr)}`, decision, { audit: { sandbox } });
     }
@@ -278,14 +280,24 @@ async function verify(
   return { ok: true, wheels, entryPoints };
 }
 
-function refusalChain(stderr: string, refused: ReadonlyArray<{ project: string; reason: string }>): string | undefined {
+/**
+ * When resolution failed because the proxy hid something, the refusal names the chain: pip says which
+ * requirement it could not satisfy and which project asked for it; the proxy says why it hid it.
+ */
+function refusalChain(
+  stderr: string,
+  refused: ReadonlyArray<{ project: string; reason: string }>,
+  versionOf: (project: string) => string | undefined,
+): string | undefined {
   if (refused.length === 0) return undefined;
-  const chains = failedRequirementChains(stderr);
-  for (const chain of chains) {
+  for (const chain of failedRequirementChains(stderr)) {
     const name = normalize(chain.requirement.split(/[<>=!~ ]/)[0] ?? "");
-    const hidden = refused.find((entry) => entry.project === name);
-    if (hidden === undefined) continue;
-    return chain.from !== undefined ? `${chain.from.replace("==", " ")} requires ${chain.requirement}; ${hidden.reason}` : hidden.reason;
+    const reasons = [...new Set(refused.filter((entry) => entry.project === name).map((entry) => entry.reason))];
+    if (reasons.length === 0) continue;
+    if (chain.from === undefined) return reasons.join("; ");
+    const [parent, pinned] = chain.from.split("==");
+    const version = pinned ?? versionOf(normalize(parent ?? ""));
+    return `${parent ?? chain.from}${version === undefined ? "" : ` ${version}`} requires ${chain.requirement}; ${reasons.join("; ")}`;
   }
   const first = refused[0];
   return first === undefined ? undefined : `resolution needs ${first.project}: ${first.reason}`;
