@@ -69,19 +69,28 @@ export function editDistanceAtMostOne(a: string, b: string): boolean {
   return a.length > b.length ? a.slice(i + 1) === b.slice(i) : a.slice(i) === b.slice(i + 1);
 }
 
-function push(map: Map<string, number[]>, key: string, value: number): void {
-  const list = map.get(key);
-  if (list === undefined) map.set(key, [value]);
-  else if (list[list.length - 1] !== value) list.push(value);
+/** Most keys name one entry: store a bare id then, an array only on collision (builds several times faster). */
+type Bucket = number | number[];
+
+function push(map: Map<string, Bucket>, key: string, value: number): void {
+  const bucket = map.get(key);
+  if (bucket === undefined) map.set(key, value);
+  else if (typeof bucket === "number") {
+    if (bucket !== value) map.set(key, [bucket, value]);
+  } else if (bucket[bucket.length - 1] !== value) bucket.push(value);
+}
+
+function ids(bucket: Bucket | undefined): readonly number[] {
+  return bucket === undefined ? [] : typeof bucket === "number" ? [bucket] : bucket;
 }
 
 /** Builds the index; the order of `names` is the preference order for suggestions. */
 export function createNameIndex(names: Iterable<string>): NameIndex {
   const list: { name: string; skel: string }[] = [];
   const normalizedSet = new Set<string>();
-  const bySkeleton = new Map<string, number[]>();
-  const byStripped = new Map<string, number[]>();
-  const byDeletion = new Map<string, number[]>();
+  const bySkeleton = new Map<string, Bucket>();
+  const byStripped = new Map<string, Bucket>();
+  const byDeletion = new Map<string, Bucket>();
   for (const raw of names) {
     const name = normalizeName(raw.trim());
     if (name === "" || normalizedSet.has(name)) continue;
@@ -102,8 +111,8 @@ export function createNameIndex(names: Iterable<string>): NameIndex {
       const skel = skeleton(name);
       const stripped = stripPython(skel);
       let best: { id: number; exact: boolean } | undefined;
-      const consider = (ids: number[] | undefined, exact: boolean, verify: boolean) => {
-        for (const id of ids ?? []) {
+      const consider = (bucket: Bucket | undefined, exact: boolean, verify: boolean) => {
+        for (const id of ids(bucket)) {
           const entry = list[id];
           if (entry === undefined || entry.name === name) continue;
           if (verify && !editDistanceAtMostOne(skel, entry.skel)) continue;
