@@ -225,7 +225,7 @@ async function importFile(argv: string[], io: CliIo): Promise<number> {
   const path = targetFile(values);
   const requirements = parseRequirementsFile(readText(resolve(file)));
   for (const warning of requirements.warnings) io.stderr(`${file}:${warning.line}: warning: ${warning.message}\n`);
-  const errors = requirements.errors.map((error) => `${file}:${error.line}: ${error.message}`);
+  const errors = requirements.errors.map((error) => ({ line: error.line, text: `${file}:${error.line}: ${error.message}` }));
 
   const before = readText(path, true);
   let text = before;
@@ -235,14 +235,15 @@ async function importFile(argv: string[], io: CliIo): Promise<number> {
     const change = checkChange(requirement.name, specifier);
     const result = change.ok ? setPackage(text, change.value) : { ok: false as const, error: change.error };
     if (!result.ok) {
-      errors.push(`${file}:${requirement.line}: ${result.error}`);
+      errors.push({ line: requirement.line, text: `${file}:${requirement.line}: ${result.error}` });
       continue;
     }
     text = result.text;
     done.push(describe(result, specifier, path));
   }
   if (errors.length > 0) {
-    io.stderr(`${errors.join("\n")}\nnothing written: fix or remove these ${errors.length} line(s) and import again\n`);
+    const lines = errors.sort((a, b) => a.line - b.line).map((error) => error.text);
+    io.stderr(`${lines.join("\n")}\nnothing written: fix or remove these ${errors.length} line(s) and import again\n`);
     return EXIT.failure;
   }
   if (text !== before && !commit(path, before, text, io)) return EXIT.failure;
