@@ -93,7 +93,7 @@ export function evaluate(input: EvaluateInput): Decision {
         suggestion: lookalike.name,
       };
     }
-    return { allowed: false, name, rules, reason: `${name} is not on the allowlist`, hint: "ask a maintainer to add it to the environment's allowlist" };
+    return { allowed: false, name, rules, reason: `${name} is not on the allowlist`, hint: allowedSummary(allowlist) };
   }
 
   const pin = exactPin(requirement.specifier);
@@ -226,4 +226,13 @@ function findLookalike(
 
 function isNameIndex(value: PopularNamesInput): value is NameIndex {
   return !Array.isArray(value);
+}
+
+/** What an agent may ask for instead of an unlisted name: the first few allowed projects, and where to see all. */
+function allowedSummary(allowlist: Allowlist): string {
+  const names = [...allowlist.packages.values()].map((entry) => `${entry.name} ${entry.specifier === "" ? "*" : entry.specifier}`).sort();
+  if (names.length === 0) return "this environment's allowlist permits nothing yet; ask a maintainer to add what you need";
+  const shown = names.slice(0, 10).join(", ");
+  const more = names.length > 10 ? ` and ${names.length - 10} more (list_allowed_packages shows them all)` : "";
+  return `allowed in this environment: ${shown}${more}; ask a maintainer to add anything else`;
 }
