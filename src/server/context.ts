@@ -1,5 +1,6 @@
 import type { RequestHandlerExtra } from "@modelcontextprotocol/sdk/shared/protocol.js";
 import type { CallToolResult, ServerNotification, ServerRequest } from "@modelcontextprotocol/sdk/types.js";
+import type { ApprovalQueue } from "../approvals/queue.js";
 import type { AuditInput } from "../audit/types.js";
 import type { PipelineDeps } from "../pipeline/deps.js";
 import type { ArgumentContext } from "./tool-arguments.js";
@@ -7,7 +8,9 @@ import type { ArgumentContext } from "./tool-arguments.js";
 export type ToolExtra = RequestHandlerExtra<ServerRequest, ServerNotification>;
 
 /** Admission before a tool runs (rate limits, grants); a refusal is audited and returned as a tool error. */
-export type Admission = { ok: true; release: () => void } | { ok: false; outcome: "rate-limited" | "denied"; message: string };
+export type Admission =
+  | { ok: true; release: () => void }
+  | { ok: false; outcome: "rate-limited" | "denied"; message: string; retryAfterSeconds?: number; retryAt?: string };
 
 export interface Admitter {
   admit(identity: string, tool: string, environment: string | undefined): Admission;
@@ -22,6 +25,8 @@ export interface ServerDeps {
   environmentsFor: (identity: string) => readonly string[];
   timeoutMax: number;
   admitter?: Admitter;
+  /** The approval queue, when the policy sends some installs to a person. */
+  approvals?: ApprovalQueue;
 }
 
 export function argumentContext(deps: ServerDeps, identity: string): ArgumentContext {
@@ -38,9 +43,14 @@ export function refuseAndAudit(
   deps: ServerDeps,
   entry: Omit<AuditInput, "outcome"> & { outcome: AuditInput["outcome"] },
   message: string,
+  structured?: (auditId: string) => Record<string, unknown>,
 ): CallToolResult {
   const record = deps.pipeline.audit.append({ ...entry, reason: message });
-  return { content: [{ type: "text", text: `${message} (audit ${record.id})` }], isError: true };
+  return {
+    content: [{ type: "text", text: `${message} (audit ${record.id})` }],
+    ...(structured === undefined ? {} : { structuredContent: structured(record.id) }),
+    isError: true,
+  };
 }
 
 /** The requested environment from raw arguments, if it is a configured one (for audit columns only). */

@@ -51,6 +51,24 @@ const MIGRATIONS: readonly string[] = [
      backup_dir TEXT NOT NULL,
      state TEXT NOT NULL
    );`,
+  // 4: approval queue (requests waiting for a person, and what became of them)
+  `CREATE TABLE approvals (
+     id TEXT PRIMARY KEY,
+     created_at INTEGER NOT NULL,
+     expires_at INTEGER NOT NULL,
+     identity TEXT NOT NULL,
+     environment TEXT NOT NULL,
+     package TEXT NOT NULL,
+     request TEXT NOT NULL,
+     why TEXT NOT NULL,
+     state TEXT NOT NULL,
+     decided_by TEXT,
+     decided_at INTEGER,
+     decision_reason TEXT,
+     result TEXT,
+     audit_id TEXT NOT NULL
+   );
+   CREATE INDEX approvals_state ON approvals(state);`,
 ];
 
 /** Opens (creating if needed) the state database in stateDir and brings its schema up to date. */

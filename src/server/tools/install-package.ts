@@ -10,7 +10,7 @@ const STAGES: ReadonlyArray<Progress["stage"]> = ["policy", "resolving", "buildi
 const Dist = z.object({ name: z.string(), version: z.string() });
 
 export const InstallOutputSchema = z.object({
-  status: z.enum(["installed", "already-satisfied", "denied", "failed", "timed-out"]),
+  status: z.enum(["installed", "already-satisfied", "denied", "failed", "timed-out", "pending", "rate-limited"]),
   environment: z.string(),
   package: z.string().describe("normalised project name"),
   version: z.string().optional().describe("the version chosen or installed"),
@@ -22,7 +22,15 @@ export const InstallOutputSchema = z.object({
   entry_points: z.array(z.string()).describe("console scripts the install added"),
   audit_id: z.string(),
   duration_ms: z.number(),
+  approval_id: z.string().optional().describe("pending: the id to poll with install_status"),
+  expires_at: z.string().optional().describe("pending: when the request expires undecided"),
+  retry_after_seconds: z.number().optional().describe("rate-limited: how long to wait before calling again"),
 });
+
+/** The structured answer of a request that never reached the pipeline (queued, rate limited). */
+function notRun(status: "pending" | "rate-limited", environment: string, pkg: string, message: string, auditId: string, extra: Record<string, unknown>) {
+  return { status, environment, package: pkg, message, installed: [], unchanged: [], resolved: [], entry_points: [], audit_id: auditId, duration_ms: 0, ...extra };
+}
 
 export function structuredInstall(result: InstallResult): z.infer<typeof InstallOutputSchema> {
   return {
@@ -74,10 +82,21 @@ export function registerInstallPackage(server: McpServer, deps: ServerDeps): voi
           deps,
           { identity, tool: "install_package", environment: args.environment, package: args.requirement.normalized, outcome: admission.outcome, arguments: raw },
           admission.message,
+          admission.retryAfterSeconds === undefined
+            ? undefined
+            : (auditId) => notRun("rate-limited", args.environment, args.requirement.normalized, admission.message, auditId, { retry_after_seconds: admission.retryAfterSeconds }),
         );
       }
       const token = extra._meta?.progressToken;
       try {
+        const queued = (await deps.approvals?.screen(identity, args, raw)) ?? { queued: false };
+        if (queued.queued) {
+          const { approval } = queued;
+          return structuredResult(
+            `${queued.message}\naudit ${approval.auditId}`,
+            notRun("pending", args.environment, args.requirement.normalized, queued.message, approval.auditId, { approval_id: approval.id, expires_at: approval.expiresAt.toISOString() }),
+          );
+        }
         const result = await runInstall(
           deps.pipeline,
           { identity, tool: "install_package", rawArguments: raw, args },

@@ -1,0 +1,208 @@
+import { decide, decisionToJson } from "../policy/index.js";
+import type { PipelineDeps } from "../pipeline/deps.js";
+import { runInstall, type InstallHooks, type InstallResult } from "../pipeline/install.js";
+import type { ApprovalPolicy } from "../ratelimit/policy-schema.js";
+import { formatRequirement } from "../requirement/index.js";
+import { validateInstallArguments, type InstallArguments } from "../server/tool-arguments.js";
+import { environmentsWithApproval } from "./overlay.js";
+import { screenDecision } from "./screen.js";
+import { newApprovalId, type Approval, type ApprovalResult, type ApprovalState, type ApprovalStore } from "./store.js";
+
+/** What install_package answers when a request waits for a person. */
+export type Queued = { queued: false } | { queued: true; approval: Approval; message: string };
+
+/** The outcome of a person's decision, as a value: the CLI prints it, tests read it. */
+export type Decided =
+  | { ok: true; approval: Approval; install?: InstallResult }
+  | { ok: false; error: string; approval?: Approval };
+
+export interface ApprovalQueue {
+  /** Queues the request if the approval policy says so (and audits it as pending); otherwise leaves it to the pipeline. */
+  screen(identity: string, args: InstallArguments, raw: unknown): Promise<Queued>;
+  /** A request as its requester may see it; another grant's request does not exist for them. */
+  status(identity: string, id: string): Approval | undefined;
+  list(states?: readonly ApprovalState[]): Approval[];
+  /** Approves a pending request and runs it through the whole pipeline, here, in this process. */
+  approve(id: string, by: string, reason: string, hooks?: InstallHooks): Promise<Decided>;
+  reject(id: string, by: string, reason: string): Decided;
+  /** Expires every pending request whose time ran out, one audit record each. */
+  sweep(): Approval[];
+}
+
+export interface ApprovalQueueOptions {
+  policy: ApprovalPolicy;
+  store: ApprovalStore;
+  pipeline: PipelineDeps;
+  timeoutMax: number;
+  now: () => Date;
+}
+
+const FINAL: Readonly<Record<InstallResult["status"], ApprovalState>> = {
+  installed: "installed",
+  "already-satisfied": "already-satisfied",
+  denied: "denied",
+  failed: "failed",
+  "timed-out": "timed-out",
+};
+
+/**
+ * The approval queue. Approved requests run in the process of whoever approves them (the CLI), so the
+ * person sees the outcome at once and the server holds no background work; the agent learns the
+ * outcome by polling install_status. Expiry is swept lazily, whenever anyone looks at the queue.
+ */
+export function createApprovalQueue(options: ApprovalQueueOptions): ApprovalQueue {
+  const { store, pipeline, policy, now } = options;
+  const audit = pipeline.audit;
+
+  function sweep(): Approval[] {
+    const expired: Approval[] = [];
+    for (const approval of store.due(now())) {
+      if (!store.transition(approval.id, "pending", "expired", { at: now(), by: "pipgate", reason: "nobody decided in time" })) continue;
+      audit.append({
+        identity: "pipgate",
+        tool: "approvals",
+        environment: approval.environment,
+        package: approval.package,
+        outcome: "expired",
+        arguments: { id: approval.id },
+        reason: `approval request ${approval.id} from ${approval.identity} expired at ${approval.expiresAt.toISOString()} undecided`,
+        approval: { id: approval.id, requested_by: approval.identity, request_audit_id: approval.auditId },
+      });
+      const after = store.get(approval.id);
+      if (after !== undefined) expired.push(after);
+    }
+    return expired;
+  }
+
+  function pendingOrError(id: string): { ok: true; approval: Approval } | { ok: false; error: string; approval?: Approval } {
+    sweep();
+    const approval = store.get(id);
+    if (approval === undefined) return { ok: false, error: `no approval request ${JSON.stringify(id)}` };
+    if (approval.state !== "pending") return { ok: false, error: `approval request ${id} is ${approval.state}, not pending`, approval };
+    return { ok: true, approval };
+  }
+
+  return {
+    async screen(identity, args, raw) {
+      const loaded = await pipeline.environments.get(args.environment);
+      if (!loaded.ok) return { queued: false };
+      const decision = await decide(args.requirement, loaded.env, pipeline.policyDeps);
+      const screening = screenDecision(decision, loaded.env.allowlist, policy, args.environment);
+      if (!screening.queue) return { queued: false };
+      const id = newApprovalId();
+      const created = now();
+      const expiresAt = new Date(created.getTime() + policy.expires_after_hours * 3_600_000);
+      const requirement = formatRequirement(args.requirement);
+      const message = `${requirement} needs a person's approval (${screening.detail}); queued as ${id} until ${expiresAt.toISOString()}. Poll install_status with this id; an approver runs \`pipgate approvals approve ${id} --reason …\`.`;
+      const record = audit.append({
+        identity,
+        tool: "install_package",
+        environment: args.environment,
+        package: args.requirement.normalized,
+        outcome: "pending",
+        arguments: raw,
+        reason: message,
+        decision: decisionToJson(decision),
+        approval: { id, why: screening.reason, detail: screening.detail, expires_at: expiresAt.toISOString() },
+      });
+      const approval = store.create({
+        id,
+        identity,
+        environment: args.environment,
+        package: args.requirement.normalized,
+        request: { arguments: raw, requirement, reason: screening.reason, detail: screening.detail },
+        auditId: record.id,
+        createdAt: created,
+        expiresAt,
+      });
+      return { queued: true, approval, message };
+    },
+
+    status(identity, id) {
+      sweep();
+      const approval = store.get(id);
+      return approval !== undefined && approval.identity === identity ? approval : undefined;
+    },
+
+    list(states) {
+      sweep();
+      return store.list(states);
+    },
+
+    async approve(id, by, reason, hooks = {}) {
+      const found = pendingOrError(id);
+      if (!found.ok) return found;
+      const approval = found.approval;
+      if (!store.transition(id, "pending", "approved", { by, at: now(), reason })) {
+        return { ok: false, error: `approval request ${id} was decided by someone else meanwhile`, approval: store.get(id) };
+      }
+      audit.append({
+        identity: by,
+        tool: "approvals approve",
+        environment: approval.environment,
+        package: approval.package,
+        outcome: "approved",
+        arguments: { id, reason },
+        reason: `${by} approved ${approval.request.requirement} for ${approval.identity}: ${reason}`,
+        approval: { id, requested_by: approval.identity, decided_by: by, reason, request_audit_id: approval.auditId },
+      });
+      const finish = (result: ApprovalResult, state: ApprovalState): Decided => {
+        store.transition(id, "approved", state, { result });
+        const after = store.get(id);
+        return after === undefined ? { ok: false, error: `approval request ${id} vanished` } : { ok: true, approval: after };
+      };
+      // The arguments are checked again: the configuration may have changed since the request was queued.
+      const validated = validateInstallArguments(approval.request.arguments, { environments: pipeline.environments.names(), timeoutMax: options.timeoutMax });
+      if (!validated.ok) {
+        const record = audit.append({
+          identity: approval.identity,
+          tool: "install_package",
+          environment: approval.environment,
+          package: approval.package,
+          outcome: "invalid",
+          arguments: approval.request.arguments,
+          reason: validated.refusal.message,
+          approval: { id, decided_by: by },
+        });
+        return finish({ status: "invalid", message: validated.refusal.message, installed: [], audit_id: record.id }, "failed");
+      }
+      const args = validated.args;
+      const approved: PipelineDeps = { ...pipeline, environments: environmentsWithApproval(pipeline.environments, approval, args.requirement.specifier) };
+      const install = await runInstall(approved, { identity: approval.identity, tool: "install_package", rawArguments: approval.request.arguments, args }, hooks);
+      const decided = finish(
+        {
+          status: install.status,
+          message: install.message,
+          ...(install.version === undefined ? {} : { version: install.version }),
+          installed: install.installed,
+          audit_id: install.auditId,
+        },
+        FINAL[install.status],
+      );
+      return decided.ok ? { ...decided, install } : decided;
+    },
+
+    reject(id, by, reason) {
+      const found = pendingOrError(id);
+      if (!found.ok) return found;
+      const approval = found.approval;
+      if (!store.transition(id, "pending", "rejected", { by, at: now(), reason })) {
+        return { ok: false, error: `approval request ${id} was decided by someone else meanwhile`, approval: store.get(id) };
+      }
+      audit.append({
+        identity: by,
+        tool: "approvals deny",
+        environment: approval.environment,
+        package: approval.package,
+        outcome: "rejected",
+        arguments: { id, reason },
+        reason: `${by} denied ${approval.request.requirement} for ${approval.identity}: ${reason}`,
+        approval: { id, requested_by: approval.identity, decided_by: by, reason, request_audit_id: approval.auditId },
+      });
+      const after = store.get(id);
+      return after === undefined ? { ok: false, error: `approval request ${id} vanished` } : { ok: true, approval: after };
+    },
+
+    sweep,
+  };
+}

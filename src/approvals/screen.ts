@@ -1,0 +1,30 @@
+import type { Allowlist } from "../config/allowlist.js";
+import type { Decision } from "../policy/index.js";
+import type { ApprovalPolicy } from "../ratelimit/policy-schema.js";
+import type { QueueReason } from "./store.js";
+
+export type Screening = { queue: false } | { queue: true; reason: QueueReason; detail: string };
+
+/**
+ * Whether a policy decision sends a request to a person instead of answering it now. Pure. Only two
+ * refusals can be turned into a question: a name that is simply not on the allowlist (never one on the
+ * deny list, and never a lookalike of another name: those stay refused), and an allowed release that
+ * has no wheel and would be built from its sdist. Every other decision stands as it is.
+ */
+export function screenDecision(decision: Decision, allowlist: Allowlist, policy: ApprovalPolicy, environment: string): Screening {
+  if (policy.environments !== undefined && !policy.environments.includes(environment)) return { queue: false };
+  if (!decision.allowed) {
+    if (!policy.unlisted) return { queue: false };
+    const unlisted = !allowlist.packages.has(decision.name) && !allowlist.deny.has(decision.name);
+    const lookalike = decision.rules.some((rule) => rule.rule === "typosquat" && rule.outcome === "fail");
+    const onlyAllowlist = decision.rules.every((rule) => rule.outcome !== "fail" || rule.rule === "allowlist");
+    if (unlisted && !lookalike && onlyAllowlist) {
+      return { queue: true, reason: "unlisted", detail: `${decision.name} is not on the allowlist of ${environment}` };
+    }
+    return { queue: false };
+  }
+  if (policy.sdists && !decision.files.some((file) => file.kind === "wheel")) {
+    return { queue: true, reason: "sdist", detail: `${decision.name} ${decision.version} has no wheel and would be built from its sdist` };
+  }
+  return { queue: false };
+}

@@ -1,0 +1,78 @@
+import { z } from "zod";
+
+/** The tools a policy may name; a name outside this list is a typo that would silently limit nothing. */
+export const POLICY_TOOLS = [
+  "install_package",
+  "check_package",
+  "list_environments",
+  "list_installed_packages",
+  "list_allowed_packages",
+  "install_status",
+] as const;
+
+export const WINDOW_MS = { minute: 60_000, hour: 3_600_000, day: 86_400_000 } as const;
+export type WindowName = keyof typeof WINDOW_MS;
+
+/** One sliding window: at most `max` admitted calls in any `window`-long span, counted per scope. */
+export const LimitSchema = z.strictObject({
+  counter: z
+    .string()
+    .regex(/^[A-Za-z0-9_.-]{1,64}$/, "a counter name is 1-64 letters, digits, '_', '.' or '-'")
+    .describe("the counter's name; limits (of any tool) that name the same counter share its events"),
+  window: z.enum(["minute", "hour", "day"]).describe("the sliding window's length"),
+  max: z.number().int().min(1).max(1_000_000).describe("the most calls admitted in any window-long span"),
+  scope: z
+    .enum(["grant", "environment", "grant+environment"])
+    .default("grant")
+    .describe("what is counted separately: each grant, each environment, or each grant in each environment"),
+});
+export type Limit = z.infer<typeof LimitSchema>;
+
+/** What a policy says about one tool: its windows and how many calls of it one grant may run at once. */
+export const ToolPolicySchema = z.strictObject({
+  limits: z.array(LimitSchema).default([]).describe("every window must admit a call; an empty list limits nothing"),
+  concurrency: z
+    .number()
+    .int()
+    .min(1)
+    .max(1000)
+    .optional()
+    .describe("the most calls of this tool one grant may have running at once (per server process)"),
+});
+export type ToolPolicy = z.infer<typeof ToolPolicySchema>;
+
+/** When an install waits for a person instead of being refused or run at once. */
+export const ApprovalPolicySchema = z.strictObject({
+  unlisted: z.boolean().default(false).describe("a name off the allowlist is queued for approval instead of refused (the deny list still refuses)"),
+  sdists: z.boolean().default(false).describe("an allowed release that has no wheel (it would be built from an sdist) is queued"),
+  expires_after_hours: z.number().positive().max(24 * 30).default(24).describe("a request nobody decided by then expires"),
+  environments: z
+    .array(z.string().min(1))
+    .optional()
+    .describe("the environments where approval applies; all when absent"),
+});
+export type ApprovalPolicy = z.infer<typeof ApprovalPolicySchema>;
+
+const toolName = z.enum(POLICY_TOOLS).describe(`one of ${POLICY_TOOLS.join(", ")}`);
+
+/**
+ * The policy file (JSON or YAML). The seed format `{"version": "1", "default": "deny", "tools":
+ * {"install_package": {"limits": [...]}}}` is accepted as is. Fail closed: `default` is "deny" when
+ * absent, so a tool the file does not name is refused.
+ */
+export const PolicySchema = z.strictObject({
+  version: z.literal("1", { error: 'version must be "1"' }).describe("the policy format's version"),
+  default: z
+    .enum(["deny", "allow"])
+    .default("deny")
+    .describe("what happens to a tool the file does not name: deny refuses it, allow runs it without limits"),
+  tools: z
+    .partialRecord(toolName, ToolPolicySchema)
+    .default({})
+    .describe("tool name → its limits; naming a tool allows it"),
+  approval: ApprovalPolicySchema.optional().describe("which installs wait for a person (pipgate approvals)"),
+});
+export type Policy = z.infer<typeof PolicySchema>;
+
+/** What running without a policy file means: every tool allowed, nothing limited, nothing queued. */
+export const OPEN_POLICY: Policy = { version: "1", default: "allow", tools: {} };
