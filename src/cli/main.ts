@@ -1,4 +1,5 @@
 import { allowlist } from "./allowlist.js";
+import { approvals } from "./approvals.js";
 import { audit } from "./audit.js";
 import { check } from "./check.js";
 import { CliError, EXIT, processIo, type CliIo, type Subcommand } from "./common.js";
@@ -13,6 +14,7 @@ const COMMANDS: Record<string, { run: Subcommand; summary: string }> = {
   install: { run: install, summary: "install ENV REQUIREMENT through the whole pipeline" },
   allowlist: { run: allowlist, summary: "add|remove|show|lint|import: maintain allowlist files, comments kept" },
   audit: { run: audit, summary: "list|show|tail|export|verify|report the audit log" },
+  approvals: { run: approvals, summary: "list|approve|deny installs waiting for a person" },
   sandbox: { run: sandbox, summary: "build-image: build the sandbox image" },
   doctor: { run: doctor, summary: "check the engine, image, environments, index, state and audit chain" },
 };

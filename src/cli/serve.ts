@@ -1,31 +1,65 @@
 import { StdioServerTransport } from "@modelcontextprotocol/sdk/server/stdio.js";
 import { openBroker } from "../broker.js";
+import { openAccessControl, serverDepsFor } from "../grants/wiring.js";
 import { createLogger } from "../log.js";
 import { createServer } from "../server/create-server.js";
-import { CliError, parseCli, requireConfig, type Subcommand } from "./common.js";
+import { parseListenAddress, startHttpServer } from "../server/http.js";
+import { CliError, EXIT, parseCli, requireConfig, type Subcommand } from "./common.js";
 
-/** `pipgate serve`: the MCP server on stdio (stdout is the protocol's; logs go to stderr). */
+function untilStopped(onClose?: (stop: () => void) => void): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const stop = () => resolve();
+    onClose?.(stop);
+    process.once("SIGINT", stop);
+    process.once("SIGTERM", stop);
+  });
+}
+
+/** `pipgate serve`: the MCP server on stdio (stdout is the protocol's; logs go to stderr), or `--http HOST:PORT`. */
 export const serve: Subcommand = async (argv) => {
-  const { values } = parseCli(argv, { http: { type: "string" } }, false);
-  if (values.http !== undefined) throw new CliError("--http is not available yet; use stdio");
+  const { values } = parseCli(argv, { http: { type: "string" }, "allow-remote": { type: "boolean", default: false } }, false);
+  const listen = values.http === undefined ? undefined : parseListenAddress(values.http);
+  if (listen !== undefined && !listen.ok) throw new CliError(listen.error);
   const config = requireConfig(values.config);
   const log = createLogger();
   const broker = await openBroker(config, log);
-  const { server } = createServer({
-    pipeline: broker.pipeline,
-    identity: () => config.identity,
-    environmentsFor: () => broker.environments.names(),
-    timeoutMax: config.sandbox.timeout_max,
-  });
+  const opened = openAccessControl(broker);
+  if (!opened.ok) {
+    broker.close();
+    throw new CliError(`invalid configuration:\n  ${opened.issues.join("\n  ")}`, EXIT.failure);
+  }
+  const control = opened.control;
+
+  if (listen !== undefined) {
+    if (!control.access.hasTokens) {
+      broker.close();
+      throw new CliError("--http needs at least one grant with a token_sha256 in pipgate.yaml (printf %s TOKEN | sha256sum)", EXIT.failure);
+    }
+    const started = await startHttpServer({
+      listen: listen.value,
+      allowRemote: values["allow-remote"],
+      grantForToken: (token) => control.access.grantForToken(token),
+      serverFor: (grant) => createServer(serverDepsFor(broker, control, grant)),
+      log,
+    });
+    if (!started.ok) {
+      broker.close();
+      throw new CliError(started.error, EXIT.failure);
+    }
+    log.info({ config: config.file, url: started.value.url, environments: broker.environments.names() }, "pipgate serving over Streamable HTTP");
+    await untilStopped();
+    await started.value.close();
+    broker.close();
+    return 0;
+  }
+
+  const { server } = createServer(serverDepsFor(broker, control, config.identity));
   const transport = new StdioServerTransport();
   await server.connect(transport);
   log.info({ config: config.file, environments: broker.environments.names(), index: broker.index.url }, "pipgate serving on stdio");
-  await new Promise<void>((resolve) => {
-    const stop = () => resolve();
+  await untilStopped((stop) => {
     transport.onclose = stop;
     process.stdin.once("end", stop);
-    process.once("SIGINT", stop);
-    process.once("SIGTERM", stop);
   });
   await server.close().catch(() => undefined);
   broker.close();

@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { RulesSchema } from "./allowlist-schema.js";
+import { GrantsSchema } from "../grants/schema.js";
 
 /** Environment names are identifiers, never paths: they select a configured venv and nothing else. */
 export const ENVIRONMENT_NAME = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
@@ -57,7 +58,8 @@ export const ConfigSchema = z.object({
   index: IndexSchema.default(IndexSchema.parse({})),
   state_dir: z.string().default(".pipgate").describe("audit log, counters, caches (relative to the config file)"),
   identity: z.string().min(1).default("local").describe("who a stdio client is, for audit and grants"),
-  policy: z.string().optional().describe("a policy file (JSON or YAML): tool limits"),
+  policy: z.string().optional().describe("a policy file (JSON or YAML): tool limits and approvals; none means no limits"),
+  grants: GrantsSchema.describe("who may use which environments: HTTP bearer tokens (stored as sha256) and per-grant limits"),
   sandbox: SandboxSchema.default(SandboxSchema.parse({})),
   rules: RulesSchema.partial().default({}).describe("rule defaults for every allowlist"),
   environments: z

@@ -1,0 +1,32 @@
+import { z } from "zod";
+import { POLICY_TOOLS, ToolPolicySchema } from "../ratelimit/policy-schema.js";
+
+/** Grant names appear in audit records and rate-limit keys: identifiers only. */
+export const GRANT_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
+
+/**
+ * One grant: what a caller holding its token may touch. Tokens are stored only as sha256 hex
+ * (`printf %s TOKEN | sha256sum`), so pipgate.yaml holds nothing that opens the server.
+ */
+export const GrantSchema = z.strictObject({
+  environments: z
+    .union([z.literal("*"), z.array(z.string().min(1)).min(1, "list at least one environment, or \"*\" for all")])
+    .default("*")
+    .describe('the environments this grant may see and install into; "*" for all'),
+  token_sha256: z
+    .string()
+    .regex(/^[0-9a-f]{64}$/, "token_sha256 is the token's sha256 as 64 lower-case hex digits (printf %s TOKEN | sha256sum); never the token itself")
+    .optional()
+    .describe("the HTTP bearer token's sha256; a grant without one is usable only as the stdio identity"),
+  limits: z
+    .partialRecord(z.enum(POLICY_TOOLS), ToolPolicySchema)
+    .optional()
+    .describe("tool → limits for this grant alone; replaces the policy file's entry for the tools it names"),
+});
+export type Grant = z.infer<typeof GrantSchema>;
+
+/** `grants:` of pipgate.yaml: grant name → grant. None means one implicit grant that may use every environment. */
+export const GrantsSchema = z
+  .record(z.string().regex(GRANT_NAME, "grant names are letters, digits, '_', '.' and '-'"), GrantSchema)
+  .default({});
+export type Grants = z.infer<typeof GrantsSchema>;

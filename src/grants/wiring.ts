@@ -1,0 +1,51 @@
+import { createApprovalQueue, createApprovalStore, type ApprovalQueue } from "../approvals/index.js";
+import type { Broker } from "../broker.js";
+import { createLimiter } from "../ratelimit/limiter.js";
+import { loadPolicy } from "../ratelimit/policy.js";
+import type { Policy } from "../ratelimit/policy-schema.js";
+import { createSqliteRateStore } from "../ratelimit/store.js";
+import type { Admitter, ServerDeps } from "../server/context.js";
+import { createGrantAccess, type GrantAccess } from "./access.js";
+
+/** Grants, limits and the approval queue of one running pipgate, shared by all its sessions. */
+export interface AccessControl {
+  policy: Policy;
+  access: GrantAccess;
+  admitter: Admitter;
+  /** present when the policy has an `approval:` section */
+  approvals: ApprovalQueue | undefined;
+}
+
+export type AccessControlResult = { ok: true; control: AccessControl } | { ok: false; issues: string[] };
+
+/**
+ * Reads the policy file and the grants of a broker's configuration and builds the admitter and the
+ * approval queue over the broker's state database. One per process: the concurrency caps live in it.
+ */
+export function openAccessControl(broker: Broker, options: { now?: () => Date } = {}): AccessControlResult {
+  const now = options.now ?? (() => new Date());
+  const loaded = loadPolicy(broker.config.policy);
+  if (!loaded.ok) return { ok: false, issues: loaded.issues };
+  const policy = loaded.policy;
+  const built = createGrantAccess(broker.config.grants, broker.config.identity, broker.environments.names());
+  if (!built.ok) return { ok: false, issues: built.issues };
+  const access = built.access;
+  const admitter = createLimiter({ policy, store: createSqliteRateStore(broker.db), now, grantTools: (identity) => access.toolsFor(identity) });
+  const approvals =
+    policy.approval === undefined
+      ? undefined
+      : createApprovalQueue({ policy: policy.approval, store: createApprovalStore(broker.db), pipeline: broker.pipeline, timeoutMax: broker.config.sandbox.timeout_max, now });
+  return { ok: true, control: { policy, access, admitter, approvals } };
+}
+
+/** The collaborators of one MCP server whose every call comes from `identity` (stdio's, or an HTTP session's grant). */
+export function serverDepsFor(broker: Broker, control: AccessControl, identity: string): ServerDeps {
+  return {
+    pipeline: broker.pipeline,
+    identity: () => identity,
+    environmentsFor: (who) => control.access.environmentsFor(who),
+    timeoutMax: broker.config.sandbox.timeout_max,
+    admitter: control.admitter,
+    ...(control.approvals === undefined ? {} : { approvals: control.approvals }),
+  };
+}
