@@ -1,4 +1,4 @@
-import { readdir } from "node:fs/promises";
+import { readFile, readdir } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { commitWheels, listInstalled } from "../../src/commit/index.js";
@@ -107,6 +107,35 @@ describe("commitWheels", () => {
     expect(await runPython(python, "import demo; print(demo.__version__)")).toBe("1.0");
     expect(journalStates().slice(-2)).toEqual(["done", "rolled-back"]);
     expect(await readdir(join(stateDir, "backups"))).toEqual([]);
+  });
+
+  it("backs up the whole venv when a wheel installs data files under the prefix, and restores it", async () => {
+    const venv = join(dir, "data");
+    const python = await cloneVenv(template, venv);
+    const stateDir = join(dir, "state-data");
+    const before = await hashTree([venv]);
+    const wheel = await verifiedWheel(join(dir, "w-data"), {
+      name: "datapkg",
+      version: "1.0",
+      files: { "datapkg-1.0.data/data/share/datapkg/notes.txt": "shared data\n" },
+    });
+    const failed = await commitWheels(db, {
+      environment: "data",
+      python,
+      wheels: [wheel],
+      auditId: "d-1",
+      stateDir,
+      faults: {
+        afterPip: async () => {
+          expect(await readFile(join(venv, "share", "datapkg", "notes.txt"), "utf8")).toBe("shared data\n");
+          throw new Error("injected after pip");
+        },
+      },
+    });
+    expect(failed).toMatchObject({ ok: false, rolledBack: true });
+    expect(await hashTree([venv])).toBe(before);
+    expect((await commitWheels(db, { environment: "data", python, wheels: [wheel], auditId: "d-2", stateDir })).ok).toBe(true);
+    expect(await readFile(join(venv, "share", "datapkg", "notes.txt"), "utf8")).toBe("shared data\n");
   });
 
   it("refuses bad requests before touching anything", async () => {
