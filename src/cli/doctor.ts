@@ -4,7 +4,8 @@ import { createEnvironments } from "../config/environments.js";
 import { createLogger } from "../log.js";
 import { createDockerRunner } from "../sandbox/docker.js";
 import { imageFor } from "../sandbox/spec.js";
-import { openStateDb } from "../state/db.js";
+import { errorMessage } from "../errors.js";
+import { openStateDb, type Db } from "../state/db.js";
 import { createIndexClient, defaultIndexUrl } from "../index/client.js";
 import { EXIT, parseCli, requireConfig, type Subcommand } from "./common.js";
 
@@ -24,15 +25,17 @@ export const doctor: Subcommand = async (argv, io) => {
   const engine = await runner.ping();
   checks.push({ name: "docker engine", ok: engine, detail: engine ? config.sandbox.docker_socket : `not reachable at ${config.sandbox.docker_socket}; start dockerd (scripts/setup-host.sh)` });
 
-  let stateOk = true;
+  let stateProblem: string | undefined;
+  let db: Db | undefined;
   try {
     mkdirSync(config.state_dir, { recursive: true });
     accessSync(config.state_dir, constants.W_OK);
-  } catch {
-    stateOk = false;
+    // A damaged database is exactly what doctor is for: report it instead of crashing on it.
+    db = openStateDb(config.state_dir);
+  } catch (error) {
+    stateProblem = errorMessage(error);
   }
-  checks.push({ name: "state directory", ok: stateOk, detail: config.state_dir });
-  const db = stateOk ? openStateDb(config.state_dir) : undefined;
+  checks.push({ name: "state directory", ok: stateProblem === undefined, detail: stateProblem === undefined ? config.state_dir : `${config.state_dir}: ${stateProblem}` });
 
   const environments = createEnvironments(config, log);
   for (const name of environments.names()) {
@@ -53,7 +56,7 @@ export const doctor: Subcommand = async (argv, io) => {
     checks.push({
       name: `sandbox image for ${name}`,
       ok: carries === minor,
-      detail: carries === undefined ? `${image} is missing: run pipgate sandbox build-image` : carries === minor ? `${image} (Python ${carries})` : `${image} carries Python ${carries}, ${name} needs ${minor}`,
+      detail: !engine ? `${image} cannot be checked: the Docker engine is not reachable` : carries === undefined ? `${image} is missing: run pipgate sandbox build-image` : carries === minor ? `${image} (Python ${carries})` : `${image} carries Python ${carries}, ${name} needs ${minor}`,
     });
   }
 
@@ -70,14 +73,20 @@ export const doctor: Subcommand = async (argv, io) => {
     checks.push({ name: "index", ok: probe.ok || probe.error.kind === "not-found", detail: probe.ok || probe.error.kind === "not-found" ? url : `${url}: ${probe.error.message}` });
   }
 
-  if (db !== undefined) {
-    const chain = createAuditLog(db).verify();
-    checks.push({
-      name: "audit chain",
-      ok: chain.ok,
-      detail: chain.ok ? `intact, ${chain.count} record(s)` : `broken at ${chain.firstBad.id} (${chain.firstBad.problem}): run pipgate audit verify`,
-    });
-    db.close();
+  if (db === undefined) checks.push({ name: "audit chain", ok: false, detail: "cannot be checked: the state database did not open" });
+  else {
+    try {
+      const chain = createAuditLog(db).verify();
+      checks.push({
+        name: "audit chain",
+        ok: chain.ok,
+        detail: chain.ok ? `intact, ${chain.count} record(s)` : `broken at ${chain.firstBad.id} (${chain.firstBad.problem}): run pipgate audit verify`,
+      });
+    } catch (error) {
+      checks.push({ name: "audit chain", ok: false, detail: `cannot be read: ${errorMessage(error)}` });
+    } finally {
+      db.close();
+    }
   }
 
   if (values.json) io.stdout(`${JSON.stringify(checks, null, 2)}\n`);
