@@ -1,3 +1,4 @@
+import { userInfo } from "node:os";
 import type { Approval } from "../approvals/index.js";
 import { openBroker } from "../broker.js";
 import { openAccessControl } from "../grants/wiring.js";
@@ -41,7 +42,7 @@ export const approvals: Subcommand = async (argv, io: CliIo) => {
     if (!opened.ok) throw new CliError(`invalid configuration:\n  ${opened.issues.join("\n  ")}`, EXIT.failure);
     const queue = opened.control.approvals;
     if (queue === undefined) throw new CliError("the policy has no `approval:` section, so nothing is ever queued", EXIT.failure);
-    const by = values.as ?? process.env.USER ?? "";
+    const by = values.as ?? (process.env.USER || userInfo().username);
     switch (action) {
       case "list": {
         if (id !== undefined) throw new CliError(USAGE);
