@@ -34,6 +34,7 @@ export function coverRoots(paths: readonly string[]): string[] {
   return cover.sort();
 }
 
+/** Path containment without string-prefix traps ("/v2" is not inside "/v"). */
 export function isInside(path: string, root: string): boolean {
   const rel = relative(root, path);
   return rel === "" || (!rel.startsWith(`..${sep}`) && rel !== ".." && !isAbsolute(rel));
@@ -81,6 +82,7 @@ export async function takeBackup(backupDir: string, python: string, roots: reado
   await rename(tmp, join(backupDir, "manifest.json"));
 }
 
+/** A backup without a valid manifest was never finished, and must not be restored from. */
 export async function readManifest(backupDir: string): Promise<Result<Manifest>> {
   try {
     const parsed = ManifestSchema.safeParse(JSON.parse(await readFile(join(backupDir, "manifest.json"), "utf8")));
@@ -102,6 +104,7 @@ export async function restoreBackup(backupDir: string, manifest: Manifest): Prom
   }
 }
 
+/** Called only once the journal row is final, so a crash never loses a backup still needed. */
 export async function discardBackup(backupDir: string): Promise<void> {
   await rm(backupDir, { recursive: true, force: true });
 }

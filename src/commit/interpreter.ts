@@ -81,6 +81,7 @@ function parseJson<T>(text: string, schema: z.ZodType<T>, python: string): Resul
   return { ok: true, value: parsed.data };
 }
 
+/** The line of a failing process's stderr that usually says why. */
 export function lastLine(text: string): string {
   const lines = text.trim().split("\n");
   return (lines[lines.length - 1] ?? "").trim();

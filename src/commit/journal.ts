@@ -27,10 +27,12 @@ export function insertJournal(db: Db, row: Omit<JournalRow, "state">): void {
   ).run(row);
 }
 
+/** Each transition is committed on its own: the row must say the truth at any instant of a crash. */
 export function setJournalState(db: Db, id: string, state: JournalState): void {
   db.prepare(`UPDATE commit_journal SET state = ? WHERE id = ?`).run(state, id);
 }
 
+/** Re-read under the lock: another pipgate may have finished the commit meanwhile. */
 export function getJournal(db: Db, id: string): JournalRow | undefined {
   const row: unknown = db.prepare(`SELECT * FROM commit_journal WHERE id = ?`).get(id);
   return row === undefined ? undefined : JournalRowSchema.parse(row);

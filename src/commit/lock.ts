@@ -216,6 +216,7 @@ function safeJson(text: string): unknown {
   }
 }
 
+/** Node reports file-system failures by errno code; this reads it without trusting the type. */
 export function isCode(error: unknown, code: string): boolean {
   return typeof error === "object" && error !== null && (error as { code?: unknown }).code === code;
 }

@@ -29,6 +29,7 @@ export function checkWheelFilename(wheel: Pick<VerifiedWheel, "name" | "version"
   return { ok: true, value: file };
 }
 
+/** Streams the file, so a large wheel is never held in memory to be hashed. */
 export async function sha256File(path: string): Promise<string> {
   const hash = createHash("sha256");
   for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
