@@ -6,6 +6,8 @@ import {
   endOfLine,
   findPackage,
   lineAt,
+  lineBreak,
+  nextLineStart,
   packageEntries,
   parseSource,
   startOfLine,
@@ -105,11 +107,12 @@ function spliceUpdate(source: AllowlistSource, entry: PackageEntry, change: Pack
 
 function spliceAdd(source: AllowlistSource, change: PackageChange): string | undefined {
   const { text } = source;
+  const eol = lineBreak(text);
   const packagesPair = topPair(source, "packages");
   if (packagesPair === undefined) {
     if (source.doc.contents !== null && !isMap(source.doc.contents)) return undefined;
-    const separator = text === "" || text.endsWith("\n") ? "" : "\n";
-    return `${text}${separator}packages:\n  ${entryLine(change.name, change)}\n`;
+    const separator = text === "" || text.endsWith("\n") ? "" : eol;
+    return `${text}${separator}packages:${eol}  ${entryLine(change.name, change)}${eol}`;
   }
   const value = packagesPair.value;
   const emptyValue = value === null || (isScalar(value) && value.value === null) || (isMap(value) && value.flow === true && value.items.length === 0);
@@ -120,7 +123,7 @@ function spliceAdd(source: AllowlistSource, change: PackageChange): string | und
     const tail = text.slice(v1, lineEnd);
     const before = tail.trim() === "" ? text.slice(0, v0).replace(/[ \t]+$/, "") : text.slice(0, v0);
     const indent = " ".repeat(startOfKeyColumn(text, keyEnd) + 2);
-    return `${before}${tail.trim() === "" ? "" : tail}\n${indent}${entryLine(change.name, change)}${text.slice(lineEnd)}`;
+    return `${before}${tail.trim() === "" ? "" : tail}${eol}${indent}${entryLine(change.name, change)}${text.slice(lineEnd)}`;
   }
   if (!isMap(value) || value.flow === true) return undefined;
   const entries = packageEntries(source);
@@ -128,7 +131,7 @@ function spliceAdd(source: AllowlistSource, change: PackageChange): string | und
   const last = entries.at(-1);
   if (first === undefined || last === undefined || !entries.every((entry) => ownsLine(text, entry.start))) return undefined;
   const indent = text.slice(startOfLine(text, first.start), first.start);
-  const line = `${indent}${entryLine(change.name, change)}\n`;
+  const line = `${indent}${entryLine(change.name, change)}${eol}`;
 
   const names = entries.map((entry) => normalizeName(entry.name));
   const sorted = names.every((name, i) => i === 0 || (names[i - 1] ?? "") <= name);
@@ -138,9 +141,9 @@ function spliceAdd(source: AllowlistSource, change: PackageChange): string | und
     const at = commentBlockStart(text, startOfLine(text, next.start));
     return `${text.slice(0, at)}${line}${text.slice(at)}`;
   }
-  const lineEnd = endOfLine(text, last.end);
-  if (lineEnd === text.length) return `${text}\n${line.slice(0, -1)}`;
-  return `${text.slice(0, lineEnd + 1)}${line}${text.slice(lineEnd + 1)}`;
+  if (endOfLine(text, last.end) === text.length) return `${text}${eol}${line.slice(0, -eol.length)}`;
+  const at = nextLineStart(text, last.end);
+  return `${text.slice(0, at)}${line}${text.slice(at)}`;
 }
 
 function spliceRemove(source: AllowlistSource, entry: PackageEntry): string | undefined {
@@ -150,8 +153,7 @@ function spliceRemove(source: AllowlistSource, entry: PackageEntry): string | un
   const entries = packageEntries(source);
   if (!entries.every((other) => ownsLine(text, other.start))) return undefined;
   const from = startOfLine(text, entry.start);
-  const lineEnd = endOfLine(text, entry.end);
-  const to = lineEnd === text.length ? lineEnd : lineEnd + 1;
+  const to = nextLineStart(text, entry.end);
   let result = `${text.slice(0, from)}${text.slice(to)}`;
   if (entries.length === 1) {
     // An empty block would read as `packages: null`, which the schema refuses: say `{}` instead.

@@ -92,10 +92,22 @@ export function denyEntries(source: AllowlistSource): Array<{ name: string; offs
   return items.filter(isScalar).map((item) => ({ name: String(item.value), offset: item.range?.[0] }));
 }
 
-/** Offset of the newline ending the line that holds `offset` (or the end of the text). */
+/** Offset of the line break ("\n" or "\r\n") ending the line that holds `offset` (or the end of the text). */
 export function endOfLine(text: string, offset: number): number {
   const newline = text.indexOf("\n", offset);
-  return newline < 0 ? text.length : newline;
+  if (newline < 0) return text.length;
+  return newline > offset && text[newline - 1] === "\r" ? newline - 1 : newline;
+}
+
+/** Offset of the first character after the line break of the line that holds `offset` (or the end of the text). */
+export function nextLineStart(text: string, offset: number): number {
+  const newline = text.indexOf("\n", offset);
+  return newline < 0 ? text.length : newline + 1;
+}
+
+/** The file's own line break, so that a line added to a CRLF file ends like its neighbours. */
+export function lineBreak(text: string): string {
+  return text.includes("\r\n") ? "\r\n" : "\n";
 }
 
 /** Offset of the first character of the line that holds `offset`. */
