@@ -8,6 +8,7 @@ import { createIndexClient, defaultIndexUrl } from "./index/client.js";
 import type { IndexClient } from "./index/types.js";
 import type { Logger } from "./log.js";
 import type { PipelineDeps } from "./pipeline/deps.js";
+import { sqliteResolutionCache } from "./pipeline/resolution-cache.js";
 import { runtimeDir } from "./paths.js";
 import { loadPopularNames } from "./policy/popular-names.js";
 import { createDockerRunner, type SandboxRunner } from "./sandbox/docker.js";
@@ -90,6 +91,7 @@ export async function openBroker(config: LoadedConfig, log: Logger, overrides: B
     index,
     indexHeaders,
     sandbox,
+    resolutions: sqliteResolutionCache(db, now),
     policyDeps: { index, now, popularNames: loadPopularNames() },
     commit: (env, wheels, requestId, signal) =>
       commitWheels(db, { environment: env.name, python: env.python, wheels, auditId: requestId, stateDir: config.state_dir }, signal),

@@ -57,6 +57,7 @@ export const SandboxSummarySchema = z.object({
   timedOut: z.boolean().optional().describe("the wall-clock timeout ended the run"),
   peakMemoryBytes: z.number().optional().describe("the container's peak memory use"),
   image: z.string().optional().describe("the sandbox image used"),
+  cached: z.boolean().optional().describe("a verified resolution was reused: no container ran, policy was checked afresh"),
 });
 
 /** The part of a record that lives in the `body` column: everything not indexed as its own column. */

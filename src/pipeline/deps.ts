@@ -6,6 +6,7 @@ import type { IndexClient } from "../index/types.js";
 import type { Logger } from "../log.js";
 import type { PolicyDeps } from "../policy/index.js";
 import type { SandboxRunner } from "../sandbox/docker.js";
+import type { ResolutionCache } from "./resolution-cache.js";
 
 /** A stage reached by a long install: becomes an MCP progress notification or a terminal line. */
 export interface Progress {
@@ -23,6 +24,8 @@ export interface PipelineDeps {
   index: IndexClient;
   indexHeaders: Record<string, string> | undefined;
   sandbox: SandboxRunner;
+  /** Verified resolutions by their inputs: a repeat install skips the sandbox. */
+  resolutions: ResolutionCache;
   policyDeps: PolicyDeps;
   commit: (env: EnvironmentRuntime, wheels: VerifiedWheel[], requestId: string, signal?: AbortSignal) => Promise<CommitResult>;
   log: Logger;

@@ -15,6 +15,7 @@ import { inspectWheel } from "../verify/wheel.js";
 import type { PipelineDeps, Progress } from "./deps.js";
 import { failedRequirementChains, PipReportSchema, requirers, resolvedItems, type ResolvedItem } from "./pip-report.js";
 import { proxyFilterFor } from "./proxy-filter.js";
+import { resolutionKey } from "./resolution-cache.js";
 
 export type InstallStatus = "installed" | "already-satisfied" | "denied" | "failed" | "timed-out";
 
@@ -128,7 +129,82 @@ async function pipeline(deps: PipelineDeps, request: InstallRequest, requestId: 
   }
 
   const pinned = `${decision.name}${args.requirement.extras.length > 0 ? `[${args.requirement.extras.join(",")}]` : ""}==${decision.version}`;
-  const work = join(deps.stateDir, "work", requestId);
+  const image = imageFor(env.pythonVersion, deps.sandboxConfig.image);
+  const imagePython = await deps.sandbox.imagePython(image);
+  const envMinor = env.pythonVersion.split(".").slice(0, 2).join(".");
+  if (imagePython === undefined) {
+    return failure("failed", `the sandbox image ${image} is missing; build it with \`pipgate sandbox build-image\``, decision);
+  }
+  if (imagePython !== envMinor) {
+    return failure("failed", `the sandbox image ${image} carries Python ${imagePython} but ${env.name} runs Python ${envMinor}; build a matching image`, decision);
+  }
+
+  // A resolution verified before from the same inputs needs no sandbox: only a fresh policy check.
+  const cacheKey = resolutionKey({ image, pythonVersion: env.pythonVersion, requirement: pinned, upgrade: args.upgrade, installed: installed.value, allowlist: env.allowlist });
+  let verified: Verified | undefined;
+  let sandbox: Record<string, unknown> | undefined;
+  const cached = deps.resolutions.get(cacheKey);
+  if (cached !== undefined) {
+    progress({ stage: "verifying", message: `re-checking a verified resolution of ${pinned} against current policy` });
+    const again = await verifyWheels(deps, env, cached, []);
+    if (again.ok) {
+      verified = again;
+      sandbox = { cached: true };
+    } else deps.log.info({ pinned, reason: again.error }, "cached resolution no longer passes; resolving again");
+  }
+  if (verified === undefined) {
+    const resolved = await resolveInSandbox(deps, env, { pinned, image, upgrade: args.upgrade, installed: installed.value, timeout: args.timeout, requestId, decision }, hooks);
+    if ("status" in resolved) return resolved;
+    verified = resolved.verified;
+    sandbox = resolved.sandbox;
+    if (!verified.ok) return failure("denied", verified.error, decision, { audit: { sandbox } });
+    deps.resolutions.put(cacheKey, verified.wheels);
+  }
+  if (!verified.ok) return failure("denied", verified.error, decision, { audit: { sandbox } });
+
+  progress({ stage: "committing", message: `installing ${verified.wheels.length} verified wheel(s) into ${env.name}` });
+  const commit = await deps.commit(env, verified.wheels, requestId, hooks.signal);
+  const resolved = verified.wheels.map((wheel) => ({ name: wheel.name, version: wheel.version, sha256: wheel.sha256 }));
+  if (!commit.ok) {
+    return failure("failed", `the commit into ${env.name} failed and ${commit.rolledBack ? "was rolled back" : "could NOT be rolled back"}: ${commit.error}`, decision, {
+      audit: { sandbox, commit },
+      resolved,
+    });
+  }
+  return {
+    status: "installed",
+    version: decision.version,
+    message: `installed ${decision.name} ${decision.version} into ${env.name}${commit.installed.length > 1 ? ` with ${commit.installed.length - 1} dependenc${commit.installed.length === 2 ? "y" : "ies"}` : ""}`,
+    hint: undefined,
+    installed: commit.installed,
+    unchanged: commit.unchanged,
+    resolved,
+    entryPoints: verified.entryPoints,
+    decision,
+    audit: { sandbox, commit },
+  };
+}
+
+interface SandboxJob {
+  pinned: string;
+  image: string;
+  upgrade: boolean;
+  installed: ReadonlyArray<{ name: string; version: string }>;
+  timeout: number;
+  requestId: string;
+  decision: Decision;
+}
+
+/** Resolution and sdist builds in the container, then verification of what came out. */
+async function resolveInSandbox(
+  deps: PipelineDeps,
+  env: EnvironmentRuntime,
+  job: SandboxJob,
+  hooks: InstallHooks,
+): Promise<Ending | { verified: Verified; sandbox: Record<string, unknown> }> {
+  const progress = hooks.progress ?? (() => undefined);
+  const { decision } = job;
+  const work = join(deps.stateDir, "work", job.requestId);
   const socketDir = join(work, "sock");
   const outDir = join(work, "out");
   mkdirSync(socketDir, { recursive: true });
@@ -138,49 +214,35 @@ async function pipeline(deps: PipelineDeps, request: InstallRequest, requestId: 
   const proxy = await startIndexProxy({
     index: deps.index,
     socketPath: join(socketDir, "index.sock"),
-    filter: proxyFilterFor(env, { name: decision.name, version: decision.version }),
+    filter: proxyFilterFor(env, { name: decision.name, version: job.decision.allowed ? job.decision.version : "" }),
     log: deps.log,
     storeDir: join(deps.stateDir, "files"),
     headers: deps.indexHeaders,
   });
   try {
-    const image = imageFor(env.pythonVersion, deps.sandboxConfig.image);
-    const imagePython = await deps.sandbox.imagePython(image);
-    const envMinor = env.pythonVersion.split(".").slice(0, 2).join(".");
-    if (imagePython === undefined) {
-      return failure("failed", `the sandbox image ${image} is missing; build it with \`pipgate sandbox build-image\``, decision);
-    }
-    if (imagePython !== envMinor) {
-      return failure("failed", `the sandbox image ${image} carries Python ${imagePython} but ${env.name} runs Python ${envMinor}; build a matching image`, decision);
-    }
     const spec = resolveSpec(
-      {
-        requirement: pinned,
-        onlyBinary: env.allowlist.rules.wheels_only,
-        upgrade: args.upgrade,
-        installed: installed.value.map((dist) => ({ name: dist.name, version: dist.version })),
-      },
-      image,
+      { requirement: job.pinned, onlyBinary: env.allowlist.rules.wheels_only, upgrade: job.upgrade, installed: job.installed.map((dist) => ({ name: dist.name, version: dist.version })) },
+      job.image,
       deps.sandboxConfig,
       { runtimeDir: deps.runtimeDir, socketDir, outDir },
-      requestId,
+      job.requestId,
     );
-    progress({ stage: "resolving", message: `resolving ${pinned} in the sandbox` });
+    progress({ stage: "resolving", message: `resolving ${job.pinned} in the sandbox` });
     const run = await deps.sandbox.run(spec, {
-      timeoutMs: args.timeout * 1000,
+      timeoutMs: job.timeout * 1000,
       signal: hooks.signal,
       onEvent: (event) => {
         if (event.stage === "building") progress({ stage: "building", message: "building wheels from sdists in the sandbox" });
       },
     });
-    const sandbox = { durationMs: run.durationMs, exitCode: run.exitCode, timedOut: run.timedOut, image, peakMemoryBytes: peakMemory(run.events) };
+    const sandbox = { durationMs: run.durationMs, exitCode: run.exitCode, timedOut: run.timedOut, image: job.image, peakMemoryBytes: peakMemory(run.events) };
     if (run.timedOut) {
-      return failure("timed-out", `timed out after ${args.timeout} s in the sandbox; the container was killed and nothing was installed`, decision, { audit: { sandbox } });
+      return failure("timed-out", `timed out after ${job.timeout} s in the sandbox; the container was killed and nothing was installed`, decision, { audit: { sandbox } });
     }
     if (run.aborted) return failure("failed", "the install was cancelled; nothing was installed", decision, { audit: { sandbox } });
     if (run.exitCode !== 0) {
       const chain = refusalChain(run.stderr, proxy.refused, (project) =>
-        project === decision.name ? decision.version : [...proxy.served.values()].find((file) => file.project === project)?.version,
+        project === decision.name && decision.allowed ? decision.version : [...proxy.served.values()].find((file) => file.project === project)?.version,
       );
       if (chain !== undefined) return failure("denied", chain, decision, { audit: { sandbox } });
       return failure("failed", `resolution failed in the sandbox (exit ${String(run.exitCode)}): ${lastError(run.stderr)}`, decision, { audit: { sandbox } });
@@ -192,30 +254,9 @@ async function pipeline(deps: PipelineDeps, request: InstallRequest, requestId: 
     if (!report.success) return failure("failed", "the sandbox produced no readable resolution report", decision, { audit: { sandbox } });
     const flat = resolvedItems(report.data);
     if (!flat.ok) return failure("denied", flat.error, decision, { audit: { sandbox } });
-    const verified = await verify(deps, env, flat.items, proxy.served, join(outDir, "wheels"));
-    if (!verified.ok) return failure("denied", verified.error, decision, { audit: { sandbox }, resolved: verified.resolved ?? [] });
-
-    progress({ stage: "committing", message: `installing ${verified.wheels.length} verified wheel(s) into ${env.name}` });
-    const commit = await deps.commit(env, verified.wheels, requestId, hooks.signal);
-    const resolved = verified.wheels.map((wheel) => ({ name: wheel.name, version: wheel.version, sha256: wheel.sha256 }));
-    if (!commit.ok) {
-      return failure("failed", `the commit into ${env.name} failed and ${commit.rolledBack ? "was rolled back" : "could NOT be rolled back"}: ${commit.error}`, decision, {
-        audit: { sandbox, commit },
-        resolved,
-      });
-    }
-    return {
-      status: "installed",
-      version: decision.version,
-      message: `installed ${decision.name} ${decision.version} into ${env.name}${commit.installed.length > 1 ? ` with ${commit.installed.length - 1} dependenc${commit.installed.length === 2 ? "y" : "ies"}` : ""}`,
-      hint: undefined,
-      installed: commit.installed,
-      unchanged: commit.unchanged,
-      resolved,
-      entryPoints: verified.entryPoints,
-      decision,
-      audit: { sandbox, commit },
-    };
+    const files = collectFiles(deps, flat.items, proxy.served, join(outDir, "wheels"));
+    if (!files.ok) return { verified: files, sandbox };
+    return { verified: await verifyWheels(deps, env, files.wheels, flat.items), sandbox };
   } finally {
     await proxy.close();
     rmSync(work, { recursive: true, force: true });
@@ -226,58 +267,68 @@ type Verified =
   | { ok: true; wheels: VerifiedWheel[]; entryPoints: string[] }
   | { ok: false; error: string; resolved?: Array<{ name: string; version: string; sha256: string }> };
 
-/** Every resolved distribution passes policy, matches its hash, and is a clean wheel (DESIGN 2 and 3). */
-async function verify(
+/**
+ * The bytes of every resolved distribution: wheels as the proxy served them (hash checked against the
+ * index), sdists as the sandbox built them (hashed here), all in the content-addressed store.
+ */
+function collectFiles(
   deps: PipelineDeps,
-  env: EnvironmentRuntime,
   items: ResolvedItem[],
   served: Map<string, { sha256: string; path: string }>,
   builtDir: string,
-): Promise<Verified> {
+): { ok: true; wheels: VerifiedWheel[] } | { ok: false; error: string } {
   const built = existsSync(builtDir) ? readdirSync(builtDir) : [];
   const wheels: VerifiedWheel[] = [];
-  const entryPoints: string[] = [];
   for (const item of items) {
-    const exact = await decideExact(item.name, item.version, env, deps.policyDeps);
-    if (!exact.allowed) {
-      const parents = requirers(items, item.name);
-      const via = parents.map(({ item: parent, requirement }) => `${parent.displayName} ${parent.version} requires ${requirement}`).join("; ");
-      return { ok: false, error: via.length > 0 ? `${via}; ${exact.reason}` : exact.reason };
-    }
-    let path: string;
-    let sha256: string;
     if (item.kind === "wheel") {
       const file = served.get(item.filename);
       if (file === undefined || item.sha256 === undefined || file.sha256 !== item.sha256) {
         return { ok: false, error: `${item.filename} was not fetched through pipgate's proxy with a matching sha256; refused` };
       }
-      path = file.path;
-      sha256 = file.sha256;
-    } else {
-      const source = served.get(item.filename);
-      if (source === undefined) return { ok: false, error: `${item.filename} was not fetched through pipgate's proxy; refused` };
-      const prefix = `${item.name.replace(/-/g, "_")}-${item.version}-`.toLowerCase();
-      const wheelName = built.find((name) => name.toLowerCase().startsWith(prefix) && name.endsWith(".whl"));
-      if (wheelName === undefined) return { ok: false, error: `the sandbox built no wheel for ${item.displayName} ${item.version}` };
-      const bytes = readFileSync(join(builtDir, wheelName));
-      sha256 = createHash("sha256").update(bytes).digest("hex");
-      path = join(deps.stateDir, "files", sha256, wheelName);
-      if (!existsSync(path)) {
-        mkdirSync(join(deps.stateDir, "files", sha256), { recursive: true });
-        copyFileSync(join(builtDir, wheelName), `${path}.part`);
-        renameSync(`${path}.part`, path);
-      }
+      wheels.push({ name: item.name, version: item.version, path: file.path, sha256: file.sha256 });
+      continue;
     }
-    const filename = basename(path);
-    const inspected = inspectWheel(path, { allowPth: env.allowlist.pthAllowed.has(item.name) });
+    if (!served.has(item.filename)) return { ok: false, error: `${item.filename} was not fetched through pipgate's proxy; refused` };
+    const prefix = `${item.name.replace(/-/g, "_")}-${item.version}-`.toLowerCase();
+    const wheelName = built.find((name) => name.toLowerCase().startsWith(prefix) && name.endsWith(".whl"));
+    if (wheelName === undefined) return { ok: false, error: `the sandbox built no wheel for ${item.displayName} ${item.version}` };
+    const bytes = readFileSync(join(builtDir, wheelName));
+    const sha256 = createHash("sha256").update(bytes).digest("hex");
+    const dir = join(deps.stateDir, "files", sha256);
+    const path = join(dir, wheelName);
+    if (!existsSync(path)) {
+      mkdirSync(dir, { recursive: true });
+      copyFileSync(join(builtDir, wheelName), `${path}.part`);
+      renameSync(`${path}.part`, path);
+    }
+    wheels.push({ name: item.name, version: item.version, path, sha256 });
+  }
+  return { ok: true, wheels };
+}
+
+/**
+ * Every wheel passes the environment's current policy (DESIGN 2) and inspection; `items` (the resolution
+ * report, when there is one) names the chain of a refused dependency.
+ */
+async function verifyWheels(deps: PipelineDeps, env: EnvironmentRuntime, wheels: readonly VerifiedWheel[], items: readonly ResolvedItem[]): Promise<Verified> {
+  const entryPoints: string[] = [];
+  for (const wheel of wheels) {
+    const exact = await decideExact(wheel.name, wheel.version, env, deps.policyDeps);
+    if (!exact.allowed) {
+      const parents = requirers(items, wheel.name);
+      const via = parents.map(({ item: parent, requirement }) => `${parent.displayName} ${parent.version} requires ${requirement}`).join("; ");
+      return { ok: false, error: via.length > 0 ? `${via}; ${exact.reason}` : exact.reason };
+    }
+    if (!existsSync(wheel.path)) return { ok: false, error: `${basename(wheel.path)} is no longer in pipgate's store` };
+    const inspected = inspectWheel(wheel.path, { allowPth: env.allowlist.pthAllowed.has(wheel.name) });
+    const filename = basename(wheel.path);
     if (!inspected.ok) return { ok: false, error: `${filename}: ${inspected.error}` };
     if (inspected.inspection.problems.length > 0) {
       return { ok: false, error: `${filename} failed inspection: ${inspected.inspection.problems.slice(0, 3).join("; ")}` };
     }
     for (const [script, target] of Object.entries(inspected.inspection.entryPoints.console_scripts)) entryPoints.push(`${script} = ${target}`);
-    wheels.push({ name: item.name, version: item.version, path, sha256 });
   }
-  return { ok: true, wheels, entryPoints };
+  return { ok: true, wheels: [...wheels], entryPoints };
 }
 
 /**

@@ -69,6 +69,13 @@ const MIGRATIONS: readonly string[] = [
      audit_id TEXT NOT NULL
    );
    CREATE INDEX approvals_state ON approvals(state);`,
+  // 5: verified resolutions, so a repeat install needs no sandbox (only a fresh policy check)
+  `CREATE TABLE resolution_cache (
+     key TEXT PRIMARY KEY,
+     created_at TEXT NOT NULL,
+     used_at TEXT NOT NULL,
+     wheels TEXT NOT NULL
+   );`,
 ];
 
 /** Opens (creating if needed) the state database in stateDir and brings its schema up to date. */

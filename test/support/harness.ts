@@ -1,16 +1,28 @@
 import { createHash } from "node:crypto";
-import { mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, lstatSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, lstatSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join, relative } from "node:path";
+import { dirname, join, relative } from "node:path";
 import { execa } from "execa";
 import { stringify } from "yaml";
 import { startIndexServer, type IndexServer, type ProjectSpec } from "../fixtures/index-server.js";
 
 export const REPO_ROOT = new URL("../../", import.meta.url).pathname;
 
-/** A real venv with its own pip (pipgate commits with the target's own pip). */
+let template: Promise<string> | undefined;
+
+/**
+ * A real venv with its own pip (pipgate commits with the target's own pip). ensurepip takes seconds,
+ * so each test process makes one venv and copies it: pipgate only ever runs `python -m pip`, which
+ * does not care that the copy's bin/ scripts name the template's path.
+ */
 export async function createVenvWithPip(dir: string): Promise<string> {
-  await execa("python3", ["-m", "venv", dir], { env: { ...process.env, PIP_CONFIG_FILE: "/dev/null" } });
+  template ??= (async () => {
+    const base = join(mkdtempSync(join(tmpdir(), "pipgate-venv-template-")), "venv");
+    await execa("python3", ["-m", "venv", base], { env: { ...process.env, PIP_CONFIG_FILE: "/dev/null" } });
+    return base;
+  })();
+  mkdirSync(dirname(dir), { recursive: true });
+  await execa("cp", ["-a", await template, dir]);
   return join(dir, "bin", "python");
 }
 
@@ -45,7 +57,9 @@ export async function createWorkspace(options: WorkspaceOptions): Promise<Worksp
   }
   const stateDir = join(dir, "state");
   const configPath = join(dir, "pipgate.yaml");
-  writeFileSync(configPath, stringify({ index: { url: index.url }, state_dir: stateDir, environments, ...options.config }));
+  // Tests never reach a public index: the local one's URL wins over whatever `config.index` adds.
+  const { index: indexExtra, ...rest } = (options.config ?? {}) as { index?: Record<string, unknown> };
+  writeFileSync(configPath, stringify({ state_dir: stateDir, environments, ...rest, index: { ...indexExtra, url: index.url } }));
   return {
     dir,
     configPath,
