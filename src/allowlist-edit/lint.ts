@@ -12,6 +12,7 @@ import { isExpired } from "../policy/exemptions.js";
 import { isValidName, normalizeName } from "../requirement/index.js";
 import { denyEntries, lineAt, packageEntries, parseSource, topPair, type AllowlistSource } from "./source.js";
 
+/** Every kind of finding, so scripts can filter lint output by the word after the line number. */
 export const LINT_KINDS = [
   "yaml",
   "schema",

@@ -1,9 +1,11 @@
 import { explain } from "@renovatebot/pep440";
+import { z } from "zod";
 import { normalizeName, parseRequirement } from "../requirement/index.js";
 
 /** How `import` turns a requirement line into an allowlist specifier. */
 export const PIN_STYLES = ["exact", "compatible", "any"] as const;
-export type PinStyle = (typeof PIN_STYLES)[number];
+export const PinStyleSchema = z.enum(PIN_STYLES).describe("exact: ==V; compatible: >=V,<next major (next minor for 0.x); any: \"*\"");
+export type PinStyle = z.infer<typeof PinStyleSchema>;
 
 /** One requirement read from a requirements file or `pip freeze` output. */
 export interface ImportedRequirement {
@@ -13,6 +15,7 @@ export interface ImportedRequirement {
   specifier: string;
 }
 
+/** A warning or refusal tied to a line of the requirements file, so the maintainer can find it. */
 export interface LineNote {
   line: number;
   message: string;

@@ -8,6 +8,7 @@ export interface AllowlistSource {
   lines: LineCounter;
 }
 
+/** A file that is not valid YAML is an expected failure (a maintainer mid-edit), so it is a value. */
 export type SourceResult = { ok: true; source: AllowlistSource } | { ok: false; errors: Array<{ line: number | undefined; message: string }> };
 
 /** One `packages:` entry as written, with its place in the file. */

@@ -4,7 +4,7 @@ import { parse as parseYaml } from "yaml";
 import { writeAtomically } from "../allowlist-edit/atomic-write.js";
 import { removePackage, setPackage, type EditResult } from "../allowlist-edit/edit.js";
 import { lintAllowlist, lintOnline, type LintFinding } from "../allowlist-edit/lint.js";
-import { parseRequirementsFile, pinSpecifier, PIN_STYLES, type PinStyle } from "../allowlist-edit/requirements-file.js";
+import { parseRequirementsFile, pinSpecifier, PIN_STYLES, PinStyleSchema } from "../allowlist-edit/requirements-file.js";
 import { formatView, viewAllowlist } from "../allowlist-edit/show.js";
 import { parseSource } from "../allowlist-edit/source.js";
 import { checkChange } from "../allowlist-edit/validate.js";
@@ -220,8 +220,9 @@ async function importFile(argv: string[], io: CliIo): Promise<number> {
   const { values, positionals } = parseCli(argv, { ...TARGET, pin: { type: "string", default: "exact" } });
   const [file, ...extra] = positionals;
   if (file === undefined || extra.length > 0) throw new CliError("usage: pipgate allowlist import FILE [--pin exact|compatible|any]");
-  const pin = PIN_STYLES.find((style) => style === values.pin);
-  if (pin === undefined) throw new CliError(`--pin must be one of ${PIN_STYLES.join(", ")}, not ${JSON.stringify(values.pin)}`);
+  const parsedPin = PinStyleSchema.safeParse(values.pin);
+  if (!parsedPin.success) throw new CliError(`--pin must be one of ${PIN_STYLES.join(", ")}, not ${JSON.stringify(values.pin)}`);
+  const pin = parsedPin.data;
   const path = targetFile(values);
   const requirements = parseRequirementsFile(readText(resolve(file)));
   for (const warning of requirements.warnings) io.stderr(`${file}:${warning.line}: warning: ${warning.message}\n`);
@@ -231,7 +232,7 @@ async function importFile(argv: string[], io: CliIo): Promise<number> {
   let text = before;
   const done: string[] = [];
   for (const requirement of requirements.requirements) {
-    const specifier = pinSpecifier(requirement, pin satisfies PinStyle);
+    const specifier = pinSpecifier(requirement, pin);
     const change = checkChange(requirement.name, specifier);
     const result = change.ok ? setPackage(text, change.value) : { ok: false as const, error: change.error };
     if (!result.ok) {

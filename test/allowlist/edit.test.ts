@@ -4,6 +4,7 @@ import { parse } from "yaml";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { allowlist } from "../../src/cli/allowlist.js";
 import { CliError } from "../../src/cli/common.js";
+import { main } from "../../src/cli/main.js";
 import { loadAllowlist } from "../../src/config/allowlist.js";
 import { capture, COMMENTED, tempDir, without, type TempDir } from "./helpers.js";
 
@@ -158,6 +159,18 @@ describe("pipgate allowlist add and remove", () => {
     expect(after.ino).not.toBe(before.ino);
     expect(after.mode & 0o777).toBe(before.mode & 0o777);
     expect(readdirSync(tmp.dir)).toEqual(["allowlist.yaml"]);
+  });
+
+  it("is wired into the pipgate binary's command table, with usage errors on stderr and exit 2", async () => {
+    const io = capture();
+    expect(await main(["allowlist", "add", "attrs", ">=23", "--file", file], io)).toBe(0);
+    expect(readFileSync(file, "utf8")).toContain('  attrs: ">=23"\n');
+    const bad = capture();
+    expect(await main(["allowlist", "add", "attrs", "not a spec", "--file", file], bad)).toBe(2);
+    expect(bad.err()).toMatch(/^pipgate allowlist: "not a spec" is not a PEP 440 specifier set/);
+    const help = capture();
+    expect(await main(["help"], help)).toBe(0);
+    expect(help.out()).toMatch(/\n {2}allowlist +add\|remove\|show\|lint\|import/);
   });
 
   it("finds the file from pipgate.yaml: --env, default when omitted, and names the environments it knows", async () => {
