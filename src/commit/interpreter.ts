@@ -1,7 +1,7 @@
 import { execa } from "execa";
 import { z } from "zod";
 import { errorMessage, type Result } from "../errors.js";
-import { isolatedEnv, pipListArgs } from "./pip-command.js";
+import { isolatedEnv } from "./pip-command.js";
 import type { Pin } from "./request.js";
 
 // Runs only the standard library in the target interpreter: where pip will write, what is installed,
@@ -55,18 +55,22 @@ export async function inspectInterpreter(python: string, wheelFiles: readonly st
   return parseJson(run.stdout, InterpreterInfoSchema, python);
 }
 
-/** What an environment holds, as its own pip reports it; isolated like every pip pipgate runs. */
+/**
+ * What an environment holds, as its interpreter's importlib.metadata sees it (what pip itself reads):
+ * one interpreter start, not pip's start-up, on every install request.
+ */
 export async function listInstalled(python: string): Promise<Result<Pin[]>> {
-  const run = await execa(python, pipListArgs(), {
-    env: isolatedEnv(process.env),
-    extendEnv: false,
-    reject: false,
-    stdin: "ignore",
-  });
-  if (run.failed) return { ok: false, error: `pip list failed for ${python}: ${lastLine(run.stderr) || run.shortMessage}` };
-  const parsed = parseJson(run.stdout, z.array(PinSchema), python);
-  if (!parsed.ok) return parsed;
-  return { ok: true, value: parsed.value.map(({ name, version }) => ({ name, version })) };
+  const info = await inspectInterpreter(python);
+  if (!info.ok) return info;
+  const seen = new Set<string>();
+  const pins: Pin[] = [];
+  for (const { name, version } of info.value.installed) {
+    const key = name.replace(/[-_.]+/g, "-").toLowerCase();
+    if (seen.has(key)) continue; // the first on sys.path wins, as for pip
+    seen.add(key);
+    pins.push({ name, version });
+  }
+  return { ok: true, value: pins };
 }
 
 function parseJson<T>(text: string, schema: z.ZodType<T>, python: string): Result<T> {

@@ -49,21 +49,4 @@ export function pipListArgs(): string[] {
   return ["-I", "-m", "pip", "list", "--isolated", "--format", "json", "--disable-pip-version-check", "--no-input"];
 }
 
-/**
- * The environment for every pip pipgate runs on the host (DESIGN property 7): no PIP_* or PYTHON*
- * variable survives, config files are pointed at /dev/null and the user site is off, so neither a
- * pip.conf nor an exported index URL can widen or change what gets installed. (`python -I` ignores
- * PYTHON* anyway; stripping them too keeps the rule independent of the flag.)
- */
-export function isolatedEnv(ambient: Readonly<Record<string, string | undefined>>): Record<string, string> {
-  const env: Record<string, string> = {};
-  for (const [key, value] of Object.entries(ambient)) {
-    if (value === undefined) continue;
-    const upper = key.toUpperCase();
-    if (upper.startsWith("PIP_") || upper.startsWith("PYTHON") || upper === "VIRTUAL_ENV") continue;
-    env[key] = value;
-  }
-  env.PIP_CONFIG_FILE = "/dev/null";
-  env.PYTHONNOUSERSITE = "1";
-  return env;
-}
+export { isolatedEnv } from "../config/python.js";

@@ -32,6 +32,7 @@ export interface Environments {
 }
 
 interface Slot {
+  ino: number;
   mtimeMs: number;
   size: number;
   allowlist: Allowlist | undefined;
@@ -42,7 +43,7 @@ interface Slot {
 
 /**
  * Allowlists are files under version control that maintainers edit while the server runs: each use
- * checks the file's mtime and size, reloads on change, and keeps the last good version in force when an
+ * checks the file's inode, mtime and size, reloads on change, and keeps the last good version in force when an
  * edit does not parse (fail closed only when there never was a good one).
  */
 export function createEnvironments(config: LoadedConfig, log: Logger): Environments {
@@ -51,7 +52,7 @@ export function createEnvironments(config: LoadedConfig, log: Logger): Environme
   function refresh(name: string, env: EnvironmentConfig): Slot {
     let slot = slots.get(name);
     if (slot === undefined) {
-      slot = { mtimeMs: -1, size: -1, allowlist: undefined, loadedAt: undefined, error: undefined, pythonVersion: undefined };
+      slot = { ino: -1, mtimeMs: -1, size: -1, allowlist: undefined, loadedAt: undefined, error: undefined, pythonVersion: undefined };
       slots.set(name, slot);
     }
     let stat;
@@ -61,7 +62,9 @@ export function createEnvironments(config: LoadedConfig, log: Logger): Environme
       slot.error = `allowlist ${env.allowlist} cannot be read`;
       return slot;
     }
-    if (stat.mtimeMs === slot.mtimeMs && stat.size === slot.size) return slot;
+    // Editors and `pipgate allowlist` replace the file (a new inode); in-place writes change mtime or size.
+    if (stat.ino === slot.ino && stat.mtimeMs === slot.mtimeMs && stat.size === slot.size) return slot;
+    slot.ino = stat.ino;
     slot.mtimeMs = stat.mtimeMs;
     slot.size = stat.size;
     const loaded = loadAllowlist(env.allowlist, config.rules);

@@ -2,17 +2,21 @@ import { execa } from "execa";
 import { errorMessage, type Result } from "../errors.js";
 
 /**
- * Environment for every Python process pipgate starts on the host: nothing ambient (PIP_*, PYTHON*,
- * a user's pip.conf) may change what pip resolves or installs (DESIGN property 7).
+ * The environment for every Python process pipgate starts on the host (DESIGN property 7): no PIP_*,
+ * PYTHON* or VIRTUAL_ENV variable survives, pip's config file is /dev/null and the user site is off, so
+ * neither a pip.conf nor an exported index URL can widen or change what gets resolved or installed.
  */
-export function isolatedEnv(extra: Record<string, string> = {}): Record<string, string> {
+export function isolatedEnv(ambient: Readonly<Record<string, string | undefined>> = process.env): Record<string, string> {
   const env: Record<string, string> = {};
-  for (const [key, value] of Object.entries(process.env)) {
+  for (const [key, value] of Object.entries(ambient)) {
     if (value === undefined) continue;
-    if (key.startsWith("PIP_") || key.startsWith("PYTHON") || key === "VIRTUAL_ENV") continue;
+    const upper = key.toUpperCase();
+    if (upper.startsWith("PIP_") || upper.startsWith("PYTHON") || upper === "VIRTUAL_ENV") continue;
     env[key] = value;
   }
-  return { ...env, PIP_CONFIG_FILE: "/dev/null", PYTHONNOUSERSITE: "1", PIP_DISABLE_PIP_VERSION_CHECK: "1", ...extra };
+  env.PIP_CONFIG_FILE = "/dev/null";
+  env.PYTHONNOUSERSITE = "1";
+  return env;
 }
 
 /** The full version (e.g. "3.11.7") of an interpreter. */
