@@ -44,9 +44,4 @@ export function pipInstallArgs(requirementsFile: string, findLinksDir: string): 
   ];
 }
 
-/** `pip list` with the same isolation, for reporting what an environment holds. */
-export function pipListArgs(): string[] {
-  return ["-I", "-m", "pip", "list", "--isolated", "--format", "json", "--disable-pip-version-check", "--no-input"];
-}
-
 export { isolatedEnv } from "../config/python.js";
