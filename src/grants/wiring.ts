@@ -1,5 +1,6 @@
 import { createApprovalQueue, createApprovalStore, type ApprovalQueue } from "../approvals/index.js";
 import type { Broker } from "../broker.js";
+import type { Environments } from "../config/environments.js";
 import { createLimiter } from "../ratelimit/limiter.js";
 import { loadPolicy } from "../ratelimit/policy.js";
 import type { Policy } from "../ratelimit/policy-schema.js";
@@ -38,10 +39,24 @@ export function openAccessControl(broker: Broker, options: { now?: () => Date } 
   return { ok: true, control: { policy, access, admitter, approvals } };
 }
 
+/**
+ * The environments as one identity sees them: the others are neither advertised (tool schemas list
+ * names()) nor loadable, so a grant cannot even learn their names.
+ */
+function narrowedEnvironments(environments: Environments, allowed: readonly string[]): Environments {
+  return {
+    names: () => environments.names().filter((name) => allowed.includes(name)),
+    config: (name) => (allowed.includes(name) ? environments.config(name) : undefined),
+    status: () => environments.status().filter((entry) => allowed.includes(entry.environment)),
+    get: async (name) => (allowed.includes(name) ? environments.get(name) : { ok: false, error: `environment ${JSON.stringify(name)} is not one you may use` }),
+  };
+}
+
 /** The collaborators of one MCP server whose every call comes from `identity` (stdio's, or an HTTP session's grant). */
 export function serverDepsFor(broker: Broker, control: AccessControl, identity: string): ServerDeps {
+  const environments = narrowedEnvironments(broker.environments, control.access.environmentsFor(identity));
   return {
-    pipeline: broker.pipeline,
+    pipeline: { ...broker.pipeline, environments },
     identity: () => identity,
     environmentsFor: (who) => control.access.environmentsFor(who),
     timeoutMax: broker.config.sandbox.timeout_max,

@@ -110,6 +110,9 @@ describe("pipgate over Streamable HTTP", () => {
   it("binds each session to its token's grant: alice sees and touches only her environment", async () => {
     const { client, transport } = await connect(http.url, TOKEN_A);
     try {
+      const { tools } = await client.listTools();
+      const advertised = tools.find((tool) => tool.name === "install_package")?.inputSchema.properties?.environment as { enum?: string[] } | undefined;
+      expect(advertised?.enum).toEqual(["team_a"]);
       const envs = (await client.callTool({ name: "list_environments", arguments: {} })) as ToolResult;
       expect((envs.structuredContent as { environments: Array<{ name: string }> }).environments.map((env) => env.name)).toEqual(["team_a"]);
       const intoB = (await client.callTool({ name: "install_package", arguments: { package_name: "demo-lib", environment: "team_b" } })) as ToolResult;
