@@ -1,0 +1,220 @@
+// `make bench`: pipgate against a bare `pip install` from the same local index, side by side in one
+// run (P1–P5 of issue 8). Every figure is printed with its target; bench/RESULTS.md gets the same.
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { loadavg, tmpdir } from "node:os";
+import { join } from "node:path";
+import { z } from "zod";
+import { packageRoot } from "../src/paths.js";
+import { startIndexServer } from "../test/fixtures/index-server.js";
+import { requireDocker } from "../test/support/harness.js";
+import { runAgents, type AgentRun } from "./agents.js";
+import { benchProjects } from "./catalogue.js";
+import { runColdWarm, warmPipCache, type ColdWarmSample } from "./cold-warm.js";
+import { formatMachine, machineInfo } from "./machine.js";
+import { REFUSALS, runRefusals, startRefusalServer, type RefusalKind, type RefusalSample } from "./refusals.js";
+import { formatLines, gapNote, markdownTable, mbText, msText, ratioText, stageRows, verdict, type FigureLine } from "./report.js";
+import { summarizeStages, type StageTimes } from "./stages.js";
+import { pairedRatios, percentile, summarize } from "./stats.js";
+import { baseInterpreter, createVenvFactory } from "./venvs.js";
+
+/** The run's knobs, from the environment, checked: a typo must not silently run a different bench. */
+export const BenchEnvSchema = z.object({
+  BENCH_REPS: z.coerce.number().int().min(1).max(50).default(5).describe("repetitions of P1–P3"),
+  BENCH_P4_REPS: z.coerce.number().int().min(1).max(20).optional().describe("repetitions of P4/P5; default ceil(BENCH_REPS / 2)"),
+  BENCH_REFUSALS: z.coerce.number().int().min(1).max(10_000).default(100).describe("refusals of each kind per P3 repetition"),
+  BENCH_CHECKS: z.coerce.number().int().min(1).max(100_000).default(1000).describe("check_package calls per P3 repetition"),
+  BENCH_CONCURRENCY: z.coerce.number().int().min(1).max(256).default(16).describe("check_package calls in flight"),
+  BENCH_KEEP: z.enum(["0", "1"]).default("0").describe("1 keeps the work directory for inspection"),
+});
+
+const say = (line = "") => process.stdout.write(`${line}\n`);
+const present = <T>(values: Array<T | undefined>): T[] => values.filter((value): value is T => value !== undefined);
+
+async function main(): Promise<number> {
+  const parsed = BenchEnvSchema.safeParse(process.env);
+  if (!parsed.success) {
+    for (const issue of parsed.error.issues) process.stderr.write(`${issue.path.join(".")}: ${issue.message}\n`);
+    return 2;
+  }
+  const options = parsed.data;
+  const p4Reps = options.BENCH_P4_REPS ?? Math.ceil(options.BENCH_REPS / 2);
+  const startedAt = new Date();
+
+  const machine = await machineInfo(baseInterpreter());
+  say("pipgate bench — pipgate against a bare pip install from the same local index");
+  for (const line of formatMachine(machine)) say(`  ${line}`);
+  say(`  repetitions: P1–P3 ${String(options.BENCH_REPS)}, P4/P5 ${String(p4Reps)}`);
+  await requireDocker();
+
+  const dir = mkdtempSync(join(tmpdir(), "pipgate-bench-"));
+  const index = await startIndexServer({ projects: benchProjects() });
+  const errors: string[] = [];
+  try {
+    say(`\nsetting up: a pristine venv to copy, a warm pip cache (index ${index.url})`);
+    const venvs = await createVenvFactory(dir);
+    const pipCache = join(dir, "pip-cache");
+    await warmPipCache(venvs, dir, index.url, pipCache);
+
+    say("\nP1/P2: cold and warm installs, pipgate and bare pip interleaved");
+    const coldWarm: ColdWarmSample[] = [];
+    for (let rep = 0; rep < options.BENCH_REPS; rep += 1) {
+      const result = await runColdWarm(rep, join(dir, `c${String(rep)}`), venvs, index.url, pipCache);
+      if (!result.ok) {
+        errors.push(`P1/P2 repetition ${String(rep + 1)}: ${result.error}`);
+        say(`  rep ${String(rep + 1)}: FAILED ${result.error}`);
+        continue;
+      }
+      coldWarm.push(result.sample);
+      const s = result.sample;
+      say(
+        `  rep ${String(rep + 1)}: cold pipgate ${s.pipgateColdMs.toFixed(0)} ms / bare ${s.bareColdMs.toFixed(0)} ms; warm pipgate ${s.pipgateWarmMs.toFixed(0)} ms / bare warm cache ${s.bareWarmCacheMs.toFixed(0)} ms (${String(s.warmContainers)} container(s))`,
+      );
+    }
+
+    say("\nP3: refusals and check_package over stdio against the built CLI");
+    const refusalSamples: RefusalSample[] = [];
+    const serve = await startRefusalServer(join(dir, "r"), venvs, index.url);
+    try {
+      for (let rep = 0; rep < options.BENCH_REPS; rep += 1) {
+        const sample = await runRefusals(serve, options.BENCH_REFUSALS, options.BENCH_CHECKS, options.BENCH_CONCURRENCY);
+        refusalSamples.push(sample);
+        if (sample.checkErrors > 0) errors.push(`P3 repetition ${String(rep + 1)}: ${String(sample.checkErrors)} check_package calls failed`);
+        say(
+          `  rep ${String(rep + 1)}: refusal p50 ${percentile(sample.latenciesMs.invalid, 50).toFixed(2)} ms (invalid), ${percentile(sample.latenciesMs["not-allowed"], 50).toFixed(2)} ms (not allowed); ${sample.checksPerSecond.toFixed(0)} checks/s`,
+        );
+      }
+    } finally {
+      await serve.close();
+    }
+
+    say("\nP4/P5: eight agents on four environments, concurrent and one call at a time");
+    const agentRuns: Array<{ concurrent: AgentRun; sequential: AgentRun }> = [];
+    for (let rep = 0; rep < p4Reps; rep += 1) {
+      const order = rep % 2 === 0 ? (["concurrent", "sequential"] as const) : (["sequential", "concurrent"] as const);
+      const runs: Partial<Record<"concurrent" | "sequential", AgentRun>> = {};
+      for (const mode of order) runs[mode] = await runAgents(mode, join(dir, `a${String(rep)}${mode.slice(0, 1)}`), venvs, index.url);
+      const { concurrent, sequential } = runs;
+      if (concurrent === undefined || sequential === undefined) continue;
+      agentRuns.push({ concurrent, sequential });
+      for (const run of [concurrent, sequential]) {
+        for (const error of run.errors) errors.push(`P4 ${run.mode} repetition ${String(rep + 1)}: ${error}`);
+        if (run.auditRecords !== run.calls) errors.push(`P4 ${run.mode} repetition ${String(rep + 1)}: ${String(run.calls)} calls but ${String(run.auditRecords)} audit records`);
+        if (!run.auditChainOk) errors.push(`P4 ${run.mode} repetition ${String(rep + 1)}: the audit chain does not verify`);
+      }
+      say(
+        `  rep ${String(rep + 1)}: concurrent ${concurrent.wallMs.toFixed(0)} ms, one by one ${sequential.wallMs.toFixed(0)} ms; ${String(concurrent.errors.length + sequential.errors.length)} errors; audit ${String(concurrent.auditRecords)}/${String(concurrent.calls)} and ${String(sequential.auditRecords)}/${String(sequential.calls)}`,
+      );
+    }
+
+    // Figures.
+    const coldRatio = summarize(pairedRatios(coldWarm.map((s) => s.pipgateColdMs), coldWarm.map((s) => s.bareColdMs)));
+    const warmVsCache = summarize(pairedRatios(coldWarm.map((s) => s.pipgateWarmMs), coldWarm.map((s) => s.bareWarmCacheMs)));
+    const warmVsNoCache = summarize(pairedRatios(coldWarm.map((s) => s.pipgateWarmMs), coldWarm.map((s) => s.bareColdMs)));
+    const pooled = (kind: RefusalKind) => refusalSamples.flatMap((sample) => sample.latenciesMs[kind]);
+    const throughput = summarize(refusalSamples.map((sample) => sample.checksPerSecond));
+    const p4Ratio = summarize(pairedRatios(agentRuns.map((r) => r.concurrent.wallMs), agentRuns.map((r) => r.sequential.wallMs)));
+    const p4Errors = agentRuns.reduce((sum, r) => sum + r.concurrent.errors.length + r.sequential.errors.length, 0);
+    const p4Calls = agentRuns.reduce((sum, r) => sum + r.concurrent.calls + r.sequential.calls, 0);
+    const p4Audited = agentRuns.reduce((sum, r) => sum + r.concurrent.auditRecords + r.sequential.auditRecords, 0);
+    const idle = Math.max(...agentRuns.flatMap((r) => [...r.concurrent.idleRssBytes, ...r.sequential.idleRssBytes]));
+    const peak = Math.max(...agentRuns.flatMap((r) => r.concurrent.peakHwmBytes));
+    const peakSum = Math.max(...agentRuns.map((r) => r.concurrent.peakSampledRssBytes.reduce((a, b) => a + b, 0)));
+    const MB = 2 ** 20;
+
+    const lines: FigureLine[] = [
+      { name: "P1 cold install, pipgate / bare pip --no-cache-dir", value: ratioText(coldRatio), target: "≤ 2.0×", pass: verdict(coldRatio.median, 2.0, "at-most") },
+      { name: "P2 warm install, pipgate / bare pip warm cache", value: ratioText(warmVsCache), target: "≤ 1.0×", pass: verdict(warmVsCache.median, 1.0, "at-most") },
+      { name: "P2 warm install, pipgate / bare pip --no-cache-dir", value: ratioText(warmVsNoCache), target: "(info)", pass: undefined },
+      ...(Object.keys(REFUSALS) as RefusalKind[]).flatMap((kind): FigureLine[] => [
+        { name: `P3 refusal round trip (${kind}) p50`, value: `${percentile(pooled(kind), 50).toFixed(2)} ms (n=${String(pooled(kind).length)})`, target: "≤ 5 ms", pass: verdict(percentile(pooled(kind), 50), 5, "at-most") },
+        { name: `P3 refusal round trip (${kind}) p99`, value: `${percentile(pooled(kind), 99).toFixed(2)} ms`, target: "(info)", pass: undefined },
+      ]),
+      { name: `P3 check_package throughput (${String(options.BENCH_CONCURRENCY)} in flight)`, value: `${throughput.median.toFixed(0)}/s (min ${throughput.min.toFixed(0)}, max ${throughput.max.toFixed(0)})`, target: "≥ 2000/s", pass: verdict(throughput.median, 2000, "at-least") },
+      { name: "P4 errors over all calls", value: `${String(p4Errors)} of ${String(p4Calls)}`, target: "0", pass: p4Calls > 0 && p4Errors === 0 },
+      { name: "P4 audit records vs calls", value: `${String(p4Audited)} / ${String(p4Calls)}`, target: "equal", pass: p4Calls > 0 && p4Audited === p4Calls },
+      { name: "P4 wall time, 8 agents at once / one by one", value: ratioText(p4Ratio), target: "≤ 0.7×", pass: verdict(p4Ratio.median, 0.7, "at-most") },
+      { name: "P5 serve RSS idle (largest of 8 processes)", value: mbText(idle), target: "≤ 100 MB", pass: verdict(idle / MB, 100, "at-most") },
+      { name: "P5 serve RSS peak under P4 (largest VmHWM)", value: mbText(peak), target: "≤ 200 MB", pass: verdict(peak / MB, 200, "at-most") },
+      { name: "P5 sum of 8 serve processes' peak RSS", value: mbText(peakSum), target: "(info)", pass: undefined },
+    ];
+
+    const bareCold = summarize(coldWarm.map((s) => s.bareColdMs));
+    const bareWarm = summarize(coldWarm.map((s) => s.bareWarmCacheMs));
+    const coldStages = summarizeStages(present<StageTimes>(coldWarm.map((s) => s.coldStages)));
+    const warmStages = summarizeStages(present<StageTimes>(coldWarm.map((s) => s.warmStages)));
+    const absolute = [
+      `P1 cold: pipgate ${msText(summarize(coldWarm.map((s) => s.pipgateColdMs)))} (client round trip), bare pip --no-cache-dir ${msText(bareCold)}`,
+      `P2 warm: pipgate ${msText(summarize(coldWarm.map((s) => s.pipgateWarmMs)))}, bare pip warm cache ${msText(bareWarm)}; warm installs started ${String(coldWarm.reduce((sum, s) => sum + s.warmContainers, 0))} container(s) in ${String(coldWarm.length)} repetitions`,
+      `P4: concurrent ${msText(summarize(agentRuns.map((r) => r.concurrent.wallMs)))}, one by one ${msText(summarize(agentRuns.map((r) => r.sequential.wallMs)))} for ${String(agentRuns[0]?.concurrent.calls ?? 0)} calls (8 agents × 6: 2 installs, 3 checks, 1 listing)`,
+    ];
+    const breakdown = [...stageRows("P1 cold, pipgate's stages", coldStages, bareCold.median), ...stageRows("P2 warm, pipgate's stages", warmStages, bareWarm.median)];
+    const notes: string[] = [];
+    if (lines[0]?.pass === false) notes.push(gapNote("P1 cold", coldStages, bareCold.median, 2.0));
+    if (lines[1]?.pass === false) notes.push(gapNote("P2 warm", warmStages, bareWarm.median, 1.0));
+
+    say("\nresults");
+    for (const line of formatLines(lines)) say(`  ${line}`);
+    say();
+    for (const line of absolute) say(`  ${line}`);
+    say("\nstage breakdown");
+    for (const line of breakdown) say(`  ${line}`);
+    if (notes.length > 0) {
+      say("\nwhat holds the missed install targets back");
+      for (const note of notes) say(`  ${note}`);
+    }
+    if (errors.length > 0) {
+      say("\nerrors");
+      for (const error of errors.slice(0, 20)) say(`  ${error}`);
+      if (errors.length > 20) say(`  … and ${String(errors.length - 20)} more (all in RESULTS.md)`);
+    }
+
+    const finishedAt = new Date();
+    const loadAtEnd = loadavg()
+      .map((value) => value.toFixed(2))
+      .join(" ");
+    const markdown = [
+      "# pipgate bench results",
+      "",
+      `Written by \`make bench\` (bench/run.ts), run of ${startedAt.toISOString()} (${((finishedAt.getTime() - startedAt.getTime()) / 1000).toFixed(0)} s). Every ratio is a median of per-repetition ratios, pipgate and its baseline run back to back in each repetition on the same machine and the same local index.`,
+      "",
+      "## Machine",
+      "",
+      ...formatMachine(machine).map((line) => `- ${line}`),
+      `- load average at the end: ${loadAtEnd} (other work on the machine shares its two cores; paired ratios cancel part of it)`,
+      `- repetitions: P1–P3 ${String(options.BENCH_REPS)}, P4/P5 ${String(p4Reps)}; P3 ${String(options.BENCH_REFUSALS)} refusals of each kind and ${String(options.BENCH_CHECKS)} checks per repetition`,
+      "",
+      "## Figures",
+      "",
+      ...markdownTable(lines),
+      "",
+      ...absolute.map((line) => `- ${line}`),
+      "",
+      "## Stage breakdown (from the audit records)",
+      "",
+      "```",
+      ...breakdown,
+      "```",
+      "",
+      ...(notes.length > 0 ? ["## What holds the missed targets back", "", ...notes.map((note) => `- ${note}`), ""] : []),
+      ...(errors.length > 0 ? ["## Errors", "", ...errors.map((error) => `- ${error}`), ""] : []),
+    ];
+    const resultsPath = join(packageRoot(), "bench", "RESULTS.md");
+    writeFileSync(resultsPath, `${markdown.join("\n")}\n`);
+    say(`\nwrote ${resultsPath}`);
+    return errors.length === 0 ? 0 : 1;
+  } finally {
+    await index.close();
+    if (options.BENCH_KEEP === "1") say(`work directory kept: ${dir}`);
+    else rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+main().then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (error: unknown) => {
+    process.stderr.write(`bench failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+    process.exitCode = 1;
+  },
+);

@@ -1,0 +1,26 @@
+import { mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { stringify } from "yaml";
+import { benchAllowlist } from "./catalogue.js";
+
+/** What a bench pipgate.yaml needs: the local index, a state directory and the target venvs. */
+export interface BenchConfig {
+  indexUrl: string;
+  stateDir: string;
+  /** environment name → its venv's interpreter */
+  environments: Record<string, string>;
+}
+
+/**
+ * Writes a pipgate.yaml (and the shared allowlist) under `dir`. No policy file, so no rate limit can
+ * refuse a bench request: the bench measures the pipeline, not the limiter's refusals.
+ */
+export function writeBenchConfig(dir: string, config: BenchConfig): string {
+  mkdirSync(dir, { recursive: true });
+  const allowlist = join(dir, "allowlist.yaml");
+  writeFileSync(allowlist, stringify(benchAllowlist()));
+  const path = join(dir, "pipgate.yaml");
+  const environments = Object.fromEntries(Object.entries(config.environments).map(([name, python]) => [name, { python, allowlist }]));
+  writeFileSync(path, stringify({ index: { url: config.indexUrl }, state_dir: config.stateDir, identity: "bench-agent", environments }));
+  return path;
+}
