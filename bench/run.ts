@@ -20,7 +20,7 @@ import { baseInterpreter, createVenvFactory } from "./venvs.js";
 /** The run's knobs, from the environment, checked: a typo must not silently run a different bench. */
 export const BenchEnvSchema = z.object({
   BENCH_REPS: z.coerce.number().int().min(1).max(50).default(5).describe("repetitions of P1–P3"),
-  BENCH_P4_REPS: z.coerce.number().int().min(1).max(20).optional().describe("repetitions of P4/P5; default ceil(BENCH_REPS / 2)"),
+  BENCH_P4_REPS: z.coerce.number().int().min(1).max(20).optional().describe("repetitions of P4/P5; default ceil(BENCH_REPS / 3): each one starts 16 serve processes and 16 containers"),
   BENCH_REFUSALS: z.coerce.number().int().min(1).max(10_000).default(100).describe("refusals of each kind per P3 repetition"),
   BENCH_CHECKS: z.coerce.number().int().min(1).max(100_000).default(1000).describe("check_package calls per P3 repetition"),
   BENCH_CONCURRENCY: z.coerce.number().int().min(1).max(256).default(16).describe("check_package calls in flight"),
@@ -37,7 +37,7 @@ async function main(): Promise<number> {
     return 2;
   }
   const options = parsed.data;
-  const p4Reps = options.BENCH_P4_REPS ?? Math.ceil(options.BENCH_REPS / 2);
+  const p4Reps = options.BENCH_P4_REPS ?? Math.ceil(options.BENCH_REPS / 3);
   const startedAt = new Date();
 
   const machine = await machineInfo(baseInterpreter());
