@@ -3,8 +3,8 @@ import { commitWheels } from "./commit/commit.js";
 import { recoverUnfinishedCommits } from "./commit/recover.js";
 import { createEnvironments, type Environments } from "./config/environments.js";
 import type { LoadedConfig } from "./config/schema.js";
-import { errorMessage, PipgateError } from "./errors.js";
-import { createIndexClient, defaultIndexUrl } from "./index/client.js";
+import { PipgateError } from "./errors.js";
+import { indexFromConfig } from "./index/from-config.js";
 import type { IndexClient } from "./index/types.js";
 import type { Logger } from "./log.js";
 import type { PipelineDeps } from "./pipeline/deps.js";
@@ -58,28 +58,12 @@ export async function openBroker(config: LoadedConfig, log: Logger, overrides: B
     log.warn({ ...entry }, "rolled back an unfinished commit at start-up");
   }
 
-  let url = config.index.url;
-  if (url === undefined) {
-    const first = Object.values(config.environments)[0];
-    const found = first === undefined ? undefined : await defaultIndexUrl(first.python);
-    if (found === undefined || !found.ok) throw new PipgateError("index", `index.url is not set and pip's default index could not be determined${found !== undefined && !found.ok ? `: ${errorMessage(found.error)}` : ""}`);
-    url = found.value;
+  const configured = await indexFromConfig(config, { db, now: overrides.now });
+  if (!configured.ok) {
+    db.close();
+    throw new PipgateError("index", configured.error);
   }
-  const password = config.index.password_env === undefined ? undefined : process.env[config.index.password_env];
-  const index = createIndexClient({
-    url,
-    timeoutMs: config.index.timeout_ms,
-    retries: config.index.retries,
-    cacheTtlSeconds: config.index.cache_ttl_seconds,
-    username: config.index.username,
-    password,
-    db,
-    now: overrides.now,
-  });
-  const indexHeaders =
-    config.index.username !== undefined && password !== undefined
-      ? { authorization: `Basic ${Buffer.from(`${config.index.username}:${password}`).toString("base64")}` }
-      : undefined;
+  const { index, headers: indexHeaders } = configured.value;
   const sandbox = overrides.sandbox ?? createDockerRunner(config.sandbox.docker_socket, log);
   const now = overrides.now ?? (() => new Date());
   const pipeline: PipelineDeps = {

@@ -1,6 +1,6 @@
 import { loadAllowlist } from "../config/allowlist.js";
 import { pythonVersion } from "../config/python.js";
-import { createIndexClient, defaultIndexUrl } from "../index/client.js";
+import { indexFromConfig } from "../index/from-config.js";
 import { decide } from "../policy/decide.js";
 import { formatDecision } from "../policy/format.js";
 import { loadPopularNames } from "../policy/popular-names.js";
@@ -31,23 +31,11 @@ export const check: Subcommand = async (argv, io) => {
   const version = await pythonVersion(env.python);
   if (!version.ok) throw new CliError(version.error, EXIT.failure);
 
-  let url = config.index.url;
-  if (url === undefined) {
-    const found = await defaultIndexUrl(env.python);
-    if (!found.ok) throw new CliError(`index.url is not set and pip's default index is unknown: ${found.error}`, EXIT.failure);
-    url = found.value;
-  }
   const db = openStateDb(config.state_dir);
   try {
-    const index = createIndexClient({
-      url,
-      timeoutMs: config.index.timeout_ms,
-      retries: config.index.retries,
-      cacheTtlSeconds: config.index.cache_ttl_seconds,
-      username: config.index.username,
-      password: config.index.password_env === undefined ? undefined : process.env[config.index.password_env],
-      db,
-    });
+    const configured = await indexFromConfig(config, { db, python: env.python });
+    if (!configured.ok) throw new CliError(configured.error, EXIT.failure);
+    const { index } = configured.value;
     const decision = await decide(
       parsed.requirement,
       { allowlist: allowlist.allowlist, pythonVersion: version.value },

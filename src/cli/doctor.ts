@@ -6,7 +6,7 @@ import { createDockerRunner } from "../sandbox/docker.js";
 import { imageFor } from "../sandbox/spec.js";
 import { errorMessage } from "../errors.js";
 import { openStateDb, type Db } from "../state/db.js";
-import { createIndexClient, defaultIndexUrl } from "../index/client.js";
+import { indexFromConfig } from "../index/from-config.js";
 import { EXIT, parseCli, requireConfig, type Subcommand } from "./common.js";
 
 interface Check {
@@ -60,17 +60,13 @@ export const doctor: Subcommand = async (argv, io) => {
     });
   }
 
-  let url = config.index.url;
-  const first = Object.values(config.environments)[0];
-  if (url === undefined && first !== undefined) {
-    const found = await defaultIndexUrl(first.python);
-    if (found.ok) url = found.value;
-  }
-  if (url === undefined) checks.push({ name: "index", ok: false, detail: "no index URL configured and pip's default could not be determined" });
+  const configured = await indexFromConfig(config, { retries: 0, cacheTtlSeconds: 0 });
+  if (!configured.ok) checks.push({ name: "index", ok: false, detail: configured.error });
   else {
-    const index = createIndexClient({ url, timeoutMs: config.index.timeout_ms, retries: 0, cacheTtlSeconds: 0 });
+    const { index } = configured.value;
     const probe = await index.project("pip");
-    checks.push({ name: "index", ok: probe.ok || probe.error.kind === "not-found", detail: probe.ok || probe.error.kind === "not-found" ? url : `${url}: ${probe.error.message}` });
+    const reachable = probe.ok || probe.error.kind === "not-found";
+    checks.push({ name: "index", ok: reachable, detail: reachable ? index.url : `${index.url}: ${probe.error.message}` });
   }
 
   if (db === undefined) checks.push({ name: "audit chain", ok: false, detail: "cannot be checked: the state database did not open" });

@@ -226,6 +226,7 @@ async function resolveInSandbox(
       deps.sandboxConfig,
       { runtimeDir: deps.runtimeDir, socketDir, outDir },
       job.requestId,
+      deps.stateDir,
     );
     progress({ stage: "resolving", message: `resolving ${job.pinned} in the sandbox` });
     const run = await deps.sandbox.run(spec, {

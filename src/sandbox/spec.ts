@@ -48,7 +48,7 @@ export interface HostPaths {
  * The whole container, as data: no network at all, a read-only root, no capabilities, no privilege
  * gain, an unprivileged user, pids/memory/CPU limits. Its only way out is the proxy's socket.
  */
-export function resolveSpec(job: ResolveJob, image: string, limits: SandboxConfig, paths: HostPaths, requestId: string): ContainerSpec {
+export function resolveSpec(job: ResolveJob, image: string, limits: SandboxConfig, paths: HostPaths, requestId: string, stateDir: string): ContainerSpec {
   const driverConfig = JSON.stringify({
     requirement: job.requirement,
     index_url: `http://127.0.0.1:${CONTAINER.port}/simple/`,
@@ -85,7 +85,8 @@ export function resolveSpec(job: ResolveJob, image: string, limits: SandboxConfi
       Binds: [`${paths.runtimeDir}:${CONTAINER.runtime}:ro`, `${paths.socketDir}:${CONTAINER.socketDir}:rw`, `${paths.outDir}:${CONTAINER.out}:rw`],
       Ulimits: [{ Name: "nofile", Soft: 1024, Hard: 1024 }],
     },
-    labels: { "org.pipgate.request": requestId, "org.pipgate.role": "resolve" },
+    // Which broker (by its state directory) started a container, and for which request: for operators and tests.
+    labels: { "org.pipgate.request": requestId, "org.pipgate.role": "resolve", "org.pipgate.state-dir": stateDir },
   };
 }
 

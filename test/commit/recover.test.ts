@@ -1,11 +1,15 @@
 import { existsSync } from "node:fs";
-import { mkdir, readFile, readdir } from "node:fs/promises";
+import { mkdir, readFile, readdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { execa } from "execa";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { commitWheels, recoverUnfinishedCommits } from "../../src/commit/index.js";
 import { openStateDb } from "../../src/state/db.js";
+import { openBroker } from "../../src/broker.js";
+import { loadConfig } from "../../src/config/load.js";
+import { silentLogger } from "../../src/log.js";
+import { stringify } from "yaml";
 import { cloneVenv, hashTree, makeTemplateVenv, removeAll, runPython, scratch, venvRoots, verifiedWheel } from "./helpers.js";
 
 // A broker killed mid-commit: the child is a real node process running the real commit code
@@ -92,6 +96,28 @@ describe("recoverUnfinishedCommits", () => {
     );
     expect(await hashTree(await venvRoots(venv))).toBe(before);
     db.close();
+  });
+
+  it("a restarted broker rolls back before serving, and says so in an intact audit chain", async () => {
+    const { db, venv, python, stateDir, before } = await crashedCommit(true);
+    db.close();
+    const allowlist = join(dir, `allowlist-${counter}.yaml`);
+    await writeFile(allowlist, "packages: {}\n");
+    const config = join(dir, `pipgate-${counter}.yaml`);
+    await writeFile(config, stringify({ index: { url: "http://127.0.0.1:9/simple/" }, state_dir: stateDir, environments: { main: { python, allowlist } } }));
+    const loaded = loadConfig(config);
+    if (!loaded.ok) throw new Error(loaded.issues.join("\n"));
+    const broker = await openBroker(loaded.config, silentLogger());
+    try {
+      expect(await hashTree(await venvRoots(venv))).toBe(before);
+      const records = broker.audit.list({ outcome: "rolled-back" });
+      expect(records).toHaveLength(1);
+      expect(records[0]).toMatchObject({ environment: "main", identity: "pipgate" });
+      expect(records[0]?.reason).toMatch(/rolled back/);
+      expect(broker.audit.verify().ok).toBe(true);
+    } finally {
+      broker.close();
+    }
   });
 
   it("drops the partial backup of a commit that died while backing up, and reports unknown environments", async () => {

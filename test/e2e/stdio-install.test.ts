@@ -73,6 +73,6 @@ describe("pipgate serve over stdio", () => {
     expect(pinned.isError).toBe(true);
     expect(text(pinned)).toContain(">=1,<2");
     expect(venvDigest(ws.pythons.default!)).toBe(before);
-    expect(await sandboxContainersSince(since)).toBe(0);
+    expect(await sandboxContainersSince(since, ws.stateDir)).toBe(0);
   });
 });

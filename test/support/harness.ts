@@ -94,8 +94,11 @@ export function venvDigest(python: string): string {
   return hash.digest("hex");
 }
 
-/** Containers pipgate created since `since` (docker's own event log): proves "no container was started". */
-export async function sandboxContainersSince(since: Date): Promise<number> {
+/**
+ * Containers the broker with this state directory created since `since` (docker's own event log):
+ * proves "no container was started" even while other tests run containers beside it.
+ */
+export async function sandboxContainersSince(since: Date, stateDir: string): Promise<number> {
   const { stdout } = await execa("docker", [
     "events",
     "--since",
@@ -108,6 +111,8 @@ export async function sandboxContainersSince(since: Date): Promise<number> {
     "event=create",
     "--filter",
     "label=org.pipgate.role=resolve",
+    "--filter",
+    `label=org.pipgate.state-dir=${stateDir}`,
     "--format",
     "{{.ID}}",
   ]);
