@@ -1,5 +1,5 @@
 import { PassThrough } from "node:stream";
-import Docker from "dockerode";
+import type Docker from "dockerode";
 import { errorMessage } from "../errors.js";
 import type { Logger } from "../log.js";
 import { parseDriverEvent, type ContainerSpec } from "./spec.js";
@@ -30,12 +30,18 @@ export interface SandboxRunner {
 
 const OUTPUT_CAP = 256 * 1024;
 
-/** The only module that talks to Docker. Every container it starts is removed, whatever happens. */
+/**
+ * The only module that talks to Docker. Every container it starts is removed, whatever happens.
+ * dockerode (and the SSH and gRPC libraries it brings) is loaded on first use: an idle broker, and every
+ * request that is refused before the sandbox, never pays its ~25 MB.
+ */
 export function createDockerRunner(socketPath: string, log: Logger): SandboxRunner {
-  const docker = new Docker({ socketPath });
+  let client: Promise<Docker> | undefined;
+  const connect = () => (client ??= import("dockerode").then(({ default: Dockerode }) => new Dockerode({ socketPath })));
 
   async function run(spec: ContainerSpec, options: RunOptions): Promise<SandboxRun> {
     const started = Date.now();
+    const docker = await connect();
     const container = await docker.createContainer({
       Image: spec.image,
       Cmd: spec.cmd,
@@ -110,7 +116,7 @@ export function createDockerRunner(socketPath: string, log: Logger): SandboxRunn
 
   async function imagePython(image: string): Promise<string | undefined> {
     try {
-      const info = await docker.getImage(image).inspect();
+      const info = await (await connect()).getImage(image).inspect();
       return info.Config?.Labels?.["org.pipgate.python"] ?? undefined;
     } catch {
       return undefined;
@@ -119,7 +125,7 @@ export function createDockerRunner(socketPath: string, log: Logger): SandboxRunn
 
   async function ping(): Promise<boolean> {
     try {
-      await docker.ping();
+      await (await connect()).ping();
       return true;
     } catch {
       return false;
