@@ -2,7 +2,7 @@ import { createApprovalQueue, createApprovalStore, type ApprovalQueue } from "..
 import type { Broker } from "../broker.js";
 import type { Environments } from "../config/environments.js";
 import { createLimiter } from "../ratelimit/limiter.js";
-import { loadPolicy } from "../ratelimit/policy.js";
+import { loadPolicy, watchPolicy } from "../ratelimit/policy.js";
 import type { Policy } from "../ratelimit/policy-schema.js";
 import { createSqliteRateStore } from "../ratelimit/store.js";
 import type { Admitter, ServerDeps } from "../server/context.js";
@@ -31,7 +31,18 @@ export function openAccessControl(broker: Broker, options: { now?: () => Date } 
   const built = createGrantAccess(broker.config.grants, broker.config.identity, broker.environments.names());
   if (!built.ok) return { ok: false, issues: built.issues };
   const access = built.access;
-  const admitter = createLimiter({ policy, store: createSqliteRateStore(broker.db), now, grantTools: (identity) => access.toolsFor(identity) });
+  const watched = watchPolicy(broker.config.policy, policy, (issues) =>
+    broker.pipeline.log.error({ path: broker.config.policy, issues }, "policy edit invalid; the previous limits stay in force"),
+  );
+  const admitter = createLimiter({
+    // read on every admission, so edits to the limits apply without a restart
+    get policy() {
+      return watched.current();
+    },
+    store: createSqliteRateStore(broker.db),
+    now,
+    grantTools: (identity) => access.toolsFor(identity),
+  });
   const approvals =
     policy.approval === undefined
       ? undefined

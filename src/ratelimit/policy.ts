@@ -1,4 +1,4 @@
-import { readFileSync } from "node:fs";
+import { readFileSync, statSync } from "node:fs";
 import { parse as parseYaml } from "yaml";
 import { formatIssues } from "../config/issues.js";
 import { errorMessage } from "../errors.js";
@@ -30,4 +30,49 @@ export function parsePolicy(raw: unknown, source: string): PolicyResult {
   const parsed = PolicySchema.safeParse(raw);
   if (!parsed.success) return { ok: false, issues: formatIssues(parsed.error, `${source}: `) };
   return { ok: true, policy: parsed.data };
+}
+
+/** A policy file followed while the server runs. */
+export interface WatchedPolicy {
+  /** The policy in force: reloaded when the file changed, the last good one kept when an edit is invalid. */
+  current(): Policy;
+  /** Why the last edit was not taken, if it was not. */
+  error(): string | undefined;
+}
+
+/**
+ * Limits are edited while agents are connected: every admission checks the file's inode, mtime and
+ * size, and an edit that does not parse is logged and ignored (the previous limits stay in force).
+ */
+export function watchPolicy(path: string | undefined, initial: Policy, onError: (issues: string[]) => void = () => undefined): WatchedPolicy {
+  let policy = initial;
+  let lastError: string | undefined;
+  let seen = path === undefined ? "" : fingerprint(path);
+  return {
+    current() {
+      if (path === undefined) return policy;
+      const now = fingerprint(path);
+      if (now === seen) return policy;
+      seen = now;
+      const loaded = loadPolicy(path);
+      if (loaded.ok) {
+        policy = loaded.policy;
+        lastError = undefined;
+      } else {
+        lastError = loaded.issues.join("; ");
+        onError(loaded.issues);
+      }
+      return policy;
+    },
+    error: () => lastError,
+  };
+}
+
+function fingerprint(path: string): string {
+  try {
+    const stat = statSync(path);
+    return `${stat.ino}:${stat.mtimeMs}:${stat.size}`;
+  } catch {
+    return "missing";
+  }
 }
