@@ -20,6 +20,10 @@ export const ManifestSchema = z.object({
   version: z.literal(1),
   python: z.string(),
   roots: z.array(z.object({ path: z.string(), existed: z.boolean() })),
+  link: z
+    .boolean()
+    .optional()
+    .describe("the roots were hardlinked (only for the direct installer, which never writes into an inode)"),
 });
 /** What a backup holds, written only once the copy is complete. */
 export type Manifest = z.infer<typeof ManifestSchema>;
@@ -60,21 +64,40 @@ export async function backupRoots(info: InterpreterInfo, outsideSitePackages: bo
   return { ok: true, value: coverRoots(resolved) };
 }
 
-async function cp(from: string, to: string): Promise<void> {
-  const run = await execa("cp", ["-a", "--reflink=auto", "--", from, to], { reject: false, stdin: "ignore" });
+/**
+ * How a backup holds the roots. "copy" for the pip installer (see above); "hardlink" only for the
+ * direct installer, which writes every file as a new inode and only unlinks old ones, so a linked tree
+ * keeps the old contents at the cost of metadata alone.
+ */
+export type BackupMode = "copy" | "hardlink";
+
+async function cp(from: string, to: string, link = false): Promise<void> {
+  const args = link ? ["-a", "-l", "--", from, to] : ["-a", "--reflink=auto", "--", from, to];
+  const run = await execa("cp", args, { reject: false, stdin: "ignore" });
   if (run.failed) throw new Error(`copying ${from} failed: ${lastLine(run.stderr) || run.shortMessage}`);
 }
 
-/** Copies every root into backupDir, then writes the manifest (atomically) to say the copy is whole. */
-export async function takeBackup(backupDir: string, python: string, roots: readonly string[]): Promise<void> {
+/** Links where it can; across file systems (state directory elsewhere) it falls back to a full copy. */
+async function linkOrCopy(from: string, to: string): Promise<void> {
+  try {
+    await cp(from, to, true);
+  } catch {
+    await rm(to, { recursive: true, force: true });
+    await cp(from, to);
+  }
+}
+
+/** Copies (or links) every root into backupDir, then writes the manifest (atomically) to say it is whole. */
+export async function takeBackup(backupDir: string, python: string, roots: readonly string[], mode: BackupMode = "copy"): Promise<void> {
   await mkdir(join(backupDir, "roots"), { recursive: true, mode: 0o700 });
-  const manifest: Manifest = { version: 1, python, roots: [] };
+  const manifest: Manifest = { version: 1, python, roots: [], ...(mode === "hardlink" ? { link: true } : {}) };
   for (const [index, root] of roots.entries()) {
     const existed = await lstat(root).then(
       () => true,
       () => false,
     );
-    if (existed) await cp(root, join(backupDir, "roots", String(index)));
+    const to = join(backupDir, "roots", String(index));
+    if (existed) await (mode === "hardlink" ? linkOrCopy(root, to) : cp(root, to));
     manifest.roots.push({ path: root, existed });
   }
   const tmp = join(backupDir, "manifest.json.tmp");
@@ -95,12 +118,15 @@ export async function readManifest(backupDir: string): Promise<Result<Manifest>>
 
 /**
  * Puts every root back exactly as copied. Idempotent: if it is interrupted, running it again from the
- * same backup finishes the job, which is what start-up recovery relies on.
+ * same backup finishes the job, which is what start-up recovery relies on. A linked backup is linked
+ * back (the backup's inodes become the venv's again, and the backup is dropped right after).
  */
 export async function restoreBackup(backupDir: string, manifest: Manifest): Promise<void> {
   for (const [index, root] of manifest.roots.entries()) {
     await rm(root.path, { recursive: true, force: true });
-    if (root.existed) await cp(join(backupDir, "roots", String(index)), root.path);
+    if (!root.existed) continue;
+    const from = join(backupDir, "roots", String(index));
+    await (manifest.link === true ? linkOrCopy(from, root.path) : cp(from, root.path));
   }
 }
 

@@ -5,7 +5,8 @@ import { eq as sameVersion } from "@renovatebot/pep440";
 import { errorMessage } from "../errors.js";
 import type { Db } from "../state/db.js";
 import { backupRoots, discardBackup, readManifest, restoreBackup, takeBackup } from "./backup.js";
-import { inspectInterpreter } from "./interpreter.js";
+import { installWheelsDirect } from "./direct-install.js";
+import { inspectInterpreter, type InterpreterInfo } from "./interpreter.js";
 import { insertJournal, setJournalState } from "./journal.js";
 import { withEnvironmentLock, type LockQueue } from "./lock.js";
 import { pipInstallArgs } from "./pip-command.js";
@@ -100,7 +101,8 @@ async function commitLocked(
     backup_dir: backupDir,
   });
   try {
-    await takeBackup(backupDir, req.python, roots.value);
+    const direct = req.installer === "direct";
+    await takeBackup(backupDir, req.python, roots.value, req.backup ?? (direct ? "hardlink" : "copy"));
     if (signal?.aborted) throw new Error("the install was cancelled");
   } catch (error) {
     await discardBackup(backupDir).catch(() => undefined);
@@ -109,7 +111,8 @@ async function commitLocked(
   }
   setJournalState(db, id, "started");
 
-  const failure = await install(req, staging, backupDir, pins, signal);
+  const toInstall = staging.wheels.filter((w) => !isPresent(w, present));
+  const failure = await install(req, staging, backupDir, pins, signal, { info: info.value, wheels: toInstall });
   if (failure === undefined) {
     setJournalState(db, id, "done");
     await discardBackup(backupDir).catch(() => undefined);
@@ -131,26 +134,42 @@ async function commitLocked(
   return { ok: false, error: `${failure}; ${req.environment} was restored as it was`, rolledBack: true, stage: "pip" };
 }
 
-/** Runs pip and checks the result; any failure is returned as a message, never thrown. */
+/** What the direct installer needs beyond the staging: the interpreter's paths and what changes. */
+interface DirectInput {
+  info: InterpreterInfo;
+  wheels: Staging["wheels"];
+}
+
+/** Runs the chosen installer and checks the result; any failure is returned as a message, never thrown. */
 async function install(
   req: CommitRequest,
   staging: Staging,
   backupDir: string,
   pins: readonly Pin[],
   signal: AbortSignal | undefined,
+  direct: DirectInput,
 ): Promise<string | undefined> {
   try {
     await req.faults?.beforePip?.();
     if (signal?.aborted) return "the install was cancelled";
-    const run = await runPip(req.python, pipInstallArgs(staging.requirements, staging.findLinks), {
-      ...(signal === undefined ? {} : { signal }),
-      onSpawn: async (pid) => {
-        // Start-up recovery kills a pip that outlived its broker before restoring.
-        await writeFile(join(backupDir, "pip.pid"), String(pid));
-        await req.faults?.duringPip?.(pid);
-      },
-    });
-    if (!run.ok) return run.error;
+    if (req.installer === "direct") {
+      await installWheelsDirect(req.python, direct.info, direct.wheels, {
+        afterFile: async (written) => {
+          await req.faults?.duringDirect?.(written);
+          if (signal?.aborted) throw new Error("the install was cancelled");
+        },
+      });
+    } else {
+      const run = await runPip(req.python, pipInstallArgs(staging.requirements, staging.findLinks), {
+        ...(signal === undefined ? {} : { signal }),
+        onSpawn: async (pid) => {
+          // Start-up recovery kills a pip that outlived its broker before restoring.
+          await writeFile(join(backupDir, "pip.pid"), String(pid));
+          await req.faults?.duringPip?.(pid);
+        },
+      });
+      if (!run.ok) return run.error;
+    }
     await req.faults?.afterPip?.();
     const after = await inspectInterpreter(req.python);
     if (!after.ok) return after.error;
@@ -160,7 +179,7 @@ async function install(
       return version === undefined || !sameVersion(version, pin.version);
     });
     if (missing.length > 0) {
-      return `pip succeeded but ${missing.map((p) => `${p.name}==${p.version}`).join(", ")} is not installed`;
+      return `${req.installer === "direct" ? "the install" : "pip"} succeeded but ${missing.map((p) => `${p.name}==${p.version}`).join(", ")} is not installed`;
     }
     return undefined;
   } catch (error) {

@@ -25,12 +25,21 @@ export const VerifiedWheelSchema = z.object({
 });
 export type VerifiedWheel = z.infer<typeof VerifiedWheelSchema>;
 
-/** Test-only hooks; a hook that throws simulates a failure at that point. Never set in production. */
+/**
+ * Test-only hooks; a hook that throws simulates a failure at that point. Never set in production.
+ * beforePip and afterPip run around either installer; duringPip only with pip (it gets pip's pid),
+ * duringDirect only with the direct installer, after each file it writes.
+ */
 export interface CommitFaults {
   beforePip?: () => Promise<void> | void;
   duringPip?: (pipPid: number) => Promise<void> | void;
+  duringDirect?: (filesWritten: number) => Promise<void> | void;
   afterPip?: () => Promise<void> | void;
 }
+
+/** Which installer commits: the venv's own pip, or pipgate's direct wheel installer (no pip start-up). */
+export const InstallerSchema = z.enum(["pip", "direct"]);
+export type Installer = z.infer<typeof InstallerSchema>;
 
 /** Everything a commit needs; validated before anything touches the disk. */
 export const CommitRequestSchema = z.object({
@@ -42,6 +51,15 @@ export const CommitRequestSchema = z.object({
     .describe("exactly what to install, dependencies included"),
   auditId: z.string().min(1).describe("the audit record this commit belongs to"),
   stateDir: z.string().refine(isAbsolute, "the state directory must be absolute").describe("holds locks/ and backups/"),
+  installer: InstallerSchema.optional().describe("default pip"),
+  backup: z
+    .enum(["copy", "hardlink"])
+    .optional()
+    .describe("default: hardlink for the direct installer, copy for pip"),
+}).refine((r) => !(r.backup === "hardlink" && (r.installer ?? "pip") === "pip"), {
+  // pip's write behaviour is not pipgate's to promise: one in-place write would corrupt a linked backup.
+  message: "a hardlink backup needs the direct installer; pip may write into existing files",
+  path: ["backup"],
 });
 
 export interface CommitRequest extends z.infer<typeof CommitRequestSchema> {

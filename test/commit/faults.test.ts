@@ -33,13 +33,13 @@ interface Setup {
   commitV2: (faults?: CommitFaults, signal?: AbortSignal, corrupt?: boolean) => Promise<CommitResult>;
 }
 
-async function setup(): Promise<Setup> {
+async function setup(installer: "pip" | "direct"): Promise<Setup> {
   counter += 1;
   const venv = join(dir, `venv-${counter}`);
   const python = await cloneVenv(template, venv);
   const stateDir = join(dir, `state-${counter}`);
   const v1 = await verifiedWheel(join(dir, `w1-${counter}`), { name: "demo", version: "1.0", entryPoints: { demo: "demo:main" } });
-  const first = await commitWheels(db, { environment: "faulty", python, wheels: [v1], auditId: "f-1", stateDir });
+  const first = await commitWheels(db, { installer, environment: "faulty", python, wheels: [v1], auditId: "f-1", stateDir });
   expect(first.ok).toBe(true);
   const roots = await venvRoots(venv);
   const before = await hashTree(roots);
@@ -58,7 +58,7 @@ async function setup(): Promise<Setup> {
     before,
     commitV2: async (faults, signal, corrupt) => {
       if (corrupt === true) await writeFile(v2.path, Buffer.from("not the verified bytes"), { flag: "a" });
-      return commitWheels(db, { environment: "faulty", python, wheels: [v2], auditId: "f-2", stateDir, faults }, signal);
+      return commitWheels(db, { installer, environment: "faulty", python, wheels: [v2], auditId: "f-2", stateDir, faults }, signal);
     },
   };
 }
@@ -69,9 +69,9 @@ async function expectUnchanged(s: Setup): Promise<void> {
   expect(existsSync(join(s.stateDir, "backups")) ? await readdir(join(s.stateDir, "backups")) : []).toEqual([]);
 }
 
-describe("a failed commit leaves the environment exactly as it was", () => {
+describe.each(["pip", "direct"] as const)("a failed commit (%s installer) leaves the environment exactly as it was", (installer) => {
   it("when a failure happens before pip runs", async () => {
-    const s = await setup();
+    const s = await setup(installer);
     const result = await s.commitV2({
       beforePip: () => {
         throw new Error("injected before pip");
@@ -82,8 +82,8 @@ describe("a failed commit leaves the environment exactly as it was", () => {
     await expectUnchanged(s);
   });
 
-  it("when pip is SIGKILLed while it is replacing the old version", async () => {
-    const s = await setup();
+  it.runIf(installer === "pip")("when pip is SIGKILLed while it is replacing the old version", async () => {
+    const s = await setup(installer);
     let killedMidway = false;
     const result = await s.commitV2({
       duringPip: async (pid) => {
@@ -106,8 +106,25 @@ describe("a failed commit leaves the environment exactly as it was", () => {
     await expectUnchanged(s);
   });
 
+  it.runIf(installer === "direct")("when the direct install fails between two files while replacing the old version", async () => {
+    const s = await setup(installer);
+    let failedMidway = false;
+    const result = await s.commitV2({
+      duringDirect: (written) => {
+        // The direct installer uninstalls first: from its first file on, the old version is gone.
+        if (written < 200) return;
+        failedMidway = !existsSync(join(s.site, "demo-1.0.dist-info")) && existsSync(join(s.site, "demo", "m100.py"));
+        throw new Error("injected between two files");
+      },
+    });
+    expect(failedMidway).toBe(true);
+    expect(result).toMatchObject({ ok: false, rolledBack: true, stage: "pip" });
+    expect(!result.ok && result.error).toMatch(/injected between two files/);
+    await expectUnchanged(s);
+  });
+
   it("when a failure happens after pip succeeded", async () => {
-    const s = await setup();
+    const s = await setup(installer);
     let sawV2 = "";
     const result = await s.commitV2({
       afterPip: async () => {
@@ -121,15 +138,17 @@ describe("a failed commit leaves the environment exactly as it was", () => {
   });
 
   it("when the install is aborted while pip runs", async () => {
-    const s = await setup();
+    const s = await setup(installer);
     const controller = new AbortController();
-    const result = await s.commitV2({ duringPip: () => controller.abort(new Error("client went away")) }, controller.signal);
+    const abort = (): void => controller.abort(new Error("client went away"));
+    const faults: CommitFaults = installer === "pip" ? { duringPip: abort } : { duringDirect: (n) => void (n === 50 && abort()) };
+    const result = await s.commitV2(faults, controller.signal);
     expect(result).toMatchObject({ ok: false, rolledBack: true });
     await expectUnchanged(s);
   });
 
   it("refuses a wheel whose bytes changed after verification, before pip or any backup", async () => {
-    const s = await setup();
+    const s = await setup(installer);
     const rowsBefore = db.prepare("SELECT COUNT(*) AS n FROM commit_journal").get() as { n: number };
     let pipRan = false;
     const result = await s.commitV2({ beforePip: () => void (pipRan = true) }, undefined, true);
