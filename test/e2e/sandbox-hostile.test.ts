@@ -9,9 +9,10 @@ import { openInProcess, resultText } from "../support/in-process.js";
 
 const MARKER = `pipgate-hostile-${process.pid}-${Date.now()}`;
 
-async function listContainers(): Promise<string[]> {
+/** This broker's containers (other test files run containers of their own at the same time). */
+async function listContainers(stateDir: string): Promise<string[]> {
   const { execa } = await import("execa");
-  const { stdout } = await execa("docker", ["ps", "-a", "--filter", "label=org.pipgate.role=resolve", "--format", "{{.ID}}"]);
+  const { stdout } = await execa("docker", ["ps", "-a", "--filter", "label=org.pipgate.role=resolve", "--filter", `label=org.pipgate.state-dir=${stateDir}`, "--format", "{{.ID}}"]);
   return stdout.split("\n").filter((line) => line !== "");
 }
 
@@ -81,7 +82,7 @@ describe("hostile builds stay in the sandbox", () => {
     expect((result as { isError?: boolean }).isError).toBe(true);
     expect(resultText(result)).toContain("timed out");
     expect((result.structuredContent as { status: string }).status).toBe("timed-out");
-    expect(await listContainers()).toEqual([]);
+    expect(await listContainers(ws.stateDir)).toEqual([]);
     expect(venvDigest(ws.pythons.default!)).toBe(before);
     expect(broker.broker.audit.list({ package: "sleeper" }).at(-1)?.outcome).toBe("timed-out");
   });
@@ -90,7 +91,7 @@ describe("hostile builds stay in the sandbox", () => {
     const before = venvDigest(ws.pythons.default!);
     const result = await broker.client.callTool({ name: "install_package", arguments: { package_name: "forker", timeout: 10 } }, undefined, { timeout: 120_000 });
     expect((result.structuredContent as { status: string }).status).toBe("timed-out");
-    expect(await listContainers()).toEqual([]);
+    expect(await listContainers(ws.stateDir)).toEqual([]);
     expect(venvDigest(ws.pythons.default!)).toBe(before);
   });
 

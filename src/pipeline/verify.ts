@@ -1,0 +1,77 @@
+import { createHash } from "node:crypto";
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync } from "node:fs";
+import { basename, join } from "node:path";
+import type { VerifiedWheel } from "../commit/request.js";
+import type { EnvironmentRuntime } from "../config/environments.js";
+import { decideExact } from "../policy/index.js";
+import { inspectWheel } from "../verify/wheel.js";
+import type { PipelineDeps } from "./deps.js";
+import { requirers, type ResolvedItem } from "./pip-report.js";
+
+export type Verified =
+  | { ok: true; wheels: VerifiedWheel[]; entryPoints: string[] }
+  | { ok: false; error: string; resolved?: Array<{ name: string; version: string; sha256: string }> };
+
+/**
+ * The bytes of every resolved distribution: wheels as the proxy served them (hash checked against the
+ * index), sdists as the sandbox built them (hashed here), all in the content-addressed store.
+ */
+export function collectFiles(
+  deps: PipelineDeps,
+  items: ResolvedItem[],
+  served: Map<string, { sha256: string; path: string }>,
+  builtDir: string,
+): { ok: true; wheels: VerifiedWheel[] } | { ok: false; error: string } {
+  const built = existsSync(builtDir) ? readdirSync(builtDir) : [];
+  const wheels: VerifiedWheel[] = [];
+  for (const item of items) {
+    if (item.kind === "wheel") {
+      const file = served.get(item.filename);
+      if (file === undefined || item.sha256 === undefined || file.sha256 !== item.sha256) {
+        return { ok: false, error: `${item.filename} was not fetched through pipgate's proxy with a matching sha256; refused` };
+      }
+      wheels.push({ name: item.name, version: item.version, path: file.path, sha256: file.sha256 });
+      continue;
+    }
+    if (!served.has(item.filename)) return { ok: false, error: `${item.filename} was not fetched through pipgate's proxy; refused` };
+    const prefix = `${item.name.replace(/-/g, "_")}-${item.version}-`.toLowerCase();
+    const wheelName = built.find((name) => name.toLowerCase().startsWith(prefix) && name.endsWith(".whl"));
+    if (wheelName === undefined) return { ok: false, error: `the sandbox built no wheel for ${item.displayName} ${item.version}` };
+    const bytes = readFileSync(join(builtDir, wheelName));
+    const sha256 = createHash("sha256").update(bytes).digest("hex");
+    const dir = join(deps.stateDir, "files", sha256);
+    const path = join(dir, wheelName);
+    if (!existsSync(path)) {
+      mkdirSync(dir, { recursive: true });
+      copyFileSync(join(builtDir, wheelName), `${path}.part`);
+      renameSync(`${path}.part`, path);
+    }
+    wheels.push({ name: item.name, version: item.version, path, sha256 });
+  }
+  return { ok: true, wheels };
+}
+
+/**
+ * Every wheel passes the environment's current policy (DESIGN 2) and inspection; `items` (the resolution
+ * report, when there is one) names the chain of a refused dependency.
+ */
+export async function verifyWheels(deps: PipelineDeps, env: EnvironmentRuntime, wheels: readonly VerifiedWheel[], items: readonly ResolvedItem[]): Promise<Verified> {
+  const entryPoints: string[] = [];
+  for (const wheel of wheels) {
+    const exact = await decideExact(wheel.name, wheel.version, env, deps.policyDeps);
+    if (!exact.allowed) {
+      const parents = requirers(items, wheel.name);
+      const via = parents.map(({ item: parent, requirement }) => `${parent.displayName} ${parent.version} requires ${requirement}`).join("; ");
+      return { ok: false, error: via.length > 0 ? `${via}; ${exact.reason}` : exact.reason };
+    }
+    if (!existsSync(wheel.path)) return { ok: false, error: `${basename(wheel.path)} is no longer in pipgate's store` };
+    const inspected = inspectWheel(wheel.path, { allowPth: env.allowlist.pthAllowed.has(wheel.name) });
+    const filename = basename(wheel.path);
+    if (!inspected.ok) return { ok: false, error: `${filename}: ${inspected.error}` };
+    if (inspected.inspection.problems.length > 0) {
+      return { ok: false, error: `${filename} failed inspection: ${inspected.inspection.problems.slice(0, 3).join("; ")}` };
+    }
+    for (const [script, target] of Object.entries(inspected.inspection.entryPoints.console_scripts)) entryPoints.push(`${script} = ${target}`);
+  }
+  return { ok: true, wheels: [...wheels], entryPoints };
+}
