@@ -78,7 +78,19 @@ export async function openBroker(config: LoadedConfig, log: Logger, overrides: B
     resolutions: sqliteResolutionCache(db, now),
     policyDeps: { index, now, popularNames: loadPopularNames() },
     commit: (env, wheels, requestId, signal) =>
-      commitWheels(db, { environment: env.name, python: env.python, wheels, auditId: requestId, stateDir: config.state_dir }, signal),
+      commitWheels(
+        db,
+        {
+          environment: env.name,
+          python: env.python,
+          wheels,
+          auditId: requestId,
+          stateDir: config.state_dir,
+          installer: config.commit.installer,
+          ...(config.commit.backup === undefined ? {} : { backup: config.commit.backup }),
+        },
+        signal,
+      ),
     log,
   };
   return { config, db, audit, environments, index, sandbox, pipeline, close: () => db.close() };

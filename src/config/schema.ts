@@ -54,6 +54,24 @@ export const IndexSchema = z.object({
 });
 export type IndexConfig = z.infer<typeof IndexSchema>;
 
+export const CommitSchema = z
+  .object({
+    installer: z
+      .enum(["pip", "direct"])
+      .default("pip")
+      .describe("pip: the venv's own pip installs the verified wheels; direct: pipgate unpacks them itself (no pip start-up)"),
+    backup: z
+      .enum(["copy", "hardlink"])
+      .optional()
+      .describe("how the venv is backed up before a commit; default hardlink for direct, copy for pip"),
+  })
+  .refine((c) => !(c.installer === "pip" && c.backup === "hardlink"), {
+    // pip may write into an existing file, which would change a hardlinked backup with it.
+    message: "a hardlink backup needs installer: direct (pip may write into existing files)",
+    path: ["backup"],
+  });
+export type CommitConfig = z.infer<typeof CommitSchema>;
+
 export const ConfigSchema = z.object({
   index: IndexSchema.default(IndexSchema.parse({})),
   state_dir: z.string().default(".pipgate").describe("audit log, counters, caches (relative to the config file)"),
@@ -61,6 +79,7 @@ export const ConfigSchema = z.object({
   policy: z.string().optional().describe("a policy file (JSON or YAML): tool limits and approvals; none means no limits"),
   grants: GrantsSchema.describe("who may use which environments: HTTP bearer tokens (stored as sha256) and per-grant limits"),
   sandbox: SandboxSchema.default(SandboxSchema.parse({})),
+  commit: CommitSchema.default(CommitSchema.parse({})).describe("how verified wheels are installed into an environment"),
   rules: RulesSchema.partial().default({}).describe("rule defaults for every allowlist"),
   environments: z
     .record(z.string().regex(ENVIRONMENT_NAME, "environment names are letters, digits, - and _"), EnvironmentSchema)

@@ -15,6 +15,7 @@ const ArgsSchema = z.discriminatedUnion("mode", [
     auditId: z.string(),
     wheels: z.array(VerifiedWheelSchema),
     marker: z.string(),
+    installer: z.enum(["pip", "direct"]).default("pip"),
   }),
   z.object({ mode: z.literal("hold-lock"), stateDir: z.string(), environment: z.string(), marker: z.string() }),
 ]);
@@ -33,9 +34,16 @@ if (args.mode === "commit") {
     wheels: args.wheels,
     auditId: args.auditId,
     stateDir: args.stateDir,
+    installer: args.installer,
     faults: {
       duringPip: async (pid) => {
         writeFileSync(args.marker, JSON.stringify({ pipPid: pid }));
+        await hang();
+      },
+      // The direct installer runs in this process: it is the one that dies between two files.
+      duringDirect: async (written) => {
+        if (written < 50) return;
+        writeFileSync(args.marker, JSON.stringify({ pipPid: process.pid }));
         await hang();
       },
     },

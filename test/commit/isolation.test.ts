@@ -2,7 +2,7 @@ import { existsSync } from "node:fs";
 import { mkdir, readFile, readdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { execa } from "execa";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { commitWheels } from "../../src/commit/index.js";
 import { openMemoryDb } from "../../src/state/db.js";
 import { buildWheel } from "../fixtures/dists.js";
@@ -10,22 +10,27 @@ import { readZip } from "../fixtures/zip.js";
 import { cloneVenv, makeTemplateVenv, removeAll, scratch, venvRoots, verifiedWheel } from "./helpers.js";
 
 // DESIGN property 7: ambient pip configuration can neither widen nor change what gets installed.
-let dir: string;
+let top: string;
 let template: string;
 const saved = { ...process.env };
 
 beforeAll(async () => {
-  dir = await scratch("isolation");
-  template = await makeTemplateVenv(dir);
+  top = await scratch("isolation");
+  template = await makeTemplateVenv(top);
 });
-afterAll(async () => {
+// Each run poisons process.env; the next run's control pip must start from the runner's own.
+afterEach(() => {
   for (const key of Object.keys(process.env)) if (!(key in saved)) delete process.env[key];
   Object.assign(process.env, saved);
-  await removeAll(dir);
+});
+afterAll(async () => {
+  await removeAll(top);
 });
 
-describe("the commit's pip ignores ambient configuration", () => {
+describe.each(["pip", "direct"] as const)("the commit (%s installer) ignores ambient configuration", (installer) => {
   it("installs the verified bytes although env vars, pip.conf files and PYTHONPATH point elsewhere", async () => {
+    const dir = join(top, installer);
+    await mkdir(dir);
     const spec = { name: "demo", version: "1.0", files: { "demo/origin.py": "ORIGIN = 'verified'\n" } };
     const verified = await verifiedWheel(join(dir, "verified"), spec);
 
@@ -70,6 +75,7 @@ describe("the commit's pip ignores ambient configuration", () => {
     const python = await cloneVenv(template, venv);
     const db = openMemoryDb();
     const result = await commitWheels(db, {
+      installer,
       environment: "iso",
       python,
       wheels: [verified],

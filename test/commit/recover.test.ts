@@ -40,14 +40,14 @@ async function waitForFile(path: string, child: { exitCode: number | null }): Pr
   }
 }
 
-async function crashedCommit(killPip: boolean) {
+async function crashedCommit(killPip: boolean, installer: "pip" | "direct") {
   counter += 1;
   const venv = join(dir, `venv-${counter}`);
   const python = await cloneVenv(template, venv);
   const stateDir = join(dir, `state-${counter}`);
   const v1 = await verifiedWheel(join(dir, `w1-${counter}`), { name: "demo", version: "1.0" });
   const db = openStateDb(stateDir);
-  expect((await commitWheels(db, { environment: "main", python, wheels: [v1], auditId: "before", stateDir })).ok).toBe(true);
+  expect((await commitWheels(db, { installer, environment: "main", python, wheels: [v1], auditId: "before", stateDir })).ok).toBe(true);
   const before = await hashTree(await venvRoots(venv));
 
   const files = Object.fromEntries(Array.from({ length: 200 }, (_, i) => [`demo/m${i}.py`, `X = ${i}\n`]));
@@ -55,19 +55,20 @@ async function crashedCommit(killPip: boolean) {
   const marker = join(dir, `marker-${counter}`);
   const child = execa(
     VITE_NODE,
-    [CHILD, JSON.stringify({ mode: "commit", stateDir, environment: "main", python, auditId: `crash-${counter}`, wheels: [v2], marker })],
+    [CHILD, JSON.stringify({ mode: "commit", stateDir, environment: "main", python, auditId: `crash-${counter}`, wheels: [v2], marker, installer })],
     { reject: false },
   );
   const { pipPid } = JSON.parse(await waitForFile(marker, child)) as { pipPid: number };
   child.kill("SIGKILL");
-  if (killPip) process.kill(pipPid, "SIGKILL");
+  // With the direct installer the "pip" is the broker child itself, already killed.
+  if (killPip && installer === "pip") process.kill(pipPid, "SIGKILL");
   await child;
   return { db, venv, python, stateDir, before, pipPid };
 }
 
-describe("recoverUnfinishedCommits", () => {
+describe.each(["pip", "direct"] as const)("recoverUnfinishedCommits (%s installer)", (installer) => {
   it("restores an environment whose broker and pip were SIGKILLed mid-commit", async () => {
-    const { db, venv, python, stateDir, before } = await crashedCommit(true);
+    const { db, venv, python, stateDir, before } = await crashedCommit(true, installer);
     const row = db.prepare("SELECT id, state FROM commit_journal WHERE audit_id = ?").get(`crash-${counter}`) as {
       id: string;
       state: string;
@@ -88,7 +89,7 @@ describe("recoverUnfinishedCommits", () => {
   });
 
   it("restores an environment whose broker died while its pip ran on (that pip is stopped first if still alive)", async () => {
-    const { db, venv, python, stateDir, before, pipPid } = await crashedCommit(false);
+    const { db, venv, python, stateDir, before, pipPid } = await crashedCommit(false, installer);
     const report = await recoverUnfinishedCommits(db, stateDir, { main: { python } });
     expect(report).toMatchObject([{ environment: "main", auditId: `crash-${counter}`, restored: true }]);
     expect(existsSync(`/proc/${pipPid}/cmdline`) && (await readFile(`/proc/${pipPid}/cmdline`, "utf8")).includes("pip")).toBe(
@@ -99,7 +100,7 @@ describe("recoverUnfinishedCommits", () => {
   });
 
   it("a restarted broker rolls back before serving, and says so in an intact audit chain", async () => {
-    const { db, venv, python, stateDir, before } = await crashedCommit(true);
+    const { db, venv, python, stateDir, before } = await crashedCommit(true, installer);
     db.close();
     const allowlist = join(dir, `allowlist-${counter}.yaml`);
     await writeFile(allowlist, "packages: {}\n");
@@ -121,7 +122,7 @@ describe("recoverUnfinishedCommits", () => {
   });
 
   it("drops the partial backup of a commit that died while backing up, and reports unknown environments", async () => {
-    const stateDir = join(dir, "state-partial");
+    const stateDir = join(dir, `state-partial-${installer}`);
     const db = openStateDb(stateDir);
     const partial = join(stateDir, "backups", "p-1");
     await mkdir(join(partial, "roots", "0"), { recursive: true });
