@@ -58,8 +58,11 @@ export const CommitSchema = z
   .object({
     installer: z
       .enum(["pip", "direct"])
-      .default("pip")
-      .describe("pip: the venv's own pip installs the verified wheels; direct: pipgate unpacks them itself (no pip start-up)"),
+      .default("direct")
+      .describe(
+        "direct (default): pipgate unpacks the verified wheels itself, no pip start-up, hardlinked backups; " +
+          "pip: the venv's own pip installs them, with full-copy backups",
+      ),
     backup: z
       .enum(["copy", "hardlink"])
       .optional()
