@@ -1,4 +1,5 @@
-import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { EnvironmentRuntime } from "../config/environments.js";
 import { startIndexProxy } from "../index/proxy.js";
@@ -34,7 +35,9 @@ export async function resolveInSandbox(
   const progress = hooks.progress ?? (() => undefined);
   const { decision } = job;
   const work = join(deps.stateDir, "work", job.requestId);
-  const socketDir = join(work, "sock");
+  // A unix socket path is limited to 107 bytes: the proxy's lives in a short private directory, not
+  // under a state directory of any length.
+  const socketDir = mkdtempSync(join(tmpdir(), "pipgate-"));
   const outDir = join(work, "out");
   mkdirSync(socketDir, { recursive: true });
   mkdirSync(outDir, { recursive: true });
@@ -90,6 +93,7 @@ export async function resolveInSandbox(
   } finally {
     await proxy.close();
     rmSync(work, { recursive: true, force: true });
+    rmSync(socketDir, { recursive: true, force: true });
   }
 }
 
