@@ -35,8 +35,9 @@ describe("refusals through the MCP server launch nothing and are audited", () =>
     ws = await createWorkspace({
       projects: [{ name: "requests", releases: [{ version: "2.32.3", dists: [buildWheel({ name: "requests", version: "2.32.3" })] }] }],
       environments: { default: { allowlist: { packages: { requests: "*" } } } },
+      config: { identity: "corpus-agent" },
     });
-    server = await openInProcess(ws.configPath, { identity: "corpus-agent" });
+    server = await openInProcess(ws.configPath);
   });
 
   afterAll(async () => {

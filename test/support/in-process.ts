@@ -2,6 +2,7 @@ import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { InMemoryTransport } from "@modelcontextprotocol/sdk/inMemory.js";
 import { openBroker, type Broker } from "../../src/broker.js";
 import { loadConfig } from "../../src/config/load.js";
+import { openAccessControl, serverDepsFor, type AccessControl } from "../../src/grants/wiring.js";
 import { silentLogger } from "../../src/log.js";
 import { createDockerRunner, type SandboxRunner } from "../../src/sandbox/docker.js";
 import { createServer } from "../../src/server/create-server.js";
@@ -27,27 +28,28 @@ export function countingRunner(inner: SandboxRunner): SandboxRunner & { launches
 }
 
 /**
- * The server in this process, over the SDK's in-memory transport pair, with a real client: what
- * tests use when they need to look inside (count launches, read the audit log) while talking MCP.
+ * The server as `pipgate serve` wires it (policy, grants, limits, approvals), in this process over the
+ * SDK's in-memory transport, with a real client: what tests use when they need to look inside (count
+ * launches, read the audit log) while talking MCP. Several may be open on one configuration at once.
  */
 export async function openInProcess(configPath: string, options: { identity?: string; now?: () => Date } = {}) {
   const loaded = loadConfig(configPath);
   if (!loaded.ok) throw new Error(loaded.issues.join("\n"));
   const log = silentLogger();
   const sandbox = countingRunner(createDockerRunner(loaded.config.sandbox.docker_socket, log));
-  const broker: Broker = await openBroker(loaded.config, log, { sandbox, ...(options.now === undefined ? {} : { now: options.now }) });
-  const { server } = createServer({
-    pipeline: broker.pipeline,
-    identity: () => options.identity ?? loaded.config.identity,
-    environmentsFor: () => broker.environments.names(),
-    timeoutMax: loaded.config.sandbox.timeout_max,
-  });
+  const clock = options.now === undefined ? {} : { now: options.now };
+  const broker: Broker = await openBroker(loaded.config, log, { sandbox, ...clock });
+  const opened = openAccessControl(broker, clock);
+  if (!opened.ok) throw new Error(opened.issues.join("\n"));
+  const control: AccessControl = opened.control;
+  const { server } = createServer(serverDepsFor(broker, control, options.identity ?? loaded.config.identity));
   const [clientSide, serverSide] = InMemoryTransport.createLinkedPair();
   const client = new Client({ name: "pipgate-test", version: "1.0.0" });
   await Promise.all([server.connect(serverSide), client.connect(clientSide)]);
   return {
     client,
     broker,
+    control,
     sandbox,
     async close() {
       await client.close();
