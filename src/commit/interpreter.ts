@@ -2,7 +2,6 @@ import { execa } from "execa";
 import { z } from "zod";
 import { errorMessage, type Result } from "../errors.js";
 import { isolatedEnv } from "./pip-command.js";
-import type { Pin } from "./request.js";
 
 // Runs only the standard library in the target interpreter: where pip will write, what is installed,
 // and which wheels install outside site-packages (.data/data, .data/headers go under the prefix).
@@ -13,7 +12,7 @@ installed = []
 for d in md.distributions():
     name = d.metadata["Name"] if d.metadata is not None else None
     if name:
-        installed.append({"name": name, "version": d.version})
+        installed.append({"name": name, "version": d.version, "requires": list(d.requires or [])})
 def outside(p):
     with zipfile.ZipFile(p) as z:
         for n in z.namelist():
@@ -29,6 +28,10 @@ print(json.dumps({
 `;
 
 const PinSchema = z.object({ name: z.string().min(1), version: z.string().min(1) });
+const InstalledSchema = PinSchema.extend({ requires: z.array(z.string()).default([]) });
+
+/** An installed distribution with its Requires-Dist lines: what a new install must not break. */
+export type InstalledDist = z.infer<typeof InstalledSchema>;
 
 export const InterpreterInfoSchema = z.object({
   prefix: z.string(),
@@ -37,7 +40,7 @@ export const InterpreterInfoSchema = z.object({
   platlib: z.string(),
   scripts: z.string(),
   data: z.string(),
-  installed: z.array(PinSchema),
+  installed: z.array(InstalledSchema),
   outside: z.array(z.boolean()).describe("per wheel: does it install files under the prefix, outside site-packages"),
 });
 /** What the commit needs to know about a target interpreter before it backs anything up. */
@@ -59,16 +62,16 @@ export async function inspectInterpreter(python: string, wheelFiles: readonly st
  * What an environment holds, as its interpreter's importlib.metadata sees it (what pip itself reads):
  * one interpreter start, not pip's start-up, on every install request.
  */
-export async function listInstalled(python: string): Promise<Result<Pin[]>> {
+export async function listInstalled(python: string): Promise<Result<InstalledDist[]>> {
   const info = await inspectInterpreter(python);
   if (!info.ok) return info;
   const seen = new Set<string>();
-  const pins: Pin[] = [];
-  for (const { name, version } of info.value.installed) {
+  const pins: InstalledDist[] = [];
+  for (const { name, version, requires } of info.value.installed) {
     const key = name.replace(/[-_.]+/g, "-").toLowerCase();
     if (seen.has(key)) continue; // the first on sys.path wins, as for pip
     seen.add(key);
-    pins.push({ name, version });
+    pins.push({ name, version, requires });
   }
   return { ok: true, value: pins };
 }

@@ -7,6 +7,7 @@ import { formatRequirement, versionSatisfies } from "../requirement/index.js";
 import type { InstallArguments } from "../server/tool-arguments.js";
 import { imageFor } from "../sandbox/spec.js";
 import type { PipelineDeps, Progress } from "./deps.js";
+import { brokenRequirements } from "./conflicts.js";
 import { normalizeProject } from "./pip-report.js";
 import { resolutionKey } from "./resolution-cache.js";
 import { resolveInSandbox } from "./sandbox-stage.js";
@@ -156,6 +157,13 @@ async function pipeline(deps: PipelineDeps, request: InstallRequest, requestId: 
     deps.resolutions.put(cacheKey, verified.wheels);
   }
   if (!verified.ok) return failure("denied", verified.error, decision, { audit: { sandbox } });
+  const conflicts = brokenRequirements(installed.value, verified.wheels);
+  if (conflicts.length > 0) {
+    return failure("denied", `refused: it would break what ${env.name} has installed: ${conflicts.join("; ")}`, decision, {
+      audit: { sandbox },
+      hint: "ask for a version compatible with the installed packages, or upgrade them first",
+    });
+  }
 
   progress({ stage: "committing", message: `installing ${verified.wheels.length} verified wheel(s) into ${env.name}` });
   const commit = await deps.commit(env, verified.wheels, requestId, hooks.signal);

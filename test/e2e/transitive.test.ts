@@ -17,10 +17,13 @@ describe("transitive enforcement and verified files", () => {
         { name: "app-c", releases: [{ version: "1.0", dists: [buildWheel({ name: "app-c", version: "1.0", dependencies: ["lib-d<2"] })] }] },
         { name: "lib-d", releases: [{ version: "1.5", dists: [buildWheel({ name: "lib-d", version: "1.5" })] }, { version: "2.0", dists: [buildWheel({ name: "lib-d", version: "2.0" })] }] },
         { name: "tampered", releases: [{ version: "1.0", dists: [buildWheel({ name: "tampered", version: "1.0" })] }] },
+        { name: "old-user", releases: [{ version: "1.0", dists: [buildWheel({ name: "old-user", version: "1.0", dependencies: ["shared-lib<2"] })] }] },
+        { name: "shared-lib", releases: [{ version: "1.0", dists: [buildWheel({ name: "shared-lib", version: "1.0" })] }, { version: "2.0", dists: [buildWheel({ name: "shared-lib", version: "2.0" })] }] },
+        { name: "new-app", releases: [{ version: "1.0", dists: [buildWheel({ name: "new-app", version: "1.0", dependencies: ["shared-lib>=2"] })] }] },
         { name: "keeper", releases: [{ version: "1.0", dists: [buildWheel({ name: "keeper", version: "1.0" })] }, { version: "1.1", dists: [buildWheel({ name: "keeper", version: "1.1" })] }] },
       ],
       environments: {
-        default: { allowlist: { packages: { "app-a": "*", "app-c": "*", "lib-d": ">=2", tampered: "*", keeper: "*" } } },
+        default: { allowlist: { packages: { "app-a": "*", "app-c": "*", "lib-d": ">=2", tampered: "*", keeper: "*", "old-user": "*", "shared-lib": "*", "new-app": "*" } } },
       },
     });
     server = await openInProcess(ws.configPath);
@@ -70,5 +73,15 @@ describe("transitive enforcement and verified files", () => {
     expect((upgraded.structuredContent as { status: string; version: string }).version).toBe("1.1");
     const imported = await runPython(ws.pythons.default!, "import keeper; print(keeper.__version__)");
     expect(imported.stdout.trim()).toBe("1.1");
+  });
+
+  it("reports a conflict with an installed package instead of forcing it", async () => {
+    const first = (await server.client.callTool({ name: "install_package", arguments: { package_name: "old-user" } }, undefined, { timeout: 120_000 })) as ToolResult;
+    expect((first.structuredContent as { status: string }).status).toBe("installed");
+    const before = venvDigest(ws.pythons.default!);
+    const result = (await server.client.callTool({ name: "install_package", arguments: { package_name: "new-app" } }, undefined, { timeout: 120_000 })) as ToolResult;
+    expect(result.isError).toBe(true);
+    expect(resultText(result)).toMatch(/old-user 1\.0 \(installed\) requires shared-lib<2, but this install would bring shared-lib 2\.0/);
+    expect(venvDigest(ws.pythons.default!)).toBe(before);
   });
 });
