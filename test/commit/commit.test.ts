@@ -69,8 +69,8 @@ describe.each(INSTALLERS)("commitWheels with the %s installer", (installer) => {
     const listed = await listInstalled(python);
     expect(listed.ok && listed.value).toEqual(
       expect.arrayContaining([
-        { name: "good-app", version: "1.0" },
-        { name: "good-dep", version: "0.3" },
+        expect.objectContaining({ name: "good-app", version: "1.0" }),
+        expect.objectContaining({ name: "good-dep", version: "0.3", requires: [] }),
       ]),
     );
   });
