@@ -18,6 +18,11 @@ export const GrantSchema = z.strictObject({
     .regex(/^[0-9a-f]{64}$/, "token_sha256 is the token's sha256 as 64 lower-case hex digits (printf %s TOKEN | sha256sum); never the token itself")
     .optional()
     .describe("the HTTP bearer token's sha256; a grant without one is usable only as the stdio identity"),
+  allowlist_overlay: z
+    .string()
+    .min(1)
+    .optional()
+    .describe("an allowlist file that narrows every environment's allowlist for this grant (relative to pipgate.yaml); it never widens one"),
   limits: z
     .partialRecord(z.enum(POLICY_TOOLS), ToolPolicySchema)
     .optional()

@@ -1,3 +1,4 @@
+import { resolve } from "node:path";
 import { createApprovalQueue, createApprovalStore, type ApprovalQueue } from "../approvals/index.js";
 import type { Broker } from "../broker.js";
 import type { Environments } from "../config/environments.js";
@@ -7,6 +8,7 @@ import type { Policy } from "../ratelimit/policy-schema.js";
 import { createSqliteRateStore } from "../ratelimit/store.js";
 import type { Admitter, ServerDeps } from "../server/context.js";
 import { createGrantAccess, type GrantAccess } from "./access.js";
+import { narrowAllowlist, overlayLoader, type OverlayResult } from "./allowlist-overlay.js";
 
 /** Grants, limits and the approval queue of one running pipgate, shared by all its sessions. */
 export interface AccessControl {
@@ -15,6 +17,8 @@ export interface AccessControl {
   admitter: Admitter;
   /** present when the policy has an `approval:` section */
   approvals: ApprovalQueue | undefined;
+  /** grants' allowlist overlays, by path, reloaded when they change */
+  overlays: (path: string) => OverlayResult;
 }
 
 export type AccessControlResult = { ok: true; control: AccessControl } | { ok: false; issues: string[] };
@@ -47,25 +51,34 @@ export function openAccessControl(broker: Broker, options: { now?: () => Date } 
     policy.approval === undefined
       ? undefined
       : createApprovalQueue({ policy: policy.approval, store: createApprovalStore(broker.db), pipeline: broker.pipeline, timeoutMax: broker.config.sandbox.timeout_max, now });
-  return { ok: true, control: { policy, access, admitter, approvals } };
+  return { ok: true, control: { policy, access, admitter, approvals, overlays: overlayLoader() } };
 }
 
 /**
  * The environments as one identity sees them: the others are neither advertised (tool schemas list
  * names()) nor loadable, so a grant cannot even learn their names.
  */
-function narrowedEnvironments(environments: Environments, allowed: readonly string[]): Environments {
+function narrowedEnvironments(environments: Environments, allowed: readonly string[], overlay: (() => OverlayResult) | undefined): Environments {
   return {
     names: () => environments.names().filter((name) => allowed.includes(name)),
     config: (name) => (allowed.includes(name) ? environments.config(name) : undefined),
     status: () => environments.status().filter((entry) => allowed.includes(entry.environment)),
-    get: async (name) => (allowed.includes(name) ? environments.get(name) : { ok: false, error: `environment ${JSON.stringify(name)} is not one you may use` }),
+    get: async (name) => {
+      if (!allowed.includes(name)) return { ok: false, error: `environment ${JSON.stringify(name)} is not one you may use` };
+      const loaded = await environments.get(name);
+      if (!loaded.ok || overlay === undefined) return loaded;
+      const narrowing = overlay();
+      if (!narrowing.ok) return { ok: false, error: narrowing.error };
+      return { ok: true, env: { ...loaded.env, allowlist: narrowAllowlist(loaded.env.allowlist, narrowing.overlay) } };
+    },
   };
 }
 
 /** The collaborators of one MCP server whose every call comes from `identity` (stdio's, or an HTTP session's grant). */
 export function serverDepsFor(broker: Broker, control: AccessControl, identity: string): ServerDeps {
-  const environments = narrowedEnvironments(broker.environments, control.access.environmentsFor(identity));
+  const overlayFile = Object.hasOwn(broker.config.grants, identity) ? broker.config.grants[identity]?.allowlist_overlay : undefined;
+  const overlay = overlayFile === undefined ? undefined : () => control.overlays(resolve(broker.config.dir, overlayFile));
+  const environments = narrowedEnvironments(broker.environments, control.access.environmentsFor(identity), overlay);
   return {
     pipeline: { ...broker.pipeline, environments },
     identity: () => identity,

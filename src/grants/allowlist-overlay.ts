@@ -1,0 +1,85 @@
+import { statSync } from "node:fs";
+import type { Rules } from "../config/allowlist-schema.js";
+import { loadAllowlist, type AllowedPackage, type Allowlist } from "../config/allowlist.js";
+
+/**
+ * A grant's overlay can only narrow an environment's allowlist, never widen it: its deny list is added;
+ * when it lists packages, only names on both lists stay, each under both specifiers; every rule takes
+ * the stricter of the two settings. Exemptions, ignored vulnerabilities and .pth permissions stay the
+ * environment's own (an overlay cannot grant any).
+ */
+export function narrowAllowlist(base: Allowlist, overlay: Allowlist): Allowlist {
+  let packages: Map<string, AllowedPackage> = new Map(base.packages);
+  if (overlay.packages.size > 0) {
+    packages = new Map();
+    for (const [name, entry] of base.packages) {
+      const narrower = overlay.packages.get(name);
+      if (narrower === undefined) continue;
+      const specifier = [entry.specifier, narrower.specifier].filter((part) => part !== "").join(",");
+      packages.set(name, { name: entry.name, specifier });
+    }
+  }
+  return {
+    ...base,
+    source: `${base.source} narrowed by ${overlay.source}`,
+    packages,
+    deny: new Set([...base.deny, ...overlay.deny]),
+    rules: stricter(base.rules, overlay.rules),
+  };
+}
+
+function stricter(a: Rules, b: Rules): Rules {
+  const licenses = a.licenses.length === 0 ? b.licenses : b.licenses.length === 0 ? a.licenses : a.licenses.filter((id) => b.licenses.includes(id));
+  return {
+    min_release_age_days: Math.max(a.min_release_age_days, b.min_release_age_days),
+    allow_vulnerability_fix: a.allow_vulnerability_fix && b.allow_vulnerability_fix,
+    vulnerabilities: a.vulnerabilities === "deny" || b.vulnerabilities === "deny" ? "deny" : "allow",
+    // both lists non-empty but disjoint: nothing is allowed, said with a licence no project carries
+    licenses: a.licenses.length > 0 && b.licenses.length > 0 && licenses.length === 0 ? ["NONE"] : licenses,
+    unknown_license: a.unknown_license === "deny" || b.unknown_license === "deny" ? "deny" : "allow",
+    wheels_only: a.wheels_only || b.wheels_only,
+    typosquat: a.typosquat || b.typosquat,
+  };
+}
+
+/** An overlay's unset rules must not narrow anything: it is read over the most permissive settings. */
+const PERMISSIVE: Rules = {
+  min_release_age_days: 0,
+  allow_vulnerability_fix: true,
+  vulnerabilities: "allow",
+  licenses: [],
+  unknown_license: "allow",
+  wheels_only: false,
+  typosquat: false,
+};
+
+export type OverlayResult = { ok: true; overlay: Allowlist } | { ok: false; error: string };
+
+/**
+ * Overlay files are reloaded when they change, like allowlists; a broken edit keeps the last good
+ * overlay, and with none ever loaded the grant is refused (fail closed).
+ */
+export function overlayLoader(): (path: string) => OverlayResult {
+  const cache = new Map<string, { fingerprint: string; overlay: Allowlist | undefined; error: string | undefined }>();
+  return (path) => {
+    let fingerprint = "missing";
+    try {
+      const stat = statSync(path);
+      fingerprint = `${stat.ino}:${stat.mtimeMs}:${stat.size}`;
+    } catch {
+      // reported below
+    }
+    const slot = cache.get(path) ?? { fingerprint: "", overlay: undefined, error: undefined };
+    if (slot.fingerprint !== fingerprint) {
+      slot.fingerprint = fingerprint;
+      const loaded = loadAllowlist(path, PERMISSIVE);
+      if (loaded.ok) {
+        slot.overlay = loaded.allowlist;
+        slot.error = undefined;
+      } else slot.error = loaded.issues.join("; ");
+      cache.set(path, slot);
+    }
+    if (slot.overlay !== undefined) return { ok: true, overlay: slot.overlay };
+    return { ok: false, error: `the grant's allowlist overlay ${path} is unusable: ${slot.error ?? "unknown error"}` };
+  };
+}
