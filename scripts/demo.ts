@@ -38,6 +38,7 @@ async function main(): Promise<number> {
       { name: "reqeusts", releases: [{ version: "0.0.1", dists: [buildWheel({ name: "reqeusts", version: "0.0.1" })] }] },
     ],
   });
+  let closeClient: () => Promise<void> = async () => undefined;
   say(`${bold("pipgate demo")}: a local index at ${index.url}, a fresh venv, the Docker sandbox, an MCP client over stdio.`);
   try {
     const venv = join(dir, "venv");
@@ -58,6 +59,7 @@ async function main(): Promise<number> {
     });
     const client = new Client({ name: "pipgate-demo-agent", version: "1.0.0" });
     await client.connect(transport);
+    closeClient = () => client.close();
     const { tools } = await client.listTools();
     say(`connected; tools: ${tools.map((tool) => tool.name).join(", ")}`);
 
@@ -86,6 +88,7 @@ async function main(): Promise<number> {
     say(`\n${ok ? "demo complete" : "demo FAILED"}`);
     return ok ? 0 : 1;
   } finally {
+    await closeClient().catch(() => undefined);
     await index.close();
     rmSync(dir, { recursive: true, force: true });
   }

@@ -60,6 +60,12 @@ describe("pipgate serve over stdio", () => {
     expect(progress.some((m) => m.includes("installing"))).toBe(true);
     const imported = await runPython(ws.pythons.default!, "import demo_app, demo_lib; print(demo_app.__version__, demo_lib.__version__)");
     expect(imported.stdout.trim()).toBe("1.2.0 1.0.0");
+    // the client checks structured content against each tool's output schema
+    const listed = (await client.callTool({ name: "list_installed_packages", arguments: {} })) as ToolResult;
+    expect(listed.isError).toBeFalsy();
+    expect((listed.structuredContent as { packages: Array<{ name: string; version: string }> }).packages).toEqual(
+      expect.arrayContaining([{ name: "demo-app", version: "1.2.0" }, { name: "demo-lib", version: "1.0.0" }]),
+    );
   });
 
   it("refuses a name off the allowlist and a version outside its pin, starting no container and changing nothing", async () => {
