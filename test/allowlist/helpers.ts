@@ -1,23 +1,8 @@
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { CliIo } from "../../src/cli/common.js";
 
-/** A CliIo that keeps what a command wrote. */
-export function capture(): CliIo & { out: () => string; err: () => string } {
-  let out = "";
-  let err = "";
-  return {
-    stdout: (text) => {
-      out += text;
-    },
-    stderr: (text) => {
-      err += text;
-    },
-    out: () => out,
-    err: () => err,
-  };
-}
+export { capture } from "../support/cli-io.js";
 
 /**
  * An allowlist the way maintainers write them: comments everywhere, odd spacing, quote styles mixed,

@@ -4,25 +4,12 @@ import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { createAuditLog, importJsonl, type AuditLog } from "../../src/audit/index.js";
 import { audit, runAudit } from "../../src/cli/audit.js";
-import { CliError, type CliIo } from "../../src/cli/common.js";
+import { CliError } from "../../src/cli/common.js";
 import { openStateDb, type Db } from "../../src/state/db.js";
 import { parseCsv } from "./csv-parse.js";
 import { seed, steppingClock } from "./seed.js";
+import { capture } from "../support/cli-io.js";
 
-function capture(): CliIo & { out: () => string; err: () => string } {
-  let out = "";
-  let err = "";
-  return {
-    stdout: (text) => {
-      out += text;
-    },
-    stderr: (text) => {
-      err += text;
-    },
-    out: () => out,
-    err: () => err,
-  };
-}
 
 describe("pipgate audit", () => {
   let dir: string;
