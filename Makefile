@@ -24,7 +24,9 @@ demo: setup
 	node dist/scripts/demo.js
 
 test: setup
-	npx vitest run
+	mkdir -p test-output
+	npx vitest run --reporter=default --reporter=json --outputFile.json=test-output/vitest.json
+	@node -e 'const r=require("./test-output/vitest.json"); console.log("tests: " + r.numPassedTests + " passed, " + r.numFailedTests + " failed")'
 
 typecheck: $(NODE_STAMP)
 	npx tsc -p tsconfig.json --noEmit
