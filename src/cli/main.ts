@@ -4,6 +4,7 @@ import { audit } from "./audit.js";
 import { check } from "./check.js";
 import { CliError, EXIT, processIo, type CliIo, type Subcommand } from "./common.js";
 import { doctor } from "./doctor.js";
+import { grants } from "./grants.js";
 import { install } from "./install.js";
 import { sandbox } from "./sandbox.js";
 import { serve } from "./serve.js";
@@ -16,6 +17,7 @@ const COMMANDS: Record<string, { run: Subcommand; summary: string }> = {
   audit: { run: audit, summary: "list|show|tail|export|verify|report the audit log" },
   approvals: { run: approvals, summary: "list|approve|deny installs waiting for a person" },
   sandbox: { run: sandbox, summary: "build-image: build the sandbox image" },
+  grants: { run: grants, summary: "new-token NAME | hash-token: bearer tokens for HTTP clients (stored hashed)" },
   doctor: { run: doctor, summary: "check the engine, image, environments, index, state and audit chain" },
 };
 
