@@ -1,10 +1,8 @@
 import type { Result } from "../errors.js";
 import type { AuditFilter } from "./types.js";
+import { normalizeName } from "../requirement/name.js";
 
-/** PEP 503 normalisation, so `Foo.Bar`, `foo_bar` and `foo-bar` find the same records. */
-export function normalisePackageName(name: string): string {
-  return name.toLowerCase().replace(/[-_.]+/g, "-");
-}
+
 
 const RELATIVE = /^(\d+)\s*(s|m|h|d|w)$/;
 const UNIT_MS = { s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 } as const;
@@ -63,7 +61,7 @@ export function filterToSql(filter: AuditFilter, now: Date): Result<SqlWhere> {
   }
   if (filter.package !== undefined) {
     clauses.push("package = ?");
-    params.push(normalisePackageName(filter.package));
+    params.push(normalizeName(filter.package));
   }
   if (filter.outcome !== undefined) {
     const outcomes = Array.isArray(filter.outcome) ? filter.outcome : [filter.outcome];

@@ -3,7 +3,8 @@ import { PipgateError } from "../errors.js";
 import { canonicalJson } from "./canonical-json.js";
 import { recordHash, verifyChain, type StoredRow } from "./chain.js";
 import { newAuditId } from "./id.js";
-import { filterToSql, normalisePackageName } from "./query.js";
+import { normalizeName } from "../requirement/name.js";
+import { filterToSql } from "./query.js";
 import {
   AuditBodySchema,
   AuditInputSchema,
@@ -82,7 +83,7 @@ export function createAuditLog(db: Db, opts: { now?: () => Date } = {}): AuditLo
       identity,
       tool,
       environment: environment ?? null,
-      package: pkg === undefined ? null : normalisePackageName(pkg),
+      package: pkg === undefined ? null : normalizeName(pkg),
       outcome,
       body: canonicalJson(body),
       prev_hash: head?.hash ?? GENESIS_HASH,

@@ -3,7 +3,7 @@ import { createAuditLog } from "../audit/store.js";
 import { createEnvironments } from "../config/environments.js";
 import { createLogger } from "../log.js";
 import { createDockerRunner } from "../sandbox/docker.js";
-import { imageFor } from "../sandbox/spec.js";
+import { imageFor, pythonMinor } from "../sandbox/spec.js";
 import { errorMessage } from "../errors.js";
 import { openStateDb, type Db } from "../state/db.js";
 import { indexFromConfig } from "../index/from-config.js";
@@ -52,7 +52,7 @@ export const doctor: Subcommand = async (argv, io) => {
     });
     const image = imageFor(env.env.pythonVersion, config.sandbox.image);
     const carries = engine ? await runner.imagePython(image) : undefined;
-    const minor = env.env.pythonVersion.split(".").slice(0, 2).join(".");
+    const minor = pythonMinor(env.env.pythonVersion);
     checks.push({
       name: `sandbox image for ${name}`,
       ok: carries === minor,

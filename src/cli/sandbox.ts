@@ -2,7 +2,7 @@ import { join } from "node:path";
 import { execa } from "execa";
 import { pythonVersion } from "../config/python.js";
 import { packageRoot } from "../paths.js";
-import { imageFor } from "../sandbox/spec.js";
+import { imageFor, pythonMinor } from "../sandbox/spec.js";
 import { CliError, EXIT, parseCli, requireConfig, type Subcommand } from "./common.js";
 
 /**
@@ -25,7 +25,7 @@ export const sandbox: Subcommand = async (argv, io) => {
     for (const [name, env] of Object.entries(config.environments)) {
       const version = await pythonVersion(env.python);
       if (!version.ok) throw new CliError(`environment ${name}: ${version.error}`, EXIT.failure);
-      found.add(version.value.split(".").slice(0, 2).join("."));
+      found.add(pythonMinor(version.value));
     }
     minors = [...found];
   }

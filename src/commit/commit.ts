@@ -10,9 +10,9 @@ import { inspectInterpreter, type InterpreterInfo } from "./interpreter.js";
 import { insertJournal, setJournalState } from "./journal.js";
 import { withEnvironmentLock, type LockQueue } from "./lock.js";
 import { pipInstallArgs } from "./pip-command.js";
+import { normalizeName } from "../requirement/name.js";
 import {
   CommitRequestSchema,
-  normalizeName,
   type CommitRequest,
   type CommitResult,
   type CommitStage,

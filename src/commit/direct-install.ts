@@ -12,7 +12,7 @@ import { findInstalledDistInfo, uninstallDistribution } from "./direct-uninstall
 import type { InterpreterInfo } from "./interpreter.js";
 import { lastLine } from "./interpreter.js";
 import { isolatedEnv, type StagedWheel } from "./pip-command.js";
-import { normalizeName } from "./request.js";
+import { normalizeName } from "../requirement/name.js";
 
 /*
  * The direct installer: what the venv's pip would do with these verified wheels, without pip's start-up.

@@ -2,7 +2,7 @@ import { lstat, readFile, readdir, realpath, rmdir, unlink } from "node:fs/promi
 import { basename, dirname, isAbsolute, join, resolve } from "node:path";
 import { isInside } from "./backup.js";
 import { parseRecord } from "./direct-record.js";
-import { normalizeName } from "./request.js";
+import { normalizeName } from "../requirement/name.js";
 
 /**
  * The .dist-info directory of an installed distribution, found by its METADATA Name (directory names

@@ -1,6 +1,7 @@
 import { execa } from "execa";
 import { z } from "zod";
 import { errorMessage, type Result } from "../errors.js";
+import { normalizeName } from "../requirement/name.js";
 import { isolatedEnv } from "./pip-command.js";
 
 // Runs only the standard library in the target interpreter: where pip will write, what is installed,
@@ -68,7 +69,7 @@ export async function listInstalled(python: string): Promise<Result<InstalledDis
   const seen = new Set<string>();
   const pins: InstalledDist[] = [];
   for (const { name, version, requires } of info.value.installed) {
-    const key = name.replace(/[-_.]+/g, "-").toLowerCase();
+    const key = normalizeName(name);
     if (seen.has(key)) continue; // the first on sys.path wins, as for pip
     seen.add(key);
     pins.push({ name, version, requires });

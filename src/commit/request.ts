@@ -79,7 +79,3 @@ export type CommitResult =
   | { ok: true; installed: Pin[]; unchanged: Pin[]; durationMs: number }
   | { ok: false; error: string; rolledBack: boolean; stage: CommitStage };
 
-/** PEP 503 normalisation, so that "Foo_Bar" and "foo-bar" name the same distribution. */
-export function normalizeName(name: string): string {
-  return name.toLowerCase().replace(/[-_.]+/g, "-");
-}

@@ -5,7 +5,8 @@ import { basename, join } from "node:path";
 import { eq as sameVersion } from "@renovatebot/pep440";
 import { errorMessage, type Result } from "../errors.js";
 import { requirementsText, type StagedWheel } from "./pip-command.js";
-import { normalizeName, type VerifiedWheel } from "./request.js";
+import { normalizeName } from "../requirement/name.js";
+import type { VerifiedWheel } from "./request.js";
 
 /** A private directory holding exactly the verified wheels and the hash-pinned requirements file. */
 export interface Staging {

@@ -1,6 +1,6 @@
-import { statSync } from "node:fs";
 import type { Logger } from "../log.js";
 import { loadAllowlist, type Allowlist } from "./allowlist.js";
+import { fileFingerprint } from "./file-fingerprint.js";
 import { pythonVersion } from "./python.js";
 import type { EnvironmentConfig, LoadedConfig } from "./schema.js";
 
@@ -32,9 +32,7 @@ export interface Environments {
 }
 
 interface Slot {
-  ino: number;
-  mtimeMs: number;
-  size: number;
+  fingerprint: string;
   allowlist: Allowlist | undefined;
   loadedAt: Date | undefined;
   error: string | undefined;
@@ -52,21 +50,16 @@ export function createEnvironments(config: LoadedConfig, log: Logger): Environme
   function refresh(name: string, env: EnvironmentConfig): Slot {
     let slot = slots.get(name);
     if (slot === undefined) {
-      slot = { ino: -1, mtimeMs: -1, size: -1, allowlist: undefined, loadedAt: undefined, error: undefined, pythonVersion: undefined };
+      slot = { fingerprint: "", allowlist: undefined, loadedAt: undefined, error: undefined, pythonVersion: undefined };
       slots.set(name, slot);
     }
-    let stat;
-    try {
-      stat = statSync(env.allowlist);
-    } catch {
+    const fingerprint = fileFingerprint(env.allowlist);
+    if (fingerprint === "missing") {
       slot.error = `allowlist ${env.allowlist} cannot be read`;
       return slot;
     }
-    // Editors and `pipgate allowlist` replace the file (a new inode); in-place writes change mtime or size.
-    if (stat.ino === slot.ino && stat.mtimeMs === slot.mtimeMs && stat.size === slot.size) return slot;
-    slot.ino = stat.ino;
-    slot.mtimeMs = stat.mtimeMs;
-    slot.size = stat.size;
+    if (fingerprint === slot.fingerprint) return slot;
+    slot.fingerprint = fingerprint;
     const loaded = loadAllowlist(env.allowlist, config.rules);
     if (loaded.ok) {
       if (slot.allowlist !== undefined) log.info({ environment: name, path: env.allowlist }, "allowlist reloaded");

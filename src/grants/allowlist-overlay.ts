@@ -1,5 +1,5 @@
-import { statSync } from "node:fs";
 import type { Rules } from "../config/allowlist-schema.js";
+import { fileFingerprint } from "../config/file-fingerprint.js";
 import { loadAllowlist, type AllowedPackage, type Allowlist } from "../config/allowlist.js";
 
 /**
@@ -62,13 +62,7 @@ export type OverlayResult = { ok: true; overlay: Allowlist } | { ok: false; erro
 export function overlayLoader(): (path: string) => OverlayResult {
   const cache = new Map<string, { fingerprint: string; overlay: Allowlist | undefined; error: string | undefined }>();
   return (path) => {
-    let fingerprint = "missing";
-    try {
-      const stat = statSync(path);
-      fingerprint = `${stat.ino}:${stat.mtimeMs}:${stat.size}`;
-    } catch {
-      // reported below
-    }
+    const fingerprint = fileFingerprint(path);
     const slot = cache.get(path) ?? { fingerprint: "", overlay: undefined, error: undefined };
     if (slot.fingerprint !== fingerprint) {
       slot.fingerprint = fingerprint;

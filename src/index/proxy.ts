@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { request } from "undici";
 import { errorMessage } from "../errors.js";
 import type { Logger } from "../log.js";
+import { normalizeName } from "../requirement/name.js";
 import type { IndexClient, IndexFile } from "./types.js";
 
 /**
@@ -52,10 +53,6 @@ export interface IndexProxy {
 
 const SIMPLE_JSON = "application/vnd.pypi.simple.v1+json";
 
-function normalize(name: string): string {
-  return name.replace(/[-_.]+/g, "-").toLowerCase();
-}
-
 /**
  * The sandbox's only way out: a PEP 691 index on a unix socket that lists only what the filter allows,
  * rewrites every file URL to point back at itself, and passes files through only when their bytes match
@@ -74,7 +71,7 @@ export async function startIndexProxy(options: ProxyOptions): Promise<IndexProxy
   }
 
   async function projectPage(res: ServerResponse, rawName: string): Promise<void> {
-    const name = normalize(rawName);
+    const name = normalizeName(rawName);
     const hidden = filter.project(name);
     if (hidden !== undefined) {
       refused.push({ project: name, reason: hidden });

@@ -1,6 +1,6 @@
 import type { InstalledDist } from "../commit/interpreter.js";
 import { parseRequirement, versionSatisfies } from "../requirement/index.js";
-import { normalizeProject } from "./pip-report.js";
+import { normalizeName } from "../requirement/name.js";
 
 /**
  * What an install would break in the target: an installed distribution that stays, whose requirement
@@ -9,10 +9,10 @@ import { normalizeProject } from "./pip-report.js";
  * so what is reported is always a real conflict.
  */
 export function brokenRequirements(installed: readonly InstalledDist[], incoming: ReadonlyArray<{ name: string; version: string }>): string[] {
-  const arriving = new Map(incoming.map((dist) => [normalizeProject(dist.name), dist.version]));
+  const arriving = new Map(incoming.map((dist) => [normalizeName(dist.name), dist.version]));
   const problems: string[] = [];
   for (const dist of installed) {
-    if (arriving.has(normalizeProject(dist.name))) continue; // replaced by the install itself
+    if (arriving.has(normalizeName(dist.name))) continue; // replaced by the install itself
     for (const line of dist.requires) {
       if (line.includes(";")) continue;
       const parsed = parseRequirement(line);

@@ -5,10 +5,10 @@ import { errorMessage } from "../errors.js";
 import { decide, type Decision } from "../policy/index.js";
 import { formatRequirement, versionSatisfies } from "../requirement/index.js";
 import type { InstallArguments } from "../server/tool-arguments.js";
-import { imageFor } from "../sandbox/spec.js";
+import { imageFor, pythonMinor } from "../sandbox/spec.js";
 import type { PipelineDeps, Progress } from "./deps.js";
 import { brokenRequirements } from "./conflicts.js";
-import { normalizeProject } from "./pip-report.js";
+import { normalizeName } from "../requirement/name.js";
 import { resolutionKey } from "./resolution-cache.js";
 import { resolveInSandbox } from "./sandbox-stage.js";
 import { verifyWheels, type Verified } from "./verify.js";
@@ -113,7 +113,7 @@ async function pipeline(deps: PipelineDeps, request: InstallRequest, requestId: 
 
   const installed = await listInstalled(env.python);
   if (!installed.ok) return failure("failed", `cannot list the packages of ${env.name}: ${installed.error}`, decision);
-  const current = installed.value.find((dist) => normalizeProject(dist.name) === decision.name);
+  const current = installed.value.find((dist) => normalizeName(dist.name) === decision.name);
   if (current !== undefined && !args.upgrade && versionSatisfies(current.version, args.requirement.specifier)) {
     return {
       ...failure("denied", "", decision),
@@ -127,7 +127,7 @@ async function pipeline(deps: PipelineDeps, request: InstallRequest, requestId: 
   const pinned = `${decision.name}${args.requirement.extras.length > 0 ? `[${args.requirement.extras.join(",")}]` : ""}==${decision.version}`;
   const image = imageFor(env.pythonVersion, deps.sandboxConfig.image);
   const imagePython = await deps.sandbox.imagePython(image);
-  const envMinor = env.pythonVersion.split(".").slice(0, 2).join(".");
+  const envMinor = pythonMinor(env.pythonVersion);
   if (imagePython === undefined) {
     return failure("failed", `the sandbox image ${image} is missing; build it with \`pipgate sandbox build-image\``, decision);
   }

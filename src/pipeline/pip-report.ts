@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { normalizeName } from "../requirement/name.js";
 
 /** One entry of `pip install --dry-run --report` (report format version 1). Untrusted: the sandbox wrote it. */
 export const ReportItemSchema = z.looseObject({
@@ -41,9 +42,6 @@ export interface ResolvedItem {
   requested: boolean;
 }
 
-export function normalizeProject(name: string): string {
-  return name.replace(/[-_.]+/g, "-").toLowerCase();
-}
 
 /** Flattens the report; a direct reference in it (never asked for) is a reason to refuse the whole set. */
 export function resolvedItems(report: PipReport): { ok: true; items: ResolvedItem[] } | { ok: false; error: string } {
@@ -57,7 +55,7 @@ export function resolvedItems(report: PipReport): { ok: true; items: ResolvedIte
     const legacy = entry.download_info.archive_info?.hash;
     if (sha256 === undefined && legacy?.startsWith("sha256=") === true) sha256 = legacy.slice("sha256=".length);
     items.push({
-      name: normalizeProject(entry.metadata.name),
+      name: normalizeName(entry.metadata.name),
       displayName: entry.metadata.name,
       version: entry.metadata.version,
       filename,
@@ -76,7 +74,7 @@ export function requirers(items: readonly ResolvedItem[], name: string): Array<{
   for (const item of items) {
     for (const line of item.requiresDist) {
       const match = /^\s*([A-Za-z0-9][A-Za-z0-9._-]*)/.exec(line);
-      if (match?.[1] !== undefined && normalizeProject(match[1]) === name) found.push({ item, requirement: line.split(";")[0]?.trim() ?? line });
+      if (match?.[1] !== undefined && normalizeName(match[1]) === name) found.push({ item, requirement: line.split(";")[0]?.trim() ?? line });
     }
   }
   return found;

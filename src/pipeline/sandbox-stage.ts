@@ -6,7 +6,8 @@ import { startIndexProxy } from "../index/proxy.js";
 import type { Decision } from "../policy/index.js";
 import { resolveSpec } from "../sandbox/spec.js";
 import type { PipelineDeps, Progress } from "./deps.js";
-import { failedRequirementChains, normalizeProject, PipReportSchema, resolvedItems } from "./pip-report.js";
+import { normalizeName } from "../requirement/name.js";
+import { failedRequirementChains, PipReportSchema, resolvedItems } from "./pip-report.js";
 import { proxyFilterFor } from "./proxy-filter.js";
 import { collectFiles, verifyWheels, type Verified } from "./verify.js";
 
@@ -108,12 +109,12 @@ function refusalChain(
 ): string | undefined {
   if (refused.length === 0) return undefined;
   for (const chain of failedRequirementChains(stderr)) {
-    const name = normalizeProject(chain.requirement.split(/[<>=!~ ]/)[0] ?? "");
+    const name = normalizeName(chain.requirement.split(/[<>=!~ ]/)[0] ?? "");
     const reasons = [...new Set(refused.filter((entry) => entry.project === name).map((entry) => entry.reason))];
     if (reasons.length === 0) continue;
     if (chain.from === undefined) return reasons.join("; ");
     const [parent, pinned] = chain.from.split("==");
-    const version = pinned ?? versionOf(normalizeProject(parent ?? ""));
+    const version = pinned ?? versionOf(normalizeName(parent ?? ""));
     return `${parent ?? chain.from}${version === undefined ? "" : ` ${version}`} requires ${chain.requirement}; ${reasons.join("; ")}`;
   }
   const first = refused[0];

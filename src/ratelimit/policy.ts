@@ -1,5 +1,6 @@
-import { readFileSync, statSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { parse as parseYaml } from "yaml";
+import { fileFingerprint } from "../config/file-fingerprint.js";
 import { formatIssues } from "../config/issues.js";
 import { errorMessage } from "../errors.js";
 import { OPEN_POLICY, PolicySchema, type Policy } from "./policy-schema.js";
@@ -47,11 +48,11 @@ export interface WatchedPolicy {
 export function watchPolicy(path: string | undefined, initial: Policy, onError: (issues: string[]) => void = () => undefined): WatchedPolicy {
   let policy = initial;
   let lastError: string | undefined;
-  let seen = path === undefined ? "" : fingerprint(path);
+  let seen = path === undefined ? "" : fileFingerprint(path);
   return {
     current() {
       if (path === undefined) return policy;
-      const now = fingerprint(path);
+      const now = fileFingerprint(path);
       if (now === seen) return policy;
       seen = now;
       const loaded = loadPolicy(path);
@@ -66,13 +67,4 @@ export function watchPolicy(path: string | undefined, initial: Policy, onError: 
     },
     error: () => lastError,
   };
-}
-
-function fingerprint(path: string): string {
-  try {
-    const stat = statSync(path);
-    return `${stat.ino}:${stat.mtimeMs}:${stat.size}`;
-  } catch {
-    return "missing";
-  }
 }

@@ -90,11 +90,14 @@ export function resolveSpec(job: ResolveJob, image: string, limits: SandboxConfi
   };
 }
 
+/** "3.11.7" → "3.11": what a sandbox image and its target environment must share. */
+export function pythonMinor(pythonVersion: string): string {
+  return pythonVersion.split(".").slice(0, 2).join(".");
+}
+
 /** The image for an interpreter: pipgate-sandbox:py3.X unless the configuration names one. */
 export function imageFor(pythonVersion: string, configured: string | undefined): string {
-  if (configured !== undefined) return configured;
-  const [major, minor] = pythonVersion.split(".");
-  return `pipgate-sandbox:py${major}.${minor}`;
+  return configured ?? `pipgate-sandbox:py${pythonMinor(pythonVersion)}`;
 }
 
 /** A progress line from the driver: `@@pipgate {json}`. */
