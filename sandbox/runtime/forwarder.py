@@ -2,13 +2,17 @@
 
 The container has no network interface but loopback; pipgate bind-mounts the proxy's socket into it.
 pip is pointed at http://127.0.0.1:PORT/simple and this process copies bytes both ways.
-Usage: forwarder.py PORT SOCKET -- COMMAND...   (runs COMMAND, exits with its status)
+Usage: forwarder.py PORT SOCKET [--deadline=SECONDS] -- COMMAND...
+  Runs COMMAND and exits with its status. With --deadline, exits with 124 after SECONDS whatever
+  COMMAND does: as the container's first process, its exit ends every process in the container, so
+  the container stops at its timeout even if the broker that would have killed it is gone.
 """
 import os
 import socket
 import subprocess
 import sys
 import threading
+import time
 
 
 def pump(src, dst):
@@ -40,11 +44,24 @@ def serve(listener, path):
         threading.Thread(target=pump, args=(upstream, client), daemon=True).start()
 
 
+def watchdog(seconds):
+    time.sleep(seconds)
+    sys.stderr.write("pipgate: the sandbox reached its deadline\n")
+    sys.stderr.flush()
+    os._exit(124)
+
+
 def main(argv):
+    deadline = None
+    if len(argv) >= 3 and argv[2].startswith("--deadline="):
+        deadline = float(argv[2].split("=", 1)[1])
+        argv = argv[:2] + argv[3:]
     if len(argv) < 4 or argv[2] != "--":
-        sys.stderr.write("usage: forwarder.py PORT SOCKET -- COMMAND...\n")
+        sys.stderr.write("usage: forwarder.py PORT SOCKET [--deadline=SECONDS] -- COMMAND...\n")
         return 2
     port, path, command = int(argv[0]), argv[1], argv[3:]
+    if deadline is not None:
+        threading.Thread(target=watchdog, args=(deadline,), daemon=True).start()
     listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     listener.bind(("127.0.0.1", port))

@@ -28,6 +28,25 @@ export const SandboxSchema = z.object({
     .default(900)
     .describe("the largest timeout (seconds) an install may ask for"),
   docker_socket: z.string().default("/var/run/docker.sock").describe("the Docker engine's socket"),
+  runtime: z
+    .enum(["runc", "runsc"])
+    .default("runc")
+    .describe("the OCI runtime of build containers: runc (default) or runsc (gVisor, registered with the Docker engine)"),
+  out_max_mb: z
+    .number()
+    .int()
+    .min(16)
+    .max(65536)
+    .default(2048)
+    .describe("size of the build's /out (a tmpfs inside the container, counted in memory_mb): a build cannot write more"),
+  max_wheel_mb: z.number().int().min(1).max(65536).default(512).describe("the largest wheel a build may hand back"),
+  output_max_mb: z
+    .number()
+    .int()
+    .min(1)
+    .max(4096)
+    .default(32)
+    .describe("how much a build may write to its stdout and stderr together before it is stopped"),
 });
 export type SandboxConfig = z.infer<typeof SandboxSchema>;
 

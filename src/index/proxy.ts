@@ -38,6 +38,11 @@ export interface ProxyOptions {
   maxFileBytes?: number;
   /** Content-addressed store of verified files: a file already there is served without asking upstream. */
   storeDir: string;
+  /**
+   * Where `PUT /_pipgate/out/NAME` goes: the sandbox handing back its report and built wheels. The
+   * receiver bounds and names what it keeps; without one, uploads are refused.
+   */
+  upload?: (name: string, declaredLength: number | undefined, body: IncomingMessage) => Promise<{ status: number; message?: string }>;
 }
 
 export interface IndexProxy {
@@ -160,8 +165,19 @@ export async function startIndexProxy(options: ProxyOptions): Promise<IndexProxy
     res.end(bytes);
   }
 
+  async function upload(req: IncomingMessage, res: ServerResponse, name: string): Promise<void> {
+    const length = req.headers["content-length"];
+    const declared = length !== undefined && /^\d{1,15}$/.test(length) ? Number(length) : undefined;
+    const answer = options.upload === undefined ? { status: 405, message: "this proxy takes no uploads" } : await options.upload(name, declared, req);
+    // A refused body is not read on: the connection closes instead of draining it.
+    if (!req.complete) res.setHeader("connection", "close");
+    send(res, answer.status, "text/plain", `${answer.message ?? "stored"}\n`);
+    if (!req.complete) res.on("finish", () => req.destroy());
+  }
+
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const path = new URL(req.url ?? "/", "http://sandbox").pathname;
+    if (req.method === "PUT" && path.startsWith("/_pipgate/out/")) return upload(req, res, decodeURIComponent(path.slice("/_pipgate/out/".length)));
     if (req.method !== "GET" && req.method !== "HEAD") return send(res, 405, "text/plain", "read-only index\n");
     const projectMatch = /^\/simple\/([^/]+)\/?$/.exec(path);
     if (projectMatch?.[1] !== undefined) return projectPage(res, decodeURIComponent(projectMatch[1]));

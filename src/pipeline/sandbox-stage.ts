@@ -1,10 +1,17 @@
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { chmod, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { EnvironmentRuntime } from "../config/environments.js";
+import type { SandboxConfig } from "../config/schema.js";
 import { startIndexProxy } from "../index/proxy.js";
 import type { Decision } from "../policy/index.js";
-import { resolveSpec } from "../sandbox/spec.js";
+import { readBounded } from "../sandbox/boundary/read.js";
+import { DEFAULT_STREAM_LIMITS, type StreamLimits } from "../sandbox/boundary/streams.js";
+import { createOutputSink, uploadedFilename, type OutputLimits } from "../sandbox/boundary/uploads.js";
+import type { SandboxRun } from "../sandbox/docker.js";
+import { REAP_GRACE_MS, resolveSpec } from "../sandbox/spec.js";
+import { createOwnedDir } from "../state/leftovers.js";
+import { currentProcess, processTag } from "../state/process.js";
 import type { PipelineDeps, Progress } from "./deps.js";
 import { normalizeName } from "../requirement/name.js";
 import { failedRequirementChains, PipReportSchema, resolvedItems } from "./pip-report.js";
@@ -26,6 +33,20 @@ export type SandboxOutcome =
   | { ok: true; verified: Verified; sandbox: Record<string, unknown> }
   | { ok: false; status: "denied" | "failed" | "timed-out"; message: string; sandbox: Record<string, unknown> | undefined };
 
+const MB = 1024 * 1024;
+
+/** What a build may hand back and print, from the configuration. */
+export function outputLimits(config: SandboxConfig): OutputLimits {
+  return { maxReportBytes: 8 * MB, maxWheelBytes: config.max_wheel_mb * MB, maxTotalBytes: config.out_max_mb * MB, maxFiles: 512 };
+}
+
+export function streamLimits(config: SandboxConfig): StreamLimits {
+  return { ...DEFAULT_STREAM_LIMITS, maxTotalBytes: config.output_max_mb * MB };
+}
+
+/** Prefixes of the scratch directories a sandbox run makes; start-up sweeps those of dead brokers. */
+export const SCRATCH = { work: "run", socket: "pipgate-sock" } as const;
+
 /** Resolution and sdist builds in the container, then verification of what came out. */
 export async function resolveInSandbox(
   deps: PipelineDeps,
@@ -35,15 +56,13 @@ export async function resolveInSandbox(
 ): Promise<SandboxOutcome> {
   const progress = hooks.progress ?? (() => undefined);
   const { decision } = job;
-  const work = join(deps.stateDir, "work", job.requestId);
+  const config = deps.sandboxConfig;
+  const work = await createOwnedDir(join(deps.stateDir, "work"), SCRATCH.work);
   // A unix socket path is limited to 107 bytes: the proxy's lives in a short private directory, not
-  // under a state directory of any length.
-  const socketDir = mkdtempSync(join(tmpdir(), "pipgate-"));
-  const outDir = join(work, "out");
-  mkdirSync(socketDir, { recursive: true });
-  mkdirSync(outDir, { recursive: true });
-  chmodSync(socketDir, 0o777);
-  chmodSync(outDir, 0o777);
+  // under a state directory of any length. The container may connect to it but not write beside it.
+  const socketDir = await createOwnedDir(tmpdir(), SCRATCH.socket);
+  await chmod(socketDir, 0o755);
+  const sink = await createOutputSink(join(work, "out"), outputLimits(config));
   const proxy = await startIndexProxy({
     index: deps.index,
     socketPath: join(socketDir, "index.sock"),
@@ -51,51 +70,131 @@ export async function resolveInSandbox(
     log: deps.log,
     storeDir: join(deps.stateDir, "files"),
     headers: deps.indexHeaders,
+    upload: (name, length, body) => sink.receive(name, length, body),
   });
   try {
+    const broker = await currentProcess();
     const spec = resolveSpec(
       { requirement: job.pinned, onlyBinary: env.allowlist.rules.wheels_only, upgrade: job.upgrade, installed: job.installed.map((dist) => ({ name: dist.name, version: dist.version })) },
       job.image,
-      deps.sandboxConfig,
-      { runtimeDir: deps.runtimeDir, socketDir, outDir },
-      job.requestId,
-      deps.stateDir,
+      config,
+      { runtimeDir: deps.runtimeDir, socketDir },
+      { requestId: job.requestId, stateDir: deps.stateDir, broker: processTag(broker), host: broker.host, deadline: Date.now() + job.timeout * 1000 + REAP_GRACE_MS },
+      job.timeout,
     );
     progress({ stage: "resolving", message: `resolving ${job.pinned} in the sandbox` });
+    const events: Array<Record<string, unknown>> = [];
     const run = await deps.sandbox.run(spec, {
       timeoutMs: job.timeout * 1000,
       signal: hooks.signal,
+      streams: streamLimits(config),
+      onExit: () => sink.seal(),
       onEvent: (event) => {
+        events.push(event);
         if (event.stage === "building") progress({ stage: "building", message: "building wheels from sdists in the sandbox" });
       },
     });
-    const sandbox = { durationMs: run.durationMs, exitCode: run.exitCode, timedOut: run.timedOut, image: job.image, peakMemoryBytes: peakMemory(run.events) };
-    if (run.timedOut) {
-      return { ok: false, status: "timed-out", message: `timed out after ${job.timeout} s in the sandbox; the container was killed and nothing was installed`, sandbox };
-    }
-    if (run.aborted) return { ok: false, status: "failed", message: "the install was cancelled; nothing was installed", sandbox };
+    const sandbox = {
+      durationMs: run.durationMs,
+      exitCode: run.exitCode,
+      timedOut: run.timedOut,
+      image: job.image,
+      runtime: config.runtime,
+      peakMemoryBytes: peakMemory(events),
+      oomKilled: run.oomKilled,
+      outputBytes: run.output.totalBytes,
+      ...(run.exitCode === 0 ? {} : { log: logTail(run.output.stderrTail, 40, 4096) }),
+    };
+    const ended = runEnding(run, events, config, job.timeout, sink.refusal());
+    if (ended !== undefined) return { ...ended, sandbox };
     if (run.exitCode !== 0) {
-      const chain = refusalChain(run.stderr, proxy.refused, (project) =>
+      const chain = refusalChain(run.output.stderrTail, proxy.refused, (project) =>
         project === decision.name && decision.allowed ? decision.version : [...proxy.served.values()].find((file) => file.project === project)?.version,
       );
       if (chain !== undefined) return { ok: false, status: "denied", message: chain, sandbox };
-      return { ok: false, status: "failed", message: `resolution failed in the sandbox (exit ${String(run.exitCode)}): ${lastError(run.stderr)}`, sandbox };
+      return { ok: false, status: "failed", message: buildFailure(run, events), sandbox };
     }
 
     progress({ stage: "verifying", message: "verifying the resolved set" });
-    const reportPath = join(outDir, "report.json");
-    const report = PipReportSchema.safeParse(existsSync(reportPath) ? JSON.parse(readFileSync(reportPath, "utf8")) : undefined);
-    if (!report.success) return { ok: false, status: "failed", message: "the sandbox produced no readable resolution report", sandbox };
+    const reportFile = sink.report();
+    const bytes = reportFile === undefined ? undefined : await readBounded(reportFile.path, outputLimits(config).maxReportBytes);
+    const report = PipReportSchema.safeParse(bytes?.ok === true ? parseJson(bytes.value) : undefined);
+    if (!report.success) return { ok: false, status: "failed", message: "the sandbox handed back no readable resolution report; nothing was installed", sandbox };
     const flat = resolvedItems(report.data);
     if (!flat.ok) return { ok: false, status: "denied", message: flat.error, sandbox };
-    const files = collectFiles(deps, flat.items, proxy.served, join(outDir, "wheels"));
+    const built = new Map(sink.wheels().map((file) => [uploadedFilename(file), file]));
+    const files = await collectFiles(deps, flat.items, proxy.served, built);
     if (!files.ok) return { ok: true, verified: files, sandbox };
     return { ok: true, verified: await verifyWheels(deps, env, files.wheels, flat.items), sandbox };
   } finally {
     await proxy.close();
-    rmSync(work, { recursive: true, force: true });
-    rmSync(socketDir, { recursive: true, force: true });
+    await rm(work, { recursive: true, force: true });
+    await rm(socketDir, { recursive: true, force: true });
   }
+}
+
+/** The endings that are not pip's: timeouts, cancellation, floods, memory, a full /out, refused output. */
+function runEnding(
+  run: SandboxRun,
+  events: ReadonlyArray<Record<string, unknown>>,
+  config: SandboxConfig,
+  timeout: number,
+  refusal: string | undefined,
+): { ok: false; status: "failed" | "timed-out"; message: string } | undefined {
+  const nothing = "nothing was installed";
+  if (run.aborted) return { ok: false, status: "failed", message: `the install was cancelled; ${nothing}` };
+  if (run.output.overflowed) {
+    return { ok: false, status: "failed", message: `the build wrote more than ${config.output_max_mb} MB to its output streams (sandbox.output_max_mb) and was stopped; ${nothing}` };
+  }
+  if (run.timedOut || run.exitCode === 124) {
+    return { ok: false, status: "timed-out", message: `timed out after ${timeout} s in the sandbox; the container was killed and ${nothing}` };
+  }
+  if (run.oomKilled) {
+    return {
+      ok: false,
+      status: "failed",
+      message: `the build ran out of memory in the sandbox (sandbox.memory_mb: ${config.memory_mb}; files in /out and /tmp count toward it) and was killed; ${nothing}. Ask for a release with a wheel, or raise sandbox.memory_mb`,
+    };
+  }
+  if (run.exitCode === 12) {
+    return { ok: false, status: "failed", message: `build output too large: the build filled its /out of ${config.out_max_mb} MB (sandbox.out_max_mb); ${nothing}` };
+  }
+  if (run.exitCode === 13 || refusal !== undefined) {
+    const reason = refusal ?? stringField(events.find((event) => event.stage === "failed"), "reason") ?? "it could not be handed back";
+    return { ok: false, status: "failed", message: `the sandbox's output was refused: ${reason.slice(0, 300)}; ${nothing}` };
+  }
+  return undefined;
+}
+
+/** pip failed in the container: which step, the likely cause, and the last lines of its output. */
+function buildFailure(run: SandboxRun, events: ReadonlyArray<Record<string, unknown>>): string {
+  const failed = events.find((event) => event.stage === "failed");
+  const step = failed?.step === "build" ? "building a wheel from an sdist" : "resolution";
+  const log = run.output.stderrTail;
+  const tail = logTail(log, 12, 1500);
+  if (/error: command '[^']*(gcc|cc|g\+\+|clang)' failed|unable to execute '[^']*(gcc|cc)'|(gcc|cc|g\+\+): (command )?not found|fatal error: [\w/.-]+\.h: No such file/.test(log)) {
+    return `${step} failed in the sandbox: the build needs a C compiler or C headers, which the sandbox image does not have. Ask for a release that has a wheel for this platform. Last lines of the build:\n${tail}`;
+  }
+  return `${step} failed in the sandbox (exit ${String(run.exitCode)}): ${lastError(log)}. Last lines of pip's output:\n${tail}`;
+}
+
+function stringField(event: Record<string, unknown> | undefined, key: string): string | undefined {
+  const value = event?.[key];
+  return typeof value === "string" ? value : undefined;
+}
+
+function parseJson(bytes: Buffer): unknown {
+  try {
+    return JSON.parse(bytes.toString("utf8"));
+  } catch {
+    return undefined;
+  }
+}
+
+/** The last `lines` lines of a log, at most `bytes` long: what a message or an audit record carries. */
+export function logTail(log: string, lines: number, bytes: number): string {
+  const kept = log.replace(/\s+$/, "").split("\n").slice(-lines).join("\n");
+  return kept.length > bytes ? kept.slice(kept.length - bytes) : kept;
 }
 
 /**

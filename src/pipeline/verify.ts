@@ -1,5 +1,5 @@
-import { createHash } from "node:crypto";
-import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync } from "node:fs";
+import { existsSync } from "node:fs";
+import { mkdir, rename, rm, stat } from "node:fs/promises";
 import { basename, join } from "node:path";
 import type { VerifiedWheel } from "../commit/request.js";
 import type { EnvironmentRuntime } from "../config/environments.js";
@@ -14,15 +14,15 @@ export type Verified =
 
 /**
  * The bytes of every resolved distribution: wheels as the proxy served them (hash checked against the
- * index), sdists as the sandbox built them (hashed here), all in the content-addressed store.
+ * index), sdists as the sandbox built them (hashed by the output sink as they arrived), all in the
+ * content-addressed store.
  */
-export function collectFiles(
+export async function collectFiles(
   deps: PipelineDeps,
   items: ResolvedItem[],
   served: Map<string, { sha256: string; path: string }>,
-  builtDir: string,
-): { ok: true; wheels: VerifiedWheel[] } | { ok: false; error: string } {
-  const built = existsSync(builtDir) ? readdirSync(builtDir) : [];
+  built: ReadonlyMap<string, { path: string; sha256: string }>,
+): Promise<{ ok: true; wheels: VerifiedWheel[] } | { ok: false; error: string }> {
   const wheels: VerifiedWheel[] = [];
   for (const item of items) {
     if (item.kind === "wheel") {
@@ -35,18 +35,16 @@ export function collectFiles(
     }
     if (!served.has(item.filename)) return { ok: false, error: `${item.filename} was not fetched through pipgate's proxy; refused` };
     const prefix = `${item.name.replace(/-/g, "_")}-${item.version}-`.toLowerCase();
-    const wheelName = built.find((name) => name.toLowerCase().startsWith(prefix) && name.endsWith(".whl"));
-    if (wheelName === undefined) return { ok: false, error: `the sandbox built no wheel for ${item.displayName} ${item.version}` };
-    const bytes = readFileSync(join(builtDir, wheelName));
-    const sha256 = createHash("sha256").update(bytes).digest("hex");
-    const dir = join(deps.stateDir, "files", sha256);
+    const wheelName = [...built.keys()].find((name) => name.toLowerCase().startsWith(prefix) && name.endsWith(".whl"));
+    const received = wheelName === undefined ? undefined : built.get(wheelName);
+    if (wheelName === undefined || received === undefined) return { ok: false, error: `the sandbox built no wheel for ${item.displayName} ${item.version}` };
+    const dir = join(deps.stateDir, "files", received.sha256);
     const path = join(dir, wheelName);
-    if (!existsSync(path)) {
-      mkdirSync(dir, { recursive: true });
-      copyFileSync(join(builtDir, wheelName), `${path}.part`);
-      renameSync(`${path}.part`, path);
-    }
-    wheels.push({ name: item.name, version: item.version, path, sha256 });
+    if (await stat(path).then(() => false, () => true)) {
+      await mkdir(dir, { recursive: true });
+      await rename(received.path, path);
+    } else await rm(received.path, { force: true });
+    wheels.push({ name: item.name, version: item.version, path, sha256: received.sha256 });
   }
   return { ok: true, wheels };
 }

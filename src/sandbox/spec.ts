@@ -1,4 +1,5 @@
 import type { SandboxConfig } from "../config/schema.js";
+import { LABELS } from "./reaper.js";
 
 /** Where things are inside the container. */
 export const CONTAINER = {
@@ -34,24 +35,43 @@ export interface ContainerSpec {
     Tmpfs: Record<string, string>;
     Binds: string[];
     Ulimits: Array<{ Name: string; Soft: number; Hard: number }>;
+    LogConfig: { Type: "none"; Config: Record<string, never> };
+    Runtime: "runc" | "runsc";
   };
   labels: Record<string, string>;
 }
 
 export interface HostPaths {
   runtimeDir: string; // sandbox/runtime on the host (read-only in the container)
-  socketDir: string; // holds the index proxy's socket
-  outDir: string; // writable by the sandbox user; untrusted afterwards
+  socketDir: string; // holds the index proxy's socket (read-only in the container: connect needs no write)
 }
+
+/** Who started a container and until when it may run: what the reaper reads after a crash. */
+export interface RunLabels {
+  requestId: string;
+  stateDir: string;
+  /** The broker process, as processTag writes it. */
+  broker: string;
+  host: string;
+  /** Milliseconds since the epoch after which the container is killed whoever started it. */
+  deadline: number;
+}
+
+/** Time past the request's own timeout before the reaper steps in for a broker that did not. */
+export const REAP_GRACE_MS = 60_000;
 
 /**
  * The whole container, as data: no network at all, a read-only root, no capabilities, no privilege
- * gain, an unprivileged user, pids/memory/CPU limits. Its only way out is the proxy's socket.
+ * gain, an unprivileged user, pids/memory/CPU limits, no log kept by the engine. Nothing of the host is
+ * writable in it: /out and /tmp are size-limited tmpfs, and what the build hands back goes out through
+ * the proxy's socket, the only way out, to pipgate's bounded output sink.
  */
-export function resolveSpec(job: ResolveJob, image: string, limits: SandboxConfig, paths: HostPaths, requestId: string, stateDir: string): ContainerSpec {
+export function resolveSpec(job: ResolveJob, image: string, limits: SandboxConfig, paths: HostPaths, run: RunLabels, timeoutSeconds: number): ContainerSpec {
   const driverConfig = JSON.stringify({
     requirement: job.requirement,
     index_url: `http://127.0.0.1:${CONTAINER.port}/simple/`,
+    upload_url: `http://127.0.0.1:${CONTAINER.port}/_pipgate/out/`,
+    max_wheel_bytes: limits.max_wheel_mb * 1024 * 1024,
     only_binary: job.onlyBinary,
     upgrade: job.upgrade,
     installed: job.installed,
@@ -64,6 +84,8 @@ export function resolveSpec(job: ResolveJob, image: string, limits: SandboxConfi
       `${CONTAINER.runtime}/forwarder.py`,
       String(CONTAINER.port),
       CONTAINER.socket,
+      // The container ends itself at its timeout too, should the broker that would kill it be gone.
+      `--deadline=${timeoutSeconds + 5}`,
       "--",
       "python3",
       "-I",
@@ -81,12 +103,25 @@ export function resolveSpec(job: ResolveJob, image: string, limits: SandboxConfi
       Memory: limits.memory_mb * 1024 * 1024,
       MemorySwap: limits.memory_mb * 1024 * 1024,
       NanoCpus: Math.round(limits.cpus * 1e9),
-      Tmpfs: { "/tmp": "rw,exec,nosuid,nodev,size=1024m,mode=1777" },
-      Binds: [`${paths.runtimeDir}:${CONTAINER.runtime}:ro`, `${paths.socketDir}:${CONTAINER.socketDir}:rw`, `${paths.outDir}:${CONTAINER.out}:rw`],
+      Tmpfs: {
+        "/tmp": "rw,exec,nosuid,nodev,size=1024m,mode=1777",
+        [CONTAINER.out]: `rw,noexec,nosuid,nodev,size=${limits.out_max_mb}m,mode=1777`,
+      },
+      Binds: [`${paths.runtimeDir}:${CONTAINER.runtime}:ro`, `${paths.socketDir}:${CONTAINER.socketDir}:ro`],
       Ulimits: [{ Name: "nofile", Soft: 1024, Hard: 1024 }],
+      // The engine would otherwise copy everything the build prints into a log file on the host's disk.
+      LogConfig: { Type: "none", Config: {} },
+      Runtime: limits.runtime,
     },
-    // Which broker (by its state directory) started a container, and for which request: for operators and tests.
-    labels: { "org.pipgate.request": requestId, "org.pipgate.role": "resolve", "org.pipgate.state-dir": stateDir },
+    // Which broker started a container, for which request, and until when: the reaper's whole input.
+    labels: {
+      [LABELS.request]: run.requestId,
+      [LABELS.role]: "resolve",
+      [LABELS.stateDir]: run.stateDir,
+      [LABELS.broker]: run.broker,
+      [LABELS.host]: run.host,
+      [LABELS.deadline]: String(run.deadline),
+    },
   };
 }
 
@@ -98,15 +133,4 @@ export function pythonMinor(pythonVersion: string): string {
 /** The image for an interpreter: pipgate-sandbox:py3.X unless the configuration names one. */
 export function imageFor(pythonVersion: string, configured: string | undefined): string {
   return configured ?? `pipgate-sandbox:py${pythonMinor(pythonVersion)}`;
-}
-
-/** A progress line from the driver: `@@pipgate {json}`. */
-export function parseDriverEvent(line: string): Record<string, unknown> | undefined {
-  if (!line.startsWith("@@pipgate ")) return undefined;
-  try {
-    const value: unknown = JSON.parse(line.slice("@@pipgate ".length));
-    return typeof value === "object" && value !== null ? (value as Record<string, unknown>) : undefined;
-  } catch {
-    return undefined;
-  }
 }

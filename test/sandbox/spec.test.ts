@@ -1,12 +1,14 @@
 import { describe, expect, it } from "vitest";
 import { SandboxSchema } from "../../src/config/schema.js";
-import { imageFor, parseDriverEvent, resolveSpec } from "../../src/sandbox/spec.js";
+import { parseDriverEvent } from "../../src/sandbox/boundary/streams.js";
+import { imageFor, resolveSpec } from "../../src/sandbox/spec.js";
 
 const limits = SandboxSchema.parse({ memory_mb: 512, pids: 64, cpus: 1.5 });
-const paths = { runtimeDir: "/repo/sandbox/runtime", socketDir: "/state/work/r1/sock", outDir: "/state/work/r1/out" };
+const paths = { runtimeDir: "/repo/sandbox/runtime", socketDir: "/tmp/pipgate-sock-1.2-abc" };
+const run = { requestId: "req_1", stateDir: "/state", broker: "4242.99", host: "host-a", deadline: 1_700_000_000_000 };
 
 describe("the sandbox container spec", () => {
-  const spec = resolveSpec({ requirement: "demo==1.0", onlyBinary: false, upgrade: false, installed: [] }, "pipgate-sandbox:py3.11", limits, paths, "req_1", "/state");
+  const spec = resolveSpec({ requirement: "demo==1.0", onlyBinary: false, upgrade: false, installed: [] }, "pipgate-sandbox:py3.11", limits, paths, run, 30);
 
   it("has no network, a read-only root, no capabilities, no privilege gain and an unprivileged user", () => {
     expect(spec.hostConfig.NetworkMode).toBe("none");
@@ -23,9 +25,17 @@ describe("the sandbox container spec", () => {
     expect(spec.hostConfig.NanoCpus).toBe(1_500_000_000);
   });
 
-  it("mounts only the runtime (read-only), the proxy's socket directory and the output directory", () => {
-    expect(spec.hostConfig.Binds).toEqual(["/repo/sandbox/runtime:/opt/pipgate:ro", "/state/work/r1/sock:/run/pipgate:rw", "/state/work/r1/out:/out:rw"]);
-    expect(Object.keys(spec.hostConfig.Tmpfs)).toEqual(["/tmp"]);
+  it("mounts nothing of the host writable: the runtime and the proxy's socket directory read-only, /out a sized tmpfs", () => {
+    expect(spec.hostConfig.Binds).toEqual(["/repo/sandbox/runtime:/opt/pipgate:ro", "/tmp/pipgate-sock-1.2-abc:/run/pipgate:ro"]);
+    expect(Object.keys(spec.hostConfig.Tmpfs).sort()).toEqual(["/out", "/tmp"]);
+    expect(spec.hostConfig.Tmpfs["/out"]).toContain(`size=${limits.out_max_mb}m`);
+    expect(spec.hostConfig.LogConfig.Type).toBe("none");
+  });
+
+  it("runs under the configured runtime, and the container ends itself after its timeout", () => {
+    expect(spec.hostConfig.Runtime).toBe("runc");
+    expect(resolveSpec({ requirement: "demo==1.0", onlyBinary: false, upgrade: false, installed: [] }, "i", SandboxSchema.parse({ runtime: "runsc" }), paths, run, 30).hostConfig.Runtime).toBe("runsc");
+    expect(spec.cmd).toContain("--deadline=35");
   });
 
   it("points pip at the loopback forwarder and never at the host's configuration", () => {
@@ -37,7 +47,14 @@ describe("the sandbox container spec", () => {
   });
 
   it("labels the container with its request and broker", () => {
-    expect(spec.labels).toEqual({ "org.pipgate.request": "req_1", "org.pipgate.role": "resolve", "org.pipgate.state-dir": "/state" });
+    expect(spec.labels).toEqual({
+      "org.pipgate.request": "req_1",
+      "org.pipgate.role": "resolve",
+      "org.pipgate.state-dir": "/state",
+      "org.pipgate.broker": "4242.99",
+      "org.pipgate.host": "host-a",
+      "org.pipgate.deadline": "1700000000000",
+    });
   });
 });
 

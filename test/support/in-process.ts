@@ -23,6 +23,7 @@ export function countingRunner(inner: SandboxRunner): SandboxRunner & { launches
     },
     imagePython: (image: string) => inner.imagePython(image),
     ping: () => inner.ping(),
+    runtimes: () => inner.runtimes(),
   };
   return runner;
 }
