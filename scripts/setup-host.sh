@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Installs and starts what pipgate needs on a Debian host: the Docker engine (no bridge, no iptables:
-# containers run with --network none), debootstrap for the sandbox image, Debian's wheels of pip,
-# setuptools and wheel that the test index serves, and Chromium for the report test. Idempotent; root.
+# containers run with --network none) with gVisor's runsc registered beside runc, debootstrap for the
+# sandbox image, Debian's wheels of pip, setuptools and wheel that the test index serves, and Chromium
+# for the report test. Idempotent; root.
 set -euo pipefail
 
 need=()
 command -v dockerd >/dev/null 2>&1 || need+=(docker.io)
 command -v debootstrap >/dev/null 2>&1 || need+=(debootstrap)
+command -v runsc >/dev/null 2>&1 || need+=(runsc)
 ls /usr/share/python-wheels/pip-*.whl >/dev/null 2>&1 || need+=(python3-pip-whl)
 ls /usr/share/python-wheels/setuptools-*.whl >/dev/null 2>&1 || need+=(python3-setuptools-whl)
 ls /usr/share/python-wheels/wheel-*.whl >/dev/null 2>&1 || need+=(python3-wheel-whl)
@@ -19,6 +21,16 @@ if [ ${#need[@]} -gt 0 ]; then
   apt-get install -y -qq "${need[@]}" >/dev/null
 fi
 
+# runsc (sandbox.runtime: runsc) as a runtime of the engine: no network stack of its own (containers
+# have none), and host unix sockets may be opened (the index proxy's socket is the build's only way out).
+RUNSC_CONFIG='{"runtimes":{"runsc":{"path":"/usr/bin/runsc","runtimeArgs":["--network=none","--host-uds=open"]}}}'
+mkdir -p /etc/docker
+if [ ! -s /etc/docker/daemon.json ]; then
+  echo "$RUNSC_CONFIG" >/etc/docker/daemon.json
+elif ! grep -q '"runsc"' /etc/docker/daemon.json; then
+  echo "setup-host: /etc/docker/daemon.json exists without a runsc runtime; add $RUNSC_CONFIG to it" >&2
+fi
+
 if ! docker info >/dev/null 2>&1; then
   echo "setup-host: starting dockerd (--bridge=none --iptables=false)" >&2
   mkdir -p /var/log
@@ -29,4 +41,13 @@ if ! docker info >/dev/null 2>&1; then
   done
   docker info >/dev/null 2>&1 || { echo "setup-host: dockerd did not start; see /var/log/pipgate-dockerd.log" >&2; exit 1; }
 fi
+if ! docker info --format '{{json .Runtimes}}' | grep -q '"runsc"'; then
+  # dockerd reloads its runtimes on SIGHUP
+  kill -HUP "$(pidof dockerd)" 2>/dev/null || true
+  for _ in $(seq 1 20); do
+    docker info --format '{{json .Runtimes}}' | grep -q '"runsc"' && break
+    sleep 0.5
+  done
+fi
+docker info --format '{{json .Runtimes}}' | grep -q '"runsc"' || echo "setup-host: runsc is not registered with the Docker engine (see /etc/docker/daemon.json)" >&2
 echo "setup-host: docker engine ready" >&2

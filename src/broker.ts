@@ -3,7 +3,7 @@ import { commitWheels } from "./commit/commit.js";
 import { recoverUnfinishedCommits } from "./commit/recover.js";
 import { createEnvironments, type Environments } from "./config/environments.js";
 import type { LoadedConfig } from "./config/schema.js";
-import { PipgateError } from "./errors.js";
+import { errorMessage, PipgateError } from "./errors.js";
 import { indexFromConfig } from "./index/from-config.js";
 import type { IndexClient } from "./index/types.js";
 import type { Logger } from "./log.js";
@@ -12,6 +12,13 @@ import { sqliteResolutionCache } from "./pipeline/resolution-cache.js";
 import { runtimeDir } from "./paths.js";
 import { loadPopularNames } from "./policy/popular-names.js";
 import { createDockerRunner, type SandboxRunner } from "./sandbox/docker.js";
+import { reapContainers } from "./sandbox/reaper.js";
+import { sweepStaleBackups } from "./commit/leftovers.js";
+import { STAGING_PREFIX } from "./commit/staging.js";
+import { SCRATCH } from "./pipeline/sandbox-stage.js";
+import { sweepOwnedDirs } from "./state/leftovers.js";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { openStateDb, type Db } from "./state/db.js";
 
 export interface Broker {
@@ -58,8 +65,40 @@ export async function openBroker(config: LoadedConfig, log: Logger, overrides: B
     log.warn({ ...entry }, "rolled back an unfinished commit at start-up");
   }
 
+  const reap = async () => {
+    const reaped = await reapContainers(config.sandbox.docker_socket, config.state_dir).catch((error: unknown) => {
+      log.warn({ err: errorMessage(error) }, "could not look for sandbox containers left by a dead broker");
+      return [];
+    });
+    for (const container of reaped) {
+      audit.append({
+        identity: "pipgate",
+        tool: "recovery",
+        outcome: "reaped",
+        arguments: { container: container.id, request: container.request },
+        reason:
+          container.why === "broker-gone"
+            ? `sandbox container ${container.id.slice(0, 12)} of request ${container.request} outlived the broker that started it; killed and removed`
+            : `sandbox container ${container.id.slice(0, 12)} of request ${container.request} ran past its deadline; killed and removed`,
+      });
+      log.warn({ ...container }, "killed and removed a leftover sandbox container");
+    }
+  };
+  await reap();
+  // A live broker kills its own containers at their timeout; this catches what nothing else would.
+  const reaper = setInterval(() => void reap(), 60_000);
+  reaper.unref();
+  const swept = [
+    ...(await sweepOwnedDirs(join(config.state_dir, "work"), SCRATCH.work)),
+    ...(await sweepOwnedDirs(join(config.state_dir, "staging"), STAGING_PREFIX)),
+    ...(await sweepOwnedDirs(tmpdir(), SCRATCH.socket)),
+    ...(await sweepStaleBackups(db, config.state_dir)),
+  ];
+  if (swept.length > 0) log.info({ removed: swept }, "removed scratch directories left by dead brokers");
+
   const configured = await indexFromConfig(config, { db, now: overrides.now });
   if (!configured.ok) {
+    clearInterval(reaper);
     db.close();
     throw new PipgateError("index", configured.error);
   }
@@ -93,5 +132,9 @@ export async function openBroker(config: LoadedConfig, log: Logger, overrides: B
       ),
     log,
   };
-  return { config, db, audit, environments, index, sandbox, pipeline, close: () => db.close() };
+  return { config, db, audit, environments, index, sandbox, pipeline, close: () => {
+      clearInterval(reaper);
+      db.close();
+    },
+  };
 }

@@ -15,6 +15,7 @@ export const OUTCOMES = [
   "failed",
   "timed-out",
   "rolled-back",
+  "reaped",
   "listed",
 ] as const;
 
@@ -39,6 +40,7 @@ export const OUTCOME_KIND: Readonly<Record<Outcome, OutcomeKind>> = {
   failed: "failed",
   "timed-out": "failed",
   "rolled-back": "failed",
+  reaped: "other",
   listed: "other",
 };
 
@@ -58,6 +60,10 @@ export const SandboxSummarySchema = z.object({
   peakMemoryBytes: z.number().optional().describe("the container's peak memory use"),
   image: z.string().optional().describe("the sandbox image used"),
   cached: z.boolean().optional().describe("a verified resolution was reused: no container ran, policy was checked afresh"),
+  runtime: z.string().optional().describe("the OCI runtime the container ran under (runc, runsc)"),
+  oomKilled: z.boolean().optional().describe("the memory limit ended the build"),
+  outputBytes: z.number().optional().describe("bytes the build wrote to its stdout and stderr"),
+  log: z.string().optional().describe("the last lines of pip's output when the build failed (bounded)"),
 });
 
 /** The part of a record that lives in the `body` column: everything not indexed as its own column. */

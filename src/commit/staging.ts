@@ -1,12 +1,16 @@
 import { createHash } from "node:crypto";
 import { constants, createReadStream } from "node:fs";
-import { copyFile, mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { copyFile, mkdir, rm, writeFile } from "node:fs/promises";
+import { createOwnedDir } from "../state/leftovers.js";
 import { basename, join } from "node:path";
 import { eq as sameVersion } from "@renovatebot/pep440";
 import { errorMessage, type Result } from "../errors.js";
 import { requirementsText, type StagedWheel } from "./pip-command.js";
 import { normalizeName } from "../requirement/name.js";
 import type { VerifiedWheel } from "./request.js";
+
+/** Prefix of staging directories under stateDir/staging. */
+export const STAGING_PREFIX = "stage";
 
 /** A private directory holding exactly the verified wheels and the hash-pinned requirements file. */
 export interface Staging {
@@ -49,7 +53,8 @@ export async function stageWheels(parent: string, wheels: readonly VerifiedWheel
     seen.add(key);
   }
   await mkdir(parent, { recursive: true, mode: 0o700 });
-  const dir = await mkdtemp(join(parent, "stage-"));
+  // Named for this process, so start-up removes a dead broker's staging and never a live one's.
+  const dir = await createOwnedDir(parent, STAGING_PREFIX);
   try {
     const findLinks = join(dir, "wheels");
     await mkdir(findLinks, { mode: 0o700 });

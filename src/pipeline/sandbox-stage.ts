@@ -156,6 +156,14 @@ function runEnding(
       message: `the build ran out of memory in the sandbox (sandbox.memory_mb: ${config.memory_mb}; files in /out and /tmp count toward it) and was killed; ${nothing}. Ask for a release with a wheel, or raise sandbox.memory_mb`,
     };
   }
+  if (config.runtime === "runsc" && run.exitCode === 2 && !events.some((event) => event.stage === "failed" || event.stage === "done")) {
+    // gVisor's own kernel ends with 2 when it cannot get the threads or memory it needs under the limits.
+    return {
+      ok: false,
+      status: "failed",
+      message: `the gVisor sandbox (sandbox.runtime: runsc) stopped before the build ran; under runsc sandbox.pids and sandbox.memory_mb also bound gVisor's own threads and memory (pids ${config.pids}, memory ${config.memory_mb} MB): raise them; ${nothing}`,
+    };
+  }
   if (run.exitCode === 12) {
     return { ok: false, status: "failed", message: `build output too large: the build filled its /out of ${config.out_max_mb} MB (sandbox.out_max_mb); ${nothing}` };
   }
