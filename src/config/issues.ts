@@ -21,9 +21,15 @@ function joinPath(path: readonly PropertyKey[]): string {
 
 /** "unknown key; did you mean min_release_age_days?", or the keys that are known when none is close. */
 export function unknownKeyMessage(key: string, known: readonly string[]): string {
+  const hint = knownKeyHint(key, known);
+  return hint === undefined ? "unknown key" : `unknown key; ${hint}`;
+}
+
+/** "did you mean X?" when a known key is close, else "known keys: …" (nothing when none is known). */
+export function knownKeyHint(key: string, known: readonly string[]): string | undefined {
   const nearest = nearestKey(key, known);
-  if (nearest !== undefined) return `unknown key; did you mean ${nearest}?`;
-  return known.length > 0 ? `unknown key; known keys: ${known.join(", ")}` : "unknown key";
+  if (nearest !== undefined) return `did you mean ${nearest}?`;
+  return known.length > 0 ? `known keys: ${known.join(", ")}` : undefined;
 }
 
 /**
