@@ -7,6 +7,7 @@ import {
   VulnerabilityIgnoreSchema,
 } from "../config/allowlist-schema.js";
 import { isValidSpecifier, normalizeSpecifier } from "../config/allowlist.js";
+import { knownKeyHint } from "../config/issues.js";
 import type { IndexClient } from "../index/types.js";
 import { isExpired } from "../policy/exemptions.js";
 import { isValidName, normalizeName } from "../requirement/index.js";
@@ -36,7 +37,7 @@ export interface LintFinding {
 
 /**
  * Everything about an allowlist a maintainer should fix before the server refuses it or quietly ignores it:
- * unknown keys are dropped by the schema (a typo like `deny_list` would otherwise protect nothing).
+ * an unknown key (a typo like `deny_list`, which would protect nothing) makes the server refuse the file.
  */
 export function lintAllowlist(text: string, options: { now: Date }): LintFinding[] {
   const parsed = parseSource(text);
@@ -132,7 +133,7 @@ function unknownKeys(source: AllowlistSource): LintFinding[] {
       findings.push({
         kind: "unknown-key",
         line: offset === undefined ? undefined : lineAt(source, offset),
-        message: `${where}${key}: not a key pipgate knows (it would be ignored); known: ${known.join(", ")}`,
+        message: `${where}${key}: not a key pipgate knows (the server refuses the file); ${knownKeyHint(key, known) ?? ""}`,
       });
     }
   };

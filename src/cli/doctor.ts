@@ -1,5 +1,7 @@
 import { accessSync, constants, mkdirSync } from "node:fs";
 import { createAuditLog } from "../audit/store.js";
+import { loadAllowlist } from "../config/allowlist.js";
+import { allowlistFiles } from "../config/allowlist-files.js";
 import { createEnvironments } from "../config/environments.js";
 import { createLogger } from "../log.js";
 import { createDockerRunner } from "../sandbox/docker.js";
@@ -7,6 +9,7 @@ import { imageFor, pythonMinor } from "../sandbox/spec.js";
 import { errorMessage } from "../errors.js";
 import { openStateDb, type Db } from "../state/db.js";
 import { indexFromConfig } from "../index/from-config.js";
+import { loadPolicy } from "../ratelimit/policy.js";
 import { EXIT, parseCli, requireConfig, type Subcommand } from "./common.js";
 
 interface Check {
@@ -58,6 +61,16 @@ export const doctor: Subcommand = async (argv, io) => {
       ok: carries === minor,
       detail: !engine ? `${image} cannot be checked: the Docker engine is not reachable` : carries === undefined ? `${image} is missing: run pipgate sandbox build-image` : carries === minor ? `${image} (Python ${carries})` : `${image} carries Python ${carries}, ${name} needs ${minor}`,
     });
+  }
+
+  // The policy and the grants' overlays are reloaded on change, like allowlists: an edit a running server refused shows here.
+  if (config.policy !== undefined) {
+    const policy = loadPolicy(config.policy);
+    checks.push({ name: "policy", ok: policy.ok, detail: policy.ok ? config.policy : policy.issues.join("; ") });
+  }
+  for (const file of allowlistFiles(config).filter((entry) => entry.kind === "overlay")) {
+    const overlay = loadAllowlist(file.path);
+    checks.push({ name: `grant ${file.name} overlay`, ok: overlay.ok, detail: overlay.ok ? file.path : overlay.issues.join("; ") });
   }
 
   const configured = await indexFromConfig(config, { retries: 0, cacheTtlSeconds: 0 });

@@ -1,5 +1,6 @@
 import { StdioServerTransport } from "@modelcontextprotocol/sdk/server/stdio.js";
 import { openBroker } from "../broker.js";
+import { allowlistIssues } from "../config/allowlist-files.js";
 import { openAccessControl, serverDepsFor } from "../grants/wiring.js";
 import { createLogger } from "../log.js";
 import { createServer } from "../server/create-server.js";
@@ -21,6 +22,8 @@ export const serve: Subcommand = async (argv) => {
   const listen = values.http === undefined ? undefined : parseListenAddress(values.http);
   if (listen !== undefined && !listen.ok) throw new CliError(listen.error);
   const config = requireConfig(values.config);
+  const unusable = allowlistIssues(config);
+  if (unusable.length > 0) throw new CliError(`invalid configuration:\n  ${unusable.join("\n  ")}`, EXIT.failure);
   const log = createLogger();
   const broker = await openBroker(config, log);
   const opened = openAccessControl(broker);

@@ -6,7 +6,7 @@ const isoDate = z
   .pipe(z.string().regex(/^\d{4}-\d{2}-\d{2}/, "a date, YYYY-MM-DD"));
 
 /** Rules that judge a release by the index's metadata. pipgate.yaml sets defaults; each allowlist may override. */
-export const RulesSchema = z.object({
+export const RulesSchema = z.strictObject({
   min_release_age_days: z
     .number()
     .min(0)
@@ -37,7 +37,7 @@ export const DEFAULT_RULES: Rules = {
   typosquat: true,
 };
 
-export const ExemptionSchema = z.object({
+export const ExemptionSchema = z.strictObject({
   package: z.string().min(1),
   version: z.string().optional().describe("the exempted version; all versions when absent"),
   rule: z.enum(["min_release_age", "vulnerabilities", "license", "wheels_only", "pth"]),
@@ -46,7 +46,7 @@ export const ExemptionSchema = z.object({
 });
 export type Exemption = z.infer<typeof ExemptionSchema>;
 
-export const VulnerabilityIgnoreSchema = z.object({
+export const VulnerabilityIgnoreSchema = z.strictObject({
   id: z.string().min(1).describe("the advisory id or alias (GHSA-…, CVE-…, PYSEC-…)"),
   reason: z.string().min(1, "an ignored vulnerability needs a reason"),
   expires: isoDate,
@@ -55,9 +55,10 @@ export type VulnerabilityIgnore = z.infer<typeof VulnerabilityIgnoreSchema>;
 
 /**
  * An allowlist. Fail closed: a name that is not under `packages` is refused; an empty `packages`
- * allows nothing. `deny` is checked first and wins over `packages`.
+ * allows nothing. `deny` is checked first and wins over `packages`. Every object is strict: a key
+ * pipgate does not know is an error, since a misspelt rule would otherwise turn the rule off.
  */
-export const AllowlistSchema = z.object({
+export const AllowlistSchema = z.strictObject({
   packages: z
     .record(z.string(), z.union([z.string(), z.null()]))
     .default({})

@@ -59,7 +59,7 @@ export function loadAllowlist(path: string, defaults: Partial<Rules> = {}): Allo
 export function buildAllowlist(raw: unknown, defaults: Partial<Rules>, source: string): AllowlistResult {
   const prefix = `${source}: `;
   const parsed = AllowlistSchema.safeParse(raw);
-  if (!parsed.success) return { ok: false, issues: formatIssues(parsed.error, prefix) };
+  if (!parsed.success) return { ok: false, issues: formatIssues(parsed.error, prefix, AllowlistSchema) };
   const doc = parsed.data;
   const issues: string[] = [];
 

@@ -23,7 +23,7 @@ export function loadConfig(file: string): ConfigResult {
     return { ok: false, issues: [`${path}: not valid YAML: ${errorMessage(error)}`] };
   }
   const parsed = ConfigSchema.safeParse(raw ?? {});
-  if (!parsed.success) return { ok: false, issues: formatIssues(parsed.error, `${path}: `) };
+  if (!parsed.success) return { ok: false, issues: formatIssues(parsed.error, `${path}: `, ConfigSchema) };
   const dir = dirname(path);
   const abs = (p: string) => (isAbsolute(p) ? p : resolve(dir, p));
   const config = parsed.data;

@@ -5,14 +5,14 @@ import { GrantsSchema } from "../grants/schema.js";
 /** Environment names are identifiers, never paths: they select a configured venv and nothing else. */
 export const ENVIRONMENT_NAME = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
 
-export const EnvironmentSchema = z.object({
+export const EnvironmentSchema = z.strictObject({
   python: z.string().min(1).describe("the target venv's interpreter, e.g. ./venvs/default/bin/python"),
   allowlist: z.string().min(1).describe("the environment's allowlist file (YAML)"),
   description: z.string().optional().describe("shown to agents by list_environments"),
 });
 export type EnvironmentConfig = z.infer<typeof EnvironmentSchema>;
 
-export const SandboxSchema = z.object({
+export const SandboxSchema = z.strictObject({
   image: z
     .string()
     .optional()
@@ -50,7 +50,7 @@ export const SandboxSchema = z.object({
 });
 export type SandboxConfig = z.infer<typeof SandboxSchema>;
 
-export const IndexSchema = z.object({
+export const IndexSchema = z.strictObject({
   url: z
     .string()
     .url()
@@ -74,7 +74,7 @@ export const IndexSchema = z.object({
 export type IndexConfig = z.infer<typeof IndexSchema>;
 
 export const CommitSchema = z
-  .object({
+  .strictObject({
     installer: z
       .enum(["pip", "direct"])
       .default("direct")
@@ -94,7 +94,8 @@ export const CommitSchema = z
   });
 export type CommitConfig = z.infer<typeof CommitSchema>;
 
-export const ConfigSchema = z.object({
+/** pipgate.yaml. Every object in it is strict: an unknown key (a typo like `sandboxx:`) is an error, never ignored. */
+export const ConfigSchema = z.strictObject({
   index: IndexSchema.default(IndexSchema.parse({})),
   state_dir: z.string().default(".pipgate").describe("audit log, counters, caches (relative to the config file)"),
   identity: z.string().min(1).default("local").describe("who a stdio client is, for audit and grants"),

@@ -56,10 +56,13 @@ const PERMISSIVE: Rules = {
 export type OverlayResult = { ok: true; overlay: Allowlist } | { ok: false; error: string };
 
 /**
- * Overlay files are reloaded when they change, like allowlists; a broken edit keeps the last good
- * overlay, and with none ever loaded the grant is refused (fail closed).
+ * Overlay files are reloaded when they change, like allowlists; a broken edit (bad YAML, an unknown key)
+ * keeps the last good overlay and is reported to `onError`, and with none ever loaded the grant is refused
+ * (fail closed).
  */
-export function overlayLoader(): (path: string) => OverlayResult {
+export function overlayLoader(
+  onError: (path: string, issues: string[], lastGoodKept: boolean) => void = () => undefined,
+): (path: string) => OverlayResult {
   const cache = new Map<string, { fingerprint: string; overlay: Allowlist | undefined; error: string | undefined }>();
   return (path) => {
     const fingerprint = fileFingerprint(path);
@@ -70,7 +73,10 @@ export function overlayLoader(): (path: string) => OverlayResult {
       if (loaded.ok) {
         slot.overlay = loaded.allowlist;
         slot.error = undefined;
-      } else slot.error = loaded.issues.join("; ");
+      } else {
+        slot.error = loaded.issues.join("; ");
+        onError(path, loaded.issues, slot.overlay !== undefined);
+      }
       cache.set(path, slot);
     }
     if (slot.overlay !== undefined) return { ok: true, overlay: slot.overlay };

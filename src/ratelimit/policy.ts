@@ -29,7 +29,7 @@ export function loadPolicy(path: string | undefined): PolicyResult {
 /** The pure half of loadPolicy: one `path: message` line per problem. */
 export function parsePolicy(raw: unknown, source: string): PolicyResult {
   const parsed = PolicySchema.safeParse(raw);
-  if (!parsed.success) return { ok: false, issues: formatIssues(parsed.error, `${source}: `) };
+  if (!parsed.success) return { ok: false, issues: formatIssues(parsed.error, `${source}: `, PolicySchema) };
   return { ok: true, policy: parsed.data };
 }
 

@@ -3,7 +3,7 @@ import type { CallToolResult, ServerNotification, ServerRequest } from "@modelco
 import type { ApprovalQueue } from "../approvals/queue.js";
 import type { AuditInput } from "../audit/types.js";
 import type { PipelineDeps } from "../pipeline/deps.js";
-import type { ArgumentContext } from "./tool-arguments.js";
+import { defaultEnvironment, type ArgumentContext } from "./tool-arguments.js";
 
 export type ToolExtra = RequestHandlerExtra<ServerRequest, ServerNotification>;
 
@@ -56,6 +56,6 @@ export function refuseAndAudit(
 /** The requested environment from raw arguments, if it is a configured one (for audit columns only). */
 export function rawEnvironment(raw: unknown, known: readonly string[]): string | undefined {
   if (typeof raw !== "object" || raw === null) return undefined;
-  const value = (raw as Record<string, unknown>).environment ?? "default";
+  const value = (raw as Record<string, unknown>).environment ?? defaultEnvironment(known);
   return typeof value === "string" && known.includes(value) ? value : undefined;
 }

@@ -30,6 +30,20 @@ export type Refusal = { kind: RefusalKind; field: string; message: string };
 export type ValidationResult<T> = { ok: true; args: T } | { ok: false; refusal: Refusal };
 
 export const DEFAULT_ENVIRONMENT = "default";
+
+/**
+ * Where a call that omits `environment` goes, and what the tools' schemas advertise as its default:
+ * "default" when the caller may use it. Otherwise there is no default and `environment` is required
+ * (advertised so): picking another environment for the caller is how an install lands in the wrong venv.
+ */
+export function defaultEnvironment(environments: readonly string[]): string | undefined {
+  return environments.includes(DEFAULT_ENVIRONMENT) ? DEFAULT_ENVIRONMENT : undefined;
+}
+
+/** The refusal of a call that omits `environment` where there is no default. */
+export function environmentRequiredMessage(environments: readonly string[]): string {
+  return `environment is required here, as no environment you may use is named "default"; configured environments: ${quoteList(environments)}.`;
+}
 export const DEFAULT_TIMEOUT_SECONDS = 300;
 
 /** The default timeout, lowered to the configured maximum when that is smaller. */
@@ -76,18 +90,25 @@ function requirementField() {
     });
 }
 
-/** environment: a configured name, never a path; the refusal lists what is configured. */
+/** environment: a configured name, never a path, or the caller's default when omitted; the refusal lists what is configured. */
 function environmentField(ctx: ArgumentContext) {
   const configured = `configured environments: ${quoteList(ctx.environments)}.`;
+  const fallback = defaultEnvironment(ctx.environments);
   return z
     .string({ error: (issue) => `environment must be a string naming a configured environment, not ${describeValue(issue.input)}; ${configured}` })
-    .default(DEFAULT_ENVIRONMENT)
-    .superRefine((name, refine) => {
-      if (ctx.environments.includes(name) && ENVIRONMENT_NAME.test(name)) return;
+    .optional()
+    .transform((given, refine): string => {
+      const name = given ?? fallback;
+      if (name === undefined) {
+        refine.addIssue({ code: "custom", message: environmentRequiredMessage(ctx.environments) });
+        return z.NEVER;
+      }
+      if (ctx.environments.includes(name) && ENVIRONMENT_NAME.test(name)) return name;
       const problem = /[/\\]|\.\./.test(name)
         ? `environment ${echo(name)} is a path; it must be the name of a configured environment`
         : `environment ${echo(name)} is not configured`;
       refine.addIssue({ code: "custom", message: `${problem}; ${configured}` });
+      return z.NEVER;
     });
 }
 
@@ -191,12 +212,20 @@ function packageNameMeta() {
 }
 
 function environmentMeta(ctx: ArgumentContext) {
+  const fallback = defaultEnvironment(ctx.environments);
   return {
     type: "string",
     enum: [...ctx.environments],
-    default: DEFAULT_ENVIRONMENT,
-    description: `The configured environment to install into (a name, never a path): ${quoteList(ctx.environments)}.`,
+    ...(fallback === undefined ? {} : { default: fallback }),
+    description:
+      `The configured environment to install into (a name, never a path): ${quoteList(ctx.environments)}.` +
+      (fallback === undefined ? ' Required: none of them is named "default".' : ""),
   };
+}
+
+/** package_name always; environment too when the caller has no default environment. */
+function requiredArguments(ctx: ArgumentContext): string[] {
+  return defaultEnvironment(ctx.environments) === undefined ? ["package_name", "environment"] : ["package_name"];
 }
 
 function looseField(meta: Record<string, unknown>) {
@@ -218,14 +247,14 @@ export function installInputSchema(ctx: ArgumentContext) {
         description: `Seconds the whole install may take, from 1 to ${ctx.timeoutMax}.`,
       }),
     })
-    .meta({ required: ["package_name"], additionalProperties: false });
+    .meta({ required: requiredArguments(ctx), additionalProperties: false });
 }
 
 /** The inputSchema to pass to registerTool("check_package", …). */
 export function checkInputSchema(ctx: ArgumentContext) {
   return z
     .looseObject({ package_name: looseField(packageNameMeta()), environment: looseField(environmentMeta(ctx)) })
-    .meta({ required: ["package_name"], additionalProperties: false });
+    .meta({ required: requiredArguments(ctx), additionalProperties: false });
 }
 
 /** A refusal as MCP wants it: a tool result with isError, so the model reads it (not a protocol error). */

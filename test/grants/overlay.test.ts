@@ -1,9 +1,12 @@
-import { writeFileSync } from "node:fs";
+import { mkdtempSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { stringify } from "yaml";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { doctor } from "../../src/cli/doctor.js";
 import { buildAllowlist } from "../../src/config/allowlist.js";
-import { narrowAllowlist } from "../../src/grants/allowlist-overlay.js";
+import { narrowAllowlist, overlayLoader } from "../../src/grants/allowlist-overlay.js";
+import { capture } from "../allowlist/helpers.js";
 import { buildWheel } from "../fixtures/dists.js";
 import { createWorkspace, type Workspace } from "../support/harness.js";
 import { openInProcess, resultText, type ToolResult } from "../support/in-process.js";
@@ -77,5 +80,68 @@ describe("a grant with an allowlist overlay", () => {
     expect(resultText(await check("contractor", "demo-lib"))).toMatch(/^allowed: demo-lib 1\.0/);
     expect(resultText(await check("contractor", "demo-lib==2.0"))).toMatch(/^denied/);
     expect(resultText(await check("intern", "demo-lib"))).toMatch(/^denied.*deny list/s);
+  });
+
+  it("doctor names a misspelt key in an overlay and in the policy file", async () => {
+    const overlay = join(ws.dir, "typo-overlay.yaml");
+    writeFileSync(overlay, stringify({ packages: { "demo-lib": "<2" }, rules: { min_release_age_dayz: 7 } }));
+    const policy = join(ws.dir, "typo-policy.json");
+    writeFileSync(policy, JSON.stringify({ version: "1", default: "allow", tools: { install_package: { limits: [], concurency: 1 } } }));
+    const config = join(ws.dir, "typo-pipgate.yaml");
+    writeFileSync(
+      config,
+      stringify({
+        index: { url: ws.index.url },
+        state_dir: ws.stateDir,
+        policy,
+        environments: { default: { python: ws.pythons.default, allowlist: ws.allowlists.default } },
+        grants: { staff: { environments: "*" }, contractor: { environments: "*", allowlist_overlay: "typo-overlay.yaml" } },
+      }),
+    );
+    const io = capture();
+    expect(await doctor(["--config", config], io)).toBe(1);
+    const lines = io.out().split("\n");
+    expect(lines).toContain(`FAIL  grant contractor overlay: ${overlay}: rules.min_release_age_dayz: unknown key; did you mean min_release_age_days?`);
+    expect(lines).toContain(`FAIL  policy: ${policy}: tools.install_package.concurency: unknown key; did you mean concurrency?`);
+  });
+});
+
+describe("an overlay edited while the server runs", () => {
+  const dir = mkdtempSync(join(tmpdir(), "pipgate-overlay-reload-"));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  /** Writes like an editor does: a new file renamed over the old one (a new inode, so the change is seen). */
+  const replace = (path: string, doc: unknown) => {
+    writeFileSync(`${path}.tmp`, stringify(doc));
+    renameSync(`${path}.tmp`, path);
+  };
+
+  it("keeps the last good overlay through an edit with a misspelt key, reports it, and takes the fix", () => {
+    const path = join(dir, "overlay.yaml");
+    replace(path, { deny: ["flask"] });
+    const reported: Array<{ issues: string[]; lastGoodKept: boolean }> = [];
+    const load = overlayLoader((_, issues, lastGoodKept) => reported.push({ issues, lastGoodKept }));
+    const first = load(path);
+    expect(first.ok && [...first.overlay.deny]).toEqual(["flask"]);
+
+    replace(path, { deny: ["flask", "numpy"], rules: { wheels_onyl: true } });
+    const kept = load(path);
+    expect(kept.ok && [...kept.overlay.deny]).toEqual(["flask"]);
+    expect(reported).toEqual([{ issues: [`${path}: rules.wheels_onyl: unknown key; did you mean wheels_only?`], lastGoodKept: true }]);
+
+    replace(path, { deny: ["flask", "numpy"], rules: { wheels_only: true } });
+    const fixed = load(path);
+    expect(fixed.ok && [...fixed.overlay.deny]).toEqual(["flask", "numpy"]);
+    expect(fixed.ok && fixed.overlay.rules.wheels_only).toBe(true);
+  });
+
+  it("refuses the grant when no good overlay was ever loaded", () => {
+    const path = join(dir, "never-good.yaml");
+    replace(path, { dney: ["flask"] });
+    const reported: boolean[] = [];
+    const loaded = overlayLoader((_, __, lastGoodKept) => reported.push(lastGoodKept))(path);
+    expect(loaded.ok).toBe(false);
+    expect(loaded.ok ? "" : loaded.error).toContain(`${path}: dney: unknown key; did you mean deny?`);
+    expect(reported).toEqual([false]);
   });
 });

@@ -45,7 +45,7 @@ describe("policy file", () => {
     if (parsed.ok) return;
     const text = parsed.issues.join("\n");
     expect(text).toContain('policy.yaml: version: version must be "1"');
-    expect(text).toMatch(/tools: Unrecognized key: "install_pakage"/);
+    expect(text).toContain("policy.yaml: tools.install_pakage: unknown key; did you mean install_package?");
     expect(text).toMatch(/tools\.check_package\.limits\.0\.window/);
     expect(text).toMatch(/tools\.check_package\.limits\.0\.max/);
     expect(text).toMatch(/concurency/);

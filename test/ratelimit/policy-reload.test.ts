@@ -1,7 +1,7 @@
 import { mkdtempSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
 import { loadPolicy, watchPolicy } from "../../src/ratelimit/policy.js";
 
 const seed = (max: number) =>
@@ -37,6 +37,26 @@ describe("a policy file edited while the server runs", () => {
     replace(path, seed(7));
     expect(watched.current().tools.install_package?.limits[0]?.max).toBe(7);
     expect(watched.error()).toBeUndefined();
-    rmSync(dir, { recursive: true, force: true });
   });
+
+  it("keeps the last good policy through an edit with a misspelt key, and names the key", () => {
+    const path = join(dir, "typo.json");
+    writeFileSync(path, seed(3));
+    const initial = loadPolicy(path);
+    if (!initial.ok) throw new Error(initial.issues.join("\n"));
+    const errors: string[][] = [];
+    const watched = watchPolicy(path, initial.policy, (issues) => errors.push(issues));
+
+    // `concurency` would otherwise be dropped, and with it the cap the maintainer meant to add.
+    replace(path, JSON.stringify({ version: "1", default: "deny", tools: { install_package: { limits: [], concurency: 1 } } }));
+    expect(watched.current().tools.install_package?.limits[0]?.max).toBe(3);
+    expect(watched.error()).toBe(`${path}: tools.install_package.concurency: unknown key; did you mean concurrency?`);
+    expect(errors).toEqual([[`${path}: tools.install_package.concurency: unknown key; did you mean concurrency?`]]);
+
+    replace(path, seed(4));
+    expect(watched.current().tools.install_package?.limits[0]?.max).toBe(4);
+    expect(watched.error()).toBeUndefined();
+  });
+
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
 });

@@ -90,6 +90,20 @@ describe("allowlist edits reach a running server without a restart", () => {
     expect(statusOfDefault()?.error).toBeUndefined();
   });
 
+  it("keeps the last good allowlist when an edit misspells a rule, naming the key and what it meant", async () => {
+    const good = readFileSync(path, "utf8");
+    // Taken as written, this edit would let in a new package while its cooldown silently stayed off.
+    writeFileSync(path, `${good}  brand-new: "*"\nrules:\n  min_release_age_dayz: 7\n`);
+    touchForward(path);
+    expect((await allowedNames()).map((entry) => entry.name)).toEqual(["demo-lib", "extra-tool"]);
+    expect(statusOfDefault()?.error).toBe(`${path}: rules.min_release_age_dayz: unknown key; did you mean min_release_age_days?`);
+
+    writeFileSync(path, good);
+    touchForward(path);
+    expect((await allowedNames()).map((entry) => entry.name)).toEqual(["demo-lib", "extra-tool"]);
+    expect(statusOfDefault()?.error).toBeUndefined();
+  });
+
   it("keeps the last good allowlist when an edit has an invalid specifier; doctor prints the error", async () => {
     writeFileSync(path, "packages:\n  demo-lib: \"*\"\n  extra-tool: \"latest\"\n");
     touchForward(path);

@@ -1,17 +1,19 @@
 import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
 import { z } from "zod";
 import type { EnvironmentRuntime } from "../../config/environments.js";
-import { DEFAULT_ENVIRONMENT } from "../tool-arguments.js";
+import { defaultEnvironment, environmentRequiredMessage } from "../tool-arguments.js";
 import { refuseAndAudit, type ServerDeps } from "../context.js";
 
-/** The advertised input of the read-only per-environment tools. */
+/** The advertised input of the read-only per-environment tools: the same default (or none) as install_package's. */
 export function environmentInputSchema(known: readonly string[]) {
-  return z.object({
+  const fallback = defaultEnvironment(known);
+  const schema = z.object({
     environment: z
       .unknown()
       .optional()
-      .meta({ type: "string", enum: [...known], default: DEFAULT_ENVIRONMENT, description: "a configured environment's name" }),
+      .meta({ type: "string", enum: [...known], ...(fallback === undefined ? {} : { default: fallback }), description: "a configured environment's name" }),
   });
+  return fallback === undefined ? schema.meta({ required: ["environment"] }) : schema;
 }
 
 /**
@@ -25,7 +27,10 @@ export async function environmentFor(
   raw: unknown,
 ): Promise<{ ok: true; env: EnvironmentRuntime } | { ok: false; result: CallToolResult }> {
   const allowed = deps.environmentsFor(identity);
-  const value = typeof raw === "object" && raw !== null ? ((raw as Record<string, unknown>).environment ?? DEFAULT_ENVIRONMENT) : DEFAULT_ENVIRONMENT;
+  const value = (typeof raw === "object" && raw !== null ? (raw as Record<string, unknown>).environment : undefined) ?? defaultEnvironment(allowed);
+  if (value === undefined) {
+    return { ok: false, result: refuseAndAudit(deps, { identity, tool, outcome: "invalid", arguments: raw }, environmentRequiredMessage(allowed)) };
+  }
   if (typeof value !== "string" || !allowed.includes(value)) {
     const message = `environment must name a configured environment you may use: ${allowed.map((name) => JSON.stringify(name)).join(", ") || "none"}.`;
     return { ok: false, result: refuseAndAudit(deps, { identity, tool, outcome: "invalid", arguments: raw }, message) };
