@@ -1,6 +1,10 @@
+import { closeInterrupted } from "./audit/interrupted.js";
 import { createAuditLog, type AuditLog } from "./audit/store.js";
 import { commitWheels } from "./commit/commit.js";
+import { journalsOf } from "./commit/journal.js";
+import { isAlive } from "./commit/lock.js";
 import { recoverUnfinishedCommits } from "./commit/recover.js";
+import type { CommitFaults } from "./commit/request.js";
 import { createEnvironments, type Environments } from "./config/environments.js";
 import type { LoadedConfig } from "./config/schema.js";
 import { errorMessage, PipgateError } from "./errors.js";
@@ -35,11 +39,14 @@ export interface Broker {
 export interface BrokerOverrides {
   sandbox?: SandboxRunner;
   now?: () => Date;
+  /** Test-only: the commit's fault hooks, so crash tests can stop a real broker inside a commit. */
+  commitFaults?: CommitFaults;
 }
 
 /**
  * Opens everything a running pipgate needs from its configuration, and first rolls back any commit a
- * previous process left unfinished (recorded in the audit log), so nothing is served from a torn venv.
+ * previous process left unfinished, so nothing is served from a torn venv; then each request a dead
+ * broker left open gets its "interrupted" outcome (DESIGN property 9).
  */
 export async function openBroker(config: LoadedConfig, log: Logger, overrides: BrokerOverrides = {}): Promise<Broker> {
   const db = openStateDb(config.state_dir);
@@ -51,19 +58,9 @@ export async function openBroker(config: LoadedConfig, log: Logger, overrides: B
     config.state_dir,
     Object.fromEntries(Object.entries(config.environments).map(([name, env]) => [name, { python: env.python }])),
   );
-  for (const entry of recovered) {
-    audit.append({
-      identity: "pipgate",
-      tool: "recovery",
-      environment: entry.environment,
-      outcome: "rolled-back",
-      arguments: { journal: entry.journalId, request: entry.auditId },
-      reason: entry.restored
-        ? `an unfinished commit (request ${entry.auditId}) was found at start-up and rolled back`
-        : `an unfinished commit (request ${entry.auditId}) was found at start-up and could NOT be rolled back: ${entry.error ?? "unknown error"}`,
-    });
-    log.warn({ ...entry }, "rolled back an unfinished commit at start-up");
-  }
+  // Then every request a dead broker left without an outcome gets exactly one, saying what was found.
+  const closed = await closeInterrupted({ audit, journalsOf: (requestId) => journalsOf(db, requestId), isAlive }, recovered);
+  for (const record of closed) log.warn({ audit: record.id, request: record.request, recovery: record.recovery }, "closed a request interrupted by a broker that ended");
 
   const reap = async () => {
     const reaped = await reapContainers(config.sandbox.docker_socket, config.state_dir).catch((error: unknown) => {
@@ -127,6 +124,7 @@ export async function openBroker(config: LoadedConfig, log: Logger, overrides: B
           stateDir: config.state_dir,
           installer: config.commit.installer,
           ...(config.commit.backup === undefined ? {} : { backup: config.commit.backup }),
+          ...(overrides.commitFaults === undefined ? {} : { faults: overrides.commitFaults }),
         },
         signal,
       ),

@@ -1,8 +1,6 @@
 import type { Result } from "../errors.js";
-import type { AuditFilter } from "./types.js";
+import { INTENT, type AuditFilter } from "./types.js";
 import { normalizeName } from "../requirement/name.js";
-
-
 
 const RELATIVE = /^(\d+)\s*(s|m|h|d|w)$/;
 const UNIT_MS = { s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 } as const;
@@ -63,12 +61,14 @@ export function filterToSql(filter: AuditFilter, now: Date): Result<SqlWhere> {
     clauses.push("package = ?");
     params.push(normalizeName(filter.package));
   }
-  if (filter.outcome !== undefined) {
-    const outcomes = Array.isArray(filter.outcome) ? filter.outcome : [filter.outcome];
-    if (outcomes.length > 0) {
-      clauses.push(`outcome IN (${outcomes.map(() => "?").join(", ")})`);
-      params.push(...outcomes);
-    }
+  const outcomes = filter.outcome === undefined ? [] : Array.isArray(filter.outcome) ? filter.outcome : [filter.outcome];
+  if (outcomes.length > 0) {
+    clauses.push(`outcome IN (${outcomes.map(() => "?").join(", ")})`);
+    params.push(...outcomes);
+  } else if (filter.intents !== true) {
+    // One record per request unless asked: an intent is followed by its request's outcome.
+    clauses.push("outcome <> ?");
+    params.push(INTENT);
   }
   return { ok: true, value: { sql: clauses.length === 0 ? "" : `WHERE ${clauses.join(" AND ")}`, params } };
 }

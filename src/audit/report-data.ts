@@ -1,4 +1,4 @@
-import { OUTCOME_KIND, type AuditRecord, type OutcomeKind } from "./types.js";
+import { isOutcome, OUTCOME_KIND, type AuditRecord, type OutcomeKind, type OutcomeRecord } from "./types.js";
 
 /** The order kinds are stacked and listed in, everywhere in the report. */
 export const KINDS: readonly OutcomeKind[] = ["installed", "refused", "failed", "other"];
@@ -90,7 +90,7 @@ export function reasonKind(record: AuditRecord): string {
   return words === 0 ? record.outcome : tokens.join(" ");
 }
 
-function countBy(records: AuditRecord[], key: (r: AuditRecord) => string | undefined): Map<string, CountedName> {
+function countBy(records: OutcomeRecord[], key: (r: AuditRecord) => string | undefined): Map<string, CountedName> {
   const map = new Map<string, CountedName>();
   for (const record of records) {
     const name = key(record);
@@ -105,8 +105,12 @@ function countBy(records: AuditRecord[], key: (r: AuditRecord) => string | undef
 
 const byTotal = (a: CountedName, b: CountedName) => b.total - a.total || a.name.localeCompare(b.name);
 
-/** Aggregates records (any order) into the report's totals, time series, reasons, packages and identities. */
-export function summarise(records: AuditRecord[], opts: { unit?: BucketUnit; topPackages?: number; topReasons?: number } = {}): ReportData {
+/**
+ * Aggregates records (any order) into the report's totals, time series, reasons, packages and identities.
+ * It counts outcomes, one per request: intent records are left out.
+ */
+export function summarise(all: AuditRecord[], opts: { unit?: BucketUnit; topPackages?: number; topReasons?: number } = {}): ReportData {
+  const records = all.filter((record): record is OutcomeRecord => isOutcome(record.outcome));
   const totals = { ...zero(), all: records.length, identities: 0, packages: 0 };
   for (const record of records) totals[OUTCOME_KIND[record.outcome]] += 1;
   const times = records.map((r) => Date.parse(r.time)).filter((t) => Number.isFinite(t));

@@ -9,12 +9,16 @@ import {
   AuditBodySchema,
   AuditInputSchema,
   GENESIS_HASH,
+  INTENT,
+  IntentInputSchema,
+  RecordOutcomeSchema,
   type AuditBody,
   type AuditFilter,
   type AuditInput,
   type AuditRecord,
+  type IntentInput,
   type Outcome,
-  OutcomeSchema,
+  type RecordOutcome,
   type VerifyResult,
 } from "./types.js";
 
@@ -28,6 +32,21 @@ export type AuditLookup =
 export interface AuditLog {
   /** Appends one record, chained to the current head, atomically even across processes. */
   append(input: AuditInput): AuditRecord;
+  /**
+   * Appends a request's intent before its work starts, committed and synced to disk when it returns
+   * (so a crash during the work cannot lose it); refuses to run inside an open transaction, where the
+   * record would not be committed yet.
+   */
+  appendIntent(input: IntentInput): AuditRecord;
+  /**
+   * Appends the outcome of `requestId` unless an outcome already names it, in one transaction: two
+   * brokers recovering at once cannot both close the same request. Undefined when it was closed already.
+   */
+  appendOutcomeOnce(requestId: string, input: AuditInput): AuditRecord | undefined;
+  /** The outcome record that names this request id, if any. */
+  outcomeOf(requestId: string): AuditRecord | undefined;
+  /** Intents no outcome names yet, oldest first: requests in flight, or left by a broker that died. */
+  openIntents(): AuditRecord[];
   /** A record by full id or unique prefix (with or without `aud_`). */
   get(idOrPrefix: string): AuditRecord | undefined;
   lookup(idOrPrefix: string): AuditLookup;
@@ -52,7 +71,16 @@ const BODY_KEYS = [
   "commit",
   "approval",
   "durationMs",
+  "broker",
+  "recovery",
 ] as const satisfies ReadonlyArray<keyof AuditBody>;
+
+/**
+ * The request id a record names (body.request.requestId), as SQL. Written exactly as the audit_request
+ * index in state/db.ts is, so SQLite uses that index; json_valid keeps a tampered body from failing it.
+ */
+const REQUEST_ID = (table: string) =>
+  `(CASE WHEN json_valid(${table}.body) THEN json_extract(${table}.body, '$.request.requestId') END)`;
 
 /**
  * Builds the log over a database that already has the `audit` table (openStateDb / openMemoryDb).
@@ -70,7 +98,16 @@ export function createAuditLog(db: Db, opts: { now?: () => Date } = {}): AuditLo
     "SELECT * FROM audit WHERE substr(id, 1, ?) = ? ORDER BY seq LIMIT 6",
   );
 
-  const appendTx = db.transaction((input: AuditInput): StoredRow => {
+  const outcomeOfStmt = db.prepare<[string, string], StoredRow>(
+    `SELECT * FROM audit WHERE ${REQUEST_ID("audit")} = ? AND outcome <> ? ORDER BY seq LIMIT 1`,
+  );
+  const openIntentsStmt = db.prepare<[string, string], StoredRow>(
+    `SELECT * FROM audit AS i WHERE i.outcome = ? AND NOT EXISTS (
+       SELECT 1 FROM audit AS o WHERE ${REQUEST_ID("o")} = ${REQUEST_ID("i")} AND o.outcome <> ?
+     ) ORDER BY i.seq`,
+  );
+
+  const appendTx = db.transaction((input: Omit<AuditInput, "outcome"> & { outcome: RecordOutcome }): StoredRow => {
     const head = headStmt.get();
     const time = now();
     const { identity, tool, environment, package: pkg, outcome } = input;
@@ -122,13 +159,46 @@ export function createAuditLog(db: Db, opts: { now?: () => Date } = {}): AuditLo
     return { ok: true, record: toRecord(first) };
   }
 
+  const appendOnceTx = db.transaction((requestId: string, input: AuditInput): StoredRow | undefined =>
+    outcomeOfStmt.get(requestId, INTENT) === undefined ? appendTx(input) : undefined,
+  );
+
   return {
     append(input) {
-      const parsed = AuditInputSchema.safeParse(input);
-      if (!parsed.success) {
-        throw new PipgateError("audit-invalid", `invalid audit record: ${parsed.error.message}`, { cause: parsed.error });
-      }
+      checkInput(input);
       return toRecord(appendTx.immediate(input));
+    },
+    appendIntent(input) {
+      const parsed = IntentInputSchema.safeParse(input);
+      if (!parsed.success) {
+        throw new PipgateError("audit-invalid", `invalid intent record: ${parsed.error.message}`, { cause: parsed.error });
+      }
+      if (db.inTransaction) {
+        throw new PipgateError("audit-intent", "an intent must be committed before its work starts; it cannot be written inside an open transaction");
+      }
+      // WAL with synchronous=NORMAL survives a killed process but may lose the last commits on power
+      // loss; an intent is the one record the work depends on, so its commit is synced (FULL).
+      const previous = db.pragma("synchronous", { simple: true }) as number;
+      db.pragma("synchronous = FULL");
+      let row: StoredRow;
+      try {
+        row = appendTx.immediate({ ...input, outcome: INTENT });
+      } finally {
+        db.pragma(`synchronous = ${previous}`);
+      }
+      return toRecord(row);
+    },
+    appendOutcomeOnce(requestId, input) {
+      checkInput(input);
+      const row = appendOnceTx.immediate(requestId, input);
+      return row === undefined ? undefined : toRecord(row);
+    },
+    outcomeOf(requestId) {
+      const row = outcomeOfStmt.get(requestId, INTENT);
+      return row === undefined ? undefined : toRecord(row);
+    },
+    openIntents() {
+      return openIntentsStmt.all(INTENT, INTENT).map(toRecord);
     },
     get(idOrPrefix) {
       const found = lookup(idOrPrefix);
@@ -167,6 +237,14 @@ export function createAuditLog(db: Db, opts: { now?: () => Date } = {}): AuditLo
   };
 }
 
+/** Only the caller's record kinds: an intent goes through appendIntent, with its broker. */
+function checkInput(input: AuditInput): void {
+  const parsed = AuditInputSchema.safeParse(input);
+  if (!parsed.success) {
+    throw new PipgateError("audit-invalid", `invalid audit record: ${parsed.error.message}`, { cause: parsed.error });
+  }
+}
+
 /**
  * A stored row read back as a record. The table is outside the process's control (that is what verify is
  * for), so the body goes through its schema; a body that no longer parses is shown, not hidden.
@@ -179,7 +257,7 @@ function toRecord(row: StoredRow): AuditRecord {
   } catch {
     body = { arguments: undefined, reason: `unreadable audit body: ${row.body}` };
   }
-  const outcome = OutcomeSchema.safeParse(row.outcome);
+  const outcome = RecordOutcomeSchema.safeParse(row.outcome);
   const record: Record<string, unknown> = {
     seq: row.seq,
     id: row.id,

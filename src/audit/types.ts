@@ -1,6 +1,11 @@
 import { z } from "zod";
 
-/** Every way a request can end; the audit log records exactly one of them per request. */
+/**
+ * Every way a request can end; the audit log records exactly one of them per request, even across a
+ * crash. "interrupted": the broker died mid-request and start-up recovery closed it, saying what it
+ * found. "rolled-back": start-up recovery restored a commit whose request had already ended (a restore
+ * that failed before), recorded as recovery's own request.
+ */
 export const OUTCOMES = [
   "installed",
   "already-satisfied",
@@ -17,11 +22,29 @@ export const OUTCOMES = [
   "rolled-back",
   "reaped",
   "listed",
+  "interrupted",
 ] as const;
 
 /** Outcomes are a closed set: a report or filter can rely on knowing every one. */
 export const OutcomeSchema = z.enum(OUTCOMES).describe("how the request ended");
 export type Outcome = z.infer<typeof OutcomeSchema>;
+
+/**
+ * The marker of an intent record. A request that starts work that can change anything (a sandbox run, a
+ * commit) first appends an intent in the same hash chain; its outcome record follows and names the same
+ * request id. So an intent is a record kind, not an ending: it sits in the outcome column (the chain,
+ * filters and exports need no second column), but it is not in OUTCOMES, no report counts it, and only
+ * `appendIntent` writes it. An intent left without an outcome by a dead broker is closed at start-up with
+ * an "interrupted" outcome that says what recovery found.
+ */
+export const INTENT = "intent";
+export const RecordOutcomeSchema = z.enum([INTENT, ...OUTCOMES]).describe("how the request ended, or intent: it started work");
+export type RecordOutcome = z.infer<typeof RecordOutcomeSchema>;
+
+/** Whether a record is an outcome (one per request) rather than an intent. */
+export function isOutcome(outcome: RecordOutcome): outcome is Outcome {
+  return outcome !== INTENT;
+}
 
 /** How reports group outcomes: what got in, what policy kept out, what broke, and the rest. */
 export type OutcomeKind = "installed" | "refused" | "failed" | "other";
@@ -42,6 +65,7 @@ export const OUTCOME_KIND: Readonly<Record<Outcome, OutcomeKind>> = {
   "rolled-back": "failed",
   reaped: "other",
   listed: "other",
+  interrupted: "failed",
 };
 
 /** What was actually installed, so an auditor can match it byte for byte (sha256) against the index. */
@@ -66,6 +90,27 @@ export const SandboxSummarySchema = z.object({
   log: z.string().optional().describe("the last lines of pip's output when the build failed (bounded)"),
 });
 
+/** A broker process, identified against pid reuse the way the environment lock identifies its owner. */
+export const BrokerProcessSchema = z.object({
+  pid: z.number().int().positive(),
+  start: z.string().nullable().describe("the process's start time in clock ticks (Linux); null where unknown"),
+  host: z.string(),
+});
+export type BrokerProcess = z.infer<typeof BrokerProcessSchema>;
+
+/**
+ * What start-up recovery found for a request whose broker died: its unfinished commit was restored
+ * ("rolled back"), its commit had finished (the venv holds the verified set), no commit had touched the
+ * venv ("nothing to do"), or a restore failed (the backup is kept and retried at the next start).
+ */
+export const RECOVERY_FINDINGS = ["rolled back", "completed", "nothing to do", "not restored"] as const;
+export const RecoveryFindingSchema = z.object({
+  found: z.enum(RECOVERY_FINDINGS),
+  journal: z.string().optional().describe("the commit journal entry recovery read"),
+  detail: z.string().optional(),
+});
+export type RecoveryFinding = z.infer<typeof RecoveryFindingSchema>;
+
 /** The part of a record that lives in the `body` column: everything not indexed as its own column. */
 export const AuditBodySchema = z.object({
   arguments: z.unknown().describe("the raw tool arguments as received, attacker-controlled"),
@@ -77,10 +122,12 @@ export const AuditBodySchema = z.object({
   commit: z.unknown().optional().describe("the commit outcome (installed list, rollback info)"),
   approval: z.unknown().optional().describe("the approval request and who decided it"),
   durationMs: z.number().optional().describe("the whole request's wall-clock time"),
+  broker: BrokerProcessSchema.optional().describe("intents: the broker doing the work, so recovery can tell it is still alive"),
+  recovery: RecoveryFindingSchema.optional().describe("interrupted outcomes: what start-up recovery found"),
 });
 export type AuditBody = z.infer<typeof AuditBodySchema>;
 
-/** What a caller hands to the log: one per request, whatever the outcome. */
+/** What a caller hands to the log: one outcome per request, whatever it is. */
 export const AuditInputSchema = AuditBodySchema.extend({
   identity: z.string().min(1).describe("who asked: the stdio identity or the HTTP grant"),
   tool: z.string().min(1).describe("the MCP tool or CLI command that was called"),
@@ -90,8 +137,16 @@ export const AuditInputSchema = AuditBodySchema.extend({
 });
 export type AuditInput = z.infer<typeof AuditInputSchema>;
 
+/** What a request appends before its work starts; the store adds the intent marker. */
+export const IntentInputSchema = AuditInputSchema.omit({ outcome: true }).extend({
+  request: z.object({ requestId: z.string().min(1) }).loose().describe("the request, with the id its outcome will name"),
+  broker: BrokerProcessSchema,
+});
+export type IntentInput = z.infer<typeof IntentInputSchema>;
+
 /** A stored record: the input plus its place in the chain. */
 export const AuditRecordSchema = AuditInputSchema.extend({
+  outcome: RecordOutcomeSchema,
   seq: z.number().int().positive().describe("position in the chain, from 1, without gaps"),
   id: z.string().describe("sortable unique id, aud_ + time + randomness"),
   time: z.string().describe("when the record was appended, ISO 8601 UTC"),
@@ -99,6 +154,8 @@ export const AuditRecordSchema = AuditInputSchema.extend({
   hash: z.string().regex(/^[0-9a-f]{64}$/).describe("sha256 over the record's canonical form"),
 });
 export type AuditRecord = z.infer<typeof AuditRecordSchema>;
+/** A record that ends a request (not an intent): what reports count. */
+export type OutcomeRecord = AuditRecord & { outcome: Outcome };
 
 /** Which records a query returns; every field narrows, none given means all. */
 export interface AuditFilter {
@@ -107,7 +164,10 @@ export interface AuditFilter {
   identity?: string;
   environment?: string;
   package?: string;
-  outcome?: Outcome | Outcome[];
+  /** Given, it decides alone, and may name "intent"; not given, intents are left out unless `intents`. */
+  outcome?: RecordOutcome | RecordOutcome[];
+  /** Also return intent records; by default a query returns outcomes, one per request. */
+  intents?: boolean;
   tool?: string;
   limit?: number;
   order?: "asc" | "desc";
@@ -141,6 +201,8 @@ const RECORD_KEY_ORDER = [
   "commit",
   "approval",
   "durationMs",
+  "broker",
+  "recovery",
   "prevHash",
   "hash",
 ] as const satisfies ReadonlyArray<keyof AuditRecord>;

@@ -8,7 +8,7 @@ import { writeCsv, writeJsonl } from "../audit/export.js";
 import { formatLine, formatRecordJson, formatTable, terminalSafe } from "../audit/format.js";
 import { parseTimeArgument } from "../audit/query.js";
 import { renderHtmlReport } from "../audit/report.js";
-import { OUTCOMES, OutcomeSchema, type AuditFilter, type Outcome } from "../audit/types.js";
+import { INTENT, OUTCOMES, RecordOutcomeSchema, type AuditFilter, type RecordOutcome } from "../audit/types.js";
 import { errorMessage } from "../errors.js";
 import { openStateDb, type Db } from "../state/db.js";
 import { CliError, EXIT, parseCli, requireConfig, type CliIo, type Subcommand } from "./common.js";
@@ -28,7 +28,9 @@ filters:
   --since T --until T   ISO date/time (2024-05-01, 2024-05-01T12:00Z) or back from now (30m, 24h, 7d);
                         since is inclusive, until exclusive
   --identity I  --env E  --package P  --tool T  --outcome O[,O...]  --limit N
-outcomes: ${OUTCOMES.join(", ")}
+  --intents             also intent records (list, tail): a request that started work writes one
+                        first, its outcome follows; export always includes them, report counts outcomes
+outcomes: ${OUTCOMES.join(", ")}; and ${INTENT} (--outcome ${INTENT}: only intents)
 `;
 
 const FILTER_OPTIONS = {
@@ -40,6 +42,7 @@ const FILTER_OPTIONS = {
   tool: { type: "string" },
   outcome: { type: "string" },
   limit: { type: "string" },
+  intents: { type: "boolean", default: false },
 } as const;
 
 /** What the command runs against; tests pass a database (and a clock, and a stop signal for `tail -f`). */
@@ -102,6 +105,7 @@ export async function runAudit(argv: string[], io: CliIo, deps: AuditCommandDeps
         const found = log.lookup(id);
         if (found.ok) {
           io.stdout(`${formatRecordJson(found.record)}\n`);
+          if (found.record.outcome === INTENT) io.stderr(`${intentNote(log, found.record.request)}\n`);
           return EXIT.ok;
         }
         if (found.reason === "ambiguous") {
@@ -120,7 +124,8 @@ export async function runAudit(argv: string[], io: CliIo, deps: AuditCommandDeps
       );
       const format = values.format;
       if (format !== "jsonl" && format !== "csv") throw new CliError(`--format must be jsonl or csv, not ${format}`);
-      const filter = parseFilter(values, now());
+      // The lossless export: intents too, so an imported log verifies as the same chain.
+      const filter = { ...parseFilter(values, now()), intents: true };
       return withLog(values.config, async (log) => {
         const out = values.out === undefined ? ioWritable(io) : createWriteStream(values.out);
         const writer = format === "csv" ? writeCsv : writeJsonl;
@@ -143,6 +148,13 @@ export async function runAudit(argv: string[], io: CliIo, deps: AuditCommandDeps
         const result = log.verify();
         if (result.ok) {
           io.stdout(`chain intact: ${result.count} records, head ${result.head}\n`);
+          const open = log.openIntents();
+          if (open.length > 0) {
+            io.stdout(
+              `${open.length} request(s) started and have no outcome yet: in flight, or left by a broker that ended ` +
+                `(its next start closes them as interrupted): ${open.map((r) => r.id).join(", ")}\n`,
+            );
+          }
           // The chain alone cannot show that its newest records were cut off; a head noted earlier can.
           if (values.head === undefined) return EXIT.ok;
           const seq = log.seqOfHash(values.head);
@@ -199,7 +211,8 @@ export async function runAudit(argv: string[], io: CliIo, deps: AuditCommandDeps
         });
         await writeFile(file, html, "utf8");
         const status = chain.ok ? "chain intact" : `chain BROKEN at ${chain.firstBad.id} (${chain.firstBad.problem})`;
-        io.stderr(`report written to ${file}: ${records.length} records, ${status}\n`);
+        const outcomes = records.filter((record) => record.outcome !== INTENT).length;
+        io.stderr(`report written to ${file}: ${outcomes} records, ${status}\n`);
         return EXIT.ok;
       });
     }
@@ -217,6 +230,7 @@ interface FilterValues {
   tool?: string;
   outcome?: string;
   limit?: string;
+  intents?: boolean;
 }
 
 /** The command-line filter options as a store filter; a bad time, outcome or limit is a usage error. */
@@ -234,16 +248,27 @@ export function parseFilter(values: FilterValues, now: Date): AuditFilter {
   if (values.package !== undefined) filter.package = values.package;
   if (values.tool !== undefined) filter.tool = values.tool;
   if (values.outcome !== undefined) {
-    const outcomes: Outcome[] = [];
+    const outcomes: RecordOutcome[] = [];
     for (const name of values.outcome.split(",").map((s) => s.trim()).filter((s) => s !== "")) {
-      const parsed = OutcomeSchema.safeParse(name);
-      if (!parsed.success) throw new CliError(`--outcome: unknown outcome ${name}; one of ${OUTCOMES.join(", ")}`);
+      const parsed = RecordOutcomeSchema.safeParse(name);
+      if (!parsed.success) throw new CliError(`--outcome: unknown outcome ${name}; one of ${OUTCOMES.join(", ")}, ${INTENT}`);
       outcomes.push(parsed.data);
     }
     filter.outcome = outcomes;
   }
   if (values.limit !== undefined) filter.limit = positiveInteger("--limit", values.limit);
+  if (values.intents === true) filter.intents = true;
   return filter;
+}
+
+/** What became of an intent's request: its outcome record, or that it has none yet. */
+function intentNote(log: AuditLog, request: unknown): string {
+  const requestId = typeof request === "object" && request !== null ? (request as { requestId?: unknown }).requestId : undefined;
+  if (typeof requestId !== "string") return "an intent that names no request id";
+  const outcome = log.outcomeOf(requestId);
+  return outcome === undefined
+    ? `an intent: request ${terminalSafe(requestId)} has no outcome yet (in flight, or its broker ended: the next start closes it as interrupted)`
+    : `an intent: request ${terminalSafe(requestId)} ended in record ${outcome.id} (${outcome.outcome})`;
 }
 
 function positiveInteger(option: string, text: string): number {
@@ -280,7 +305,7 @@ async function tail(
   opts: { filter: AuditFilter; follow: boolean; intervalMs: number; signal: AbortSignal | undefined },
 ): Promise<number> {
   const { limit = 10, ...filter } = opts.filter;
-  const headSeq = () => log.list({ order: "desc", limit: 1 })[0]?.seq ?? 0;
+  const headSeq = () => log.list({ order: "desc", limit: 1, intents: true })[0]?.seq ?? 0;
   let last = headSeq();
   for (const record of log.list({ ...filter, order: "desc", limit }).reverse()) io.stdout(formatLine(record));
   if (!opts.follow) return EXIT.ok;

@@ -45,3 +45,9 @@ export function unfinishedJournals(db: Db): JournalRow[] {
     .all();
   return rows.map((row) => JournalRowSchema.parse(row));
 }
+
+/** The commits of one request, newest last: what start-up recovery reads for an interrupted request. */
+export function journalsOf(db: Db, auditId: string): JournalRow[] {
+  const rows: unknown[] = db.prepare(`SELECT * FROM commit_journal WHERE audit_id = ? ORDER BY started_at, rowid`).all(auditId);
+  return rows.map((row) => JournalRowSchema.parse(row));
+}

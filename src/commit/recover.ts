@@ -8,13 +8,15 @@ import { inspectInterpreter } from "./interpreter.js";
 import { getJournal, setJournalState, unfinishedJournals, type JournalRow } from "./journal.js";
 import { withEnvironmentLock } from "./lock.js";
 
-/** One unfinished commit found at start-up, so the caller can write its "rolled-back" audit record. */
+/** One unfinished commit found at start-up, so the caller can write its request's outcome record. */
 export interface Recovery {
   journalId: string;
   environment: string;
   auditId: string;
   /** The environment is back in its state before that commit (restored, or never touched). */
   restored: boolean;
+  /** rolled-back: the venv was restored from the backup; abandoned: the commit was still backing up. */
+  action?: "rolled-back" | "abandoned";
   error?: string;
 }
 
@@ -40,7 +42,7 @@ export async function recoverUnfinishedCommits(
       const outcome = await withEnvironmentLock(stateDir, row.environment, () => recoverOne(db, stateDir, row, env.python), {
         timeoutMs: 60_000,
       });
-      if (outcome !== "finished-elsewhere") reports.push({ ...report, restored: true });
+      if (outcome !== "finished-elsewhere") reports.push({ ...report, restored: true, action: outcome });
     } catch (error) {
       reports.push({ ...report, restored: false, error: errorMessage(error) });
     }
@@ -48,7 +50,7 @@ export async function recoverUnfinishedCommits(
   return reports;
 }
 
-async function recoverOne(db: Db, stateDir: string, row: JournalRow, python: string): Promise<"restored" | "finished-elsewhere"> {
+async function recoverOne(db: Db, stateDir: string, row: JournalRow, python: string): Promise<"rolled-back" | "abandoned" | "finished-elsewhere"> {
   // Another live pipgate may have finished it while this one waited for the lock.
   const current = getJournal(db, row.id);
   if (current === undefined || (current.state !== "preparing" && current.state !== "started")) return "finished-elsewhere";
@@ -57,7 +59,7 @@ async function recoverOne(db: Db, stateDir: string, row: JournalRow, python: str
   if (current.state === "preparing") {
     await discardBackup(row.backup_dir);
     setJournalState(db, row.id, "abandoned");
-    return "restored";
+    return "abandoned";
   }
   await killStrayPip(row.backup_dir, python);
   const manifest = await readManifest(row.backup_dir);
@@ -74,7 +76,7 @@ async function recoverOne(db: Db, stateDir: string, row: JournalRow, python: str
   await restoreBackup(row.backup_dir, manifest.value);
   setJournalState(db, row.id, "rolled-back");
   await discardBackup(row.backup_dir);
-  return "restored";
+  return "rolled-back";
 }
 
 /** A pip the dead broker started may still be writing: kill it (only if it is that interpreter's pip). */

@@ -1,4 +1,5 @@
 import { randomUUID } from "node:crypto";
+import { currentBroker } from "../audit/interrupted.js";
 import type { AuditInput, AuditRecord } from "../audit/types.js";
 import { listInstalled } from "../commit/interpreter.js";
 import { errorMessage } from "../errors.js";
@@ -50,15 +51,48 @@ type Ending = Omit<InstallResult, "auditId" | "durationMs" | "environment" | "pa
 
 /**
  * The pipeline behind install_package, after validation and rate limiting: policy, sandboxed resolution
- * and build, verification of every resolved distribution, commit, and exactly one audit record.
+ * and build, verification of every resolved distribution, commit, and exactly one outcome record. Before
+ * the first work that can change anything (the sandbox run, or the commit of a reused resolution) an
+ * intent record naming the request id is committed, so a broker killed mid-way still leaves a trace that
+ * the next start-up closes; a request refused before any work has its outcome record only.
  */
 export async function runInstall(deps: PipelineDeps, request: InstallRequest, hooks: InstallHooks = {}): Promise<InstallResult> {
   const started = Date.now();
   const { args } = request;
   const requestId = `req_${randomUUID()}`;
+  const requestInfo = { requestId, requirement: formatRequirement(args.requirement), upgrade: args.upgrade, timeout: args.timeout };
+  let intent: AuditRecord | undefined;
+  const intentFirst = async (work: string): Promise<void> => {
+    intent ??= deps.audit.appendIntent({
+      identity: request.identity,
+      tool: request.tool,
+      environment: args.environment,
+      package: args.requirement.normalized,
+      arguments: request.rawArguments,
+      reason: `started: ${work}`,
+      request: requestInfo,
+      broker: await currentBroker(),
+    });
+  };
+  // The two ways work starts, whatever path the pipeline takes to them.
+  const guarded: PipelineDeps = {
+    ...deps,
+    sandbox: {
+      run: async (...run) => {
+        await intentFirst("a sandbox run");
+        return deps.sandbox.run(...run);
+      },
+      imagePython: (image) => deps.sandbox.imagePython(image),
+      ping: () => deps.sandbox.ping(),
+    },
+    commit: async (...commit) => {
+      await intentFirst("a commit");
+      return deps.commit(...commit);
+    },
+  };
   let ending: Ending;
   try {
-    ending = await pipeline(deps, request, requestId, hooks);
+    ending = await pipeline(guarded, request, requestId, hooks);
   } catch (error) {
     deps.log.error({ err: errorMessage(error), requestId }, "install failed unexpectedly");
     ending = failure("failed", `pipgate could not complete the install: ${errorMessage(error)}`, undefined);
@@ -73,7 +107,7 @@ export async function runInstall(deps: PipelineDeps, request: InstallRequest, ho
     outcome: result.status,
     arguments: request.rawArguments,
     reason: result.status === "installed" || result.status === "already-satisfied" ? undefined : result.message,
-    request: { requestId, requirement: formatRequirement(args.requirement), upgrade: args.upgrade, timeout: args.timeout },
+    request: intent === undefined ? requestInfo : { ...requestInfo, intent: intent.id },
     decision: result.decision,
     resolved: result.resolved.length > 0 ? result.resolved : undefined,
     durationMs,

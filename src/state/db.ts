@@ -76,6 +76,8 @@ const MIGRATIONS: readonly string[] = [
      used_at TEXT NOT NULL,
      wheels TEXT NOT NULL
    );`,
+  // 6: audit records by the request id they name, so an intent finds its outcome (see audit/store.ts)
+  `CREATE INDEX audit_request ON audit((CASE WHEN json_valid(body) THEN json_extract(body, '$.request.requestId') END));`,
 ];
 
 /** Opens (creating if needed) the state database in stateDir and brings its schema up to date. */

@@ -78,7 +78,7 @@ describe.each(["pip", "direct"] as const)("recoverUnfinishedCommits (%s installe
     expect(existsSync(join(stateDir, "locks", "main.lock"))).toBe(true);
 
     const report = await recoverUnfinishedCommits(db, stateDir, { main: { python } });
-    expect(report).toEqual([{ journalId: row.id, environment: "main", auditId: `crash-${counter}`, restored: true }]);
+    expect(report).toEqual([{ journalId: row.id, environment: "main", auditId: `crash-${counter}`, restored: true, action: "rolled-back" }]);
     expect(await hashTree(await venvRoots(venv))).toBe(before);
     expect(await runPython(python, "import demo; print(demo.__version__)")).toBe("1.0");
     expect(db.prepare("SELECT state FROM commit_journal WHERE id = ?").get(row.id)).toEqual({ state: "rolled-back" });
@@ -111,10 +111,12 @@ describe.each(["pip", "direct"] as const)("recoverUnfinishedCommits (%s installe
     const broker = await openBroker(loaded.config, silentLogger());
     try {
       expect(await hashTree(await venvRoots(venv))).toBe(before);
-      const records = broker.audit.list({ outcome: "rolled-back" });
+      // The commit's request left no intent (this child commits directly): recovery gives it its one outcome.
+      const records = broker.audit.list({ outcome: "interrupted" });
       expect(records).toHaveLength(1);
-      expect(records[0]).toMatchObject({ environment: "main", identity: "pipgate" });
+      expect(records[0]).toMatchObject({ environment: "main", identity: "pipgate", request: { requestId: `crash-${counter}` }, recovery: { found: "rolled back" } });
       expect(records[0]?.reason).toMatch(/rolled back/);
+      expect(broker.audit.count()).toBe(1);
       expect(broker.audit.verify().ok).toBe(true);
     } finally {
       broker.close();
@@ -133,7 +135,7 @@ describe.each(["pip", "direct"] as const)("recoverUnfinishedCommits (%s installe
     insert.run("g-1", "gone", "audit-g", "2024-01-01T00:00:01Z", join(stateDir, "backups", "g-1"), "started");
     const report = await recoverUnfinishedCommits(db, stateDir, { main: { python: "/unused/bin/python" } });
     expect(report).toEqual([
-      { journalId: "p-1", environment: "main", auditId: "audit-p", restored: true },
+      { journalId: "p-1", environment: "main", auditId: "audit-p", restored: true, action: "abandoned" },
       expect.objectContaining({ journalId: "g-1", environment: "gone", restored: false, error: expect.stringMatching(/no longer configured/) }),
     ]);
     expect(existsSync(partial)).toBe(false);
