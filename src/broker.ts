@@ -1,3 +1,4 @@
+import { randomUUID } from "node:crypto";
 import { closeInterrupted } from "./audit/interrupted.js";
 import { createAuditLog, type AuditLog } from "./audit/store.js";
 import { commitWheels } from "./commit/commit.js";
@@ -73,6 +74,8 @@ export async function openBroker(config: LoadedConfig, log: Logger, overrides: B
         tool: "recovery",
         outcome: "reaped",
         arguments: { container: container.id, request: container.request },
+        // Recovery's own request: the container's request gets its one outcome from its intent.
+        request: { requestId: `rec_${randomUUID()}`, recovers: container.request },
         reason:
           container.why === "broker-gone"
             ? `sandbox container ${container.id.slice(0, 12)} of request ${container.request} outlived the broker that started it; killed and removed`

@@ -84,6 +84,7 @@ export async function runInstall(deps: PipelineDeps, request: InstallRequest, ho
       },
       imagePython: (image) => deps.sandbox.imagePython(image),
       ping: () => deps.sandbox.ping(),
+      runtimes: () => deps.sandbox.runtimes(),
     },
     commit: async (...commit) => {
       await intentFirst("a commit");

@@ -70,6 +70,7 @@ const sandbox: SandboxRunner = {
   },
   imagePython: (image) => docker.imagePython(image),
   ping: () => docker.ping(),
+  runtimes: () => docker.runtimes(),
 };
 const faults: CommitFaults = {
   ...(args.point === "before-pip" ? { beforePip: () => stop() } : {}),
