@@ -4,6 +4,7 @@ import { inspectEnvironment } from "../commit/interpreter.js";
 import { REFUSING_STAGES } from "../commit/request.js";
 import { errorMessage } from "../errors.js";
 import { decide, type Decision } from "../policy/index.js";
+import { eq as sameVersion } from "@renovatebot/pep440";
 import { formatRequirement, versionSatisfies } from "../requirement/index.js";
 import type { InstallArguments } from "../server/tool-arguments.js";
 import { imageFor, pythonMinor } from "../sandbox/spec.js";
@@ -116,15 +117,19 @@ async function pipeline(deps: PipelineDeps, request: InstallRequest, requestId: 
   if (!inspected.ok) return failure("failed", `cannot list the packages of ${env.name}: ${inspected.error}`, decision);
   const installed = inspected.value.installed;
   const current = installed.find((dist) => normalizeName(dist.name) === decision.name);
+  const satisfied = (version: string, message: string): Ending => ({
+    ...failure("denied", "", decision),
+    status: "already-satisfied",
+    version,
+    message,
+    unchanged: [{ name: decision.name, version }],
+  });
   if (current !== undefined && !args.upgrade && versionSatisfies(current.version, args.requirement.specifier)) {
-    return {
-      ...failure("denied", "", decision),
-      status: "already-satisfied",
-      version: current.version,
-      message: `${decision.name} ${current.version} is already installed in ${env.name} and satisfies ${formatRequirement(args.requirement)}; pass upgrade: true for a newer allowed version`,
-      unchanged: [{ name: decision.name, version: current.version }],
-    };
+    return satisfied(current.version, `${decision.name} ${current.version} is already installed in ${env.name} and satisfies ${formatRequirement(args.requirement)}; pass upgrade: true for a newer allowed version`);
   }
+  const newest = `${decision.name} ${decision.version} is already installed in ${env.name}, the newest version its policy allows for ${formatRequirement(args.requirement)}`;
+  // pip upgrades only the named project (only-if-needed): at the newest allowed version, nothing changes.
+  if (current !== undefined && args.upgrade && sameVersion(current.version, decision.version)) return satisfied(current.version, newest);
 
   const pinned = `${decision.name}${args.requirement.extras.length > 0 ? `[${args.requirement.extras.join(",")}]` : ""}==${decision.version}`;
   const image = imageFor(env.pythonVersion, deps.sandboxConfig.image);
@@ -159,6 +164,7 @@ async function pipeline(deps: PipelineDeps, request: InstallRequest, requestId: 
     deps.resolutions.put(cacheKey, verified.wheels);
   }
   if (!verified.ok) return failure("denied", verified.error, decision, { audit: { sandbox } });
+  if (verified.wheels.length === 0) return { ...satisfied(decision.version, newest), audit: { sandbox } };
   const conflicts = brokenRequirements(installed, verified.wheels, inspected.value.markers);
   if (conflicts.length > 0) {
     return failure("denied", `refused: it would break what ${env.name} has installed: ${conflicts.join("; ")}`, decision, {
@@ -188,6 +194,7 @@ async function pipeline(deps: PipelineDeps, request: InstallRequest, requestId: 
       resolved,
     });
   }
+  if (commit.installed.length === 0) return { ...satisfied(decision.version, newest), unchanged: commit.unchanged, resolved, audit: { sandbox, commit } };
   return {
     status: "installed",
     version: decision.version,
