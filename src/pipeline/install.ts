@@ -165,6 +165,8 @@ async function pipeline(deps: PipelineDeps, request: InstallRequest, requestId: 
   }
   if (!verified.ok) return failure("denied", verified.error, decision, { audit: { sandbox } });
   if (verified.wheels.length === 0) return { ...satisfied(decision.version, newest), audit: { sandbox } };
+  // An early, cheap answer from the state read before the sandbox; the commit checks again under the
+  // environment lock (with the wheels' own requirements and file ownership), which is what makes it safe.
   const conflicts = brokenRequirements(installed, verified.wheels, inspected.value.markers);
   if (conflicts.length > 0) {
     return failure("denied", `refused: it would break what ${env.name} has installed: ${conflicts.join("; ")}`, decision, {
