@@ -6,7 +6,8 @@ import { errorMessage } from "../errors.js";
 import type { Db } from "../state/db.js";
 import { backupRoots, discardBackup, readManifest, restoreBackup, takeBackup } from "./backup.js";
 import { installWheelsDirect } from "./direct-install.js";
-import { inspectInterpreter, type InterpreterInfo } from "./interpreter.js";
+import { brokenRequirements } from "./conflicts.js";
+import { firstOnPath, inspectInterpreter, type InterpreterInfo } from "./interpreter.js";
 import { insertJournal, setJournalState } from "./journal.js";
 import { withEnvironmentLock, type LockQueue } from "./lock.js";
 import { pipInstallArgs } from "./pip-command.js";
@@ -87,6 +88,10 @@ async function commitLocked(
   const unchanged = pins.filter((pin) => isPresent(pin, present));
   const installed = pins.filter((pin) => !isPresent(pin, present));
   if (installed.length === 0) return { ok: true, installed, unchanged, durationMs: performance.now() - startedAt };
+  // Checked here, under the lock, against the environment as it is now: another commit may have
+  // changed it since the pipeline's own (earlier, cheaper) check.
+  const refusal = refuseUnfit(req.environment, info.value, staging.wheels, (wheel) => !isPresent(wheel, present));
+  if (refusal !== undefined) return refusal;
 
   const roots = await backupRoots(info.value, info.value.outside.some(Boolean));
   if (!roots.ok) return fail("inspect", roots.error);
@@ -185,6 +190,37 @@ async function install(
   } catch (error) {
     return errorMessage(error);
   }
+}
+
+/**
+ * Why the wheels no longer fit the environment, if they do not: a requirement broken either way
+ * (stage "conflict"), or a file another distribution owns by its RECORD (stage "ownership"; an
+ * upgrade of that same distribution replaces its own files and is fine).
+ */
+function refuseUnfit(
+  environment: string,
+  info: InterpreterInfo,
+  wheels: Staging["wheels"],
+  written: (wheel: Staging["wheels"][number]) => boolean,
+): CommitResult | undefined {
+  const arriving = wheels.flatMap((wheel, i) => (written(wheel) ? [{ wheel, inspected: info.incoming[i] }] : []));
+  if (arriving.some(({ inspected }) => inspected === undefined)) return fail("inspect", "the interpreter did not describe every wheel");
+  const incoming = arriving.map(({ wheel, inspected }) => ({ name: wheel.name, version: wheel.version, requires: inspected?.requires ?? [] }));
+  const conflicts = brokenRequirements(firstOnPath(info.installed), incoming, info.markers);
+  if (conflicts.length > 0) {
+    return fail("conflict", `refused: it would break what ${environment} has installed: ${conflicts.join("; ")}; the environment was not touched`);
+  }
+  const clashes = arriving.flatMap(({ wheel, inspected }) =>
+    (inspected?.clashes ?? []).map((clash) => {
+      const owner = clash.owner_version === null ? `${clash.owner}, which this install also brings` : `${clash.owner} ${clash.owner_version}`;
+      return `${wheel.name} ${wheel.version} would overwrite ${clash.path}, which belongs to ${owner}`;
+    }),
+  );
+  if (clashes.length > 0) {
+    const shown = clashes.slice(0, 5).join("; ") + (clashes.length > 5 ? `; and ${clashes.length - 5} more` : "");
+    return fail("ownership", `refused: ${shown}; the environment was not touched`);
+  }
+  return undefined;
 }
 
 function fail(stage: CommitStage, error: string): CommitResult {

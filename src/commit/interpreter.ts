@@ -1,19 +1,43 @@
 import { execa } from "execa";
 import { z } from "zod";
 import { errorMessage, type Result } from "../errors.js";
+import { MARKER_VARIABLES, type MarkerEnvironment } from "../requirement/marker.js";
 import { normalizeName } from "../requirement/name.js";
 import { isolatedEnv } from "./pip-command.js";
 
 // Runs only the standard library in the target interpreter: where pip will write, what is installed,
-// and which wheels install outside site-packages (.data/data, .data/headers go under the prefix).
+// its PEP 508 marker values (as packaging's default_environment() computes them), and for each wheel
+// given: whether it installs outside site-packages (.data/data, .data/headers go under the prefix),
+// its Requires-Dist, and which of the files it would write another distribution's RECORD owns.
 const INSPECT = `
-import sys, sysconfig, json, zipfile, importlib.metadata as md
+import sys, os, re, platform, sysconfig, json, zipfile, configparser, email.parser, importlib.metadata as md
 paths = sysconfig.get_paths()
+def norm(name):
+    return re.sub(r"[-_.]+", "-", name).lower()
+def full_version(info):
+    v = "%d.%d.%d" % (info.major, info.minor, info.micro)
+    return v if info.releaselevel == "final" else v + info.releaselevel[0] + str(info.serial)
+markers = {
+    "implementation_name": sys.implementation.name,
+    "implementation_version": full_version(sys.implementation.version),
+    "os_name": os.name,
+    "platform_machine": platform.machine(),
+    "platform_release": platform.release(),
+    "platform_system": platform.system(),
+    "platform_version": platform.version(),
+    "python_full_version": platform.python_version(),
+    "platform_python_implementation": platform.python_implementation(),
+    "python_version": ".".join(platform.python_version_tuple()[:2]),
+    "sys_platform": sys.platform,
+}
+dists = []
 installed = []
 for d in md.distributions():
     name = d.metadata["Name"] if d.metadata is not None else None
     if name:
+        dists.append((name, d))
         installed.append({"name": name, "version": d.version, "requires": list(d.requires or [])})
+wheels = sys.argv[1:]
 def outside(p):
     with zipfile.ZipFile(p) as z:
         for n in z.namelist():
@@ -21,12 +45,63 @@ def outside(p):
             if len(parts) > 2 and parts[0].endswith(".data") and parts[1] in ("data", "headers"):
                 return True
     return False
+def targets(z):
+    names = [n for n in z.namelist() if not n.endswith("/")]
+    info = next(n.split("/")[0] for n in names if n.count("/") == 1 and n.endswith(".dist-info/WHEEL"))
+    meta = email.parser.HeaderParser().parsestr(z.read(info + "/METADATA").decode("utf-8"))
+    purelib = re.search(r"^Root-Is-Purelib:[ \\t]*true[ \\t]*$", z.read(info + "/WHEEL").decode("utf-8"), re.I | re.M)
+    lib = paths["purelib"] if purelib else paths["platlib"]
+    data = info[: -len(".dist-info")] + ".data"
+    out = []
+    for n in names:
+        parts = n.split("/")
+        if parts[0] != data:
+            out.append(os.path.join(lib, *parts))
+        elif len(parts) > 2 and parts[1] in ("purelib", "platlib", "scripts", "data"):
+            out.append(os.path.join(paths[parts[1]], *parts[2:]))
+    if info + "/entry_points.txt" in names:
+        ep = configparser.ConfigParser(delimiters=("=",), interpolation=None)
+        ep.optionxform = str
+        ep.read_string(z.read(info + "/entry_points.txt").decode("utf-8"))
+        for section in ("console_scripts", "gui_scripts"):
+            if ep.has_section(section):
+                out.extend(os.path.join(paths["scripts"], k) for k in ep.options(section))
+    return list(meta.get_all("Requires-Dist") or []), out
+incoming = []
+if wheels:
+    owners = {}
+    seen = set()
+    for name, d in dists:
+        if norm(name) in seen:
+            continue
+        seen.add(norm(name))
+        for f in d.files or []:
+            owners.setdefault(os.path.normpath(str(d.locate_file(f))), (name, d.version))
+    claimed = {}
+    for p in wheels:
+        mine = norm(os.path.basename(p).split("-")[0])
+        with zipfile.ZipFile(p) as z:
+            requires, files = targets(z)
+        clashes = []
+        for t in files:
+            t = os.path.normpath(t)
+            owner = owners.get(t)
+            if owner is not None and norm(owner[0]) != mine:
+                clashes.append({"path": t, "owner": owner[0], "owner_version": owner[1]})
+            other = claimed.setdefault(t, mine)
+            if other != mine:
+                clashes.append({"path": t, "owner": other, "owner_version": None})
+        incoming.append({"requires": requires, "clashes": clashes[:20]})
 print(json.dumps({
     "prefix": sys.prefix, "base_prefix": sys.base_prefix,
     "purelib": paths["purelib"], "platlib": paths["platlib"], "scripts": paths["scripts"], "data": paths["data"],
-    "installed": installed, "outside": [outside(p) for p in sys.argv[1:]],
+    "installed": installed, "outside": [outside(p) for p in wheels], "markers": markers, "incoming": incoming,
 }))
 `;
+
+const MarkerEnvironmentSchema = z.object(
+  Object.fromEntries(MARKER_VARIABLES.map((name) => [name, z.string()])) as Record<(typeof MARKER_VARIABLES)[number], z.ZodString>,
+) satisfies z.ZodType<MarkerEnvironment>;
 
 const PinSchema = z.object({ name: z.string().min(1), version: z.string().min(1) });
 const InstalledSchema = PinSchema.extend({ requires: z.array(z.string()).default([]) });
@@ -43,6 +118,17 @@ export const InterpreterInfoSchema = z.object({
   data: z.string(),
   installed: z.array(InstalledSchema),
   outside: z.array(z.boolean()).describe("per wheel: does it install files under the prefix, outside site-packages"),
+  markers: MarkerEnvironmentSchema,
+  incoming: z
+    .array(
+      z.object({
+        requires: z.array(z.string()).describe("the wheel's Requires-Dist"),
+        clashes: z
+          .array(z.object({ path: z.string(), owner: z.string(), owner_version: z.string().nullable() }))
+          .describe("files it would write that another distribution owns (owner_version null: another wheel of this install)"),
+      }),
+    )
+    .describe("per wheel given, in order"),
 });
 /** What the commit needs to know about a target interpreter before it backs anything up. */
 export type InterpreterInfo = z.infer<typeof InterpreterInfoSchema>;
@@ -59,22 +145,39 @@ export async function inspectInterpreter(python: string, wheelFiles: readonly st
   return parseJson(run.stdout, InterpreterInfoSchema, python);
 }
 
+/** What an environment holds and what its markers say: what a new install is checked against. */
+export interface EnvironmentState {
+  installed: InstalledDist[];
+  markers: MarkerEnvironment;
+}
+
 /**
- * What an environment holds, as its interpreter's importlib.metadata sees it (what pip itself reads):
- * one interpreter start, not pip's start-up, on every install request.
+ * What an environment holds, as its interpreter's importlib.metadata sees it (what pip itself reads),
+ * with its marker values: one interpreter start, not pip's start-up, on every install request.
  */
-export async function listInstalled(python: string): Promise<Result<InstalledDist[]>> {
+export async function inspectEnvironment(python: string): Promise<Result<EnvironmentState>> {
   const info = await inspectInterpreter(python);
   if (!info.ok) return info;
+  return { ok: true, value: { installed: firstOnPath(info.value.installed), markers: info.value.markers } };
+}
+
+/** The installed distributions as listInstalled reports them. */
+export async function listInstalled(python: string): Promise<Result<InstalledDist[]>> {
+  const state = await inspectEnvironment(python);
+  return state.ok ? { ok: true, value: state.value.installed } : state;
+}
+
+/** One entry per project: the first on sys.path wins, as for pip and importlib. */
+export function firstOnPath(installed: readonly InstalledDist[]): InstalledDist[] {
   const seen = new Set<string>();
   const pins: InstalledDist[] = [];
-  for (const { name, version, requires } of info.value.installed) {
+  for (const { name, version, requires } of installed) {
     const key = normalizeName(name);
-    if (seen.has(key)) continue; // the first on sys.path wins, as for pip
+    if (seen.has(key)) continue;
     seen.add(key);
     pins.push({ name, version, requires });
   }
-  return { ok: true, value: pins };
+  return pins;
 }
 
 function parseJson<T>(text: string, schema: z.ZodType<T>, python: string): Result<T> {

@@ -71,8 +71,15 @@ export interface Pin {
   version: string;
 }
 
-/** Where a failed commit stopped: callers tell "refused, untouched" from "rolled back" from "broken". */
-export type CommitStage = "validate" | "verify" | "lock" | "inspect" | "backup" | "pip" | "rollback";
+/**
+ * Where a failed commit stopped: callers tell "refused, untouched" from "rolled back" from "broken".
+ * "conflict" and "ownership" are refusals under the lock: the wheels no longer fit the environment as
+ * it is (a requirement they break, a file another distribution owns), and nothing was written.
+ */
+export type CommitStage = "validate" | "verify" | "lock" | "inspect" | "conflict" | "ownership" | "backup" | "pip" | "rollback";
+
+/** The stages that refuse a set that does not fit, as opposed to failing. */
+export const REFUSING_STAGES: ReadonlySet<CommitStage> = new Set(["conflict", "ownership"]);
 
 /** A commit's outcome; every failure says whether the environment was restored. */
 export type CommitResult =

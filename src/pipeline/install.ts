@@ -1,14 +1,16 @@
 import { randomUUID } from "node:crypto";
 import { currentBroker } from "../audit/interrupted.js";
 import type { AuditInput, AuditRecord } from "../audit/types.js";
-import { listInstalled } from "../commit/interpreter.js";
+import { inspectEnvironment } from "../commit/interpreter.js";
+import { REFUSING_STAGES } from "../commit/request.js";
 import { errorMessage } from "../errors.js";
 import { decide, type Decision } from "../policy/index.js";
+import { eq as sameVersion } from "@renovatebot/pep440";
 import { formatRequirement, versionSatisfies } from "../requirement/index.js";
 import type { InstallArguments } from "../server/tool-arguments.js";
 import { imageFor, pythonMinor } from "../sandbox/spec.js";
 import type { PipelineDeps, Progress } from "./deps.js";
-import { brokenRequirements } from "./conflicts.js";
+import { brokenRequirements } from "../commit/conflicts.js";
 import { normalizeName } from "../requirement/name.js";
 import { resolutionKey } from "./resolution-cache.js";
 import { resolveInSandbox } from "./sandbox-stage.js";
@@ -146,18 +148,23 @@ async function pipeline(deps: PipelineDeps, request: InstallRequest, requestId: 
     return failure("denied", decision.reason, decision, { hint: decision.hint, version: decision.version });
   }
 
-  const installed = await listInstalled(env.python);
-  if (!installed.ok) return failure("failed", `cannot list the packages of ${env.name}: ${installed.error}`, decision);
-  const current = installed.value.find((dist) => normalizeName(dist.name) === decision.name);
+  const inspected = await inspectEnvironment(env.python);
+  if (!inspected.ok) return failure("failed", `cannot list the packages of ${env.name}: ${inspected.error}`, decision);
+  const installed = inspected.value.installed;
+  const current = installed.find((dist) => normalizeName(dist.name) === decision.name);
+  const satisfied = (version: string, message: string): Ending => ({
+    ...failure("denied", "", decision),
+    status: "already-satisfied",
+    version,
+    message,
+    unchanged: [{ name: decision.name, version }],
+  });
   if (current !== undefined && !args.upgrade && versionSatisfies(current.version, args.requirement.specifier)) {
-    return {
-      ...failure("denied", "", decision),
-      status: "already-satisfied",
-      version: current.version,
-      message: `${decision.name} ${current.version} is already installed in ${env.name} and satisfies ${formatRequirement(args.requirement)}; pass upgrade: true for a newer allowed version`,
-      unchanged: [{ name: decision.name, version: current.version }],
-    };
+    return satisfied(current.version, `${decision.name} ${current.version} is already installed in ${env.name} and satisfies ${formatRequirement(args.requirement)}; pass upgrade: true for a newer allowed version`);
   }
+  const newest = `${decision.name} ${decision.version} is already installed in ${env.name}, the newest version its policy allows for ${formatRequirement(args.requirement)}`;
+  // pip upgrades only the named project (only-if-needed): at the newest allowed version, nothing changes.
+  if (current !== undefined && args.upgrade && sameVersion(current.version, decision.version)) return satisfied(current.version, newest);
 
   const pinned = `${decision.name}${args.requirement.extras.length > 0 ? `[${args.requirement.extras.join(",")}]` : ""}==${decision.version}`;
   const image = imageFor(env.pythonVersion, deps.sandboxConfig.image);
@@ -171,7 +178,7 @@ async function pipeline(deps: PipelineDeps, request: InstallRequest, requestId: 
   }
 
   // A resolution verified before from the same inputs needs no sandbox: only a fresh policy check.
-  const cacheKey = resolutionKey({ image, pythonVersion: env.pythonVersion, requirement: pinned, upgrade: args.upgrade, installed: installed.value, allowlist: env.allowlist });
+  const cacheKey = resolutionKey({ image, pythonVersion: env.pythonVersion, requirement: pinned, upgrade: args.upgrade, installed, allowlist: env.allowlist });
   let verified: Verified | undefined;
   let sandbox: Record<string, unknown> | undefined;
   const cached = deps.resolutions.get(cacheKey);
@@ -184,7 +191,7 @@ async function pipeline(deps: PipelineDeps, request: InstallRequest, requestId: 
     } else deps.log.info({ pinned, reason: again.error }, "cached resolution no longer passes; resolving again");
   }
   if (verified === undefined) {
-    const resolved = await resolveInSandbox(deps, env, { pinned, image, upgrade: args.upgrade, installed: installed.value, timeout: args.timeout, requestId, decision }, hooks);
+    const resolved = await resolveInSandbox(deps, env, { pinned, image, upgrade: args.upgrade, installed, timeout: args.timeout, requestId, decision }, hooks);
     if (!resolved.ok) return failure(resolved.status, resolved.message, decision, { audit: { sandbox: resolved.sandbox } });
     verified = resolved.verified;
     sandbox = resolved.sandbox;
@@ -192,7 +199,10 @@ async function pipeline(deps: PipelineDeps, request: InstallRequest, requestId: 
     deps.resolutions.put(cacheKey, verified.wheels);
   }
   if (!verified.ok) return failure("denied", verified.error, decision, { audit: { sandbox } });
-  const conflicts = brokenRequirements(installed.value, verified.wheels);
+  if (verified.wheels.length === 0) return { ...satisfied(decision.version, newest), audit: { sandbox } };
+  // An early, cheap answer from the state read before the sandbox; the commit checks again under the
+  // environment lock (with the wheels' own requirements and file ownership), which is what makes it safe.
+  const conflicts = brokenRequirements(installed, verified.wheels, inspected.value.markers);
   if (conflicts.length > 0) {
     return failure("denied", `refused: it would break what ${env.name} has installed: ${conflicts.join("; ")}`, decision, {
       audit: { sandbox },
@@ -203,12 +213,25 @@ async function pipeline(deps: PipelineDeps, request: InstallRequest, requestId: 
   progress({ stage: "committing", message: `installing ${verified.wheels.length} verified wheel(s) into ${env.name}` });
   const commit = await deps.commit(env, verified.wheels, requestId, hooks.signal);
   const resolved = verified.wheels.map((wheel) => ({ name: wheel.name, version: wheel.version, sha256: wheel.sha256 }));
+  if (!commit.ok && REFUSING_STAGES.has(commit.stage)) {
+    // The environment changed while this request was in the sandbox; checked again under the lock.
+    return failure("denied", commit.error, decision, {
+      audit: { sandbox, commit },
+      resolved,
+      hint:
+        commit.stage === "ownership"
+          ? "it ships files another installed package owns; uninstall that package first, or choose another version"
+          : "ask for a version compatible with the installed packages, or upgrade them first",
+    });
+  }
   if (!commit.ok) {
-    return failure("failed", `the commit into ${env.name} failed and ${commit.rolledBack ? "was rolled back" : "could NOT be rolled back"}: ${commit.error}`, decision, {
+    const restored = commit.rolledBack ? "was rolled back" : commit.stage === "rollback" ? "could NOT be rolled back" : "stopped before writing anything";
+    return failure("failed", `the commit into ${env.name} failed and ${restored}: ${commit.error}`, decision, {
       audit: { sandbox, commit },
       resolved,
     });
   }
+  if (commit.installed.length === 0) return { ...satisfied(decision.version, newest), unchanged: commit.unchanged, resolved, audit: { sandbox, commit } };
   return {
     status: "installed",
     version: decision.version,
