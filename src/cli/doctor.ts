@@ -27,6 +27,20 @@ export const doctor: Subcommand = async (argv, io) => {
   const runner = createDockerRunner(config.sandbox.docker_socket, log);
   const engine = await runner.ping();
   checks.push({ name: "docker engine", ok: engine, detail: engine ? config.sandbox.docker_socket : `not reachable at ${config.sandbox.docker_socket}; start dockerd (scripts/setup-host.sh)` });
+  const runtime = config.sandbox.runtime;
+  const registered = engine ? await runner.runtimes().catch(() => [] as string[]) : [];
+  checks.push({
+    name: "sandbox runtime",
+    ok: engine && registered.includes(runtime),
+    detail: !engine
+      ? `${runtime} cannot be checked: the Docker engine is not reachable`
+      : registered.includes(runtime)
+        ? `${runtime} (${runtime === "runsc" ? "gVisor: builds run on a user-space kernel" : "the engine's default; sandbox.runtime: runsc for gVisor"})`
+        : `${runtime} is not registered with the Docker engine (it has ${registered.join(", ") || "none"}): ` +
+          (runtime === "runsc"
+            ? `install runsc and add {"runtimes":{"runsc":{"path":"/usr/bin/runsc","runtimeArgs":["--network=none","--host-uds=open"]}}} to /etc/docker/daemon.json, then reload dockerd (kill -HUP)`
+            : "check the engine's configuration"),
+  });
 
   let stateProblem: string | undefined;
   let db: Db | undefined;

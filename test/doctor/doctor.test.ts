@@ -52,14 +52,27 @@ describe("pipgate doctor", () => {
     expect(lines.filter((line) => !line.startsWith("ok  "))).toEqual([]);
     expect(code).toBe(0);
     const names = lines.map((line) => /^ok {4}([^:]+):/.exec(line)?.[1]);
-    expect(names).toEqual(["docker engine", "state directory", "environment default", "sandbox image for default", "index", "audit chain"]);
+    expect(names).toEqual(["docker engine", "sandbox runtime", "state directory", "environment default", "sandbox image for default", "index", "audit chain"]);
     expect(lines).toContain(`ok    index: ${ws.index.url}`);
+    expect(lines).toContain("ok    sandbox runtime: runc (the engine's default; sandbox.runtime: runsc for gVisor)");
     expect(lines.find((line) => line.includes("environment default"))).toMatch(/Python 3\.\d+\.\d+, 1 allowed package\(s\)$/);
 
     const io = capture();
     expect(await doctor(["--config", ws.configPath, "--json"], io)).toBe(0);
     const checks = JSON.parse(io.out()) as CheckLine[];
-    expect(checks.map((check) => check.ok)).toEqual([true, true, true, true, true, true]);
+    expect(checks.map((check) => check.ok)).toEqual([true, true, true, true, true, true, true]);
+  });
+
+  it("reports gVisor when sandbox.runtime is runsc, and says how to register it when the engine lacks it", async () => {
+    const path = variant("runsc.yaml", (copy) => {
+      copy.sandbox = { runtime: "runsc" };
+    });
+    const { lines } = await run(path);
+    const line = lines.find((entry) => entry.includes("sandbox runtime"));
+    const { execa } = await import("execa");
+    const runtimes = (await execa("docker", ["info", "--format", "{{json .Runtimes}}"])).stdout;
+    if (runtimes.includes('"runsc"')) expect(line).toBe("ok    sandbox runtime: runsc (gVisor: builds run on a user-space kernel)");
+    else expect(line).toMatch(/^FAIL {2}sandbox runtime: runsc is not registered with the Docker engine .*\/etc\/docker\/daemon\.json/);
   });
 
   it("fails naming an environment whose python does not exist, and still checks the others", async () => {
