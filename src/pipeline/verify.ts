@@ -57,17 +57,16 @@ export async function verifyWheels(deps: PipelineDeps, env: EnvironmentRuntime, 
   const entryPoints: string[] = [];
   for (const wheel of wheels) {
     const exact = await decideExact(wheel.name, wheel.version, env, deps.policyDeps);
-    if (!exact.allowed) {
-      const parents = requirers(items, wheel.name);
-      const via = parents.map(({ item: parent, requirement }) => `${parent.displayName} ${parent.version} requires ${requirement}`).join("; ");
-      return { ok: false, error: via.length > 0 ? `${via}; ${exact.reason}` : exact.reason };
-    }
+    // A refused dependency is named with the chain that pulled it in, whichever check refused it.
+    const parents = requirers(items, wheel.name);
+    const via = parents.map(({ item: parent, requirement }) => `${parent.displayName} ${parent.version} requires ${requirement}; `).join("");
+    if (!exact.allowed) return { ok: false, error: `${via}${exact.reason}` };
     if (!existsSync(wheel.path)) return { ok: false, error: `${basename(wheel.path)} is no longer in pipgate's store` };
     const inspected = inspectWheel(wheel.path, { allowPth: env.allowlist.pthAllowed.has(wheel.name) });
     const filename = basename(wheel.path);
-    if (!inspected.ok) return { ok: false, error: `${filename}: ${inspected.error}` };
+    if (!inspected.ok) return { ok: false, error: `${via}${filename}: ${inspected.error}` };
     if (inspected.inspection.problems.length > 0) {
-      return { ok: false, error: `${filename} failed inspection: ${inspected.inspection.problems.slice(0, 3).join("; ")}` };
+      return { ok: false, error: `${via}${filename} failed inspection: ${inspected.inspection.problems.slice(0, 3).join("; ")}` };
     }
     for (const [script, target] of Object.entries(inspected.inspection.entryPoints.console_scripts)) entryPoints.push(`${script} = ${target}`);
   }
