@@ -93,12 +93,18 @@ export async function runInstall(deps: PipelineDeps, request: InstallRequest, ho
       return deps.commit(...commit);
     },
   };
+  // `timeout` bounds the whole request: policy, sandbox, verification and commit (which rolls back).
+  const deadline = AbortSignal.timeout(args.timeout * 1000);
+  const signal = hooks.signal === undefined ? deadline : AbortSignal.any([hooks.signal, deadline]);
   let ending: Ending;
   try {
-    ending = await pipeline(guarded, request, requestId, hooks);
+    ending = await pipeline(guarded, request, requestId, { ...hooks, signal }, started + args.timeout * 1000);
   } catch (error) {
     deps.log.error({ err: errorMessage(error), requestId }, "install failed unexpectedly");
     ending = failure("failed", `pipgate could not complete the install: ${errorMessage(error)}`, undefined);
+  }
+  if (deadline.aborted && (ending.status === "failed" || ending.status === "timed-out")) {
+    ending = { ...ending, status: "timed-out", message: `timed out after ${args.timeout} s (the timeout bounds the whole request, commit included); ${timedOutDetail(ending.message)}` };
   }
   const durationMs = Date.now() - started;
   const { audit, ...result } = ending;
@@ -135,7 +141,13 @@ function failure(status: "denied" | "failed" | "timed-out", message: string, dec
   };
 }
 
-async function pipeline(deps: PipelineDeps, request: InstallRequest, requestId: string, hooks: InstallHooks): Promise<Ending> {
+/** What a request that ran out of time left: the commit's restore, or nothing at all. */
+function timedOutDetail(message: string): string {
+  if (message.includes("could NOT be rolled back")) return message;
+  return message.includes("was rolled back") || message.includes("restored") ? "the commit was rolled back and nothing was installed" : "nothing was installed";
+}
+
+async function pipeline(deps: PipelineDeps, request: InstallRequest, requestId: string, hooks: InstallHooks, deadlineAt: number): Promise<Ending> {
   const { args } = request;
   const progress = hooks.progress ?? (() => undefined);
   const loaded = await deps.environments.get(args.environment);
@@ -191,7 +203,8 @@ async function pipeline(deps: PipelineDeps, request: InstallRequest, requestId: 
     } else deps.log.info({ pinned, reason: again.error }, "cached resolution no longer passes; resolving again");
   }
   if (verified === undefined) {
-    const resolved = await resolveInSandbox(deps, env, { pinned, image, upgrade: args.upgrade, installed, timeout: args.timeout, requestId, decision }, hooks);
+    const remaining = Math.max(1, Math.ceil((deadlineAt - Date.now()) / 1000));
+    const resolved = await resolveInSandbox(deps, env, { pinned, image, upgrade: args.upgrade, installed, timeout: remaining, requestId, decision }, hooks);
     if (!resolved.ok) return failure(resolved.status, resolved.message, decision, { audit: { sandbox: resolved.sandbox } });
     verified = resolved.verified;
     sandbox = resolved.sandbox;
