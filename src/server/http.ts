@@ -8,6 +8,7 @@ import { HttpSchema, type HttpConfig } from "../config/schema.js";
 import { errorMessage, type Result } from "../errors.js";
 import { bearerToken } from "../grants/tokens.js";
 import type { Logger } from "../log.js";
+import { heapCollector } from "./heap.js";
 import { readBoundedBody } from "./http-body.js";
 import { SessionTable, type SessionEntry, type SessionStats } from "./http-sessions.js";
 
@@ -73,6 +74,8 @@ const REQUEST_TIMEOUT_MS = 60_000;
 const KEEP_ALIVE_TIMEOUT_MS = 5_000;
 const MAX_HEADER_BYTES = 16 * 1024;
 const MAX_HEADERS = 100;
+/** Sessions closed before a sweep asks V8 for a full collection (see heap.ts): a few MB of garbage. */
+const COLLECT_AFTER_CLOSED = 64;
 
 function hostPort(host: string, port: number): string {
   return host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`;
@@ -110,11 +113,14 @@ export async function startHttpServer(options: HttpServeOptions): Promise<Result
   const limits = options.limits ?? HttpSchema.parse({});
   const idleMs = limits.session_idle_seconds * 1000;
   const sessions = new SessionTable<Session>({ idleMs, maxPerGrant: limits.max_sessions_per_grant, maxTotal: limits.max_sessions });
+  const collectGarbage = heapCollector();
+  let closedSinceCollect = 0;
   const allowedHosts = new Set<string>();
   const allowedOrigins = new Set<string>((options.allowedOrigins ?? []).map((origin) => origin.toLowerCase()));
 
   /** Closes a session already taken out of the table: its MCP server, and with it its transport. */
   function closeSession(entry: SessionEntry<Session>, why: string): void {
+    closedSinceCollect += 1;
     log.info({ grant: entry.grant, session: entry.id }, `MCP session ${why}`);
     void entry.value.close().catch(() => undefined);
   }
@@ -205,7 +211,11 @@ export async function startHttpServer(options: HttpServeOptions): Promise<Result
     const entry = sessions.add(id, grant, { transport, close });
     track(entry, res, true);
     transport.onclose = () => {
-      if (sessions.remove(id) !== undefined) log.info({ grant, session: id }, "MCP session closed");
+      // Ended by the client (DELETE) or the transport; expiry and eviction took it out of the table already.
+      if (sessions.remove(id) !== undefined) {
+        closedSinceCollect += 1;
+        log.info({ grant, session: id }, "MCP session closed");
+      }
       void close().catch(() => undefined);
     };
     await server.connect(transport);
@@ -241,6 +251,10 @@ export async function startHttpServer(options: HttpServeOptions): Promise<Result
   // The sweep never keeps the process alive; close() stops it.
   const sweeper = setInterval(() => {
     for (const entry of sessions.takeExpired()) closeSession(entry, "expired");
+    if (closedSinceCollect < COLLECT_AFTER_CLOSED) return;
+    closedSinceCollect = 0;
+    // Once the closes have run: their MCP servers are garbage now, not when traffic next allocates.
+    setTimeout(collectGarbage, 100).unref();
   }, sweepIntervalMs(idleMs));
   sweeper.unref();
 
