@@ -1,6 +1,6 @@
 // `make bench`: pipgate against a bare `pip install` from the same local index, side by side in one
 // run (P1–P5 of issue 8). Every figure is printed with its target; bench/RESULTS.md gets the same.
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { z } from "zod";
@@ -13,6 +13,7 @@ import { runColdWarm, warmPipCache, type ColdWarmSample } from "./cold-warm.js";
 import { formatMachine, machineInfo } from "./machine.js";
 import { REFUSALS, runRefusals, startRefusalServer, type RefusalKind, type RefusalSample } from "./refusals.js";
 import { formatLines, gapNote, markdownTable, mbText, msText, ratioText, stageRows, verdict, type FigureLine } from "./report.js";
+import { sectionOf } from "./results-section.js";
 import { summarizeStages, type StageTimes } from "./stages.js";
 import { pairedRatios, percentile, summarize } from "./stats.js";
 import { baseInterpreter, createVenvFactory } from "./venvs.js";
@@ -199,7 +200,9 @@ async function main(): Promise<number> {
       ...(errors.length > 0 ? ["## Errors", "", ...errors.map((error) => `- ${error}`), ""] : []),
     ];
     const resultsPath = join(packageRoot(), "bench", "RESULTS.md");
-    writeFileSync(resultsPath, `${markdown.join("\n")}\n`);
+    // Sections written by stand-alone benches (bench/sessions.ts) stay.
+    const kept = existsSync(resultsPath) ? sectionOf(readFileSync(resultsPath, "utf8"), "sessions") : undefined;
+    writeFileSync(resultsPath, `${[...markdown, ...(kept === undefined ? [] : [kept, ""])].join("\n")}\n`);
     say(`\nwrote ${resultsPath}`);
     return errors.length === 0 ? 0 : 1;
   } finally {

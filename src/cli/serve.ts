@@ -43,6 +43,7 @@ export const serve: Subcommand = async (argv) => {
       allowRemote: values["allow-remote"],
       grantForToken: (token) => control.access.grantForToken(token),
       serverFor: (grant) => createServer(serverDepsFor(broker, control, grant)),
+      limits: config.http,
       log,
     });
     if (!started.ok) {

@@ -94,6 +94,39 @@ export const CommitSchema = z
   });
 export type CommitConfig = z.infer<typeof CommitSchema>;
 
+export const HttpSchema = z.strictObject({
+  session_idle_seconds: z
+    .number()
+    .int()
+    .min(1)
+    .max(86_400)
+    .default(300)
+    .describe("an HTTP session without a request for this long is closed; its id then gets 404 and the client initializes anew"),
+  max_sessions_per_grant: z
+    .number()
+    .int()
+    .min(1)
+    .max(100_000)
+    .default(32)
+    .describe("open HTTP sessions one grant may hold; at the cap, a new initialize closes that grant's least recently used idle session, or is refused (429) when all are busy"),
+  max_sessions: z
+    .number()
+    .int()
+    .min(1)
+    .max(100_000)
+    .default(256)
+    .describe("open HTTP sessions in all; at the cap, a new initialize closes its own grant's least recently used idle session, or is refused (503); another grant's session is never closed for it"),
+  max_body_bytes: z
+    .number()
+    .int()
+    .min(1024)
+    .max(64 * 1024 * 1024)
+    .default(1024 * 1024)
+    .describe("largest HTTP request body; a larger one is refused with 413 before it is read further"),
+});
+export type HttpConfig = z.infer<typeof HttpSchema>;
+
+
 /** pipgate.yaml. Every object in it is strict: an unknown key (a typo like `sandboxx:`) is an error, never ignored. */
 export const ConfigSchema = z.strictObject({
   index: IndexSchema.default(IndexSchema.parse({})),
@@ -103,6 +136,7 @@ export const ConfigSchema = z.strictObject({
   grants: GrantsSchema.describe("who may use which environments: HTTP bearer tokens (stored as sha256) and per-grant limits"),
   sandbox: SandboxSchema.default(SandboxSchema.parse({})),
   commit: CommitSchema.default(CommitSchema.parse({})).describe("how verified wheels are installed into an environment"),
+  http: HttpSchema.default(HttpSchema.parse({})).describe("limits of `serve --http`: session idle time, session caps, request body size"),
   rules: RulesSchema.partial().default({}).describe("rule defaults for every allowlist"),
   environments: z
     .record(z.string().regex(ENVIRONMENT_NAME, "environment names are letters, digits, - and _"), EnvironmentSchema)
