@@ -12,6 +12,10 @@ command -v runsc >/dev/null 2>&1 || need+=(runsc)
 ls /usr/share/python-wheels/pip-*.whl >/dev/null 2>&1 || need+=(python3-pip-whl)
 ls /usr/share/python-wheels/setuptools-*.whl >/dev/null 2>&1 || need+=(python3-setuptools-whl)
 ls /usr/share/python-wheels/wheel-*.whl >/dev/null 2>&1 || need+=(python3-wheel-whl)
+ls -d /usr/lib/python3/dist-packages/hatchling-*.dist-info >/dev/null 2>&1 || need+=(python3-hatchling)
+ls -d /usr/lib/python3/dist-packages/packaging-*.dist-info >/dev/null 2>&1 || need+=(python3-packaging)
+ls -d /usr/lib/python3/dist-packages/pathspec-*.dist-info >/dev/null 2>&1 || need+=(python3-pathspec)
+ls -d /usr/lib/python3/dist-packages/pluggy-*-info >/dev/null 2>&1 || need+=(python3-pluggy)
 # tests render the audit report in a real headless browser
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
 if [ ${#need[@]} -gt 0 ]; then

@@ -15,6 +15,11 @@ import type { IndexClient, IndexFile } from "./types.js";
 export interface ProxyFilter {
   project(normalizedName: string): string | undefined;
   file(normalizedName: string, file: IndexFile): string | undefined;
+  /**
+   * Told of each file just before the sandbox gets it, with its verified bytes: what the sandbox may ask
+   * for next can depend on them (an sdist's build requirements). Answers a line for the log, if any.
+   */
+  served?(normalizedName: string, file: IndexFile, bytes: Buffer): Promise<string | undefined>;
 }
 
 /** A file the sandbox fetched through the proxy, with the hash the index promised and the one received. */
@@ -114,6 +119,17 @@ export async function startIndexProxy(options: ProxyOptions): Promise<IndexProxy
     send(res, 200, SIMPLE_JSON, body);
   }
 
+  // Before the bytes go out, so that what the file makes available is there when the sandbox asks.
+  async function tellFilter(entry: { project: string; file: IndexFile }, bytes: Buffer): Promise<void> {
+    if (filter.served === undefined) return;
+    try {
+      const note = await filter.served(entry.project, entry.file, bytes);
+      if (note !== undefined) log.info({ filename: entry.file.filename }, note);
+    } catch (error) {
+      log.warn({ filename: entry.file.filename, err: errorMessage(error) }, "reading a served file failed; it adds nothing the sandbox may fetch");
+    }
+  }
+
   async function file(res: ServerResponse, filename: string): Promise<void> {
     const entry = listed.get(filename);
     if (entry === undefined) {
@@ -131,6 +147,7 @@ export async function startIndexProxy(options: ProxyOptions): Promise<IndexProxy
     if (existsSync(stored)) {
       const bytes = readFileSync(stored);
       served.set(filename, { project: entry.project, version: entry.file.version, filename, url: entry.file.url, sha256: expected, path: stored });
+      await tellFilter(entry, bytes);
       res.writeHead(200, { "content-type": "application/octet-stream", "content-length": String(bytes.length) });
       res.end(bytes);
       return;
@@ -161,6 +178,7 @@ export async function startIndexProxy(options: ProxyOptions): Promise<IndexProxy
     writeFileSync(partial, bytes);
     renameSync(partial, stored);
     served.set(filename, { project: entry.project, version: entry.file.version, filename, url: entry.file.url, sha256: actual, path: stored });
+    await tellFilter(entry, bytes);
     res.writeHead(200, { "content-type": "application/octet-stream", "content-length": String(bytes.length) });
     res.end(bytes);
   }
