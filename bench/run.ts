@@ -14,6 +14,9 @@ import { formatMachine, machineInfo } from "./machine.js";
 import { REFUSALS, runRefusals, startRefusalServer, type RefusalKind, type RefusalSample } from "./refusals.js";
 import { formatLines, gapNote, markdownTable, mbText, msText, ratioText, stageRows, verdict, type FigureLine } from "./report.js";
 import { sectionOf } from "./results-section.js";
+
+/** The sections stand-alone benches write into RESULTS.md, which a full run keeps. */
+const STANDALONE_SECTIONS = ["sessions", "hostile-runc", "hostile-runsc"] as const;
 import { summarizeStages, type StageTimes } from "./stages.js";
 import { pairedRatios, percentile, summarize } from "./stats.js";
 import { baseInterpreter, createVenvFactory } from "./venvs.js";
@@ -200,9 +203,10 @@ async function main(): Promise<number> {
       ...(errors.length > 0 ? ["## Errors", "", ...errors.map((error) => `- ${error}`), ""] : []),
     ];
     const resultsPath = join(packageRoot(), "bench", "RESULTS.md");
-    // Sections written by stand-alone benches (bench/sessions.ts) stay.
-    const kept = existsSync(resultsPath) ? sectionOf(readFileSync(resultsPath, "utf8"), "sessions") : undefined;
-    writeFileSync(resultsPath, `${[...markdown, ...(kept === undefined ? [] : [kept, ""])].join("\n")}\n`);
+    // Sections written by stand-alone benches (bench/sessions.ts, bench/hostile.ts) stay.
+    const previous = existsSync(resultsPath) ? readFileSync(resultsPath, "utf8") : "";
+    const kept = STANDALONE_SECTIONS.map((name) => sectionOf(previous, name)).filter((section): section is string => section !== undefined);
+    writeFileSync(resultsPath, `${[...markdown, ...kept.flatMap((section) => [section, ""])].join("\n")}\n`);
     say(`\nwrote ${resultsPath}`);
     return errors.length === 0 ? 0 : 1;
   } finally {
