@@ -23,7 +23,7 @@ build: $(NODE_STAMP)
 demo: setup
 	node dist/scripts/demo.js
 
-test: setup
+test: setup typecheck lint
 	mkdir -p test-output
 	npx vitest run --reporter=default --reporter=json --outputFile.json=test-output/vitest.json
 	@node -e 'const r=require("./test-output/vitest.json"); console.log("tests: " + r.numPassedTests + " passed, " + r.numFailedTests + " failed")'
