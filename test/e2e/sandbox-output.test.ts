@@ -97,39 +97,39 @@ describe.each(RUNTIMES)("what a build hands back is hostile input (runtime %s)",
     expect(status(result)).toBe("timed-out");
     expect(resultText(result)).toContain("timed out after 25 s");
     expect(await containersOf(ws.stateDir)).toEqual([]);
-  });
+  }, 300_000);
 
   it("a report made a symlink is refused, and nothing it points at is read", async () => {
     const result = await refused("symlink-report");
     expect(status(result)).toBe("failed");
     expect(resultText(result)).toMatch(/output was refused: \/out\/report\.json cannot be opened/);
-  });
+  }, 300_000);
 
   it("a wheel made a symlink is refused, and nothing it points at is installed", async () => {
     const result = await refused("symlink-wheel");
     expect(status(result)).toBe("failed");
     expect(resultText(result)).toMatch(/output was refused: \/out\/wheels\/symlink_wheel-1\.0-py3-none-any\.whl cannot be opened/);
-  });
+  }, 300_000);
 
   it("a flood on stdout without newlines stops the build at the output cap", async () => {
     const result = await refused("flood-bytes");
     expect(resultText(result)).toContain("more than 8 MB to its output streams (sandbox.output_max_mb)");
-  });
+  }, 300_000);
 
   it("a flood of progress-looking lines stops the build at the output cap", async () => {
     const result = await refused("flood-events");
     expect(resultText(result)).toContain("more than 8 MB to its output streams");
-  });
+  }, 300_000);
 
   it("a build that fills /out is refused as build output too large", async () => {
     const result = await refused("disk-fill");
     expect(resultText(result)).toContain("build output too large: the build filled its /out of 32 MB (sandbox.out_max_mb)");
-  });
+  }, 300_000);
 
   it("a forged upload of the report before the driver's is refused", async () => {
     const result = await refused("forged-upload");
     expect(resultText(result)).toContain("handed back report.json twice");
-  });
+  }, 300_000);
 
   it("a detached writer is stopped before the output is read: the genuine wheel lands, nothing it planted", async () => {
     const result = await alice.callTool({ name: "install_package", arguments: { package_name: "detached-writer" } }, undefined, { timeout: 300_000 });
@@ -140,7 +140,7 @@ describe.each(RUNTIMES)("what a build hands back is hostile input (runtime %s)",
     expect(files.some((file) => file.endsWith("detached_writer/__init__.py"))).toBe(true);
     expect(await containersOf(ws.stateDir)).toEqual([]);
     expect(scratchOf(ws.stateDir, serve.pid)).toEqual([]);
-  });
+  }, 300_000);
 
   it("a broker SIGKILLed during a build leaves its container, and the restarted broker removes it and says so", async () => {
     const install = alice.callTool({ name: "install_package", arguments: { package_name: "sleeper", timeout: 600 } }, undefined, { timeout: 300_000 }).catch(() => undefined);
@@ -164,5 +164,5 @@ describe.each(RUNTIMES)("what a build hands back is hostile input (runtime %s)",
       db.close();
     }
     expect(existsSync(join(ws.stateDir, "state.sqlite"))).toBe(true);
-  });
+  }, 300_000);
 });
