@@ -23,6 +23,7 @@ build: $(NODE_STAMP)
 demo: setup
 	node dist/scripts/demo.js
 
+# Typecheck, lint, then both test projects (unit first, then integration) with a JSON summary.
 test: setup typecheck lint
 	mkdir -p test-output
 	npx vitest run --reporter=default --reporter=json --outputFile.json=test-output/vitest.json
@@ -34,8 +35,9 @@ typecheck: $(NODE_STAMP)
 lint: $(NODE_STAMP)
 	npx eslint .
 
-check: setup typecheck lint
-	npx vitest run
+# The same as `npm run check` (typecheck, lint, both test projects), after the set-up.
+check: setup
+	npm run check
 
 bench: setup
 	node dist/bench/run.js

@@ -1,13 +1,127 @@
 import { defineConfig } from "vitest/config";
 
-// Integration tests start real containers, venvs and index servers: generous timeouts, few workers
-// (these machines have two cores).
+// Two projects. `unit`: pure logic, in-memory databases, temporary files, at most a local index server on
+// 127.0.0.1 or one short python3/sh call; no Docker, no venvs, no pip runs, no Chromium, no spawned CLI or
+// broker. Short timeouts, parallel threads, the inner loop (`npm run test:unit`). `integration`: real
+// containers, venvs, pip, child brokers and browsers: generous timeouts, at most two forks (these machines
+// have two cores). Every test/**/*.test.ts is listed in exactly one project (test/projects.test.ts checks).
+
+export const UNIT_TESTS = [
+  "test/allowlist/edit.test.ts",
+  "test/allowlist/lint.test.ts",
+  "test/allowlist/property.test.ts",
+  "test/approvals/screen.test.ts",
+  "test/audit/cli.test.ts",
+  "test/audit/export.test.ts",
+  "test/audit/intents.test.ts",
+  "test/audit/interrupted.test.ts",
+  "test/audit/store.test.ts",
+  "test/bench/results-section.test.ts",
+  "test/bench/smoke.test.ts",
+  "test/commit/conflicts.test.ts",
+  "test/commit/pure.test.ts",
+  "test/config/unknown-keys.test.ts",
+  "test/fixtures-selftest/archives.test.ts",
+  "test/fixtures-selftest/index-server.test.ts",
+  "test/grants/access.test.ts",
+  "test/grants/cli.test.ts",
+  "test/index/build-requires.test.ts",
+  "test/index/client.test.ts",
+  "test/index/proxy-build-tools.test.ts",
+  "test/policy/allowlist.test.ts",
+  "test/policy/decide.test.ts",
+  "test/policy/license.test.ts",
+  "test/policy/typosquat.test.ts",
+  "test/policy/wheel-tags.test.ts",
+  "test/projects.test.ts",
+  "test/ratelimit/limiter.test.ts",
+  "test/ratelimit/policy-reload.test.ts",
+  "test/requirement/corpus.test.ts",
+  "test/requirement/marker.test.ts",
+  "test/requirement/property.test.ts",
+  "test/requirement/tool-registration.test.ts",
+  "test/requirement/version.test.ts",
+  "test/sandbox/spec.test.ts",
+  "test/verify/parsers.test.ts",
+  "test/verify/wheel.test.ts",
+  "test/verify/zip-reader.test.ts",
+];
+
+export const INTEGRATION_TESTS = [
+  "test/allowlist/import.test.ts", // pip install, pip freeze
+  "test/approvals/approvals.test.ts",
+  "test/audit/install-paths.test.ts",
+  "test/audit/report.test.ts", // headless Chromium
+  "test/audit/tamper.test.ts", // concurrent appender processes
+  "test/commit/commit.test.ts",
+  "test/commit/consistency.test.ts",
+  "test/commit/direct.test.ts",
+  "test/commit/faults.test.ts",
+  "test/commit/isolation.test.ts",
+  "test/commit/kill-sweep.test.ts",
+  "test/commit/lock.test.ts",
+  "test/commit/recover.test.ts",
+  "test/config/serve-cli.test.ts",
+  "test/doctor/doctor.test.ts",
+  "test/e2e/build-backends.test.ts",
+  "test/e2e/build-diagnostics.test.ts",
+  "test/e2e/consistency.test.ts",
+  "test/e2e/refusals.test.ts",
+  "test/e2e/request-timeout.test.ts",
+  "test/e2e/sandbox-hostile.test.ts",
+  "test/e2e/sandbox-output.test.ts",
+  "test/e2e/stdio-install.test.ts",
+  "test/e2e/transitive.test.ts",
+  "test/e2e/warm-cache.test.ts",
+  "test/fixtures-selftest/dists.test.ts",
+  "test/fixtures-selftest/pip-resolve.test.ts",
+  "test/fixtures-selftest/sdist-build.test.ts",
+  "test/grants/default-environment.test.ts",
+  "test/grants/overlay.test.ts",
+  "test/http/http.test.ts",
+  "test/http/serve-cli.test.ts",
+  "test/http/sessions.test.ts",
+  "test/policy/check-cli.test.ts",
+  "test/ratelimit/mcp-limits.test.ts",
+  "test/reload/allowlist-reload.test.ts",
+  "test/sandbox/boundary.test.ts",
+  "test/verify/pip-agreement.test.ts",
+];
+
 export default defineConfig({
   test: {
-    include: ["test/**/*.test.ts"],
-    testTimeout: 120_000,
-    hookTimeout: 180_000,
-    pool: "forks",
-    poolOptions: { forks: { maxForks: 2, minForks: 1 } },
+    // Vitest 3 reads worker counts and isolation from the root config only; each project picks its pool, so
+    // `threads` is the unit project's and `forks` the integration project's. Unit threads are not isolated:
+    // one module graph per thread instead of one per file takes a third of the CPU time, and unit files share
+    // no module state (no mocks, stubs or fake timers), so nothing leaks between them.
+    poolOptions: {
+      threads: { maxThreads: 2, minThreads: 1, isolate: false },
+      forks: { maxForks: 2, minForks: 1 },
+    },
+    projects: [
+      {
+        test: {
+          name: "unit",
+          include: UNIT_TESTS,
+          // Short enough that a hang fails in seconds, long enough for the fast-check properties and the
+          // packaging oracle on a busy two-core machine (they take 2-7 s there).
+          testTimeout: 15_000,
+          hookTimeout: 20_000,
+          pool: "threads",
+          sequence: { groupOrder: 0 },
+        },
+      },
+      {
+        test: {
+          name: "integration",
+          include: INTEGRATION_TESTS,
+          testTimeout: 120_000,
+          hookTimeout: 180_000,
+          pool: "forks",
+          // After the unit project, so its containers and venvs do not compete with it for the two cores.
+          sequence: { groupOrder: 1 },
+        },
+      },
+    ],
   },
 });
