@@ -6,7 +6,8 @@ import { createLimiter } from "../ratelimit/limiter.js";
 import { loadPolicy, watchPolicy } from "../ratelimit/policy.js";
 import type { Policy } from "../ratelimit/policy-schema.js";
 import { createSqliteRateStore } from "../ratelimit/store.js";
-import type { Admitter, ServerDeps } from "../server/context.js";
+import type { Admitter } from "../ratelimit/admission.js";
+import type { ServerDeps } from "../server/context.js";
 import { createGrantAccess, type GrantAccess } from "./access.js";
 import { narrowAllowlist, overlayLoader, type OverlayResult } from "./allowlist-overlay.js";
 

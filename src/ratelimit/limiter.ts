@@ -1,4 +1,4 @@
-import type { Admission, Admitter } from "../server/context.js";
+import type { Admission, Admitter } from "./admission.js";
 import { WINDOW_MS, type Limit, type Policy, type ToolPolicy } from "./policy-schema.js";
 import type { RateStore } from "./store.js";
 import type { WindowCheck } from "./window.js";

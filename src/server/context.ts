@@ -3,18 +3,10 @@ import type { CallToolResult, ServerNotification, ServerRequest } from "@modelco
 import type { ApprovalQueue } from "../approvals/queue.js";
 import type { AuditInput } from "../audit/types.js";
 import type { PipelineDeps } from "../pipeline/deps.js";
+import type { Admitter } from "../ratelimit/admission.js";
 import { defaultEnvironment, type ArgumentContext } from "./tool-arguments.js";
 
 export type ToolExtra = RequestHandlerExtra<ServerRequest, ServerNotification>;
-
-/** Admission before a tool runs (rate limits, grants); a refusal is audited and returned as a tool error. */
-export type Admission =
-  | { ok: true; release: () => void }
-  | { ok: false; outcome: "rate-limited" | "denied"; message: string; retryAfterSeconds?: number; retryAt?: string };
-
-export interface Admitter {
-  admit(identity: string, tool: string, environment: string | undefined): Admission;
-}
 
 /** What every tool gets: the pipeline's collaborators, who is asking, and how arguments are bounded. */
 export interface ServerDeps {

@@ -1,5 +1,5 @@
 import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
-import { guardTools } from "../ratelimit/guard-tools.js";
+import { guardTools } from "./guard-tools.js";
 import type { ServerDeps } from "./context.js";
 import { registerCheckPackage } from "./tools/check-package.js";
 import { registerInstallPackage } from "./tools/install-package.js";

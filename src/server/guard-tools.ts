@@ -1,5 +1,5 @@
 import type { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
-import { rawEnvironment, refuseAndAudit, type ServerDeps, type ToolExtra } from "../server/context.js";
+import { rawEnvironment, refuseAndAudit, type ServerDeps, type ToolExtra } from "./context.js";
 
 type Handler = (args: unknown, extra: ToolExtra) => unknown;
 
