@@ -1,7 +1,7 @@
 import { decide, decisionToJson } from "../policy/index.js";
 import type { PipelineDeps } from "../pipeline/deps.js";
 import { runInstall, type InstallHooks, type InstallResult } from "../pipeline/install.js";
-import type { ApprovalPolicy } from "../ratelimit/policy-schema.js";
+import type { ApprovalPolicy } from "../config/policy-file-schema.js";
 import { formatRequirement } from "../requirement/index.js";
 import { validateInstallArguments, type InstallArguments } from "../server/tool-arguments.js";
 import { environmentsWithApproval } from "./overlay.js";

@@ -1,6 +1,6 @@
 import type { Allowlist } from "../config/allowlist.js";
 import type { Decision } from "../policy/index.js";
-import type { ApprovalPolicy } from "../ratelimit/policy-schema.js";
+import type { ApprovalPolicy } from "../config/policy-file-schema.js";
 import type { QueueReason } from "./store.js";
 
 export type Screening = { queue: false } | { queue: true; reason: QueueReason; detail: string };

@@ -9,7 +9,7 @@ import { imageFor, pythonMinor } from "../sandbox/spec.js";
 import { errorMessage } from "../errors.js";
 import { openStateDb, type Db } from "../state/db.js";
 import { indexFromConfig } from "../index/from-config.js";
-import { loadPolicy } from "../ratelimit/policy.js";
+import { loadPolicy } from "../config/policy-file.js";
 import { EXIT, parseCli, requireConfig, type Subcommand } from "./common.js";
 
 interface Check {

@@ -1,4 +1,4 @@
-import type { ToolPolicy } from "../ratelimit/policy-schema.js";
+import type { ToolPolicy } from "../config/policy-file-schema.js";
 import type { Grants } from "./schema.js";
 import { grantForToken } from "./tokens.js";
 

@@ -3,8 +3,8 @@ import { createApprovalQueue, createApprovalStore, type ApprovalQueue } from "..
 import type { Broker } from "../broker.js";
 import type { Environments } from "../config/environments.js";
 import { createLimiter } from "../ratelimit/limiter.js";
-import { loadPolicy, watchPolicy } from "../ratelimit/policy.js";
-import type { Policy } from "../ratelimit/policy-schema.js";
+import { loadPolicy, watchPolicy } from "../config/policy-file.js";
+import type { Policy } from "../config/policy-file-schema.js";
 import { createSqliteRateStore } from "../ratelimit/store.js";
 import type { Admitter } from "../ratelimit/admission.js";
 import type { ServerDeps } from "../server/context.js";

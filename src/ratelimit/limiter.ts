@@ -1,5 +1,5 @@
 import type { Admission, Admitter } from "./admission.js";
-import { WINDOW_MS, type Limit, type Policy, type ToolPolicy } from "./policy-schema.js";
+import { WINDOW_MS, type Limit, type Policy, type ToolPolicy } from "../config/policy-file-schema.js";
 import type { RateStore } from "./store.js";
 import type { WindowCheck } from "./window.js";
 

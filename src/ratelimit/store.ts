@@ -1,6 +1,6 @@
 import type { Db } from "../state/db.js";
 import { judgeWindow, type WindowCheck } from "./window.js";
-import { WINDOW_MS } from "./policy-schema.js";
+import { WINDOW_MS } from "../config/policy-file-schema.js";
 
 export type TakeResult = { ok: true } | { ok: false; check: WindowCheck; retryAt: number };
 

@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { screenDecision } from "../../src/approvals/screen.js";
 import { buildAllowlist, type Allowlist } from "../../src/config/allowlist.js";
 import type { Decision } from "../../src/policy/index.js";
-import { ApprovalPolicySchema } from "../../src/ratelimit/policy-schema.js";
+import { ApprovalPolicySchema } from "../../src/config/policy-file-schema.js";
 
 function allowlist(): Allowlist {
   const built = buildAllowlist({ packages: { requests: "*" }, deny: ["evil"] }, {}, "test.yaml");

@@ -7,7 +7,7 @@ import { loadAllowlist } from "../../src/config/allowlist.js";
 import { editDistance, nearestKey, unknownKeyMessage } from "../../src/config/issues.js";
 import { loadConfig } from "../../src/config/load.js";
 import { overlayLoader } from "../../src/grants/allowlist-overlay.js";
-import { loadPolicy } from "../../src/ratelimit/policy.js";
+import { loadPolicy } from "../../src/config/policy-file.js";
 import { REPO_ROOT } from "../support/harness.js";
 
 const dir = mkdtempSync(join(tmpdir(), "pipgate-unknown-keys-"));

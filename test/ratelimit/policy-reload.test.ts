@@ -2,7 +2,7 @@ import { mkdtempSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { loadPolicy, watchPolicy } from "../../src/ratelimit/policy.js";
+import { loadPolicy, watchPolicy } from "../../src/config/policy-file.js";
 
 const seed = (max: number) =>
   JSON.stringify({ version: "1", default: "deny", tools: { install_package: { limits: [{ counter: "install_package_rate", window: "minute", max, scope: "grant" }] } } });

@@ -1,9 +1,9 @@
 import { readFileSync } from "node:fs";
 import { parse as parseYaml } from "yaml";
-import { fileFingerprint } from "../config/file-fingerprint.js";
-import { formatIssues } from "../config/issues.js";
+import { fileFingerprint } from "./file-fingerprint.js";
+import { formatIssues } from "./issues.js";
 import { errorMessage } from "../errors.js";
-import { OPEN_POLICY, PolicySchema, type Policy } from "./policy-schema.js";
+import { OPEN_POLICY, PolicySchema, type Policy } from "./policy-file-schema.js";
 
 export type PolicyResult = { ok: true; policy: Policy } | { ok: false; issues: string[] };
 
