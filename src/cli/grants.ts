@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { stringify } from "yaml";
-import { GRANT_NAME } from "../grants/schema.js";
+import { GRANT_NAME } from "../config/grants-schema.js";
 import { hashToken } from "../grants/tokens.js";
 import { CliError, EXIT, type Subcommand } from "./common.js";
 

@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { RulesSchema } from "./allowlist-schema.js";
-import { GrantsSchema } from "../grants/schema.js";
+import { GrantsSchema } from "./grants-schema.js";
 
 /** Environment names are identifiers, never paths: they select a configured venv and nothing else. */
 export const ENVIRONMENT_NAME = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;

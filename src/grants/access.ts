@@ -1,5 +1,5 @@
 import type { ToolPolicy } from "../config/policy-file-schema.js";
-import type { Grants } from "./schema.js";
+import type { Grants } from "../config/grants-schema.js";
 import { grantForToken } from "./tokens.js";
 
 /** Who may see what: the one place that turns an identity into environments, limits and a token check. */

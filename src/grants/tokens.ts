@@ -1,5 +1,5 @@
 import { createHash, timingSafeEqual } from "node:crypto";
-import type { Grants } from "./schema.js";
+import type { Grants } from "../config/grants-schema.js";
 
 /** What pipgate.yaml stores instead of a token: the same digest `printf %s TOKEN | sha256sum` prints. */
 export function hashToken(token: string): string {

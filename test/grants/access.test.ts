@@ -1,7 +1,7 @@
 import { execaSync } from "execa";
 import { describe, expect, it } from "vitest";
 import { createGrantAccess } from "../../src/grants/access.js";
-import { GrantsSchema } from "../../src/grants/schema.js";
+import { GrantsSchema } from "../../src/config/grants-schema.js";
 import { bearerToken, grantForToken, hashToken } from "../../src/grants/tokens.js";
 
 describe("grants", () => {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { main } from "../../src/cli/main.js";
-import { GrantsSchema } from "../../src/grants/schema.js";
+import { GrantsSchema } from "../../src/config/grants-schema.js";
 import { hashToken } from "../../src/grants/tokens.js";
 import { capture } from "../support/cli-io.js";
 

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { POLICY_TOOLS, ToolPolicySchema } from "../config/policy-file-schema.js";
+import { POLICY_TOOLS, ToolPolicySchema } from "./policy-file-schema.js";
 
 /** Grant names appear in audit records and rate-limit keys: identifiers only. */
 export const GRANT_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
