@@ -3,7 +3,7 @@ import type { PipelineDeps } from "../pipeline/deps.js";
 import { runInstall, type InstallHooks, type InstallResult } from "../pipeline/install.js";
 import type { ApprovalPolicy } from "../config/policy-file-schema.js";
 import { formatRequirement } from "../requirement/index.js";
-import { validateInstallArguments, type InstallArguments } from "../server/tool-arguments.js";
+import { validateInstallArguments, type InstallArguments } from "../validate/tool-arguments.js";
 import { environmentsWithApproval } from "./overlay.js";
 import { screenDecision } from "./screen.js";
 import { newApprovalId, type Approval, type ApprovalResult, type ApprovalState, type ApprovalStore } from "./store.js";

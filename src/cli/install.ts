@@ -1,7 +1,7 @@
 import { openBroker } from "../broker.js";
 import { createLogger } from "../log.js";
 import { runInstall } from "../pipeline/install.js";
-import { validateInstallArguments } from "../server/tool-arguments.js";
+import { validateInstallArguments } from "../validate/tool-arguments.js";
 import { CliError, EXIT, parseCli, requireConfig, type Subcommand } from "./common.js";
 
 /** `pipgate install ENV REQUIREMENT`: the same pipeline as the MCP tool, with a progress display. */

@@ -7,7 +7,7 @@ import { errorMessage } from "../errors.js";
 import { decide, type Decision } from "../policy/index.js";
 import { eq as sameVersion } from "@renovatebot/pep440";
 import { formatRequirement, versionSatisfies } from "../requirement/index.js";
-import type { InstallArguments } from "../server/tool-arguments.js";
+import type { InstallArguments } from "../validate/tool-arguments.js";
 import { imageFor, pythonMinor } from "../sandbox/spec.js";
 import type { PipelineDeps, Progress } from "./deps.js";
 import { brokenRequirements } from "../commit/conflicts.js";

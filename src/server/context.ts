@@ -4,7 +4,7 @@ import type { ApprovalQueue } from "../approvals/queue.js";
 import type { AuditInput } from "../audit/types.js";
 import type { PipelineDeps } from "../pipeline/deps.js";
 import type { Admitter } from "../ratelimit/admission.js";
-import { defaultEnvironment, type ArgumentContext } from "./tool-arguments.js";
+import { defaultEnvironment, type ArgumentContext, type Refusal } from "../validate/tool-arguments.js";
 
 export type ToolExtra = RequestHandlerExtra<ServerRequest, ServerNotification>;
 
@@ -28,6 +28,11 @@ export function argumentContext(deps: ServerDeps, identity: string): ArgumentCon
 /** Text plus structured content: what every successful tool answers. */
 export function structuredResult(text: string, structured: Record<string, unknown>, isError = false): CallToolResult {
   return { content: [{ type: "text", text }], structuredContent: structured, ...(isError ? { isError: true } : {}) };
+}
+
+/** A refusal as MCP wants it: a tool result with isError, so the model reads it (not a protocol error). */
+export function refusalResult(refusal: Refusal): CallToolResult {
+  return { content: [{ type: "text", text: refusal.message }], isError: true };
 }
 
 /** Audits a request refused before the pipeline (bad arguments, rate limit) and answers the agent. */

@@ -11,7 +11,7 @@ import { silentLogger } from "../../src/log.js";
 import type { PipelineDeps } from "../../src/pipeline/deps.js";
 import { runInstall } from "../../src/pipeline/install.js";
 import { createDockerRunner, type SandboxRunner } from "../../src/sandbox/docker.js";
-import { validateInstallArguments } from "../../src/server/tool-arguments.js";
+import { validateInstallArguments } from "../../src/validate/tool-arguments.js";
 
 export const KILL_POINTS = [
   "before-sandbox",

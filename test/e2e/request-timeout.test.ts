@@ -4,7 +4,7 @@ import { openBroker, type Broker } from "../../src/broker.js";
 import { loadConfig } from "../../src/config/load.js";
 import { silentLogger } from "../../src/log.js";
 import { runInstall } from "../../src/pipeline/install.js";
-import { validateInstallArguments } from "../../src/server/tool-arguments.js";
+import { validateInstallArguments } from "../../src/validate/tool-arguments.js";
 import { buildWheel } from "../fixtures/dists.js";
 import { createWorkspace, requireDocker, venvDigest, type Workspace } from "../support/harness.js";
 

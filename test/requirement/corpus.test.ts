@@ -4,7 +4,7 @@ import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { z } from "zod";
 import { REFUSAL_KINDS, parseRequirement } from "../../src/requirement/index.js";
-import { validateInstallArguments, type ArgumentContext } from "../../src/server/tool-arguments.js";
+import { validateInstallArguments, type ArgumentContext } from "../../src/validate/tool-arguments.js";
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 const corpusFile = path.resolve(repoRoot, "../shared/bad-inputs.jsonl");

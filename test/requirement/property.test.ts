@@ -1,7 +1,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { ACCEPTED_FORM, formatRequirement, normalizeName, parseRequirement } from "../../src/requirement/index.js";
-import { PACKAGE_NAME_PATTERN } from "../../src/server/tool-arguments.js";
+import { PACKAGE_NAME_PATTERN } from "../../src/validate/tool-arguments.js";
 import { askPackaging } from "./pep440-oracle.js";
 
 const printable = fc.string({ unit: fc.integer({ min: 0x20, max: 0x7e }).map((c) => String.fromCharCode(c)), maxLength: 40 });

@@ -8,14 +8,14 @@ import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
 import { AjvJsonSchemaValidator } from "@modelcontextprotocol/sdk/validation/ajv";
 import { afterEach, describe, expect, it } from "vitest";
 import { z } from "zod";
+import { refusalResult } from "../../src/server/context.js";
 import {
   checkInputSchema,
   installInputSchema,
-  refusalResult,
   validateCheckArguments,
   validateInstallArguments,
   type ArgumentContext,
-} from "../../src/server/tool-arguments.js";
+} from "../../src/validate/tool-arguments.js";
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 const corpusFile = path.resolve(repoRoot, "../shared/bad-inputs.jsonl");

@@ -2,7 +2,7 @@ import type { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import { z } from "zod";
 import { decide, decisionToJson, DecisionSchema, formatDecision } from "../../policy/index.js";
 import { argumentContext, rawEnvironment, refuseAndAudit, structuredResult, type ServerDeps, type ToolExtra } from "../context.js";
-import { checkInputSchema, validateCheckArguments } from "../tool-arguments.js";
+import { checkInputSchema, validateCheckArguments } from "../../validate/tool-arguments.js";
 
 export const CheckOutputSchema = z.object({
   environment: z.string(),

@@ -1,7 +1,7 @@
 import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
 import { z } from "zod";
 import type { EnvironmentRuntime } from "../../config/environments.js";
-import { defaultEnvironment, environmentRequiredMessage } from "../tool-arguments.js";
+import { defaultEnvironment, environmentRequiredMessage } from "../../validate/tool-arguments.js";
 import { refuseAndAudit, type ServerDeps } from "../context.js";
 
 /** The advertised input of the read-only per-environment tools: the same default (or none) as install_package's. */

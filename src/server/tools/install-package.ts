@@ -3,7 +3,7 @@ import { z } from "zod";
 import { runInstall, type InstallResult } from "../../pipeline/install.js";
 import type { Progress } from "../../pipeline/deps.js";
 import { argumentContext, rawEnvironment, refuseAndAudit, structuredResult, type ServerDeps, type ToolExtra } from "../context.js";
-import { installInputSchema, validateInstallArguments } from "../tool-arguments.js";
+import { installInputSchema, validateInstallArguments } from "../../validate/tool-arguments.js";
 
 const STAGES: ReadonlyArray<Progress["stage"]> = ["policy", "resolving", "building", "verifying", "committing"];
 

@@ -1,4 +1,3 @@
-import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
 import { z } from "zod";
 import { ENVIRONMENT_NAME } from "../config/schema.js";
 import { ACCEPTED_FORM, echo, parseRequirement, REFUSAL_KINDS, REQUIREMENT_LIMITS } from "../requirement/index.js";
@@ -255,9 +254,4 @@ export function checkInputSchema(ctx: ArgumentContext) {
   return z
     .looseObject({ package_name: looseField(packageNameMeta()), environment: looseField(environmentMeta(ctx)) })
     .meta({ required: requiredArguments(ctx), additionalProperties: false });
-}
-
-/** A refusal as MCP wants it: a tool result with isError, so the model reads it (not a protocol error). */
-export function refusalResult(refusal: Refusal): CallToolResult {
-  return { content: [{ type: "text", text: refusal.message }], isError: true };
 }
