@@ -1,3 +1,2 @@
-export { createApprovalQueue, type ApprovalQueue, type ApprovalQueueOptions, type Decided, type Queued } from "./queue.js";
 export { createApprovalStore, APPROVAL_STATES, type Approval, type ApprovalResult, type ApprovalState, type ApprovalStore } from "./store.js";
 export { screenDecision, type Screening } from "./screen.js";

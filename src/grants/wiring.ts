@@ -1,7 +1,8 @@
 import { resolve } from "node:path";
-import { createApprovalQueue, createApprovalStore, type ApprovalQueue } from "../approvals/index.js";
+import { createApprovalStore } from "../approvals/index.js";
 import type { Broker } from "../broker.js";
 import type { Environments } from "../config/environments.js";
+import { createApprovalQueue, type ApprovalQueue } from "../pipeline/approval-queue.js";
 import { createLimiter } from "../ratelimit/limiter.js";
 import { loadPolicy, watchPolicy } from "../config/policy-file.js";
 import type { Policy } from "../config/policy-file-schema.js";

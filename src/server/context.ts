@@ -1,7 +1,7 @@
 import type { RequestHandlerExtra } from "@modelcontextprotocol/sdk/shared/protocol.js";
 import type { CallToolResult, ServerNotification, ServerRequest } from "@modelcontextprotocol/sdk/types.js";
-import type { ApprovalQueue } from "../approvals/queue.js";
 import type { AuditInput } from "../audit/types.js";
+import type { ApprovalQueue } from "../pipeline/approval-queue.js";
 import type { PipelineDeps } from "../pipeline/deps.js";
 import type { Admitter } from "../ratelimit/admission.js";
 import { defaultEnvironment, type ArgumentContext, type Refusal } from "../validate/tool-arguments.js";

@@ -1,6 +1,7 @@
 import type { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import { z } from "zod";
-import type { Approval, ApprovalQueue } from "../../approvals/index.js";
+import type { Approval } from "../../approvals/index.js";
+import type { ApprovalQueue } from "../../pipeline/approval-queue.js";
 import { APPROVAL_STATES } from "../../approvals/index.js";
 import { refuseAndAudit, structuredResult, type ServerDeps, type ToolExtra } from "../context.js";
 

@@ -1,12 +1,12 @@
 import { decide, decisionToJson } from "../policy/index.js";
-import type { PipelineDeps } from "../pipeline/deps.js";
-import { runInstall, type InstallHooks, type InstallResult } from "../pipeline/install.js";
+import type { PipelineDeps } from "./deps.js";
+import { runInstall, type InstallHooks, type InstallResult } from "./install.js";
 import type { ApprovalPolicy } from "../config/policy-file-schema.js";
 import { formatRequirement } from "../requirement/index.js";
 import { validateInstallArguments, type InstallArguments } from "../validate/tool-arguments.js";
-import { environmentsWithApproval } from "./overlay.js";
-import { screenDecision } from "./screen.js";
-import { newApprovalId, type Approval, type ApprovalResult, type ApprovalState, type ApprovalStore } from "./store.js";
+import { environmentsWithApproval } from "../approvals/overlay.js";
+import { screenDecision } from "../approvals/screen.js";
+import { newApprovalId, type Approval, type ApprovalResult, type ApprovalState, type ApprovalStore } from "../approvals/store.js";
 
 /** What install_package answers when a request waits for a person. */
 export type Queued = { queued: false } | { queued: true; approval: Approval; message: string };
