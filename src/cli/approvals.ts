@@ -1,7 +1,7 @@
 import { userInfo } from "node:os";
 import type { Approval } from "../approvals/index.js";
 import { openBroker } from "../broker.js";
-import { openAccessControl } from "../grants/wiring.js";
+import { openAccessControl } from "../access-control.js";
 import { createLogger } from "../log.js";
 import { CliError, EXIT, parseCli, requireConfig, type CliIo, type Subcommand } from "./common.js";
 

@@ -1,7 +1,7 @@
 import { StdioServerTransport } from "@modelcontextprotocol/sdk/server/stdio.js";
 import { openBroker } from "../broker.js";
 import { allowlistIssues } from "../config/allowlist-files.js";
-import { openAccessControl, serverDepsFor } from "../grants/wiring.js";
+import { openAccessControl, serverDepsFor } from "../access-control.js";
 import { createLogger } from "../log.js";
 import { createServer } from "../server/create-server.js";
 import { parseListenAddress, startHttpServer } from "../server/http.js";

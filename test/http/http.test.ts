@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { openBroker, type Broker } from "../../src/broker.js";
 import { loadConfig } from "../../src/config/load.js";
 import { hashToken } from "../../src/grants/tokens.js";
-import { openAccessControl, serverDepsFor } from "../../src/grants/wiring.js";
+import { openAccessControl, serverDepsFor } from "../../src/access-control.js";
 import { silentLogger } from "../../src/log.js";
 import { createServer } from "../../src/server/create-server.js";
 import { parseListenAddress, startHttpServer, type HttpServer } from "../../src/server/http.js";

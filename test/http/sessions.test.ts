@@ -6,7 +6,7 @@ import { openBroker, type Broker } from "../../src/broker.js";
 import { loadConfig } from "../../src/config/load.js";
 import { HttpSchema, type HttpConfig } from "../../src/config/schema.js";
 import { hashToken } from "../../src/grants/tokens.js";
-import { openAccessControl, serverDepsFor, type AccessControl } from "../../src/grants/wiring.js";
+import { openAccessControl, serverDepsFor, type AccessControl } from "../../src/access-control.js";
 import { silentLogger } from "../../src/log.js";
 import { createServer } from "../../src/server/create-server.js";
 import { startHttpServer, type HttpServer } from "../../src/server/http.js";

@@ -2,7 +2,7 @@ import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { InMemoryTransport } from "@modelcontextprotocol/sdk/inMemory.js";
 import { openBroker, type Broker } from "../../src/broker.js";
 import { loadConfig } from "../../src/config/load.js";
-import { openAccessControl, serverDepsFor, type AccessControl } from "../../src/grants/wiring.js";
+import { openAccessControl, serverDepsFor, type AccessControl } from "../../src/access-control.js";
 import { silentLogger } from "../../src/log.js";
 import { createDockerRunner, type SandboxRunner } from "../../src/sandbox/docker.js";
 import { createServer } from "../../src/server/create-server.js";

@@ -1,16 +1,18 @@
+// Composition root, with broker.ts: wires grants (identify), limits (admit) and the approval queue
+// into the collaborators of one server. Like broker.ts it may import every stage; no stage imports it.
 import { resolve } from "node:path";
-import { createApprovalStore } from "../approvals/index.js";
-import type { Broker } from "../broker.js";
-import type { Environments } from "../config/environments.js";
-import { createApprovalQueue, type ApprovalQueue } from "../pipeline/approval-queue.js";
-import { createLimiter } from "../ratelimit/limiter.js";
-import { loadPolicy, watchPolicy } from "../config/policy-file.js";
-import type { Policy } from "../config/policy-file-schema.js";
-import { createSqliteRateStore } from "../ratelimit/store.js";
-import type { Admitter } from "../ratelimit/admission.js";
-import type { ServerDeps } from "../server/context.js";
-import { createGrantAccess, type GrantAccess } from "./access.js";
-import { narrowAllowlist, overlayLoader, type OverlayResult } from "./allowlist-overlay.js";
+import { createApprovalStore } from "./approvals/index.js";
+import type { Broker } from "./broker.js";
+import type { Environments } from "./config/environments.js";
+import { createApprovalQueue, type ApprovalQueue } from "./pipeline/approval-queue.js";
+import { createLimiter } from "./ratelimit/limiter.js";
+import { loadPolicy, watchPolicy } from "./config/policy-file.js";
+import type { Policy } from "./config/policy-file-schema.js";
+import { createSqliteRateStore } from "./ratelimit/store.js";
+import type { Admitter } from "./ratelimit/admission.js";
+import type { ServerDeps } from "./server/context.js";
+import { createGrantAccess, type GrantAccess } from "./grants/access.js";
+import { narrowAllowlist, overlayLoader, type OverlayResult } from "./grants/allowlist-overlay.js";
 
 /** Grants, limits and the approval queue of one running pipgate, shared by all its sessions. */
 export interface AccessControl {
