@@ -1,5 +1,5 @@
 import type { EnvironmentRuntime } from "../config/environments.js";
-import { markerExtras, parseBuildRequirement, sdistBuildRequires, wheelRequiresDist, type BuildRequirement } from "../index/build-requires/index.js";
+import { markerExtras, parseBuildRequirement, sdistBuildRequires, wheelRequiresDist, type BuildRequirement } from "../verify/build-requires/index.js";
 import type { IndexFile } from "../index/types.js";
 import type { ProxyFilter } from "../index/proxy.js";
 import { versionSatisfies } from "../requirement/index.js";

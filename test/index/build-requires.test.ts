@@ -7,7 +7,7 @@ import {
   sdistBuildRequires,
   wheelRequiresDist,
   type SdistBuildRequires,
-} from "../../src/index/build-requires/index.js";
+} from "../../src/verify/build-requires/index.js";
 import { buildSdist, buildWheel } from "../fixtures/dists.js";
 import { writeTarGz } from "../fixtures/tar.js";
 import { writeZip } from "../fixtures/zip.js";

@@ -1,7 +1,7 @@
 import { posix } from "node:path";
 import { createGunzip } from "node:zlib";
 import { errorMessage, type Result } from "../../errors.js";
-import { openZip } from "../../verify/zip-reader.js";
+import { openZip } from "../zip-reader.js";
 
 /** Caps on reading an sdist: past any of them the archive is unreadable, never half-read. */
 export interface SdistLimits {

@@ -2,8 +2,8 @@
 // the one place that parses an sdist's archive, its pyproject.toml and a build tool's METADATA.
 import type { Result } from "../../errors.js";
 import { isValidName, normalizeName } from "../../requirement/name.js";
-import { parseHeaders } from "../../verify/headers.js";
-import { openZip } from "../../verify/zip-reader.js";
+import { parseHeaders } from "../headers.js";
+import { openZip } from "../zip-reader.js";
 import { readPyproject, type SdistLimits } from "./sdist.js";
 import { readBuildSystemRequires, type TomlLimits } from "./toml.js";
 
