@@ -20,7 +20,7 @@ import { createDockerRunner, type SandboxRunner } from "./sandbox/docker.js";
 import { reapContainers } from "./sandbox/reaper.js";
 import { sweepStaleBackups } from "./commit/leftovers.js";
 import { STAGING_PREFIX } from "./commit/staging.js";
-import { SCRATCH } from "./pipeline/sandbox-stage.js";
+import { SCRATCH } from "./pipeline/resolve-in-sandbox.js";
 import { sweepOwnedDirs } from "./state/leftovers.js";
 import { tmpdir } from "node:os";
 import { join } from "node:path";

@@ -13,8 +13,8 @@ import type { PipelineDeps, Progress } from "./deps.js";
 import { brokenRequirements } from "../commit/conflicts.js";
 import { normalizeName } from "../requirement/name.js";
 import { resolutionKey } from "./resolution-cache.js";
-import { resolveInSandbox } from "./sandbox-stage.js";
-import { verifyWheels, type Verified } from "./verify.js";
+import { resolveInSandbox } from "./resolve-in-sandbox.js";
+import { verifyWheels, type Verified } from "./verify-wheels.js";
 
 export type InstallStatus = "installed" | "already-satisfied" | "denied" | "failed" | "timed-out";
 

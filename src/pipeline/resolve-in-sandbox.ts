@@ -16,7 +16,7 @@ import type { PipelineDeps, Progress } from "./deps.js";
 import { normalizeName } from "../requirement/name.js";
 import { failedRequirementChains, PipReportSchema, resolvedItems } from "./pip-report.js";
 import { proxyFilterFor } from "./proxy-filter.js";
-import { collectFiles, verifyWheels, type Verified } from "./verify.js";
+import { collectFiles, verifyWheels, type Verified } from "./verify-wheels.js";
 
 export interface SandboxJob {
   pinned: string;
