@@ -1,6 +1,63 @@
-// Lint rules that catch what reviews miss: unawaited promises, non-exhaustive switches, type-only imports.
+// Lint rules that catch what reviews miss: unawaited promises, non-exhaustive switches, type-only imports,
+// and imports that point up the pipeline.
 import js from "@eslint/js";
 import tseslint from "typescript-eslint";
+
+/**
+ * The layering of src/, lowest first: a module may import only what stands in an earlier row (the
+ * foundations, then the stages in DESIGN.md's pipeline order, then what runs them). Entries are src/
+ * folders, or files directly in src/ (with their .ts). README.md, "Architecture", says the same in prose.
+ */
+export const LAYERS = [
+  ["errors.ts", "log.ts", "paths.ts"], // foundations every module may use …
+  ["requirement", "state"],
+  ["config"],
+  ["index"], // the package index client and its filtering proxy: policy and the sandbox stage use it
+  ["validate"], // 1. validate
+  ["grants"], // 2. identify
+  ["ratelimit"], // 3. rate-limit / admit
+  ["policy"], // 4. policy
+  ["approvals"], // 5. approve
+  ["sandbox"], // 6. sandbox
+  ["verify"], // 7. verify
+  ["commit"], // 8. commit
+  ["audit"], // 9. audit
+  ["pipeline"], // runs the stages in order
+  ["server", "allowlist-edit"], // the MCP server and the allowlist maintenance commands, on top
+  ["broker.ts"], // the composition root: may import everything below …
+  ["access-control.ts"], // … with the wiring of grants, limits and approvals over a broker
+  ["cli"], // the entry point; nothing imports it
+];
+
+/** The deepest folder nesting under a src/ folder that the rule covers (src/sandbox/boundary/x.ts is 2). */
+const MAX_DEPTH = 4;
+
+const escape = (text) => text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+/** How an import names an entry: a folder ("server/…") or a file in src/ ("broker.js"). */
+const target = (entry) => (entry.endsWith(".ts") ? `${escape(entry.slice(0, -3))}\\.js$` : `${escape(entry)}/`);
+
+/** One no-restricted-imports block per entry and file depth: the relative prefix that reaches src/ is exact. */
+function layeringBlocks() {
+  const blocks = [];
+  LAYERS.forEach((row, rank) => {
+    const above = LAYERS.slice(rank).flat();
+    for (const entry of row) {
+      const forbidden = above.filter((other) => other !== entry);
+      if (forbidden.length === 0) continue;
+      const message =
+        `layering: ${entry} may not import ${forbidden.join(", ")}: imports point down the pipeline ` +
+        `(LAYERS in eslint.config.js; README.md, "Architecture"). Move the shared code down, or pass it in.`;
+      const depths = entry.endsWith(".ts") ? [0] : Array.from({ length: MAX_DEPTH }, (_, i) => i + 1);
+      for (const depth of depths) {
+        const files = depth === 0 ? [`src/${entry}`] : [`src/${entry}/${"*/".repeat(depth - 1)}*.ts`];
+        const up = depth === 0 ? "\\./" : `(?:\\.\\./){${depth}}`;
+        const regex = `^${up}(?:${forbidden.map(target).join("|")})`;
+        blocks.push({ files, rules: { "no-restricted-imports": ["error", { patterns: [{ regex, message }] }] } });
+      }
+    }
+  });
+  return blocks;
+}
 
 export default tseslint.config(
   { ignores: ["dist/**", "node_modules/**", "coverage/**"] },
@@ -18,4 +75,15 @@ export default tseslint.config(
       "@typescript-eslint/no-unused-vars": ["error", { argsIgnorePattern: "^_", varsIgnorePattern: "^_" }],
     },
   },
+  ...layeringBlocks(),
+  // Import cycles fail the lint once eslint-plugin-import-x@^4 (flat config, Node 20) is a devDependency;
+  // until then the layering above rules out cycles between folders, not within one. The block to add:
+  //   import { importX, createNodeResolver } from "eslint-plugin-import-x";
+  //   {
+  //     files: ["src/**/*.ts"],
+  //     plugins: { "import-x": importX },
+  //     // the specifiers name ./x.js for ./x.ts (NodeNext)
+  //     settings: { "import-x/resolver-next": [createNodeResolver({ extensionAlias: { ".js": [".ts", ".js"] } })] },
+  //     rules: { "import-x/no-cycle": "error" },
+  //   },
 );

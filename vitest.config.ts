@@ -28,6 +28,7 @@ export const UNIT_TESTS = [
   "test/index/build-requires.test.ts",
   "test/index/client.test.ts",
   "test/index/proxy-build-tools.test.ts",
+  "test/lint/layering.test.ts",
   "test/policy/allowlist.test.ts",
   "test/policy/decide.test.ts",
   "test/policy/license.test.ts",
