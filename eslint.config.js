@@ -1,6 +1,7 @@
 // Lint rules that catch what reviews miss: unawaited promises, non-exhaustive switches, type-only imports,
-// and imports that point up the pipeline.
+// imports that point up the pipeline, and import cycles.
 import js from "@eslint/js";
+import { createNodeResolver, importX } from "eslint-plugin-import-x";
 import tseslint from "typescript-eslint";
 
 /**
@@ -76,14 +77,17 @@ export default tseslint.config(
     },
   },
   ...layeringBlocks(),
-  // Import cycles fail the lint once eslint-plugin-import-x@^4 (flat config, Node 20) is a devDependency;
-  // until then the layering above rules out cycles between folders, not within one. The block to add:
-  //   import { importX, createNodeResolver } from "eslint-plugin-import-x";
-  //   {
-  //     files: ["src/**/*.ts"],
-  //     plugins: { "import-x": importX },
-  //     // the specifiers name ./x.js for ./x.ts (NodeNext)
-  //     settings: { "import-x/resolver-next": [createNodeResolver({ extensionAlias: { ".js": [".ts", ".js"] } })] },
-  //     rules: { "import-x/no-cycle": "error" },
-  //   },
+  // Import cycles fail the lint too: the layering rules out cycles between folders, this catches them
+  // within one (and any the layering list would let through).
+  {
+    files: ["src/**/*.ts"],
+    plugins: { "import-x": importX },
+    settings: {
+      "import-x/extensions": [".ts", ".js"],
+      "import-x/parsers": { "@typescript-eslint/parser": [".ts"] },
+      // the specifiers name ./x.js for ./x.ts (NodeNext)
+      "import-x/resolver-next": [createNodeResolver({ extensions: [".ts", ".js"], extensionAlias: { ".js": [".ts", ".js"] } })],
+    },
+    rules: { "import-x/no-cycle": "error" },
+  },
 );

@@ -6,14 +6,14 @@ import { describe, expect, it } from "vitest";
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 
 /**
- * The project's own eslint.config.js, with only the layering rule run and without type information
- * (the rule reads import specifiers, nothing more), so the check takes a fraction of a second.
+ * The project's own eslint.config.js, with only the layering and cycle rules run and without type
+ * information (they read import specifiers and the files they name), so the check takes about a second.
  */
 const eslint = new ESLint({
   cwd: repoRoot,
   overrideConfigFile: path.join(repoRoot, "eslint.config.js"),
   overrideConfig: { files: ["**/*.ts"], languageOptions: { parserOptions: { projectService: false } } },
-  ruleFilter: ({ ruleId }) => ruleId === "no-restricted-imports",
+  ruleFilter: ({ ruleId }) => ruleId === "no-restricted-imports" || ruleId === "import-x/no-cycle",
 });
 
 async function layeringErrors(file: string, code: string): Promise<string[]> {
@@ -65,6 +65,12 @@ describe("the layering rule in eslint.config.js", () => {
     expect(await layeringErrors("src/server/context.ts", 'import type { PipelineDeps } from "../pipeline/deps.js";\nexport type X = PipelineDeps;\n')).toEqual([]);
     expect(await layeringErrors("src/broker.ts", 'import type { PipelineDeps } from "./pipeline/deps.js";\nexport type X = PipelineDeps;\n')).toEqual([]);
     expect(await layeringErrors("src/cli/serve.ts", 'import type { Broker } from "../broker.js";\nexport type X = Broker;\n')).toEqual([]);
+  });
+
+  it("refuses an import cycle inside a folder, which the layering alone lets through", async () => {
+    // src/audit/chain.ts imports ./canonical-json.js; this version of canonical-json.ts imports it back
+    const code = 'import { recordHash } from "./chain.js";\nexport const x = recordHash;\n';
+    expect(await layeringErrors("src/audit/canonical-json.ts", code)).toEqual([expect.stringMatching(/^import-x\/no-cycle: Dependency cycle/)]);
   });
 
   it("refuses the server importing the CLI or the composition root", async () => {
