@@ -283,6 +283,7 @@ describe.sequential("a broker SIGKILLed anywhere in an install, then restarted",
       else entry.outcomes += 1;
       perRequest.set(id, entry);
     }
+    if (perRequest.size !== POINTS.length) console.log("DEBUG", JSON.stringify(records.map((r) => [r.outcome, (JSON.parse(r.body) as { request?: unknown; reason?: string }).request, (JSON.parse(r.body) as { reason?: string }).reason])));
     expect(perRequest.size).toBe(POINTS.length);
     for (const [id, counts] of perRequest) expect(counts, id).toEqual({ intents: 1, outcomes: 1 });
     expect(reaped.length).toBeGreaterThan(0); // the kill during the sandbox run left its container
