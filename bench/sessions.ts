@@ -3,7 +3,6 @@
 // own (no Docker, no pip); writes its section of bench/RESULTS.md, leaving the rest of the file alone.
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { Agent } from "node:http";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { execa } from "execa";
@@ -13,6 +12,7 @@ import { hashToken } from "../src/grants/tokens.js";
 import { packageRoot } from "../src/paths.js";
 import { startIndexServer } from "../test/fixtures/index-server.js";
 import { rawInitialize, rawPing, rawRequest } from "../test/http/raw-http.js";
+import { freePort } from "../test/support/serve-process.js";
 import { benchAllowlist } from "./catalogue.js";
 import { formatLines, markdownTable, mbText, verdict, type FigureLine } from "./report.js";
 import { readProcessMemory } from "./memory.js";
@@ -37,18 +37,6 @@ const TOKEN = "bench-sessions-token-0123456789";
 const MB = 2 ** 20;
 const say = (line = "") => process.stdout.write(`${line}\n`);
 const pause = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createServer();
-    probe.once("error", reject);
-    probe.listen(0, "127.0.0.1", () => {
-      const address = probe.address();
-      const port = typeof address === "object" && address !== null ? address.port : 0;
-      probe.close(() => resolve(port));
-    });
-  });
-}
 
 /** "+12.3 MB" / "−4.0 MB": a change against idle. */
 function deltaText(bytes: number): string {

@@ -6,6 +6,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { z } from "zod";
 import { ENVIRONMENT_NAME } from "../config/schema.js";
 import { PipgateError } from "../errors.js";
+import { isProcessAlive, processStart } from "../state/process.js";
 
 /*
  * One pipgate at a time may change an environment, across processes. The lock is a file created
@@ -155,28 +156,8 @@ async function readOwner(lockPath: string): Promise<Owner | undefined> {
 }
 
 /** Whether the recorded owner still runs; an owner on another host is assumed alive (fail closed). */
-export async function isAlive(owner: { pid: number; start: string | null; host: string }): Promise<boolean> {
-  if (owner.host !== hostname()) return true;
-  try {
-    process.kill(owner.pid, 0);
-  } catch (error) {
-    if (isCode(error, "ESRCH")) return false;
-  }
-  if (owner.start === null) return true;
-  const start = await processStart(owner.pid);
-  return start === null || start === owner.start;
-}
-
-/** A process's start time from /proc (field 22 of stat), or null where /proc is not available. */
-export async function processStart(pid: number): Promise<string | null> {
-  try {
-    const stat = await readFile(`/proc/${pid}/stat`, "utf8");
-    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    return fields[19] ?? null;
-  } catch {
-    return null;
-  }
-}
+export const isAlive = isProcessAlive;
+export { processStart };
 
 async function waitFor(previous: Promise<void>, signal: AbortSignal | undefined, deadline: number, lockPath: string) {
   if (signal === undefined && deadline === Infinity) return previous;

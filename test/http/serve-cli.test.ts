@@ -1,5 +1,4 @@
 import { readFileSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { join } from "node:path";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
@@ -9,19 +8,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { hashToken } from "../../src/grants/tokens.js";
 import { buildWheel } from "../fixtures/dists.js";
 import { createWorkspace, REPO_ROOT, type Workspace } from "../support/harness.js";
+import { freePort } from "../support/serve-process.js";
 import { oversizedPost, rawPing } from "./raw-http.js";
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createServer();
-    probe.once("error", reject);
-    probe.listen(0, "127.0.0.1", () => {
-      const address = probe.address();
-      const port = typeof address === "object" && address !== null ? address.port : 0;
-      probe.close(() => resolve(port));
-    });
-  });
-}
 
 describe("pipgate serve --http (the real CLI process)", () => {
   let ws: Workspace;
