@@ -283,8 +283,12 @@ describe.sequential("a broker SIGKILLed anywhere in an install, then restarted",
       else entry.outcomes += 1;
       perRequest.set(id, entry);
     }
-    if (perRequest.size !== POINTS.length) console.log("DEBUG", JSON.stringify(records.map((r) => [r.outcome, (JSON.parse(r.body) as { request?: unknown; reason?: string }).request, (JSON.parse(r.body) as { reason?: string }).reason])));
-    expect(perRequest.size).toBe(POINTS.length);
+    // On a mismatch the message lists every record's outcome, request and reason, to tell which is extra.
+    const listing = records.map((row) => {
+      const body = JSON.parse(row.body) as { request?: unknown; reason?: string };
+      return `${row.outcome} ${JSON.stringify(body.request)} ${body.reason ?? ""}`;
+    });
+    expect(perRequest.size, listing.join("\n")).toBe(POINTS.length);
     for (const [id, counts] of perRequest) expect(counts, id).toEqual({ intents: 1, outcomes: 1 });
     expect(reaped.length).toBeGreaterThan(0); // the kill during the sandbox run left its container
     for (const request of reaped) expect(perRequest.has(request), request).toBe(true);
