@@ -87,6 +87,7 @@ export const SandboxSummarySchema = z.object({
   runtime: z.string().optional().describe("the OCI runtime the container ran under (runc, runsc)"),
   oomKilled: z.boolean().optional().describe("the memory limit ended the build"),
   outputBytes: z.number().optional().describe("bytes the build wrote to its stdout and stderr"),
+  buildTools: z.array(z.string()).optional().describe("the build tools the sandbox was allowed to fetch for this run's sdists"),
   log: z.string().optional().describe("the last lines of pip's output when the build failed (bounded)"),
 });
 

@@ -63,10 +63,11 @@ export async function resolveInSandbox(
   const socketDir = await createOwnedDir(tmpdir(), SCRATCH.socket);
   await chmod(socketDir, 0o755);
   const sink = await createOutputSink(join(work, "out"), outputLimits(config));
+  const filter = proxyFilterFor(env, { name: decision.name, version: job.decision.allowed ? job.decision.version : "" });
   const proxy = await startIndexProxy({
     index: deps.index,
     socketPath: join(socketDir, "index.sock"),
-    filter: proxyFilterFor(env, { name: decision.name, version: job.decision.allowed ? job.decision.version : "" }),
+    filter,
     log: deps.log,
     storeDir: join(deps.stateDir, "files"),
     headers: deps.indexHeaders,
@@ -103,6 +104,7 @@ export async function resolveInSandbox(
       peakMemoryBytes: peakMemory(events),
       oomKilled: run.oomKilled,
       outputBytes: run.output.totalBytes,
+      ...(filter.buildTools().length > 0 ? { buildTools: filter.buildTools() } : {}),
       ...(run.exitCode === 0 ? {} : { log: logTail(run.output.stderrTail, 40, 4096) }),
     };
     const ended = runEnding(run, events, config, job.timeout, sink.refusal());

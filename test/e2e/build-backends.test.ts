@@ -113,6 +113,9 @@ describe("sdists build with their declared backends in the sandbox", () => {
     const after = await installedNames(ws.pythons.default!);
     expect(after.filter((name) => !before.includes(name))).toEqual(["hatch-sd"]);
     for (const tool of BUILD_TOOLS) expect(after).not.toContain(tool);
+    // The audit record names the build tools the run was allowed to fetch.
+    const sandbox = server.broker.audit.list({ package: "hatch-sd" }).at(-1)?.sandbox as { buildTools?: string[] } | undefined;
+    expect(sandbox?.buildTools).toEqual(expect.arrayContaining(["hatchling", "packaging", "pathspec", "pluggy", "editables"]));
   });
 
   it("refuses a project whose runtime dependency is one of its build tools but not on the allowlist", async () => {
