@@ -3,7 +3,7 @@ import { closeInterrupted } from "./audit/interrupted.js";
 import { createAuditLog, type AuditLog } from "./audit/store.js";
 import { commitWheels } from "./commit/commit.js";
 import { journalsOf } from "./commit/journal.js";
-import { isAlive } from "./commit/lock.js";
+import { isProcessAlive as isAlive } from "./state/process.js";
 import { recoverUnfinishedCommits } from "./commit/recover.js";
 import type { CommitFaults } from "./commit/request.js";
 import { createEnvironments, type Environments } from "./config/environments.js";

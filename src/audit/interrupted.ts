@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { hostname } from "node:os";
 import type { JournalRow } from "../commit/journal.js";
-import { processStart } from "../commit/lock.js";
+import { processStart } from "../state/process.js";
 import type { Recovery } from "../commit/recover.js";
 import type { AuditLog } from "./store.js";
 import { BrokerProcessSchema, type AuditInput, type AuditRecord, type BrokerProcess, type RecoveryFinding } from "./types.js";

@@ -99,7 +99,7 @@ async function acquire(lockPath: string, opts: LockOptions, deadline: number): P
         if (!isCode(error, "EEXIST")) throw error;
       }
       const current = await readOwner(lockPath);
-      if (current !== undefined && !(await isAlive(current))) {
+      if (current !== undefined && !(await isProcessAlive(current))) {
         await removeStale(lockPath, current.token);
         continue;
       }
@@ -155,9 +155,6 @@ async function readOwner(lockPath: string): Promise<Owner | undefined> {
   throw new PipgateError("lock-corrupt", `${lockPath} does not name an owner; remove it if no pipgate runs`);
 }
 
-/** Whether the recorded owner still runs; an owner on another host is assumed alive (fail closed). */
-export const isAlive = isProcessAlive;
-export { processStart };
 
 async function waitFor(previous: Promise<void>, signal: AbortSignal | undefined, deadline: number, lockPath: string) {
   if (signal === undefined && deadline === Infinity) return previous;

@@ -62,7 +62,8 @@ export async function resolveInSandbox(
   // under a state directory of any length. The container may connect to it but not write beside it.
   const socketDir = await createOwnedDir(tmpdir(), SCRATCH.socket);
   await chmod(socketDir, 0o755);
-  const sink = await createOutputSink(join(work, "out"), outputLimits(config));
+  const limits = outputLimits(config);
+  const sink = await createOutputSink(join(work, "out"), limits);
   const filter = proxyFilterFor(env, { name: decision.name, version: job.decision.allowed ? job.decision.version : "" });
   const proxy = await startIndexProxy({
     index: deps.index,
@@ -119,7 +120,7 @@ export async function resolveInSandbox(
 
     progress({ stage: "verifying", message: "verifying the resolved set" });
     const reportFile = sink.report();
-    const bytes = reportFile === undefined ? undefined : await readBounded(reportFile.path, outputLimits(config).maxReportBytes);
+    const bytes = reportFile === undefined ? undefined : await readBounded(reportFile.path, limits.maxReportBytes);
     const report = PipReportSchema.safeParse(bytes?.ok === true ? parseJson(bytes.value) : undefined);
     if (!report.success) return { ok: false, status: "failed", message: "the sandbox handed back no readable resolution report; nothing was installed", sandbox };
     const flat = resolvedItems(report.data);

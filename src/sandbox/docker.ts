@@ -86,7 +86,6 @@ export function createDockerRunner(socketPath: string, log: Logger): SandboxRunn
       const result = (await container.wait()) as { StatusCode?: number };
       await Promise.race([ended, new Promise((resolve) => setTimeout(resolve, 1000))]);
       (stream as NodeJS.ReadWriteStream & { destroy?: () => void }).destroy?.();
-      options.onExit?.();
       const state = (await container.inspect().catch(() => undefined))?.State;
       return {
         exitCode: typeof result.StatusCode === "number" ? result.StatusCode : null,

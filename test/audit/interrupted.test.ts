@@ -6,7 +6,7 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { closeInterrupted, currentBroker } from "../../src/audit/interrupted.js";
 import { createAuditLog, type AuditLog, type BrokerProcess, type IntentInput } from "../../src/audit/index.js";
 import { insertJournal, journalsOf, setJournalState, type JournalState } from "../../src/commit/journal.js";
-import { isAlive, processStart } from "../../src/commit/lock.js";
+import { isProcessAlive as isAlive, processStart } from "../../src/state/process.js";
 import { openStateDb, type Db } from "../../src/state/db.js";
 
 // A broker that has ended: a real process that ran and exited, so its pid names nobody (or someone
