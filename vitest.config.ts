@@ -69,6 +69,7 @@ export const INTEGRATION_TESTS = [
   "test/e2e/consistency.test.ts",
   "test/e2e/refusals.test.ts",
   "test/e2e/request-timeout.test.ts",
+  "test/e2e/runsc-limits.test.ts",
   "test/e2e/sandbox-hostile.test.ts",
   "test/e2e/sandbox-output.test.ts",
   "test/e2e/stdio-install.test.ts",
