@@ -40,12 +40,13 @@ export function refuseAndAudit(
   deps: ServerDeps,
   entry: Omit<AuditInput, "outcome"> & { outcome: AuditInput["outcome"] },
   message: string,
-  structured?: (auditId: string) => Record<string, unknown>,
+  structured?: (auditId: string) => Record<string, unknown> | undefined,
 ): CallToolResult {
   const record = deps.pipeline.audit.append({ ...entry, reason: message });
+  const structuredContent = structured?.(record.id);
   return {
     content: [{ type: "text", text: `${message} (audit ${record.id})` }],
-    ...(structured === undefined ? {} : { structuredContent: structured(record.id) }),
+    ...(structuredContent === undefined ? {} : { structuredContent }),
     isError: true,
   };
 }

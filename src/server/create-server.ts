@@ -1,5 +1,4 @@
 import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
-import { guardTools } from "./guard-tools.js";
 import type { ServerDeps } from "./context.js";
 import { registerCheckPackage } from "./tools/check-package.js";
 import { registerInstallPackage } from "./tools/install-package.js";
@@ -19,13 +18,12 @@ const INSTRUCTIONS =
 /** One MCP server over the given collaborators; the transport is the caller's choice. */
 export function createServer(deps: ServerDeps): { server: McpServer; close: () => Promise<void> } {
   const server = new McpServer(SERVER_INFO, { capabilities: { tools: {}, logging: {} }, instructions: INSTRUCTIONS });
-  // Every tool passes admission (grants' policy, rate limits); install_package admits itself after validation.
-  const tools = guardTools(server, deps, ["install_package"]);
-  registerInstallPackage(tools, deps);
-  registerCheckPackage(tools, deps);
-  registerListEnvironments(tools, deps);
-  registerListInstalledPackages(tools, deps);
-  registerListAllowedPackages(tools, deps);
-  if (deps.approvals !== undefined) registerInstallStatus(tools, deps, deps.approvals);
+  // Every handler is behind admission (server/admitted.ts): wrapped on entry, or install_package's own call after validation.
+  registerInstallPackage(server, deps);
+  registerCheckPackage(server, deps);
+  registerListEnvironments(server, deps);
+  registerListInstalledPackages(server, deps);
+  registerListAllowedPackages(server, deps);
+  if (deps.approvals !== undefined) registerInstallStatus(server, deps, deps.approvals);
   return { server, close: () => server.close() };
 }

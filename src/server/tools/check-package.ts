@@ -2,6 +2,7 @@ import type { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import { z } from "zod";
 import { decide, decisionToJson, DecisionSchema, formatDecision } from "../../policy/index.js";
 import { argumentContext, rawEnvironment, refuseAndAudit, structuredResult, type ServerDeps, type ToolExtra } from "../context.js";
+import { admitted } from "../admitted.js";
 import { checkInputSchema, validateCheckArguments } from "../../validate/tool-arguments.js";
 
 export const CheckOutputSchema = z.object({
@@ -25,7 +26,7 @@ export function registerCheckPackage(server: McpServer, deps: ServerDeps): void 
       outputSchema: CheckOutputSchema,
       annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: true },
     },
-    async (raw: unknown, extra: ToolExtra) => {
+    admitted(deps, "check_package", async (raw: unknown, extra: ToolExtra) => {
       const identity = deps.identity(extra);
       const validated = validateCheckArguments(raw, argumentContext(deps, identity));
       if (!validated.ok) {
@@ -54,6 +55,6 @@ export function registerCheckPackage(server: McpServer, deps: ServerDeps): void 
       });
       // A refusal is an answer here, not an error: the tool did its job.
       return structuredResult(`${formatDecision(decision)}\naudit ${record.id}`, { environment, decision: json, audit_id: record.id });
-    },
+    }),
   );
 }

@@ -3,6 +3,7 @@ import { z } from "zod";
 import { runInstall, type InstallResult } from "../../pipeline/install.js";
 import type { Progress } from "../../pipeline/deps.js";
 import { argumentContext, rawEnvironment, refuseAndAudit, structuredResult, type ServerDeps, type ToolExtra } from "../context.js";
+import { admitThen } from "../admitted.js";
 import { installInputSchema, validateInstallArguments } from "../../validate/tool-arguments.js";
 
 const STAGES: ReadonlyArray<Progress["stage"]> = ["policy", "resolving", "building", "verifying", "committing"];
@@ -76,51 +77,45 @@ export function registerInstallPackage(server: McpServer, deps: ServerDeps): voi
         );
       }
       const args = validated.args;
-      const admission = deps.admitter?.admit(identity, "install_package", args.environment) ?? { ok: true as const, release: () => undefined };
-      if (!admission.ok) {
-        return refuseAndAudit(
-          deps,
-          { identity, tool: "install_package", environment: args.environment, package: args.requirement.normalized, outcome: admission.outcome, arguments: raw },
-          admission.message,
-          admission.retryAfterSeconds === undefined
-            ? undefined
-            : (auditId) => notRun("rate-limited", args.environment, args.requirement.normalized, admission.message, auditId, { retry_after_seconds: admission.retryAfterSeconds }),
-        );
-      }
       const token = extra._meta?.progressToken;
-      try {
-        const queued = (await deps.approvals?.screen(identity, args, raw)) ?? { queued: false };
-        if (queued.queued) {
-          const { approval } = queued;
-          return structuredResult(
-            `${queued.message}\naudit ${approval.auditId}`,
-            notRun("pending", args.environment, args.requirement.normalized, queued.message, approval.auditId, { approval_id: approval.id, expires_at: approval.expiresAt.toISOString() }),
-          );
-        }
-        const result = await runInstall(
-          deps.pipeline,
-          { identity, tool: "install_package", rawArguments: raw, args },
-          {
-            signal: extra.signal,
-            progress: (progress) => {
-              if (token === undefined) return;
-              void extra
-                .sendNotification({
-                  method: "notifications/progress",
-                  params: { progressToken: token, progress: STAGES.indexOf(progress.stage) + 1, total: STAGES.length + 1, message: progress.message },
-                })
-                .catch(() => undefined);
+      return admitThen(
+        deps,
+        { identity, tool: "install_package", environment: args.environment, package: args.requirement.normalized, arguments: raw },
+        async () => {
+          const queued = (await deps.approvals?.screen(identity, args, raw)) ?? { queued: false };
+          if (queued.queued) {
+            const { approval } = queued;
+            return structuredResult(
+              `${queued.message}\naudit ${approval.auditId}`,
+              notRun("pending", args.environment, args.requirement.normalized, queued.message, approval.auditId, { approval_id: approval.id, expires_at: approval.expiresAt.toISOString() }),
+            );
+          }
+          const result = await runInstall(
+            deps.pipeline,
+            { identity, tool: "install_package", rawArguments: raw, args },
+            {
+              signal: extra.signal,
+              progress: (progress) => {
+                if (token === undefined) return;
+                void extra
+                  .sendNotification({
+                    method: "notifications/progress",
+                    params: { progressToken: token, progress: STAGES.indexOf(progress.stage) + 1, total: STAGES.length + 1, message: progress.message },
+                  })
+                  .catch(() => undefined);
+              },
             },
-          },
-        );
-        const ok = result.status === "installed" || result.status === "already-satisfied";
-        const text = [result.message, result.hint, ...(result.entryPoints.length > 0 ? [`console scripts: ${result.entryPoints.join(", ")}`] : []), `audit ${result.auditId}`]
-          .filter((line): line is string => line !== undefined && line !== "")
-          .join("\n");
-        return structuredResult(text, structuredInstall(result), !ok);
-      } finally {
-        admission.release();
-      }
+          );
+          const ok = result.status === "installed" || result.status === "already-satisfied";
+          const text = [result.message, result.hint, ...(result.entryPoints.length > 0 ? [`console scripts: ${result.entryPoints.join(", ")}`] : []), `audit ${result.auditId}`]
+            .filter((line): line is string => line !== undefined && line !== "")
+            .join("\n");
+          return structuredResult(text, structuredInstall(result), !ok);
+        },
+        // a rate limit says when to retry in the structured answer too; a policy denial is text only
+        (auditId, message, retryAfterSeconds) =>
+          retryAfterSeconds === undefined ? undefined : notRun("rate-limited", args.environment, args.requirement.normalized, message, auditId, { retry_after_seconds: retryAfterSeconds }),
+      );
     },
   );
 }

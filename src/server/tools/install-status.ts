@@ -4,6 +4,7 @@ import type { Approval } from "../../approvals/index.js";
 import type { ApprovalQueue } from "../../pipeline/approval-queue.js";
 import { APPROVAL_STATES } from "../../approvals/index.js";
 import { refuseAndAudit, structuredResult, type ServerDeps, type ToolExtra } from "../context.js";
+import { admitted } from "../admitted.js";
 
 export const InstallStatusOutputSchema = z.object({
   id: z.string(),
@@ -74,7 +75,7 @@ export function registerInstallStatus(server: McpServer, deps: ServerDeps, queue
       outputSchema: InstallStatusOutputSchema,
       annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: false, openWorldHint: false },
     },
-    (raw: unknown, extra: ToolExtra) => {
+    admitted(deps, "install_status", (raw: unknown, extra: ToolExtra) => {
       const identity = deps.identity(extra);
       const parsed = ArgumentsSchema.safeParse(raw);
       if (!parsed.success) {
@@ -86,6 +87,6 @@ export function registerInstallStatus(server: McpServer, deps: ServerDeps, queue
       }
       const json = toJson(approval);
       return structuredResult(`${approval.id}: ${json.state} — ${json.message}`, json);
-    },
+    }),
   );
 }

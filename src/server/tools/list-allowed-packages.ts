@@ -1,6 +1,7 @@
 import type { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import { z } from "zod";
 import { structuredResult, type ServerDeps, type ToolExtra } from "../context.js";
+import { admitted } from "../admitted.js";
 import { environmentFor, environmentInputSchema } from "./environment-argument.js";
 
 export const AllowedOutputSchema = z.object({
@@ -21,7 +22,7 @@ export function registerListAllowedPackages(server: McpServer, deps: ServerDeps)
       outputSchema: AllowedOutputSchema,
       annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
     },
-    async (raw: unknown, extra: ToolExtra) => {
+    admitted(deps, "list_allowed_packages", async (raw: unknown, extra: ToolExtra) => {
       const identity = deps.identity(extra);
       const found = await environmentFor(deps, identity, "list_allowed_packages", raw);
       if (!found.ok) return found.result;
@@ -33,6 +34,6 @@ export function registerListAllowedPackages(server: McpServer, deps: ServerDeps)
       deps.pipeline.audit.append({ identity, tool: "list_allowed_packages", environment: name, outcome: "listed", arguments: raw });
       const text = [...packages.map((entry) => `${entry.name} ${entry.specifier}`), ...(denied.length > 0 ? [`denied: ${denied.join(", ")}`] : [])].join("\n");
       return structuredResult(text || `${name} allows nothing`, { environment: name, packages, denied, rules: { ...allowlist.rules } });
-    },
+    }),
   );
 }

@@ -1,6 +1,7 @@
 import type { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import { z } from "zod";
 import { structuredResult, type ServerDeps, type ToolExtra } from "../context.js";
+import { admitted } from "../admitted.js";
 
 export const EnvironmentsOutputSchema = z.object({
   environments: z.array(
@@ -25,7 +26,7 @@ export function registerListEnvironments(server: McpServer, deps: ServerDeps): v
       outputSchema: EnvironmentsOutputSchema,
       annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
     },
-    async (_args: unknown, extra: ToolExtra) => {
+    admitted(deps, "list_environments", async (_args: unknown, extra: ToolExtra) => {
       const identity = deps.identity(extra);
       const environments = [];
       for (const name of deps.environmentsFor(identity)) {
@@ -46,6 +47,6 @@ export function registerListEnvironments(server: McpServer, deps: ServerDeps): v
         .map((env) => ("problem" in env ? `${env.name}: unavailable (${env.problem})` : `${env.name}: Python ${env.python}, ${env.allowed_packages} allowed package(s)${env.description === undefined ? "" : ` — ${env.description}`}`))
         .join("\n");
       return structuredResult(text || "no environments", { environments });
-    },
+    }),
   );
 }

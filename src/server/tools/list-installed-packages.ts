@@ -2,6 +2,7 @@ import type { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import { z } from "zod";
 import { listInstalled } from "../../commit/interpreter.js";
 import { refuseAndAudit, structuredResult, type ServerDeps, type ToolExtra } from "../context.js";
+import { admitted } from "../admitted.js";
 import { environmentFor, environmentInputSchema } from "./environment-argument.js";
 
 export const InstalledOutputSchema = z.object({
@@ -20,7 +21,7 @@ export function registerListInstalledPackages(server: McpServer, deps: ServerDep
       outputSchema: InstalledOutputSchema,
       annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
     },
-    async (raw: unknown, extra: ToolExtra) => {
+    admitted(deps, "list_installed_packages", async (raw: unknown, extra: ToolExtra) => {
       const identity = deps.identity(extra);
       const found = await environmentFor(deps, identity, "list_installed_packages", raw);
       if (!found.ok) return found.result;
@@ -33,6 +34,6 @@ export function registerListInstalledPackages(server: McpServer, deps: ServerDep
       deps.pipeline.audit.append({ identity, tool: "list_installed_packages", environment: env.name, outcome: "listed", arguments: raw });
       const text = packages.map((dist) => `${dist.name}==${dist.version}`).join("\n");
       return structuredResult(text || `${env.name} has no packages installed`, { environment: env.name, packages });
-    },
+    }),
   );
 }

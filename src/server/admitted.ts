@@ -1,0 +1,48 @@
+import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
+import { rawEnvironment, refuseAndAudit, type ServerDeps, type ToolExtra } from "./context.js";
+
+/** One tool call as admission sees it: who, which tool, where, with what. */
+export interface AdmissionRequest {
+  identity: string;
+  tool: string;
+  environment: string | undefined;
+  arguments: unknown;
+  /** the normalised project name, when the call names one (install_package, after validation) */
+  package?: string;
+}
+
+export type ToolHandler = (args: unknown, extra: ToolExtra) => CallToolResult | Promise<CallToolResult>;
+
+/**
+ * The one admission path (DESIGN stage 3): the policy's default for the tool, the grant's tools, limits
+ * and concurrency. A refusal is audited and answered as a tool error; an admitted call runs `work` and
+ * gives its slot back whatever `work` does. `refused` shapes the structured answer of a refusal, for
+ * tools whose output schema covers it.
+ */
+export async function admitThen(
+  deps: ServerDeps,
+  request: AdmissionRequest,
+  work: () => CallToolResult | Promise<CallToolResult>,
+  refused?: (auditId: string, message: string, retryAfterSeconds: number | undefined) => Record<string, unknown> | undefined,
+): Promise<CallToolResult> {
+  const admission = deps.admitter?.admit(request.identity, request.tool, request.environment) ?? { ok: true as const, release: () => undefined };
+  if (!admission.ok) {
+    const structured = refused === undefined ? undefined : (auditId: string) => refused(auditId, admission.message, admission.retryAfterSeconds);
+    return refuseAndAudit(deps, { ...request, outcome: admission.outcome }, admission.message, structured);
+  }
+  try {
+    return await work();
+  } finally {
+    admission.release();
+  }
+}
+
+/**
+ * A tool handler behind admission on entry: what every tool but install_package registers (which admits
+ * itself after validation, so a malformed call costs no quota).
+ */
+export function admitted(deps: ServerDeps, tool: string, handler: ToolHandler): ToolHandler {
+  const known = deps.pipeline.environments.names();
+  return (args, extra) =>
+    admitThen(deps, { identity: deps.identity(extra), tool, environment: rawEnvironment(args, known), arguments: args }, () => handler(args, extra));
+}
