@@ -1,10 +1,13 @@
 import { openBroker } from "../broker.js";
 import { createLogger } from "../log.js";
 import { runInstall } from "../pipeline/install.js";
-import { validateInstallArguments } from "../validate/tool-arguments.js";
 import { CliError, EXIT, parseCli, requireConfig, type Subcommand } from "./common.js";
 
-/** `pipgate install ENV REQUIREMENT`: the same pipeline as the MCP tool, with a progress display. */
+/**
+ * `pipgate install ENV REQUIREMENT`: the same request path as the MCP tool, with a progress display. A
+ * local operator is not a grant: its installs bypass grants, rate limits and approvals (it can edit all
+ * three), and the audit record says so.
+ */
 export const install: Subcommand = async (argv, io) => {
   const { values, positionals } = parseCli(argv, {
     upgrade: { type: "boolean", default: false },
@@ -12,7 +15,7 @@ export const install: Subcommand = async (argv, io) => {
     json: { type: "boolean", default: false },
     identity: { type: "string" },
   });
-  if (positionals.length !== 2) throw new CliError("usage: pipgate install ENV REQUIREMENT [--upgrade] [--timeout SECONDS] [--json]");
+  if (positionals.length !== 2) throw new CliError("usage: pipgate install ENV REQUIREMENT [--upgrade] [--timeout SECONDS] [--json] [--identity NAME]\n  a local operator's install: grants, rate limits and approvals do not apply (the audit record says so)");
   const [environment, requirement] = positionals as [string, string];
   const config = requireConfig(values.config);
   const timeout = values.timeout === undefined ? undefined : Number(values.timeout);
@@ -21,17 +24,12 @@ export const install: Subcommand = async (argv, io) => {
   const log = createLogger(process.env.PIPGATE_LOG_LEVEL ?? "warn");
   const broker = await openBroker(config, log);
   try {
-    const validated = validateInstallArguments(raw, { environments: broker.environments.names(), timeoutMax: config.sandbox.timeout_max });
-    if (!validated.ok) {
-      const record = broker.audit.append({ identity, tool: "cli install", outcome: "invalid", arguments: raw, reason: validated.refusal.message });
-      io.stderr(`refused: ${validated.refusal.message}\n(audit ${record.id})\n`);
-      return EXIT.usage;
-    }
     const started = Date.now();
     const interactive = process.stderr.isTTY === true && !values.json;
+    // The same request path as install_package; a local operator is not admitted (see OPERATOR_BYPASS).
     const result = await runInstall(
       broker.pipeline,
-      { identity, tool: "cli install", rawArguments: raw, args: validated.args },
+      { identity, tool: "cli install", rawArguments: raw, gates: { operator: true } },
       {
         progress: (progress) => {
           const elapsed = ((Date.now() - started) / 1000).toFixed(1).padStart(5);
@@ -41,6 +39,10 @@ export const install: Subcommand = async (argv, io) => {
       },
     );
     if (interactive) io.stderr("\r\x1b[2K");
+    if (result.status === "invalid") {
+      io.stderr(`refused: ${result.message}\n(audit ${result.auditId})\n`);
+      return EXIT.usage;
+    }
     if (values.json) io.stdout(`${JSON.stringify(result, null, 2)}\n`);
     else {
       io.stdout(`${result.status}: ${result.message}\n`);
@@ -56,6 +58,8 @@ export const install: Subcommand = async (argv, io) => {
         return EXIT.denied;
       case "failed":
       case "timed-out":
+      case "rate-limited":
+      case "pending":
         return EXIT.failure;
     }
   } finally {

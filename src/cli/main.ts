@@ -12,7 +12,7 @@ import { serve } from "./serve.js";
 const COMMANDS: Record<string, { run: Subcommand; summary: string }> = {
   serve: { run: serve, summary: "run the MCP server (stdio, or --http HOST:PORT)" },
   check: { run: check, summary: "explain the decision for ENV REQUIREMENT (exit 0 allowed, 3 denied)" },
-  install: { run: install, summary: "install ENV REQUIREMENT through the whole pipeline" },
+  install: { run: install, summary: "install ENV REQUIREMENT through the whole pipeline, as a local operator (no grants, limits or approvals)" },
   allowlist: { run: allowlist, summary: "add|remove|show|lint|import: maintain allowlist files, comments kept" },
   audit: { run: audit, summary: "list|show|tail|export|verify|report the audit log" },
   approvals: { run: approvals, summary: "list|approve|deny installs waiting for a person" },

@@ -1,24 +1,17 @@
-import { decide, decisionToJson } from "../policy/index.js";
-import type { PipelineDeps } from "./deps.js";
+import type { ApprovalGate, PipelineDeps } from "./deps.js";
 import { runInstall, type InstallHooks, type InstallResult } from "./install.js";
 import type { ApprovalPolicy } from "../config/policy-file-schema.js";
-import { formatRequirement } from "../requirement/index.js";
-import { validateInstallArguments, type InstallArguments } from "../validate/tool-arguments.js";
+import { validateInstallArguments } from "../validate/tool-arguments.js";
 import { environmentsWithApproval } from "../approvals/overlay.js";
 import { screenDecision } from "../approvals/screen.js";
 import { newApprovalId, type Approval, type ApprovalResult, type ApprovalState, type ApprovalStore } from "../approvals/store.js";
-
-/** What install_package answers when a request waits for a person. */
-export type Queued = { queued: false } | { queued: true; approval: Approval; message: string };
 
 /** The outcome of a person's decision, as a value: the CLI prints it, tests read it. */
 export type Decided =
   | { ok: true; approval: Approval; install?: InstallResult }
   | { ok: false; error: string; approval?: Approval };
 
-export interface ApprovalQueue {
-  /** Queues the request if the approval policy says so (and audits it as pending); otherwise leaves it to the pipeline. */
-  screen(identity: string, args: InstallArguments, raw: unknown): Promise<Queued>;
+export interface ApprovalQueue extends ApprovalGate {
   /** A request as its requester may see it; another grant's request does not exist for them. */
   status(identity: string, id: string): Approval | undefined;
   list(states?: readonly ApprovalState[]): Approval[];
@@ -43,6 +36,10 @@ const FINAL: Readonly<Record<InstallResult["status"], ApprovalState>> = {
   denied: "denied",
   failed: "failed",
   "timed-out": "timed-out",
+  // an approved request runs without admission or the gate, and its arguments are checked again
+  invalid: "failed",
+  "rate-limited": "failed",
+  pending: "failed",
 };
 
 /**
@@ -83,39 +80,26 @@ export function createApprovalQueue(options: ApprovalQueueOptions): ApprovalQueu
   }
 
   return {
-    async screen(identity, args, raw) {
-      const loaded = await pipeline.environments.get(args.environment);
-      if (!loaded.ok) return { queued: false };
-      const decision = await decide(args.requirement, loaded.env, pipeline.policyDeps);
-      const screening = screenDecision(decision, loaded.env.allowlist, policy, args.environment);
-      if (!screening.queue) return { queued: false };
+    consider(decision, env, requirement) {
+      const screening = screenDecision(decision, env.allowlist, policy, env.name);
+      if (!screening.queue) return undefined;
       const id = newApprovalId();
-      const created = now();
-      const expiresAt = new Date(created.getTime() + policy.expires_after_hours * 3_600_000);
-      const requirement = formatRequirement(args.requirement);
+      const expiresAt = new Date(now().getTime() + policy.expires_after_hours * 3_600_000);
       const message = `${requirement} needs a person's approval (${screening.detail}); queued as ${id} until ${expiresAt.toISOString()}. Poll install_status with this id; an approver runs \`pipgate approvals approve ${id} --reason …\`.`;
-      const record = audit.append({
-        identity,
-        tool: "install_package",
-        environment: args.environment,
-        package: args.requirement.normalized,
-        outcome: "pending",
-        arguments: raw,
-        reason: message,
-        decision: decisionToJson(decision),
-        approval: { id, why: screening.reason, detail: screening.detail, expires_at: expiresAt.toISOString() },
+      return { id, expiresAt, message, reason: screening.reason, detail: screening.detail };
+    },
+
+    enqueue(considered, request) {
+      store.create({
+        id: considered.id,
+        identity: request.identity,
+        environment: request.environment,
+        package: request.package,
+        request: { arguments: request.arguments, requirement: request.requirement, reason: considered.reason, detail: considered.detail },
+        auditId: request.auditId,
+        createdAt: now(),
+        expiresAt: considered.expiresAt,
       });
-      const approval = store.create({
-        id,
-        identity,
-        environment: args.environment,
-        package: args.requirement.normalized,
-        request: { arguments: raw, requirement, reason: screening.reason, detail: screening.detail },
-        auditId: record.id,
-        createdAt: created,
-        expiresAt,
-      });
-      return { queued: true, approval, message };
     },
 
     status(identity, id) {
@@ -151,24 +135,22 @@ export function createApprovalQueue(options: ApprovalQueueOptions): ApprovalQueu
         const after = store.get(id);
         return after === undefined ? { ok: false, error: `approval request ${id} vanished` } : { ok: true, approval: after };
       };
-      // The arguments are checked again: the configuration may have changed since the request was queued.
-      const validated = validateInstallArguments(approval.request.arguments, { environments: pipeline.environments.names(), timeoutMax: options.timeoutMax });
-      if (!validated.ok) {
-        const record = audit.append({
+      // The arguments are checked again on the one request path: the configuration may have changed since.
+      // (validated here only for the specifier the approval adds to the allowlist; the request path audits a refusal)
+      const context = { environments: pipeline.environments.names(), timeoutMax: options.timeoutMax };
+      const validated = validateInstallArguments(approval.request.arguments, context);
+      const environments = validated.ok ? environmentsWithApproval(pipeline.environments, approval, validated.args.requirement.specifier) : pipeline.environments;
+      const install = await runInstall(
+        { ...pipeline, environments },
+        {
           identity: approval.identity,
           tool: "install_package",
-          environment: approval.environment,
-          package: approval.package,
-          outcome: "invalid",
-          arguments: approval.request.arguments,
-          reason: validated.refusal.message,
-          approval: { id, decided_by: by },
-        });
-        return finish({ status: "invalid", message: validated.refusal.message, installed: [], audit_id: record.id }, "failed");
-      }
-      const args = validated.args;
-      const approved: PipelineDeps = { ...pipeline, environments: environmentsWithApproval(pipeline.environments, approval, args.requirement.specifier) };
-      const install = await runInstall(approved, { identity: approval.identity, tool: "install_package", rawArguments: approval.request.arguments, args }, hooks);
+          rawArguments: approval.request.arguments,
+          gates: { context },
+          audit: { approval: { id, decided_by: by } },
+        },
+        hooks,
+      );
       const decided = finish(
         {
           status: install.status,

@@ -4,7 +4,7 @@ import type { EnvironmentRuntime, Environments } from "../config/environments.js
 import type { SandboxConfig } from "../config/schema.js";
 import type { IndexClient } from "../index/types.js";
 import type { Logger } from "../log.js";
-import type { PolicyDeps } from "../policy/index.js";
+import type { Decision, PolicyDeps } from "../policy/index.js";
 import type { SandboxRunner } from "../sandbox/docker.js";
 import type { ResolutionCache } from "./resolution-cache.js";
 
@@ -29,4 +29,23 @@ export interface PipelineDeps {
   policyDeps: PolicyDeps;
   commit: (env: EnvironmentRuntime, wheels: VerifiedWheel[], requestId: string, signal?: AbortSignal) => Promise<CommitResult>;
   log: Logger;
+}
+
+/** An install the approval policy sends to a person: its id, expiry and the agent's message, before anything is written. */
+export interface Considered {
+  id: string;
+  expiresAt: Date;
+  message: string;
+  reason: "unlisted" | "sdist";
+  detail: string;
+}
+
+/**
+ * The approval stage (5) as the request path sees it: asked once, with the decision the policy stage
+ * already made, whether that decision waits for a person; then, after the request's one audit record
+ * is written, told to queue it.
+ */
+export interface ApprovalGate {
+  consider(decision: Decision, env: EnvironmentRuntime, requirement: string): Considered | undefined;
+  enqueue(considered: Considered, request: { identity: string; environment: string; package: string; arguments: unknown; requirement: string; auditId: string }): void;
 }

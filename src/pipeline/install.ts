@@ -7,9 +7,11 @@ import { errorMessage } from "../errors.js";
 import { decide, type Decision } from "../policy/index.js";
 import { eq as sameVersion } from "@renovatebot/pep440";
 import { formatRequirement, versionSatisfies } from "../requirement/index.js";
-import type { InstallArguments } from "../validate/tool-arguments.js";
+import { rawEnvironment, validateInstallArguments, type ArgumentContext, type InstallArguments } from "../validate/tool-arguments.js";
+import type { Admitter } from "../ratelimit/admission.js";
+import type { EnvironmentRuntime } from "../config/environments.js";
 import { imageFor, pythonMinor } from "../sandbox/spec.js";
-import type { PipelineDeps, Progress } from "./deps.js";
+import type { ApprovalGate, Considered, PipelineDeps, Progress } from "./deps.js";
 import { brokenRequirements } from "../commit/conflicts.js";
 import { normalizeName } from "../requirement/name.js";
 import { resolutionKey } from "./resolution-cache.js";
@@ -18,9 +20,12 @@ import { verifyWheels, type Verified } from "./verify-wheels.js";
 
 export type InstallStatus = "installed" | "already-satisfied" | "denied" | "failed" | "timed-out";
 
+/** Every way one install request ends: the pipeline's statuses, and the three endings before or beside it. */
+export type RequestStatus = InstallStatus | "invalid" | "rate-limited" | "pending";
+
 /** What an install request ends with: structured for MCP clients, one line of `message` for people. */
 export interface InstallResult {
-  status: InstallStatus;
+  status: RequestStatus;
   environment: string;
   package: string;
   version: string | undefined;
@@ -33,13 +38,38 @@ export interface InstallResult {
   decision: Decision | undefined;
   auditId: string;
   durationMs: number;
+  /** where a request was refused before the pipeline ran: its arguments, or admission */
+  refusedAt?: "validate" | "admit";
+  /** rate-limited: how long to wait */
+  retryAfterSeconds?: number;
+  /** pending: the approval request to poll */
+  approval?: { id: string; expiresAt: Date };
 }
 
+/**
+ * One install request as it arrives: who, through which tool, with what raw arguments. `args` are
+ * given only when the caller validated them already (an approved request, checked again when approved).
+ */
 export interface InstallRequest {
   identity: string;
   tool: string;
   rawArguments: unknown;
-  args: InstallArguments;
+  args?: InstallArguments;
+  /** Stages 1–3 and 5: how the caller's arguments are bounded, its admission and the approval gate. */
+  gates?: InstallGates;
+  /** further columns of the request's one audit record (an approved request names its approval) */
+  audit?: Partial<AuditInput>;
+}
+
+export interface InstallGates {
+  /** the environments the caller may name and the timeout cap (default: every environment, the configured cap) */
+  context?: ArgumentContext;
+  /** rate limits and the policy file's tools (absent: nothing is limited) */
+  admitter?: Admitter;
+  /** the approval queue, when the policy sends some installs to a person */
+  approvals?: ApprovalGate;
+  /** a local operator's install (`pipgate install`): recorded as bypassing grants, limits and approvals */
+  operator?: boolean;
 }
 
 export interface InstallHooks {
@@ -51,18 +81,106 @@ type Ending = Omit<InstallResult, "auditId" | "durationMs" | "environment" | "pa
   audit: Partial<AuditInput>;
 };
 
+/** An ending that carries everything the one audit write needs, for where no sandbox ran. */
+type Finished = { ending: Ending; environment: string | undefined; package: string | undefined; request: Record<string, unknown> };
+
+/** What a local operator's install says in its audit record instead of an admission. */
+export const OPERATOR_BYPASS = "a local operator's install: grants, rate limits and approvals do not apply";
+
 /**
- * The pipeline behind install_package, after validation and rate limiting: policy, sandboxed resolution
- * and build, verification of every resolved distribution, commit, and exactly one outcome record. Before
- * the first work that can change anything (the sandbox run, or the commit of a reused resolution) an
- * intent record naming the request id is committed, so a broker killed mid-way still leaves a trace that
- * the next start-up closes; a request refused before any work has its outcome record only.
+ * The one ordered path of an install request (DESIGN.md's pipeline): validate → admit → environment →
+ * policy (decided once) → approval on that decision → sandbox → verify → commit, and exactly one
+ * outcome record, written below and nowhere else. Before the first work that can change anything (the
+ * sandbox run, or the commit of a reused resolution) an intent record naming the request id is
+ * committed, so a broker killed mid-way still leaves a trace that the next start-up closes; a request
+ * refused before any work has its outcome record only.
  */
 export async function runInstall(deps: PipelineDeps, request: InstallRequest, hooks: InstallHooks = {}): Promise<InstallResult> {
   const started = Date.now();
-  const { args } = request;
   const requestId = `req_${randomUUID()}`;
+  const gates = request.gates ?? {};
+  const finished = await admittedRun(deps, request, gates, requestId, hooks, started);
+  const durationMs = Date.now() - started;
+  const { audit, ...result } = finished.ending;
+  const record: AuditRecord = deps.audit.append({
+    identity: request.identity,
+    tool: request.tool,
+    environment: finished.environment,
+    package: finished.package,
+    outcome: result.status,
+    arguments: request.rawArguments,
+    reason: result.status === "installed" || result.status === "already-satisfied" ? undefined : result.message,
+    request: gates.operator === true ? { ...finished.request, admission: OPERATOR_BYPASS } : finished.request,
+    decision: result.decision,
+    resolved: result.resolved.length > 0 ? result.resolved : undefined,
+    ...(result.refusedAt === undefined ? { durationMs } : {}),
+    ...request.audit,
+    ...audit,
+  });
+  if (result.status === "pending" && finished.considered !== undefined && finished.package !== undefined && finished.environment !== undefined) {
+    gates.approvals?.enqueue(finished.considered, {
+      identity: request.identity,
+      environment: finished.environment,
+      package: finished.package,
+      arguments: request.rawArguments,
+      requirement: String(finished.request.requirement),
+      auditId: record.id,
+    });
+  }
+  return { ...result, environment: finished.environment ?? "", package: finished.package ?? "", auditId: record.id, durationMs };
+}
+
+/** Stages 1 and 3, then the pipeline with the admission slot held for as long as it runs. */
+async function admittedRun(
+  deps: PipelineDeps,
+  request: InstallRequest,
+  gates: InstallGates,
+  requestId: string,
+  hooks: InstallHooks,
+  started: number,
+): Promise<Finished & { considered?: Considered }> {
+  let args = request.args;
+  if (args === undefined) {
+    const context = gates.context ?? { environments: deps.environments.names(), timeoutMax: deps.sandboxConfig.timeout_max };
+    const validated = validateInstallArguments(request.rawArguments, context);
+    if (!validated.ok) {
+      const { refusal } = validated;
+      return {
+        ending: { ...failure("failed", refusal.message, undefined), status: "invalid", refusedAt: "validate" },
+        environment: rawEnvironment(request.rawArguments, context.environments),
+        package: undefined,
+        request: { requestId, refusal: refusal.kind, field: refusal.field },
+      };
+    }
+    args = validated.args;
+  }
   const requestInfo = { requestId, requirement: formatRequirement(args.requirement), upgrade: args.upgrade, timeout: args.timeout };
+  const where = { environment: args.environment, package: args.requirement.normalized };
+  const admission = gates.admitter?.admit(request.identity, "install_package", args.environment) ?? { ok: true as const, release: () => undefined };
+  if (!admission.ok) {
+    const ending: Ending = { ...failure("denied", admission.message, undefined), status: admission.outcome, refusedAt: "admit" };
+    if (admission.retryAfterSeconds !== undefined) ending.retryAfterSeconds = admission.retryAfterSeconds;
+    return { ending, ...where, request: requestInfo };
+  }
+  try {
+    const ran = await timedPipeline(deps, { ...request, args }, gates, requestInfo, hooks, started);
+    return { ...ran, ...where };
+  } finally {
+    admission.release();
+  }
+}
+
+/** The pipeline under the request's deadline, with the intent written before the first work. */
+async function timedPipeline(
+  deps: PipelineDeps,
+  request: InstallRequest & { args: InstallArguments },
+  gates: InstallGates,
+  requestInfo: { requestId: string; requirement: string; upgrade: boolean; timeout: number },
+  hooks: InstallHooks,
+  started: number,
+): Promise<{ ending: Ending; request: Record<string, unknown>; considered?: Considered }> {
+  const { args } = request;
+  const { requestId } = requestInfo;
   let intent: AuditRecord | undefined;
   const intentFirst = async (work: string): Promise<void> => {
     intent ??= deps.audit.appendIntent({
@@ -97,8 +215,13 @@ export async function runInstall(deps: PipelineDeps, request: InstallRequest, ho
   const deadline = AbortSignal.timeout(args.timeout * 1000);
   const signal = hooks.signal === undefined ? deadline : AbortSignal.any([hooks.signal, deadline]);
   let ending: Ending;
+  let considered: Considered | undefined;
   try {
-    ending = await pipeline(guarded, request, requestId, { ...hooks, signal }, started + args.timeout * 1000);
+    const approval = (decision: Decision, env: EnvironmentRuntime): Considered | undefined => {
+      considered = gates.approvals?.consider(decision, env, requestInfo.requirement);
+      return considered;
+    };
+    ending = await pipeline(guarded, { ...request, args }, requestId, { ...hooks, signal }, started + args.timeout * 1000, approval);
   } catch (error) {
     deps.log.error({ err: errorMessage(error), requestId }, "install failed unexpectedly");
     ending = failure("failed", `pipgate could not complete the install: ${errorMessage(error)}`, undefined);
@@ -106,23 +229,11 @@ export async function runInstall(deps: PipelineDeps, request: InstallRequest, ho
   if (deadline.aborted && (ending.status === "failed" || ending.status === "timed-out")) {
     ending = { ...ending, status: "timed-out", message: `timed out after ${args.timeout} s (the timeout bounds the whole request, commit included); ${timedOutDetail(ending.message)}` };
   }
-  const durationMs = Date.now() - started;
-  const { audit, ...result } = ending;
-  const record: AuditRecord = deps.audit.append({
-    identity: request.identity,
-    tool: request.tool,
-    environment: args.environment,
-    package: args.requirement.normalized,
-    outcome: result.status,
-    arguments: request.rawArguments,
-    reason: result.status === "installed" || result.status === "already-satisfied" ? undefined : result.message,
+  return {
+    ending,
     request: intent === undefined ? requestInfo : { ...requestInfo, intent: intent.id },
-    decision: result.decision,
-    resolved: result.resolved.length > 0 ? result.resolved : undefined,
-    durationMs,
-    ...audit,
-  });
-  return { ...result, environment: args.environment, package: args.requirement.normalized, auditId: record.id, durationMs };
+    ...(ending.status === "pending" && considered !== undefined ? { considered } : {}),
+  };
 }
 
 function failure(status: "denied" | "failed" | "timed-out", message: string, decision: Decision | undefined, extra: Partial<Ending> = {}): Ending {
@@ -147,7 +258,14 @@ function timedOutDetail(message: string): string {
   return message.includes("was rolled back") || message.includes("restored") ? "the commit was rolled back and nothing was installed" : "nothing was installed";
 }
 
-async function pipeline(deps: PipelineDeps, request: InstallRequest, requestId: string, hooks: InstallHooks, deadlineAt: number): Promise<Ending> {
+async function pipeline(
+  deps: PipelineDeps,
+  request: InstallRequest & { args: InstallArguments },
+  requestId: string,
+  hooks: InstallHooks,
+  deadlineAt: number,
+  approval: (decision: Decision, env: EnvironmentRuntime) => Considered | undefined,
+): Promise<Ending> {
   const { args } = request;
   const progress = hooks.progress ?? (() => undefined);
   const loaded = await deps.environments.get(args.environment);
@@ -156,6 +274,16 @@ async function pipeline(deps: PipelineDeps, request: InstallRequest, requestId: 
 
   progress({ stage: "policy", message: `checking ${formatRequirement(args.requirement)} against ${env.name}'s policy` });
   const decision = await decide(args.requirement, env, deps.policyDeps);
+  // Stage 5 on the decision just made: the approval policy may turn it into a question for a person.
+  const queued = approval(decision, env);
+  if (queued !== undefined) {
+    return {
+      ...failure("denied", queued.message, decision),
+      status: "pending",
+      approval: { id: queued.id, expiresAt: queued.expiresAt },
+      audit: { approval: { id: queued.id, why: queued.reason, detail: queued.detail, expires_at: queued.expiresAt.toISOString() } },
+    };
+  }
   if (!decision.allowed) {
     return failure("denied", decision.reason, decision, { hint: decision.hint, version: decision.version });
   }

@@ -4,7 +4,9 @@ import type { AuditInput } from "../audit/types.js";
 import type { ApprovalQueue } from "../pipeline/approval-queue.js";
 import type { PipelineDeps } from "../pipeline/deps.js";
 import type { Admitter } from "../ratelimit/admission.js";
-import { defaultEnvironment, type ArgumentContext, type Refusal } from "../validate/tool-arguments.js";
+import type { ArgumentContext, Refusal } from "../validate/tool-arguments.js";
+
+export { rawEnvironment } from "../validate/tool-arguments.js";
 
 export type ToolExtra = RequestHandlerExtra<ServerRequest, ServerNotification>;
 
@@ -49,11 +51,4 @@ export function refuseAndAudit(
     ...(structuredContent === undefined ? {} : { structuredContent }),
     isError: true,
   };
-}
-
-/** The requested environment from raw arguments, if it is a configured one (for audit columns only). */
-export function rawEnvironment(raw: unknown, known: readonly string[]): string | undefined {
-  if (typeof raw !== "object" || raw === null) return undefined;
-  const value = (raw as Record<string, unknown>).environment ?? defaultEnvironment(known);
-  return typeof value === "string" && known.includes(value) ? value : undefined;
 }

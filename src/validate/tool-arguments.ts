@@ -43,6 +43,13 @@ export function defaultEnvironment(environments: readonly string[]): string | un
 export function environmentRequiredMessage(environments: readonly string[]): string {
   return `environment is required here, as no environment you may use is named "default"; configured environments: ${quoteList(environments)}.`;
 }
+/** The requested environment from raw arguments, if it is a configured one (for audit columns only). */
+export function rawEnvironment(raw: unknown, known: readonly string[]): string | undefined {
+  if (typeof raw !== "object" || raw === null) return undefined;
+  const value = (raw as Record<string, unknown>).environment ?? defaultEnvironment(known);
+  return typeof value === "string" && known.includes(value) ? value : undefined;
+}
+
 export const DEFAULT_TIMEOUT_SECONDS = 300;
 
 /** The default timeout, lowered to the configured maximum when that is smaller. */

@@ -2,16 +2,16 @@ import type { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import { z } from "zod";
 import { runInstall, type InstallResult } from "../../pipeline/install.js";
 import type { Progress } from "../../pipeline/deps.js";
-import { argumentContext, rawEnvironment, refuseAndAudit, structuredResult, type ServerDeps, type ToolExtra } from "../context.js";
-import { admitThen } from "../admitted.js";
-import { installInputSchema, validateInstallArguments } from "../../validate/tool-arguments.js";
+import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
+import { argumentContext, structuredResult, type ServerDeps, type ToolExtra } from "../context.js";
+import { installInputSchema } from "../../validate/tool-arguments.js";
 
 const STAGES: ReadonlyArray<Progress["stage"]> = ["policy", "resolving", "building", "verifying", "committing"];
 
 const Dist = z.object({ name: z.string(), version: z.string() });
 
 export const InstallOutputSchema = z.object({
-  status: z.enum(["installed", "already-satisfied", "denied", "failed", "timed-out", "pending", "rate-limited"]),
+  status: z.enum(["installed", "already-satisfied", "denied", "failed", "timed-out", "pending", "rate-limited", "invalid"]),
   environment: z.string(),
   package: z.string().describe("normalised project name"),
   version: z.string().optional().describe("the version chosen or installed"),
@@ -50,6 +50,30 @@ export function structuredInstall(result: InstallResult): z.infer<typeof Install
   };
 }
 
+/** An install request's result as install_package answers it: refusals before the pipeline as text, the rest structured. */
+export function installToolResult(result: InstallResult): CallToolResult {
+  const refusal = `${result.message} (audit ${result.auditId})`;
+  if (result.refusedAt === "validate") return { content: [{ type: "text", text: refusal }], isError: true };
+  if (result.refusedAt === "admit") {
+    // a rate limit says when to retry in the structured answer too; a policy denial is text only
+    const retry = result.retryAfterSeconds;
+    const structured = retry === undefined ? {} : { structuredContent: notRun("rate-limited", result.environment, result.package, result.message, result.auditId, { retry_after_seconds: retry }) };
+    return { content: [{ type: "text", text: refusal }], ...structured, isError: true };
+  }
+  if (result.status === "pending" && result.approval !== undefined) {
+    const { approval } = result;
+    return structuredResult(
+      `${result.message}\naudit ${result.auditId}`,
+      notRun("pending", result.environment, result.package, result.message, result.auditId, { approval_id: approval.id, expires_at: approval.expiresAt.toISOString() }),
+    );
+  }
+  const ok = result.status === "installed" || result.status === "already-satisfied";
+  const text = [result.message, result.hint, ...(result.entryPoints.length > 0 ? [`console scripts: ${result.entryPoints.join(", ")}`] : []), `audit ${result.auditId}`]
+    .filter((line): line is string => line !== undefined && line !== "")
+    .join("\n");
+  return structuredResult(text, structuredInstall(result), !ok);
+}
+
 /** install_package: the replaced tool's exact arguments, the whole pipeline behind them. */
 export function registerInstallPackage(server: McpServer, deps: ServerDeps): void {
   const known = deps.pipeline.environments.names();
@@ -67,55 +91,35 @@ export function registerInstallPackage(server: McpServer, deps: ServerDeps): voi
     },
     async (raw: unknown, extra: ToolExtra) => {
       const identity = deps.identity(extra);
-      const validated = validateInstallArguments(raw, argumentContext(deps, identity));
-      const environment = rawEnvironment(raw, known);
-      if (!validated.ok) {
-        return refuseAndAudit(
-          deps,
-          { identity, tool: "install_package", environment, outcome: "invalid", arguments: raw, request: { refusal: validated.refusal.kind, field: validated.refusal.field } },
-          validated.refusal.message,
-        );
-      }
-      const args = validated.args;
       const token = extra._meta?.progressToken;
-      return admitThen(
-        deps,
-        { identity, tool: "install_package", environment: args.environment, package: args.requirement.normalized, arguments: raw },
-        async () => {
-          const queued = (await deps.approvals?.screen(identity, args, raw)) ?? { queued: false };
-          if (queued.queued) {
-            const { approval } = queued;
-            return structuredResult(
-              `${queued.message}\naudit ${approval.auditId}`,
-              notRun("pending", args.environment, args.requirement.normalized, queued.message, approval.auditId, { approval_id: approval.id, expires_at: approval.expiresAt.toISOString() }),
-            );
-          }
-          const result = await runInstall(
-            deps.pipeline,
-            { identity, tool: "install_package", rawArguments: raw, args },
-            {
-              signal: extra.signal,
-              progress: (progress) => {
-                if (token === undefined) return;
-                void extra
-                  .sendNotification({
-                    method: "notifications/progress",
-                    params: { progressToken: token, progress: STAGES.indexOf(progress.stage) + 1, total: STAGES.length + 1, message: progress.message },
-                  })
-                  .catch(() => undefined);
-              },
-            },
-          );
-          const ok = result.status === "installed" || result.status === "already-satisfied";
-          const text = [result.message, result.hint, ...(result.entryPoints.length > 0 ? [`console scripts: ${result.entryPoints.join(", ")}`] : []), `audit ${result.auditId}`]
-            .filter((line): line is string => line !== undefined && line !== "")
-            .join("\n");
-          return structuredResult(text, structuredInstall(result), !ok);
+      // The whole request path is the pipeline's (validate, admit, policy, approval, sandbox, verify,
+      // commit, audit); this tool only translates MCP to it and its result back.
+      const result = await runInstall(
+        deps.pipeline,
+        {
+          identity,
+          tool: "install_package",
+          rawArguments: raw,
+          gates: {
+            context: argumentContext(deps, identity),
+            ...(deps.admitter === undefined ? {} : { admitter: deps.admitter }),
+            ...(deps.approvals === undefined ? {} : { approvals: deps.approvals }),
+          },
         },
-        // a rate limit says when to retry in the structured answer too; a policy denial is text only
-        (auditId, message, retryAfterSeconds) =>
-          retryAfterSeconds === undefined ? undefined : notRun("rate-limited", args.environment, args.requirement.normalized, message, auditId, { retry_after_seconds: retryAfterSeconds }),
+        {
+          signal: extra.signal,
+          progress: (progress) => {
+            if (token === undefined) return;
+            void extra
+              .sendNotification({
+                method: "notifications/progress",
+                params: { progressToken: token, progress: STAGES.indexOf(progress.stage) + 1, total: STAGES.length + 1, message: progress.message },
+              })
+              .catch(() => undefined);
+          },
+        },
       );
+      return installToolResult(result);
     },
   );
 }
