@@ -25,8 +25,8 @@ export const LAYERS = [
   ["audit"], // 9. audit
   ["pipeline"], // runs the stages in order
   ["server", "allowlist-edit"], // the MCP server and the allowlist maintenance commands, on top
-  ["broker.ts"], // the composition root: may import everything below …
-  ["access-control.ts"], // … with the wiring of grants, limits and approvals over a broker
+  ["broker.ts"], // the broker's state: recovery, the reaper, the index, the pipeline's collaborators …
+  ["app.ts"], // … and the composition root over it: openPipgate, grants, limits, approvals
   ["cli"], // the entry point; nothing imports it
 ];
 

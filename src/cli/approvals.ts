@@ -1,7 +1,6 @@
 import { userInfo } from "node:os";
 import type { Approval } from "../approvals/index.js";
-import { openBroker } from "../broker.js";
-import { openAccessControl } from "../access-control.js";
+import { openPipgate } from "../app.js";
 import { createLogger } from "../log.js";
 import { CliError, EXIT, parseCli, requireConfig, type CliIo, type Subcommand } from "./common.js";
 
@@ -36,11 +35,11 @@ export const approvals: Subcommand = async (argv, io: CliIo) => {
   if (action === undefined || extra.length > 0) throw new CliError(USAGE);
   const config = requireConfig(values.config);
   const log = createLogger(process.env.PIPGATE_LOG_LEVEL ?? "warn");
-  const broker = await openBroker(config, log);
+  const opened = await openPipgate(config, log);
+  if (!opened.ok) throw new CliError(`invalid configuration:\n  ${opened.issues.join("\n  ")}`, EXIT.failure);
+  const app = opened.value;
   try {
-    const opened = openAccessControl(broker);
-    if (!opened.ok) throw new CliError(`invalid configuration:\n  ${opened.issues.join("\n  ")}`, EXIT.failure);
-    const queue = opened.control.approvals;
+    const queue = app.control.approvals;
     if (queue === undefined) throw new CliError("the policy has no `approval:` section, so nothing is ever queued", EXIT.failure);
     const by = values.as ?? (process.env.USER || userInfo().username);
     switch (action) {
@@ -76,6 +75,6 @@ export const approvals: Subcommand = async (argv, io: CliIo) => {
         throw new CliError(`unknown action ${JSON.stringify(action)}\n${USAGE}`);
     }
   } finally {
-    broker.close();
+    app.close();
   }
 };

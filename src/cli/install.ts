@@ -1,4 +1,4 @@
-import { openBroker } from "../broker.js";
+import { openPipgate } from "../app.js";
 import { createLogger } from "../log.js";
 import { runInstall } from "../pipeline/install.js";
 import { CliError, EXIT, parseCli, requireConfig, type Subcommand } from "./common.js";
@@ -22,13 +22,15 @@ export const install: Subcommand = async (argv, io) => {
   const raw = { package_name: requirement, environment, upgrade: values.upgrade, ...(timeout === undefined ? {} : { timeout }) };
   const identity = values.identity ?? `cli:${process.env.USER ?? "unknown"}`;
   const log = createLogger(process.env.PIPGATE_LOG_LEVEL ?? "warn");
-  const broker = await openBroker(config, log);
+  const opened = await openPipgate(config, log);
+  if (!opened.ok) throw new CliError(`invalid configuration:\n  ${opened.issues.join("\n  ")}`, EXIT.failure);
+  const app = opened.value;
   try {
     const started = Date.now();
     const interactive = process.stderr.isTTY === true && !values.json;
     // The same request path as install_package; a local operator is not admitted (see OPERATOR_BYPASS).
     const result = await runInstall(
-      broker.pipeline,
+      app.broker.pipeline,
       { identity, tool: "cli install", rawArguments: raw, gates: { operator: true } },
       {
         progress: (progress) => {
@@ -63,6 +65,6 @@ export const install: Subcommand = async (argv, io) => {
         return EXIT.failure;
     }
   } finally {
-    broker.close();
+    app.close();
   }
 };

@@ -1,7 +1,6 @@
 import { StdioServerTransport } from "@modelcontextprotocol/sdk/server/stdio.js";
-import { openBroker } from "../broker.js";
 import { allowlistIssues } from "../config/allowlist-files.js";
-import { openAccessControl, serverDepsFor } from "../access-control.js";
+import { openPipgate } from "../app.js";
 import { createLogger } from "../log.js";
 import { createServer } from "../server/create-server.js";
 import { parseListenAddress, startHttpServer } from "../server/http.js";
@@ -25,39 +24,36 @@ export const serve: Subcommand = async (argv) => {
   const unusable = allowlistIssues(config);
   if (unusable.length > 0) throw new CliError(`invalid configuration:\n  ${unusable.join("\n  ")}`, EXIT.failure);
   const log = createLogger();
-  const broker = await openBroker(config, log);
-  const opened = openAccessControl(broker);
-  if (!opened.ok) {
-    broker.close();
-    throw new CliError(`invalid configuration:\n  ${opened.issues.join("\n  ")}`, EXIT.failure);
-  }
-  const control = opened.control;
+  const opened = await openPipgate(config, log);
+  if (!opened.ok) throw new CliError(`invalid configuration:\n  ${opened.issues.join("\n  ")}`, EXIT.failure);
+  const app = opened.value;
+  const { broker, control } = app;
 
   if (listen !== undefined) {
     if (!control.access.hasTokens) {
-      broker.close();
+      app.close();
       throw new CliError("--http needs at least one grant with a token_sha256 in pipgate.yaml (printf %s TOKEN | sha256sum)", EXIT.failure);
     }
     const started = await startHttpServer({
       listen: listen.value,
       allowRemote: values["allow-remote"],
       grantForToken: (token) => control.access.grantForToken(token),
-      serverFor: (grant) => createServer(serverDepsFor(broker, control, grant)),
+      serverFor: (grant) => createServer(app.serverDeps(grant)),
       limits: config.http,
       log,
     });
     if (!started.ok) {
-      broker.close();
+      app.close();
       throw new CliError(started.error, EXIT.failure);
     }
     log.info({ config: config.file, url: started.value.url, environments: broker.environments.names() }, "pipgate serving over Streamable HTTP");
     await untilStopped();
     await started.value.close();
-    broker.close();
+    app.close();
     return 0;
   }
 
-  const { server } = createServer(serverDepsFor(broker, control, config.identity));
+  const { server } = createServer(app.serverDeps(config.identity));
   const transport = new StdioServerTransport();
   await server.connect(transport);
   log.info({ config: config.file, environments: broker.environments.names(), index: broker.index.url }, "pipgate serving on stdio");
@@ -66,6 +62,6 @@ export const serve: Subcommand = async (argv) => {
     process.stdin.once("end", stop);
   });
   await server.close().catch(() => undefined);
-  broker.close();
+  app.close();
   return 0;
 };

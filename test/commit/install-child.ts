@@ -1,10 +1,10 @@
-// A real broker for the kill sweep, run with vite-node: openBroker on a pipgate.yaml, one install
+// A real broker for the kill sweep, run with vite-node: openPipgate on a pipgate.yaml, one install
 // through runInstall (the install_package path), stopped at a chosen point so the test can SIGKILL it
 // there. Where the commit has a fault hook the stop is that hook; elsewhere it wraps the broker's own
 // collaborators. The marker file says the point was reached (and what the process saw there).
 import { writeFileSync } from "node:fs";
 import { z } from "zod";
-import { openBroker } from "../../src/broker.js";
+import { openApp } from "../support/app.js";
 import type { CommitFaults } from "../../src/commit/request.js";
 import { loadConfig } from "../../src/config/load.js";
 import { silentLogger } from "../../src/log.js";
@@ -79,7 +79,7 @@ const faults: CommitFaults = {
   ...(args.point === "after-pip" ? { afterPip: () => stop() } : {}),
 };
 
-const broker = await openBroker(loaded.config, log, { sandbox, commitFaults: faults });
+const broker = (await openApp(loaded.config, log, { sandbox, commitFaults: faults })).broker;
 const deps: PipelineDeps = {
   ...broker.pipeline,
   commit: async (...commit) => {

@@ -7,7 +7,7 @@ import { execa } from "execa";
 import { stringify } from "yaml";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { INTENT, type AuditRecord } from "../../src/audit/types.js";
-import { openBroker } from "../../src/broker.js";
+import { openApp } from "../support/app.js";
 import { runAudit } from "../../src/cli/audit.js";
 import { commitWheels } from "../../src/commit/index.js";
 import { loadConfig } from "../../src/config/load.js";
@@ -224,7 +224,7 @@ describe.sequential("a broker SIGKILLed anywhere in an install, then restarted",
       if (p.point === "during-sandbox") expect(await sandboxContainers(false)).toHaveLength(1);
       if (p.point === "before-sandbox") {
         // Its broker still runs (as another `pipgate serve` would): a start-up beside it leaves the intent open.
-        const beside = await openBroker(loaded(configPath), silentLogger());
+        const beside = (await openApp(loaded(configPath), silentLogger())).broker;
         try {
           expect(beside.audit.outcomeOf(requestId)).toBeUndefined();
           expect(beside.audit.openIntents().map((r) => r.id)).toEqual([intents[0]!.id]);
@@ -235,7 +235,7 @@ describe.sequential("a broker SIGKILLed anywhere in an install, then restarted",
 
       child.kill("SIGKILL");
       await child;
-      const restarted = await openBroker(loaded(configPath), silentLogger());
+      const restarted = (await openApp(loaded(configPath), silentLogger())).broker;
       try {
         const outcomes = restarted.audit.list().filter((record) => requestIdOf(record) === requestId);
         expect(outcomes).toHaveLength(1);

@@ -6,7 +6,7 @@ import { execa } from "execa";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { commitWheels, recoverUnfinishedCommits } from "../../src/commit/index.js";
 import { openStateDb } from "../../src/state/db.js";
-import { openBroker } from "../../src/broker.js";
+import { openApp } from "../support/app.js";
 import { loadConfig } from "../../src/config/load.js";
 import { silentLogger } from "../../src/log.js";
 import { stringify } from "yaml";
@@ -108,7 +108,7 @@ describe.each(["pip", "direct"] as const)("recoverUnfinishedCommits (%s installe
     await writeFile(config, stringify({ index: { url: "http://127.0.0.1:9/simple/" }, state_dir: stateDir, environments: { main: { python, allowlist } } }));
     const loaded = loadConfig(config);
     if (!loaded.ok) throw new Error(loaded.issues.join("\n"));
-    const broker = await openBroker(loaded.config, silentLogger());
+    const broker = (await openApp(loaded.config, silentLogger())).broker;
     try {
       expect(await hashTree(await venvRoots(venv))).toBe(before);
       // The commit's request left no intent (this child commits directly): recovery gives it its one outcome.

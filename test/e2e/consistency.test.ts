@@ -5,11 +5,10 @@ import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { parse, stringify } from "yaml";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { openBroker, type Broker } from "../../src/broker.js";
 import { listInstalled } from "../../src/commit/index.js";
 import { loadConfig } from "../../src/config/load.js";
 import { hashToken } from "../../src/grants/tokens.js";
-import { openAccessControl, serverDepsFor } from "../../src/access-control.js";
+import { openPipgate, type Pipgate } from "../../src/app.js";
 import { silentLogger } from "../../src/log.js";
 import { createServer } from "../../src/server/create-server.js";
 import { startHttpServer, type HttpServer } from "../../src/server/http.js";
@@ -47,7 +46,7 @@ const raceEnv = (transport: "mem" | "http", i: number) => `race-${transport}-${i
 describe("commits stay consistent under concurrency", () => {
   let ws: Workspace;
   let server: Awaited<ReturnType<typeof openInProcess>>;
-  let broker: Broker;
+  let app: Pipgate;
   let http: HttpServer;
   let pythons: Record<string, string>;
 
@@ -72,14 +71,14 @@ describe("commits stay consistent under concurrency", () => {
     server = await openInProcess(ws.configPath);
     const loaded = loadConfig(ws.configPath);
     if (!loaded.ok) throw new Error(loaded.issues.join("\n"));
-    broker = await openBroker(loaded.config, silentLogger());
-    const opened = openAccessControl(broker);
+    const opened = await openPipgate(loaded.config, silentLogger());
     if (!opened.ok) throw new Error(opened.issues.join("\n"));
-    const control = opened.control;
+    app = opened.value;
+    const { control } = app;
     const started = await startHttpServer({
       listen: { host: "127.0.0.1", port: 0 },
       grantForToken: (token) => control.access.grantForToken(token),
-      serverFor: (grant) => createServer(serverDepsFor(broker, control, grant)),
+      serverFor: (grant) => createServer(app.serverDeps(grant)),
       log: silentLogger(),
     });
     if (!started.ok) throw new Error(started.error);
@@ -88,7 +87,7 @@ describe("commits stay consistent under concurrency", () => {
 
   afterAll(async () => {
     await http?.close();
-    broker?.close();
+    app?.close();
     await server?.close();
     await ws?.close();
   });

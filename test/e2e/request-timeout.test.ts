@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { openBroker, type Broker } from "../../src/broker.js";
+import type { Broker } from "../../src/broker.js";
+import { openApp } from "../support/app.js";
 import { loadConfig } from "../../src/config/load.js";
 import { silentLogger } from "../../src/log.js";
 import { runInstall } from "../../src/pipeline/install.js";
@@ -26,7 +27,7 @@ describe("the request's timeout", () => {
     const loaded = loadConfig(ws.configPath);
     if (!loaded.ok) throw new Error(loaded.issues.join("\n"));
     // Each file the installer writes takes 100 ms: 40 files outlast a 3 s timeout.
-    broker = await openBroker(loaded.config, silentLogger(), { commitFaults: { duringDirect: () => sleep(100) } });
+    broker = (await openApp(loaded.config, silentLogger(), { commitFaults: { duringDirect: () => sleep(100) } })).broker;
   });
 
   afterAll(async () => {

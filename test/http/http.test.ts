@@ -4,10 +4,9 @@ import { join } from "node:path";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { openBroker, type Broker } from "../../src/broker.js";
 import { loadConfig } from "../../src/config/load.js";
 import { hashToken } from "../../src/grants/tokens.js";
-import { openAccessControl, serverDepsFor } from "../../src/access-control.js";
+import { openPipgate, type Pipgate } from "../../src/app.js";
 import { silentLogger } from "../../src/log.js";
 import { createServer } from "../../src/server/create-server.js";
 import { parseListenAddress, startHttpServer, type HttpServer } from "../../src/server/http.js";
@@ -45,7 +44,7 @@ async function connect(url: string, token: string): Promise<{ client: Client; tr
 
 describe("pipgate over Streamable HTTP", () => {
   let ws: Workspace;
-  let broker: Broker;
+  let app: Pipgate;
   let http: HttpServer;
 
   beforeAll(async () => {
@@ -67,14 +66,14 @@ describe("pipgate over Streamable HTTP", () => {
     const loaded = loadConfig(ws.configPath);
     if (!loaded.ok) throw new Error(loaded.issues.join("\n"));
     const log = silentLogger();
-    broker = await openBroker(loaded.config, log);
-    const opened = openAccessControl(broker);
+    const opened = await openPipgate(loaded.config, log);
     if (!opened.ok) throw new Error(opened.issues.join("\n"));
-    const control = opened.control;
+    app = opened.value;
+    const { control } = app;
     const started = await startHttpServer({
       listen: { host: "127.0.0.1", port: 0 },
       grantForToken: (token) => control.access.grantForToken(token),
-      serverFor: (grant) => createServer(serverDepsFor(broker, control, grant)),
+      serverFor: (grant) => createServer(app.serverDeps(grant)),
       log,
     });
     if (!started.ok) throw new Error(started.error);
@@ -83,7 +82,7 @@ describe("pipgate over Streamable HTTP", () => {
 
   afterAll(async () => {
     await http?.close();
-    broker?.close();
+    app?.close();
     await ws?.close();
   });
 
@@ -120,7 +119,7 @@ describe("pipgate over Streamable HTTP", () => {
       expect(resultText(intoB)).toContain('environment "team_b" is not configured; configured environments: "team_a"');
       const listB = (await client.callTool({ name: "list_installed_packages", arguments: { environment: "team_b" } })) as ToolResult;
       expect(listB.isError).toBe(true);
-      const audit = broker.audit.list({ identity: "alice", tool: "install_package" });
+      const audit = app.broker.audit.list({ identity: "alice", tool: "install_package" });
       expect(audit.at(-1)).toMatchObject({ outcome: "invalid" });
 
       // Bob's token cannot ride alice's session.
@@ -161,7 +160,7 @@ describe("pipgate over Streamable HTTP", () => {
       expect((bobFirst.structuredContent as { decision: { allowed: boolean } }).decision.allowed).toBe(true);
       expect((await check(bob.client, "team_b")).isError).toBeFalsy();
       expect((await check(bob.client, "team_b")).isError).toBe(true);
-      expect(broker.audit.list({ outcome: "rate-limited" }).map((record) => record.identity).sort()).toEqual(["alice", "bob"]);
+      expect(app.broker.audit.list({ outcome: "rate-limited" }).map((record) => record.identity).sort()).toEqual(["alice", "bob"]);
     } finally {
       await alice.client.close();
       await bob.client.close();

@@ -2,11 +2,10 @@ import { Agent } from "node:http";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport, StreamableHTTPError } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { openBroker, type Broker } from "../../src/broker.js";
 import { loadConfig } from "../../src/config/load.js";
 import { HttpSchema, type HttpConfig } from "../../src/config/schema.js";
 import { hashToken } from "../../src/grants/tokens.js";
-import { openAccessControl, serverDepsFor, type AccessControl } from "../../src/access-control.js";
+import { openPipgate, type Pipgate } from "../../src/app.js";
 import { silentLogger } from "../../src/log.js";
 import { createServer } from "../../src/server/create-server.js";
 import { startHttpServer, type HttpServer } from "../../src/server/http.js";
@@ -40,8 +39,7 @@ async function connect(url: string, token: string, sessionId?: string): Promise<
 
 describe("HTTP sessions: idle expiry, caps, body limit", () => {
   let ws: Workspace;
-  let broker: Broker;
-  let control: AccessControl;
+  let app: Pipgate;
   let http: HttpServer | undefined;
   /** MCP servers closed, over all servers started here: each closed session must close its server. */
   let serversClosed = 0;
@@ -49,9 +47,9 @@ describe("HTTP sessions: idle expiry, caps, body limit", () => {
   async function start(limits: Partial<HttpConfig>): Promise<HttpServer> {
     const started = await startHttpServer({
       listen: { host: "127.0.0.1", port: 0 },
-      grantForToken: (token) => control.access.grantForToken(token),
+      grantForToken: (token) => app.control.access.grantForToken(token),
       serverFor: (grant) => {
-        const made = createServer(serverDepsFor(broker, control, grant));
+        const made = createServer(app.serverDeps(grant));
         return {
           server: made.server,
           close: async () => {
@@ -78,10 +76,9 @@ describe("HTTP sessions: idle expiry, caps, body limit", () => {
     });
     const loaded = loadConfig(ws.configPath);
     if (!loaded.ok) throw new Error(loaded.issues.join("\n"));
-    broker = await openBroker(loaded.config, silentLogger());
-    const opened = openAccessControl(broker);
+    const opened = await openPipgate(loaded.config, silentLogger());
     if (!opened.ok) throw new Error(opened.issues.join("\n"));
-    control = opened.control;
+    app = opened.value;
   });
 
   afterEach(async () => {
@@ -90,7 +87,7 @@ describe("HTTP sessions: idle expiry, caps, body limit", () => {
   });
 
   afterAll(async () => {
-    broker?.close();
+    app?.close();
     await ws?.close();
   });
 

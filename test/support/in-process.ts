@@ -1,8 +1,7 @@
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { InMemoryTransport } from "@modelcontextprotocol/sdk/inMemory.js";
-import { openBroker, type Broker } from "../../src/broker.js";
 import { loadConfig } from "../../src/config/load.js";
-import { openAccessControl, serverDepsFor, type AccessControl } from "../../src/access-control.js";
+import { openPipgate } from "../../src/app.js";
 import { silentLogger } from "../../src/log.js";
 import { createDockerRunner, type SandboxRunner } from "../../src/sandbox/docker.js";
 import { createServer } from "../../src/server/create-server.js";
@@ -39,11 +38,11 @@ export async function openInProcess(configPath: string, options: { identity?: st
   const log = silentLogger();
   const sandbox = countingRunner(createDockerRunner(loaded.config.sandbox.docker_socket, log));
   const clock = options.now === undefined ? {} : { now: options.now };
-  const broker: Broker = await openBroker(loaded.config, log, { sandbox, ...clock });
-  const opened = openAccessControl(broker, clock);
+  const opened = await openPipgate(loaded.config, log, { sandbox, ...clock });
   if (!opened.ok) throw new Error(opened.issues.join("\n"));
-  const control: AccessControl = opened.control;
-  const { server } = createServer(serverDepsFor(broker, control, options.identity ?? loaded.config.identity));
+  const app = opened.value;
+  const { broker, control } = app;
+  const { server } = createServer(app.serverDeps(options.identity ?? loaded.config.identity));
   const [clientSide, serverSide] = InMemoryTransport.createLinkedPair();
   const client = new Client({ name: "pipgate-test", version: "1.0.0" });
   await Promise.all([server.connect(serverSide), client.connect(clientSide)]);
@@ -55,7 +54,7 @@ export async function openInProcess(configPath: string, options: { identity?: st
     async close() {
       await client.close();
       await server.close();
-      broker.close();
+      app.close();
     },
   };
 }

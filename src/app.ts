@@ -1,8 +1,11 @@
-// Composition root, with broker.ts: wires grants (identify), limits (admit) and the approval queue
-// into the collaborators of one server. Like broker.ts it may import every stage; no stage imports it.
+// The composition root: openPipgate() is what serve, install, approvals, the HTTP server and the tests
+// open. It opens the broker's state (broker.ts: recovery, reaper, index) and wires grants (identify),
+// limits (admit) and the approval queue over it. It may import every stage; nothing but cli/ imports it.
 import { resolve } from "node:path";
 import { createApprovalStore } from "./approvals/index.js";
-import type { Broker } from "./broker.js";
+import { openBroker, type Broker, type BrokerOverrides } from "./broker.js";
+import type { LoadedConfig } from "./config/schema.js";
+import type { Logger } from "./log.js";
 import type { Environments } from "./config/environments.js";
 import { createApprovalQueue, type ApprovalQueue } from "./pipeline/approval-queue.js";
 import { createLimiter } from "./ratelimit/limiter.js";
@@ -25,13 +28,39 @@ export interface AccessControl {
   overlays: (path: string) => OverlayResult;
 }
 
-export type AccessControlResult = { ok: true; control: AccessControl } | { ok: false; issues: string[] };
+type AccessControlResult = { ok: true; control: AccessControl } | { ok: false; issues: string[] };
+
+/** One running pipgate: its state, its access control, and the collaborators of a server per identity. */
+export interface Pipgate {
+  broker: Broker;
+  control: AccessControl;
+  /** What one MCP server needs whose every call comes from `identity` (stdio's, or an HTTP session's grant). */
+  serverDeps(identity: string): ServerDeps;
+  close(): void;
+}
+
+export type PipgateResult = { ok: true; value: Pipgate } | { ok: false; issues: string[] };
+
+/**
+ * Opens pipgate from its configuration: the broker (which first recovers what a dead process left),
+ * then the policy file and grants. A policy or grant that does not parse closes it again and says why.
+ */
+export async function openPipgate(config: LoadedConfig, log: Logger, overrides: BrokerOverrides = {}): Promise<PipgateResult> {
+  const broker = await openBroker(config, log, overrides);
+  const opened = openAccessControl(broker, overrides.now === undefined ? {} : { now: overrides.now });
+  if (!opened.ok) {
+    broker.close();
+    return opened;
+  }
+  const control = opened.control;
+  return { ok: true, value: { broker, control, serverDeps: (identity) => serverDepsFor(broker, control, identity), close: () => broker.close() } };
+}
 
 /**
  * Reads the policy file and the grants of a broker's configuration and builds the admitter and the
  * approval queue over the broker's state database. One per process: the concurrency caps live in it.
  */
-export function openAccessControl(broker: Broker, options: { now?: () => Date } = {}): AccessControlResult {
+function openAccessControl(broker: Broker, options: { now?: () => Date } = {}): AccessControlResult {
   const now = options.now ?? (() => new Date());
   const loaded = loadPolicy(broker.config.policy);
   if (!loaded.ok) return { ok: false, issues: loaded.issues };
@@ -82,7 +111,7 @@ function narrowedEnvironments(environments: Environments, allowed: readonly stri
 }
 
 /** The collaborators of one MCP server whose every call comes from `identity` (stdio's, or an HTTP session's grant). */
-export function serverDepsFor(broker: Broker, control: AccessControl, identity: string): ServerDeps {
+function serverDepsFor(broker: Broker, control: AccessControl, identity: string): ServerDeps {
   const overlayFile = Object.hasOwn(broker.config.grants, identity) ? broker.config.grants[identity]?.allowlist_overlay : undefined;
   const overlay = overlayFile === undefined ? undefined : () => control.overlays(resolve(broker.config.dir, overlayFile));
   const environments = narrowedEnvironments(broker.environments, control.access.environmentsFor(identity), overlay);
