@@ -25,7 +25,7 @@ export const UNIT_TESTS = [
   "test/fixtures-selftest/index-server.test.ts",
   "test/grants/access.test.ts",
   "test/grants/cli.test.ts",
-  "test/index/build-requires.test.ts",
+  "test/verify/build-requires.test.ts",
   "test/index/client.test.ts",
   "test/index/proxy-build-tools.test.ts",
   "test/lint/layering.test.ts",

@@ -10,7 +10,7 @@ import { parseSource } from "../allowlist-edit/source.js";
 import { checkChange } from "../allowlist-edit/validate.js";
 import { buildAllowlist } from "../config/allowlist.js";
 import { errorMessage } from "../errors.js";
-import { createIndexClient, defaultIndexUrl } from "../index/client.js";
+import { indexFromConfig } from "../index/from-config.js";
 import type { IndexClient } from "../index/types.js";
 import { CliError, EXIT, parseCli, requireConfig, type CliIo, type Subcommand } from "./common.js";
 
@@ -191,7 +191,7 @@ async function lint(argv: string[], io: CliIo, deps: AllowlistCommandDeps): Prom
   const text = readText(path);
   const findings: LintFinding[] = lintAllowlist(text, { now: (deps.now ?? (() => new Date()))() });
   if (values.online && !findings.some((finding) => finding.kind === "yaml")) {
-    findings.push(...(await lintOnline(text, deps.index ?? (await indexFromConfig(values.config)))));
+    findings.push(...(await lintOnline(text, deps.index ?? (await onlineIndex(values.config)))));
     findings.sort((a, b) => (a.line ?? 0) - (b.line ?? 0));
   }
   for (const finding of findings) io.stdout(`${path}:${finding.line ?? "?"}: ${finding.kind}: ${finding.message}\n`);
@@ -203,17 +203,11 @@ async function lint(argv: string[], io: CliIo, deps: AllowlistCommandDeps): Prom
   return EXIT.ok;
 }
 
-async function indexFromConfig(configFile: string): Promise<IndexClient> {
-  const config = requireConfig(configFile);
-  let url = config.index.url;
-  const first = Object.values(config.environments)[0];
-  if (url === undefined && first !== undefined) {
-    const found = await defaultIndexUrl(first.python);
-    if (found.ok) url = found.value;
-  }
-  if (url === undefined) throw new CliError("--online needs index.url in pipgate.yaml (pip's default index could not be determined)", EXIT.failure);
-  const password = config.index.password_env === undefined ? undefined : process.env[config.index.password_env];
-  return createIndexClient({ url, timeoutMs: config.index.timeout_ms, retries: config.index.retries, cacheTtlSeconds: 0, username: config.index.username, password });
+/** The configured index, as the broker reaches it, without a cache: a lint asks the index as it is now. */
+async function onlineIndex(configFile: string): Promise<IndexClient> {
+  const configured = await indexFromConfig(requireConfig(configFile), { cacheTtlSeconds: 0 });
+  if (!configured.ok) throw new CliError(`--online needs the index: ${configured.error}`, EXIT.failure);
+  return configured.value.index;
 }
 
 async function importFile(argv: string[], io: CliIo): Promise<number> {

@@ -51,12 +51,12 @@ export const CommitRequestSchema = z.object({
     .describe("exactly what to install, dependencies included"),
   auditId: z.string().min(1).describe("the audit record this commit belongs to"),
   stateDir: z.string().refine(isAbsolute, "the state directory must be absolute").describe("holds locks/ and backups/"),
-  installer: InstallerSchema.optional().describe("default pip"),
+  installer: InstallerSchema.describe("which installer commits; pipgate.yaml's commit.installer holds the one default"),
   backup: z
     .enum(["copy", "hardlink"])
     .optional()
     .describe("default: hardlink for the direct installer, copy for pip"),
-}).refine((r) => !(r.backup === "hardlink" && (r.installer ?? "pip") === "pip"), {
+}).refine((r) => !(r.backup === "hardlink" && r.installer === "pip"), {
   // pip's write behaviour is not pipgate's to promise: one in-place write would corrupt a linked backup.
   message: "a hardlink backup needs the direct installer; pip may write into existing files",
   path: ["backup"],

@@ -129,6 +129,7 @@ describe("commits and the environment lock", () => {
       return commitWheels(
         db,
         {
+          installer: "pip",
           environment,
           python,
           wheels: [wheel],
