@@ -1,5 +1,6 @@
 import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
-import { rawEnvironment, refuseAndAudit, type ServerDeps, type ToolExtra } from "./context.js";
+import { rawEnvironment, refuseAndAudit, type ServerDeps } from "./context.js";
+import type { ToolHandler } from "./tool-table.js";
 
 /** One tool call as admission sees it: who, which tool, where, with what. */
 export interface AdmissionRequest {
@@ -10,8 +11,6 @@ export interface AdmissionRequest {
   /** the normalised project name, when the call names one (install_package, after validation) */
   package?: string;
 }
-
-export type ToolHandler = (args: unknown, extra: ToolExtra) => CallToolResult | Promise<CallToolResult>;
 
 /**
  * The one admission path (DESIGN stage 3): the policy's default for the tool, the grant's tools, limits

@@ -1,5 +1,7 @@
-import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
-import type { ServerDeps } from "./context.js";
+import { Server } from "@modelcontextprotocol/sdk/server/index.js";
+import { CallToolRequestSchema, ListToolsRequestSchema, type CallToolResult, type ServerCapabilities, type Tool } from "@modelcontextprotocol/sdk/types.js";
+import type { ServerDeps, ToolExtra } from "./context.js";
+import { createToolTable, type ToolTable } from "./tool-table.js";
 import { registerCheckPackage } from "./tools/check-package.js";
 import { registerInstallPackage } from "./tools/install-package.js";
 import { registerInstallStatus } from "./tools/install-status.js";
@@ -15,15 +17,62 @@ const INSTRUCTIONS =
   "list_allowed_packages to see what you may install, check_package to see a decision without installing, then " +
   "install_package. A refusal tells you what is allowed instead; do not retry the same request unchanged.";
 
-/** One MCP server over the given collaborators; the transport is the caller's choice. */
-export function createServer(deps: ServerDeps): { server: McpServer; close: () => Promise<void> } {
-  const server = new McpServer(SERVER_INFO, { capabilities: { tools: {}, logging: {} }, instructions: INSTRUCTIONS });
-  // Every handler is behind admission (server/admitted.ts): wrapped on entry, or install_package's own call after validation.
-  registerInstallPackage(server, deps);
-  registerCheckPackage(server, deps);
-  registerListEnvironments(server, deps);
-  registerListInstalledPackages(server, deps);
-  registerListAllowedPackages(server, deps);
-  if (deps.approvals !== undefined) registerInstallStatus(server, deps, deps.approvals);
-  return { server, close: () => server.close() };
+/**
+ * What a server serves beside pipgate's own tools: in gateway mode, the upstream's (server/ knows it only
+ * by this shape; gateway/ builds it). Everything it answers has passed admission there.
+ */
+export interface ServerExtension {
+  /** further capabilities (resources, prompts) the extension answers, with its handlers on `server` */
+  capabilities: ServerCapabilities;
+  instructions: string | undefined;
+  /** pipgate's own tools the extension serves instead (never install_package) */
+  replaces: readonly string[];
+  listTools(extra: ToolExtra): Promise<Tool[]>;
+  /** the call's result, or undefined when `name` is not the extension's */
+  callTool(name: string, args: unknown, extra: ToolExtra): Promise<CallToolResult | undefined>;
+  /** registers its further handlers (resources, prompts) and notification forwarding on the server */
+  attach(server: Server): void;
+  close(): Promise<void>;
+}
+
+/** pipgate's own tools, every handler behind admission (server/admitted.ts), install_package on the request path. */
+export function ownTools(deps: ServerDeps): ToolTable {
+  const tools = createToolTable();
+  registerInstallPackage(tools, deps);
+  registerCheckPackage(tools, deps);
+  registerListEnvironments(tools, deps);
+  registerListInstalledPackages(tools, deps);
+  registerListAllowedPackages(tools, deps);
+  if (deps.approvals !== undefined) registerInstallStatus(tools, deps, deps.approvals);
+  return tools;
+}
+
+/** One MCP server over the given collaborators, with an extension's tools beside its own; the transport is the caller's choice. */
+export function createServer(deps: ServerDeps, extension?: ServerExtension): { server: Server; close: () => Promise<void> } {
+  const own = ownTools(deps);
+  const instructions = extension?.instructions === undefined ? INSTRUCTIONS : `${INSTRUCTIONS}\n\nThe other tools are the upstream server's, as pipgate's policy allows them:\n${extension.instructions}`;
+  const server = new Server(SERVER_INFO, {
+    capabilities: { tools: { listChanged: true }, logging: {}, ...extension?.capabilities },
+    instructions,
+  });
+  const replaced = new Set(extension?.replaces ?? []);
+  const ownServes = (name: string) => own.has(name) && !replaced.has(name);
+  server.setRequestHandler(ListToolsRequestSchema, async (_request, extra) => {
+    const mine = own.definitions().filter((tool) => ownServes(tool.name));
+    const theirs = extension === undefined ? [] : (await extension.listTools(extra)).filter((tool) => !ownServes(tool.name));
+    return { tools: [...mine, ...theirs] };
+  });
+  server.setRequestHandler(CallToolRequestSchema, async (request, extra) => {
+    const { name, arguments: args } = request.params;
+    if (ownServes(name) || extension === undefined) return own.call(name, args, extra);
+    return (await extension.callTool(name, args, extra)) ?? { content: [{ type: "text", text: `Tool ${name} not found` }], isError: true };
+  });
+  extension?.attach(server);
+  return {
+    server,
+    close: async () => {
+      await server.close();
+      await extension?.close();
+    },
+  };
 }

@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { createServer as createHttpServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
-import type { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
+import type { Server } from "@modelcontextprotocol/sdk/server/index.js";
 import { StreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/streamableHttp.js";
 import { isInitializeRequest } from "@modelcontextprotocol/sdk/types.js";
 import { HttpSchema, type HttpConfig } from "../config/schema.js";
@@ -45,7 +45,7 @@ export interface HttpServeOptions {
   /** The grant behind a bearer token, or undefined. */
   grantForToken: (token: string) => string | undefined;
   /** A fresh MCP server whose every call comes from `grant`: one per session. */
-  serverFor: (grant: string) => { server: McpServer; close: () => Promise<void> };
+  serverFor: (grant: string) => { server: Server; close: () => Promise<void> };
   /** `http:` of pipgate.yaml: session idle time, session caps, body size; its defaults when absent. */
   limits?: HttpConfig;
   log: Logger;

@@ -1,4 +1,4 @@
-import type { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
+import type { ToolRegistry } from "../tool-table.js";
 import { z } from "zod";
 import { decide, decisionToJson, DecisionSchema, formatDecision } from "../../policy/index.js";
 import { argumentContext, rawEnvironment, refuseAndAudit, structuredResult, type ServerDeps, type ToolExtra } from "../context.js";
@@ -12,7 +12,7 @@ export const CheckOutputSchema = z.object({
 });
 
 /** check_package: install_package's decision, every rule explained, nothing installed or started. */
-export function registerCheckPackage(server: McpServer, deps: ServerDeps): void {
+export function registerCheckPackage(server: ToolRegistry, deps: ServerDeps): void {
   const known = deps.pipeline.environments.names();
   server.registerTool(
     "check_package",

@@ -1,4 +1,4 @@
-import type { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
+import type { ToolRegistry } from "../tool-table.js";
 import { z } from "zod";
 import { runInstall, type InstallResult } from "../../pipeline/install.js";
 import type { Progress } from "../../pipeline/deps.js";
@@ -75,7 +75,7 @@ export function installToolResult(result: InstallResult): CallToolResult {
 }
 
 /** install_package: the replaced tool's exact arguments, the whole pipeline behind them. */
-export function registerInstallPackage(server: McpServer, deps: ServerDeps): void {
+export function registerInstallPackage(server: ToolRegistry, deps: ServerDeps): void {
   const known = deps.pipeline.environments.names();
   server.registerTool(
     "install_package",

@@ -1,4 +1,4 @@
-import type { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
+import type { ToolRegistry } from "../tool-table.js";
 import { z } from "zod";
 import type { Approval } from "../../approvals/index.js";
 import type { ApprovalQueue } from "../../pipeline/approval-queue.js";
@@ -63,7 +63,7 @@ function toJson(approval: Approval): z.infer<typeof InstallStatusOutputSchema> {
 }
 
 /** install_status: how a queued install stands, for the agent that asked (read-only, nothing audited but refusals). */
-export function registerInstallStatus(server: McpServer, deps: ServerDeps, queue: ApprovalQueue): void {
+export function registerInstallStatus(server: ToolRegistry, deps: ServerDeps, queue: ApprovalQueue): void {
   server.registerTool(
     "install_status",
     {

@@ -1,4 +1,4 @@
-import type { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
+import type { ToolRegistry } from "../tool-table.js";
 import { z } from "zod";
 import { structuredResult, type ServerDeps, type ToolExtra } from "../context.js";
 import { admitted } from "../admitted.js";
@@ -12,7 +12,7 @@ export const AllowedOutputSchema = z.object({
 });
 
 /** list_allowed_packages: what an agent may ask for, so it can choose before it is refused. */
-export function registerListAllowedPackages(server: McpServer, deps: ServerDeps): void {
+export function registerListAllowedPackages(server: ToolRegistry, deps: ServerDeps): void {
   server.registerTool(
     "list_allowed_packages",
     {

@@ -1,4 +1,4 @@
-import type { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
+import type { ToolRegistry } from "../tool-table.js";
 import { z } from "zod";
 import { structuredResult, type ServerDeps, type ToolExtra } from "../context.js";
 import { admitted } from "../admitted.js";
@@ -16,7 +16,7 @@ export const EnvironmentsOutputSchema = z.object({
 });
 
 /** list_environments: where the caller may install, with each interpreter's version. */
-export function registerListEnvironments(server: McpServer, deps: ServerDeps): void {
+export function registerListEnvironments(server: ToolRegistry, deps: ServerDeps): void {
   server.registerTool(
     "list_environments",
     {

@@ -1,4 +1,4 @@
-import type { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
+import type { ToolRegistry } from "../tool-table.js";
 import { z } from "zod";
 import { listInstalled } from "../../commit/interpreter.js";
 import { refuseAndAudit, structuredResult, type ServerDeps, type ToolExtra } from "../context.js";
@@ -11,7 +11,7 @@ export const InstalledOutputSchema = z.object({
 });
 
 /** list_installed_packages: what an environment holds now, as its own pip sees it. */
-export function registerListInstalledPackages(server: McpServer, deps: ServerDeps): void {
+export function registerListInstalledPackages(server: ToolRegistry, deps: ServerDeps): void {
   server.registerTool(
     "list_installed_packages",
     {
