@@ -4,8 +4,8 @@ import { rawEnvironment, refuseAndAudit, type ServerDeps, type ToolExtra } from 
 type Handler = (args: unknown, extra: ToolExtra) => unknown;
 
 /**
- * The server as tool files see it, with every handler put behind the admitter (policy default, limits,
- * concurrency) — one wrapper instead of a copy in each tool. Tools listed in `selfAdmitting` admit
+ * The server as tool files see it, with every handler put behind the admitter (policy action and argument
+ * conditions, limits, concurrency, held calls' approvals) — one wrapper instead of a copy in each tool. Tools listed in `selfAdmitting` admit
  * themselves later (install_package does, after validation, so malformed calls cost no quota).
  */
 export function guardTools(server: McpServer, deps: ServerDeps, selfAdmitting: readonly string[]): McpServer {
@@ -18,8 +18,11 @@ export function guardTools(server: McpServer, deps: ServerDeps, selfAdmitting: r
       : async (args, extra) => {
           const identity = deps.identity(extra);
           const environment = rawEnvironment(args, known);
-          const admission = admitter.admit(identity, name, environment);
-          if (!admission.ok) return refuseAndAudit(deps, { identity, tool: name, environment, outcome: admission.outcome, arguments: args }, admission.message);
+          const admission = admitter.admit(identity, name, environment, args);
+          if (!admission.ok) {
+            const approval = admission.outcome === "pending" ? { approval: { id: admission.approval.id, expires_at: admission.approval.expiresAt, rule: admission.rule } } : {};
+            return refuseAndAudit(deps, { identity, tool: name, environment, outcome: admission.outcome, arguments: args, ...approval }, admission.message);
+          }
           try {
             return await handler(args, extra);
           } finally {

@@ -76,15 +76,23 @@ export function registerInstallPackage(server: McpServer, deps: ServerDeps): voi
         );
       }
       const args = validated.args;
-      const admission = deps.admitter?.admit(identity, "install_package", args.environment) ?? { ok: true as const, release: () => undefined };
+      const admission = deps.admitter?.admit(identity, "install_package", args.environment, raw) ?? { ok: true as const, release: () => undefined };
       if (!admission.ok) {
+        const pkg = args.requirement.normalized;
+        const entry = { identity, tool: "install_package", environment: args.environment, package: pkg, outcome: admission.outcome, arguments: raw };
+        if (admission.outcome === "pending") {
+          const { id, expiresAt } = admission.approval;
+          return refuseAndAudit(deps, { ...entry, approval: { id, expires_at: expiresAt, rule: admission.rule } }, admission.message, (auditId) =>
+            notRun("pending", args.environment, pkg, admission.message, auditId, { approval_id: id, expires_at: expiresAt }),
+          );
+        }
         return refuseAndAudit(
           deps,
-          { identity, tool: "install_package", environment: args.environment, package: args.requirement.normalized, outcome: admission.outcome, arguments: raw },
+          entry,
           admission.message,
           admission.retryAfterSeconds === undefined
             ? undefined
-            : (auditId) => notRun("rate-limited", args.environment, args.requirement.normalized, admission.message, auditId, { retry_after_seconds: admission.retryAfterSeconds }),
+            : (auditId) => notRun("rate-limited", args.environment, pkg, admission.message, auditId, { retry_after_seconds: admission.retryAfterSeconds }),
         );
       }
       const token = extra._meta?.progressToken;
