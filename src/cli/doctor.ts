@@ -10,6 +10,7 @@ import { errorMessage } from "../errors.js";
 import { openStateDb, type Db } from "../state/db.js";
 import { indexFromConfig } from "../index/from-config.js";
 import { loadPolicy } from "../config/policy-file.js";
+import { gatewayConfigured } from "../config/policy-tools.js";
 import { EXIT, parseCli, requireConfig, type Subcommand } from "./common.js";
 
 interface Check {
@@ -79,7 +80,7 @@ export const doctor: Subcommand = async (argv, io) => {
 
   // The policy and the grants' overlays are reloaded on change, like allowlists: an edit a running server refused shows here.
   if (config.policy !== undefined) {
-    const policy = loadPolicy(config.policy);
+    const policy = loadPolicy(config.policy, { gateway: gatewayConfigured(config) });
     checks.push({ name: "policy", ok: policy.ok, detail: policy.ok ? config.policy : policy.issues.join("; ") });
   }
   for (const file of allowlistFiles(config).filter((entry) => entry.kind === "overlay")) {

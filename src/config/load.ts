@@ -3,7 +3,7 @@ import { dirname, isAbsolute, resolve } from "node:path";
 import { parse as parseYaml } from "yaml";
 import { errorMessage } from "../errors.js";
 import { formatIssues } from "./issues.js";
-import { toolNameIssues } from "./policy-tools.js";
+import { gatewayConfigured, toolNameIssues } from "./policy-tools.js";
 import { ConfigSchema, type LoadedConfig } from "./schema.js";
 
 export type ConfigResult = { ok: true; config: LoadedConfig } | { ok: false; issues: string[] };
@@ -52,9 +52,10 @@ export function loadConfig(file: string): ConfigResult {
 /** Grants' `limits` may name upstream tools only when pipgate.yaml configures an `upstream:` (gateway mode). */
 function grantToolIssues(raw: unknown): string[] {
   if (typeof raw !== "object" || raw === null) return [];
-  const { grants, upstream } = raw as { grants?: unknown; upstream?: unknown };
+  const grants = (raw as { grants?: unknown }).grants;
   if (typeof grants !== "object" || grants === null) return [];
+  const gateway = gatewayConfigured(raw);
   return Object.entries(grants).flatMap(([name, grant]) =>
-    typeof grant === "object" && grant !== null ? toolNameIssues((grant as { limits?: unknown }).limits, `grants.${name}.limits`, { gateway: upstream !== undefined && upstream !== null }) : [],
+    typeof grant === "object" && grant !== null ? toolNameIssues((grant as { limits?: unknown }).limits, `grants.${name}.limits`, { gateway }) : [],
   );
 }

@@ -44,3 +44,12 @@ export function unknownPolicyTools(policy: Policy, knownTools: readonly string[]
       return suggestion === undefined ? { tool, where } : { tool, where, suggestion };
     });
 }
+
+/**
+ * Whether a configuration fronts an upstream (`upstream:` in pipgate.yaml): read structurally, so this
+ * module does not depend on where the upstream schema lives.
+ */
+export function gatewayConfigured(config: object): boolean {
+  const upstream = (config as { upstream?: unknown }).upstream;
+  return upstream !== undefined && upstream !== null;
+}
