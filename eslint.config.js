@@ -16,6 +16,7 @@ export const LAYERS = [
   ["index"], // the package index client and its filtering proxy: policy and the sandbox stage use it
   ["validate"], // 1. validate
   ["grants"], // 2. identify
+  ["policy-rules"], // 3. admit: the policy file's tool actions and argument conditions (pure; the limiter applies them)
   ["ratelimit"], // 3. rate-limit / admit
   ["policy"], // 4. policy
   ["approvals"], // 5. approve
@@ -25,6 +26,7 @@ export const LAYERS = [
   ["audit"], // 9. audit
   ["pipeline"], // runs the stages in order
   ["server", "allowlist-edit"], // the MCP server and the allowlist maintenance commands, on top
+  ["gateway"], // gateway mode: an upstream server's tools behind pipgate's admission (pins); composes on the server
   ["broker.ts"], // the broker's state: recovery, the reaper, the index, the pipeline's collaborators …
   ["app.ts"], // … and the composition root over it: openPipgate, grants, limits, approvals
   ["cli"], // the entry point; nothing imports it

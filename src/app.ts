@@ -2,7 +2,8 @@
 // open. It opens the broker's state (broker.ts: recovery, reaper, index) and wires grants (identify),
 // limits (admit) and the approval queue over it. It may import every stage; nothing but cli/ imports it.
 import { resolve } from "node:path";
-import { createApprovalStore } from "./approvals/index.js";
+import { createApprovalStore, createCallApprovalStore, type CallApprovalStore } from "./approvals/index.js";
+import { canonicalJson } from "./audit/canonical-json.js";
 import { openBroker, type Broker, type BrokerOverrides } from "./broker.js";
 import type { LoadedConfig } from "./config/schema.js";
 import type { Logger } from "./log.js";
@@ -10,6 +11,7 @@ import type { Environments } from "./config/environments.js";
 import { createApprovalQueue, type ApprovalQueue } from "./pipeline/approval-queue.js";
 import { createLimiter } from "./ratelimit/limiter.js";
 import { loadPolicy, watchPolicy } from "./config/policy-file.js";
+import { gatewayConfigured } from "./config/policy-tools.js";
 import type { Policy } from "./config/policy-file-schema.js";
 import { createSqliteRateStore } from "./ratelimit/store.js";
 import type { Admitter } from "./ratelimit/admission.js";
@@ -24,6 +26,8 @@ export interface AccessControl {
   admitter: Admitter;
   /** present when the policy has an `approval:` section */
   approvals: ApprovalQueue | undefined;
+  /** tool calls the policy holds for a person (action or condition "approval"); always present */
+  callApprovals: CallApprovalStore;
   /** grants' allowlist overlays, by path, reloaded when they change */
   overlays: (path: string) => OverlayResult;
 }
@@ -60,17 +64,26 @@ export async function openPipgate(config: LoadedConfig, log: Logger, overrides: 
  * Reads the policy file and the grants of a broker's configuration and builds the admitter and the
  * approval queue over the broker's state database. One per process: the concurrency caps live in it.
  */
-function openAccessControl(broker: Broker, options: { now?: () => Date } = {}): AccessControlResult {
+function openAccessControl(broker: Broker, options: { now?: () => Date; gateway?: boolean } = {}): AccessControlResult {
   const now = options.now ?? (() => new Date());
-  const loaded = loadPolicy(broker.config.policy);
+  // gateway: pipgate.yaml configures an `upstream:`, so the policy may name the upstream's tools
+  const policyOptions = { gateway: options.gateway ?? gatewayConfigured(broker.config) };
+  const loaded = loadPolicy(broker.config.policy, policyOptions);
   if (!loaded.ok) return { ok: false, issues: loaded.issues };
   const policy = loaded.policy;
   const built = createGrantAccess(broker.config.grants, broker.config.identity, broker.environments.names());
   if (!built.ok) return { ok: false, issues: built.issues };
   const access = built.access;
-  const watched = watchPolicy(broker.config.policy, policy, (issues) =>
-    broker.pipeline.log.error({ path: broker.config.policy, issues }, "policy edit invalid; the previous limits stay in force"),
+  const watched = watchPolicy(
+    broker.config.policy,
+    policy,
+    (issues) => broker.pipeline.log.error({ path: broker.config.policy, issues }, "policy edit invalid; the previous limits stay in force"),
+    policyOptions,
   );
+  const callApprovals = createCallApprovalStore(broker.db, {
+    canonical: canonicalJson,
+    expiresAfterMs: (policy.approval?.expires_after_hours ?? 24) * 3_600_000,
+  });
   const admitter = createLimiter({
     // read on every admission, so edits to the limits apply without a restart
     get policy() {
@@ -79,6 +92,7 @@ function openAccessControl(broker: Broker, options: { now?: () => Date } = {}): 
     store: createSqliteRateStore(broker.db),
     now,
     grantTools: (identity) => access.toolsFor(identity),
+    callApprovals,
   });
   const approvals =
     policy.approval === undefined
@@ -87,7 +101,7 @@ function openAccessControl(broker: Broker, options: { now?: () => Date } = {}): 
   const overlays = overlayLoader((path, issues, lastGoodKept) =>
     broker.pipeline.log.error({ path, issues }, lastGoodKept ? "allowlist overlay edit invalid; the last good version stays in force" : "allowlist overlay invalid; the grant is refused every install"),
   );
-  return { ok: true, control: { policy, access, admitter, approvals, overlays } };
+  return { ok: true, control: { policy, access, admitter, approvals, callApprovals, overlays } };
 }
 
 /**

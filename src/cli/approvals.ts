@@ -1,5 +1,5 @@
 import { userInfo } from "node:os";
-import type { Approval } from "../approvals/index.js";
+import { isCallApprovalId, type Approval, type CallApproval } from "../approvals/index.js";
 import { openPipgate } from "../app.js";
 import { createLogger } from "../log.js";
 import { CliError, EXIT, parseCli, requireConfig, type CliIo, type Subcommand } from "./common.js";
@@ -15,6 +15,24 @@ function line(approval: Approval): string {
   return `${approval.id}  ${approval.state.padEnd(9)}  ${approval.environment}  ${approval.request.requirement}  from ${approval.identity}  [${approval.request.detail}]  expires ${approval.expiresAt.toISOString()}${decided}${result}`;
 }
 
+/** A held tool call: what was called, by whom, which rule held it, and the arguments (cut) the approval binds to. */
+function callLine(call: CallApproval): string {
+  const decided = call.decidedBy === undefined ? "" : ` by ${call.decidedBy} at ${call.decidedAt?.toISOString() ?? "?"}${call.decisionReason === undefined ? "" : ` (${call.decisionReason})`}`;
+  const args = call.arguments.length > 300 ? `${call.arguments.slice(0, 300)}…` : call.arguments;
+  return `${call.id}  ${call.state.padEnd(9)}  ${call.tool}  from ${call.identity}  rule ${call.rule}  args ${args}${call.argumentsTruncated ? " (truncated)" : ""}  sha256 ${call.argsSha256.slice(0, 12)}  expires ${call.expiresAt.toISOString()}${decided}`;
+}
+
+function callJson(call: CallApproval): Record<string, unknown> {
+  return {
+    ...call,
+    kind: "tool-call",
+    createdAt: call.createdAt.toISOString(),
+    expiresAt: call.expiresAt.toISOString(),
+    decidedAt: call.decidedAt?.toISOString(),
+    usedAt: call.usedAt?.toISOString(),
+  };
+}
+
 function toJson(approval: Approval): Record<string, unknown> {
   return { ...approval, createdAt: approval.createdAt.toISOString(), expiresAt: approval.expiresAt.toISOString(), decidedAt: approval.decidedAt?.toISOString() };
 }
@@ -22,7 +40,8 @@ function toJson(approval: Approval): Record<string, unknown> {
 /**
  * `pipgate approvals list|approve|deny`: the person's side of the approval queue. `approve` runs the
  * request through the whole pipeline here, in this process, and prints what it installed; the agent
- * reads the same outcome with install_status. The approver is `--as NAME`, else $USER.
+ * reads the same outcome with install_status. A held tool call (id apc_…) is only decided here: once
+ * approved, the agent repeats the same call and it is admitted once. The approver is `--as NAME`, else $USER.
  */
 export const approvals: Subcommand = async (argv, io: CliIo) => {
   const { values, positionals } = parseCli(argv, {
@@ -40,14 +59,19 @@ export const approvals: Subcommand = async (argv, io: CliIo) => {
   const app = opened.value;
   try {
     const queue = app.control.approvals;
-    if (queue === undefined) throw new CliError("the policy has no `approval:` section, so nothing is ever queued", EXIT.failure);
+    const calls = app.control.callApprovals;
+    const now = new Date();
     const by = values.as ?? (process.env.USER || userInfo().username);
     switch (action) {
       case "list": {
         if (id !== undefined) throw new CliError(USAGE);
-        const rows = queue.list(values.all ? undefined : ["pending"]);
-        if (values.json) io.stdout(`${JSON.stringify(rows.map(toJson), null, 2)}\n`);
-        else io.stdout(rows.length === 0 ? (values.all ? "no approval requests\n" : "nothing pending\n") : `${rows.map(line).join("\n")}\n`);
+        const rows = queue?.list(values.all ? undefined : ["pending"]) ?? [];
+        const held = calls.list(now, values.all ? undefined : ["pending"]);
+        if (values.json) io.stdout(`${JSON.stringify([...rows.map(toJson), ...held.map(callJson)], null, 2)}\n`);
+        else {
+          const lines = [...rows.map(line), ...held.map(callLine)];
+          io.stdout(lines.length === 0 ? (values.all ? "no approval requests\n" : "nothing pending\n") : `${lines.join("\n")}\n`);
+        }
         return EXIT.ok;
       }
       case "approve":
@@ -55,6 +79,28 @@ export const approvals: Subcommand = async (argv, io: CliIo) => {
         if (id === undefined) throw new CliError(USAGE);
         if (values.reason === undefined || values.reason.trim() === "") throw new CliError(`${action} needs --reason TEXT: the audit log records why`);
         if (by === "") throw new CliError("who is deciding? pass --as NAME (or set $USER)");
+        if (isCallApprovalId(id)) {
+          const decided = calls.decide(id, action === "approve" ? "approved" : "denied", by, values.reason, now);
+          if (!decided.ok) throw new CliError(decided.error, EXIT.failure);
+          const call = decided.approval;
+          app.broker.pipeline.audit.append({
+            identity: by,
+            tool: `approvals ${action}`,
+            outcome: action === "approve" ? "approved" : "rejected",
+            arguments: { id, reason: values.reason },
+            reason: `${by} ${action === "approve" ? "approved" : "denied"} ${call.tool} for ${call.identity} (rule ${call.rule}): ${values.reason}`,
+            approval: { id, kind: "tool-call", tool: call.tool, requested_by: call.identity, args_sha256: call.argsSha256, decided_by: by, reason: values.reason, expires_at: call.expiresAt.toISOString() },
+          });
+          if (values.json) io.stdout(`${JSON.stringify({ approval: callJson(call) }, null, 2)}\n`);
+          else
+            io.stdout(
+              action === "approve"
+                ? `approved ${id}: ${call.identity} may make this ${call.tool} call once, with the same arguments, before ${call.expiresAt.toISOString()}\n`
+                : `denied ${id}: ${call.tool} for ${call.identity}\n`,
+            );
+          return EXIT.ok;
+        }
+        if (queue === undefined) throw new CliError("the policy has no `approval:` section, so no install is ever queued (held tool calls have ids starting apc_)", EXIT.failure);
         if (action === "deny") {
           const decided = queue.reject(id, by, values.reason);
           if (!decided.ok) throw new CliError(decided.error, EXIT.failure);

@@ -10,6 +10,8 @@ import { errorMessage } from "../errors.js";
 import { openStateDb, type Db } from "../state/db.js";
 import { indexFromConfig } from "../index/from-config.js";
 import { loadPolicy } from "../config/policy-file.js";
+import { gatewayConfigured, unknownPolicyTools } from "../config/policy-tools.js";
+import { configuredUpstreamKey, pinStatus } from "../gateway/pins.js";
 import { EXIT, parseCli, requireConfig, type Subcommand } from "./common.js";
 
 interface Check {
@@ -79,8 +81,24 @@ export const doctor: Subcommand = async (argv, io) => {
 
   // The policy and the grants' overlays are reloaded on change, like allowlists: an edit a running server refused shows here.
   if (config.policy !== undefined) {
-    const policy = loadPolicy(config.policy);
+    const policy = loadPolicy(config.policy, { gateway: gatewayConfigured(config) });
     checks.push({ name: "policy", ok: policy.ok, detail: policy.ok ? config.policy : policy.issues.join("; ") });
+    // gateway mode: a policy name that neither pipgate nor the upstream (as last listed) offers limits nothing
+    const upstreamKey = configuredUpstreamKey(config);
+    if (policy.ok && upstreamKey !== undefined && db !== undefined) {
+      const upstreamTools = pinStatus(db, upstreamKey).map((pin) => pin.name);
+      if (upstreamTools.length > 0) {
+        const strays = unknownPolicyTools(policy.policy, upstreamTools, config.grants);
+        checks.push({
+          name: "policy tool names",
+          ok: strays.length === 0,
+          detail:
+            strays.length === 0
+              ? `every tool the policy names is pipgate's or the upstream's`
+              : strays.map((stray) => `${stray.where}: no such tool${stray.suggestion === undefined ? "" : `; did you mean ${stray.suggestion}?`}`).join("; "),
+        });
+      }
+    }
   }
   for (const file of allowlistFiles(config).filter((entry) => entry.kind === "overlay")) {
     const overlay = loadAllowlist(file.path);

@@ -62,6 +62,7 @@ export const install: Subcommand = async (argv, io) => {
       case "timed-out":
       case "rate-limited":
       case "pending":
+      case "rejected":
         return EXIT.failure;
     }
   } finally {

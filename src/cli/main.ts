@@ -8,6 +8,7 @@ import { grants } from "./grants.js";
 import { install } from "./install.js";
 import { sandbox } from "./sandbox.js";
 import { serve } from "./serve.js";
+import { upstream } from "./upstream.js";
 
 const COMMANDS: Record<string, { run: Subcommand; summary: string }> = {
   serve: { run: serve, summary: "run the MCP server (stdio, or --http HOST:PORT)" },
@@ -18,6 +19,7 @@ const COMMANDS: Record<string, { run: Subcommand; summary: string }> = {
   approvals: { run: approvals, summary: "list|approve|deny installs waiting for a person" },
   sandbox: { run: sandbox, summary: "build-image: build the sandbox image" },
   grants: { run: grants, summary: "new-token NAME | hash-token: bearer tokens for HTTP clients (stored hashed)" },
+  upstream: { run: upstream, summary: "show | accept NAME|--all: the gateway upstream's pinned tool definitions and changes" },
   doctor: { run: doctor, summary: "check the engine, image, environments, index, state and audit chain" },
 };
 

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { POLICY_TOOLS, ToolPolicySchema } from "./policy-file-schema.js";
+import { TOOL_NAME, ToolPolicySchema } from "./policy-file-schema.js";
 
 /** Grant names appear in audit records and rate-limit keys: identifiers only. */
 export const GRANT_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
@@ -24,9 +24,12 @@ export const GrantSchema = z.strictObject({
     .optional()
     .describe("an allowlist file that narrows every environment's allowlist for this grant (relative to pipgate.yaml); it never widens one"),
   limits: z
-    .partialRecord(z.enum(POLICY_TOOLS), ToolPolicySchema)
+    .record(z.string().regex(TOOL_NAME, "a tool name is 1-128 letters, digits, '_', '.' or '-'"), ToolPolicySchema)
     .optional()
-    .describe("tool → limits for this grant alone; replaces the policy file's entry for the tools it names"),
+    .describe(
+      "tool → policy for this grant alone. Its limits and concurrency replace the policy file's for the tools it names; " +
+        "its action and conditions only narrow: they are added to the file's (the stricter action wins), and a tool the file refuses stays refused",
+    ),
 });
 export type Grant = z.infer<typeof GrantSchema>;
 

@@ -11,6 +11,10 @@ export function formatIssues(error: z.ZodError, prefix = "", schema?: z.ZodType)
       const known = schema === undefined ? [] : knownKeysAt(schema, issue.path);
       return issue.keys.map((key) => `${prefix}${joinPath([...issue.path, key])}: ${unknownKeyMessage(key, known)}`);
     }
+    // a record key that fails its own schema: say why (the key's message), not zod's "Invalid key in record"
+    if (issue.code === "invalid_key" && issue.issues.length > 0) {
+      return [...new Set(issue.issues.map((inner) => inner.message))].map((message) => `${prefix}${joinPath(issue.path)}: ${message}`);
+    }
     return [`${prefix}${joinPath(issue.path)}: ${issue.message}`];
   });
 }

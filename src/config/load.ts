@@ -3,6 +3,7 @@ import { dirname, isAbsolute, resolve } from "node:path";
 import { parse as parseYaml } from "yaml";
 import { errorMessage } from "../errors.js";
 import { formatIssues } from "./issues.js";
+import { gatewayConfigured, toolNameIssues } from "./policy-tools.js";
 import { ConfigSchema, type LoadedConfig } from "./schema.js";
 
 export type ConfigResult = { ok: true; config: LoadedConfig } | { ok: false; issues: string[] };
@@ -23,7 +24,9 @@ export function loadConfig(file: string): ConfigResult {
     return { ok: false, issues: [`${path}: not valid YAML: ${errorMessage(error)}`] };
   }
   const parsed = ConfigSchema.safeParse(raw ?? {});
-  if (!parsed.success) return { ok: false, issues: formatIssues(parsed.error, `${path}: `, ConfigSchema) };
+  const names = grantToolIssues(raw).map((issue) => `${path}: ${issue}`);
+  if (!parsed.success) return { ok: false, issues: [...formatIssues(parsed.error, `${path}: `, ConfigSchema), ...names] };
+  if (names.length > 0) return { ok: false, issues: names };
   const dir = dirname(path);
   const abs = (p: string) => (isAbsolute(p) ? p : resolve(dir, p));
   const config = parsed.data;
@@ -44,4 +47,15 @@ export function loadConfig(file: string): ConfigResult {
       environments,
     },
   };
+}
+
+/** Grants' `limits` may name upstream tools only when pipgate.yaml configures an `upstream:` (gateway mode). */
+function grantToolIssues(raw: unknown): string[] {
+  if (typeof raw !== "object" || raw === null) return [];
+  const grants = (raw as { grants?: unknown }).grants;
+  if (typeof grants !== "object" || grants === null) return [];
+  const gateway = gatewayConfigured(raw);
+  return Object.entries(grants).flatMap(([name, grant]) =>
+    typeof grant === "object" && grant !== null ? toolNameIssues((grant as { limits?: unknown }).limits, `grants.${name}.limits`, { gateway }) : [],
+  );
 }

@@ -1,6 +1,11 @@
 import { z } from "zod";
+import { ConditionSchema, ToolActionSchema } from "./policy-conditions-schema.js";
 
-/** The tools a policy may name; a name outside this list is a typo that would silently limit nothing. */
+/**
+ * pipgate's own tools. Without a gateway these are the only names a policy may use (anything else is a
+ * typo that would silently limit nothing); in gateway mode other names are upstream tools, checked
+ * against the upstream's list once it is known (see unknownPolicyTools in policy-tools.ts).
+ */
 export const POLICY_TOOLS = [
   "install_package",
   "check_package",
@@ -28,8 +33,18 @@ export const LimitSchema = z.strictObject({
 });
 export type Limit = z.infer<typeof LimitSchema>;
 
-/** What a policy says about one tool: its windows and how many calls of it one grant may run at once. */
+/** What a tool name in a policy (or a grant's limits) may look like, in gateway mode too. */
+export const TOOL_NAME = /^[A-Za-z0-9_.-]{1,128}$/;
+
+/** What a policy says about one tool: whether it runs, the requirements on its arguments, its windows and concurrency. */
 export const ToolPolicySchema = z.strictObject({
+  // both optional rather than defaulted, so a policy built in code (a grant's, a test's) may leave them out
+  action: ToolActionSchema.optional().describe("allow (the default), deny or approval"),
+  conditions: z
+    .array(ConditionSchema)
+    .max(64)
+    .optional()
+    .describe("requirements on the call's arguments, each checked on every call before any quota is spent; absent or empty requires nothing"),
   limits: z.array(LimitSchema).default([]).describe("every window must admit a call; an empty list limits nothing"),
   concurrency: z
     .number()
@@ -53,7 +68,10 @@ export const ApprovalPolicySchema = z.strictObject({
 });
 export type ApprovalPolicy = z.infer<typeof ApprovalPolicySchema>;
 
-const toolName = z.enum(POLICY_TOOLS).describe(`one of ${POLICY_TOOLS.join(", ")}`);
+const toolName = z
+  .string()
+  .regex(TOOL_NAME, "a tool name is 1-128 letters, digits, '_', '.' or '-'")
+  .describe(`one of pipgate's tools (${POLICY_TOOLS.join(", ")}), or in gateway mode an upstream tool's name`);
 
 /**
  * The policy file (JSON or YAML). The seed format `{"version": "1", "default": "deny", "tools":
@@ -67,9 +85,9 @@ export const PolicySchema = z.strictObject({
     .default("deny")
     .describe("what happens to a tool the file does not name: deny refuses it, allow runs it without limits"),
   tools: z
-    .partialRecord(toolName, ToolPolicySchema)
+    .record(toolName, ToolPolicySchema)
     .default({})
-    .describe("tool name → its limits; naming a tool allows it"),
+    .describe("tool name → its action (allow when absent), argument conditions, limits and concurrency; naming a tool allows it unless its action says otherwise"),
   approval: ApprovalPolicySchema.optional().describe("which installs wait for a person (pipgate approvals)"),
 });
 export type Policy = z.infer<typeof PolicySchema>;

@@ -40,6 +40,7 @@ const FINAL: Readonly<Record<InstallResult["status"], ApprovalState>> = {
   invalid: "failed",
   "rate-limited": "failed",
   pending: "failed",
+  rejected: "failed",
 };
 
 /**

@@ -21,7 +21,7 @@ import { verifyWheels, type Verified } from "./verify-wheels.js";
 export type InstallStatus = "installed" | "already-satisfied" | "denied" | "failed" | "timed-out";
 
 /** Every way one install request ends: the pipeline's statuses, and the three endings before or beside it. */
-export type RequestStatus = InstallStatus | "invalid" | "rate-limited" | "pending";
+export type RequestStatus = InstallStatus | "invalid" | "rate-limited" | "pending" | "rejected";
 
 /** What an install request ends with: structured for MCP clients, one line of `message` for people. */
 export interface InstallResult {
@@ -156,10 +156,16 @@ async function admittedRun(
   }
   const requestInfo = { requestId, requirement: formatRequirement(args.requirement), upgrade: args.upgrade, timeout: args.timeout };
   const where = { environment: args.environment, package: args.requirement.normalized };
-  const admission = gates.admitter?.admit(request.identity, "install_package", args.environment) ?? { ok: true as const, release: () => undefined };
+  const admission = gates.admitter?.admit(request.identity, "install_package", args.environment, request.rawArguments) ?? { ok: true as const, release: () => undefined };
   if (!admission.ok) {
     const ending: Ending = { ...failure("denied", admission.message, undefined), status: admission.outcome, refusedAt: "admit" };
     if (admission.retryAfterSeconds !== undefined) ending.retryAfterSeconds = admission.retryAfterSeconds;
+    if (admission.outcome === "pending") {
+      // held by a policy rule on the call itself: approved, the same call is admitted once
+      const { id, expiresAt } = admission.approval;
+      ending.approval = { id, expiresAt: new Date(expiresAt) };
+      ending.audit = { approval: { id, expires_at: expiresAt, rule: admission.rule } };
+    }
     return { ending, ...where, request: requestInfo };
   }
   try {

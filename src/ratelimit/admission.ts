@@ -1,9 +1,37 @@
-/** Admission before a tool runs (rate limits, grants); a refusal is audited and returned as a tool error. */
+/** Admission before a tool runs (policy action and conditions, rate limits, grants); a refusal is audited and returned as a tool error. */
 export type Admission =
-  | { ok: true; release: () => void }
-  | { ok: false; outcome: "rate-limited" | "denied"; message: string; retryAfterSeconds?: number; retryAt?: string };
+  | { ok: true; release: () => void; approval?: { id: string } }
+  | { ok: false; outcome: "rate-limited" | "denied" | "rejected"; message: string; retryAfterSeconds?: number; retryAt?: string; rule?: string }
+  | { ok: false; outcome: "pending"; message: string; rule: string; approval: { id: string; expiresAt: string }; retryAfterSeconds?: undefined; retryAt?: undefined };
 
 /** The rate-limit stage as the server sees it: one call per tool call, before the tool runs. */
 export interface Admitter {
-  admit(identity: string, tool: string, environment: string | undefined): Admission;
+  /** `args`: the call's arguments as received (attacker-controlled), for the policy's argument conditions. */
+  admit(identity: string, tool: string, environment: string | undefined, args?: unknown): Admission;
+}
+
+/** Where a held call stands for its requester: waiting, decided, or never asked before (then it is now). */
+export type CallApprovalState =
+  | { state: "pending"; id: string; expiresAt: Date }
+  | { state: "approved"; id: string; expiresAt: Date; by: string }
+  | { state: "denied"; id: string; by: string; at: Date; reason: string | undefined };
+
+/** A call held for a person, as the limiter hands it to the approval store. */
+export interface HeldCall {
+  identity: string;
+  tool: string;
+  arguments: unknown;
+  rule: string;
+  message: string;
+}
+
+/**
+ * The approvals of held tool calls, as the limiter needs them (implemented over the state database in
+ * approvals/call-approvals.ts; passed in, so the limiter stays below the approval stage).
+ */
+export interface CallApprovals {
+  /** This exact call's approval (same identity, tool and arguments), creating a pending request when there is none in force. */
+  lookup(call: HeldCall, now: Date): CallApprovalState;
+  /** Uses an approval up: true once, for the one call it lets through. */
+  consume(id: string, now: Date): boolean;
 }

@@ -1,5 +1,6 @@
-import type { Admission, Admitter } from "./admission.js";
+import type { Admission, Admitter, CallApprovals } from "./admission.js";
 import { WINDOW_MS, type Limit, type Policy, type ToolPolicy } from "../config/policy-file-schema.js";
+import { toolRules, toolVerdict } from "../policy-rules/index.js";
 import type { RateStore } from "./store.js";
 import type { WindowCheck } from "./window.js";
 
@@ -8,8 +9,10 @@ export interface LimiterOptions {
   store: RateStore;
   /** The clock; tests inject one to walk across window edges. */
   now: () => Date;
-  /** A grant's own tool policies, which replace the policy file's for the tools they name. */
+  /** A grant's own tool policies: their limits replace the policy file's, their action and conditions narrow it (policy-rules/effective.ts). */
   grantTools?: (identity: string) => Readonly<Record<string, ToolPolicy | undefined>> | undefined;
+  /** Where calls the policy holds for a person wait; without it such calls are refused (fail closed). */
+  callApprovals?: CallApprovals;
 }
 
 /** The key a limit counts under: its counter, and the grant and/or environment its scope separates. */
@@ -37,41 +40,66 @@ function describeScope(limit: Limit, identity: string, environment: string | und
 }
 
 /**
- * The rate-limit stage as an Admitter: the policy's default for unnamed tools, the tool's concurrency cap
- * (in this process), then every sliding window through the store. Only admitted calls are recorded, so an
- * agent that keeps retrying while refused does not push its own retry time further out.
+ * The admission stage as an Admitter, one call for every tool: the policy's verdict on the call (the
+ * tool's action and argument conditions, or the default for unnamed tools) first, so a refused or held
+ * call costs no quota; then a held call's approval; then the tool's concurrency cap (in this process)
+ * and every sliding window through the store. Only admitted calls are recorded, so an agent that keeps
+ * retrying while refused does not push its own retry time further out.
  */
 export function createLimiter(options: LimiterOptions): Admitter {
   const running = new Map<string, number>();
 
-  function toolPolicy(identity: string, tool: string): ToolPolicy | "deny" | "open" {
-    const own = options.grantTools?.(identity);
-    if (own !== undefined && Object.hasOwn(own, tool)) return own[tool] ?? { limits: [] };
-    if (Object.hasOwn(options.policy.tools, tool)) return options.policy.tools[tool as keyof Policy["tools"]] ?? { limits: [] };
-    return options.policy.default === "allow" ? "open" : "deny";
-  }
-
   return {
-    admit(identity, tool, environment): Admission {
-      const found = toolPolicy(identity, tool);
-      if (found === "deny") {
-        return { ok: false, outcome: "denied", message: `the policy does not allow ${tool} (its default is deny and it names no limits for this tool); ask an operator to add it to the policy file` };
+    admit(identity, tool, environment, args): Admission {
+      const rules = toolRules(options.policy, tool, { name: identity, tools: options.grantTools?.(identity) });
+      const verdict = toolVerdict(rules, tool, args ?? {});
+      if (verdict.action === "deny") return { ok: false, outcome: "denied", message: verdict.message, rule: verdict.rule };
+      if (rules.kind === "open" || rules.kind === "default-deny") return { ok: true, release: () => undefined };
+
+      let approvalId: string | undefined;
+      if (verdict.action === "approval") {
+        const store = options.callApprovals;
+        if (store === undefined) {
+          return { ok: false, outcome: "denied", rule: verdict.rule, message: `${verdict.message}; this server has no approval queue, so the call is refused` };
+        }
+        const found = store.lookup({ identity, tool, arguments: args ?? {}, rule: verdict.rule, message: verdict.message }, options.now());
+        switch (found.state) {
+          case "denied":
+            return {
+              ok: false,
+              outcome: "rejected",
+              rule: verdict.rule,
+              message: `${verdict.message}; ${found.by} denied this call (approval ${found.id}) at ${found.at.toISOString()}${found.reason === undefined ? "" : `: ${found.reason}`}`,
+            };
+          case "pending":
+            return {
+              ok: false,
+              outcome: "pending",
+              rule: verdict.rule,
+              approval: { id: found.id, expiresAt: found.expiresAt.toISOString() },
+              message:
+                `${verdict.message}. Approval ${found.id} is pending: an operator runs \`pipgate approvals approve ${found.id} --reason TEXT\`; ` +
+                `then repeat exactly this call (same arguments) before ${found.expiresAt.toISOString()}; it is admitted once`,
+            };
+          case "approved":
+            approvalId = found.id;
+            break;
+        }
       }
-      if (found === "open") return { ok: true, release: () => undefined };
 
       const slot = `${tool}|${identity}`;
       const busy = running.get(slot) ?? 0;
-      if (found.concurrency !== undefined && busy >= found.concurrency) {
+      if (rules.concurrency !== undefined && busy >= rules.concurrency) {
         return {
           ok: false,
           outcome: "rate-limited",
-          message: `${tool} allows ${found.concurrency} call(s) at a time per grant and ${JSON.stringify(identity)} already has ${busy} running; retry when one finishes`,
+          message: `${tool} allows ${rules.concurrency} call(s) at a time per grant and ${JSON.stringify(identity)} already has ${busy} running; retry when one finishes`,
           retryAfterSeconds: 1,
         };
       }
 
       const now = options.now().getTime();
-      const checks: Array<WindowCheck & { limit: Limit }> = found.limits.map((limit) => ({
+      const checks: Array<WindowCheck & { limit: Limit }> = rules.limits.map((limit) => ({
         key: limitKey(limit, identity, environment),
         windowMs: WINDOW_MS[limit.window],
         max: limit.max,
@@ -91,11 +119,17 @@ export function createLimiter(options: LimiterOptions): Admitter {
           retryAt,
         };
       }
+      // An approval is used up only by a call that got past the limits, so a rate-limited retry keeps it.
+      // Another process may have used it between lookup and here: then this call is refused (its quota is spent).
+      if (approvalId !== undefined && options.callApprovals?.consume(approvalId, options.now()) !== true) {
+        return { ok: false, outcome: "denied", rule: verdict.action === "approval" ? verdict.rule : "approval", message: `approval ${approvalId} was already used by another call; repeat the call to ask again` };
+      }
 
       running.set(slot, busy + 1);
       let released = false;
       return {
         ok: true,
+        ...(approvalId === undefined ? {} : { approval: { id: approvalId } }),
         release: () => {
           if (released) return;
           released = true;

@@ -13,8 +13,8 @@ export interface AdmissionRequest {
 }
 
 /**
- * The one admission path (DESIGN stage 3): the policy's default for the tool, the grant's tools, limits
- * and concurrency. A refusal is audited and answered as a tool error; an admitted call runs `work` and
+ * The one admission path (DESIGN stage 3): the policy's action and argument conditions for the tool, the
+ * grant's narrowing, held calls' approvals, limits and concurrency. A refusal is audited and answered as a tool error; an admitted call runs `work` and
  * gives its slot back whatever `work` does. `refused` shapes the structured answer of a refusal, for
  * tools whose output schema covers it.
  */
@@ -24,10 +24,12 @@ export async function admitThen(
   work: () => CallToolResult | Promise<CallToolResult>,
   refused?: (auditId: string, message: string, retryAfterSeconds: number | undefined) => Record<string, unknown> | undefined,
 ): Promise<CallToolResult> {
-  const admission = deps.admitter?.admit(request.identity, request.tool, request.environment) ?? { ok: true as const, release: () => undefined };
+  const admission = deps.admitter?.admit(request.identity, request.tool, request.environment, request.arguments) ?? { ok: true as const, release: () => undefined };
   if (!admission.ok) {
     const structured = refused === undefined ? undefined : (auditId: string) => refused(auditId, admission.message, admission.retryAfterSeconds);
-    return refuseAndAudit(deps, { ...request, outcome: admission.outcome }, admission.message, structured);
+    // a call held for a person names its approval; the same call passes once approved
+    const held = admission.outcome === "pending" ? { approval: { id: admission.approval.id, expires_at: admission.approval.expiresAt, rule: admission.rule } } : {};
+    return refuseAndAudit(deps, { ...request, ...held, outcome: admission.outcome }, admission.message, structured);
   }
   try {
     return await work();

@@ -78,6 +78,40 @@ const MIGRATIONS: readonly string[] = [
    );`,
   // 6: audit records by the request id they name, so an intent finds its outcome (see audit/store.ts)
   `CREATE INDEX audit_request ON audit((CASE WHEN json_valid(body) THEN json_extract(body, '$.request.requestId') END));`,
+  // 7: tool calls the policy holds for a person (gateway mode and pipgate's own tools): one row per
+  // identity + tool + sha256 of the canonical arguments; an approval admits that exact call once
+  `CREATE TABLE call_approvals (
+     id TEXT PRIMARY KEY,
+     created_at INTEGER NOT NULL,
+     expires_at INTEGER NOT NULL,
+     identity TEXT NOT NULL,
+     tool TEXT NOT NULL,
+     args_sha256 TEXT NOT NULL,
+     arguments TEXT NOT NULL,
+     arguments_truncated INTEGER NOT NULL,
+     rule TEXT NOT NULL,
+     message TEXT NOT NULL,
+     state TEXT NOT NULL,
+     decided_by TEXT,
+     decided_at INTEGER,
+     decision_reason TEXT,
+     used_at INTEGER
+   );
+   CREATE INDEX call_approvals_call ON call_approvals(identity, tool, args_sha256, created_at);
+   CREATE INDEX call_approvals_state ON call_approvals(state);`,
+  // 8: an upstream's tool definitions as pinned (accepted) and as last seen, against silent change
+  `CREATE TABLE upstream_tool_pins (
+     upstream_key TEXT NOT NULL,
+     name TEXT NOT NULL,
+     first_seen INTEGER NOT NULL,
+     accepted_sha256 TEXT NOT NULL,
+     accepted_definition TEXT NOT NULL,
+     accepted_at INTEGER NOT NULL,
+     current_sha256 TEXT NOT NULL,
+     current_definition TEXT NOT NULL,
+     last_seen INTEGER NOT NULL,
+     PRIMARY KEY (upstream_key, name)
+   );`,
 ];
 
 /** Opens (creating if needed) the state database in stateDir and brings its schema up to date. */

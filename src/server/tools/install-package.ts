@@ -11,7 +11,7 @@ const STAGES: ReadonlyArray<Progress["stage"]> = ["policy", "resolving", "buildi
 const Dist = z.object({ name: z.string(), version: z.string() });
 
 export const InstallOutputSchema = z.object({
-  status: z.enum(["installed", "already-satisfied", "denied", "failed", "timed-out", "pending", "rate-limited", "invalid"]),
+  status: z.enum(["installed", "already-satisfied", "denied", "failed", "timed-out", "pending", "rate-limited", "invalid", "rejected"]),
   environment: z.string(),
   package: z.string().describe("normalised project name"),
   version: z.string().optional().describe("the version chosen or installed"),
@@ -54,6 +54,12 @@ export function structuredInstall(result: InstallResult): z.infer<typeof Install
 export function installToolResult(result: InstallResult): CallToolResult {
   const refusal = `${result.message} (audit ${result.auditId})`;
   if (result.refusedAt === "validate") return { content: [{ type: "text", text: refusal }], isError: true };
+  if (result.refusedAt === "admit" && result.status === "pending" && result.approval !== undefined) {
+    // held by a policy rule: refused for now, with the approval to wait for; the same call passes once approved
+    const { approval } = result;
+    const structuredContent = notRun("pending", result.environment, result.package, result.message, result.auditId, { approval_id: approval.id, expires_at: approval.expiresAt.toISOString() });
+    return { content: [{ type: "text", text: refusal }], structuredContent, isError: true };
+  }
   if (result.refusedAt === "admit") {
     // a rate limit says when to retry in the structured answer too; a policy denial is text only
     const retry = result.retryAfterSeconds;
