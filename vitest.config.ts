@@ -21,6 +21,7 @@ export const UNIT_TESTS = [
   "test/commit/conflicts.test.ts",
   "test/commit/pure.test.ts",
   "test/config/unknown-keys.test.ts",
+  "test/config/upstream.test.ts",
   "test/fixtures-selftest/archives.test.ts",
   "test/fixtures-selftest/index-server.test.ts",
   "test/grants/access.test.ts",
