@@ -25,6 +25,7 @@ export const LAYERS = [
   ["audit"], // 9. audit
   ["pipeline"], // runs the stages in order
   ["server", "allowlist-edit"], // the MCP server and the allowlist maintenance commands, on top
+  ["gateway"], // gateway mode: the upstream MCP server's sessions, composed on top of the server
   ["broker.ts"], // the composition root: may import everything below …
   ["access-control.ts"], // … with the wiring of grants, limits and approvals over a broker
   ["cli"], // the entry point; nothing imports it
