@@ -1,4 +1,5 @@
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import { StreamableHTTPError } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import type { RequestOptions } from "@modelcontextprotocol/sdk/shared/protocol.js";
 import {
   ErrorCode,
@@ -126,7 +127,7 @@ export async function openUpstreamSession(factory: UpstreamTransportFactory, opt
       incarnation.dead = true;
       await transport.close().catch(() => undefined);
       const why = transport.describeEnd?.();
-      return { ok: false, error: why === undefined ? `the upstream server did not complete the MCP handshake: ${errorMessage(error)}` : `the upstream server ${why}` };
+      return { ok: false, error: why === undefined ? `the upstream server did not complete the MCP handshake: ${describeError(error)}` : `the upstream server ${why}` };
     } finally {
       connecting = undefined;
     }
@@ -201,7 +202,7 @@ export async function openUpstreamSession(factory: UpstreamTransportFactory, opt
       if (error instanceof McpError && error.code === (ErrorCode.RequestTimeout as number)) {
         return { ok: false, error: `the upstream server did not answer ${what} within ${timeoutMs} ms` };
       }
-      return { ok: false, error: `the upstream server failed ${what}: ${errorMessage(error).slice(0, 2000)}` };
+      return { ok: false, error: `the upstream server failed ${what}: ${describeError(error)}` };
     }
   }
 
@@ -275,6 +276,12 @@ export async function openUpstreamSession(factory: UpstreamTransportFactory, opt
       },
     },
   };
+}
+
+/** An error's message, cut short, with the HTTP status when the transport knows it (StreamableHTTPError's code). */
+function describeError(error: unknown): string {
+  const message = errorMessage(error).trim().slice(0, 2000);
+  return error instanceof StreamableHTTPError && typeof error.code === "number" && error.code >= 100 ? `${message.replace(/:$/, "")} (HTTP ${error.code})` : message;
 }
 
 /** `promise`, unless the signal aborts or the deadline passes first (then the matching message). */
