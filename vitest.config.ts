@@ -23,6 +23,7 @@ export const UNIT_TESTS = [
   "test/config/unknown-keys.test.ts",
   "test/config/upstream.test.ts",
   "test/fixtures-selftest/archives.test.ts",
+  "test/gateway/bounds.test.ts",
   "test/fixtures-selftest/index-server.test.ts",
   "test/grants/access.test.ts",
   "test/grants/cli.test.ts",
