@@ -169,6 +169,24 @@ describe("an upstream session against the interpreter fixture", () => {
     expect(session.pid()).not.toBe(before);
   });
 
+  it("fails a call waiting on a restart that fails, clearly, and backs off until a restart succeeds", async () => {
+    // Starts fine once, then refuses to start twice (exit 5), then starts again.
+    const count = join(mkdtempSync(join(dir, "count-")), "starts");
+    const script = `n=$(cat "${count}" 2>/dev/null || echo 0); echo $((n+1)) > "${count}"; if [ "$n" -ge 1 ] && [ "$n" -lt 3 ]; then echo "refusing start $n" >&2; exit 5; fi; exec "${process.execPath}" "${FIXTURE}"`;
+    const config = stdio(["/bin/sh", "-c", script], { FIXTURE_CRASH_ON: "list_sessions", FIXTURE_WORKDIR: dir });
+    const session = await connect(config);
+    expect((await session.callTool("list_sessions", {})).ok).toBe(false);
+    const started = Date.now();
+    const waiting = await session.callTool("run_python_code", { code: "print(1)" });
+    expect(Date.now() - started).toBeLessThan(3000);
+    expect(waiting).toEqual({
+      ok: false,
+      error: "the upstream server could not be restarted (the upstream server exited (code 5, last stderr: refusing start 1)); pipgate tries again in 100 ms",
+    });
+    expect(await eventually(() => readFileSync(count, "utf8").trim() === "4", 5000)).toBe(true);
+    expect(textOf(await session.callTool("run_python_code", { code: "print('up again')" })).trim()).toBe("up again");
+  });
+
   it("leaves no process behind after close(): neither the upstream nor what it started", async () => {
     const session = await connect(fixture());
     const pid = session.pid();
