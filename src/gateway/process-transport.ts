@@ -150,7 +150,6 @@ export class ProcessTransport implements UpstreamTransport {
   async close(): Promise<void> {
     const child = this.child;
     if (child === undefined || this.exited === undefined || child.pid === undefined) return;
-    this.stopReason ??= "was closed by pipgate";
     if (child.exitCode === null && child.signalCode === null) {
       child.stdin?.end();
       if (!(await within(this.exited, GRACE_MS))) {

@@ -199,6 +199,11 @@ export async function openUpstreamSession(factory: UpstreamTransportFactory, opt
         return { ok: false, error: `the upstream server ${ended(incarnation.transport)} while ${what} ran; ${next}` };
       }
       if (bounds?.signal?.aborted === true) return { ok: false, error: `${what} was cancelled` };
+      if (error instanceof StreamableHTTPError && error.code === 404 && incarnation.transport.sessionId !== undefined) {
+        // The upstream forgot the HTTP session (it restarted, or expired it): open a new one, as a crash would.
+        await incarnation.transport.close().catch(() => undefined);
+        return { ok: false, error: `the upstream server ended its HTTP session while ${what} ran; pipgate is opening a new one; retry the call` };
+      }
       if (error instanceof McpError && error.code === (ErrorCode.RequestTimeout as number)) {
         return { ok: false, error: `the upstream server did not answer ${what} within ${timeoutMs} ms` };
       }

@@ -206,6 +206,15 @@ describe("an upstream session against the interpreter fixture", () => {
     expect(await session.callTool("list_sessions", {})).toEqual({ ok: false, error: "the upstream session is closed" });
   });
 
+  it("fails to open, saying why, when the command cannot be started or exits before the handshake", async () => {
+    const missing = stdio(["/nonexistent/upstream-server"]);
+    const opened = await openUpstreamSession(transportFor(missing, log), { log, restart: missing.restart, clientInfo });
+    expect(opened).toEqual({ ok: false, error: "cannot start the upstream server: the upstream server could not be started (spawn /nonexistent/upstream-server ENOENT)" });
+    const exits = stdio(["/bin/sh", "-c", "echo 'no module named mcp_python_interpreter' >&2; exit 1"]);
+    const exited = await openUpstreamSession(transportFor(exits, log), { log, restart: exits.restart, clientInfo });
+    expect(exited).toEqual({ ok: false, error: "cannot start the upstream server: the upstream server exited (code 1, last stderr: no module named mcp_python_interpreter)" });
+  });
+
   it("refuses a 50 MB line with a clear error, holding only a bounded part of it", async () => {
     const config = fixture({ FIXTURE_HUGE_LINE: "1" }, { max_message_kb: 1024 });
     const baseline = process.memoryUsage().arrayBuffers;
@@ -249,6 +258,8 @@ describe("an upstream session over Streamable HTTP", () => {
   let proxyPort = 0;
   const token = "up-token-123";
   const seen: Array<{ method: string; authorized: boolean }> = [];
+  /** When set, the proxy answers the next POST in an HTTP session 404, as an upstream that forgot it would. */
+  let forgetNextSession = false;
 
   beforeAll(async () => {
     const port = await freePort();
@@ -270,6 +281,12 @@ describe("an upstream session over Streamable HTTP", () => {
       seen.push({ method: req.method ?? "", authorized });
       if (!authorized) {
         res.writeHead(401).end();
+        return;
+      }
+      if (forgetNextSession && req.method === "POST" && req.headers["mcp-session-id"] !== undefined) {
+        forgetNextSession = false;
+        req.resume();
+        res.writeHead(404, { "content-type": "application/json" }).end('{"jsonrpc":"2.0","error":{"code":-32001,"message":"Session not found"},"id":null}');
         return;
       }
       const forward = request({ host: "127.0.0.1", port, path: req.url, method: req.method, headers: req.headers }, (answer) => {
@@ -308,6 +325,17 @@ describe("an upstream session over Streamable HTTP", () => {
     expect(seen.length).toBeGreaterThan(2);
     expect(seen.every((s) => s.authorized)).toBe(true);
     expect(seen.map((s) => s.method)).toContain("DELETE");
+  });
+
+  it("opens a new HTTP session when the upstream forgot the old one (404), after failing that call clearly", async () => {
+    const config = UpstreamSchema.parse({ url: `http://127.0.0.1:${proxyPort}/mcp`, headers: { Authorization: `Bearer ${token}` }, restart: { initial_ms: 20, max_ms: 100 } });
+    const session = await connect(config);
+    forgetNextSession = true;
+    expect(await session.callTool("echo", { message: "lost" })).toEqual({
+      ok: false,
+      error: "the upstream server ended its HTTP session while echo ran; pipgate is opening a new one; retry the call",
+    });
+    expect(textOf(await session.callTool("echo", { message: "found" }))).toBe("Echo: found");
   });
 
   it("fails to open, clearly, when the upstream refuses the credentials", async () => {
