@@ -21,6 +21,7 @@ import type { RestartConfig } from "../config/upstream-schema.js";
 import { errorMessage, type Result } from "../errors.js";
 import type { Logger } from "../log.js";
 import { collectList, type ListPage } from "./collect-list.js";
+import { raceBounds } from "./race-bounds.js";
 import { checkPrompt, checkResource, checkResourceTemplate, checkTool } from "./definitions.js";
 import type { UpstreamTransport } from "./process-transport.js";
 import type { UpstreamTransportFactory } from "./transports.js";
@@ -68,6 +69,11 @@ export interface UpstreamSession {
   instructions(): string | undefined;
   /** Upstream notifications (logging messages, list_changed, resource updates) for the client side to forward. */
   onNotification(handler: (notification: ServerNotification) => void): void;
+  /**
+   * Called after a crashed upstream was started again: a new process with fresh state, whose definitions
+   * may differ from the last listing (re-list, and re-check pins, before trusting a cached list).
+   */
+  onRestart(handler: () => void): void;
   /** The running upstream's process id (stdio), undefined between a crash and its restart. */
   pid(): number | undefined;
   /** Stops restarts and ends the upstream (its whole process group); calls in flight fail. */
@@ -81,8 +87,6 @@ interface Incarnation {
   dead: boolean;
 }
 
-type Acquired = Result<Incarnation> | { ok: false; error: string; stopped: true };
-
 /**
  * Connects one upstream session: one fresh transport from `factory`, so two client sessions never share an
  * upstream process (the interpreter keeps REPL state per process). Fails when the first start fails.
@@ -91,6 +95,7 @@ export async function openUpstreamSession(factory: UpstreamTransportFactory, opt
   const { log, restart } = options;
   const connectTimeoutMs = options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
   const handlers: Array<(notification: ServerNotification) => void> = [];
+  const restartHandlers: Array<() => void> = [];
   let closed = false;
   let current: Incarnation | undefined;
   let known: { info: Implementation | undefined; capabilities: ServerCapabilities | undefined; instructions: string | undefined } = {
@@ -101,8 +106,8 @@ export async function openUpstreamSession(factory: UpstreamTransportFactory, opt
   let delay = restart.initial_ms;
   let timer: NodeJS.Timeout | undefined;
   let connecting: UpstreamTransport | undefined;
-  let ready: Promise<Acquired> = Promise.resolve({ ok: false, error: "the upstream is not connected" });
-  let settleReady: ((acquired: Acquired) => void) | undefined;
+  let ready: Promise<Result<Incarnation>> = Promise.resolve({ ok: false, error: "the upstream is not connected" });
+  let settleReady: ((acquired: Result<Incarnation>) => void) | undefined;
 
   const ended = (transport: UpstreamTransport) => transport.describeEnd?.() ?? "closed the connection";
 
@@ -152,17 +157,19 @@ export async function openUpstreamSession(factory: UpstreamTransportFactory, opt
   function scheduleRestart(): void {
     const wait = delay;
     delay = Math.min(delay * 2, restart.max_ms);
-    ready = new Promise<Acquired>((resolve) => {
+    ready = new Promise<Result<Incarnation>>((resolve) => {
       settleReady = resolve;
       timer = setTimeout(() => {
         timer = undefined;
         void connect().then((attempt) => {
           settleReady = undefined;
-          if (closed) return resolve({ ok: false, error: "the upstream session is closed", stopped: true });
+          if (closed) return resolve({ ok: false, error: "the upstream session is closed" });
           if (attempt.ok) {
             current = attempt.value;
             log.info({ pid: attempt.value.transport.pid }, "the upstream server was restarted");
-            return resolve(attempt);
+            resolve(attempt);
+            for (const handler of restartHandlers) handler();
+            return;
           }
           log.warn({ retryInMs: delay }, `restarting the upstream failed: ${attempt.error}`);
           resolve({ ok: false, error: `the upstream server could not be restarted (${attempt.error}); pipgate tries again in ${delay} ms` });
@@ -174,8 +181,8 @@ export async function openUpstreamSession(factory: UpstreamTransportFactory, opt
   }
 
   /** The running upstream, waiting for a restart in progress within the caller's bounds. */
-  async function acquire(what: string, signal: AbortSignal | undefined, deadline: number): Promise<Acquired> {
-    if (closed) return { ok: false, error: "the upstream session is closed", stopped: true };
+  async function acquire(what: string, signal: AbortSignal | undefined, deadline: number): Promise<Result<Incarnation>> {
+    if (closed) return { ok: false, error: "the upstream session is closed" };
     if (current !== undefined && !current.dead) return { ok: true, value: current };
     return raceBounds(ready, signal, deadline, {
       aborted: `${what} was cancelled while the upstream server was restarting`,
@@ -194,9 +201,9 @@ export async function openUpstreamSession(factory: UpstreamTransportFactory, opt
     try {
       return { ok: true, value: await request(incarnation.client, requestOptions) };
     } catch (error) {
+      if (closed) return { ok: false, error: `the upstream session was closed while ${what} ran` };
       if (incarnation.dead) {
-        const next = closed ? "the session is closed" : "pipgate is restarting it; retry the call";
-        return { ok: false, error: `the upstream server ${ended(incarnation.transport)} while ${what} ran; ${next}` };
+        return { ok: false, error: `the upstream server ${ended(incarnation.transport)} while ${what} ran; pipgate is restarting it; retry the call` };
       }
       if (bounds?.signal?.aborted === true) return { ok: false, error: `${what} was cancelled` };
       if (error instanceof StreamableHTTPError && error.code === 404 && incarnation.transport.sessionId !== undefined) {
@@ -261,13 +268,16 @@ export async function openUpstreamSession(factory: UpstreamTransportFactory, opt
       onNotification: (handler) => {
         handlers.push(handler);
       },
+      onRestart: (handler) => {
+        restartHandlers.push(handler);
+      },
       pid: () => (current?.dead === false ? current.transport.pid : undefined),
       async close() {
         if (closed) return;
         closed = true;
         if (timer !== undefined) clearTimeout(timer);
         timer = undefined;
-        settleReady?.({ ok: false, error: "the upstream session is closed", stopped: true });
+        settleReady?.({ ok: false, error: "the upstream session is closed" });
         settleReady = undefined;
         const incarnation = current;
         current = undefined;
@@ -287,20 +297,4 @@ export async function openUpstreamSession(factory: UpstreamTransportFactory, opt
 function describeError(error: unknown): string {
   const message = errorMessage(error).trim().slice(0, 2000);
   return error instanceof StreamableHTTPError && typeof error.code === "number" && error.code >= 100 ? `${message.replace(/:$/, "")} (HTTP ${error.code})` : message;
-}
-
-/** `promise`, unless the signal aborts or the deadline passes first (then the matching message). */
-function raceBounds<T>(promise: Promise<T>, signal: AbortSignal | undefined, deadline: number, messages: { aborted: string; timedOut: string }): Promise<T | { ok: false; error: string }> {
-  if (signal?.aborted === true) return Promise.resolve({ ok: false, error: messages.aborted });
-  return new Promise((resolve) => {
-    const timer = setTimeout(() => finish({ ok: false, error: messages.timedOut }), Math.max(0, deadline - Date.now()));
-    const onAbort = () => finish({ ok: false, error: messages.aborted });
-    signal?.addEventListener("abort", onAbort, { once: true });
-    function finish(value: T | { ok: false; error: string }): void {
-      clearTimeout(timer);
-      signal?.removeEventListener("abort", onAbort);
-      resolve(value);
-    }
-    void promise.then(finish);
-  });
 }

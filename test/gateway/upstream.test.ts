@@ -156,6 +156,8 @@ describe("an upstream session against the interpreter fixture", () => {
 
   it("fails a call in flight at once when the upstream crashes, saying so, and the next call works after the restart", async () => {
     const session = await connect(fixture({ FIXTURE_CRASH_ON: "list_sessions" }));
+    let restarts = 0;
+    session.onRestart(() => (restarts += 1));
     const before = session.pid();
     const started = Date.now();
     const crashed = await session.callTool("list_sessions", {});
@@ -167,6 +169,7 @@ describe("an upstream session against the interpreter fixture", () => {
     expect(textOf(await session.callTool("run_python_code", { code: "print('back')" })).trim()).toBe("back");
     expect(session.pid()).toBeDefined();
     expect(session.pid()).not.toBe(before);
+    expect(restarts).toBe(1);
   });
 
   it("fails a call waiting on a restart that fails, clearly, and backs off until a restart succeeds", async () => {
@@ -204,6 +207,18 @@ describe("an upstream session against the interpreter fixture", () => {
     expect(running(pid!)).toBe(false);
     expect(await eventually(() => !running(repl!) && !running(sleeper))).toBe(true);
     expect(await session.callTool("list_sessions", {})).toEqual({ ok: false, error: "the upstream session is closed" });
+  });
+
+  it("bounds a call by its timeout, and fails a call in flight when the session closes", async () => {
+    const session = await connect(fixture());
+    const slow = { code: "import time; time.sleep(30)", execution_mode: "subprocess" };
+    const started = Date.now();
+    expect(await session.callTool("run_python_code", slow, { timeoutMs: 500 })).toEqual({ ok: false, error: "the upstream server did not answer run_python_code within 500 ms" });
+    expect(Date.now() - started).toBeLessThan(3000);
+    const inFlight = session.callTool("run_python_code", slow);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    await session.close();
+    expect(await inFlight).toEqual({ ok: false, error: "the upstream session was closed while run_python_code ran" });
   });
 
   it("fails to open, saying why, when the command cannot be started or exits before the handshake", async () => {
