@@ -21,7 +21,9 @@ export const UNIT_TESTS = [
   "test/commit/conflicts.test.ts",
   "test/commit/pure.test.ts",
   "test/config/unknown-keys.test.ts",
+  "test/config/upstream.test.ts",
   "test/fixtures-selftest/archives.test.ts",
+  "test/gateway/bounds.test.ts",
   "test/fixtures-selftest/index-server.test.ts",
   "test/gateway/pins.test.ts",
   "test/grants/access.test.ts",
@@ -82,6 +84,7 @@ export const INTEGRATION_TESTS = [
   "test/fixtures-selftest/pip-resolve.test.ts",
   "test/fixtures-selftest/sdist-build.test.ts",
   "test/grants/default-environment.test.ts",
+  "test/gateway/upstream.test.ts", // upstream MCP server processes, a venv
   "test/grants/overlay.test.ts",
   "test/http/http.test.ts",
   "test/http/serve-cli.test.ts",

@@ -5,11 +5,15 @@ import { errorMessage } from "../errors.js";
 import { formatIssues } from "./issues.js";
 import { gatewayConfigured, toolNameIssues } from "./policy-tools.js";
 import { ConfigSchema, type LoadedConfig } from "./schema.js";
+import { resolveUpstream } from "./upstream.js";
 
 export type ConfigResult = { ok: true; config: LoadedConfig } | { ok: false; issues: string[] };
 
-/** Reads pipgate.yaml; every relative path in it is taken relative to the file. */
-export function loadConfig(file: string): ConfigResult {
+/**
+ * Reads pipgate.yaml; every relative path in it is taken relative to the file. `env` supplies the
+ * variables that upstream header values name (`${NAME}`).
+ */
+export function loadConfig(file: string, env: Readonly<Record<string, string | undefined>> = process.env): ConfigResult {
   const path = resolve(file);
   let text: string;
   try {
@@ -36,6 +40,8 @@ export function loadConfig(file: string): ConfigResult {
       { ...env, python: abs(env.python), allowlist: abs(env.allowlist) },
     ]),
   );
+  const upstream = config.upstream === undefined ? undefined : resolveUpstream(config.upstream, abs, env, `${path}: `);
+  if (upstream !== undefined && !upstream.ok) return { ok: false, issues: upstream.issues };
   return {
     ok: true,
     config: {
@@ -45,6 +51,7 @@ export function loadConfig(file: string): ConfigResult {
       state_dir: abs(config.state_dir),
       policy: config.policy === undefined ? undefined : abs(config.policy),
       environments,
+      upstream: upstream?.value,
     },
   };
 }

@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { RulesSchema } from "./allowlist-schema.js";
 import { GrantsSchema } from "./grants-schema.js";
+import { UpstreamSchema } from "./upstream-schema.js";
 
 /** Environment names are identifiers, never paths: they select a configured venv and nothing else. */
 export const ENVIRONMENT_NAME = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
@@ -126,7 +127,6 @@ export const HttpSchema = z.strictObject({
 });
 export type HttpConfig = z.infer<typeof HttpSchema>;
 
-
 /** pipgate.yaml. Every object in it is strict: an unknown key (a typo like `sandboxx:`) is an error, never ignored. */
 export const ConfigSchema = z.strictObject({
   index: IndexSchema.default(IndexSchema.parse({})),
@@ -141,6 +141,7 @@ export const ConfigSchema = z.strictObject({
   environments: z
     .record(z.string().regex(ENVIRONMENT_NAME, "environment names are letters, digits, - and _"), EnvironmentSchema)
     .refine((envs) => Object.keys(envs).length > 0, "configure at least one environment"),
+  upstream: UpstreamSchema.optional().describe("gateway mode: the MCP server pipgate fronts (a stdio command or a Streamable HTTP url)"),
 });
 export type Config = z.infer<typeof ConfigSchema>;
 

@@ -67,6 +67,17 @@ describe("the layering rule in eslint.config.js", () => {
     expect(await layeringErrors("src/cli/serve.ts", 'import type { Broker } from "../broker.js";\nexport type X = Broker;\n')).toEqual([]);
   });
 
+  it("puts the gateway above the server and below the composition root", async () => {
+    expect(await layeringErrors("src/server/context.ts", 'import type { UpstreamSession } from "../gateway/upstream.js";\nexport type X = UpstreamSession;\n')).toEqual([
+      expect.stringMatching(/layering: server may not import .*gateway/),
+    ]);
+    expect(await layeringErrors("src/gateway/upstream.ts", 'import type { Broker } from "../broker.js";\nexport type X = Broker;\n')).toEqual([
+      expect.stringMatching(/layering: gateway may not import .*broker\.ts/),
+    ]);
+    expect(await layeringErrors("src/gateway/x.ts", 'import type { ServerDeps } from "../server/context.js";\nimport type { UpstreamConfig } from "../config/upstream-schema.js";\nexport type X = ServerDeps | UpstreamConfig;\n')).toEqual([]);
+    expect(await layeringErrors("src/broker.ts", 'import type { UpstreamSession } from "./gateway/upstream.js";\nexport type X = UpstreamSession;\n')).toEqual([]);
+  });
+
   it("refuses an import cycle inside a folder, which the layering alone lets through", async () => {
     // src/audit/chain.ts imports ./canonical-json.js; this version of canonical-json.ts imports it back
     const code = 'import { recordHash } from "./chain.js";\nexport const x = recordHash;\n';
