@@ -2,6 +2,7 @@ import { readFileSync } from "node:fs";
 import { dirname, isAbsolute, resolve } from "node:path";
 import { parse as parseYaml } from "yaml";
 import { errorMessage } from "../errors.js";
+import { containedPathIssues } from "./contained-paths.js";
 import { formatIssues } from "./issues.js";
 import { gatewayConfigured, toolNameIssues } from "./policy-tools.js";
 import { ConfigSchema, type LoadedConfig } from "./schema.js";
@@ -42,13 +43,16 @@ export function loadConfig(file: string, env: Readonly<Record<string, string | u
   );
   const upstream = config.upstream === undefined ? undefined : resolveUpstream(config.upstream, abs, env, `${path}: `);
   if (upstream !== undefined && !upstream.ok) return { ok: false, issues: upstream.issues };
+  const stateDir = abs(config.state_dir);
+  const mounts = containedPathIssues(upstream?.value, { stateDir, dockerSocket: config.sandbox.docker_socket }, `${path}: `);
+  if (mounts.length > 0) return { ok: false, issues: mounts };
   return {
     ok: true,
     config: {
       ...config,
       file: path,
       dir,
-      state_dir: abs(config.state_dir),
+      state_dir: stateDir,
       policy: config.policy === undefined ? undefined : abs(config.policy),
       environments,
       upstream: upstream?.value,

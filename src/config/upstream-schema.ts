@@ -1,3 +1,4 @@
+import { isAbsolute, normalize } from "node:path";
 import { z } from "zod";
 
 /**
@@ -23,6 +24,37 @@ export const RestartSchema = z
   })
   .refine((r) => r.initial_ms <= r.max_ms, { message: "initial_ms must not exceed max_ms", path: ["initial_ms"] });
 export type RestartConfig = z.infer<typeof RestartSchema>;
+
+/** An absolute, normalised host path: what a mount names, so the checks against it see what Docker sees. */
+const HostPath = z
+  .string()
+  .min(1)
+  .refine((path) => isAbsolute(path), "must be an absolute path (mounts appear at their host path inside the container)")
+  .refine((path) => !isAbsolute(path) || (normalize(path) === path && !path.endsWith("/")) || path === "/", "must be normalised: no '.', '..', '//' or trailing '/'")
+  .refine((path) => !/[\0\n]/.test(path), "may not hold NUL or a newline");
+
+/**
+ * `upstream.sandbox` as an object: the container a contained upstream runs in. Paths are checked against
+ * the rest of the configuration (Docker socket, state directory) when it loads: see config/contained-paths.ts.
+ */
+export const UpstreamSandboxSchema = z.strictObject({
+  image: z.string().min(1).optional().describe("the container image; default the build sandbox's, pipgate-sandbox:py3.X for the upstream interpreter's Python"),
+  runtime: z.enum(["runc", "runsc"]).optional().describe("the OCI runtime; default sandbox.runtime"),
+  memory_mb: z.number().int().min(64).max(65536).default(1024).describe("memory limit of the upstream's container (its /tmp counts in it)"),
+  pids: z.number().int().min(16).max(4096).default(256).describe("process (and thread) limit of the upstream's container"),
+  cpus: z.number().min(0.1).max(64).default(1).describe("CPU limit of the upstream's container"),
+  tmp_mb: z.number().int().min(1).max(65536).default(256).describe("size of the container's /tmp (a tmpfs)"),
+  workdir: HostPath.optional().describe("the host directory mounted read-write at the same path, the upstream's working directory; default upstream.cwd"),
+  mounts: z
+    .strictObject({
+      read_only: z.array(HostPath).max(64).default([]).describe("further host paths the upstream may read (what its command needs to run), at their host paths"),
+      read_write: z.array(HostPath).max(16).default([]).describe("further host paths the upstream may write; never an environment"),
+    })
+    .default({ read_only: [], read_write: [] })
+    .describe("host paths mounted besides the interpreters, the environments and the working directory; empty (default): none"),
+  python: HostPath.optional().describe("the upstream's own interpreter on the host, mounted read-only; default argv[0] of command when it is a python"),
+});
+export type UpstreamSandboxConfig = z.infer<typeof UpstreamSandboxSchema>;
 
 /**
  * `upstream:` of pipgate.yaml: the MCP server gateway mode fronts. A stdio `command` pipgate starts and
@@ -68,7 +100,10 @@ export const UpstreamSchema = z
       .max(1024 * 1024)
       .default(4096)
       .describe("the largest single message accepted from the upstream; a larger one closes its session with an error"),
-    // `sandbox` (a contained stdio upstream) is added here by its own change.
+    sandbox: z
+      .union([z.boolean(), UpstreamSandboxSchema])
+      .default(false)
+      .describe("run the stdio upstream in a container of its own: no network, read-only root, the environments read-only, a working directory read-write (true: all defaults)"),
   })
   .superRefine((upstream, ctx) => {
     const hasCommand = upstream.command !== undefined;
@@ -85,6 +120,12 @@ export const UpstreamSchema = z
       for (const key of ["env", "cwd"] as const) {
         if (upstream[key] !== undefined) ctx.addIssue({ code: "custom", path: [key], message: `${key} applies to a stdio upstream: it needs command` });
       }
+    }
+    if (!hasCommand && upstream.sandbox !== false) {
+      ctx.addIssue({ code: "custom", path: ["sandbox"], message: "a url upstream runs elsewhere and cannot be contained: sandbox needs command (a stdio server pipgate starts)" });
+    }
+    if (hasCommand && upstream.sandbox !== false && upstream.cwd === undefined && (upstream.sandbox === true || upstream.sandbox.workdir === undefined)) {
+      ctx.addIssue({ code: "custom", path: ["sandbox"], message: "a contained upstream needs a working directory it may write: set upstream.sandbox.workdir or upstream.cwd" });
     }
     if (!hasUrl && upstream.headers !== undefined) {
       ctx.addIssue({ code: "custom", path: ["headers"], message: "headers apply to an HTTP upstream: they need url" });

@@ -1,7 +1,8 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import type { Transport } from "@modelcontextprotocol/sdk/shared/transport.js";
-import { deserializeMessage, serializeMessage } from "@modelcontextprotocol/sdk/shared/stdio.js";
+import { serializeMessage } from "@modelcontextprotocol/sdk/shared/stdio.js";
 import type { JSONRPCMessage } from "@modelcontextprotocol/sdk/types.js";
+import { MessageFramer } from "./message-framing.js";
 import { StderrTail } from "./stderr-tail.js";
 
 /** What the gateway needs to know of a transport beyond the SDK's interface, when it can say. */
@@ -31,8 +32,8 @@ const GRACE_MS = 1500;
  * does not fit a hostile upstream: it drops the exit code (needed to say why a call failed), cannot put
  * the server in its own process group (so the code it runs would outlive it), passes stderr through or
  * unbounded, and caps its read buffer rather than a message. This one spawns the server as the leader of
- * a new process group, frames stdout itself with a per-message byte cap (a longer line kills the group
- * and ends the transport with a clear reason), keeps a bounded stderr tail, and on close signals the
+ * a new process group, frames stdout with a per-message byte cap (MessageFramer: a longer line kills
+ * the group and ends the transport with a clear reason), keeps a bounded stderr tail, and on close signals the
  * whole group: stdin closed, then SIGTERM, then SIGKILL.
  */
 export class ProcessTransport implements UpstreamTransport {
@@ -42,14 +43,21 @@ export class ProcessTransport implements UpstreamTransport {
 
   private child: ChildProcess | undefined;
   private readonly stderr: StderrTail;
-  private pending: Buffer[] = [];
-  private pendingBytes = 0;
+  private readonly framer: MessageFramer;
   private end: string | undefined;
-  private stopReason: string | undefined;
   private exited: Promise<void> | undefined;
 
   constructor(private readonly spec: ProcessSpec) {
     this.stderr = new StderrTail(spec.stderrTailBytes);
+    this.framer = new MessageFramer(spec.maxMessageBytes, {
+      message: (message) => this.onmessage?.(message),
+      error: (error) => this.onerror?.(error),
+      overflow: (reason) => {
+        this.child?.stdout?.destroy();
+        this.signalGroup("SIGKILL");
+        this.onerror?.(new Error(`the upstream server ${reason}`));
+      },
+    });
   }
 
   get pid(): number | undefined {
@@ -86,55 +94,14 @@ export class ProcessTransport implements UpstreamTransport {
       child.once("close", (code, signal) => {
         const tail = this.stderr.summary();
         const how = code !== null ? `code ${code}` : `signal ${signal ?? "unknown"}`;
-        this.end ??= this.stopReason ?? `exited (${how}${tail === "" ? "" : `, last stderr: ${tail}`})`;
+        this.end ??= this.framer.stopped ?? `exited (${how}${tail === "" ? "" : `, last stderr: ${tail}`})`;
         this.onclose?.();
       });
       child.stdin?.on("error", (error) => this.onerror?.(error));
       child.stdout?.on("error", (error) => this.onerror?.(error));
-      child.stdout?.on("data", (chunk: Buffer) => this.receive(chunk));
+      child.stdout?.on("data", (chunk: Buffer) => this.framer.push(chunk));
       child.stderr?.on("data", (chunk: Buffer) => this.stderr.push(chunk));
     });
-  }
-
-  private receive(chunk: Buffer): void {
-    if (this.stopReason !== undefined) return;
-    let rest = chunk;
-    for (let newline = rest.indexOf(0x0a); newline !== -1; newline = rest.indexOf(0x0a)) {
-      const line = Buffer.concat([...this.pending, rest.subarray(0, newline)]);
-      this.pending = [];
-      this.pendingBytes = 0;
-      rest = rest.subarray(newline + 1);
-      if (line.length > this.spec.maxMessageBytes) return this.overflow(line.length);
-      this.deliver(line);
-      if (this.stopReason !== undefined) return;
-    }
-    if (rest.length === 0) return;
-    this.pendingBytes += rest.length;
-    if (this.pendingBytes > this.spec.maxMessageBytes) return this.overflow(this.pendingBytes);
-    this.pending.push(rest);
-  }
-
-  private deliver(line: Buffer): void {
-    const text = line.toString("utf8").replace(/\r$/, "");
-    if (text.trim() === "") return;
-    let message: JSONRPCMessage;
-    try {
-      message = deserializeMessage(text);
-    } catch (error) {
-      this.onerror?.(new Error(`the upstream wrote a line to stdout that is not a JSON-RPC message (${text.length} characters): ${error instanceof Error ? error.message.slice(0, 200) : "parse error"}`));
-      return;
-    }
-    this.onmessage?.(message);
-  }
-
-  private overflow(bytes: number): void {
-    const limitKb = Math.floor(this.spec.maxMessageBytes / 1024);
-    this.stopReason = `was stopped: it sent a message of more than ${limitKb} KB (${bytes} bytes read so far; the limit is upstream.max_message_kb)`;
-    this.pending = [];
-    this.pendingBytes = 0;
-    this.child?.stdout?.destroy();
-    this.signalGroup("SIGKILL");
-    this.onerror?.(new Error(`the upstream server ${this.stopReason}`));
   }
 
   send(message: JSONRPCMessage): Promise<void> {

@@ -44,6 +44,39 @@ export interface ContainerStreams {
 const EVENT_PREFIX = "@@pipgate ";
 const HEADER_SIZE = 8;
 
+/**
+ * Splits Docker's multiplexed attach stream into its frames' payloads, in fixed memory: a frame's
+ * payload is handed on as it arrives (never gathered), so a header claiming 4 GB costs nothing.
+ * Stream 1 is stdout, 2 stderr; the caller decides what to keep.
+ */
+export function createDemuxer(onPayload: (stream: number, bytes: Buffer) => void): (chunk: Buffer) => void {
+  // The header being read, then how much of the current frame's payload is left.
+  const header = Buffer.alloc(HEADER_SIZE);
+  let headerFill = 0;
+  let stream = 0;
+  let remaining = 0;
+  return (chunk) => {
+    let offset = 0;
+    while (offset < chunk.length) {
+      if (remaining === 0) {
+        const take = Math.min(HEADER_SIZE - headerFill, chunk.length - offset);
+        chunk.copy(header, headerFill, offset, offset + take);
+        headerFill += take;
+        offset += take;
+        if (headerFill < HEADER_SIZE) return;
+        stream = header[0]!;
+        remaining = header.readUInt32BE(4);
+        headerFill = 0;
+        continue;
+      }
+      const take = Math.min(remaining, chunk.length - offset);
+      onPayload(stream, chunk.subarray(offset, offset + take));
+      remaining -= take;
+      offset += take;
+    }
+  };
+}
+
 /** A progress line from the driver: `@@pipgate {json}` holding an object; anything else is not an event. */
 export function parseDriverEvent(line: string): Record<string, unknown> | undefined {
   if (!line.startsWith(EVENT_PREFIX)) return undefined;
@@ -153,14 +186,8 @@ export function createContainerStreams(
   );
   const stderrLines = new Lines(limits.maxLineBytes, () => undefined, () => (longLines += 1));
 
-  // Frame parsing state: the header being read, then how much of the current frame's payload is left.
-  const header = Buffer.alloc(HEADER_SIZE);
-  let headerFill = 0;
-  let stream = 0;
-  let remaining = 0;
-
-  function payload(bytes: Buffer): void {
-    if (stream !== 1 && stream !== 2) return; // stdin echo or an unknown stream: not kept
+  const demux = createDemuxer((stream, bytes) => {
+    if (overflowed || (stream !== 1 && stream !== 2)) return; // stdin echo or an unknown stream: not kept
     totalBytes += bytes.length;
     if (totalBytes > limits.maxTotalBytes) {
       overflowed = true;
@@ -169,28 +196,11 @@ export function createContainerStreams(
     }
     tails[stream].push(bytes);
     (stream === 1 ? stdoutLines : stderrLines).push(bytes);
-  }
+  });
 
   return {
     write(chunk) {
-      let offset = 0;
-      while (offset < chunk.length && !overflowed) {
-        if (remaining === 0) {
-          const take = Math.min(HEADER_SIZE - headerFill, chunk.length - offset);
-          chunk.copy(header, headerFill, offset, offset + take);
-          headerFill += take;
-          offset += take;
-          if (headerFill < HEADER_SIZE) return;
-          stream = header[0]!;
-          remaining = header.readUInt32BE(4);
-          headerFill = 0;
-          continue;
-        }
-        const take = Math.min(remaining, chunk.length - offset);
-        payload(chunk.subarray(offset, offset + take));
-        remaining -= take;
-        offset += take;
-      }
+      if (!overflowed) demux(chunk);
     },
     summary() {
       return {
