@@ -3,6 +3,7 @@ import type { Transport } from "@modelcontextprotocol/sdk/shared/transport.js";
 import { serializeMessage } from "@modelcontextprotocol/sdk/shared/stdio.js";
 import type { JSONRPCMessage } from "@modelcontextprotocol/sdk/types.js";
 import { MessageFramer } from "./message-framing.js";
+import { settlesWithin } from "./race-bounds.js";
 import { StderrTail } from "./stderr-tail.js";
 
 /** What the gateway needs to know of a transport beyond the SDK's interface, when it can say. */
@@ -119,9 +120,9 @@ export class ProcessTransport implements UpstreamTransport {
     if (child === undefined || this.exited === undefined || child.pid === undefined) return;
     if (child.exitCode === null && child.signalCode === null) {
       child.stdin?.end();
-      if (!(await within(this.exited, GRACE_MS))) {
+      if (!(await settlesWithin(this.exited, GRACE_MS))) {
         this.signalGroup("SIGTERM");
-        if (!(await within(this.exited, GRACE_MS))) this.signalGroup("SIGKILL");
+        if (!(await settlesWithin(this.exited, GRACE_MS))) this.signalGroup("SIGKILL");
       }
     }
     // The leader may be gone while what it started lives on in the group.
@@ -138,15 +139,4 @@ export class ProcessTransport implements UpstreamTransport {
       // the group is already gone
     }
   }
-}
-
-function within(promise: Promise<void>, ms: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(() => resolve(false), ms);
-    timer.unref();
-    void promise.then(() => {
-      clearTimeout(timer);
-      resolve(true);
-    });
-  });
 }

@@ -13,3 +13,21 @@ export function raceBounds<T>(promise: Promise<T>, signal: AbortSignal | undefin
     void promise.then(finish);
   });
 }
+
+/** Whether `promise` settles within `ms` (a grace period before a harder signal); the timer does not hold the process. */
+export function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => resolve(false), ms);
+    timer.unref();
+    void promise.then(
+      () => {
+        clearTimeout(timer);
+        resolve(true);
+      },
+      () => {
+        clearTimeout(timer);
+        resolve(true);
+      },
+    );
+  });
+}

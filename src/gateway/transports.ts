@@ -1,13 +1,15 @@
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
+import { containedSettings } from "../config/contained-paths.js";
+import type { LoadedConfig } from "../config/schema.js";
 import type { UpstreamConfig } from "../config/upstream-schema.js";
 import type { Logger } from "../log.js";
 import { boundedFetch } from "./bounded-fetch.js";
+import { containedTransportFactory } from "./contained-transport.js";
 import { ProcessTransport, type UpstreamTransport } from "./process-transport.js";
 
 /**
  * Makes a fresh transport to the upstream: one per connection, so each client session gets its own
- * process or HTTP session, and a restart gets a new one. A contained (container) transport is another
- * factory with the same shape.
+ * process, container or HTTP session, and a restart gets a new one.
  */
 export type UpstreamTransportFactory = () => UpstreamTransport;
 
@@ -24,10 +26,35 @@ export function upstreamEnv(configured: Record<string, string> | undefined, ambi
   return { ...env, ...configured };
 }
 
-/** The factory for a configured upstream (`upstream.command` or `upstream.url`, already resolved by loadConfig). */
-export function transportFor(config: UpstreamConfig, log: Logger): UpstreamTransportFactory {
+/** What a contained upstream needs of the rest of the loaded configuration. */
+export type UpstreamHost = Pick<LoadedConfig, "sandbox" | "environments" | "state_dir">;
+
+/**
+ * The factory for a configured upstream (`upstream.command` or `upstream.url`, already resolved by
+ * loadConfig). A contained one (`upstream.sandbox`) runs in a container and needs `host`, the loaded
+ * configuration it mounts the environments of; without it, that is a programming error, thrown.
+ */
+export function transportFor(config: UpstreamConfig, log: Logger, host?: UpstreamHost): UpstreamTransportFactory {
   const maxMessageBytes = config.max_message_kb * 1024;
   const { command, url } = config;
+  const contained = containedSettings(config);
+  if (command !== undefined && contained !== undefined) {
+    if (host === undefined) throw new Error("a contained upstream (upstream.sandbox) needs the loaded configuration: pass it to transportFor");
+    // Inside the container pipgate's HOME means nothing; /tmp is the one writable place besides the working directory.
+    const env = { ...upstreamEnv(undefined), HOME: "/tmp", ...config.env };
+    return containedTransportFactory(
+      {
+        settings: contained,
+        command,
+        env,
+        environments: Object.fromEntries(Object.entries(host.environments).map(([name, environment]) => [name, environment.python])),
+        sandbox: host.sandbox,
+        stateDir: host.state_dir,
+        maxMessageBytes,
+      },
+      log,
+    );
+  }
   if (command !== undefined) {
     const [program, ...args] = command;
     if (program === undefined) throw new Error("upstream.command is empty (the schema refuses that)");

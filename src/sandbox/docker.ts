@@ -3,6 +3,7 @@ import { errorMessage } from "../errors.js";
 import type { Logger } from "../log.js";
 import { createContainerStreams, type StreamLimits, type StreamSummary } from "./boundary/streams.js";
 import type { ContainerSpec } from "./spec.js";
+import type { UpstreamContainerSpec } from "./upstream-spec.js";
 
 export interface SandboxRun {
   exitCode: number | null;
@@ -42,8 +43,7 @@ export interface SandboxRunner {
  * request that is refused before the sandbox, never pays its ~25 MB.
  */
 export function createDockerRunner(socketPath: string, log: Logger): SandboxRunner {
-  let client: Promise<Docker> | undefined;
-  const connect = () => (client ??= import("dockerode").then(({ default: Dockerode }) => new Dockerode({ socketPath })));
+  const connect = lazyClient(socketPath);
 
   async function run(spec: ContainerSpec, options: RunOptions): Promise<SandboxRun> {
     const started = Date.now();
@@ -129,4 +129,98 @@ export function createDockerRunner(socketPath: string, log: Logger): SandboxRunn
   }
 
   return { run, imagePython, ping, runtimes };
+}
+
+/** A dockerode client for the socket, loaded and made on first use. */
+function lazyClient(socketPath: string): () => Promise<Docker> {
+  let client: Promise<Docker> | undefined;
+  return () => (client ??= import("dockerode").then(({ default: Dockerode }) => new Dockerode({ socketPath })));
+}
+
+/** A running container with its stdin and its multiplexed stdout/stderr attached. */
+export interface AttachedContainer {
+  id: string;
+  /** Writes to the container's stdin. */
+  write(bytes: string): Promise<void>;
+  /** Closes its stdin (StdinOnce: the process sees end of file). */
+  endInput(): void;
+  /** Settles once the container has ended; never rejects. */
+  readonly ended: Promise<{ exitCode: number | null; oomKilled: boolean }>;
+  kill(signal: "SIGTERM" | "SIGKILL"): Promise<void>;
+  /** Kills (if needed) and removes the container; idempotent. */
+  remove(): Promise<void>;
+}
+
+/**
+ * Creates, attaches and starts a long-running container that speaks over its stdin and stdout (a
+ * contained upstream MCP server). Attached before it starts, so nothing it writes is missed; a failure
+ * to start removes what was created. The caller bounds what it reads (createDemuxer, MessageFramer).
+ */
+export async function startAttachedContainer(
+  socketPath: string,
+  spec: UpstreamContainerSpec,
+  /** Raw attach-stream chunks (8-byte framed: boundary/streams.ts createDemuxer), in order, from before the start. */
+  onOutput: (chunk: Buffer) => void,
+  log: Logger,
+): Promise<AttachedContainer> {
+  const docker = await lazyClient(socketPath)();
+  const container = await docker.createContainer({
+    Image: spec.image,
+    Cmd: spec.cmd,
+    Env: spec.env,
+    User: spec.user,
+    WorkingDir: spec.workingDir,
+    Labels: spec.labels,
+    Tty: false,
+    OpenStdin: true,
+    StdinOnce: true,
+    AttachStdin: true,
+    AttachStdout: true,
+    AttachStderr: true,
+    NetworkDisabled: true,
+    HostConfig: spec.hostConfig as Docker.HostConfig,
+  });
+  let removed: Promise<void> | undefined;
+  const remove = () =>
+    (removed ??= container.remove({ force: true, v: true }).catch((error: unknown) => {
+      if (!/no such container|is already in progress/i.test(errorMessage(error))) log.error({ err: errorMessage(error), id: container.id }, "could not remove an upstream container");
+    }));
+  try {
+    const stream = (await container.attach({ stream: true, stdin: true, stdout: true, stderr: true, hijack: true })) as NodeJS.ReadWriteStream & { destroy?: () => void };
+    stream.on("data", (chunk: Buffer) => onOutput(chunk));
+    stream.on("error", () => undefined);
+    const streamEnded = new Promise<void>((resolve) => {
+      stream.on("end", () => resolve());
+      stream.on("close", () => resolve());
+      stream.on("error", () => resolve());
+    });
+    await container.start();
+    const ended = container
+      .wait()
+      .then(async (result: { StatusCode?: number }) => {
+        // What it wrote just before it ended may still be on its way.
+        await Promise.race([streamEnded, new Promise((resolve) => setTimeout(resolve, 1000).unref())]);
+        const state = (await container.inspect().catch(() => undefined))?.State;
+        return { exitCode: typeof result.StatusCode === "number" ? result.StatusCode : null, oomKilled: state?.OOMKilled === true };
+      })
+      .catch(() => ({ exitCode: null, oomKilled: false }))
+      .finally(() => stream.destroy?.());
+    return {
+      id: container.id,
+      write: (bytes) =>
+        new Promise((resolve, reject) => {
+          if (!stream.write(bytes, (error) => (error === null || error === undefined ? undefined : reject(error)))) stream.once("drain", () => resolve());
+          else resolve();
+        }),
+      endInput: () => {
+        stream.end();
+      },
+      ended,
+      kill: (signal) => container.kill({ signal }).then(() => undefined, () => undefined),
+      remove,
+    };
+  } catch (error) {
+    await remove();
+    throw error;
+  }
 }
