@@ -85,6 +85,7 @@ export const INTEGRATION_TESTS = [
   "test/fixtures-selftest/sdist-build.test.ts",
   "test/grants/default-environment.test.ts",
   "test/gateway/upstream.test.ts", // upstream MCP server processes, a venv
+  "test/gateway/contained.test.ts", // contained upstream containers (runc, runsc), a venv
   "test/grants/overlay.test.ts",
   "test/http/http.test.ts",
   "test/http/serve-cli.test.ts",
