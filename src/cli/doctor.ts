@@ -12,13 +12,10 @@ import { indexFromConfig } from "../index/from-config.js";
 import { loadPolicy } from "../config/policy-file.js";
 import { gatewayConfigured, unknownPolicyTools } from "../config/policy-tools.js";
 import { configuredUpstreamKey, pinStatus } from "../gateway/pins.js";
+import { upstreamChecks, type DoctorCheck } from "./doctor-upstream.js";
 import { EXIT, parseCli, requireConfig, type Subcommand } from "./common.js";
 
-interface Check {
-  name: string;
-  ok: boolean;
-  detail: string;
-}
+type Check = DoctorCheck;
 
 /** `pipgate doctor`: one line per thing that must be right before agents are let in. */
 export const doctor: Subcommand = async (argv, io) => {
@@ -105,6 +102,8 @@ export const doctor: Subcommand = async (argv, io) => {
     checks.push({ name: `grant ${file.name} overlay`, ok: overlay.ok, detail: overlay.ok ? file.path : overlay.issues.join("; ") });
   }
 
+  checks.push(...(await upstreamChecks(config, runner, engine, registered)));
+
   const configured = await indexFromConfig(config, { retries: 0, cacheTtlSeconds: 0 });
   if (!configured.ok) checks.push({ name: "index", ok: false, detail: configured.error });
   else {
@@ -131,6 +130,6 @@ export const doctor: Subcommand = async (argv, io) => {
   }
 
   if (values.json) io.stdout(`${JSON.stringify(checks, null, 2)}\n`);
-  else for (const check of checks) io.stdout(`${check.ok ? "ok  " : "FAIL"}  ${check.name}: ${check.detail}\n`);
+  else for (const check of checks) io.stdout(`${!check.ok ? "FAIL" : check.warning === true ? "WARN" : "ok  "}  ${check.name}: ${check.detail}\n`);
   return checks.every((check) => check.ok) ? EXIT.ok : EXIT.failure;
 };

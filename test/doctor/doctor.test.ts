@@ -108,6 +108,43 @@ describe("pipgate doctor", () => {
     expect(lines.find((line) => line.includes("sandbox image for default"))).toMatch(/^FAIL {2}sandbox image for default: pipgate-sandbox:py3\.\d+ cannot be checked: the Docker engine is not reachable$/);
   });
 
+  it("warns loudly, without failing, about a gateway whose stdio upstream runs uncontained", async () => {
+    const path = variant("uncontained.yaml", (copy) => {
+      copy.upstream = { command: ["python3", "-m", "mcp_python_interpreter"] };
+    });
+    const { code, lines } = await run(path);
+    expect(code).toBe(0);
+    const line = lines.find((entry) => entry.includes("upstream containment"));
+    expect(line).toMatch(/^WARN {2}upstream containment: WARNING: the upstream runs uncontained: .*site-packages.*network.*upstream\.sandbox: true/);
+  });
+
+  it("lists what a contained upstream will see of the host: the environment read-only, the working directory read-write", async () => {
+    const workdir = join(ws.dir, "upstream-work");
+    mkdirSync(workdir, { recursive: true });
+    const path = variant("contained.yaml", (copy) => {
+      copy.upstream = { command: ["/usr/bin/node", "server.js"], sandbox: { workdir, mounts: { read_only: ["/usr/bin/node"] } } };
+    });
+    const { code, lines } = await run(path);
+    expect(lines.filter((line) => line.startsWith("FAIL"))).toEqual([]);
+    expect(code).toBe(0);
+    expect(lines).toContainEqual(expect.stringMatching(/^ok {4}upstream containment: contained: no network, read-only root/));
+    expect(lines).toContainEqual(expect.stringMatching(/^ok {4}upstream image: pipgate-sandbox:py3\.\d+ \(Python 3\.\d+\)$/));
+    const mounts = lines.filter((line) => line.includes("upstream mount:"));
+    expect(mounts).toContain(`ok    upstream mount: ro ${join(ws.dir, "venvs", "default")}: environment default (sys.prefix)`);
+    expect(mounts).toContain(`ok    upstream mount: rw ${workdir}: the working directory`);
+    expect(mounts).toContainEqual(expect.stringMatching(/^ok {4}upstream mount: ro \S+: environment default \(sys\.base_prefix\)$/));
+    expect(mounts).toContain("ok    upstream mount: ro /usr/bin/node: upstream.sandbox.mounts.read_only");
+  });
+
+  it("fails naming the mount when a contained upstream's working directory holds an environment", async () => {
+    const path = variant("contained-bad.yaml", (copy) => {
+      copy.upstream = { command: ["/usr/bin/node", "server.js"], sandbox: { workdir: join(ws.dir, "venvs") } };
+    });
+    const { code, lines } = await run(path);
+    expect(code).toBe(1);
+    expect(lines.find((line) => line.includes("upstream containment"))).toMatch(/^FAIL {2}upstream containment: the contained upstream cannot start: the working directory: .*venvs is writable in the container and overlaps .*must stay read-only/);
+  });
+
   it("reports a state database that is not a database as FAIL lines instead of crashing", async () => {
     const stateDir = join(ws.dir, "damaged-state");
     mkdirSync(stateDir);
