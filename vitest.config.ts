@@ -22,6 +22,7 @@ export const UNIT_TESTS = [
   "test/commit/pure.test.ts",
   "test/config/unknown-keys.test.ts",
   "test/config/upstream.test.ts",
+  "test/config/upstream-sandbox.test.ts",
   "test/fixtures-selftest/archives.test.ts",
   "test/gateway/bounds.test.ts",
   "test/fixtures-selftest/index-server.test.ts",

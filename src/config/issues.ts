@@ -77,8 +77,14 @@ function knownKeysAt(schema: z.ZodType, path: readonly PropertyKey[]): string[] 
   }
   if (node === undefined) return [];
   const inner = unwrap(node);
+  return keysOf(inner);
+}
+
+/** An object's keys; a union's (`false | true | {…}`) are those of its object options. */
+function keysOf(inner: z.ZodType): string[] {
   if (inner instanceof z.ZodObject) return Object.keys(inner.shape);
   if (inner instanceof z.ZodRecord && inner.keyType instanceof z.ZodEnum) return inner.keyType.options.map(String);
+  if (inner instanceof z.ZodUnion) return [...new Set((inner.options as readonly z.ZodType[]).flatMap((option) => keysOf(unwrap(option))))];
   return [];
 }
 

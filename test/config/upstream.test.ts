@@ -35,6 +35,7 @@ describe("upstream: in pipgate.yaml", () => {
       serve_upstream: [],
       restart: { initial_ms: 500, max_ms: 30_000 },
       max_message_kb: 4096,
+      sandbox: false,
     });
   });
 
