@@ -84,6 +84,7 @@ export const INTEGRATION_TESTS = [
   "test/fixtures-selftest/pip-resolve.test.ts",
   "test/fixtures-selftest/sdist-build.test.ts",
   "test/grants/default-environment.test.ts",
+  "test/gateway/gateway.test.ts",
   "test/gateway/upstream.test.ts", // upstream MCP server processes, a venv
   "test/grants/overlay.test.ts",
   "test/http/http.test.ts",
