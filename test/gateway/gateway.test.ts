@@ -13,6 +13,8 @@ import { buildWheel } from "../fixtures/dists.js";
 import { capture } from "../support/cli-io.js";
 import { createWorkspace, REPO_ROOT, requireDocker, type Workspace } from "../support/harness.js";
 import { resultText, type ToolResult } from "../support/in-process.js";
+import { startServeProcess, type ServeProcess } from "../support/serve-process.js";
+import { hashToken } from "../../src/grants/tokens.js";
 
 const BIN = join(REPO_ROOT, "dist", "src", "cli", "bin.js");
 const FIXTURE = join(REPO_ROOT, "dist", "test", "fixtures", "upstream", "interpreter-server.js");
@@ -259,5 +261,58 @@ describe("gateway mode in front of a third-party server (server-everything)", ()
     expect(prompts.length).toBeGreaterThan(0);
     const reads = records(ws).filter((record) => record.tool === "mcp.resources");
     expect(reads).toEqual([expect.objectContaining({ outcome: "forwarded", arguments: { uri: first.uri } })]);
+  });
+});
+
+describe("gateway mode over Streamable HTTP", () => {
+  let setup: Awaited<ReturnType<typeof interpreterWorkspace>>;
+  let serve: ServeProcess;
+  const TOKENS = { alice: "alice-token-0123456789", bob: "bob-token-0123456789" };
+  const policy = JSON.stringify({
+    version: "1",
+    default: "deny",
+    tools: { install_package: {}, run_python_code: {}, list_directory: { action: "approval" } },
+    approval: { expires_after_hours: 1 },
+  });
+
+  beforeAll(async () => {
+    setup = await interpreterWorkspace(policy);
+    const config = parse(readFileSync(setup.ws.configPath, "utf8")) as Record<string, unknown>;
+    config.grants = Object.fromEntries(Object.entries(TOKENS).map(([name, token]) => [name, { environments: "*", token_sha256: hashToken(token) }]));
+    writeFileSync(setup.ws.configPath, stringify(config));
+    serve = await startServeProcess(setup.ws.configPath);
+  }, 120_000);
+  afterAll(async () => {
+    await serve?.stop();
+    await setup?.ws.close();
+  });
+
+  it("gives two concurrent HTTP sessions separate upstream processes, even of one grant", async () => {
+    const [a, b, c] = await Promise.all([serve.connect(TOKENS.alice), serve.connect(TOKENS.alice), serve.connect(TOKENS.bob)]);
+    await Promise.all([call(a, "run_python_code", { code: "mine = 'a'" }), call(b, "run_python_code", { code: "mine = 'b'" })]);
+    expect(resultText(await call(a, "run_python_code", { code: "print(mine)" })).trim()).toBe("a");
+    expect(resultText(await call(b, "run_python_code", { code: "print(mine)" })).trim()).toBe("b");
+    expect(resultText(await call(c, "run_python_code", { code: "print(mine)" }))).toContain("NameError");
+    const identities = records(setup.ws).filter((record) => record.tool === "run_python_code").map((record) => record.identity);
+    expect(identities.sort()).toEqual(["alice", "alice", "alice", "alice", "bob"]);
+  });
+
+  it("holds a call the policy sends to a person, and lets the same call through once when approved", async () => {
+    const a = await serve.connect(TOKENS.alice);
+    const held = await call(a, "list_directory", { directory_path: "" });
+    expect(held.isError).toBe(true);
+    const id = /apc_[a-z0-9]+/.exec(resultText(held))?.[0];
+    expect(id, resultText(held)).toBeDefined();
+    const approve = capture();
+    expect(await main(["approvals", "approve", id ?? "", "--reason", "reviewed", "--as", "ops", "--config", setup.ws.configPath], approve)).toBe(0);
+    const passed = await call(a, "list_directory", { directory_path: "" });
+    expect(passed.isError, resultText(passed)).toBeFalsy();
+    // once: the same call again waits for a person again
+    expect((await call(a, "list_directory", { directory_path: "" })).isError).toBe(true);
+    // bob's identical call was never approved
+    const bob = await serve.connect(TOKENS.bob);
+    expect((await call(bob, "list_directory", { directory_path: "" })).isError).toBe(true);
+    const outcomes = records(setup.ws).filter((record) => record.tool === "list_directory").map((record) => record.outcome);
+    expect(outcomes).toEqual(["pending", "forwarded", "pending", "pending"]);
   });
 });
