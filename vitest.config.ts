@@ -25,6 +25,7 @@ export const UNIT_TESTS = [
   "test/fixtures-selftest/archives.test.ts",
   "test/gateway/bounds.test.ts",
   "test/fixtures-selftest/index-server.test.ts",
+  "test/gateway/environment-names.test.ts",
   "test/gateway/pins.test.ts",
   "test/grants/access.test.ts",
   "test/grants/cli.test.ts",

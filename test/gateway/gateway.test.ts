@@ -106,6 +106,18 @@ describe("gateway mode with the seed policy", () => {
     expect(url.isError).toBe(true);
     expect(rawInstalls(setup.installLog)).toBe(0);
   });
+
+  it("doctor compares the upstream's environment names with pipgate's", async () => {
+    const io = capture();
+    await main(["doctor", "--config", setup.ws.configPath], io);
+    expect(io.out()).toMatch(/^ok {4}upstream environments: pipgate's environments are the upstream's: default$/m);
+    // the upstream's default is another interpreter: an install would land where its code does not look
+    setup.setUpstreamEnv({ FIXTURE_ENVIRONMENTS: JSON.stringify({ default: "/usr/bin/python3", system: "/usr/bin/python3" }) });
+    const mismatch = capture();
+    await main(["doctor", "--config", setup.ws.configPath], mismatch);
+    expect(mismatch.out()).toMatch(/^FAIL {2}upstream environments: "default" is .* in pipgate.yaml but \/usr\/bin\/python3 in the upstream/m);
+    setup.setUpstreamEnv({});
+  });
 });
 
 describe("gateway mode with a policy that names run_python_code", () => {
