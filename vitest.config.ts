@@ -26,6 +26,7 @@ export const UNIT_TESTS = [
   "test/fixtures-selftest/archives.test.ts",
   "test/gateway/bounds.test.ts",
   "test/fixtures-selftest/index-server.test.ts",
+  "test/gateway/environment-names.test.ts",
   "test/gateway/pins.test.ts",
   "test/grants/access.test.ts",
   "test/grants/cli.test.ts",
@@ -85,6 +86,7 @@ export const INTEGRATION_TESTS = [
   "test/fixtures-selftest/pip-resolve.test.ts",
   "test/fixtures-selftest/sdist-build.test.ts",
   "test/grants/default-environment.test.ts",
+  "test/gateway/gateway.test.ts",
   "test/gateway/upstream.test.ts", // upstream MCP server processes, a venv
   "test/gateway/contained.test.ts", // contained upstream containers (runc, runsc), a venv
   "test/grants/overlay.test.ts",

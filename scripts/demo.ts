@@ -76,6 +76,35 @@ async function main(): Promise<number> {
     const imported = await execa(join(venv, "bin", "python"), ["-c", "import tinyhttp, tinyurl_parse; print(tinyhttp.__version__, tinyurl_parse.__version__)"], { reject: false });
     say(`\n${bold("the venv imports what was installed:")} ${imported.stdout.trim() || imported.stderr.trim()}`);
 
+    // Gateway mode: the same pipgate in front of a whole Python-interpreter MCP server (a fixture with
+    // mcp-python-interpreter's tools), the policy naming the tools the agent may use.
+    say(`\n${bold("gateway mode")}: pipgate in front of an interpreter MCP server; the policy names install_package and run_python_code`);
+    const policy = join(dir, "policy.json");
+    writeFileSync(policy, JSON.stringify({ version: "1", default: "deny", tools: { install_package: { limits: [{ counter: "installs", window: "minute", max: 10, scope: "grant" }] }, run_python_code: {} } }));
+    const rawInstalls = join(dir, "raw-installs.log");
+    const upstream = {
+      command: [process.execPath, join(root, "dist", "test", "fixtures", "upstream", "interpreter-server.js")],
+      env: { FIXTURE_ENVIRONMENTS: JSON.stringify({ default: join(venv, "bin", "python") }), FIXTURE_INSTALL_LOG: rawInstalls, FIXTURE_WORKDIR: dir },
+    };
+    const gatewayConfig = join(dir, "gateway.yaml");
+    writeFileSync(gatewayConfig, stringify({ index: { url: index.url }, state_dir: join(dir, "state"), identity: "demo-agent", policy, upstream, environments: { default: { python: join(venv, "bin", "python"), allowlist } } }));
+    const gatewayClient = new Client({ name: "pipgate-demo-agent", version: "1.0.0" });
+    await gatewayClient.connect(
+      new StdioClientTransport({
+        command: process.execPath,
+        args: [join(root, "dist", "src", "cli", "bin.js"), "serve", "--config", gatewayConfig],
+        env: { ...(process.env as Record<string, string>), PIPGATE_LOG_LEVEL: "warn" },
+        stderr: "inherit",
+      }),
+    );
+    closeClient = () => gatewayClient.close();
+    say(`connected through the gateway; tools: ${(await gatewayClient.listTools()).tools.map((tool) => tool.name).join(", ")}`);
+    await call(gatewayClient, "write_file", { file_path: join(dir, "venv", "lib", "evil.pth"), content: "import os" });
+    await call(gatewayClient, "install_package", { package_name: "requests==2.32.3" });
+    const ran = await call(gatewayClient, "run_python_code", { code: "import requests; print('requests', requests.__version__)", execution_mode: "subprocess", environment: "default" });
+    await gatewayClient.close();
+    const gatewayOk = ran.isError !== true && (ran.content[0]?.text ?? "").includes("requests 2.32.3");
+
     const cli = join(root, "dist", "src", "cli", "bin.js");
     say(`\n${bold("auditor → pipgate audit list")}`);
     const list = await execa(process.execPath, [cli, "audit", "list", "--config", config], { reject: false });
@@ -84,7 +113,7 @@ async function main(): Promise<number> {
     const verify = await execa(process.execPath, [cli, "audit", "verify", "--config", config], { reject: false });
     say(indent(verify.stdout || verify.stderr));
 
-    const ok = installed.isError !== true && imported.exitCode === 0 && verify.exitCode === 0;
+    const ok = installed.isError !== true && imported.exitCode === 0 && gatewayOk && verify.exitCode === 0;
     say(`\n${ok ? "demo complete" : "demo FAILED"}`);
     return ok ? 0 : 1;
   } finally {

@@ -16,6 +16,12 @@ import type { Policy } from "./config/policy-file-schema.js";
 import { createSqliteRateStore } from "./ratelimit/store.js";
 import type { Admitter } from "./ratelimit/admission.js";
 import type { ServerDeps } from "./server/context.js";
+import { createServer } from "./server/create-server.js";
+import type { Server } from "@modelcontextprotocol/sdk/server/index.js";
+import type { UpstreamConfig } from "./config/upstream-schema.js";
+import { gatewaySession, type Gateway } from "./gateway/extension.js";
+import { upstreamKey } from "./gateway/pins.js";
+import { transportFor } from "./gateway/transports.js";
 import { createGrantAccess, type GrantAccess } from "./grants/access.js";
 import { narrowAllowlist, overlayLoader, type OverlayResult } from "./grants/allowlist-overlay.js";
 
@@ -38,8 +44,12 @@ type AccessControlResult = { ok: true; control: AccessControl } | { ok: false; i
 export interface Pipgate {
   broker: Broker;
   control: AccessControl;
+  /** gateway mode (`upstream:` in pipgate.yaml): the upstream every session fronts */
+  gateway: Gateway | undefined;
   /** What one MCP server needs whose every call comes from `identity` (stdio's, or an HTTP session's grant). */
   serverDeps(identity: string): ServerDeps;
+  /** One MCP server for one client session of `identity`: pipgate's tools, and in gateway mode its own upstream session. */
+  serverFor(identity: string): { server: Server; close: () => Promise<void> };
   close(): void;
 }
 
@@ -57,7 +67,35 @@ export async function openPipgate(config: LoadedConfig, log: Logger, overrides: 
     return opened;
   }
   const control = opened.control;
-  return { ok: true, value: { broker, control, serverDeps: (identity) => serverDepsFor(broker, control, identity), close: () => broker.close() } };
+  const gateway = config.upstream === undefined ? undefined : openGateway(config.upstream, broker, log, overrides.now ?? (() => new Date()));
+  const serverDeps = (identity: string) => serverDepsFor(broker, control, identity);
+  return {
+    ok: true,
+    value: {
+      broker,
+      control,
+      gateway,
+      serverDeps,
+      serverFor: (identity) => {
+        const deps = serverDeps(identity);
+        return createServer(deps, gateway === undefined ? undefined : gatewaySession(gateway, deps, identity));
+      },
+      close: () => broker.close(),
+    },
+  };
+}
+
+/** What every session of a gateway shares: the upstream's transport, its pins and what was audited of them. */
+function openGateway(upstream: UpstreamConfig, broker: Broker, log: Logger, now: () => Date): Gateway {
+  return {
+    upstream,
+    transport: transportFor(upstream, log, broker.config),
+    db: broker.db,
+    key: upstreamKey(upstream),
+    log,
+    now,
+    auditedChanges: new Set(),
+  };
 }
 
 /**

@@ -32,7 +32,7 @@ function pad(text: string, width: number): string {
   return text + " ".repeat(Math.max(0, width - [...text].length));
 }
 
-const COLUMNS = ["time", "id", "identity", "env", "package", "outcome", "reason"] as const;
+const COLUMNS = ["time", "id", "identity", "tool", "env", "package", "outcome", "reason"] as const;
 type Column = (typeof COLUMNS)[number];
 
 /** Column limits: long values are cut with an ellipsis so one hostile value cannot push the table apart. */
@@ -40,6 +40,7 @@ export const COLUMN_MAX: Readonly<Record<Column, number>> = {
   time: 20,
   id: 30,
   identity: 20,
+  tool: 24,
   env: 16,
   package: 28,
   outcome: 17,
@@ -51,6 +52,7 @@ function cells(record: AuditRecord): Record<Column, string> {
     time: record.time.replace(/\.\d+Z$/, "Z"),
     id: record.id,
     identity: record.identity,
+    tool: record.tool,
     env: record.environment ?? "-",
     package: record.package ?? "-",
     outcome: record.outcome,

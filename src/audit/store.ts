@@ -73,6 +73,7 @@ const BODY_KEYS = [
   "durationMs",
   "broker",
   "recovery",
+  "upstream",
 ] as const satisfies ReadonlyArray<keyof AuditBody>;
 
 /**

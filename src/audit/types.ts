@@ -23,6 +23,7 @@ export const OUTCOMES = [
   "reaped",
   "listed",
   "interrupted",
+  "forwarded",
 ] as const;
 
 /** Outcomes are a closed set: a report or filter can rely on knowing every one. */
@@ -66,6 +67,7 @@ export const OUTCOME_KIND: Readonly<Record<Outcome, OutcomeKind>> = {
   reaped: "other",
   listed: "other",
   interrupted: "failed",
+  forwarded: "other",
 };
 
 /** What was actually installed, so an auditor can match it byte for byte (sha256) against the index. */
@@ -112,6 +114,15 @@ export const RecoveryFindingSchema = z.object({
 });
 export type RecoveryFinding = z.infer<typeof RecoveryFindingSchema>;
 
+/** A call forwarded to the upstream server in gateway mode: how it went there, and how its arguments were kept. */
+export const UpstreamCallSchema = z.object({
+  durationMs: z.number().describe("how long the upstream took to answer"),
+  isError: z.boolean().optional().describe("the upstream's own tool error flag"),
+  arguments_sha256: z.string().describe("sha256 of the arguments' canonical JSON, whole, however much of them the record keeps"),
+  arguments_bytes: z.number().describe("the size of that canonical JSON"),
+  error: z.string().optional().describe("why the call got no answer (the upstream exited, timed out)"),
+});
+
 /** The part of a record that lives in the `body` column: everything not indexed as its own column. */
 export const AuditBodySchema = z.object({
   arguments: z.unknown().describe("the raw tool arguments as received, attacker-controlled"),
@@ -125,6 +136,7 @@ export const AuditBodySchema = z.object({
   durationMs: z.number().optional().describe("the whole request's wall-clock time"),
   broker: BrokerProcessSchema.optional().describe("intents: the broker doing the work, so recovery can tell it is still alive"),
   recovery: RecoveryFindingSchema.optional().describe("interrupted outcomes: what start-up recovery found"),
+  upstream: UpstreamCallSchema.optional().describe("gateway mode: the forwarded call's upstream side"),
 });
 export type AuditBody = z.infer<typeof AuditBodySchema>;
 
@@ -204,6 +216,7 @@ const RECORD_KEY_ORDER = [
   "durationMs",
   "broker",
   "recovery",
+  "upstream",
   "prevHash",
   "hash",
 ] as const satisfies ReadonlyArray<keyof AuditRecord>;

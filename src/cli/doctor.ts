@@ -12,10 +12,45 @@ import { indexFromConfig } from "../index/from-config.js";
 import { loadPolicy } from "../config/policy-file.js";
 import { gatewayConfigured, unknownPolicyTools } from "../config/policy-tools.js";
 import { configuredUpstreamKey, pinStatus } from "../gateway/pins.js";
+import { pythonPrefix } from "../config/python.js";
+import type { LoadedConfig } from "../config/schema.js";
+import type { UpstreamConfig } from "../config/upstream-schema.js";
+import { environmentMismatches, parseUpstreamEnvironments } from "../gateway/environment-names.js";
+import { transportFor } from "../gateway/transports.js";
+import { openUpstreamSession } from "../gateway/upstream.js";
 import { upstreamChecks, type DoctorCheck } from "./doctor-upstream.js";
 import { EXIT, parseCli, requireConfig, type Subcommand } from "./common.js";
 
 type Check = DoctorCheck;
+
+/**
+ * Gateway mode: starts the upstream once and compares its list_python_environments with pipgate's
+ * environments, so an install into `default` is what the upstream's `default` imports.
+ */
+async function upstreamEnvironmentsCheck(upstream: UpstreamConfig, config: LoadedConfig): Promise<Check> {
+  const name = "upstream environments";
+  const log = createLogger("silent");
+  const pythons = Object.fromEntries(Object.entries(config.environments).map(([env, { python }]) => [env, python]));
+  const opened = await openUpstreamSession(transportFor(upstream, log, config), { log, restart: upstream.restart, clientInfo: { name: "pipgate-doctor", version: "0.1.0" } });
+  if (!opened.ok) return { name, ok: false, detail: `the upstream did not start: ${opened.error}` };
+  const session = opened.value;
+  try {
+    const tools = await session.listTools({ timeoutMs: 20_000 });
+    if (!tools.ok) return { name, ok: false, detail: `the upstream did not list its tools: ${tools.error}` };
+    if (!tools.value.some((tool) => tool.name === "list_python_environments")) return { name, ok: true, detail: "the upstream names no Python environments (no list_python_environments tool)" };
+    const listed = await session.callTool("list_python_environments", {}, { timeoutMs: 30_000 });
+    if (!listed.ok) return { name, ok: false, detail: `list_python_environments failed: ${listed.error}` };
+    const text = listed.value.content.map((part) => (part.type === "text" ? part.text : "")).join("\n");
+    const prefixOf = async (python: string) => {
+      const prefix = await pythonPrefix(python);
+      return prefix.ok ? prefix.value : undefined;
+    };
+    const problems = await environmentMismatches(pythons, parseUpstreamEnvironments(text), prefixOf);
+    return { name, ok: problems.length === 0, detail: problems.length === 0 ? `pipgate's environments are the upstream's: ${Object.keys(pythons).join(", ")}` : problems.join("; ") };
+  } finally {
+    await session.close();
+  }
+}
 
 /** `pipgate doctor`: one line per thing that must be right before agents are let in. */
 export const doctor: Subcommand = async (argv, io) => {
@@ -102,7 +137,12 @@ export const doctor: Subcommand = async (argv, io) => {
     checks.push({ name: `grant ${file.name} overlay`, ok: overlay.ok, detail: overlay.ok ? file.path : overlay.issues.join("; ") });
   }
 
-  checks.push(...(await upstreamChecks(config, runner, engine, registered)));
+  const containment = await upstreamChecks(config, runner, engine, registered);
+  checks.push(...containment);
+  // A contained upstream that cannot start (its plan or image failed above) would only fail the same way again here.
+  if (config.upstream !== undefined && containment.every((check) => check.ok)) {
+    checks.push(await upstreamEnvironmentsCheck(config.upstream, config));
+  }
 
   const configured = await indexFromConfig(config, { retries: 0, cacheTtlSeconds: 0 });
   if (!configured.ok) checks.push({ name: "index", ok: false, detail: configured.error });

@@ -2,7 +2,6 @@ import { StdioServerTransport } from "@modelcontextprotocol/sdk/server/stdio.js"
 import { allowlistIssues } from "../config/allowlist-files.js";
 import { openPipgate } from "../app.js";
 import { createLogger } from "../log.js";
-import { createServer } from "../server/create-server.js";
 import { parseListenAddress, startHttpServer } from "../server/http.js";
 import { CliError, EXIT, parseCli, requireConfig, type Subcommand } from "./common.js";
 
@@ -38,7 +37,7 @@ export const serve: Subcommand = async (argv) => {
       listen: listen.value,
       allowRemote: values["allow-remote"],
       grantForToken: (token) => control.access.grantForToken(token),
-      serverFor: (grant) => createServer(app.serverDeps(grant)),
+      serverFor: (grant) => app.serverFor(grant),
       limits: config.http,
       log,
     });
@@ -53,7 +52,7 @@ export const serve: Subcommand = async (argv) => {
     return 0;
   }
 
-  const { server } = createServer(app.serverDeps(config.identity));
+  const { server, close } = app.serverFor(config.identity);
   const transport = new StdioServerTransport();
   await server.connect(transport);
   log.info({ config: config.file, environments: broker.environments.names(), index: broker.index.url }, "pipgate serving on stdio");
@@ -61,7 +60,7 @@ export const serve: Subcommand = async (argv) => {
     transport.onclose = stop;
     process.stdin.once("end", stop);
   });
-  await server.close().catch(() => undefined);
+  await close().catch(() => undefined);
   app.close();
   return 0;
 };

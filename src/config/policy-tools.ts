@@ -1,6 +1,7 @@
 import { nearestKey, unknownKeyMessage } from "./issues.js";
 import { POLICY_TOOLS, type Policy } from "./policy-file-schema.js";
 import type { Grants } from "./grants-schema.js";
+import { PROMPTS_TOOL, RESOURCES_TOOL } from "./upstream-schema.js";
 
 /**
  * Tool names in a policy file or a grant's `limits` that no server offers would silently limit nothing.
@@ -32,7 +33,7 @@ export interface UnknownPolicyTool {
  * `pipgate doctor` prints them.
  */
 export function unknownPolicyTools(policy: Policy, knownTools: readonly string[], grants: Grants = {}): UnknownPolicyTool[] {
-  const known = [...new Set([...POLICY_TOOLS, ...knownTools])];
+  const known = [...new Set([...POLICY_TOOLS, RESOURCES_TOOL, PROMPTS_TOOL, ...knownTools])];
   const named: Array<{ tool: string; where: string }> = [
     ...Object.keys(policy.tools).map((tool) => ({ tool, where: `tools.${tool}` })),
     ...Object.entries(grants).flatMap(([grant, entry]) => Object.keys(entry.limits ?? {}).map((tool) => ({ tool, where: `grants.${grant}.limits.${tool}` }))),

@@ -32,3 +32,13 @@ export async function pythonVersion(python: string): Promise<Result<string>> {
     return { ok: false, error: `cannot run the environment's interpreter ${python}: ${errorMessage(error)}` };
   }
 }
+
+/** An interpreter's sys.prefix: the venv it belongs to, however its path is spelt. */
+export async function pythonPrefix(python: string): Promise<Result<string>> {
+  try {
+    const { stdout } = await execa(python, ["-I", "-c", "import sys; print(sys.prefix)"], { env: isolatedEnv(), extendEnv: false, timeout: 20_000 });
+    return { ok: true, value: stdout.trim() };
+  } catch (error) {
+    return { ok: false, error: `cannot run the interpreter ${python}: ${errorMessage(error)}` };
+  }
+}

@@ -10,6 +10,13 @@ export const UPSTREAM_NAME = /^[A-Za-z0-9_.-]{1,128}$/;
 /** Always pipgate's own tool: the upstream's same-named tool is never reachable (DESIGN property 11). */
 export const OWN_INSTALL_TOOL = "install_package";
 
+/**
+ * The names under which the policy file admits an upstream's resources and prompts: they are not tools,
+ * but pass the same admission, so `"default": "deny"` hides them unless the policy names these.
+ */
+export const RESOURCES_TOOL = "mcp.resources";
+export const PROMPTS_TOOL = "mcp.prompts";
+
 /** `${NAME}` in a header value: the value of environment variable NAME, read when the configuration loads. */
 export const HEADER_VARIABLE = /\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g;
 

@@ -8,6 +8,11 @@ export type Admission =
 export interface Admitter {
   /** `args`: the call's arguments as received (attacker-controlled), for the policy's argument conditions. */
   admit(identity: string, tool: string, environment: string | undefined, args?: unknown): Admission;
+  /**
+   * Whether `tool` is listed to `identity` at all: false when the policy refuses every call of it (its
+   * default, or `action: deny`), so under `"default": "deny"` an unnamed tool is neither listed nor callable.
+   */
+  listable(identity: string, tool: string): boolean;
 }
 
 /** Where a held call stands for its requester: waiting, decided, or never asked before (then it is now). */

@@ -50,6 +50,11 @@ export function createLimiter(options: LimiterOptions): Admitter {
   const running = new Map<string, number>();
 
   return {
+    listable(identity, tool) {
+      const rules = toolRules(options.policy, tool, { name: identity, tools: options.grantTools?.(identity) });
+      return rules.kind !== "default-deny" && !(rules.kind === "named" && rules.action === "deny");
+    },
+
     admit(identity, tool, environment, args): Admission {
       const rules = toolRules(options.policy, tool, { name: identity, tools: options.grantTools?.(identity) });
       const verdict = toolVerdict(rules, tool, args ?? {});

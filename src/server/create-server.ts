@@ -58,7 +58,10 @@ export function createServer(deps: ServerDeps, extension?: ServerExtension): { s
   const replaced = new Set(extension?.replaces ?? []);
   const ownServes = (name: string) => own.has(name) && !replaced.has(name);
   server.setRequestHandler(ListToolsRequestSchema, async (_request, extra) => {
-    const mine = own.definitions().filter((tool) => ownServes(tool.name));
+    // a tool the policy refuses every call of (under "default": "deny", one it does not name) is not listed either
+    const identity = deps.identity(extra);
+    const listable = (name: string) => deps.admitter?.listable(identity, name) ?? true;
+    const mine = own.definitions().filter((tool) => ownServes(tool.name) && listable(tool.name));
     const theirs = extension === undefined ? [] : (await extension.listTools(extra)).filter((tool) => !ownServes(tool.name));
     return { tools: [...mine, ...theirs] };
   });

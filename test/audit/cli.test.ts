@@ -38,7 +38,7 @@ describe("pipgate audit", () => {
     const all = await run("list");
     expect(all.code).toBe(0);
     const lines = all.out.trimEnd().split("\n");
-    expect(lines[0]).toMatch(/^TIME\s+ID\s+IDENTITY\s+ENV\s+PACKAGE\s+OUTCOME\s+REASON$/);
+    expect(lines[0]).toMatch(/^TIME\s+ID\s+IDENTITY\s+TOOL\s+ENV\s+PACKAGE\s+OUTCOME\s+REASON$/);
     expect(lines).toHaveLength(9);
     // aligned: every row's id starts in the header's ID column
     const idColumn = lines[0]!.indexOf("ID");

@@ -1,4 +1,4 @@
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, realpathSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import Database from "better-sqlite3";
 import { parse, stringify } from "yaml";
@@ -8,7 +8,11 @@ import { doctor } from "../../src/cli/doctor.js";
 import { openStateDb } from "../../src/state/db.js";
 import { capture } from "../allowlist/helpers.js";
 import { buildWheel } from "../fixtures/dists.js";
-import { createWorkspace, requireDocker, type Workspace } from "../support/harness.js";
+import { createWorkspace, REPO_ROOT, requireDocker, type Workspace } from "../support/harness.js";
+
+const PROJECT = REPO_ROOT.replace(/\/+$/, "");
+const FIXTURE = join(PROJECT, "dist", "test", "fixtures", "upstream", "interpreter-server.js");
+const node = realpathSync(process.execPath);
 
 interface CheckLine {
   name: string;
@@ -110,9 +114,10 @@ describe("pipgate doctor", () => {
 
   it("warns loudly, without failing, about a gateway whose stdio upstream runs uncontained", async () => {
     const path = variant("uncontained.yaml", (copy) => {
-      copy.upstream = { command: ["python3", "-m", "mcp_python_interpreter"] };
+      copy.upstream = { command: [process.execPath, FIXTURE], env: { FIXTURE_ENVIRONMENTS: JSON.stringify({ default: ws.pythons.default }) } };
     });
     const { code, lines } = await run(path);
+    expect(lines.filter((line) => line.startsWith("FAIL"))).toEqual([]);
     expect(code).toBe(0);
     const line = lines.find((entry) => entry.includes("upstream containment"));
     expect(line).toMatch(/^WARN {2}upstream containment: WARNING: the upstream runs uncontained: .*site-packages.*network.*upstream\.sandbox: true/);
@@ -122,7 +127,11 @@ describe("pipgate doctor", () => {
     const workdir = join(ws.dir, "upstream-work");
     mkdirSync(workdir, { recursive: true });
     const path = variant("contained.yaml", (copy) => {
-      copy.upstream = { command: ["/usr/bin/node", "server.js"], sandbox: { workdir, mounts: { read_only: ["/usr/bin/node"] } } };
+      copy.upstream = {
+        command: [node, FIXTURE],
+        env: { FIXTURE_WORKDIR: workdir, FIXTURE_ENVIRONMENTS: JSON.stringify({ default: ws.pythons.default }) },
+        sandbox: { workdir, mounts: { read_only: [...new Set([node, PROJECT, realpathSync(join(PROJECT, "node_modules"))])] } },
+      };
     });
     const { code, lines } = await run(path);
     expect(lines.filter((line) => line.startsWith("FAIL"))).toEqual([]);
@@ -133,12 +142,14 @@ describe("pipgate doctor", () => {
     expect(mounts).toContain(`ok    upstream mount: ro ${join(ws.dir, "venvs", "default")}: environment default (sys.prefix)`);
     expect(mounts).toContain(`ok    upstream mount: rw ${workdir}: the working directory`);
     expect(mounts).toContainEqual(expect.stringMatching(/^ok {4}upstream mount: ro \S+: environment default \(sys\.base_prefix\)$/));
-    expect(mounts).toContain("ok    upstream mount: ro /usr/bin/node: upstream.sandbox.mounts.read_only");
+    expect(mounts).toContain(`ok    upstream mount: ro ${node}: upstream.sandbox.mounts.read_only`);
+    // and it started: the environments the contained upstream names are pipgate's
+    expect(lines).toContain("ok    upstream environments: pipgate's environments are the upstream's: default");
   });
 
   it("fails naming the mount when a contained upstream's working directory holds an environment", async () => {
     const path = variant("contained-bad.yaml", (copy) => {
-      copy.upstream = { command: ["/usr/bin/node", "server.js"], sandbox: { workdir: join(ws.dir, "venvs") } };
+      copy.upstream = { command: [node, FIXTURE], sandbox: { workdir: join(ws.dir, "venvs") } };
     });
     const { code, lines } = await run(path);
     expect(code).toBe(1);
