@@ -6,6 +6,7 @@ import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js"
 import { execa } from "execa";
 import { parse, stringify } from "yaml";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { reapContainers } from "../../src/sandbox/reaper.js";
 import { buildWheel } from "../fixtures/dists.js";
 import { containersOf, engineRuntimes } from "../support/containers.js";
 import { createWorkspace, REPO_ROOT, requireDocker, venvDigest, type Workspace } from "../support/harness.js";
@@ -122,5 +123,43 @@ describe.each(RUNTIMES)("a gateway with a contained upstream (runtime %s)", (run
     expect(await run("import gw_probe; print(gw_probe.__version__)")).toEqual({ text: "3.1.0\n", isError: false });
     // the upstream's own install_package was never reached
     expect(existsSync(installLog)).toBe(false);
+  });
+});
+
+describe("a contained upstream whose broker died", () => {
+  it("is left to the reaper, which removes it: the broker is gone", async () => {
+    await requireDocker();
+    const ws = await createWorkspace({ projects: [], environments: { default: { allowlist: { packages: {} } } }, config: { policy: "policy.json" } });
+    try {
+      writeFileSync(join(ws.dir, "policy.json"), POLICY);
+      const workdir = join(ws.dir, "work");
+      mkdirSync(workdir);
+      const node = realpathSync(process.execPath);
+      const config = parse(readFileSync(ws.configPath, "utf8")) as Record<string, unknown>;
+      config.upstream = {
+        command: [node, FIXTURE],
+        env: { FIXTURE_ENVIRONMENTS: JSON.stringify({ default: ws.pythons.default }), FIXTURE_WORKDIR: workdir },
+        sandbox: { workdir, mounts: { read_only: [...new Set([node, PROJECT, realpathSync(join(PROJECT, "node_modules"))])] } },
+      };
+      writeFileSync(ws.configPath, stringify(config));
+      const transport = new StdioClientTransport({ command: process.execPath, args: [BIN, "serve", "--config", ws.configPath], stderr: "pipe", env: { PATH: process.env.PATH ?? "", PIPGATE_LOG_LEVEL: "error" } });
+      const client = new Client({ name: "agent", version: "1.0.0" });
+      await client.connect(transport); 
+      const ran = (await client.callTool({ name: "run_python_code", arguments: { code: "print(1)", execution_mode: "subprocess", environment: "default" } })) as ToolResult;
+      expect(resultText(ran)).toBe("1\n");
+      const [id] = await containersOf(ws.stateDir);
+      expect(id).toBeDefined();
+
+      // A live broker's container is left alone, deadline or not …
+      expect(await reapContainers("/var/run/docker.sock", ws.stateDir)).toEqual([]);
+      // … and once the broker is killed outright (no close, no clean-up), the reaper removes it.
+      process.kill(transport.pid!, "SIGKILL");
+      await client.close().catch(() => undefined);
+      const reaped = await reapContainers("/var/run/docker.sock", ws.stateDir);
+      expect(reaped).toEqual([expect.objectContaining({ id: expect.stringMatching(new RegExp(`^${id}`)), why: "broker-gone" })]);
+      expect(await containersOf(ws.stateDir)).toEqual([]);
+    } finally {
+      await ws.close();
+    }
   });
 });
