@@ -89,6 +89,7 @@ export const INTEGRATION_TESTS = [
   "test/gateway/gateway.test.ts",
   "test/gateway/upstream.test.ts", // upstream MCP server processes, a venv
   "test/gateway/contained.test.ts", // contained upstream containers (runc, runsc), a venv
+  "test/gateway/contained-mounts.test.ts", // a venv's interpreter asked where it lives
   "test/gateway/contained-gateway.test.ts", // pipgate serve fronting a contained upstream, a local index
   "test/grants/overlay.test.ts",
   "test/http/http.test.ts",

@@ -18,6 +18,9 @@ export interface ContainedMount {
   why: string;
 }
 
+/** A mount with where its target's own file really lives (for a link: the link, not what it points to). */
+type Located = ContainedMount & { located: string };
+
 export interface ContainedPlan {
   /** Sorted parents first, nested read-only mounts that add nothing removed. */
   mounts: ContainedMount[];
@@ -61,7 +64,7 @@ type Answer = z.infer<typeof AnswerSchema>;
  */
 export async function planContainedMounts(input: PlanInput): Promise<Result<ContainedPlan>> {
   const { settings, guard } = input;
-  const wanted: Array<{ target: string; mode: "ro" | "rw"; why: string }> = [];
+  const wanted: Array<{ target: string; mode: "ro" | "rw"; why: string; link?: true }> = [];
   const interpreterTrees: Array<{ path: string; why: string }> = [];
 
   const upstreamPython = settings.python ?? upstreamInterpreter(input.command);
@@ -84,27 +87,31 @@ export async function planContainedMounts(input: PlanInput): Promise<Result<Cont
     ] as const) {
       if (!isAbsolute(path)) return { ok: false, error: `${who}: ${python} reports ${what} as ${path}, which is not an absolute path` };
       const why = `${who} (${what})`;
-      wanted.push({ target: resolve(path), mode: "ro", why });
-      if (what !== "a link to the interpreter") interpreterTrees.push({ path: resolve(path), why });
+      const link = what === "a link to the interpreter";
+      wanted.push({ target: resolve(path), mode: "ro", why, ...(link ? { link: true as const } : {}) });
+      if (!link) interpreterTrees.push({ path: resolve(path), why });
     }
   }
   for (const path of settings.mounts.read_only) wanted.push({ target: path, mode: "ro", why: "upstream.sandbox.mounts.read_only" });
   wanted.push({ target: settings.workdir, mode: "rw", why: "the working directory" });
   for (const path of settings.mounts.read_write) wanted.push({ target: path, mode: "rw", why: "upstream.sandbox.mounts.read_write" });
 
-  const mounts: ContainedMount[] = [];
-  for (const entry of wanted) {
+  const mounts: Located[] = [];
+  for (const { link, ...entry } of wanted) {
     let source: string;
+    let located: string;
     try {
       source = await realpath(entry.target);
+      // A link is shown by whatever mount holds the link file itself; mounted on its own, it is its target's file.
+      located = link === true ? join(await realpath(dirname(entry.target)), basename(entry.target)) : source;
     } catch (error) {
       return { ok: false, error: `${entry.why}: ${entry.target} cannot be mounted: ${errorMessage(error)}` };
     }
-    for (const path of new Set([entry.target, source])) {
+    for (const path of new Set([entry.target, located, source])) {
       const why = forbiddenMount(path, guard);
       if (why !== undefined) return { ok: false, error: `${entry.why}: ${path}${path === entry.target ? "" : ` (the real path of ${entry.target})`} ${why}` };
     }
-    mounts.push({ ...entry, source });
+    mounts.push({ ...entry, source, located });
   }
 
   // A writable mount must neither lie in an interpreter's tree nor hold one: the environments stay read-only.
@@ -117,7 +124,7 @@ export async function planContainedMounts(input: PlanInput): Promise<Result<Cont
       }
     }
   }
-  return { ok: true, value: { mounts: dedupe(mounts), pythonVersion } };
+  return { ok: true, value: { mounts: dedupe(mounts).map(({ located: _located, ...mount }) => mount), pythonVersion } };
 }
 
 /** argv[0] when it names a python: absolute, or found on PATH as a shell would. */
@@ -179,9 +186,9 @@ async function linkChain(python: string): Promise<Result<string[]>> {
  * mount that shows the same files adds nothing and is dropped; a read-only mount inside a writable one is
  * kept (it makes that part read-only), and so is a writable one inside a read-only one.
  */
-function dedupe(mounts: readonly ContainedMount[]): ContainedMount[] {
+function dedupe(mounts: readonly Located[]): Located[] {
   const sorted = [...mounts].sort((a, b) => depth(a.target) - depth(b.target) || a.target.localeCompare(b.target) || (a.mode === "rw" ? -1 : 1));
-  const kept: ContainedMount[] = [];
+  const kept: Located[] = [];
   for (const mount of sorted) {
     const same = kept.find((other) => other.target === mount.target);
     if (same !== undefined) {
@@ -190,7 +197,7 @@ function dedupe(mounts: readonly ContainedMount[]): ContainedMount[] {
       continue;
     }
     const covering = [...kept].reverse().find((other) => within(mount.target, other.target));
-    if (mount.mode === "ro" && covering?.mode === "ro" && join(covering.source, relative(covering.target, mount.target)) === mount.source) continue;
+    if (mount.mode === "ro" && covering?.mode === "ro" && join(covering.source, relative(covering.target, mount.target)) === mount.located) continue;
     kept.push(mount);
   }
   return kept;
