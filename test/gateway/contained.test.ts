@@ -44,6 +44,8 @@ describe.each(RUNTIMES)("a contained upstream (runtime %s)", (runtime) => {
   let port: number;
   let connections = 0;
   let session: UpstreamSession;
+  /** The main session's container. */
+  let ownIds: string[] | undefined;
 
   const run = async (code: string) => outcome(await session.callTool("run_python_code", { code, execution_mode: "subprocess", environment: "target", timeout: 60 }));
 
@@ -64,24 +66,28 @@ describe.each(RUNTIMES)("a contained upstream (runtime %s)", (runtime) => {
     await new Promise<void>((resolve) => listener.listen(0, "127.0.0.1", resolve));
     port = (listener.address() as { port: number }).port;
 
-    // What the node-based fixture needs to run inside: node itself, the project (dist/) and its node_modules.
+    const opened = await openUpstreamSession(factory(), { log, restart: { initial_ms: 50, max_ms: 400 }, clientInfo, connectTimeoutMs: 60_000 });
+    if (!opened.ok) throw new Error(opened.error);
+    session = opened.value;
+  });
+
+  /** The interpreter fixture in a container: node, the project (dist/) and its node_modules mounted read-only. */
+  function factory(env: Record<string, string> = {}, sandbox: Record<string, unknown> = {}) {
     const node = realpathSync(process.execPath);
     const modules = realpathSync(join(PROJECT, "node_modules"));
     const config = UpstreamSchema.parse({
       command: [node, FIXTURE],
-      env: { FIXTURE_WORKDIR: workdir, FIXTURE_ENVIRONMENTS: JSON.stringify({ target: python }) },
+      env: { FIXTURE_WORKDIR: workdir, FIXTURE_ENVIRONMENTS: JSON.stringify({ target: python }), ...env },
       restart: { initial_ms: 50, max_ms: 400 },
-      sandbox: { runtime, workdir, memory_mb: 512, mounts: { read_only: [...new Set([node, PROJECT, modules])] } },
+      sandbox: { runtime, workdir, memory_mb: 512, mounts: { read_only: [...new Set([node, PROJECT, modules])] }, ...sandbox },
     });
     const host = {
       sandbox: SandboxSchema.parse({}),
       environments: { target: { python, allowlist: join(dir, "allowlist.yaml") } },
       state_dir: stateDir,
     };
-    const opened = await openUpstreamSession(transportFor(config, log, host), { log, restart: config.restart, clientInfo, connectTimeoutMs: 60_000 });
-    if (!opened.ok) throw new Error(opened.error);
-    session = opened.value;
-  });
+    return transportFor(config, log, host);
+  }
 
   afterAll(async () => {
     await session?.close();
@@ -90,7 +96,8 @@ describe.each(RUNTIMES)("a contained upstream (runtime %s)", (runtime) => {
   });
 
   it("runs in a container with no network, a read-only root, no capabilities and the broker's labels", async () => {
-    const [id] = await containersOf(stateDir);
+    ownIds = await containersOf(stateDir);
+    const [id] = ownIds;
     expect(id).toBeDefined();
     const inspected = JSON.parse((await execa("docker", ["inspect", id!])).stdout) as Array<{
       Config: { User: string; Labels: Record<string, string> };
@@ -160,6 +167,30 @@ describe.each(RUNTIMES)("a contained upstream (runtime %s)", (runtime) => {
     await execa(python, ["-I", "-m", "pip", "install", "--no-index", "--no-deps", "--disable-pip-version-check", file], { env: isolatedEnv(), extendEnv: false });
     expect(await run("import contained_probe; print(contained_probe.__version__)")).toEqual({ text: "2.5\n", isError: false });
     expect(await containersOf(stateDir)).toEqual([before]);
+  });
+
+  it("ends with its container's exit code and last stderr when it crashes, and the next call runs in a new container", async () => {
+    const opened = await openUpstreamSession(factory({ FIXTURE_CRASH_ON: "list_sessions" }), { log, restart: { initial_ms: 50, max_ms: 400 }, clientInfo, connectTimeoutMs: 60_000 });
+    if (!opened.ok) throw new Error(opened.error);
+    const crashing = opened.value;
+    try {
+      const [first] = (await containersOf(stateDir)).filter((id) => !(ownIds ?? []).includes(id));
+      expect(first).toBeDefined();
+      const crashed = await crashing.callTool("list_sessions", {});
+      expect(crashed.ok ? "" : crashed.error).toMatch(/exited in its container \(code 3, last stderr: fixture: crashing in list_sessions as FIXTURE_CRASH_ON asks\)/);
+      const again = await crashing.callTool("run_python_code", { code: "print(2)", execution_mode: "subprocess", environment: "target" }, { timeoutMs: 60_000 });
+      expect(again.ok && again.value.content).toEqual([{ type: "text", text: "2\n" }]);
+      const now = (await containersOf(stateDir)).filter((id) => !(ownIds ?? []).includes(id));
+      expect(now).toHaveLength(1);
+      expect(now[0]).not.toBe(first);
+    } finally {
+      await crashing.close();
+    }
+  });
+
+  it("fails to start with what to do when the image is missing", async () => {
+    const opened = await openUpstreamSession(factory({}, { image: "pipgate-sandbox:does-not-exist" }), { log, restart: { initial_ms: 50, max_ms: 400 }, clientInfo });
+    expect(opened.ok ? "" : opened.error).toMatch(/^cannot start the upstream server: the upstream server could not be started in its container \(.*pipgate-sandbox:does-not-exist.*: build it with pipgate sandbox build-image, or set upstream\.sandbox\.image\)$/);
   });
 
   it("removes its container when the session closes", async () => {
