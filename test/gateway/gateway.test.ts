@@ -2,7 +2,7 @@ import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
-import type { Progress } from "@modelcontextprotocol/sdk/types.js";
+import { LoggingMessageNotificationSchema, type Progress } from "@modelcontextprotocol/sdk/types.js";
 import { stringify, parse } from "yaml";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createAuditLog } from "../../src/audit/store.js";
@@ -179,6 +179,25 @@ describe("gateway mode with a policy that names run_python_code", () => {
     } finally {
       await client.close();
       await crashing.ws.close();
+    }
+  });
+
+  it("forwards the upstream's log messages at a bounded rate: a flood is dropped, not queued", async () => {
+    const flooding = await interpreterWorkspace(JSON.stringify({ version: "1", default: "allow", tools: {} }), { FIXTURE_LOG_FLOOD: "5000" });
+    const client = await connect(flooding.ws.configPath);
+    const seen: unknown[] = [];
+    client.setNotificationHandler(LoggingMessageNotificationSchema, (notification) => {
+      seen.push(notification.params.data);
+    });
+    try {
+      expect((await call(client, "list_sessions", {})).isError).toBeFalsy();
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      expect(seen.length).toBeGreaterThan(0);
+      expect(seen.length).toBeLessThanOrEqual(200);
+      expect(seen[0]).toBe("flood 0");
+    } finally {
+      await client.close();
+      await flooding.ws.close();
     }
   });
 
