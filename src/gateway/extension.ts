@@ -25,6 +25,10 @@ import { pinDefinitions } from "./pins.js";
 import type { UpstreamTransportFactory } from "./transports.js";
 import { openUpstreamSession, type UpstreamSession } from "./upstream.js";
 
+/** How many of the upstream's own notifications (log messages, list changes) reach the client: a sustained rate and a burst. */
+export const NOTIFICATIONS_PER_SECOND = 20;
+export const NOTIFICATION_BURST = 100;
+
 /** The most of a forwarded call's arguments an audit record keeps verbatim; beyond, a preview and the hash. */
 export const AUDIT_ARGUMENTS_MAX_BYTES = 16 * 1024;
 
@@ -84,10 +88,24 @@ export function gatewaySession(gateway: Gateway, deps: ServerDeps, identity: str
     return opening;
   }
 
+  // The upstream's own news (log messages, list changes) reaches the client at a bounded rate: a flood
+  // is dropped, not queued, so it can neither grow memory nor drown the client.
+  let allowance = NOTIFICATION_BURST;
+  let refilled = Date.now();
+  let dropped = 0;
   function forward(notification: ServerNotification): void {
     if (server === undefined) return;
     // progress and cancellation travel with their requests; what is forwarded here is the upstream's own news
     if (notification.method === "notifications/progress" || notification.method === "notifications/cancelled") return;
+    const now = Date.now();
+    allowance = Math.min(NOTIFICATION_BURST, allowance + ((now - refilled) / 1000) * NOTIFICATIONS_PER_SECOND);
+    refilled = now;
+    if (allowance < 1) {
+      if (dropped++ === 0) log.warn({ method: notification.method }, "the upstream sends notifications faster than pipgate forwards them; dropping the excess");
+      return;
+    }
+    allowance -= 1;
+    dropped = 0;
     void server.notification(notification).catch(() => undefined);
   }
 

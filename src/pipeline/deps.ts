@@ -31,6 +31,12 @@ export interface PipelineDeps {
   log: Logger;
 }
 
+/** What the sandbox stage (6) uses: the container runner, the index it may reach through the proxy, scratch space. */
+export type SandboxStageDeps = Pick<PipelineDeps, "stateDir" | "runtimeDir" | "sandboxConfig" | "sandbox" | "index" | "indexHeaders" | "log" | "policyDeps">;
+
+/** What the verify stage (7) uses: the policy's collaborators, to hold every resolved distribution to policy. */
+export type VerifyStageDeps = Pick<PipelineDeps, "policyDeps">;
+
 /** An install the approval policy sends to a person: its id, expiry and the agent's message, before anything is written. */
 export interface Considered {
   id: string;

@@ -12,7 +12,7 @@ import type { SandboxRun } from "../sandbox/docker.js";
 import { REAP_GRACE_MS, resolveSpec } from "../sandbox/spec.js";
 import { createOwnedDir } from "../state/leftovers.js";
 import { currentProcess, processTag } from "../state/process.js";
-import type { PipelineDeps, Progress } from "./deps.js";
+import type { Progress, SandboxStageDeps } from "./deps.js";
 import { normalizeName } from "../requirement/name.js";
 import { failedRequirementChains, PipReportSchema, resolvedItems } from "./pip-report.js";
 import { proxyFilterFor } from "./proxy-filter.js";
@@ -49,7 +49,7 @@ export const SCRATCH = { work: "run", socket: "pipgate-sock" } as const;
 
 /** Resolution and sdist builds in the container, then verification of what came out. */
 export async function resolveInSandbox(
-  deps: PipelineDeps,
+  deps: SandboxStageDeps,
   env: EnvironmentRuntime,
   job: SandboxJob,
   hooks: { progress?: (progress: Progress) => void; signal?: AbortSignal | undefined },

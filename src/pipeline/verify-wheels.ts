@@ -5,7 +5,7 @@ import type { VerifiedWheel } from "../commit/request.js";
 import type { EnvironmentRuntime } from "../config/environments.js";
 import { decideExact } from "../policy/index.js";
 import { inspectWheel } from "../verify/wheel.js";
-import type { PipelineDeps } from "./deps.js";
+import type { PipelineDeps, VerifyStageDeps } from "./deps.js";
 import { requirers, type ResolvedItem } from "./pip-report.js";
 
 export type Verified =
@@ -18,7 +18,7 @@ export type Verified =
  * content-addressed store.
  */
 export async function collectFiles(
-  deps: PipelineDeps,
+  deps: Pick<PipelineDeps, "stateDir">,
   items: ResolvedItem[],
   served: Map<string, { sha256: string; path: string }>,
   built: ReadonlyMap<string, { path: string; sha256: string }>,
@@ -53,7 +53,7 @@ export async function collectFiles(
  * Every wheel passes the environment's current policy (DESIGN 2) and inspection; `items` (the resolution
  * report, when there is one) names the chain of a refused dependency.
  */
-export async function verifyWheels(deps: PipelineDeps, env: EnvironmentRuntime, wheels: readonly VerifiedWheel[], items: readonly ResolvedItem[]): Promise<Verified> {
+export async function verifyWheels(deps: VerifyStageDeps, env: EnvironmentRuntime, wheels: readonly VerifiedWheel[], items: readonly ResolvedItem[]): Promise<Verified> {
   const entryPoints: string[] = [];
   for (const wheel of wheels) {
     const exact = await decideExact(wheel.name, wheel.version, env, deps.policyDeps);

@@ -2,7 +2,7 @@ import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
-import type { Progress } from "@modelcontextprotocol/sdk/types.js";
+import { LoggingMessageNotificationSchema, type Progress } from "@modelcontextprotocol/sdk/types.js";
 import { stringify, parse } from "yaml";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createAuditLog } from "../../src/audit/store.js";
@@ -166,6 +166,41 @@ describe("gateway mode with a policy that names run_python_code", () => {
     expect(resultText(await call(a, "run_python_code", { code: "print(secret + 1)" })).trim()).toContain("42");
   });
 
+  it("an upstream that crashes mid-call: a clear error at once, and the call audited as failed", async () => {
+    const crashing = await interpreterWorkspace(policy, { FIXTURE_CRASH_ON: "run_python_code" });
+    const client = await connect(crashing.ws.configPath);
+    try {
+      const crashed = await call(client, "run_python_code", { code: "print(1)" });
+      expect(crashed.isError).toBe(true);
+      expect(resultText(crashed)).toContain("the upstream server exited");
+      expect(resultText(crashed)).toContain("retry the call");
+      const record = records(crashing.ws).find((entry) => entry.tool === "run_python_code");
+      expect(record).toMatchObject({ outcome: "failed", upstream: { error: expect.stringContaining("exited") } });
+    } finally {
+      await client.close();
+      await crashing.ws.close();
+    }
+  });
+
+  it("forwards the upstream's log messages at a bounded rate: a flood is dropped, not queued", async () => {
+    const flooding = await interpreterWorkspace(JSON.stringify({ version: "1", default: "allow", tools: {} }), { FIXTURE_LOG_FLOOD: "5000" });
+    const client = await connect(flooding.ws.configPath);
+    const seen: unknown[] = [];
+    client.setNotificationHandler(LoggingMessageNotificationSchema, (notification) => {
+      seen.push(notification.params.data);
+    });
+    try {
+      expect((await call(client, "list_sessions", {})).isError).toBeFalsy();
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      expect(seen.length).toBeGreaterThan(0);
+      expect(seen.length).toBeLessThanOrEqual(200);
+      expect(seen[0]).toBe("flood 0");
+    } finally {
+      await client.close();
+      await flooding.ws.close();
+    }
+  });
+
   it("refuses a call that breaks an argument condition, naming the rule", async () => {
     const result = await call(a, "read_file", { file_path: "/srv/work/../../etc/passwd" });
     expect(result.isError).toBe(true);
@@ -260,6 +295,21 @@ describe("gateway mode in front of a third-party server (server-everything)", ()
     // the SDK delivers the last notification after the response at times: the first three always arrive
     expect(progress.length).toBeGreaterThanOrEqual(3);
     expect(progress[0]).toMatchObject({ progress: 1, total: 4 });
+  });
+
+  it("passes a client's cancellation to the upstream, and audits the call", async () => {
+    const long = () => records(ws).filter((record) => record.tool === "trigger-long-running-operation");
+    const before = long().length;
+    const controller = new AbortController();
+    const started = Date.now();
+    const running = client.callTool({ name: "trigger-long-running-operation", arguments: { duration: 30, steps: 30 } }, undefined, { signal: controller.signal, timeout: 60_000 });
+    setTimeout(() => controller.abort(), 500);
+    await expect(running).rejects.toThrow();
+    expect(Date.now() - started).toBeLessThan(10_000);
+    // the upstream was told: its next call is answered at once, and the cancelled one has its record
+    expect(resultText(await call(client, "echo", { message: "after" }))).toBe("Echo: after");
+    await expect.poll(() => long().length, { timeout: 10_000 }).toBe(before + 1);
+    expect(long().at(-1)).toMatchObject({ outcome: "failed" });
   });
 
   it("re-exports resources and prompts through admission, each read audited", async () => {
