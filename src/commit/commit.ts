@@ -127,6 +127,7 @@ async function commitLocked(
     if (plan !== undefined) undo = await takeUndo(backupDir, req.python, info.value.prefix, touchSet(plan), plan.token, req.backup ?? "hardlink");
     // pip decides for itself what it touches, so its backup is every root it may write into.
     else await takeBackup(backupDir, req.python, roots.value, req.backup ?? "copy");
+    await req.faults?.afterBackup?.();
     if (signal?.aborted) throw new Error("the install was cancelled");
   } catch (error) {
     await discardBackup(backupDir).catch(() => undefined);
@@ -142,7 +143,7 @@ async function commitLocked(
     return { ok: true, installed, unchanged, durationMs: performance.now() - startedAt };
   }
   try {
-    if (undo !== undefined) await restoreUndo(backupDir, undo);
+    if (undo !== undefined) await restoreUndo(backupDir, undo, { ...(req.faults?.duringRollback === undefined ? {} : { midway: req.faults.duringRollback }) });
     else {
       const manifest = await readManifest(backupDir);
       if (!manifest.ok) throw new Error(manifest.error);

@@ -38,6 +38,10 @@ export interface CommitFaults {
   /** Direct installer only: each byte-compiling process, once its pid is journalled and before it gets work. */
   duringCompile?: (compilerPid: number) => Promise<void> | void;
   afterPip?: () => Promise<void> | void;
+  /** After the backup (or undo journal) is durable and before the journal row says "started". */
+  afterBackup?: () => Promise<void> | void;
+  /** Direct installer only: midway through restoring a failed commit (created paths gone, nothing put back). */
+  duringRollback?: () => Promise<void> | void;
 }
 
 /** Which installer commits: the venv's own pip, or pipgate's direct wheel installer (no pip start-up). */

@@ -204,11 +204,16 @@ async function removeCompileTemps(compiled: readonly string[]): Promise<void> {
   }
 }
 
+/** Test-only: a throw or a hang here interrupts a restore after what was created is gone, before anything is put back. */
+export interface RestoreHooks {
+  midway?: () => Promise<void> | void;
+}
+
 /**
  * Puts every touched path back as it was. Run only on paths checkUndoPaths accepted (the commit's own
  * manifest, or one recovery checked). Idempotent: every step can be repeated after an interruption.
  */
-export async function restoreUndo(backupDir: string, manifest: UndoManifest): Promise<void> {
+export async function restoreUndo(backupDir: string, manifest: UndoManifest, hooks: RestoreHooks = {}): Promise<void> {
   const written = [...manifest.created, ...manifest.saved.map((s) => s.path)];
   for (const path of written) {
     await rm(path, { recursive: true, force: true });
@@ -216,6 +221,7 @@ export async function restoreUndo(backupDir: string, manifest: UndoManifest): Pr
   }
   await removeCompileTemps(manifest.compiled);
   for (const dir of [...manifest.createdDirs].sort((a, b) => b.length - a.length)) await rm(dir, { recursive: true, force: true });
+  await hooks.midway?.();
   for (const { path, mode } of [...manifest.dirs].sort((a, b) => a.path.length - b.path.length)) {
     await mkdir(path, { recursive: true });
     await chmod(path, mode);
