@@ -1,4 +1,3 @@
-import { randomBytes } from "node:crypto";
 import { availableParallelism } from "node:os";
 import { mkdir, readFile, realpath, rename, unlink, writeFile } from "node:fs/promises";
 import { basename, dirname, join, relative, sep } from "node:path";
@@ -26,9 +25,13 @@ import { normalizeName } from "../requirement/name.js";
  * Every file is written to a fresh temporary name beside its destination and renamed over it: an
  * existing inode is never written into, which is what makes a hardlinked backup a correct one.
  *
- * Byte-compiling: done, as pip does by default, in one `python -I` run over the installed .py files
- * (py_compile writes each .pyc by temporary file and rename, too); the .pyc files are listed in RECORD
- * without a hash, as pip lists them. An environment therefore looks the same whichever installer ran.
+ * Byte-compiling: done as pip does by default (compileall.compile_file, forced, per installed .py file;
+ * py_compile writes each .pyc by temporary file and rename, too), in one `python -I` run, or one per
+ * core for a wheel of hundreds of modules; the .pyc files are listed in RECORD without a hash, as pip
+ * lists them. An environment therefore looks the same whichever installer ran.
+ *
+ * The install is planned first (planDirect: every path it removes or writes, each .pyc included) so
+ * that the commit's undo journal covers exactly those paths before applyDirect writes the first one.
  */
 
 /** Test-only points inside the direct install, the counterpart of the pip installer's fault hooks. */
@@ -187,17 +190,6 @@ export async function applyDirect(python: string, plan: DirectPlan, prefix: stri
     await writer.write(join(w.distInfo, "RECORD"), Buffer.from(formatRecord(own)), w.libRoot, 0o666);
   }
   return { files: writer.count(), removed };
-}
-
-/** Plans and applies in one go, with no undo journal: for callers that back up some other way. */
-export async function installWheelsDirect(
-  python: string,
-  info: InterpreterInfo,
-  wheels: readonly StagedWheel[],
-  hooks: DirectHooks = {},
-  opts: PlanOptions = { token: randomBytes(6).toString("hex") },
-): Promise<DirectReport> {
-  return applyDirect(python, await planDirect(python, info, wheels, opts), info.prefix, hooks);
 }
 
 /** Reads one wheel and lists its files and scripts; RECORD, INSTALLER and REQUESTED come later. */

@@ -75,4 +75,30 @@ describe("the direct installer marks what it installs as pip does", () => {
     expect(directFiles.get("rq_lib-1.0.dist-info/RECORD")).not.toContain("REQUESTED");
     expect(pipFiles.get("rq_lib-1.0.dist-info/RECORD")).not.toContain("REQUESTED");
   });
+
+  it("byte-compiles a wheel of hundreds of modules (one process per core) to the same code objects as pip", async () => {
+    const wheels = join(dir, "big-wheels");
+    const files = Object.fromEntries(Array.from({ length: 450 }, (_, i) => [`rq_big/m${String(i)}.py`, `def f(x):\n    return x + ${String(i)}\n`]));
+    const big = await verifiedWheel(wheels, { name: "rq-big", version: "1.0", files });
+    // Names of one length: the code objects embed their source's path, length-prefixed.
+    const byPip = join(dir, "big-pip");
+    const pipPython = await cloneVenv(template, byPip);
+    await execa(pipPython, ["-I", "-m", "pip", "--disable-pip-version-check", "install", "--no-index", "--find-links", wheels, "rq-big==1.0"], {
+      env: { PIP_CONFIG_FILE: "/dev/null" },
+    });
+    const byDirect = join(dir, "big-dir");
+    const directPython = await cloneVenv(template, byDirect);
+    const result = await commitWheels(db, { installer: "direct", environment: "rq-big", python: directPython, wheels: [big], auditId: "rq-big", stateDir: join(dir, "state") });
+    expect(result.ok, JSON.stringify(result)).toBe(true);
+    const pycs = async (venv: string): Promise<Map<string, string>> => {
+      const [site = ""] = await venvRoots(venv);
+      const cache = join(site, "rq_big", "__pycache__");
+      // The 16-byte header holds the source's mtime, which differs between the twins; the code must not.
+      return new Map(await Promise.all((await readdir(cache)).map(async (name) => [name, (await readFile(join(cache, name))).subarray(16).toString("latin1").replaceAll(venv, "VENV")] as const)));
+    };
+    const [fromPip, fromDirect] = [await pycs(byPip), await pycs(byDirect)];
+    expect(fromDirect.size).toBe(451);
+    expect([...fromDirect.keys()].sort()).toEqual([...fromPip.keys()].sort());
+    for (const [name, code] of fromPip) expect(fromDirect.get(name), name).toBe(code);
+  });
 });
