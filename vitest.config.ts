@@ -69,6 +69,8 @@ export const INTEGRATION_TESTS = [
   "test/commit/kill-sweep.test.ts",
   "test/commit/lock.test.ts",
   "test/commit/recover.test.ts",
+  "test/commit/requested.test.ts",
+  "test/commit/undo.test.ts",
   "test/config/serve-cli.test.ts",
   "test/doctor/doctor.test.ts",
   "test/e2e/build-backends.test.ts",

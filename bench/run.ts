@@ -13,10 +13,11 @@ import { runColdWarm, warmPipCache, type ColdWarmSample } from "./cold-warm.js";
 import { formatMachine, machineInfo } from "./machine.js";
 import { REFUSALS, runRefusals, startRefusalServer, type RefusalKind, type RefusalSample } from "./refusals.js";
 import { formatLines, gapNote, markdownTable, mbText, msText, ratioText, stageRows, verdict, type FigureLine } from "./report.js";
-import { sectionOf } from "./results-section.js";
+import { replaceSection, sectionOf } from "./results-section.js";
+import { runEnvSize } from "./env-size.js";
 
 /** The sections stand-alone benches write into RESULTS.md, which a full run keeps. */
-const STANDALONE_SECTIONS = ["sessions", "hostile-runc", "hostile-runsc"] as const;
+const STANDALONE_SECTIONS = ["sessions", "hostile-runc", "hostile-runsc", "env-size"] as const;
 import { summarizeStages, type StageTimes } from "./stages.js";
 import { pairedRatios, percentile, summarize } from "./stats.js";
 import { baseInterpreter, createVenvFactory } from "./venvs.js";
@@ -29,6 +30,8 @@ export const BenchEnvSchema = z.object({
   BENCH_CHECKS: z.coerce.number().int().min(1).max(100_000).default(1000).describe("check_package calls per P3 repetition"),
   BENCH_CONCURRENCY: z.coerce.number().int().min(1).max(256).default(16).describe("check_package calls in flight"),
   BENCH_KEEP: z.enum(["0", "1"]).default("0").describe("1 keeps the work directory for inspection"),
+  BENCH_ONLY: z.enum(["all", "p6"]).default("all").describe("p6 runs only P6 (no Docker) and writes its own section of RESULTS.md"),
+  BENCH_P6_REPS: z.coerce.number().int().min(1).max(50).default(7).describe("pairs of P6 commits (empty venv, big venv)"),
 });
 
 const say = (line = "") => process.stdout.write(`${line}\n`);
@@ -41,6 +44,7 @@ async function main(): Promise<number> {
     return 2;
   }
   const options = parsed.data;
+  if (options.BENCH_ONLY === "p6") return runP6Only(options.BENCH_P6_REPS, options.BENCH_KEEP === "1");
   const p4Reps = options.BENCH_P4_REPS ?? Math.ceil(options.BENCH_REPS / 3);
   const startedAt = new Date();
 
@@ -110,6 +114,10 @@ async function main(): Promise<number> {
       );
     }
 
+    say("\nP6: one small wheel committed into an empty venv and into a 40 k-file venv, pairs alternated");
+    const p6 = await runEnvSize(join(dir, "p6"), venvs, options.BENCH_P6_REPS, (line) => say(line));
+    errors.push(...p6.errors);
+
     // Figures.
     const coldRatio = summarize(pairedRatios(coldWarm.map((s) => s.pipgateColdMs), coldWarm.map((s) => s.bareColdMs)));
     const warmVsCache = summarize(pairedRatios(coldWarm.map((s) => s.pipgateWarmMs), coldWarm.map((s) => s.bareWarmCacheMs)));
@@ -140,6 +148,7 @@ async function main(): Promise<number> {
       { name: "P5 serve RSS idle (largest of 8 processes)", value: mbText(idle), target: "≤ 100 MB", pass: verdict(idle / MB, 100, "at-most") },
       { name: "P5 serve RSS peak under P4 (largest VmHWM)", value: mbText(peak), target: "≤ 200 MB", pass: verdict(peak / MB, 200, "at-most") },
       { name: "P5 sum of 8 serve processes' peak RSS", value: mbText(peakSum), target: "(info)", pass: undefined },
+      ...p6.lines,
     ];
 
     const bareCold = summarize(coldWarm.map((s) => s.bareColdMs));
@@ -149,6 +158,7 @@ async function main(): Promise<number> {
     const absolute = [
       `P1 cold: pipgate ${msText(summarize(coldWarm.map((s) => s.pipgateColdMs)))} (client round trip), bare pip --no-cache-dir ${msText(bareCold)}`,
       `P2 warm: pipgate ${msText(summarize(coldWarm.map((s) => s.pipgateWarmMs)))}, bare pip warm cache ${msText(bareWarm)}; warm installs started ${String(coldWarm.reduce((sum, s) => sum + s.warmContainers, 0))} container(s) in ${String(coldWarm.length)} repetitions`,
+      ...p6.absolute,
       `P4: concurrent ${msText(summarize(agentRuns.map((r) => r.concurrent.wallMs)))}, one by one ${msText(summarize(agentRuns.map((r) => r.sequential.wallMs)))} for ${String(agentRuns[0]?.concurrent.calls ?? 0)} calls (8 agents × 6: 2 installs, 3 checks, 1 listing)`,
     ];
     const breakdown = [...stageRows("P1 cold, pipgate's stages", coldStages, bareCold.median), ...stageRows("P2 warm, pipgate's stages", warmStages, bareWarm.median)];
@@ -212,6 +222,42 @@ async function main(): Promise<number> {
   } finally {
     await index.close();
     if (options.BENCH_KEEP === "1") say(`work directory kept: ${dir}`);
+    else rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** BENCH_ONLY=p6: P6 alone, printed, and written as its own section of RESULTS.md (a full run keeps it). */
+async function runP6Only(reps: number, keep: boolean): Promise<number> {
+  const startedAt = new Date();
+  const machine = await machineInfo(baseInterpreter());
+  say("pipgate bench — P6 only: commit cost against environment size");
+  for (const line of formatMachine(machine)) say(`  ${line}`);
+  const dir = mkdtempSync(join(tmpdir(), "pipgate-bench-p6-"));
+  try {
+    const venvs = await createVenvFactory(dir);
+    say(`\nP6: one small wheel committed into an empty venv and into a 40 k-file venv, ${String(reps)} pairs alternated`);
+    const p6 = await runEnvSize(join(dir, "p6"), venvs, reps, (line) => say(line));
+    say("\nresults");
+    for (const line of formatLines(p6.lines)) say(`  ${line}`);
+    for (const line of p6.absolute) say(`  ${line}`);
+    for (const error of p6.errors) say(`  error: ${error}`);
+    const resultsPath = join(packageRoot(), "bench", "RESULTS.md");
+    const previous = existsSync(resultsPath) ? readFileSync(resultsPath, "utf8") : "# pipgate bench results\n";
+    const section = [
+      "## P6: commit cost against environment size (`BENCH_ONLY=p6`)",
+      "",
+      `Run of ${startedAt.toISOString()}; load average at the end ${loadavg().map((value) => value.toFixed(2)).join(" ")}.`,
+      "",
+      ...markdownTable(p6.lines),
+      "",
+      ...p6.absolute.map((line) => `- ${line}`),
+      ...p6.errors.map((error) => `- error: ${error}`),
+    ];
+    writeFileSync(resultsPath, replaceSection(previous, "env-size", section));
+    say(`\nwrote ${resultsPath}`);
+    return p6.errors.length === 0 ? 0 : 1;
+  } finally {
+    if (keep) say(`work directory kept: ${dir}`);
     else rmSync(dir, { recursive: true, force: true });
   }
 }

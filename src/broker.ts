@@ -116,7 +116,7 @@ export async function openBroker(config: LoadedConfig, log: Logger, overrides: B
     sandbox,
     resolutions: sqliteResolutionCache(db, now),
     policyDeps: { index, now, popularNames: loadPopularNames() },
-    commit: (env, wheels, requestId, signal) =>
+    commit: (env, wheels, requestId, signal, requested) =>
       commitWheels(
         db,
         {
@@ -124,6 +124,7 @@ export async function openBroker(config: LoadedConfig, log: Logger, overrides: B
           python: env.python,
           wheels,
           auditId: requestId,
+          ...(requested === undefined ? {} : { requested: [...requested] }),
           stateDir: config.state_dir,
           installer: config.commit.installer,
           ...(config.commit.backup === undefined ? {} : { backup: config.commit.backup }),

@@ -1,11 +1,11 @@
-import { randomUUID } from "node:crypto";
-import { rm, writeFile } from "node:fs/promises";
+import { randomBytes, randomUUID } from "node:crypto";
+import { appendFile, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { eq as sameVersion } from "@renovatebot/pep440";
 import { errorMessage } from "../errors.js";
 import type { Db } from "../state/db.js";
 import { backupRoots, discardBackup, readManifest, restoreBackup, takeBackup } from "./backup.js";
-import { installWheelsDirect } from "./direct-install.js";
+import { applyDirect, planDirect, touchSet, type DirectPlan } from "./direct-install.js";
 import { brokenRequirements } from "./conflicts.js";
 import { firstOnPath, inspectInterpreter, type InterpreterInfo } from "./interpreter.js";
 import { insertJournal, setJournalState } from "./journal.js";
@@ -21,6 +21,8 @@ import {
 } from "./request.js";
 import { runPip } from "./run-pip.js";
 import { stageWheels, type Staging } from "./staging.js";
+import { COMPILE_PID_FILE, PIP_PID_FILE } from "./stray.js";
+import { restoreUndo, takeUndo, type UndoManifest } from "./undo.js";
 
 /** Extra collaborators a long-running server passes; none are needed for correctness. */
 export interface CommitOptions {
@@ -29,9 +31,11 @@ export interface CommitOptions {
 }
 
 /**
- * Installs exactly the verified wheels into the environment with its own pip, or leaves it as it was:
- * wheels are re-hashed first, the environment is locked, journalled and backed up, and any failure
- * (pip's exit, a kill, an exception, an abort) restores the backup (DESIGN properties 3 and 4).
+ * Installs exactly the verified wheels into the environment, or leaves it as it was: wheels are
+ * re-hashed first, the environment is locked, journalled and backed up, and any failure (pip's exit,
+ * a kill, an exception, an abort) restores the backup (DESIGN properties 3 and 4). The direct
+ * installer backs up exactly the paths it touches (undo.ts), so its cost follows the change, not the
+ * environment; pip's backup is every root it may write into.
  */
 export async function commitWheels(
   db: Db,
@@ -105,9 +109,25 @@ async function commitLocked(
     started_at: new Date().toISOString(),
     backup_dir: backupDir,
   });
+  const toInstall = staging.wheels.filter((w) => !isPresent(w, present));
+  let plan: DirectPlan | undefined;
+  let undo: UndoManifest | undefined;
+  if (req.installer === "direct") {
+    // Worked out before anything is written: the undo journal lists exactly the paths it touches.
+    try {
+      const token = randomBytes(6).toString("hex");
+      plan = await planDirect(req.python, info.value, toInstall, { token, ...(req.requested === undefined ? {} : { requested: req.requested }) });
+    } catch (error) {
+      await discardBackup(backupDir).catch(() => undefined);
+      setJournalState(db, id, "abandoned");
+      return fail("pip", `${errorMessage(error)}; the install stopped before writing anything`);
+    }
+  }
   try {
-    const direct = req.installer === "direct";
-    await takeBackup(backupDir, req.python, roots.value, req.backup ?? (direct ? "hardlink" : "copy"));
+    if (plan !== undefined) undo = await takeUndo(backupDir, req.python, info.value.prefix, touchSet(plan), plan.token, req.backup ?? "hardlink");
+    // pip decides for itself what it touches, so its backup is every root it may write into.
+    else await takeBackup(backupDir, req.python, roots.value, req.backup ?? "copy");
+    await req.faults?.afterBackup?.();
     if (signal?.aborted) throw new Error("the install was cancelled");
   } catch (error) {
     await discardBackup(backupDir).catch(() => undefined);
@@ -116,17 +136,19 @@ async function commitLocked(
   }
   setJournalState(db, id, "started");
 
-  const toInstall = staging.wheels.filter((w) => !isPresent(w, present));
-  const failure = await install(req, staging, backupDir, pins, signal, { info: info.value, wheels: toInstall });
+  const failure = await install(req, staging, backupDir, pins, signal, plan === undefined ? undefined : { plan, prefix: info.value.prefix });
   if (failure === undefined) {
     setJournalState(db, id, "done");
     await discardBackup(backupDir).catch(() => undefined);
     return { ok: true, installed, unchanged, durationMs: performance.now() - startedAt };
   }
   try {
-    const manifest = await readManifest(backupDir);
-    if (!manifest.ok) throw new Error(manifest.error);
-    await restoreBackup(backupDir, manifest.value);
+    if (undo !== undefined) await restoreUndo(backupDir, undo, { ...(req.faults?.duringRollback === undefined ? {} : { midway: req.faults.duringRollback }) });
+    else {
+      const manifest = await readManifest(backupDir);
+      if (!manifest.ok) throw new Error(manifest.error);
+      await restoreBackup(backupDir, manifest.value);
+    }
     setJournalState(db, id, "rolled-back");
     await discardBackup(backupDir).catch(() => undefined);
   } catch (error) {
@@ -139,10 +161,10 @@ async function commitLocked(
   return { ok: false, error: `${failure}; ${req.environment} was restored as it was`, rolledBack: true, stage: "pip" };
 }
 
-/** What the direct installer needs beyond the staging: the interpreter's paths and what changes. */
+/** What the direct installer carries out: its plan, already covered by the undo journal. */
 interface DirectInput {
-  info: InterpreterInfo;
-  wheels: Staging["wheels"];
+  plan: DirectPlan;
+  prefix: string;
 }
 
 /** Runs the chosen installer and checks the result; any failure is returned as a message, never thrown. */
@@ -152,16 +174,21 @@ async function install(
   backupDir: string,
   pins: readonly Pin[],
   signal: AbortSignal | undefined,
-  direct: DirectInput,
+  direct: DirectInput | undefined,
 ): Promise<string | undefined> {
   try {
     await req.faults?.beforePip?.();
     if (signal?.aborted) return "the install was cancelled";
-    if (req.installer === "direct") {
-      await installWheelsDirect(req.python, direct.info, direct.wheels, {
+    if (direct !== undefined) {
+      await applyDirect(req.python, direct.plan, direct.prefix, {
         afterFile: async (written) => {
           await req.faults?.duringDirect?.(written);
           if (signal?.aborted) throw new Error("the install was cancelled");
+        },
+        onCompileSpawn: async (pid) => {
+          // Start-up recovery kills a compiler that outlived its broker before restoring.
+          await appendFile(join(backupDir, COMPILE_PID_FILE), `${String(pid)}\n`);
+          await req.faults?.duringCompile?.(pid);
         },
       });
     } else {
@@ -169,7 +196,7 @@ async function install(
         ...(signal === undefined ? {} : { signal }),
         onSpawn: async (pid) => {
           // Start-up recovery kills a pip that outlived its broker before restoring.
-          await writeFile(join(backupDir, "pip.pid"), String(pid));
+          await writeFile(join(backupDir, PIP_PID_FILE), String(pid));
           await req.faults?.duringPip?.(pid);
         },
       });

@@ -1,4 +1,4 @@
-import { randomBytes } from "node:crypto";
+import { availableParallelism } from "node:os";
 import { mkdir, readFile, realpath, rename, unlink, writeFile } from "node:fs/promises";
 import { basename, dirname, join, relative, sep } from "node:path";
 import { execa } from "execa";
@@ -8,10 +8,12 @@ import { openZip, type ZipArchive, type ZipEntry } from "../verify/zip-reader.js
 import { isInside } from "./backup.js";
 import { formatRecord, recordHash, type RecordRow } from "./direct-record.js";
 import { entryPointScript, fixScriptShebang } from "./direct-scripts.js";
-import { findInstalledDistInfo, uninstallDistribution } from "./direct-uninstall.js";
+import { applyUninstall, findInstalledDistInfo, planUninstall, type UninstallPlan } from "./direct-uninstall.js";
 import type { InterpreterInfo } from "./interpreter.js";
 import { lastLine } from "./interpreter.js";
 import { isolatedEnv, type StagedWheel } from "./pip-command.js";
+import { COMPILE_MARK } from "./stray.js";
+import { tempSibling, type TouchSet } from "./undo.js";
 import { normalizeName } from "../requirement/name.js";
 
 /*
@@ -23,15 +25,21 @@ import { normalizeName } from "../requirement/name.js";
  * Every file is written to a fresh temporary name beside its destination and renamed over it: an
  * existing inode is never written into, which is what makes a hardlinked backup a correct one.
  *
- * Byte-compiling: done, as pip does by default, in one `python -I` run over the installed .py files
- * (py_compile writes each .pyc by temporary file and rename, too); the .pyc files are listed in RECORD
- * without a hash, as pip lists them. An environment therefore looks the same whichever installer ran.
+ * Byte-compiling: done as pip does by default (compileall.compile_file, forced, per installed .py file;
+ * py_compile writes each .pyc by temporary file and rename, too), in one `python -I` run, or one per
+ * core for a wheel of hundreds of modules; the .pyc files are listed in RECORD without a hash, as pip
+ * lists them. An environment therefore looks the same whichever installer ran.
+ *
+ * The install is planned first (planDirect: every path it removes or writes, each .pyc included) so
+ * that the commit's undo journal covers exactly those paths before applyDirect writes the first one.
  */
 
 /** Test-only points inside the direct install, the counterpart of the pip installer's fault hooks. */
 export interface DirectHooks {
   /** After each file written (uninstalls done first): a throw here fails the install between two files. */
   afterFile?: (written: number) => Promise<void> | void;
+  /** Each byte-compiling process, once spawned and before it is given any path: recovery kills a stray one. */
+  onCompileSpawn?: (pid: number) => Promise<void> | void;
 }
 
 /** What one direct install did, for the caller's checks and the benchmark. */
@@ -48,12 +56,33 @@ interface Destinations {
   headers: string;
 }
 
-interface Unpacked {
+/** One file a wheel puts in place: where, under which root (for the containment check), and its bytes. */
+interface PlannedFile {
+  target: string;
+  root: string;
+  mode: number;
+  data: () => Buffer;
+}
+
+interface PlannedWheel {
   wheel: StagedWheel;
   libRoot: string;
   distInfo: string;
-  rows: RecordRow[];
-  sources: string[];
+  files: PlannedFile[];
+  /** The .py files it writes, each with the byte-compiled file the interpreter will write for it. */
+  sources: Array<{ source: string; pyc: string }>;
+  requested: boolean;
+}
+
+/**
+ * Everything a direct install will do, worked out before it does any of it: the undo journal is made
+ * from this, and the install then writes exactly these paths (and nothing else).
+ */
+export interface DirectPlan {
+  token: string;
+  removals: UninstallPlan[];
+  wheels: PlannedWheel[];
+  keepDirs: string[];
 }
 
 const INSTALLER_NAME = "pipgate\n";
@@ -61,7 +90,8 @@ const INSTALLER_NAME = "pipgate\n";
 const CompiledSchema = z.array(z.tuple([z.string(), z.string()]));
 
 // compileall as pip calls it (force, quiet, warnings off); prints [source, pyc] for each success.
-const COMPILE = `
+// The first line names the process for start-up recovery, which kills one its dead broker left.
+const COMPILE = `${COMPILE_MARK}
 import sys, json, io, contextlib, warnings, compileall, importlib.util
 paths = json.load(sys.stdin)
 done = []
@@ -73,50 +103,97 @@ with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
 print(json.dumps(done))
 `;
 
+/** Which distributions get REQUESTED: the named ones, or every one when the caller names none. */
+export interface PlanOptions {
+  requested?: readonly string[];
+  token: string;
+}
+
 /**
- * Installs the staged (already hash-checked) wheels into the interpreter's venv: any other installed
- * version of each is uninstalled by its RECORD first. Throws on any problem; the caller restores the
- * backup, so nothing here tries to undo a half-done install.
+ * Works out the install of the staged (already hash-checked) wheels into the interpreter's venv: any
+ * other installed version of each is uninstalled by its RECORD first. Reads the wheels and RECORDs,
+ * writes nothing; throws on a wheel or RECORD it cannot install.
  */
-export async function installWheelsDirect(
-  python: string,
-  info: InterpreterInfo,
-  wheels: readonly StagedWheel[],
-  hooks: DirectHooks = {},
-): Promise<DirectReport> {
+export async function planDirect(python: string, info: InterpreterInfo, wheels: readonly StagedWheel[], opts: PlanOptions): Promise<DirectPlan> {
+  if (info.cache_tag === null) throw new Error(`${python} has no bytecode cache tag; pipgate cannot byte-compile for it`);
   const installed = new Map(info.installed.map((p) => [normalizeName(p.name), p.version]));
-  let removed = 0;
+  const keepDirs = [info.purelib, info.platlib, info.scripts, info.data];
+  const removals: UninstallPlan[] = [];
   for (const wheel of wheels) {
     if (!installed.has(normalizeName(wheel.name))) continue;
     const distInfo = await findInstalledDistInfo([info.purelib, info.platlib], wheel.name);
     if (distInfo === undefined) throw new Error(`${wheel.name} is installed without a .dist-info; pipgate cannot uninstall it`);
-    removed += await uninstallDistribution(distInfo, info.prefix, [info.purelib, info.platlib, info.scripts, info.data]);
+    removals.push(await planUninstall(distInfo, info.prefix, keepDirs));
   }
-  const writer = await createWriter(hooks);
-  const unpacked: Unpacked[] = [];
-  for (const wheel of wheels) unpacked.push(await unpackWheel(python, info, wheel, writer));
+  const requested = opts.requested === undefined ? undefined : new Set(opts.requested.map(normalizeName));
+  const planned: PlannedWheel[] = [];
+  for (const wheel of wheels) {
+    planned.push(await planWheel(python, info, wheel, info.cache_tag, requested === undefined || requested.has(normalizeName(wheel.name))));
+  }
+  return { token: opts.token, removals, wheels: planned, keepDirs };
+}
 
-  const sources = [...new Set(unpacked.flatMap((u) => u.sources))].sort();
-  const compiled = new Map(await compile(python, sources));
-  for (const u of unpacked) {
-    for (const source of u.sources) {
+/** Every path the plan removes or writes, for the undo journal. */
+export function touchSet(plan: DirectPlan): TouchSet {
+  const writes: string[] = [];
+  const compiled: string[] = [];
+  for (const w of plan.wheels) {
+    writes.push(...w.files.map((f) => f.target), ...distInfoFiles(w).map((f) => join(w.distInfo, f)));
+    for (const { pyc } of w.sources) compiled.push(pyc);
+  }
+  return {
+    removes: plan.removals.flatMap((r) => r.files),
+    removableDirs: plan.removals.flatMap((r) => r.dirs),
+    writes: [...writes, ...compiled],
+    compiled,
+  };
+}
+
+function distInfoFiles(w: PlannedWheel): string[] {
+  return ["INSTALLER", ...(w.requested ? ["REQUESTED"] : []), "RECORD"];
+}
+
+/**
+ * Carries the plan out: uninstalls, then every file by a fresh inode renamed into place, then the
+ * byte-compiling, then INSTALLER, REQUESTED and RECORD. Throws on any problem; the caller restores
+ * from its undo journal, so nothing here tries to undo a half-done install.
+ */
+export async function applyDirect(python: string, plan: DirectPlan, prefix: string, hooks: DirectHooks = {}): Promise<DirectReport> {
+  let removed = 0;
+  for (const removal of plan.removals) removed += await applyUninstall(removal, prefix, plan.keepDirs);
+  const writer = await createWriter(hooks, plan.token);
+  const rows = new Map<PlannedWheel, RecordRow[]>();
+  for (const w of plan.wheels) {
+    const own: RecordRow[] = [];
+    for (const file of w.files) own.push(recordRow(w.libRoot, file.target, await writer.write(file.target, file.data(), file.root, file.mode)));
+    rows.set(w, own);
+  }
+  const expected = new Map(plan.wheels.flatMap((w) => w.sources.map(({ source, pyc }) => [source, pyc] as const)));
+  const compiled = new Map(await compile(python, [...expected.keys()].sort(), hooks));
+  for (const [source, pyc] of compiled) {
+    // Only the planned file may appear: anything else would be outside the undo journal.
+    if (expected.get(source) !== pyc) throw new Error(`byte-compiling ${source} wrote ${pyc}, not the expected ${String(expected.get(source))}`);
+  }
+  for (const w of plan.wheels) {
+    const own = rows.get(w) ?? [];
+    for (const { source } of w.sources) {
       const pyc = compiled.get(source);
-      if (pyc !== undefined) u.rows.push({ path: recordPath(u.libRoot, pyc), hash: "", size: "" });
+      if (pyc !== undefined) own.push({ path: recordPath(w.libRoot, pyc), hash: "", size: "" });
     }
-    const installer = await writer.write(join(u.distInfo, "INSTALLER"), Buffer.from(INSTALLER_NAME), u.libRoot, 0o666);
-    const requested = await writer.write(join(u.distInfo, "REQUESTED"), Buffer.alloc(0), u.libRoot, 0o666);
-    u.rows.push(
-      recordRow(u.libRoot, join(u.distInfo, "INSTALLER"), installer),
-      recordRow(u.libRoot, join(u.distInfo, "REQUESTED"), requested),
-    );
-    u.rows.push({ path: recordPath(u.libRoot, join(u.distInfo, "RECORD")), hash: "", size: "" });
-    await writer.write(join(u.distInfo, "RECORD"), Buffer.from(formatRecord(u.rows)), u.libRoot, 0o666);
+    const installer = await writer.write(join(w.distInfo, "INSTALLER"), Buffer.from(INSTALLER_NAME), w.libRoot, 0o666);
+    own.push(recordRow(w.libRoot, join(w.distInfo, "INSTALLER"), installer));
+    if (w.requested) {
+      const requested = await writer.write(join(w.distInfo, "REQUESTED"), Buffer.alloc(0), w.libRoot, 0o666);
+      own.push(recordRow(w.libRoot, join(w.distInfo, "REQUESTED"), requested));
+    }
+    own.push({ path: recordPath(w.libRoot, join(w.distInfo, "RECORD")), hash: "", size: "" });
+    await writer.write(join(w.distInfo, "RECORD"), Buffer.from(formatRecord(own)), w.libRoot, 0o666);
   }
   return { files: writer.count(), removed };
 }
 
-/** Reads one wheel and writes its files and scripts; RECORD, INSTALLER and REQUESTED come later. */
-async function unpackWheel(python: string, info: InterpreterInfo, wheel: StagedWheel, writer: Writer): Promise<Unpacked> {
+/** Reads one wheel and lists its files and scripts; RECORD, INSTALLER and REQUESTED come later. */
+async function planWheel(python: string, info: InterpreterInfo, wheel: StagedWheel, cacheTag: string, requested: boolean): Promise<PlannedWheel> {
   const inspected = inspectWheel(wheel.file, { allowPth: true });
   if (!inspected.ok) throw new Error(inspected.error);
   const { inspection } = inspected;
@@ -135,14 +212,14 @@ async function unpackWheel(python: string, info: InterpreterInfo, wheel: StagedW
   const libRoot = purelib ? dest.purelib : dest.platlib;
   const scriptNames = new Set([...Object.keys(inspection.entryPoints.console_scripts), ...Object.keys(inspection.entryPoints.gui_scripts)]);
 
-  const rows: RecordRow[] = [];
-  const sources: string[] = [];
+  const planned: PlannedFile[] = [];
+  const sources: PlannedWheel["sources"] = [];
   for (const entry of files) {
     if (entry.name === `${distInfoName}/RECORD`) continue;
     const parts = entry.name.split("/");
     let target: string;
     let root: string;
-    let data = read(archive, files, entry.name);
+    let data = (): Buffer => read(archive, files, entry.name);
     let mode = zipExecutable(entry) ? 0o777 : 0o666;
     if (parts[0] === dataDir) {
       const scheme = parts[1] as keyof Destinations;
@@ -151,24 +228,24 @@ async function unpackWheel(python: string, info: InterpreterInfo, wheel: StagedW
       if (scheme === "scripts") {
         // setuptools' own wrappers for the entry points are skipped: the generated ones replace them.
         if (parts.length === 3 && scriptNames.has(wrapperName(parts[2] ?? ""))) continue;
-        data = fixScriptShebang(data, python);
+        const raw = data;
+        data = () => fixScriptShebang(raw(), python);
         mode = 0o777;
       }
     } else {
       root = libRoot;
       target = join(root, ...parts);
     }
-    rows.push(recordRow(libRoot, target, await writer.write(target, data, root, mode)));
-    if (target.endsWith(".py")) sources.push(target);
+    planned.push({ target, root, mode, data });
+    if (target.endsWith(".py")) sources.push({ source: target, pyc: join(dirname(target), "__pycache__", `${basename(target).slice(0, -".py".length)}.${cacheTag}.pyc`) });
   }
   for (const section of ["console_scripts", "gui_scripts"] as const) {
     for (const [name, reference] of Object.entries(inspection.entryPoints[section])) {
-      const target = join(dest.scripts, name);
-      const written = await writer.write(target, Buffer.from(entryPointScript(python, reference)), dest.scripts, 0o777);
-      rows.push(recordRow(libRoot, target, written));
+      // Built when written: a reference without a callable fails the install there, as pip's does.
+      planned.push({ target: join(dest.scripts, name), root: dest.scripts, mode: 0o777, data: () => Buffer.from(entryPointScript(python, reference)) });
     }
   }
-  return { wheel, libRoot, distInfo: join(libRoot, distInfoName), rows, sources };
+  return { wheel, libRoot, distInfo: join(libRoot, distInfoName), files: planned, sources, requested };
 }
 
 function read(archive: ZipArchive, files: readonly ZipEntry[], name: string): Buffer {
@@ -207,16 +284,40 @@ function recordRow(libRoot: string, path: string, data: Buffer): RecordRow {
   return { path: recordPath(libRoot, path), hash: recordHash(data), size: String(data.length) };
 }
 
-async function compile(python: string, sources: readonly string[]): Promise<Array<[string, string]>> {
+/** Sources per byte-compiling process: below this, a second interpreter start costs more than it saves. */
+const COMPILE_CHUNK = 200;
+
+/**
+ * Byte-compiles as pip does by default (compileall.compile_file, forced, per file), in up to one
+ * process per core when there are many files: each file's .pyc is the same whichever process wrote it.
+ */
+async function compile(python: string, sources: readonly string[], hooks: DirectHooks): Promise<Array<[string, string]>> {
   if (sources.length === 0) return [];
-  const run = await execa(python, ["-I", "-c", COMPILE], {
-    env: isolatedEnv(process.env),
-    extendEnv: false,
-    reject: false,
-    input: JSON.stringify(sources),
-  });
-  if (run.failed) throw new Error(`byte-compiling with ${python} failed: ${lastLine(run.stderr) || run.shortMessage}`);
-  const parsed = CompiledSchema.safeParse(JSON.parse(run.stdout));
+  const workers = Math.max(1, Math.min(availableParallelism(), Math.ceil(sources.length / COMPILE_CHUNK)));
+  const chunks = Array.from({ length: workers }, (_, i) => sources.filter((_, j) => j % workers === i));
+  const results = await Promise.all(chunks.map((chunk) => compileChunk(python, chunk, hooks)));
+  return results.flat();
+}
+
+async function compileChunk(python: string, sources: readonly string[], hooks: DirectHooks): Promise<Array<[string, string]>> {
+  const child = execa(python, ["-I", "-c", COMPILE], { env: isolatedEnv(process.env), extendEnv: false, reject: false, stdin: "pipe" });
+  try {
+    if (child.pid !== undefined) await hooks.onCompileSpawn?.(child.pid);
+  } catch (error) {
+    child.kill("SIGKILL");
+    await child;
+    throw error;
+  }
+  child.stdin?.end(JSON.stringify(sources));
+  const run = await child;
+  if (run.failed) throw new Error(`byte-compiling with ${python} failed: ${lastLine(String(run.stderr)) || run.shortMessage}`);
+  let raw: unknown;
+  try {
+    raw = JSON.parse(String(run.stdout));
+  } catch {
+    raw = undefined;
+  }
+  const parsed = CompiledSchema.safeParse(raw);
   if (!parsed.success) throw new Error(`unexpected answer from ${python} while byte-compiling`);
   return parsed.data;
 }
@@ -227,7 +328,7 @@ interface Writer {
   count(): number;
 }
 
-async function createWriter(hooks: DirectHooks): Promise<Writer> {
+async function createWriter(hooks: DirectHooks, token: string): Promise<Writer> {
   const realRoots = new Map<string, string>();
   const checkedDirs = new Set<string>();
   let written = 0;
@@ -248,7 +349,8 @@ async function createWriter(hooks: DirectHooks): Promise<Writer> {
         if (!isInside(await realpath(parent), realRoot)) throw new Error(`${parent} leads outside ${root}; refusing`);
         checkedDirs.add(parent);
       }
-      const tmp = join(parent, `.${basename(path)}.${randomBytes(6).toString("hex")}.pipgate-tmp`);
+      // Named by the commit's token, so a restore after a crash finds and removes it.
+      const tmp = tempSibling(path, token);
       try {
         await writeFile(tmp, data, { flag: "wx", mode });
         await rename(tmp, path);

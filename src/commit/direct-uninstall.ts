@@ -30,13 +30,20 @@ async function cachedBytecode(source: string): Promise<string[]> {
   return entries.filter((e) => e.startsWith(`${stem}.`) && e.endsWith(".pyc") && e.split(".").length === 3).map((e) => join(cache, e));
 }
 
+/** What an uninstall will remove, computed (and every path checked) before anything is removed. */
+export interface UninstallPlan {
+  distInfo: string;
+  /** Every path RECORD lists plus the bytecode of its .py files; some may already be missing. */
+  files: string[];
+  /** Directories that may become empty and be removed: each file's ancestors below the kept roots. */
+  dirs: string[];
+}
+
 /**
- * Removes an installed distribution exactly as its RECORD lists it (plus the bytecode of its .py files),
- * then the directories that became empty, never a scheme root. Every path is checked before anything is
- * removed: one that lies outside the venv, or under a symlink leading out of it, refuses the whole RECORD.
- * Files are unlinked, never written, so a hardlinked backup of them stays intact.
+ * Reads RECORD and checks every path: one that lies outside the venv, or under a symlink leading out
+ * of it, refuses the whole RECORD. Nothing is touched; the undo journal is built from the plan.
  */
-export async function uninstallDistribution(distInfo: string, prefix: string, keepDirs: readonly string[]): Promise<number> {
+export async function planUninstall(distInfo: string, prefix: string, keepDirs: readonly string[]): Promise<UninstallPlan> {
   const realPrefix = await realpath(prefix);
   const site = dirname(distInfo);
   let text: string;
@@ -58,17 +65,37 @@ export async function uninstallDistribution(distInfo: string, prefix: string, ke
   }
   if (!targets.some((t) => t === join(distInfo, "RECORD"))) targets.push(join(distInfo, "RECORD"));
   for (const path of [...targets]) if (path.endsWith(".py")) targets.push(...(await cachedBytecode(path)));
+  const keep = keptDirs(prefix, realPrefix, keepDirs);
+  const dirs = new Set<string>();
+  for (const path of targets) {
+    for (let dir = dirname(path); isInside(dir, realPrefix) || isInside(dir, resolve(prefix)); dir = dirname(dir)) {
+      if (keep.has(dir) || dirs.has(dir)) break;
+      dirs.add(dir);
+    }
+  }
+  return { distInfo, files: [...new Set(targets)], dirs: [...dirs] };
+}
 
+function keptDirs(prefix: string, realPrefix: string, keepDirs: readonly string[]): Set<string> {
+  return new Set([...keepDirs.map((d) => resolve(d)), resolve(prefix), realPrefix]);
+}
+
+/**
+ * Removes what the plan lists, then the directories that became empty, never a scheme root. Files are
+ * unlinked, never written, so a hardlinked backup of them stays intact.
+ */
+export async function applyUninstall(plan: UninstallPlan, prefix: string, keepDirs: readonly string[]): Promise<number> {
+  const realPrefix = await realpath(prefix);
   const parents = new Set<string>();
   let removed = 0;
-  for (const path of new Set(targets)) {
+  for (const path of plan.files) {
     const stat = await lstat(path).catch(() => undefined);
     if (stat === undefined || stat.isDirectory()) continue;
     await unlink(path);
     removed += 1;
     parents.add(dirname(path));
   }
-  const keep = new Set([...keepDirs.map((d) => resolve(d)), resolve(prefix), realPrefix]);
+  const keep = keptDirs(prefix, realPrefix, keepDirs);
   // Deepest first, so a directory emptied by removing its empty children goes too.
   for (const start of [...parents].sort((a, b) => b.length - a.length)) {
     for (let dir = start; isInside(dir, realPrefix) || isInside(dir, resolve(prefix)); dir = dirname(dir)) {
@@ -79,4 +106,13 @@ export async function uninstallDistribution(distInfo: string, prefix: string, ke
     }
   }
   return removed;
+}
+
+/**
+ * Removes an installed distribution exactly as its RECORD lists it (plus the bytecode of its .py files),
+ * then the directories that became empty, never a scheme root. Every path is checked before anything is
+ * removed: one that lies outside the venv, or under a symlink leading out of it, refuses the whole RECORD.
+ */
+export async function uninstallDistribution(distInfo: string, prefix: string, keepDirs: readonly string[]): Promise<number> {
+  return applyUninstall(await planUninstall(distInfo, prefix, keepDirs), prefix, keepDirs);
 }

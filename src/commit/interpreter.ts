@@ -69,19 +69,24 @@ def targets(z):
     return list(meta.get_all("Requires-Dist") or []), out
 incoming = []
 if wheels:
-    owners = {}
-    seen = set()
-    for name, d in dists:
-        if norm(name) in seen:
-            continue
-        seen.add(norm(name))
-        for f in d.files or []:
-            owners.setdefault(os.path.normpath(str(d.locate_file(f))), (name, d.version))
-    claimed = {}
+    read = []
     for p in wheels:
-        mine = norm(os.path.basename(p).split("-")[0])
         with zipfile.ZipFile(p) as z:
-            requires, files = targets(z)
+            read.append(targets(z))
+    # Only a file on disk can be overwritten: when none of the targets exists (a new distribution),
+    # no RECORD needs reading, so the check costs what the install writes, not what the venv holds.
+    owners = {}
+    if any(os.path.lexists(t) for _, files in read for t in files):
+        seen = set()
+        for name, d in dists:
+            if norm(name) in seen:
+                continue
+            seen.add(norm(name))
+            for f in d.files or []:
+                owners.setdefault(os.path.normpath(str(d.locate_file(f))), (name, d.version))
+    claimed = {}
+    for p, (requires, files) in zip(wheels, read):
+        mine = norm(os.path.basename(p).split("-")[0])
         clashes = []
         for t in files:
             t = os.path.normpath(t)
@@ -93,7 +98,7 @@ if wheels:
                 clashes.append({"path": t, "owner": other, "owner_version": None})
         incoming.append({"requires": requires, "clashes": clashes[:20]})
 print(json.dumps({
-    "prefix": sys.prefix, "base_prefix": sys.base_prefix,
+    "prefix": sys.prefix, "base_prefix": sys.base_prefix, "cache_tag": sys.implementation.cache_tag,
     "purelib": paths["purelib"], "platlib": paths["platlib"], "scripts": paths["scripts"], "data": paths["data"],
     "installed": installed, "outside": [outside(p) for p in wheels], "markers": markers, "incoming": incoming,
 }))
@@ -112,6 +117,7 @@ export type InstalledDist = z.infer<typeof InstalledSchema>;
 export const InterpreterInfoSchema = z.object({
   prefix: z.string(),
   base_prefix: z.string(),
+  cache_tag: z.string().nullable().describe("names its byte-compiled files: __pycache__/{stem}.{cache_tag}.pyc"),
   purelib: z.string(),
   platlib: z.string(),
   scripts: z.string(),

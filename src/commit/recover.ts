@@ -1,12 +1,13 @@
 import { readFile, realpath } from "node:fs/promises";
 import { join, resolve } from "node:path";
-import { setTimeout as sleep } from "node:timers/promises";
-import { errorMessage } from "../errors.js";
+import { errorMessage, type Result } from "../errors.js";
 import type { Db } from "../state/db.js";
 import { backupRoots, discardBackup, isInside, readManifest, restoreBackup } from "./backup.js";
 import { inspectInterpreter } from "./interpreter.js";
 import { getJournal, setJournalState, unfinishedJournals, type JournalRow } from "./journal.js";
 import { withEnvironmentLock } from "./lock.js";
+import { killStrayWriters } from "./stray.js";
+import { checkUndoPaths, restoreUndo, UNDO_MANIFEST, UndoManifestSchema, type UndoManifest } from "./undo.js";
 
 /** One unfinished commit found at start-up, so the caller can write its request's outcome record. */
 export interface Recovery {
@@ -61,43 +62,47 @@ async function recoverOne(db: Db, stateDir: string, row: JournalRow, python: str
     setJournalState(db, row.id, "abandoned");
     return "abandoned";
   }
-  await killStrayPip(row.backup_dir, python);
-  const manifest = await readManifest(row.backup_dir);
-  if (!manifest.ok) throw new Error(manifest.error);
-  // The manifest says what to delete and replace: accept only the interpreter's own install paths.
+  await killStrayWriters(row.backup_dir, python);
   const info = await inspectInterpreter(python);
   if (!info.ok) throw new Error(info.error);
-  const allowed = await backupRoots(info.value, true);
-  if (!allowed.ok) throw new Error(allowed.error);
-  const known = new Set([...allowed.value, ...(await realPaths([info.value.purelib, info.value.platlib, info.value.scripts]))]);
-  for (const root of manifest.value.roots) {
-    if (!known.has(root.path)) throw new Error(`backup root ${root.path} is not an install path of ${python}`);
+  const undo = await readUndo(row.backup_dir);
+  if (undo !== undefined) {
+    // The journal says what to unlink and link back: accept only paths inside this interpreter's venv.
+    if (!undo.ok) throw new Error(undo.error);
+    if (undo.value.python !== python) throw new Error(`the undo journal in ${row.backup_dir} belongs to ${undo.value.python}, not ${python}`);
+    await checkUndoPaths(undo.value, info.value.prefix);
+    await restoreUndo(row.backup_dir, undo.value);
+  } else {
+    const manifest = await readManifest(row.backup_dir);
+    if (!manifest.ok) throw new Error(manifest.error);
+    // The manifest says what to delete and replace: accept only the interpreter's own install paths.
+    const allowed = await backupRoots(info.value, true);
+    if (!allowed.ok) throw new Error(allowed.error);
+    const known = new Set([...allowed.value, ...(await realPaths([info.value.purelib, info.value.platlib, info.value.scripts]))]);
+    for (const root of manifest.value.roots) {
+      if (!known.has(root.path)) throw new Error(`backup root ${root.path} is not an install path of ${python}`);
+    }
+    await restoreBackup(row.backup_dir, manifest.value);
   }
-  await restoreBackup(row.backup_dir, manifest.value);
   setJournalState(db, row.id, "rolled-back");
   await discardBackup(row.backup_dir);
   return "rolled-back";
 }
 
-/** A pip the dead broker started may still be writing: kill it (only if it is that interpreter's pip). */
-async function killStrayPip(backupDir: string, python: string): Promise<void> {
-  const pid = Number(await readFile(join(backupDir, "pip.pid"), "utf8").catch(() => ""));
-  if (!Number.isInteger(pid) || pid <= 0) return;
-  const cmdline = await readFile(`/proc/${pid}/cmdline`, "utf8").catch(() => "");
-  const args = cmdline.split("\0");
-  if (!(args[0] === python && args.includes("pip") && args.includes("install"))) return;
+/** A per-path backup's manifest, undefined when the backup is a roots backup (or was never finished). */
+async function readUndo(backupDir: string): Promise<Result<UndoManifest> | undefined> {
+  let text: string;
   try {
-    process.kill(pid, "SIGKILL");
+    text = await readFile(join(backupDir, UNDO_MANIFEST), "utf8");
   } catch {
-    return;
+    return undefined;
   }
-  for (let i = 0; i < 500 && (await running(pid)); i += 1) await sleep(10);
-}
-
-/** Alive and not a zombie: a zombie writes nothing, and its reaper may be slow. */
-async function running(pid: number): Promise<boolean> {
-  const stat = await readFile(`/proc/${pid}/stat`, "utf8").catch(() => "");
-  return stat !== "" && stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3) !== "Z";
+  try {
+    const parsed = UndoManifestSchema.safeParse(JSON.parse(text));
+    return parsed.success ? { ok: true, value: parsed.data } : { ok: false, error: `undo journal in ${backupDir} is invalid: ${parsed.error.message}` };
+  } catch (error) {
+    return { ok: false, error: `undo journal in ${backupDir} is unreadable: ${errorMessage(error)}` };
+  }
 }
 
 async function realPaths(paths: readonly string[]): Promise<string[]> {

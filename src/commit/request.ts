@@ -28,13 +28,20 @@ export type VerifiedWheel = z.infer<typeof VerifiedWheelSchema>;
 /**
  * Test-only hooks; a hook that throws simulates a failure at that point. Never set in production.
  * beforePip and afterPip run around either installer; duringPip only with pip (it gets pip's pid),
- * duringDirect only with the direct installer, after each file it writes.
+ * duringDirect and duringCompile only with the direct installer, after each file it writes and as
+ * each byte-compiling process starts.
  */
 export interface CommitFaults {
   beforePip?: () => Promise<void> | void;
   duringPip?: (pipPid: number) => Promise<void> | void;
   duringDirect?: (filesWritten: number) => Promise<void> | void;
+  /** Direct installer only: each byte-compiling process, once its pid is journalled and before it gets work. */
+  duringCompile?: (compilerPid: number) => Promise<void> | void;
   afterPip?: () => Promise<void> | void;
+  /** After the backup (or undo journal) is durable and before the journal row says "started". */
+  afterBackup?: () => Promise<void> | void;
+  /** Direct installer only: midway through restoring a failed commit (created paths gone, nothing put back). */
+  duringRollback?: () => Promise<void> | void;
 }
 
 /** Which installer commits: the venv's own pip, or pipgate's direct wheel installer (no pip start-up). */
@@ -52,6 +59,11 @@ export const CommitRequestSchema = z.object({
   auditId: z.string().min(1).describe("the audit record this commit belongs to"),
   stateDir: z.string().refine(isAbsolute, "the state directory must be absolute").describe("holds locks/ and backups/"),
   installer: InstallerSchema.describe("which installer commits; pipgate.yaml's commit.installer holds the one default"),
+  requested: z
+    .array(z.string().regex(DIST_NAME, "not a distribution name"))
+    .max(1000)
+    .optional()
+    .describe("the distributions asked for, which get REQUESTED (pip's semantics); default: every wheel (direct installer)"),
   backup: z
     .enum(["copy", "hardlink"])
     .optional()

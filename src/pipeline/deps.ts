@@ -27,7 +27,8 @@ export interface PipelineDeps {
   /** Verified resolutions by their inputs: a repeat install skips the sandbox. */
   resolutions: ResolutionCache;
   policyDeps: PolicyDeps;
-  commit: (env: EnvironmentRuntime, wheels: VerifiedWheel[], requestId: string, signal?: AbortSignal) => Promise<CommitResult>;
+  /** `requested`: the distributions the request named, which get REQUESTED (pip's semantics). */
+  commit: (env: EnvironmentRuntime, wheels: VerifiedWheel[], requestId: string, signal?: AbortSignal, requested?: readonly string[]) => Promise<CommitResult>;
   log: Logger;
 }
 

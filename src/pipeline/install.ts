@@ -358,7 +358,7 @@ async function pipeline(
   }
 
   progress({ stage: "committing", message: `installing ${verified.wheels.length} verified wheel(s) into ${env.name}` });
-  const commit = await deps.commit(env, verified.wheels, requestId, hooks.signal);
+  const commit = await deps.commit(env, verified.wheels, requestId, hooks.signal, [args.requirement.normalized]);
   const resolved = verified.wheels.map((wheel) => ({ name: wheel.name, version: wheel.version, sha256: wheel.sha256 }));
   if (!commit.ok && REFUSING_STAGES.has(commit.stage)) {
     // The environment changed while this request was in the sandbox; checked again under the lock.
