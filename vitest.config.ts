@@ -29,6 +29,7 @@ export const UNIT_TESTS = [
   "test/gateway/pins.test.ts",
   "test/grants/access.test.ts",
   "test/grants/cli.test.ts",
+  "test/cli/conventions.test.ts",
   "test/verify/build-requires.test.ts",
   "test/index/client.test.ts",
   "test/index/proxy-build-tools.test.ts",
@@ -55,6 +56,7 @@ export const UNIT_TESTS = [
 ];
 
 export const INTEGRATION_TESTS = [
+  "test/server/structured-refusals.test.ts", // local index server, venvs
   "test/allowlist/import.test.ts", // pip install, pip freeze
   "test/approvals/approvals.test.ts",
   "test/audit/install-paths.test.ts",
