@@ -17,7 +17,15 @@ import type { UpstreamConfig } from "../config/upstream-schema.js";
 import { environmentMismatches, parseUpstreamEnvironments } from "../gateway/environment-names.js";
 import { transportFor } from "../gateway/transports.js";
 import { openUpstreamSession } from "../gateway/upstream.js";
-import { EXIT, parseCli, requireConfig, type Subcommand } from "./common.js";
+import { cliLogger, EXIT, parseCli, requireConfig, type CommandHelp, type Subcommand } from "./common.js";
+
+export const doctorHelp: CommandHelp = {
+  usage:
+    "usage: pipgate doctor [--json] [--config FILE]\n" +
+    "  one line per thing that must be right before agents are let in: the Docker engine and runtime, the\n" +
+    "  sandbox images, the environments and allowlists, the policy, the upstream, the index, the state\n" +
+    "  directory and the audit chain; exit 1 when any line says FAIL\n",
+};
 
 interface Check {
   name: string;
@@ -54,10 +62,10 @@ async function upstreamEnvironmentsCheck(upstream: UpstreamConfig, pythons: Reco
 }
 
 /** `pipgate doctor`: one line per thing that must be right before agents are let in. */
-export const doctor: Subcommand = async (argv, io) => {
+export const doctor: Subcommand = async (argv, io, context) => {
   const { values } = parseCli(argv, { json: { type: "boolean", default: false } }, false);
   const config = requireConfig(values.config);
-  const log = createLogger("silent");
+  const log = cliLogger(context, "silent");
   const checks: Check[] = [];
   const runner = createDockerRunner(config.sandbox.docker_socket, log);
   const engine = await runner.ping();
