@@ -56,6 +56,7 @@ export const UNIT_TESTS = [
 ];
 
 export const INTEGRATION_TESTS = [
+  "test/package/pack.test.ts", // npm pack, npm install from the registry (better-sqlite3 compiles)
   "test/server/structured-refusals.test.ts", // local index server, venvs
   "test/allowlist/import.test.ts", // pip install, pip freeze
   "test/approvals/approvals.test.ts",
