@@ -30,6 +30,7 @@ export const UNIT_TESTS = [
   "test/gateway/pins.test.ts",
   "test/grants/access.test.ts",
   "test/grants/cli.test.ts",
+  "test/cli/conventions.test.ts",
   "test/verify/build-requires.test.ts",
   "test/index/client.test.ts",
   "test/index/proxy-build-tools.test.ts",
@@ -56,6 +57,8 @@ export const UNIT_TESTS = [
 ];
 
 export const INTEGRATION_TESTS = [
+  "test/package/pack.test.ts", // npm pack, npm install from the registry (better-sqlite3 compiles)
+  "test/server/structured-refusals.test.ts", // local index server, venvs
   "test/allowlist/import.test.ts", // pip install, pip freeze
   "test/approvals/approvals.test.ts",
   "test/audit/install-paths.test.ts",

@@ -12,7 +12,7 @@ import { buildAllowlist } from "../config/allowlist.js";
 import { errorMessage } from "../errors.js";
 import { indexFromConfig } from "../index/from-config.js";
 import type { IndexClient } from "../index/types.js";
-import { CliError, EXIT, parseCli, requireConfig, type CliIo, type Subcommand } from "./common.js";
+import { CliError, EXIT, parseCli, requireConfig, type CliIo, type CommandHelp, type Subcommand } from "./common.js";
 
 const USAGE = `usage: pipgate allowlist <command> [--env ENV | --file FILE] [--config FILE]
 
@@ -33,6 +33,18 @@ Edits keep every other byte of the file and replace it atomically, so a running 
 `;
 
 const TARGET = { env: { type: "string" }, file: { type: "string" } } as const;
+
+const TARGET_USAGE = "[--env ENV | --file FILE] [--config FILE]";
+const ADD_USAGE = `usage: pipgate allowlist add NAME SPEC [--reason TEXT] ${TARGET_USAGE}\n  SPEC is a PEP 440 specifier set (">=2.31,<3") or "*" for any version`;
+const REMOVE_USAGE = `usage: pipgate allowlist remove NAME ${TARGET_USAGE}`;
+const SHOW_USAGE = `usage: pipgate allowlist show [--json] ${TARGET_USAGE}`;
+const LINT_USAGE = `usage: pipgate allowlist lint [--online] ${TARGET_USAGE}`;
+const IMPORT_USAGE = `usage: pipgate allowlist import FILE [--pin exact|compatible|any] ${TARGET_USAGE}`;
+
+export const allowlistHelp: CommandHelp = {
+  usage: USAGE,
+  actions: { add: `${ADD_USAGE}\n`, remove: `${REMOVE_USAGE}\n`, show: `${SHOW_USAGE}\n`, lint: `${LINT_USAGE}\n`, import: `${IMPORT_USAGE}\n` },
+};
 
 /** What the command runs against; tests inject a clock (for expiry) and an index client. */
 export interface AllowlistCommandDeps {
@@ -135,7 +147,7 @@ function describe(result: Extract<EditResult, { ok: true }>, specifier: string |
 async function add(argv: string[], io: CliIo): Promise<number> {
   const { values, positionals } = parseCli(argv, { ...TARGET, reason: { type: "string" } });
   const [name, specifier, ...extra] = positionals;
-  if (name === undefined || specifier === undefined || extra.length > 0) throw new CliError('usage: pipgate allowlist add NAME SPEC [--reason TEXT] (SPEC "*" allows any version)');
+  if (name === undefined || specifier === undefined || extra.length > 0) throw new CliError(ADD_USAGE);
   const change = checkChange(name, specifier, values.reason);
   if (!change.ok) throw new CliError(change.error);
   const path = targetFile(values);
@@ -156,7 +168,7 @@ async function add(argv: string[], io: CliIo): Promise<number> {
 async function remove(argv: string[], io: CliIo): Promise<number> {
   const { values, positionals } = parseCli(argv, TARGET);
   const [name, ...extra] = positionals;
-  if (name === undefined || extra.length > 0) throw new CliError("usage: pipgate allowlist remove NAME");
+  if (name === undefined || extra.length > 0) throw new CliError(REMOVE_USAGE);
   const path = targetFile(values);
   const before = readText(path);
   const result = removePackage(before, name);
@@ -172,7 +184,7 @@ async function remove(argv: string[], io: CliIo): Promise<number> {
 
 async function show(argv: string[], io: CliIo): Promise<number> {
   const { values, positionals } = parseCli(argv, { ...TARGET, json: { type: "boolean", default: false } });
-  if (positionals.length > 0) throw new CliError("usage: pipgate allowlist show [--json]");
+  if (positionals.length > 0) throw new CliError(SHOW_USAGE);
   const path = targetFile(values);
   const parsed = parseSource(readText(path));
   if (!parsed.ok) {
@@ -186,7 +198,7 @@ async function show(argv: string[], io: CliIo): Promise<number> {
 
 async function lint(argv: string[], io: CliIo, deps: AllowlistCommandDeps): Promise<number> {
   const { values, positionals } = parseCli(argv, { ...TARGET, online: { type: "boolean", default: false } });
-  if (positionals.length > 0) throw new CliError("usage: pipgate allowlist lint [--online]");
+  if (positionals.length > 0) throw new CliError(LINT_USAGE);
   const path = targetFile(values);
   const text = readText(path);
   const findings: LintFinding[] = lintAllowlist(text, { now: (deps.now ?? (() => new Date()))() });
@@ -213,7 +225,7 @@ async function onlineIndex(configFile: string): Promise<IndexClient> {
 async function importFile(argv: string[], io: CliIo): Promise<number> {
   const { values, positionals } = parseCli(argv, { ...TARGET, pin: { type: "string", default: "exact" } });
   const [file, ...extra] = positionals;
-  if (file === undefined || extra.length > 0) throw new CliError("usage: pipgate allowlist import FILE [--pin exact|compatible|any]");
+  if (file === undefined || extra.length > 0) throw new CliError(IMPORT_USAGE);
   const parsedPin = PinStyleSchema.safeParse(values.pin);
   if (!parsedPin.success) throw new CliError(`--pin must be one of ${PIN_STYLES.join(", ")}, not ${JSON.stringify(values.pin)}`);
   const pin = parsedPin.data;

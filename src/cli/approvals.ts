@@ -1,13 +1,23 @@
 import { userInfo } from "node:os";
 import { isCallApprovalId, type Approval, type CallApproval } from "../approvals/index.js";
 import { openPipgate } from "../app.js";
-import { createLogger } from "../log.js";
-import { CliError, EXIT, parseCli, requireConfig, type CliIo, type Subcommand } from "./common.js";
+import { approvalStatusJson } from "../server/tools/install-status.js";
+import { structuredInstall } from "../server/tools/install-package.js";
+import { cliLogger, CliError, EXIT, parseCli, requireConfig, type CliIo, type CommandHelp, type Subcommand } from "./common.js";
 
 const USAGE =
   "usage: pipgate approvals list [--all] [--json]\n" +
   "       pipgate approvals approve ID --reason TEXT [--as NAME]\n" +
   "       pipgate approvals deny ID --reason TEXT [--as NAME]";
+
+export const approvalsHelp: CommandHelp = {
+  usage: `${USAGE}\n  installs queued for a person (apr_…) and held tool calls (apc_…); --json as install_status answers\n`,
+  actions: {
+    list: "usage: pipgate approvals list [--all] [--json]\n  what waits for a decision (--all: every request, decided ones too)\n",
+    approve: "usage: pipgate approvals approve ID --reason TEXT [--as NAME] [--json]\n  approve and run a queued install here (apr_…), or admit a held tool call once (apc_…)\n",
+    deny: "usage: pipgate approvals deny ID --reason TEXT [--as NAME]\n  refuse a queued install or a held tool call; the agent reads the reason\n",
+  },
+};
 
 function line(approval: Approval): string {
   const decided = approval.decidedBy === undefined ? "" : ` by ${approval.decidedBy}${approval.decisionReason === undefined ? "" : ` (${approval.decisionReason})`}`;
@@ -22,19 +32,31 @@ function callLine(call: CallApproval): string {
   return `${call.id}  ${call.state.padEnd(9)}  ${call.tool}  from ${call.identity}  rule ${call.rule}  args ${args}${call.argumentsTruncated ? " (truncated)" : ""}  sha256 ${call.argsSha256.slice(0, 12)}  expires ${call.expiresAt.toISOString()}${decided}`;
 }
 
+/** A held tool call for --json, in the snake_case of the MCP tools' structured output. */
 function callJson(call: CallApproval): Record<string, unknown> {
   return {
-    ...call,
     kind: "tool-call",
-    createdAt: call.createdAt.toISOString(),
-    expiresAt: call.expiresAt.toISOString(),
-    decidedAt: call.decidedAt?.toISOString(),
-    usedAt: call.usedAt?.toISOString(),
+    approval_id: call.id,
+    state: call.state,
+    tool: call.tool,
+    identity: call.identity,
+    rule: call.rule,
+    message: call.message,
+    arguments: call.arguments,
+    arguments_truncated: call.argumentsTruncated,
+    args_sha256: call.argsSha256,
+    created_at: call.createdAt.toISOString(),
+    expires_at: call.expiresAt.toISOString(),
+    ...(call.decidedBy === undefined ? {} : { decided_by: call.decidedBy }),
+    ...(call.decidedAt === undefined ? {} : { decided_at: call.decidedAt.toISOString() }),
+    ...(call.decisionReason === undefined ? {} : { decision_reason: call.decisionReason }),
+    ...(call.usedAt === undefined ? {} : { used_at: call.usedAt.toISOString() }),
   };
 }
 
+/** A queued install for --json: what install_status answers the agent, and who asked. */
 function toJson(approval: Approval): Record<string, unknown> {
-  return { ...approval, createdAt: approval.createdAt.toISOString(), expiresAt: approval.expiresAt.toISOString(), decidedAt: approval.decidedAt?.toISOString() };
+  return { kind: "install", ...approvalStatusJson(approval), identity: approval.identity, detail: approval.request.detail };
 }
 
 /**
@@ -43,7 +65,7 @@ function toJson(approval: Approval): Record<string, unknown> {
  * reads the same outcome with install_status. A held tool call (id apc_…) is only decided here: once
  * approved, the agent repeats the same call and it is admitted once. The approver is `--as NAME`, else $USER.
  */
-export const approvals: Subcommand = async (argv, io: CliIo) => {
+export const approvals: Subcommand = async (argv, io: CliIo, context) => {
   const { values, positionals } = parseCli(argv, {
     all: { type: "boolean", default: false },
     json: { type: "boolean", default: false },
@@ -53,7 +75,7 @@ export const approvals: Subcommand = async (argv, io: CliIo) => {
   const [action, id, ...extra] = positionals;
   if (action === undefined || extra.length > 0) throw new CliError(USAGE);
   const config = requireConfig(values.config);
-  const log = createLogger(process.env.PIPGATE_LOG_LEVEL ?? "warn");
+  const log = cliLogger(context, "warn");
   const opened = await openPipgate(config, log);
   if (!opened.ok) throw new CliError(`invalid configuration:\n  ${opened.issues.join("\n  ")}`, EXIT.failure);
   const app = opened.value;
@@ -112,7 +134,7 @@ export const approvals: Subcommand = async (argv, io: CliIo) => {
         });
         if (!decided.ok) throw new CliError(decided.error, EXIT.failure);
         const { approval, install } = decided;
-        if (values.json) io.stdout(`${JSON.stringify({ approval: toJson(approval), install }, null, 2)}\n`);
+        if (values.json) io.stdout(`${JSON.stringify({ approval: toJson(approval), ...(install === undefined ? {} : { install: structuredInstall(install) }) }, null, 2)}\n`);
         else io.stdout(`approved ${approval.id}; ${approval.state}: ${approval.result?.message ?? ""}\naudit ${approval.result?.audit_id ?? "-"}\n`);
         if (approval.state === "installed" || approval.state === "already-satisfied") return EXIT.ok;
         return approval.state === "denied" ? EXIT.denied : EXIT.failure;

@@ -11,7 +11,7 @@ import { renderHtmlReport } from "../audit/report.js";
 import { INTENT, OUTCOMES, RecordOutcomeSchema, type AuditFilter, type RecordOutcome } from "../audit/types.js";
 import { errorMessage } from "../errors.js";
 import { openStateDb, type Db } from "../state/db.js";
-import { CliError, EXIT, parseCli, requireConfig, type CliIo, type Subcommand } from "./common.js";
+import { CliError, EXIT, parseCli, requireConfig, type CliIo, type CommandHelp, type Subcommand } from "./common.js";
 
 const USAGE = `usage: pipgate audit <command> [--config FILE] [options]
 
@@ -32,6 +32,20 @@ filters:
                         first, its outcome follows; export always includes them, report counts outcomes
 outcomes: ${OUTCOMES.join(", ")}; and ${INTENT} (--outcome ${INTENT}: only intents)
 `;
+
+const FILTERS_USAGE = "filters: --since T --until T --identity I --env E --package P --tool T --outcome O[,O...] --limit N --intents";
+
+export const auditHelp: CommandHelp = {
+  usage: USAGE,
+  actions: {
+    list: `usage: pipgate audit list [filters] [--json] [--config FILE]\n  records, oldest first (--limit N: the N most recent)\n  ${FILTERS_USAGE}\n`,
+    show: "usage: pipgate audit show ID [--config FILE]\n  one record in full (an id prefix is enough)\n",
+    export: `usage: pipgate audit export --format jsonl|csv [--out FILE] [filters] [--config FILE]\n  every record, intents included, so an imported log verifies as the same chain\n  ${FILTERS_USAGE}\n`,
+    verify: "usage: pipgate audit verify [--head HASH] [--config FILE]\n  check the hash chain; exit 1 names the first bad record; --head: an earlier head must still be in it\n",
+    tail: `usage: pipgate audit tail [-f] [--interval MS] [filters] [--config FILE]\n  the last 10 records, then (-f) new ones as they arrive\n  ${FILTERS_USAGE}\n`,
+    report: `usage: pipgate audit report --html FILE [--title T] [filters] [--config FILE]\n  a self-contained HTML report of the records and the chain's state\n  ${FILTERS_USAGE}\n`,
+  },
+};
 
 const FILTER_OPTIONS = {
   since: { type: "string" },

@@ -7,9 +7,13 @@ import { loadPopularNames } from "../policy/popular-names.js";
 import { decisionToJson } from "../policy/types.js";
 import { parseRequirement } from "../requirement/index.js";
 import { openStateDb } from "../state/db.js";
-import { CliError, EXIT, parseCli, requireConfig, type Subcommand } from "./common.js";
+import { CliError, EXIT, parseCli, requireConfig, type CommandHelp, type Subcommand } from "./common.js";
 
 const USAGE = "usage: pipgate check ENV REQUIREMENT [--json] [--config FILE]";
+
+export const checkHelp: CommandHelp = {
+  usage: `${USAGE}\n  the policy decision for REQUIREMENT in ENV, every rule explained; nothing is installed\n  exit 0 allowed, 3 denied; --json prints check_package's structured decision\n`,
+};
 
 /**
  * `pipgate check ENV REQUIREMENT`: the policy decision without installing, with every rule explained,

@@ -19,7 +19,15 @@ import { environmentMismatches, parseUpstreamEnvironments } from "../gateway/env
 import { transportFor } from "../gateway/transports.js";
 import { openUpstreamSession } from "../gateway/upstream.js";
 import { upstreamChecks, type DoctorCheck } from "./doctor-upstream.js";
-import { EXIT, parseCli, requireConfig, type Subcommand } from "./common.js";
+import { cliLogger, EXIT, parseCli, requireConfig, type CommandHelp, type Subcommand } from "./common.js";
+
+export const doctorHelp: CommandHelp = {
+  usage:
+    "usage: pipgate doctor [--json] [--config FILE]\n" +
+    "  one line per thing that must be right before agents are let in: the Docker engine and runtime, the\n" +
+    "  sandbox images, the environments and allowlists, the policy, the upstream, the index, the state\n" +
+    "  directory and the audit chain; exit 1 when any line says FAIL\n",
+};
 
 type Check = DoctorCheck;
 
@@ -53,10 +61,10 @@ async function upstreamEnvironmentsCheck(upstream: UpstreamConfig, config: Loade
 }
 
 /** `pipgate doctor`: one line per thing that must be right before agents are let in. */
-export const doctor: Subcommand = async (argv, io) => {
+export const doctor: Subcommand = async (argv, io, context) => {
   const { values } = parseCli(argv, { json: { type: "boolean", default: false } }, false);
   const config = requireConfig(values.config);
-  const log = createLogger("silent");
+  const log = cliLogger(context, "silent");
   const checks: Check[] = [];
   const runner = createDockerRunner(config.sandbox.docker_socket, log);
   const engine = await runner.ping();

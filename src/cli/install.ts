@@ -1,27 +1,34 @@
 import { openPipgate } from "../app.js";
-import { createLogger } from "../log.js";
 import { runInstall } from "../pipeline/install.js";
-import { CliError, EXIT, parseCli, requireConfig, type Subcommand } from "./common.js";
+import { structuredInstall } from "../server/tools/install-package.js";
+import { cliLogger, CliError, EXIT, parseCli, requireConfig, type CommandHelp, type Subcommand } from "./common.js";
+
+const USAGE =
+  "usage: pipgate install ENV REQUIREMENT [--upgrade] [--timeout SECONDS] [--json] [--identity NAME] [--config FILE]\n" +
+  "  a local operator's install: grants, rate limits and approvals do not apply (the audit record says so)\n" +
+  "  --json prints install_package's structured result\n";
+
+export const installHelp: CommandHelp = { usage: USAGE };
 
 /**
  * `pipgate install ENV REQUIREMENT`: the same request path as the MCP tool, with a progress display. A
  * local operator is not a grant: its installs bypass grants, rate limits and approvals (it can edit all
  * three), and the audit record says so.
  */
-export const install: Subcommand = async (argv, io) => {
+export const install: Subcommand = async (argv, io, context) => {
   const { values, positionals } = parseCli(argv, {
     upgrade: { type: "boolean", default: false },
     timeout: { type: "string" },
     json: { type: "boolean", default: false },
     identity: { type: "string" },
   });
-  if (positionals.length !== 2) throw new CliError("usage: pipgate install ENV REQUIREMENT [--upgrade] [--timeout SECONDS] [--json] [--identity NAME]\n  a local operator's install: grants, rate limits and approvals do not apply (the audit record says so)");
+  if (positionals.length !== 2) throw new CliError(USAGE.trimEnd());
   const [environment, requirement] = positionals as [string, string];
   const config = requireConfig(values.config);
   const timeout = values.timeout === undefined ? undefined : Number(values.timeout);
   const raw = { package_name: requirement, environment, upgrade: values.upgrade, ...(timeout === undefined ? {} : { timeout }) };
   const identity = values.identity ?? `cli:${process.env.USER ?? "unknown"}`;
-  const log = createLogger(process.env.PIPGATE_LOG_LEVEL ?? "warn");
+  const log = cliLogger(context, "warn");
   const opened = await openPipgate(config, log);
   if (!opened.ok) throw new CliError(`invalid configuration:\n  ${opened.issues.join("\n  ")}`, EXIT.failure);
   const app = opened.value;
@@ -45,7 +52,7 @@ export const install: Subcommand = async (argv, io) => {
       io.stderr(`refused: ${result.message}\n(audit ${result.auditId})\n`);
       return EXIT.usage;
     }
-    if (values.json) io.stdout(`${JSON.stringify(result, null, 2)}\n`);
+    if (values.json) io.stdout(`${JSON.stringify(structuredInstall(result), null, 2)}\n`);
     else {
       io.stdout(`${result.status}: ${result.message}\n`);
       if (result.hint !== undefined) io.stdout(`hint: ${result.hint}\n`);

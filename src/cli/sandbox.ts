@@ -3,7 +3,14 @@ import { execa } from "execa";
 import { pythonVersion } from "../config/python.js";
 import { packageRoot } from "../paths.js";
 import { imageFor, pythonMinor } from "../sandbox/spec.js";
-import { CliError, EXIT, parseCli, requireConfig, type Subcommand } from "./common.js";
+import { CliError, EXIT, parseCli, requireConfig, type CommandHelp, type Subcommand } from "./common.js";
+
+const USAGE = "usage: pipgate sandbox build-image [--config FILE] [--python 3.X]";
+
+export const sandboxHelp: CommandHelp = {
+  usage: `${USAGE}\n  build the sandbox image each environment's Python needs (--python: just that minor version)\n`,
+  actions: { "build-image": `${USAGE}\n  build the sandbox image each environment's Python needs (--python: just that minor version)\n` },
+};
 
 /**
  * `pipgate sandbox build-image`: builds the image each environment's Python needs. Without a registry
@@ -12,7 +19,7 @@ import { CliError, EXIT, parseCli, requireConfig, type Subcommand } from "./comm
  */
 export const sandbox: Subcommand = async (argv, io) => {
   const [action, ...rest] = argv;
-  if (action !== "build-image") throw new CliError("usage: pipgate sandbox build-image [--config FILE] [--python 3.X]");
+  if (action !== "build-image") throw new CliError(USAGE);
   const { values } = parseCli(rest, { python: { type: "string" } }, false);
   let minors: string[];
   let configured: string | undefined;

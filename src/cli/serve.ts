@@ -1,9 +1,15 @@
 import { StdioServerTransport } from "@modelcontextprotocol/sdk/server/stdio.js";
 import { allowlistIssues } from "../config/allowlist-files.js";
 import { openPipgate } from "../app.js";
-import { createLogger } from "../log.js";
 import { parseListenAddress, startHttpServer } from "../server/http.js";
-import { CliError, EXIT, parseCli, requireConfig, type Subcommand } from "./common.js";
+import { cliLogger, CliError, EXIT, parseCli, requireConfig, type CommandHelp, type Subcommand } from "./common.js";
+
+export const serveHelp: CommandHelp = {
+  usage:
+    "usage: pipgate serve [--config FILE] [--http HOST:PORT [--allow-remote]]\n" +
+    "  the MCP server on stdio (stdout is the protocol's, logs go to stderr), or over Streamable HTTP with\n" +
+    "  --http (bearer tokens from the grants in pipgate.yaml; --allow-remote to listen beyond loopback)\n",
+};
 
 function untilStopped(onClose?: (stop: () => void) => void): Promise<void> {
   return new Promise<void>((resolve) => {
@@ -15,14 +21,14 @@ function untilStopped(onClose?: (stop: () => void) => void): Promise<void> {
 }
 
 /** `pipgate serve`: the MCP server on stdio (stdout is the protocol's; logs go to stderr), or `--http HOST:PORT`. */
-export const serve: Subcommand = async (argv) => {
+export const serve: Subcommand = async (argv, _io, context) => {
   const { values } = parseCli(argv, { http: { type: "string" }, "allow-remote": { type: "boolean", default: false } }, false);
   const listen = values.http === undefined ? undefined : parseListenAddress(values.http);
   if (listen !== undefined && !listen.ok) throw new CliError(listen.error);
   const config = requireConfig(values.config);
   const unusable = allowlistIssues(config);
   if (unusable.length > 0) throw new CliError(`invalid configuration:\n  ${unusable.join("\n  ")}`, EXIT.failure);
-  const log = createLogger();
+  const log = cliLogger(context, "info");
   const opened = await openPipgate(config, log);
   if (!opened.ok) throw new CliError(`invalid configuration:\n  ${opened.issues.join("\n  ")}`, EXIT.failure);
   const app = opened.value;

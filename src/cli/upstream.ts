@@ -2,14 +2,21 @@ import { userInfo } from "node:os";
 import { openBroker } from "../broker.js";
 import { acceptDefinition, configuredUpstreamKey, pinnedUpstreams, pinStatus, type PinStatus } from "../gateway/pins.js";
 import { definitionDiff, printable } from "../gateway/definition-diff.js";
-import { createLogger } from "../log.js";
 import type { Db } from "../state/db.js";
-import { CliError, EXIT, parseCli, requireConfig, type CliIo, type Subcommand } from "./common.js";
+import { cliLogger, CliError, EXIT, parseCli, requireConfig, type CliIo, type CommandHelp, type Subcommand } from "./common.js";
 
 const USAGE =
   "usage: pipgate upstream show [--json] [--upstream KEY]\n" +
   "       pipgate upstream accept NAME [--sha256 HEX] [--upstream KEY] [--as NAME]\n" +
   "       pipgate upstream accept --all [--upstream KEY] [--as NAME]";
+
+export const upstreamHelp: CommandHelp = {
+  usage: `${USAGE}\n  the gateway upstream's pinned tool definitions; a changed one stays hidden until accepted\n`,
+  actions: {
+    show: "usage: pipgate upstream show [--json] [--upstream KEY]\n  every pinned tool, and what changed in those that did\n",
+    accept: "usage: pipgate upstream accept NAME [--sha256 HEX] [--upstream KEY] [--as NAME]\n       pipgate upstream accept --all [--upstream KEY] [--as NAME]\n  make a changed definition the pin (--sha256: only if it is still that one)\n",
+  },
+};
 
 /** The upstream the command is about: the configured one, else --upstream, else the only one on record. */
 function chooseUpstream(db: Db, config: object, given: string | undefined): string {
@@ -32,7 +39,7 @@ function describe(pin: PinStatus): string[] {
  * reads the state database only — the server records what the upstream listed — so the upstream need
  * not be running. Both are audited; accept names who accepted what (`--as NAME`, else $USER).
  */
-export const upstream: Subcommand = async (argv, io: CliIo) => {
+export const upstream: Subcommand = async (argv, io: CliIo, context) => {
   const { values, positionals } = parseCli(argv, {
     json: { type: "boolean", default: false },
     all: { type: "boolean", default: false },
@@ -43,7 +50,7 @@ export const upstream: Subcommand = async (argv, io: CliIo) => {
   const [action, name, ...extra] = positionals;
   if (action === undefined || extra.length > 0) throw new CliError(USAGE);
   const config = requireConfig(values.config);
-  const broker = await openBroker(config, createLogger(process.env.PIPGATE_LOG_LEVEL ?? "warn"));
+  const broker = await openBroker(config, cliLogger(context, "warn"));
   try {
     const key = chooseUpstream(broker.db, config, values.upstream);
     const by = values.as ?? (process.env.USER || userInfo().username);

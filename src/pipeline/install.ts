@@ -6,7 +6,7 @@ import { REFUSING_STAGES } from "../commit/request.js";
 import { errorMessage } from "../errors.js";
 import { decide, type Decision } from "../policy/index.js";
 import { eq as sameVersion } from "@renovatebot/pep440";
-import { formatRequirement, versionSatisfies } from "../requirement/index.js";
+import { formatRequirement, versionSatisfies, type RefusalKind } from "../requirement/index.js";
 import { rawEnvironment, validateInstallArguments, type ArgumentContext, type InstallArguments } from "../validate/tool-arguments.js";
 import type { Admitter } from "../ratelimit/admission.js";
 import type { EnvironmentRuntime } from "../config/environments.js";
@@ -40,6 +40,8 @@ export interface InstallResult {
   durationMs: number;
   /** where a request was refused before the pipeline ran: its arguments, or admission */
   refusedAt?: "validate" | "admit";
+  /** refused at "validate": the refusal's kind and the argument at fault */
+  refusal?: { kind: RefusalKind; field: string };
   /** rate-limited: how long to wait */
   retryAfterSeconds?: number;
   /** pending: the approval request to poll */
@@ -146,7 +148,7 @@ async function admittedRun(
     if (!validated.ok) {
       const { refusal } = validated;
       return {
-        ending: { ...failure("failed", refusal.message, undefined), status: "invalid", refusedAt: "validate" },
+        ending: { ...failure("failed", refusal.message, undefined), status: "invalid", refusedAt: "validate", refusal: { kind: refusal.kind, field: refusal.field } },
         environment: rawEnvironment(request.rawArguments, context.environments),
         package: undefined,
         request: { requestId, refusal: refusal.kind, field: refusal.field },

@@ -1,5 +1,6 @@
 import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
 import { rawEnvironment, refuseAndAudit, type ServerDeps } from "./context.js";
+import { refusalOnly, type RefusalShape } from "./refusal.js";
 import type { ToolHandler } from "./tool-table.js";
 
 /** One tool call as admission sees it: who, which tool, where, with what. */
@@ -15,21 +16,24 @@ export interface AdmissionRequest {
 /**
  * The one admission path (DESIGN stage 3): the policy's action and argument conditions for the tool, the
  * grant's narrowing, held calls' approvals, limits and concurrency. A refusal is audited and answered as a tool error; an admitted call runs `work` and
- * gives its slot back whatever `work` does. `refused` shapes the structured answer of a refusal, for
- * tools whose output schema covers it.
+ * gives its slot back whatever `work` does. `shape` gives a refusal its structured answer, for tools
+ * whose output schema covers it (pipgate's own; not an upstream's).
  */
 export async function admitThen(
   deps: ServerDeps,
   request: AdmissionRequest,
   work: () => CallToolResult | Promise<CallToolResult>,
-  refused?: (auditId: string, message: string, retryAfterSeconds: number | undefined) => Record<string, unknown> | undefined,
+  shape?: RefusalShape,
 ): Promise<CallToolResult> {
   const admission = deps.admitter?.admit(request.identity, request.tool, request.environment, request.arguments) ?? { ok: true as const, release: () => undefined };
   if (!admission.ok) {
-    const structured = refused === undefined ? undefined : (auditId: string) => refused(auditId, admission.message, admission.retryAfterSeconds);
     // a call held for a person names its approval; the same call passes once approved
     const held = admission.outcome === "pending" ? { approval: { id: admission.approval.id, expires_at: admission.approval.expiresAt, rule: admission.rule } } : {};
-    return refuseAndAudit(deps, { ...request, ...held, outcome: admission.outcome }, admission.message, structured);
+    const extra = {
+      ...(admission.retryAfterSeconds === undefined ? {} : { retry_after_seconds: admission.retryAfterSeconds }),
+      ...(admission.outcome === "pending" ? { approval_id: admission.approval.id, expires_at: admission.approval.expiresAt } : {}),
+    };
+    return refuseAndAudit(deps, { ...request, ...held, outcome: admission.outcome }, admission.message, { extra, ...(shape === undefined ? {} : { shape }) });
   }
   try {
     return await work();
@@ -45,5 +49,5 @@ export async function admitThen(
 export function admitted(deps: ServerDeps, tool: string, handler: ToolHandler): ToolHandler {
   const known = deps.pipeline.environments.names();
   return (args, extra) =>
-    admitThen(deps, { identity: deps.identity(extra), tool, environment: rawEnvironment(args, known), arguments: args }, () => handler(args, extra));
+    admitThen(deps, { identity: deps.identity(extra), tool, environment: rawEnvironment(args, known), arguments: args }, () => handler(args, extra), refusalOnly);
 }

@@ -5,6 +5,7 @@ import type { ApprovalQueue } from "../pipeline/approval-queue.js";
 import type { PipelineDeps } from "../pipeline/deps.js";
 import type { Admitter } from "../ratelimit/admission.js";
 import type { ArgumentContext, Refusal } from "../validate/tool-arguments.js";
+import type { RefusalJson, RefusalShape } from "./refusal.js";
 
 export { rawEnvironment } from "../validate/tool-arguments.js";
 
@@ -37,15 +38,32 @@ export function refusalResult(refusal: Refusal): CallToolResult {
   return { content: [{ type: "text", text: refusal.message }], isError: true };
 }
 
+/** How a refusal is told in structuredContent: its kind (default: the audit outcome), field and extras, in the tool's shape. */
+export interface RefusalOptions {
+  kind?: string;
+  field?: string;
+  /** admission's extras: retry_after_seconds, approval_id, expires_at */
+  extra?: Partial<Pick<RefusalJson, "retry_after_seconds" | "approval_id" | "expires_at">>;
+  /** the tool's structured answer around the refusal; absent: text only (an upstream's tool, whose schema is not ours) */
+  shape?: RefusalShape;
+}
+
 /** Audits a request refused before the pipeline (bad arguments, rate limit) and answers the agent. */
 export function refuseAndAudit(
   deps: ServerDeps,
   entry: Omit<AuditInput, "outcome"> & { outcome: AuditInput["outcome"] },
   message: string,
-  structured?: (auditId: string) => Record<string, unknown> | undefined,
+  options: RefusalOptions = {},
 ): CallToolResult {
   const record = deps.pipeline.audit.append({ ...entry, reason: message });
-  const structuredContent = structured?.(record.id);
+  const refusal: RefusalJson = {
+    kind: options.kind ?? entry.outcome,
+    ...(options.field === undefined ? {} : { field: options.field }),
+    message,
+    audit_id: record.id,
+    ...options.extra,
+  };
+  const structuredContent = options.shape?.(refusal);
   return {
     content: [{ type: "text", text: `${message} (audit ${record.id})` }],
     ...(structuredContent === undefined ? {} : { structuredContent }),

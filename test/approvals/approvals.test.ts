@@ -46,7 +46,7 @@ describe("approvals: queued, approved from the CLI and installed; denied; expire
   }
 
   async function status(id: string) {
-    return (await granted.client.callTool({ name: "install_status", arguments: { id } })) as ToolResult;
+    return (await granted.client.callTool({ name: "install_status", arguments: { approval_id: id } })) as ToolResult;
   }
 
   it("queues a name off the allowlist, and the install runs once a person approves it", async () => {
@@ -59,7 +59,10 @@ describe("approvals: queued, approved from the CLI and installed; denied; expire
     expect(resultText(queued)).toContain(`pipgate approvals approve ${id}`);
     expect(granted.sandbox.launches).toBe(0);
     expect(venvDigest(ws.pythons.default!)).toBe(before);
-    expect((await status(id)).structuredContent).toMatchObject({ id, state: "pending", requirement: "outsider==1.0.0" });
+    expect((await status(id)).structuredContent).toMatchObject({ approval_id: id, id, state: "pending", requirement: "outsider==1.0.0" });
+    // `id`, the earlier name, still works
+    const alias = (await granted.client.callTool({ name: "install_status", arguments: { id } })) as ToolResult;
+    expect(alias.structuredContent).toMatchObject({ approval_id: id, state: "pending" });
 
     const listed = await cli(["approvals", "list", "--config", ws.configPath]);
     expect(listed.code).toBe(0);
@@ -116,12 +119,13 @@ describe("approvals: queued, approved from the CLI and installed; denied; expire
 
     const blocked = await install("blocked");
     expect(blocked.isError).toBe(true);
-    expect(blocked.structuredContent).toMatchObject({ status: "denied" });
+    expect(blocked.structuredContent).toMatchObject({ status: "denied", refusal: { kind: "denied", audit_id: blocked.structuredContent?.audit_id } });
     // Another identity cannot read this agent's requests.
     const other = await openGranted(ws.configPath, { identity: "agent-2", now: clock.now });
     try {
-      const peek = (await other.client.callTool({ name: "install_status", arguments: { id } })) as ToolResult;
+      const peek = (await other.client.callTool({ name: "install_status", arguments: { approval_id: id } })) as ToolResult;
       expect(peek.isError).toBe(true);
+      expect(peek.structuredContent).toMatchObject({ refusal: { kind: "unknown-approval", field: "approval_id" } });
       expect(resultText(peek)).toContain(`no approval request ${id} of yours`);
     } finally {
       await other.close();

@@ -1,8 +1,10 @@
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { z } from "zod";
 import type { AuditRecord } from "../../src/audit/types.js";
 import { main } from "../../src/cli/main.js";
+import { InstallOutputSchema } from "../../src/server/tools/install-package.js";
 import { buildWheel } from "../fixtures/dists.js";
 import { capture } from "../support/cli-io.js";
 import { createWorkspace, requireDocker, type Workspace } from "../support/harness.js";
@@ -60,6 +62,15 @@ describe("intents on every install path", () => {
     const run = await cli(["install", "default", "path-cli", "--identity", "ops"]);
     expect(run.code).toBe(0);
     expectPair(trail("path-cli"), { identity: "ops", tool: "cli install", outcome: "installed" });
+  });
+
+  it("pipgate install --json: install_package's structured result, in its snake_case", async () => {
+    const run = await cli(["install", "default", "path-cli", "--json"]);
+    expect(run.code).toBe(0);
+    const json = z.strictObject(InstallOutputSchema.shape).parse(JSON.parse(run.out));
+    expect(json).toMatchObject({ status: "already-satisfied", environment: "default", package: "path-cli", entry_points: [] });
+    expect(json.audit_id).toMatch(/\S/);
+    expect(run.out).not.toMatch(/auditId|durationMs|entryPoints/);
   });
 
   it("an approved install: the requester's intent and outcome after the pending and approved records", async () => {

@@ -54,6 +54,8 @@ describe("refusals through the MCP server launch nothing and are audited", () =>
       const result = (await server.client.callTool({ name: "install_package", arguments: line.arguments })) as ToolResult;
       expect(result.isError, JSON.stringify(line.arguments).slice(0, 80)).toBe(true);
       expect(resultText(result).length).toBeGreaterThan(20);
+      // the same kind in structuredContent as in the audit record, in install_package's own shape
+      expect(result.structuredContent, JSON.stringify(line.arguments).slice(0, 80)).toMatchObject({ status: "invalid", refusal: { kind: line.refused_as } });
     }
     expect(server.sandbox.launches).toBe(0);
     expect(ws.index.requests.length).toBe(indexRequests);

@@ -3,6 +3,7 @@ import { z } from "zod";
 import { decide, decisionToJson, DecisionSchema, formatDecision } from "../../policy/index.js";
 import { argumentContext, rawEnvironment, refuseAndAudit, structuredResult, type ServerDeps, type ToolExtra } from "../context.js";
 import { admitted } from "../admitted.js";
+import { refusalOnly } from "../refusal.js";
 import { checkInputSchema, validateCheckArguments } from "../../validate/tool-arguments.js";
 
 export const CheckOutputSchema = z.object({
@@ -34,12 +35,15 @@ export function registerCheckPackage(server: ToolRegistry, deps: ServerDeps): vo
           deps,
           { identity, tool: "check_package", environment: rawEnvironment(raw, known), outcome: "invalid", arguments: raw, request: { refusal: validated.refusal.kind } },
           validated.refusal.message,
+          { kind: validated.refusal.kind, field: validated.refusal.field, shape: refusalOnly },
         );
       }
       const { requirement, environment } = validated.args;
       const loaded = await deps.pipeline.environments.get(environment);
       if (!loaded.ok) {
-        return refuseAndAudit(deps, { identity, tool: "check_package", environment, package: requirement.normalized, outcome: "failed", arguments: raw }, loaded.error);
+        return refuseAndAudit(deps, { identity, tool: "check_package", environment, package: requirement.normalized, outcome: "failed", arguments: raw }, loaded.error, {
+          shape: (refusal) => ({ environment, refusal }),
+        });
       }
       const decision = await decide(requirement, loaded.env, deps.pipeline.policyDeps);
       const json = decisionToJson(decision);

@@ -3,6 +3,7 @@ import { z } from "zod";
 import type { EnvironmentRuntime } from "../../config/environments.js";
 import { defaultEnvironment, environmentRequiredMessage } from "../../validate/tool-arguments.js";
 import { refuseAndAudit, type ServerDeps } from "../context.js";
+import { refusalOnly } from "../refusal.js";
 
 /** The advertised input of the read-only per-environment tools: the same default (or none) as install_package's. */
 export function environmentInputSchema(known: readonly string[]) {
@@ -29,13 +30,15 @@ export async function environmentFor(
   const allowed = deps.environmentsFor(identity);
   const value = (typeof raw === "object" && raw !== null ? (raw as Record<string, unknown>).environment : undefined) ?? defaultEnvironment(allowed);
   if (value === undefined) {
-    return { ok: false, result: refuseAndAudit(deps, { identity, tool, outcome: "invalid", arguments: raw }, environmentRequiredMessage(allowed)) };
+    return { ok: false, result: refuseAndAudit(deps, { identity, tool, outcome: "invalid", arguments: raw }, environmentRequiredMessage(allowed), { kind: "environment", field: "environment", shape: refusalOnly }) };
   }
   if (typeof value !== "string" || !allowed.includes(value)) {
     const message = `environment must name a configured environment you may use: ${allowed.map((name) => JSON.stringify(name)).join(", ") || "none"}.`;
-    return { ok: false, result: refuseAndAudit(deps, { identity, tool, outcome: "invalid", arguments: raw }, message) };
+    return { ok: false, result: refuseAndAudit(deps, { identity, tool, outcome: "invalid", arguments: raw }, message, { kind: "environment", field: "environment", shape: refusalOnly }) };
   }
   const loaded = await deps.pipeline.environments.get(value);
-  if (!loaded.ok) return { ok: false, result: refuseAndAudit(deps, { identity, tool, environment: value, outcome: "failed", arguments: raw }, loaded.error) };
+  if (!loaded.ok) {
+    return { ok: false, result: refuseAndAudit(deps, { identity, tool, environment: value, outcome: "failed", arguments: raw }, loaded.error, { shape: (refusal) => ({ environment: value, refusal }) }) };
+  }
   return { ok: true, env: loaded.env };
 }

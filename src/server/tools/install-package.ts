@@ -5,6 +5,7 @@ import type { Progress } from "../../pipeline/deps.js";
 import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
 import { argumentContext, structuredResult, type ServerDeps, type ToolExtra } from "../context.js";
 import { installInputSchema } from "../../validate/tool-arguments.js";
+import { RefusalSchema, type RefusalJson } from "../refusal.js";
 
 const STAGES: ReadonlyArray<Progress["stage"]> = ["policy", "resolving", "building", "verifying", "committing"];
 
@@ -26,11 +27,24 @@ export const InstallOutputSchema = z.object({
   approval_id: z.string().optional().describe("pending: the id to poll with install_status"),
   expires_at: z.string().optional().describe("pending: when the request expires undecided"),
   retry_after_seconds: z.number().optional().describe("rate-limited: how long to wait before calling again"),
+  refusal: RefusalSchema.optional().describe("a refusal (invalid, denied, rate-limited, pending): its kind, the argument at fault, the audit record"),
 });
 
-/** The structured answer of a request that never reached the pipeline (queued, rate limited). */
-function notRun(status: "pending" | "rate-limited", environment: string, pkg: string, message: string, auditId: string, extra: Record<string, unknown>) {
+/** The structured answer of a request that never reached the pipeline (refused, queued, rate limited). */
+function notRun(status: "invalid" | "denied" | "pending" | "rate-limited" | "rejected", environment: string, pkg: string, message: string, auditId: string, extra: Record<string, unknown>) {
   return { status, environment, package: pkg, message, installed: [], unchanged: [], resolved: [], entry_points: [], audit_id: auditId, duration_ms: 0, ...extra };
+}
+
+/** The refusal block of a refused request, from what the pipeline says about it. */
+function refusalOf(result: InstallResult): RefusalJson {
+  return {
+    kind: result.refusal?.kind ?? result.status,
+    ...(result.refusal === undefined ? {} : { field: result.refusal.field }),
+    message: result.message,
+    audit_id: result.auditId,
+    ...(result.retryAfterSeconds === undefined ? {} : { retry_after_seconds: result.retryAfterSeconds }),
+    ...(result.approval === undefined ? {} : { approval_id: result.approval.id, expires_at: result.approval.expiresAt.toISOString() }),
+  };
 }
 
 export function structuredInstall(result: InstallResult): z.infer<typeof InstallOutputSchema> {
@@ -50,21 +64,21 @@ export function structuredInstall(result: InstallResult): z.infer<typeof Install
   };
 }
 
-/** An install request's result as install_package answers it: refusals before the pipeline as text, the rest structured. */
+/**
+ * An install request's result as install_package answers it. A refusal before the pipeline (its
+ * arguments, or admission) is an error whose structured answer names the refusal's kind and field.
+ */
 export function installToolResult(result: InstallResult): CallToolResult {
   const refusal = `${result.message} (audit ${result.auditId})`;
-  if (result.refusedAt === "validate") return { content: [{ type: "text", text: refusal }], isError: true };
-  if (result.refusedAt === "admit" && result.status === "pending" && result.approval !== undefined) {
+  if (result.refusedAt !== undefined) {
+    const status = result.refusedAt === "validate" ? "invalid" : result.status === "pending" || result.status === "rate-limited" ? result.status : "denied";
+    const extra = {
+      ...(result.approval === undefined ? {} : { approval_id: result.approval.id, expires_at: result.approval.expiresAt.toISOString() }),
+      ...(result.retryAfterSeconds === undefined ? {} : { retry_after_seconds: result.retryAfterSeconds }),
+      refusal: refusalOf(result),
+    };
     // held by a policy rule: refused for now, with the approval to wait for; the same call passes once approved
-    const { approval } = result;
-    const structuredContent = notRun("pending", result.environment, result.package, result.message, result.auditId, { approval_id: approval.id, expires_at: approval.expiresAt.toISOString() });
-    return { content: [{ type: "text", text: refusal }], structuredContent, isError: true };
-  }
-  if (result.refusedAt === "admit") {
-    // a rate limit says when to retry in the structured answer too; a policy denial is text only
-    const retry = result.retryAfterSeconds;
-    const structured = retry === undefined ? {} : { structuredContent: notRun("rate-limited", result.environment, result.package, result.message, result.auditId, { retry_after_seconds: retry }) };
-    return { content: [{ type: "text", text: refusal }], ...structured, isError: true };
+    return { content: [{ type: "text", text: refusal }], structuredContent: notRun(status, result.environment, result.package, result.message, result.auditId, extra), isError: true };
   }
   if (result.status === "pending" && result.approval !== undefined) {
     const { approval } = result;
@@ -77,7 +91,8 @@ export function installToolResult(result: InstallResult): CallToolResult {
   const text = [result.message, result.hint, ...(result.entryPoints.length > 0 ? [`console scripts: ${result.entryPoints.join(", ")}`] : []), `audit ${result.auditId}`]
     .filter((line): line is string => line !== undefined && line !== "")
     .join("\n");
-  return structuredResult(text, structuredInstall(result), !ok);
+  const structured = result.status === "denied" ? { ...structuredInstall(result), refusal: refusalOf(result) } : structuredInstall(result);
+  return structuredResult(text, structured, !ok);
 }
 
 /** install_package: the replaced tool's exact arguments, the whole pipeline behind them. */

@@ -5,9 +5,11 @@ import type { ApprovalQueue } from "../../pipeline/approval-queue.js";
 import { APPROVAL_STATES } from "../../approvals/index.js";
 import { refuseAndAudit, structuredResult, type ServerDeps, type ToolExtra } from "../context.js";
 import { admitted } from "../admitted.js";
+import { refusalOnly } from "../refusal.js";
 
 export const InstallStatusOutputSchema = z.object({
-  id: z.string(),
+  approval_id: z.string().describe("the approval id, as install_package answered it"),
+  id: z.string().describe("the same id, under its earlier name"),
   state: z.enum(APPROVAL_STATES).describe("pending, then rejected | expired, or approved and then the install's own outcome"),
   environment: z.string(),
   package: z.string(),
@@ -23,9 +25,18 @@ export const InstallStatusOutputSchema = z.object({
   message: z.string(),
 });
 
-const ArgumentsSchema = z.strictObject({
-  id: z.string({ error: "id must be the approval id install_package answered with (apr_…)" }).regex(/^apr_[a-z0-9]{10}$/, "id must be the approval id install_package answered with (apr_…)"),
-});
+const APPROVAL_ID = /^apr_[a-z0-9]{10}$/;
+const ID_ERROR = "approval_id must be the approval id install_package answered with (apr_…)";
+
+/** `approval_id` is the name install_package answers with; `id`, the earlier name, stays an alias. */
+const ArgumentsSchema = z
+  .strictObject({
+    approval_id: z.string({ error: ID_ERROR }).regex(APPROVAL_ID, ID_ERROR).optional(),
+    id: z.string({ error: ID_ERROR }).regex(APPROVAL_ID, ID_ERROR).optional(),
+  })
+  .refine((args) => args.approval_id !== undefined || args.id !== undefined, { error: "install_status takes { approval_id }: the id install_package answered with (apr_…)" })
+  .refine((args) => args.approval_id === undefined || args.id === undefined || args.approval_id === args.id, { error: "approval_id and id name different requests; give approval_id alone" })
+  .transform((args) => ({ approvalId: args.approval_id ?? args.id ?? "" }));
 
 function describe(approval: Approval): string {
   switch (approval.state) {
@@ -46,8 +57,10 @@ function describe(approval: Approval): string {
   }
 }
 
-function toJson(approval: Approval): z.infer<typeof InstallStatusOutputSchema> {
+/** An approval as install_status answers it; the CLI's `approvals --json` prints the same shape. */
+export function approvalStatusJson(approval: Approval): z.infer<typeof InstallStatusOutputSchema> {
   return {
+    approval_id: approval.id,
     id: approval.id,
     state: approval.state,
     environment: approval.environment,
@@ -70,8 +83,13 @@ export function registerInstallStatus(server: ToolRegistry, deps: ServerDeps, qu
       title: "Status of a queued install",
       description:
         "Look up an install_package request that was queued for a person's approval, by the id install_package answered with: " +
-        "pending, rejected, expired, or the approved install's outcome.",
-      inputSchema: z.looseObject({ id: z.unknown().optional().meta({ type: "string", pattern: "^apr_[a-z0-9]{10}$", description: "the approval id (apr_…)" }) }).meta({ required: ["id"], additionalProperties: false }),
+        "pending, rejected, expired, or the approved install's outcome. Pass { approval_id }.",
+      inputSchema: z
+        .looseObject({
+          approval_id: z.unknown().optional().meta({ type: "string", pattern: APPROVAL_ID.source, description: "the approval id install_package answered with (apr_…)" }),
+          id: z.unknown().optional().meta({ type: "string", pattern: APPROVAL_ID.source, description: "deprecated: the earlier name of approval_id, still accepted" }),
+        })
+        .meta({ required: ["approval_id"], additionalProperties: false }),
       outputSchema: InstallStatusOutputSchema,
       annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: false, openWorldHint: false },
     },
@@ -79,13 +97,26 @@ export function registerInstallStatus(server: ToolRegistry, deps: ServerDeps, qu
       const identity = deps.identity(extra);
       const parsed = ArgumentsSchema.safeParse(raw);
       if (!parsed.success) {
-        return refuseAndAudit(deps, { identity, tool: "install_status", outcome: "invalid", arguments: raw }, parsed.error.issues[0]?.message ?? "install_status takes { id }");
+        const issue = parsed.error.issues[0];
+        const key = issue?.code === "unrecognized_keys" ? issue.keys[0] : issue?.path[0];
+        const message =
+          issue?.code === "unrecognized_keys" ? `install_status has no argument ${JSON.stringify(key)}; it takes approval_id` : (issue?.message ?? "install_status takes { approval_id }");
+        return refuseAndAudit(deps, { identity, tool: "install_status", outcome: "invalid", arguments: raw }, message, {
+          kind: "type",
+          field: typeof key === "string" ? key : "approval_id",
+          shape: refusalOnly,
+        });
       }
-      const approval = queue.status(identity, parsed.data.id);
+      const { approvalId } = parsed.data;
+      const approval = queue.status(identity, approvalId);
       if (approval === undefined) {
-        return refuseAndAudit(deps, { identity, tool: "install_status", outcome: "invalid", arguments: raw }, `no approval request ${parsed.data.id} of yours; use the id install_package answered with`);
+        return refuseAndAudit(deps, { identity, tool: "install_status", outcome: "invalid", arguments: raw }, `no approval request ${approvalId} of yours; use the approval_id install_package answered with`, {
+          kind: "unknown-approval",
+          field: "approval_id",
+          shape: refusalOnly,
+        });
       }
-      const json = toJson(approval);
+      const json = approvalStatusJson(approval);
       return structuredResult(`${approval.id}: ${json.state} — ${json.message}`, json);
     }),
   );

@@ -28,7 +28,9 @@ export function registerListInstalledPackages(server: ToolRegistry, deps: Server
       const { env } = found;
       const installed = await listInstalled(env.python);
       if (!installed.ok) {
-        return refuseAndAudit(deps, { identity, tool: "list_installed_packages", environment: env.name, outcome: "failed", arguments: raw }, installed.error);
+        return refuseAndAudit(deps, { identity, tool: "list_installed_packages", environment: env.name, outcome: "failed", arguments: raw }, installed.error, {
+          shape: (refusal) => ({ environment: env.name, refusal }),
+        });
       }
       const packages = installed.value.map(({ name, version }) => ({ name, version })).sort((a, b) => a.name.localeCompare(b.name));
       deps.pipeline.audit.append({ identity, tool: "list_installed_packages", environment: env.name, outcome: "listed", arguments: raw });
