@@ -1,3 +1,4 @@
+import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { startIndexServer } from "../../test/fixtures/index-server.js";
 import { gapNote, markdownTable, msText, ratioText, stageRows, verdict, formatLines, type FigureLine } from "../report.js";
@@ -57,6 +58,7 @@ export function setFigures(set: CorpusSet, samples: readonly CorpusSample[]): Om
  */
 export async function runCorpusSection(sets: readonly CorpusSet[], reps: number, dir: string, venvs: VenvFactory, say: (line?: string) => void): Promise<CorpusSection> {
   const errors: string[] = [];
+  mkdirSync(dir, { recursive: true });
   say(`\ncorpus: building or loading the wheels of ${sets.map((set) => set.name).join(", ")}`);
   const started = performance.now();
   const corpus = await loadCorpus(sets, { python: venvs.base, log: (line) => say(`  ${line}`) });

@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { corpusAllowlist } from "../../bench/corpus/build-corpus.js";
 import { CORPUS, corpusDists, selectCorpus } from "../../bench/corpus/corpus.js";
+import { setFigures } from "../../bench/corpus/section.js";
 import { corpusMetadata, debianWheel, describeInstalled, publishedRequires, wheelTag, type InstalledDist, type InterpreterTags } from "../../bench/corpus/debian-wheel.js";
 import { readZip } from "../fixtures/zip.js";
 
@@ -110,5 +111,27 @@ describe("the corpus's wheel builder", () => {
       const inSet = new Set(set.dists.map((dist) => dist.name));
       for (const dist of set.dists) for (const requirement of dist.requires ?? []) expect(inSet.has(/^[A-Za-z0-9._-]+/.exec(requirement)?.[0] ?? "")).toBe(true);
     }
+  });
+
+  it("judges each set against issue 16's targets and names the stage that holds a miss back", () => {
+    const sample = (toolColdMs: number, warmMs: number) => ({
+      bareColdMs: 1000,
+      bareWarmCacheMs: 800,
+      toolColdMs,
+      cliColdMs: 900,
+      warmMs,
+      coldStages: { totalMs: toolColdMs, sandboxMs: toolColdMs - 300, commitMs: 200, otherMs: 100 },
+      warmStages: { totalMs: warmMs, sandboxMs: undefined, commitMs: warmMs - 50, otherMs: 50 },
+      warmContainers: 0,
+    });
+    const figures = setFigures(CORPUS[0]!, [sample(1200, 100), sample(1400, 120), sample(1300, 200)]);
+    expect(figures.lines.map((line) => [line.name, line.pass])).toEqual([
+      ["P1 requests cold, install_package / bare pip --no-cache-dir", false],
+      ["P1 requests cold, pipgate install / bare pip --no-cache-dir", true],
+      ["P2 requests warm, pipgate / bare pip warm cache", true],
+    ]);
+    expect(figures.lines[0]?.value).toBe("1.30× (min 1.20, max 1.40, n=3)");
+    expect(figures.notes).toHaveLength(1);
+    expect(figures.notes[0]).toContain("The largest stage is the sandbox run at 1000 ms");
   });
 });
