@@ -23,6 +23,8 @@ export interface CorpusSample {
   bareWarmCacheMs: number;
   toolColdMs: number;
   cliColdMs: number;
+  /** the CLI's own pipeline time (its --json durationMs): the rest of cliColdMs is process start and set-up */
+  cliPipelineMs: number | undefined;
   warmMs: number;
   coldStages: StageTimes | undefined;
   warmStages: StageTimes | undefined;
@@ -43,10 +45,10 @@ export async function warmCorpusPipCache(set: CorpusSet, venvs: VenvFactory, dir
   bareOrThrow(`warming the pip cache for ${set.name}`, await barePipInstall(python, indexUrl, set.requirement, { kind: "dir", path: cacheDir }));
 }
 
-/** `pipgate install ENV REQ` from dist/, timed from spawn to exit. */
-async function cliInstall(configPath: string, environment: string, requirement: string): Promise<number> {
+/** `pipgate install --json ENV REQ` from dist/, timed from spawn to exit, with the pipeline's own time. */
+async function cliInstall(configPath: string, environment: string, requirement: string): Promise<{ ms: number; pipelineMs: number | undefined }> {
   const started = performance.now();
-  const result = await execa(process.execPath, [join(packageRoot(), "dist", "src", "cli", "bin.js"), "install", "--config", configPath, environment, requirement], {
+  const result = await execa(process.execPath, [join(packageRoot(), "dist", "src", "cli", "bin.js"), "install", "--json", "--config", configPath, environment, requirement], {
     reject: false,
     timeout: 600_000,
     env: { PIPGATE_LOG_LEVEL: "warn" },
@@ -54,7 +56,15 @@ async function cliInstall(configPath: string, environment: string, requirement: 
   });
   const ms = performance.now() - started;
   if (result.exitCode !== 0) throw new Error(`pipgate install ${requirement}: exit ${String(result.exitCode)}: ${(result.stdout + result.stderr).trim().split("\n").slice(-3).join(" / ")}`);
-  return ms;
+  let pipelineMs: number | undefined;
+  try {
+    const parsed: unknown = JSON.parse(result.stdout);
+    const duration = typeof parsed === "object" && parsed !== null ? (parsed as Record<string, unknown>)["durationMs"] : undefined;
+    if (typeof duration === "number") pipelineMs = duration;
+  } catch {
+    pipelineMs = undefined;
+  }
+  return { ms, pipelineMs };
 }
 
 export async function runCorpusRep(set: CorpusSet, rep: number, dir: string, venvs: VenvFactory, indexUrl: string, pipCacheDir: string): Promise<CorpusSampleResult> {
@@ -92,14 +102,15 @@ export async function runCorpusRep(set: CorpusSet, rep: number, dir: string, ven
     };
     const [cold, bareColdMs] = await pair(() => tool("cold"), () => bare(bareCold, "bare cold pip", { kind: "none" }));
     const [warmRun, bareWarmCacheMs] = await pair(() => tool("warm"), () => bare(bareWarm, "bare pip with a warm cache", { kind: "dir", path: pipCacheDir }));
-    const cliColdMs = await cliInstall(cliConfig, "cold", set.requirement);
+    const cli = await cliInstall(cliConfig, "cold", set.requirement);
     return {
       ok: true,
       sample: {
         bareColdMs,
         bareWarmCacheMs,
         toolColdMs: cold.ms,
-        cliColdMs,
+        cliColdMs: cli.ms,
+        cliPipelineMs: cli.pipelineMs,
         warmMs: warmRun.ms,
         coldStages: cold.stages,
         warmStages: warmRun.stages,

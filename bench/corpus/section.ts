@@ -41,7 +41,7 @@ export function setFigures(set: CorpusSet, samples: readonly CorpusSample[]): Om
   const bareColdSummary = summarize(bareCold);
   const bareWarmSummary = summarize(bareWarm);
   const absolute = [
-    `${set.name} (${set.requirement}, ${String(set.dists.length)} distributions): cold install_package ${msText(summarize(samples.map((s) => s.toolColdMs)))}, pipgate install ${msText(summarize(samples.map((s) => s.cliColdMs)))}, bare pip --no-cache-dir ${msText(bareColdSummary)}; warm pipgate ${msText(summarize(samples.map((s) => s.warmMs)))}, bare pip warm cache ${msText(bareWarmSummary)}; warm installs started ${String(samples.reduce((sum, s) => sum + s.warmContainers, 0))} container(s) in ${String(samples.length)} repetitions`,
+    `${set.name} (${set.requirement}, ${String(set.dists.length)} distributions): cold install_package ${msText(summarize(samples.map((s) => s.toolColdMs)))}, pipgate install ${msText(summarize(samples.map((s) => s.cliColdMs)))} (its pipeline ${msText(summarize(present(samples.map((s) => s.cliPipelineMs))))}), bare pip --no-cache-dir ${msText(bareColdSummary)}; warm pipgate ${msText(summarize(samples.map((s) => s.warmMs)))}, bare pip warm cache ${msText(bareWarmSummary)}; warm installs started ${String(samples.reduce((sum, s) => sum + s.warmContainers, 0))} container(s) in ${String(samples.length)} repetitions`,
   ];
   const coldStages = summarizeStages(present<StageTimes>(samples.map((s) => s.coldStages)));
   const warmStages = summarizeStages(present<StageTimes>(samples.map((s) => s.warmStages)));

@@ -119,6 +119,7 @@ describe("the corpus's wheel builder", () => {
       bareWarmCacheMs: 800,
       toolColdMs,
       cliColdMs: 900,
+      cliPipelineMs: 700,
       warmMs,
       coldStages: { totalMs: toolColdMs, sandboxMs: toolColdMs - 300, commitMs: 200, otherMs: 100 },
       warmStages: { totalMs: warmMs, sandboxMs: undefined, commitMs: warmMs - 50, otherMs: 50 },
