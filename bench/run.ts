@@ -17,8 +17,11 @@ import { replaceSection, sectionOf } from "./results-section.js";
 import { selectCorpus } from "./corpus/corpus.js";
 import { consoleLines, runCorpusSection, type CorpusSection } from "./corpus/section.js";
 
-/** The sections stand-alone benches write into RESULTS.md, which a full run keeps. */
-const STANDALONE_SECTIONS = ["sessions", "hostile-runc", "hostile-runsc"] as const;
+/**
+ * The sections a full run keeps in RESULTS.md: those stand-alone benches write, and the corpus's
+ * analysis, written by hand from a corpus run's profile (the corpus section itself is the bench's).
+ */
+const STANDALONE_SECTIONS = ["corpus-notes", "sessions", "hostile-runc", "hostile-runsc"] as const;
 import { summarizeStages, type StageTimes } from "./stages.js";
 import { pairedRatios, percentile, summarize } from "./stats.js";
 import { baseInterpreter, createVenvFactory } from "./venvs.js";
