@@ -16,6 +16,7 @@ export const UNIT_TESTS = [
   "test/audit/intents.test.ts",
   "test/audit/interrupted.test.ts",
   "test/audit/store.test.ts",
+  "test/bench/corpus-wheel.test.ts",
   "test/bench/results-section.test.ts",
   "test/bench/smoke.test.ts",
   "test/commit/conflicts.test.ts",
@@ -59,6 +60,7 @@ export const UNIT_TESTS = [
 export const INTEGRATION_TESTS = [
   "test/package/pack.test.ts", // npm pack, npm install from the registry (better-sqlite3 compiles)
   "test/server/structured-refusals.test.ts", // local index server, venvs
+  "test/bench/corpus-install.test.ts", // builds the requests corpus set, installs it through pipgate
   "test/allowlist/import.test.ts", // pip install, pip freeze
   "test/approvals/approvals.test.ts",
   "test/audit/install-paths.test.ts",

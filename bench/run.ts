@@ -16,11 +16,23 @@ import { formatLines, gapNote, markdownTable, mbText, msText, ratioText, stageRo
 import { replaceSection, sectionOf } from "./results-section.js";
 import { runEnvSize } from "./env-size.js";
 
-/** The sections stand-alone benches write into RESULTS.md, which a full run keeps. */
-const STANDALONE_SECTIONS = ["sessions", "hostile-runc", "hostile-runsc", "env-size"] as const;
+import { selectCorpus } from "./corpus/corpus.js";
+import { consoleLines, runCorpusSection, type CorpusSection } from "./corpus/section.js";
+
+/**
+ * The sections a full run keeps in RESULTS.md: those stand-alone benches write, and the corpus's
+ * analysis, written by hand from a corpus run's profile (the corpus section itself is the bench's).
+ */
+const STANDALONE_SECTIONS = ["corpus-notes", "sessions", "hostile-runc", "hostile-runsc", "env-size"] as const;
 import { summarizeStages, type StageTimes } from "./stages.js";
 import { pairedRatios, percentile, summarize } from "./stats.js";
 import { baseInterpreter, createVenvFactory } from "./venvs.js";
+
+/** The bench's sections, selectable with BENCH_SECTIONS. */
+const BENCH_SECTION_NAMES = ["fixture", "corpus"] as const;
+
+/** The corpus section as it goes into RESULTS.md, between its markers. */
+const CORPUS_SECTION = "corpus";
 
 /** The run's knobs, from the environment, checked: a typo must not silently run a different bench. */
 export const BenchEnvSchema = z.object({
@@ -32,7 +44,14 @@ export const BenchEnvSchema = z.object({
   BENCH_KEEP: z.enum(["0", "1"]).default("0").describe("1 keeps the work directory for inspection"),
   BENCH_ONLY: z.enum(["all", "p6"]).default("all").describe("p6 runs only P6 (no Docker) and writes its own section of RESULTS.md"),
   BENCH_P6_REPS: z.coerce.number().int().min(1).max(50).default(7).describe("pairs of P6 commits (empty venv, big venv)"),
+  BENCH_SECTIONS: z
+    .string()
+    .default("fixture,corpus")
+    .refine((value) => value.split(",").every((name) => (BENCH_SECTION_NAMES as readonly string[]).includes(name.trim())), { message: "comma-separated list of: fixture, corpus" })
+    .describe("what to run: fixture (P1–P5 on the fixture catalogue), corpus (P1/P2 per real package); a corpus-only run replaces only its RESULTS.md section"),
+  BENCH_CORPUS: z.string().optional().describe("comma-separated corpus sets (bench/corpus/corpus.ts); default all"),
 });
+
 
 const say = (line = "") => process.stdout.write(`${line}\n`);
 const present = <T>(values: Array<T | undefined>): T[] => values.filter((value): value is T => value !== undefined);
@@ -45,14 +64,21 @@ async function main(): Promise<number> {
   }
   const options = parsed.data;
   if (options.BENCH_ONLY === "p6") return runP6Only(options.BENCH_P6_REPS, options.BENCH_KEEP === "1");
+  const sections = new Set(options.BENCH_SECTIONS.split(",").map((name) => name.trim()));
+  const corpusSets = selectCorpus(options.BENCH_CORPUS);
+  if (!corpusSets.ok) {
+    process.stderr.write(`BENCH_CORPUS: ${corpusSets.error}\n`);
+    return 2;
+  }
   const p4Reps = options.BENCH_P4_REPS ?? Math.ceil(options.BENCH_REPS / 3);
   const startedAt = new Date();
 
   const machine = await machineInfo(baseInterpreter());
   say("pipgate bench — pipgate against a bare pip install from the same local index");
   for (const line of formatMachine(machine)) say(`  ${line}`);
-  say(`  repetitions: P1–P3 ${String(options.BENCH_REPS)}, P4/P5 ${String(p4Reps)}`);
+  say(`  repetitions: P1–P3 ${String(options.BENCH_REPS)}, P4/P5 ${String(p4Reps)}; sections: ${[...sections].join(", ")}`);
   await requireDocker();
+  if (!sections.has("fixture")) return corpusOnly(corpusSets.value, options.BENCH_REPS, options.BENCH_KEEP === "1");
 
   const dir = mkdtempSync(join(tmpdir(), "pipgate-bench-"));
   const index = await startIndexServer({ projects: benchProjects() });
@@ -117,6 +143,11 @@ async function main(): Promise<number> {
     say("\nP6: one small wheel committed into an empty venv and into a 40 k-file venv, pairs alternated");
     const p6 = await runEnvSize(join(dir, "p6"), venvs, options.BENCH_P6_REPS, (line) => say(line));
     errors.push(...p6.errors);
+    let corpus: CorpusSection | undefined;
+    if (sections.has("corpus")) {
+      corpus = await runCorpusSection(corpusSets.value, options.BENCH_REPS, join(dir, "corpus"), venvs, say);
+      errors.push(...corpus.errors);
+    }
 
     // Figures.
     const coldRatio = summarize(pairedRatios(coldWarm.map((s) => s.pipgateColdMs), coldWarm.map((s) => s.bareColdMs)));
@@ -176,6 +207,10 @@ async function main(): Promise<number> {
       say("\nwhat holds the missed install targets back");
       for (const note of notes) say(`  ${note}`);
     }
+    if (corpus !== undefined) {
+      say("\nreal packages (bench corpus)");
+      for (const line of consoleLines(corpus)) say(line === "" ? "" : `  ${line}`);
+    }
     if (errors.length > 0) {
       say("\nerrors");
       for (const error of errors.slice(0, 20)) say(`  ${error}`);
@@ -215,7 +250,9 @@ async function main(): Promise<number> {
     const resultsPath = join(packageRoot(), "bench", "RESULTS.md");
     // Sections written by stand-alone benches (bench/sessions.ts, bench/hostile.ts) stay.
     const previous = existsSync(resultsPath) ? readFileSync(resultsPath, "utf8") : "";
-    const kept = STANDALONE_SECTIONS.map((name) => sectionOf(previous, name)).filter((section): section is string => section !== undefined);
+    // The corpus section: this run's, or the previous one when this run skipped it.
+    const corpusText = corpus === undefined ? sectionOf(previous, CORPUS_SECTION) : sectionOf(replaceSection("", CORPUS_SECTION, corpus.markdown), CORPUS_SECTION);
+    const kept = [corpusText, ...STANDALONE_SECTIONS.map((name) => sectionOf(previous, name))].filter((section): section is string => section !== undefined);
     writeFileSync(resultsPath, `${[...markdown, ...kept.flatMap((section) => [section, ""])].join("\n")}\n`);
     say(`\nwrote ${resultsPath}`);
     return errors.length === 0 ? 0 : 1;
@@ -256,6 +293,29 @@ async function runP6Only(reps: number, keep: boolean): Promise<number> {
     writeFileSync(resultsPath, replaceSection(previous, "env-size", section));
     say(`\nwrote ${resultsPath}`);
     return p6.errors.length === 0 ? 0 : 1;
+  } finally {
+    if (keep) say(`work directory kept: ${dir}`);
+    else rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** BENCH_SECTIONS=corpus: only the corpus section, which replaces its own part of RESULTS.md. */
+async function corpusOnly(sets: Parameters<typeof runCorpusSection>[0], reps: number, keep: boolean): Promise<number> {
+  const dir = mkdtempSync(join(tmpdir(), "pipgate-bench-"));
+  try {
+    const venvs = await createVenvFactory(dir);
+    const corpus = await runCorpusSection(sets, reps, dir, venvs, say);
+    say("\nreal packages (bench corpus)");
+    for (const line of consoleLines(corpus)) say(line === "" ? "" : `  ${line}`);
+    if (corpus.errors.length > 0) {
+      say("\nerrors");
+      for (const error of corpus.errors) say(`  ${error}`);
+    }
+    const resultsPath = join(packageRoot(), "bench", "RESULTS.md");
+    const previous = existsSync(resultsPath) ? readFileSync(resultsPath, "utf8") : "# pipgate bench results\n";
+    writeFileSync(resultsPath, replaceSection(previous, CORPUS_SECTION, corpus.markdown));
+    say(`\nwrote the corpus section of ${resultsPath}`);
+    return corpus.errors.length === 0 ? 0 : 1;
   } finally {
     if (keep) say(`work directory kept: ${dir}`);
     else rmSync(dir, { recursive: true, force: true });

@@ -9,6 +9,8 @@ export interface BenchConfig {
   stateDir: string;
   /** environment name → its venv's interpreter */
   environments: Record<string, string>;
+  /** the allowlist every environment shares; default the bench catalogue's */
+  allowlist?: Record<string, unknown>;
 }
 
 /**
@@ -18,7 +20,7 @@ export interface BenchConfig {
 export function writeBenchConfig(dir: string, config: BenchConfig): string {
   mkdirSync(dir, { recursive: true });
   const allowlist = join(dir, "allowlist.yaml");
-  writeFileSync(allowlist, stringify(benchAllowlist()));
+  writeFileSync(allowlist, stringify(config.allowlist ?? benchAllowlist()));
   const path = join(dir, "pipgate.yaml");
   const environments = Object.fromEntries(Object.entries(config.environments).map(([name, python]) => [name, { python, allowlist }]));
   writeFileSync(path, stringify({ index: { url: config.indexUrl }, state_dir: config.stateDir, identity: "bench-agent", environments }));

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Installs and starts what pipgate needs on a Debian host: the Docker engine (no bridge, no iptables:
 # containers run with --network none) with gVisor's runsc registered beside runc, debootstrap for the
-# sandbox image, Debian's wheels of pip, setuptools and wheel that the test index serves, and Chromium
-# for the report test. Idempotent; root.
+# sandbox image, Debian's wheels of pip, setuptools and wheel that the test index serves, the Debian
+# python3-* packages the bench corpus is made from, and Chromium for the report test. Idempotent; root.
 set -euo pipefail
 
 need=()
@@ -16,6 +16,11 @@ ls -d /usr/lib/python3/dist-packages/hatchling-*.dist-info >/dev/null 2>&1 || ne
 ls -d /usr/lib/python3/dist-packages/packaging-*.dist-info >/dev/null 2>&1 || need+=(python3-packaging)
 ls -d /usr/lib/python3/dist-packages/pathspec-*.dist-info >/dev/null 2>&1 || need+=(python3-pathspec)
 ls -d /usr/lib/python3/dist-packages/pluggy-*-info >/dev/null 2>&1 || need+=(python3-pluggy)
+# the bench corpus (bench/corpus/corpus.ts): real distributions as Debian packages them, made into wheels
+corpus=()
+for pkg in python3-requests python3-fastapi python3-rich python3-numpy python3-pandas; do
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || corpus+=("$pkg")
+done
 # tests render the audit report in a real headless browser
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
 if [ ${#need[@]} -gt 0 ]; then
@@ -23,6 +28,12 @@ if [ ${#need[@]} -gt 0 ]; then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
   apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+if [ ${#corpus[@]} -gt 0 ]; then
+  echo "setup-host: installing the bench corpus's ${corpus[*]}" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  [ ${#need[@]} -gt 0 ] || apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${corpus[@]}" >/dev/null
 fi
 
 # runsc (sandbox.runtime: runsc) as a runtime of the engine: no network stack of its own (containers
