@@ -3,7 +3,7 @@ SHELL := /bin/bash
 IMAGE ?= pipgate-sandbox:py3.11
 NODE_STAMP := node_modules/.package-lock.json
 
-.PHONY: setup host image build demo test check typecheck lint bench clean
+.PHONY: setup host image build demo test check typecheck lint format bench clean
 
 setup: host image build
 
@@ -32,10 +32,15 @@ test: setup typecheck lint
 typecheck: $(NODE_STAMP)
 	npx tsc -p tsconfig.json --noEmit
 
+# The layering and code rules, then the formatter's check (`make format` rewrites).
 lint: $(NODE_STAMP)
 	npx eslint .
+	npx prettier --check "**/*.{ts,js,mjs}"
 
-# The same as `npm run check` (typecheck, lint, both test projects), after the set-up.
+format: $(NODE_STAMP)
+	npx prettier --write "**/*.{ts,js,mjs}"
+
+# The same as `npm run check` (typecheck, lint, format check, both test projects), after the set-up.
 check: setup
 	npm run check
 
