@@ -104,7 +104,16 @@ export async function runAgents(mode: AgentMode, dir: string, venvs: VenvFactory
       return memory.ok ? memory.value.hwmBytes : Number.NaN;
     });
     const peakSampledRssBytes = serves.map((serve) => peaks.get(serve.pid) ?? Number.NaN);
-    for (const serve of serves) if (serve.stderr().includes("\"level\":50")) errors.push(`a serve process logged an error: ${serve.stderr().split("\n").find((line) => line.includes("\"level\":50")) ?? ""}`);
+    for (const serve of serves)
+      if (serve.stderr().includes('"level":50'))
+        errors.push(
+          `a serve process logged an error: ${
+            serve
+              .stderr()
+              .split("\n")
+              .find((line) => line.includes('"level":50')) ?? ""
+          }`,
+        );
     const db = openStateDb(stateDir);
     try {
       const audit = createAuditLog(db);

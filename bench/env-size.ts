@@ -100,7 +100,10 @@ export async function runEnvSize(workDir: string, venvs: VenvFactory, reps: numb
         }
         if (rep >= 0) times[kind].push(ms);
       }
-      if (rep >= 0) say(`  rep ${String(rep + 1)}: empty venv ${(times.empty.at(-1) ?? Number.NaN).toFixed(0)} ms, big venv ${(times.big.at(-1) ?? Number.NaN).toFixed(0)} ms`);
+      if (rep >= 0)
+        say(
+          `  rep ${String(rep + 1)}: empty venv ${(times.empty.at(-1) ?? Number.NaN).toFixed(0)} ms, big venv ${(times.big.at(-1) ?? Number.NaN).toFixed(0)} ms`,
+        );
     }
   } finally {
     db.close();

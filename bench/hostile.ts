@@ -83,8 +83,15 @@ async function main(): Promise<void> {
         const outcome = await callTool(serve.client, "install_package", { package_name: name, timeout: name === "fifo-report" ? 20 : 300 });
         const peak = sampler.stop().get(serve.pid) ?? Number.NaN;
         const status = (outcome.structured as { status?: string } | undefined)?.status ?? "?";
-        say(`  ${name}: ${status} in ${((Date.now() - started) / 1000).toFixed(1)} s, peak RSS ${mbText(peak)} — ${outcome.text.split("\n")[0]?.slice(0, 120) ?? ""}`);
-        lines.push({ name: `${name} (${status})`, value: `peak RSS ${mbText(peak)}`, target: `< ${String(TARGET_MB)} MB`, pass: verdict(peak, TARGET_MB * MB, "at-most") });
+        say(
+          `  ${name}: ${status} in ${((Date.now() - started) / 1000).toFixed(1)} s, peak RSS ${mbText(peak)} — ${outcome.text.split("\n")[0]?.slice(0, 120) ?? ""}`,
+        );
+        lines.push({
+          name: `${name} (${status})`,
+          value: `peak RSS ${mbText(peak)}`,
+          target: `< ${String(TARGET_MB)} MB`,
+          pass: verdict(peak, TARGET_MB * MB, "at-most"),
+        });
       }
       const hwm = readProcessMemory(serve.pid);
       const whole = hwm.ok ? hwm.value.hwmBytes : Number.NaN;

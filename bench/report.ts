@@ -36,9 +36,8 @@ export function formatLines(lines: readonly FigureLine[]): string[] {
   const nameWidth = Math.max(...lines.map((line) => line.name.length));
   const valueWidth = Math.max(...lines.map((line) => line.value.length));
   const targetWidth = Math.max(...lines.map((line) => line.target.length));
-  return lines.map(
-    (line) =>
-      `${line.name.padEnd(nameWidth)}  ${line.value.padEnd(valueWidth)}  ${line.target.padEnd(targetWidth)}  ${line.pass === undefined ? "" : line.pass ? "PASS" : "MISS"}`.trimEnd(),
+  return lines.map((line) =>
+    `${line.name.padEnd(nameWidth)}  ${line.value.padEnd(valueWidth)}  ${line.target.padEnd(targetWidth)}  ${line.pass === undefined ? "" : line.pass ? "PASS" : "MISS"}`.trimEnd(),
   );
 }
 
@@ -53,7 +52,8 @@ export function markdownTable(lines: readonly FigureLine[]): string[] {
 
 /** One row per stage of an install, medians and ranges over the repetitions. */
 export function stageRows(label: string, stages: StageSummary, bareMedianMs: number): string[] {
-  const share = (summary: Summary) => (summary.n === 0 || stages.total.median <= 0 ? "" : ` = ${((summary.median / stages.total.median) * 100).toFixed(0)}% of total`);
+  const share = (summary: Summary) =>
+    summary.n === 0 || stages.total.median <= 0 ? "" : ` = ${((summary.median / stages.total.median) * 100).toFixed(0)}% of total`;
   return [
     `${label} (audit durationMs, n=${String(stages.total.n)}; bare pip median ${bareMedianMs.toFixed(0)} ms):`,
     `  total    ${msText(stages.total)}`,

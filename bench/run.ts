@@ -37,7 +37,13 @@ const CORPUS_SECTION = "corpus";
 /** The run's knobs, from the environment, checked: a typo must not silently run a different bench. */
 export const BenchEnvSchema = z.object({
   BENCH_REPS: z.coerce.number().int().min(1).max(50).default(5).describe("repetitions of P1–P3"),
-  BENCH_P4_REPS: z.coerce.number().int().min(1).max(20).optional().describe("repetitions of P4/P5; default ceil(BENCH_REPS / 3): each one starts 16 serve processes and 16 containers"),
+  BENCH_P4_REPS: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(20)
+    .optional()
+    .describe("repetitions of P4/P5; default ceil(BENCH_REPS / 3): each one starts 16 serve processes and 16 containers"),
   BENCH_REFUSALS: z.coerce.number().int().min(1).max(10_000).default(100).describe("refusals of each kind per P3 repetition"),
   BENCH_CHECKS: z.coerce.number().int().min(1).max(100_000).default(1000).describe("check_package calls per P3 repetition"),
   BENCH_CONCURRENCY: z.coerce.number().int().min(1).max(256).default(16).describe("check_package calls in flight"),
@@ -47,11 +53,12 @@ export const BenchEnvSchema = z.object({
   BENCH_SECTIONS: z
     .string()
     .default("fixture,corpus")
-    .refine((value) => value.split(",").every((name) => (BENCH_SECTION_NAMES as readonly string[]).includes(name.trim())), { message: "comma-separated list of: fixture, corpus" })
+    .refine((value) => value.split(",").every((name) => (BENCH_SECTION_NAMES as readonly string[]).includes(name.trim())), {
+      message: "comma-separated list of: fixture, corpus",
+    })
     .describe("what to run: fixture (P1–P5 on the fixture catalogue), corpus (P1/P2 per real package); a corpus-only run replaces only its RESULTS.md section"),
   BENCH_CORPUS: z.string().optional().describe("comma-separated corpus sets (bench/corpus/corpus.ts); default all"),
 });
-
 
 const say = (line = "") => process.stdout.write(`${line}\n`);
 const present = <T>(values: Array<T | undefined>): T[] => values.filter((value): value is T => value !== undefined);
@@ -132,7 +139,8 @@ async function main(): Promise<number> {
       agentRuns.push({ concurrent, sequential });
       for (const run of [concurrent, sequential]) {
         for (const error of run.errors) errors.push(`P4 ${run.mode} repetition ${String(rep + 1)}: ${error}`);
-        if (run.auditRecords !== run.calls) errors.push(`P4 ${run.mode} repetition ${String(rep + 1)}: ${String(run.calls)} calls but ${String(run.auditRecords)} audit records`);
+        if (run.auditRecords !== run.calls)
+          errors.push(`P4 ${run.mode} repetition ${String(rep + 1)}: ${String(run.calls)} calls but ${String(run.auditRecords)} audit records`);
         if (!run.auditChainOk) errors.push(`P4 ${run.mode} repetition ${String(rep + 1)}: the audit chain does not verify`);
       }
       say(
@@ -150,12 +158,32 @@ async function main(): Promise<number> {
     }
 
     // Figures.
-    const coldRatio = summarize(pairedRatios(coldWarm.map((s) => s.pipgateColdMs), coldWarm.map((s) => s.bareColdMs)));
-    const warmVsCache = summarize(pairedRatios(coldWarm.map((s) => s.pipgateWarmMs), coldWarm.map((s) => s.bareWarmCacheMs)));
-    const warmVsNoCache = summarize(pairedRatios(coldWarm.map((s) => s.pipgateWarmMs), coldWarm.map((s) => s.bareColdMs)));
+    const coldRatio = summarize(
+      pairedRatios(
+        coldWarm.map((s) => s.pipgateColdMs),
+        coldWarm.map((s) => s.bareColdMs),
+      ),
+    );
+    const warmVsCache = summarize(
+      pairedRatios(
+        coldWarm.map((s) => s.pipgateWarmMs),
+        coldWarm.map((s) => s.bareWarmCacheMs),
+      ),
+    );
+    const warmVsNoCache = summarize(
+      pairedRatios(
+        coldWarm.map((s) => s.pipgateWarmMs),
+        coldWarm.map((s) => s.bareColdMs),
+      ),
+    );
     const pooled = (kind: RefusalKind) => refusalSamples.flatMap((sample) => sample.latenciesMs[kind]);
     const throughput = summarize(refusalSamples.map((sample) => sample.checksPerSecond));
-    const p4Ratio = summarize(pairedRatios(agentRuns.map((r) => r.concurrent.wallMs), agentRuns.map((r) => r.sequential.wallMs)));
+    const p4Ratio = summarize(
+      pairedRatios(
+        agentRuns.map((r) => r.concurrent.wallMs),
+        agentRuns.map((r) => r.sequential.wallMs),
+      ),
+    );
     const p4Errors = agentRuns.reduce((sum, r) => sum + r.concurrent.errors.length + r.sequential.errors.length, 0);
     const p4Calls = agentRuns.reduce((sum, r) => sum + r.concurrent.calls + r.sequential.calls, 0);
     const p4Audited = agentRuns.reduce((sum, r) => sum + r.concurrent.auditRecords + r.sequential.auditRecords, 0);
@@ -165,14 +193,34 @@ async function main(): Promise<number> {
     const MB = 2 ** 20;
 
     const lines: FigureLine[] = [
-      { name: "P1 cold install, pipgate / bare pip --no-cache-dir", value: ratioText(coldRatio), target: "≤ 2.0×", pass: verdict(coldRatio.median, 2.0, "at-most") },
-      { name: "P2 warm install, pipgate / bare pip warm cache", value: ratioText(warmVsCache), target: "≤ 1.0×", pass: verdict(warmVsCache.median, 1.0, "at-most") },
+      {
+        name: "P1 cold install, pipgate / bare pip --no-cache-dir",
+        value: ratioText(coldRatio),
+        target: "≤ 2.0×",
+        pass: verdict(coldRatio.median, 2.0, "at-most"),
+      },
+      {
+        name: "P2 warm install, pipgate / bare pip warm cache",
+        value: ratioText(warmVsCache),
+        target: "≤ 1.0×",
+        pass: verdict(warmVsCache.median, 1.0, "at-most"),
+      },
       { name: "P2 warm install, pipgate / bare pip --no-cache-dir", value: ratioText(warmVsNoCache), target: "(info)", pass: undefined },
       ...(Object.keys(REFUSALS) as RefusalKind[]).flatMap((kind): FigureLine[] => [
-        { name: `P3 refusal round trip (${kind}) p50`, value: `${percentile(pooled(kind), 50).toFixed(2)} ms (n=${String(pooled(kind).length)})`, target: "≤ 5 ms", pass: verdict(percentile(pooled(kind), 50), 5, "at-most") },
+        {
+          name: `P3 refusal round trip (${kind}) p50`,
+          value: `${percentile(pooled(kind), 50).toFixed(2)} ms (n=${String(pooled(kind).length)})`,
+          target: "≤ 5 ms",
+          pass: verdict(percentile(pooled(kind), 50), 5, "at-most"),
+        },
         { name: `P3 refusal round trip (${kind}) p99`, value: `${percentile(pooled(kind), 99).toFixed(2)} ms`, target: "(info)", pass: undefined },
       ]),
-      { name: `P3 check_package throughput (${String(options.BENCH_CONCURRENCY)} in flight)`, value: `${throughput.median.toFixed(0)}/s (min ${throughput.min.toFixed(0)}, max ${throughput.max.toFixed(0)})`, target: "≥ 2000/s", pass: verdict(throughput.median, 2000, "at-least") },
+      {
+        name: `P3 check_package throughput (${String(options.BENCH_CONCURRENCY)} in flight)`,
+        value: `${throughput.median.toFixed(0)}/s (min ${throughput.min.toFixed(0)}, max ${throughput.max.toFixed(0)})`,
+        target: "≥ 2000/s",
+        pass: verdict(throughput.median, 2000, "at-least"),
+      },
       { name: "P4 errors over all calls", value: `${String(p4Errors)} of ${String(p4Calls)}`, target: "0", pass: p4Calls > 0 && p4Errors === 0 },
       { name: "P4 audit records vs calls", value: `${String(p4Audited)} / ${String(p4Calls)}`, target: "equal", pass: p4Calls > 0 && p4Audited === p4Calls },
       { name: "P4 wall time, 8 agents at once / one by one", value: ratioText(p4Ratio), target: "≤ 0.7×", pass: verdict(p4Ratio.median, 0.7, "at-most") },
@@ -192,7 +240,10 @@ async function main(): Promise<number> {
       ...p6.absolute,
       `P4: concurrent ${msText(summarize(agentRuns.map((r) => r.concurrent.wallMs)))}, one by one ${msText(summarize(agentRuns.map((r) => r.sequential.wallMs)))} for ${String(agentRuns[0]?.concurrent.calls ?? 0)} calls (8 agents × 6: 2 installs, 3 checks, 1 listing)`,
     ];
-    const breakdown = [...stageRows("P1 cold, pipgate's stages", coldStages, bareCold.median), ...stageRows("P2 warm, pipgate's stages", warmStages, bareWarm.median)];
+    const breakdown = [
+      ...stageRows("P1 cold, pipgate's stages", coldStages, bareCold.median),
+      ...stageRows("P2 warm, pipgate's stages", warmStages, bareWarm.median),
+    ];
     const notes: string[] = [];
     if (lines[0]?.pass === false) notes.push(gapNote("P1 cold", coldStages, bareCold.median, 2.0));
     if (lines[1]?.pass === false) notes.push(gapNote("P2 warm", warmStages, bareWarm.median, 1.0));
@@ -251,7 +302,8 @@ async function main(): Promise<number> {
     // Sections written by stand-alone benches (bench/sessions.ts, bench/hostile.ts) stay.
     const previous = existsSync(resultsPath) ? readFileSync(resultsPath, "utf8") : "";
     // The corpus section: this run's, or the previous one when this run skipped it.
-    const corpusText = corpus === undefined ? sectionOf(previous, CORPUS_SECTION) : sectionOf(replaceSection("", CORPUS_SECTION, corpus.markdown), CORPUS_SECTION);
+    const corpusText =
+      corpus === undefined ? sectionOf(previous, CORPUS_SECTION) : sectionOf(replaceSection("", CORPUS_SECTION, corpus.markdown), CORPUS_SECTION);
     const kept = [corpusText, ...STANDALONE_SECTIONS.map((name) => sectionOf(previous, name))].filter((section): section is string => section !== undefined);
     writeFileSync(resultsPath, `${[...markdown, ...kept.flatMap((section) => [section, ""])].join("\n")}\n`);
     say(`\nwrote ${resultsPath}`);
@@ -283,7 +335,9 @@ async function runP6Only(reps: number, keep: boolean): Promise<number> {
     const section = [
       "## P6: commit cost against environment size (`BENCH_ONLY=p6`)",
       "",
-      `Run of ${startedAt.toISOString()}; load average at the end ${loadavg().map((value) => value.toFixed(2)).join(" ")}.`,
+      `Run of ${startedAt.toISOString()}; load average at the end ${loadavg()
+        .map((value) => value.toFixed(2))
+        .join(" ")}.`,
       "",
       ...markdownTable(p6.lines),
       "",

@@ -77,17 +77,33 @@ async function main(): Promise<number> {
         state_dir: join(dir, "state"),
         grants: { bench: { environments: "*", token_sha256: hashToken(TOKEN) } },
         // Caps above the burst, so every session stays open until the idle timeout reclaims it.
-        http: { session_idle_seconds: options.BENCH_SESSION_IDLE_SECONDS, max_sessions_per_grant: options.BENCH_SESSIONS, max_sessions: options.BENCH_SESSIONS },
+        http: {
+          session_idle_seconds: options.BENCH_SESSION_IDLE_SECONDS,
+          max_sessions_per_grant: options.BENCH_SESSIONS,
+          max_sessions: options.BENCH_SESSIONS,
+        },
         environments: { default: { python, allowlist } },
       }),
     );
 
     const port = await freePort();
     const url = `http://127.0.0.1:${String(port)}/mcp`;
-    const serve = execa(process.execPath, [...options.BENCH_SERVE_NODE_ARGS.split(" ").filter(Boolean), join(packageRoot(), "dist", "src", "cli", "bin.js"), "serve", "--config", configPath, "--http", `127.0.0.1:${String(port)}`], {
-      env: { PIPGATE_LOG_LEVEL: "warn" },
-      reject: false,
-    });
+    const serve = execa(
+      process.execPath,
+      [
+        ...options.BENCH_SERVE_NODE_ARGS.split(" ").filter(Boolean),
+        join(packageRoot(), "dist", "src", "cli", "bin.js"),
+        "serve",
+        "--config",
+        configPath,
+        "--http",
+        `127.0.0.1:${String(port)}`,
+      ],
+      {
+        env: { PIPGATE_LOG_LEVEL: "warn" },
+        reject: false,
+      },
+    );
     let stderr = "";
     serve.stderr?.on("data", (chunk: Buffer) => (stderr = (stderr + chunk.toString("utf8")).slice(-20_000)));
     // Node's own diagnostics (--trace-gc) go to stdout; pass them on.
@@ -103,7 +119,9 @@ async function main(): Promise<number> {
         await pause(100);
       }
       say(`pipgate bench — ${String(options.BENCH_SESSIONS)} abandoned HTTP sessions against pipgate serve --http (pid ${String(pid)})`);
-      say(`  http.session_idle_seconds ${String(options.BENCH_SESSION_IDLE_SECONDS)}, caps ${String(options.BENCH_SESSIONS)}, ${String(options.BENCH_CONCURRENCY)} initialize requests in flight`);
+      say(
+        `  http.session_idle_seconds ${String(options.BENCH_SESSION_IDLE_SECONDS)}, caps ${String(options.BENCH_SESSIONS)}, ${String(options.BENCH_CONCURRENCY)} initialize requests in flight`,
+      );
 
       // Idle: after one session has come and gone (ended by DELETE), so what a first session loads is in the baseline.
       const warm = await rawInitialize(url, TOKEN);
@@ -135,7 +153,9 @@ async function main(): Promise<number> {
       const burstMs = Date.now() - burstStarted;
       const burstRss = rss(pid);
       const burstHwm = hwm(pid);
-      say(`  after the burst (${String(ids.length)} sessions in ${(burstMs / 1000).toFixed(1)} s, ${String(failures)} failed): ${mbText(burstRss)}, peak ${mbText(burstHwm)}`);
+      say(
+        `  after the burst (${String(ids.length)} sessions in ${(burstMs / 1000).toFixed(1)} s, ${String(failures)} failed): ${mbText(burstRss)}, peak ${mbText(burstHwm)}`,
+      );
 
       // The last session opened expires one idle time after it was opened; a sweep (every quarter of it, at most 30 s) takes it.
       await pause(idleMs + Math.min(idleMs / 4, 30_000) + 2000);
@@ -153,7 +173,12 @@ async function main(): Promise<number> {
       const n = String(options.BENCH_SESSIONS);
       const lines: FigureLine[] = [
         { name: "serve --http RSS at idle", value: mbText(idleRss), target: "(info)", pass: undefined },
-        { name: `RSS after ${n} abandoned initialize calls`, value: `${mbText(burstRss)} (${deltaText(burstRss - idleRss)}; peak ${mbText(burstHwm)})`, target: "(info)", pass: undefined },
+        {
+          name: `RSS after ${n} abandoned initialize calls`,
+          value: `${mbText(burstRss)} (${deltaText(burstRss - idleRss)}; peak ${mbText(burstHwm)})`,
+          target: "(info)",
+          pass: undefined,
+        },
         { name: "RSS after the idle timeout", value: `${mbText(timeoutRss)} (${deltaText(timeoutRss - idleRss)})`, target: "(info)", pass: undefined },
         {
           name: `RSS ${String(options.BENCH_SETTLE_SECONDS)} s after the idle timeout`,
@@ -161,7 +186,12 @@ async function main(): Promise<number> {
           target: "within 50 MB of idle",
           pass: verdict((settledRss - idleRss) / MB, 50, "at-most"),
         },
-        { name: "burst sessions answering 404 afterwards", value: `${String(gone)} of ${String(ids.length)} (${String(failures)} initialize failed)`, target: `all ${n}`, pass: failures === 0 && gone === options.BENCH_SESSIONS },
+        {
+          name: "burst sessions answering 404 afterwards",
+          value: `${String(gone)} of ${String(ids.length)} (${String(failures)} initialize failed)`,
+          target: `all ${n}`,
+          pass: failures === 0 && gone === options.BENCH_SESSIONS,
+        },
       ];
       say("\nresults");
       for (const line of formatLines(lines)) say(`  ${line}`);

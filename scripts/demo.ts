@@ -15,7 +15,11 @@ type ToolResult = { content: Array<{ type: string; text?: string }>; isError?: b
 
 const bold = (text: string) => (process.stdout.isTTY ? `\x1b[1m${text}\x1b[0m` : text);
 const say = (text: string) => process.stdout.write(`${text}\n`);
-const indent = (text: string) => text.split("\n").map((line) => `    ${line}`).join("\n");
+const indent = (text: string) =>
+  text
+    .split("\n")
+    .map((line) => `    ${line}`)
+    .join("\n");
 
 async function call(client: Client, name: string, args: Record<string, unknown>): Promise<ToolResult> {
   say(`\n${bold(`agent → ${name}`)} ${JSON.stringify(args)}`);
@@ -32,7 +36,10 @@ async function main(): Promise<number> {
   const dir = mkdtempSync(join(tmpdir(), "pipgate-demo-"));
   const index = await startIndexServer({
     projects: [
-      { name: "tinyhttp", releases: [{ version: "2.31.0", dists: [buildWheel({ name: "tinyhttp", version: "2.31.0", dependencies: ["tinyurl-parse>=1.0"] })] }] },
+      {
+        name: "tinyhttp",
+        releases: [{ version: "2.31.0", dists: [buildWheel({ name: "tinyhttp", version: "2.31.0", dependencies: ["tinyurl-parse>=1.0"] })] }],
+      },
       { name: "tinyurl-parse", releases: [{ version: "1.4.0", dists: [buildSdist({ name: "tinyurl-parse", version: "1.4.0" })] }] },
       { name: "requests", releases: [{ version: "2.32.3", dists: [buildWheel({ name: "requests", version: "2.32.3" })] }] },
       { name: "reqeusts", releases: [{ version: "0.0.1", dists: [buildWheel({ name: "reqeusts", version: "0.0.1" })] }] },
@@ -46,10 +53,18 @@ async function main(): Promise<number> {
     const allowlist = join(dir, "allowlist.yaml");
     writeFileSync(
       allowlist,
-      "# what agents may install into the demo venv\npackages:\n  tinyhttp: \">=2.31,<3\"\n  tinyurl-parse: \"*\"   # tinyhttp's dependency, built from an sdist in the sandbox\n  requests: \"==2.32.3\"\ndeny:\n  - evil-pkg\n",
+      '# what agents may install into the demo venv\npackages:\n  tinyhttp: ">=2.31,<3"\n  tinyurl-parse: "*"   # tinyhttp\'s dependency, built from an sdist in the sandbox\n  requests: "==2.32.3"\ndeny:\n  - evil-pkg\n',
     );
     const config = join(dir, "pipgate.yaml");
-    writeFileSync(config, stringify({ index: { url: index.url }, state_dir: join(dir, "state"), identity: "demo-agent", environments: { default: { python: join(venv, "bin", "python"), allowlist } } }));
+    writeFileSync(
+      config,
+      stringify({
+        index: { url: index.url },
+        state_dir: join(dir, "state"),
+        identity: "demo-agent",
+        environments: { default: { python: join(venv, "bin", "python"), allowlist } },
+      }),
+    );
 
     const transport = new StdioClientTransport({
       command: process.execPath,
@@ -73,21 +88,42 @@ async function main(): Promise<number> {
     await call(client, "list_installed_packages", { environment: "default" });
     await client.close();
 
-    const imported = await execa(join(venv, "bin", "python"), ["-c", "import tinyhttp, tinyurl_parse; print(tinyhttp.__version__, tinyurl_parse.__version__)"], { reject: false });
+    const imported = await execa(
+      join(venv, "bin", "python"),
+      ["-c", "import tinyhttp, tinyurl_parse; print(tinyhttp.__version__, tinyurl_parse.__version__)"],
+      { reject: false },
+    );
     say(`\n${bold("the venv imports what was installed:")} ${imported.stdout.trim() || imported.stderr.trim()}`);
 
     // Gateway mode: the same pipgate in front of a whole Python-interpreter MCP server (a fixture with
     // mcp-python-interpreter's tools), the policy naming the tools the agent may use.
     say(`\n${bold("gateway mode")}: pipgate in front of an interpreter MCP server; the policy names install_package and run_python_code`);
     const policy = join(dir, "policy.json");
-    writeFileSync(policy, JSON.stringify({ version: "1", default: "deny", tools: { install_package: { limits: [{ counter: "installs", window: "minute", max: 10, scope: "grant" }] }, run_python_code: {} } }));
+    writeFileSync(
+      policy,
+      JSON.stringify({
+        version: "1",
+        default: "deny",
+        tools: { install_package: { limits: [{ counter: "installs", window: "minute", max: 10, scope: "grant" }] }, run_python_code: {} },
+      }),
+    );
     const rawInstalls = join(dir, "raw-installs.log");
     const upstream = {
       command: [process.execPath, join(root, "dist", "test", "fixtures", "upstream", "interpreter-server.js")],
       env: { FIXTURE_ENVIRONMENTS: JSON.stringify({ default: join(venv, "bin", "python") }), FIXTURE_INSTALL_LOG: rawInstalls, FIXTURE_WORKDIR: dir },
     };
     const gatewayConfig = join(dir, "gateway.yaml");
-    writeFileSync(gatewayConfig, stringify({ index: { url: index.url }, state_dir: join(dir, "state"), identity: "demo-agent", policy, upstream, environments: { default: { python: join(venv, "bin", "python"), allowlist } } }));
+    writeFileSync(
+      gatewayConfig,
+      stringify({
+        index: { url: index.url },
+        state_dir: join(dir, "state"),
+        identity: "demo-agent",
+        policy,
+        upstream,
+        environments: { default: { python: join(venv, "bin", "python"), allowlist } },
+      }),
+    );
     const gatewayClient = new Client({ name: "pipgate-demo-agent", version: "1.0.0" });
     await gatewayClient.connect(
       new StdioClientTransport({
@@ -101,7 +137,11 @@ async function main(): Promise<number> {
     say(`connected through the gateway; tools: ${(await gatewayClient.listTools()).tools.map((tool) => tool.name).join(", ")}`);
     await call(gatewayClient, "write_file", { file_path: join(dir, "venv", "lib", "evil.pth"), content: "import os" });
     await call(gatewayClient, "install_package", { package_name: "requests==2.32.3" });
-    const ran = await call(gatewayClient, "run_python_code", { code: "import requests; print('requests', requests.__version__)", execution_mode: "subprocess", environment: "default" });
+    const ran = await call(gatewayClient, "run_python_code", {
+      code: "import requests; print('requests', requests.__version__)",
+      execution_mode: "subprocess",
+      environment: "default",
+    });
     await gatewayClient.close();
     const gatewayOk = ran.isError !== true && (ran.content[0]?.text ?? "").includes("requests 2.32.3");
 

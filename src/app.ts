@@ -135,9 +135,18 @@ function openAccessControl(broker: Broker, options: { now?: () => Date; gateway?
   const approvals =
     policy.approval === undefined
       ? undefined
-      : createApprovalQueue({ policy: policy.approval, store: createApprovalStore(broker.db), pipeline: broker.pipeline, timeoutMax: broker.config.sandbox.timeout_max, now });
+      : createApprovalQueue({
+          policy: policy.approval,
+          store: createApprovalStore(broker.db),
+          pipeline: broker.pipeline,
+          timeoutMax: broker.config.sandbox.timeout_max,
+          now,
+        });
   const overlays = overlayLoader((path, issues, lastGoodKept) =>
-    broker.pipeline.log.error({ path, issues }, lastGoodKept ? "allowlist overlay edit invalid; the last good version stays in force" : "allowlist overlay invalid; the grant is refused every install"),
+    broker.pipeline.log.error(
+      { path, issues },
+      lastGoodKept ? "allowlist overlay edit invalid; the last good version stays in force" : "allowlist overlay invalid; the grant is refused every install",
+    ),
   );
   return { ok: true, control: { policy, access, admitter, approvals, callApprovals, overlays } };
 }

@@ -61,7 +61,8 @@ export async function openBroker(config: LoadedConfig, log: Logger, overrides: B
   );
   // Then every request a dead broker left without an outcome gets exactly one, saying what was found.
   const closed = await closeInterrupted({ audit, journalsOf: (requestId) => journalsOf(db, requestId), isAlive }, recovered);
-  for (const record of closed) log.warn({ audit: record.id, request: record.request, recovery: record.recovery }, "closed a request interrupted by a broker that ended");
+  for (const record of closed)
+    log.warn({ audit: record.id, request: record.request, recovery: record.recovery }, "closed a request interrupted by a broker that ended");
 
   const reap = async () => {
     const reaped = await reapContainers(config.sandbox.docker_socket, config.state_dir).catch((error: unknown) => {
@@ -134,7 +135,15 @@ export async function openBroker(config: LoadedConfig, log: Logger, overrides: B
       ),
     log,
   };
-  return { config, db, audit, environments, index, sandbox, pipeline, close: () => {
+  return {
+    config,
+    db,
+    audit,
+    environments,
+    index,
+    sandbox,
+    pipeline,
+    close: () => {
       clearInterval(reaper);
       db.close();
     },

@@ -7,7 +7,10 @@ const ROOT = join(import.meta.dirname, "..");
 
 function testFiles(): string[] {
   const names = readdirSync(join(ROOT, "test"), { recursive: true, encoding: "utf8" });
-  return names.filter((name) => name.endsWith(".test.ts")).map((name) => `test/${name.split("\\").join("/")}`).sort();
+  return names
+    .filter((name) => name.endsWith(".test.ts"))
+    .map((name) => `test/${name.split("\\").join("/")}`)
+    .sort();
 }
 
 describe("the vitest projects", () => {

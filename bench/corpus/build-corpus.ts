@@ -58,20 +58,26 @@ async function verifySets(sets: readonly CorpusSet[], wheelDir: string, workDir:
     const venv = join(workDir, `verify-${set.name}`);
     await execa(base, ["-m", "venv", "--without-pip", venv], { env: isolatedPipEnv(), extendEnv: false, timeout: 120_000 });
     const python = join(venv, "bin", "python");
-    const pip = await execa(base, ["-m", "pip", "--python", python, "install", ...PIP_ISOLATION_FLAGS, "--no-index", "--find-links", wheelDir, "--no-compile", set.requirement], {
-      env: isolatedPipEnv(),
-      extendEnv: false,
-      reject: false,
-      stdin: "ignore",
-      timeout: 600_000,
-    });
-    if (pip.exitCode !== 0) return { ok: false, error: `${set.name}: pip install --no-index ${set.requirement} failed: ${pip.stderr.trim().split("\n").slice(-3).join(" / ")}` };
+    const pip = await execa(
+      base,
+      ["-m", "pip", "--python", python, "install", ...PIP_ISOLATION_FLAGS, "--no-index", "--find-links", wheelDir, "--no-compile", set.requirement],
+      {
+        env: isolatedPipEnv(),
+        extendEnv: false,
+        reject: false,
+        stdin: "ignore",
+        timeout: 600_000,
+      },
+    );
+    if (pip.exitCode !== 0)
+      return { ok: false, error: `${set.name}: pip install --no-index ${set.requirement} failed: ${pip.stderr.trim().split("\n").slice(-3).join(" / ")}` };
     const expected = set.dists.map((dist) => normalizeName(dist.name)).sort();
     const probe = await runPython(
       python,
       `import importlib, importlib.metadata as md, json, re\n${set.imports.map((module) => `importlib.import_module(${JSON.stringify(module)})`).join("\n")}\nprint(json.dumps(sorted(re.sub(r"[-_.]+", "-", d.metadata["Name"]).lower() for d in md.distributions())))`,
     );
-    if (probe.exitCode !== 0) return { ok: false, error: `${set.name}: importing ${set.imports.join(", ")} failed: ${probe.stderr.trim().split("\n").slice(-2).join(" / ")}` };
+    if (probe.exitCode !== 0)
+      return { ok: false, error: `${set.name}: importing ${set.imports.join(", ")} failed: ${probe.stderr.trim().split("\n").slice(-2).join(" / ")}` };
     const installed = JSON.parse(probe.stdout) as string[];
     const missing = expected.filter((name) => !installed.includes(name));
     if (missing.length > 0) return { ok: false, error: `${set.name}: pip did not install ${missing.join(", ")} (the published requirements miss them)` };
@@ -90,12 +96,22 @@ export async function loadCorpus(
   const cacheDir = options.cacheDir ?? DEFAULT_CORPUS_CACHE;
   const python = options.python ?? "/usr/bin/python3";
   const dists = corpusDists(sets);
-  const described = await describeInstalled(python, dists.map((dist) => dist.name));
+  const described = await describeInstalled(
+    python,
+    dists.map((dist) => dist.name),
+  );
   if (!described.ok) return described;
   const { tags } = described.value;
   // The key: the builder, the interpreter, every distribution's version, metadata and declared requirements.
   const key = createHash("sha256")
-    .update(JSON.stringify({ BUILDER_VERSION, tags, dists: described.value.dists.map((d) => [d.name, d.version, sha256Hex(d.metadata), d.topLevel]), declared: dists }))
+    .update(
+      JSON.stringify({
+        BUILDER_VERSION,
+        tags,
+        dists: described.value.dists.map((d) => [d.name, d.version, sha256Hex(d.metadata), d.topLevel]),
+        declared: dists,
+      }),
+    )
     .digest("hex");
   const setDir = join(cacheDir, key.slice(0, 16));
   const manifestPath = join(setDir, "manifest.json");

@@ -91,8 +91,14 @@ export const CORPUS: readonly CorpusSet[] = [
 ];
 
 /** Pure: the sets BENCH_CORPUS names (comma-separated; empty or undefined: all), or which names are unknown. */
-export function selectCorpus(selection: string | undefined, corpus: readonly CorpusSet[] = CORPUS): { ok: true; value: CorpusSet[] } | { ok: false; error: string } {
-  const names = (selection ?? "").split(",").map((name) => name.trim()).filter((name) => name !== "");
+export function selectCorpus(
+  selection: string | undefined,
+  corpus: readonly CorpusSet[] = CORPUS,
+): { ok: true; value: CorpusSet[] } | { ok: false; error: string } {
+  const names = (selection ?? "")
+    .split(",")
+    .map((name) => name.trim())
+    .filter((name) => name !== "");
   if (names.length === 0) return { ok: true, value: [...corpus] };
   const unknown = names.filter((name) => !corpus.some((set) => set.name === name));
   if (unknown.length > 0) return { ok: false, error: `unknown corpus set(s) ${unknown.join(", ")}; known: ${corpus.map((set) => set.name).join(", ")}` };

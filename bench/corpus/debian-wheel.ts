@@ -73,9 +73,13 @@ json.dump(out, sys.stdout)
 `;
 
 /** Reads the named installed distributions through `python` (Debian's python3: its dist-packages). */
-export async function describeInstalled(python: string, names: readonly string[]): Promise<{ ok: true; value: { tags: InterpreterTags; dists: InstalledDist[] } } | { ok: false; error: string }> {
+export async function describeInstalled(
+  python: string,
+  names: readonly string[],
+): Promise<{ ok: true; value: { tags: InterpreterTags; dists: InstalledDist[] } } | { ok: false; error: string }> {
   const result = await execa(python, ["-I", "-c", DESCRIBE_PY, ...names], { reject: false, timeout: 60_000, maxBuffer: 64 * 2 ** 20 });
-  if (result.exitCode !== 0) return { ok: false, error: `${python} could not read the installed distributions: ${result.stderr.trim().split("\n").slice(-2).join(" / ")}` };
+  if (result.exitCode !== 0)
+    return { ok: false, error: `${python} could not read the installed distributions: ${result.stderr.trim().split("\n").slice(-2).join(" / ")}` };
   const parsed = JSON.parse(result.stdout) as { tags: InterpreterTags; dists: InstalledDist[]; missing: string[] };
   if (parsed.missing.length > 0) return { ok: false, error: `not installed (run scripts/setup-host.sh): ${parsed.missing.join(", ")}` };
   return { ok: true, value: { tags: parsed.tags, dists: parsed.dists } };
@@ -125,7 +129,8 @@ function collect(root: string, rel: string, out: ZipEntry[], budget: { bytes: nu
   }
   if (!stat.isFile() || rel.endsWith(".pyc")) return;
   budget.bytes += stat.size;
-  if (out.length >= MAX_FILES || budget.bytes > MAX_BYTES) throw new Error(`${rel}: more than ${String(MAX_FILES)} files or ${String(MAX_BYTES / 2 ** 20)} MB in one distribution`);
+  if (out.length >= MAX_FILES || budget.bytes > MAX_BYTES)
+    throw new Error(`${rel}: more than ${String(MAX_FILES)} files or ${String(MAX_BYTES / 2 ** 20)} MB in one distribution`);
   out.push({ name: rel, data: readFileSync(path), mode: stat.mode & 0o755 });
 }
 
@@ -134,12 +139,18 @@ export function debianWheel(dist: InstalledDist, tags: InterpreterTags, requires
   const files: ZipEntry[] = [];
   const budget = { bytes: 0 };
   for (const top of dist.topLevel) collect(dist.root, top, files, budget);
-  const tag = wheelTag(files.map((file) => file.name), tags);
+  const tag = wheelTag(
+    files.map((file) => file.name),
+    tags,
+  );
   const base = `${filenameName(dist.name)}-${filenameVersion(dist.version)}`;
   const distInfo = `${base}.dist-info`;
   const pure = tag === "py3-none-any";
   files.push({ name: `${distInfo}/METADATA`, data: Buffer.from(corpusMetadata(dist.metadata, requires)) });
-  files.push({ name: `${distInfo}/WHEEL`, data: Buffer.from(`Wheel-Version: 1.0\nGenerator: pipgate-bench-corpus\nRoot-Is-Purelib: ${String(pure)}\nTag: ${tag}\n\n`) });
+  files.push({
+    name: `${distInfo}/WHEEL`,
+    data: Buffer.from(`Wheel-Version: 1.0\nGenerator: pipgate-bench-corpus\nRoot-Is-Purelib: ${String(pure)}\nTag: ${tag}\n\n`),
+  });
   if (dist.entryPoints !== null) files.push({ name: `${distInfo}/entry_points.txt`, data: Buffer.from(dist.entryPoints) });
   const record = files.map((file) => `${file.name},${recordHash(file.data)},${String(file.data.length)}`);
   record.push(`${distInfo}/RECORD,,`);

@@ -14,7 +14,10 @@ async function main(): Promise<number> {
     return 1;
   }
   process.stdout.write(`${corpus.value.built ? "built" : "cached"}: ${String(corpus.value.wheels.length)} wheels in ${corpus.value.dir}\n`);
-  for (const wheel of corpus.value.wheels) process.stdout.write(`  ${wheel.filename}  ${(wheel.bytes.length / 2 ** 20).toFixed(1)} MB  requires ${wheel.meta?.dependencies.filter((d) => !d.includes("extra")).join("; ") ?? ""}\n`);
+  for (const wheel of corpus.value.wheels)
+    process.stdout.write(
+      `  ${wheel.filename}  ${(wheel.bytes.length / 2 ** 20).toFixed(1)} MB  requires ${wheel.meta?.dependencies.filter((d) => !d.includes("extra")).join("; ") ?? ""}\n`,
+    );
   return 0;
 }
 

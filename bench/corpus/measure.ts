@@ -48,14 +48,21 @@ export async function warmCorpusPipCache(set: CorpusSet, venvs: VenvFactory, dir
 /** `pipgate install --json ENV REQ` from dist/, timed from spawn to exit, with the pipeline's own time. */
 async function cliInstall(configPath: string, environment: string, requirement: string): Promise<{ ms: number; pipelineMs: number | undefined }> {
   const started = performance.now();
-  const result = await execa(process.execPath, [join(packageRoot(), "dist", "src", "cli", "bin.js"), "install", "--json", "--config", configPath, environment, requirement], {
-    reject: false,
-    timeout: 600_000,
-    env: { PIPGATE_LOG_LEVEL: "warn" },
-    stdin: "ignore",
-  });
+  const result = await execa(
+    process.execPath,
+    [join(packageRoot(), "dist", "src", "cli", "bin.js"), "install", "--json", "--config", configPath, environment, requirement],
+    {
+      reject: false,
+      timeout: 600_000,
+      env: { PIPGATE_LOG_LEVEL: "warn" },
+      stdin: "ignore",
+    },
+  );
   const ms = performance.now() - started;
-  if (result.exitCode !== 0) throw new Error(`pipgate install ${requirement}: exit ${String(result.exitCode)}: ${(result.stdout + result.stderr).trim().split("\n").slice(-3).join(" / ")}`);
+  if (result.exitCode !== 0)
+    throw new Error(
+      `pipgate install ${requirement}: exit ${String(result.exitCode)}: ${(result.stdout + result.stderr).trim().split("\n").slice(-3).join(" / ")}`,
+    );
   let pipelineMs: number | undefined;
   try {
     const parsed: unknown = JSON.parse(result.stdout);
@@ -67,17 +74,26 @@ async function cliInstall(configPath: string, environment: string, requirement: 
   return { ms, pipelineMs };
 }
 
-export async function runCorpusRep(set: CorpusSet, rep: number, dir: string, venvs: VenvFactory, indexUrl: string, pipCacheDir: string): Promise<CorpusSampleResult> {
+export async function runCorpusRep(
+  set: CorpusSet,
+  rep: number,
+  dir: string,
+  venvs: VenvFactory,
+  indexUrl: string,
+  pipCacheDir: string,
+): Promise<CorpusSampleResult> {
   mkdirSync(dir, { recursive: true });
   const names = ["bc", "bw", "tc", "cc", "w"] as const;
   const [bareCold, bareWarm, toolCold, cliCold, warm] = await Promise.all(names.map((name) => venvs.fresh(join(dir, name))));
-  if (bareCold === undefined || bareWarm === undefined || toolCold === undefined || cliCold === undefined || warm === undefined) return { ok: false, error: "venvs missing" };
+  if (bareCold === undefined || bareWarm === undefined || toolCold === undefined || cliCold === undefined || warm === undefined)
+    return { ok: false, error: "venvs missing" };
   const allowlist = corpusAllowlist(set);
   // Short paths: the state directory holds per-request unix sockets (at most 107 bytes a path).
   const configPath = writeBenchConfig(join(dir, "g"), { indexUrl, stateDir: join(dir, "s"), environments: { cold: toolCold, warm }, allowlist });
   // The CLI's own state directory, so its install is as cold as the tool call's.
   const cliConfig = writeBenchConfig(join(dir, "h"), { indexUrl, stateDir: join(dir, "t"), environments: { cold: cliCold }, allowlist });
-  const bare = async (python: string, label: string, cache: PipCache) => bareOrThrow(`${set.name}: ${label}`, await barePipInstall(python, indexUrl, set.requirement, cache));
+  const bare = async (python: string, label: string, cache: PipCache) =>
+    bareOrThrow(`${set.name}: ${label}`, await barePipInstall(python, indexUrl, set.requirement, cache));
   const broker = await openInProcess(configPath);
   try {
     const tool = async (environment: string) => {
@@ -86,7 +102,8 @@ export async function runCorpusRep(set: CorpusSet, rep: number, dir: string, ven
       const outcome = await callTool(broker.client, "install_package", { package_name: set.requirement, environment });
       const ms = performance.now() - started;
       const status = outcome.structured?.["status"];
-      if (outcome.isError || status !== "installed") throw new Error(`${set.name}: pipgate install_package into ${environment}: ${String(status)}: ${outcome.text.slice(0, 400)}`);
+      if (outcome.isError || status !== "installed")
+        throw new Error(`${set.name}: pipgate install_package into ${environment}: ${String(status)}: ${outcome.text.slice(0, 400)}`);
       const auditId = outcome.structured?.["audit_id"];
       const record = typeof auditId === "string" ? broker.broker.audit.get(auditId) : undefined;
       return { ms, stages: record === undefined ? undefined : stageTimes(record), containers: broker.sandbox.launches - launchesBefore };
@@ -100,8 +117,14 @@ export async function runCorpusRep(set: CorpusSet, rep: number, dir: string, ven
       const b = await second();
       return [await first(), b];
     };
-    const [cold, bareColdMs] = await pair(() => tool("cold"), () => bare(bareCold, "bare cold pip", { kind: "none" }));
-    const [warmRun, bareWarmCacheMs] = await pair(() => tool("warm"), () => bare(bareWarm, "bare pip with a warm cache", { kind: "dir", path: pipCacheDir }));
+    const [cold, bareColdMs] = await pair(
+      () => tool("cold"),
+      () => bare(bareCold, "bare cold pip", { kind: "none" }),
+    );
+    const [warmRun, bareWarmCacheMs] = await pair(
+      () => tool("warm"),
+      () => bare(bareWarm, "bare pip with a warm cache", { kind: "dir", path: pipCacheDir }),
+    );
     const cli = await cliInstall(cliConfig, "cold", set.requirement);
     return {
       ok: true,

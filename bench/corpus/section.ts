@@ -30,13 +30,43 @@ const present = <T>(values: Array<T | undefined>): T[] => values.filter((value):
 export function setFigures(set: CorpusSet, samples: readonly CorpusSample[]): Omit<CorpusSection, "errors" | "markdown"> {
   const bareCold = samples.map((s) => s.bareColdMs);
   const bareWarm = samples.map((s) => s.bareWarmCacheMs);
-  const tool = summarize(pairedRatios(samples.map((s) => s.toolColdMs), bareCold));
-  const cli = summarize(pairedRatios(samples.map((s) => s.cliColdMs), bareCold));
-  const warm = summarize(pairedRatios(samples.map((s) => s.warmMs), bareWarm));
+  const tool = summarize(
+    pairedRatios(
+      samples.map((s) => s.toolColdMs),
+      bareCold,
+    ),
+  );
+  const cli = summarize(
+    pairedRatios(
+      samples.map((s) => s.cliColdMs),
+      bareCold,
+    ),
+  );
+  const warm = summarize(
+    pairedRatios(
+      samples.map((s) => s.warmMs),
+      bareWarm,
+    ),
+  );
   const lines: FigureLine[] = [
-    { name: `P1 ${set.name} cold, install_package / bare pip --no-cache-dir`, value: ratioText(tool), target: `≤ ${P1_TARGET.toFixed(1)}×`, pass: verdict(tool.median, P1_TARGET, "at-most") },
-    { name: `P1 ${set.name} cold, pipgate install / bare pip --no-cache-dir`, value: ratioText(cli), target: `≤ ${P1_TARGET.toFixed(1)}×`, pass: verdict(cli.median, P1_TARGET, "at-most") },
-    { name: `P2 ${set.name} warm, pipgate / bare pip warm cache`, value: ratioText(warm), target: `≤ ${P2_TARGET.toFixed(1)}×`, pass: verdict(warm.median, P2_TARGET, "at-most") },
+    {
+      name: `P1 ${set.name} cold, install_package / bare pip --no-cache-dir`,
+      value: ratioText(tool),
+      target: `≤ ${P1_TARGET.toFixed(1)}×`,
+      pass: verdict(tool.median, P1_TARGET, "at-most"),
+    },
+    {
+      name: `P1 ${set.name} cold, pipgate install / bare pip --no-cache-dir`,
+      value: ratioText(cli),
+      target: `≤ ${P1_TARGET.toFixed(1)}×`,
+      pass: verdict(cli.median, P1_TARGET, "at-most"),
+    },
+    {
+      name: `P2 ${set.name} warm, pipgate / bare pip warm cache`,
+      value: ratioText(warm),
+      target: `≤ ${P2_TARGET.toFixed(1)}×`,
+      pass: verdict(warm.median, P2_TARGET, "at-most"),
+    },
   ];
   const bareColdSummary = summarize(bareCold);
   const bareWarmSummary = summarize(bareWarm);
@@ -45,7 +75,10 @@ export function setFigures(set: CorpusSet, samples: readonly CorpusSample[]): Om
   ];
   const coldStages = summarizeStages(present<StageTimes>(samples.map((s) => s.coldStages)));
   const warmStages = summarizeStages(present<StageTimes>(samples.map((s) => s.warmStages)));
-  const breakdown = [...stageRows(`${set.name} P1 cold, install_package's stages`, coldStages, bareColdSummary.median), ...stageRows(`${set.name} P2 warm, pipgate's stages`, warmStages, bareWarmSummary.median)];
+  const breakdown = [
+    ...stageRows(`${set.name} P1 cold, install_package's stages`, coldStages, bareColdSummary.median),
+    ...stageRows(`${set.name} P2 warm, pipgate's stages`, warmStages, bareWarmSummary.median),
+  ];
   const notes: string[] = [];
   if (lines[0]?.pass === false) notes.push(gapNote(`${set.name} P1 cold`, coldStages, bareColdSummary.median, P1_TARGET));
   if (lines[2]?.pass === false) notes.push(gapNote(`${set.name} P2 warm`, warmStages, bareWarmSummary.median, P2_TARGET));
@@ -56,7 +89,13 @@ export function setFigures(set: CorpusSet, samples: readonly CorpusSample[]): Om
  * P1/P2 on every set of `sets`: builds (or finds cached) the corpus, serves it from a local index of
  * its own, warms one pip cache per set, then `reps` repetitions per set.
  */
-export async function runCorpusSection(sets: readonly CorpusSet[], reps: number, dir: string, venvs: VenvFactory, say: (line?: string) => void): Promise<CorpusSection> {
+export async function runCorpusSection(
+  sets: readonly CorpusSet[],
+  reps: number,
+  dir: string,
+  venvs: VenvFactory,
+  say: (line?: string) => void,
+): Promise<CorpusSection> {
   const errors: string[] = [];
   mkdirSync(dir, { recursive: true });
   say(`\ncorpus: building or loading the wheels of ${sets.map((set) => set.name).join(", ")}`);
@@ -66,7 +105,9 @@ export async function runCorpusSection(sets: readonly CorpusSet[], reps: number,
     const error = `corpus: ${corpus.error}`;
     return { lines: [], absolute: [], breakdown: [], notes: [], errors: [error], markdown: ["## Real packages (bench corpus)", "", `- ${error}`, ""] };
   }
-  say(`  ${corpus.value.built ? "built and verified" : "cached"}: ${String(corpus.value.wheels.length)} wheels (${(corpus.value.wheels.reduce((sum, w) => sum + w.bytes.length, 0) / 2 ** 20).toFixed(1)} MB) in ${((performance.now() - started) / 1000).toFixed(1)} s, ${corpus.value.dir}`);
+  say(
+    `  ${corpus.value.built ? "built and verified" : "cached"}: ${String(corpus.value.wheels.length)} wheels (${(corpus.value.wheels.reduce((sum, w) => sum + w.bytes.length, 0) / 2 ** 20).toFixed(1)} MB) in ${((performance.now() - started) / 1000).toFixed(1)} s, ${corpus.value.dir}`,
+  );
   const index = await startIndexServer({ projects: corpus.value.projects });
   const result: Omit<CorpusSection, "errors" | "markdown"> = { lines: [], absolute: [], breakdown: [], notes: [] };
   try {

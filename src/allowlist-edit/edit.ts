@@ -32,12 +32,16 @@ export type EditResult =
  */
 export function setPackage(text: string, change: PackageChange): EditResult {
   const parsed = parseSource(text);
-  if (!parsed.ok) return { ok: false, error: `the file is not valid YAML (line ${parsed.errors[0]?.line ?? "?"}: ${parsed.errors[0]?.message ?? ""}); fix it first` };
+  if (!parsed.ok)
+    return { ok: false, error: `the file is not valid YAML (line ${parsed.errors[0]?.line ?? "?"}: ${parsed.errors[0]?.message ?? ""}); fix it first` };
   const source = parsed.source;
   const denied = denyEntries(source).find((entry) => normalizeName(entry.name) === normalizeName(change.name));
   if (denied !== undefined) {
     const where = denied.offset === undefined ? "" : ` (line ${lineAt(source, denied.offset)})`;
-    return { ok: false, error: `${change.name} is on the deny list${where} as ${JSON.stringify(denied.name)}; the deny list wins over packages, so remove it from deny first if it really is wanted` };
+    return {
+      ok: false,
+      error: `${change.name} is on the deny list${where} as ${JSON.stringify(denied.name)}; the deny list wins over packages, so remove it from deny first if it really is wanted`,
+    };
   }
   const existing = findPackage(source, change.name);
   const key = existing?.name ?? change.name;
@@ -65,14 +69,16 @@ export function setPackage(text: string, change: PackageChange): EditResult {
 /** Removes a project (matched under normalisation): its own line goes, the rest of the file stays byte for byte. */
 export function removePackage(text: string, name: string): EditResult {
   const parsed = parseSource(text);
-  if (!parsed.ok) return { ok: false, error: `the file is not valid YAML (line ${parsed.errors[0]?.line ?? "?"}: ${parsed.errors[0]?.message ?? ""}); fix it first` };
+  if (!parsed.ok)
+    return { ok: false, error: `the file is not valid YAML (line ${parsed.errors[0]?.line ?? "?"}: ${parsed.errors[0]?.message ?? ""}); fix it first` };
   const source = parsed.source;
   const existing = findPackage(source, name);
   if (existing === undefined) return { ok: false, error: `${name} is not on this allowlist` };
   const previous = specText(existing.value);
   const expected = withPackages(source, (packages) => Object.fromEntries(Object.entries(packages).filter(([k]) => k !== existing.name)));
   const spliced = spliceRemove(source, existing);
-  if (spliced !== undefined && means(spliced, expected)) return { ok: true, text: spliced, action: "removed", name: existing.name, previous, reformatted: false };
+  if (spliced !== undefined && means(spliced, expected))
+    return { ok: true, text: spliced, action: "removed", name: existing.name, previous, reformatted: false };
 
   const doc = parseDocument(text);
   doc.deleteIn(["packages", existing.name]);

@@ -1,11 +1,6 @@
 import { valid } from "@renovatebot/pep440";
 import { isMap, isScalar, isSeq, type Node } from "yaml";
-import {
-  AllowlistSchema,
-  ExemptionSchema,
-  RulesSchema,
-  VulnerabilityIgnoreSchema,
-} from "../config/allowlist-schema.js";
+import { AllowlistSchema, ExemptionSchema, RulesSchema, VulnerabilityIgnoreSchema } from "../config/allowlist-schema.js";
 import { isValidSpecifier, normalizeSpecifier } from "../config/allowlist.js";
 import { knownKeyHint } from "../config/issues.js";
 import type { IndexClient } from "../index/types.js";
@@ -64,7 +59,11 @@ export function lintAllowlist(text: string, options: { now: Date }): LintFinding
     if (typeof entry.value === "string") {
       const specifier = normalizeSpecifier(entry.value);
       if (specifier !== "" && !isValidSpecifier(specifier)) {
-        add("invalid-specifier", entry.start, `packages.${entry.name}: ${JSON.stringify(entry.value)} is not a PEP 440 specifier set (e.g. ">=2.31,<3" or "*")`);
+        add(
+          "invalid-specifier",
+          entry.start,
+          `packages.${entry.name}: ${JSON.stringify(entry.value)} is not a PEP 440 specifier set (e.g. ">=2.31,<3" or "*")`,
+        );
       }
     }
     const key = normalizeName(entry.name);
@@ -84,7 +83,10 @@ export function lintAllowlist(text: string, options: { now: Date }): LintFinding
     }
   }
 
-  for (const [list, label] of [["exemptions", "exemption"], ["vulnerability_ignore", "ignored vulnerability"]] as const) {
+  for (const [list, label] of [
+    ["exemptions", "exemption"],
+    ["vulnerability_ignore", "ignored vulnerability"],
+  ] as const) {
     const node = topPair(source, list)?.value;
     if (!isSeq(node)) continue;
     node.items.forEach((item, i) => {
@@ -94,7 +96,11 @@ export function lintAllowlist(text: string, options: { now: Date }): LintFinding
       const day = value instanceof Date ? value.toISOString().slice(0, 10) : typeof value === "string" ? value : undefined;
       const what = list === "exemptions" ? `${String(item.get("package"))} (${String(item.get("rule"))})` : String(item.get("id"));
       if (day !== undefined && !Number.isNaN(Date.parse(day.slice(0, 10))) && isExpired(day, options.now)) {
-        add("expired", expires?.range?.[0] ?? item.range?.[0], `${list}.${i}: the ${label} for ${what} expired on ${day.slice(0, 10)}; renew it with a new date and reason, or delete it`);
+        add(
+          "expired",
+          expires?.range?.[0] ?? item.range?.[0],
+          `${list}.${i}: the ${label} for ${what} expired on ${day.slice(0, 10)}; renew it with a new date and reason, or delete it`,
+        );
       }
       const version = item.get("version");
       if (list === "exemptions" && typeof version === "string" && valid(version) === null) {
@@ -116,7 +122,8 @@ export async function lintOnline(text: string, index: IndexClient): Promise<Lint
     const project = await index.project(entry.name);
     if (project.ok) continue;
     const line = lineAt(source, entry.start);
-    if (project.error.kind === "not-found") findings.push({ kind: "unknown-project", line, message: `packages.${entry.name}: the index does not know this project` });
+    if (project.error.kind === "not-found")
+      findings.push({ kind: "unknown-project", line, message: `packages.${entry.name}: the index does not know this project` });
     else findings.push({ kind: "index-unreachable", line, message: `packages.${entry.name}: could not ask the index: ${project.error.message}` });
   }
   return findings;

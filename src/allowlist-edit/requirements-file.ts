@@ -4,7 +4,7 @@ import { normalizeName, parseRequirement } from "../requirement/index.js";
 
 /** How `import` turns a requirement line into an allowlist specifier. */
 export const PIN_STYLES = ["exact", "compatible", "any"] as const;
-export const PinStyleSchema = z.enum(PIN_STYLES).describe("exact: ==V; compatible: >=V,<next major (next minor for 0.x); any: \"*\"");
+export const PinStyleSchema = z.enum(PIN_STYLES).describe('exact: ==V; compatible: >=V,<next major (next minor for 0.x); any: "*"');
 export type PinStyle = z.infer<typeof PinStyleSchema>;
 
 /** One requirement read from a requirements file or `pip freeze` output. */
@@ -58,7 +58,10 @@ export function parseRequirementsFile(text: string): RequirementsFile {
       continue;
     }
     if (DIRECT_REFERENCE.test(content)) {
-      result.errors.push({ line, message: `refused ${JSON.stringify(content)}: a direct reference (name @ url) bypasses the index, which pipgate never does; list the project by name instead` });
+      result.errors.push({
+        line,
+        message: `refused ${JSON.stringify(content)}: a direct reference (name @ url) bypasses the index, which pipgate never does; list the project by name instead`,
+      });
       continue;
     }
     let requirement = content;
@@ -70,7 +73,10 @@ export function parseRequirementsFile(text: string): RequirementsFile {
     }
     const semicolon = requirement.indexOf(";");
     if (semicolon >= 0) {
-      result.warnings.push({ line, message: `dropped the environment marker ${JSON.stringify(requirement.slice(semicolon + 1).trim())}: an allowlist applies on every platform` });
+      result.warnings.push({
+        line,
+        message: `dropped the environment marker ${JSON.stringify(requirement.slice(semicolon + 1).trim())}: an allowlist applies on every platform`,
+      });
       requirement = requirement.slice(0, semicolon).trim();
     }
     const parsed = parseRequirement(requirement);
@@ -80,7 +86,10 @@ export function parseRequirementsFile(text: string): RequirementsFile {
     }
     const earlier = result.requirements.findIndex((entry) => normalizeName(entry.name) === parsed.requirement.normalized);
     if (earlier >= 0) {
-      result.warnings.push({ line, message: `${parsed.requirement.name} appears again (first on line ${result.requirements[earlier]?.line}); the later line wins` });
+      result.warnings.push({
+        line,
+        message: `${parsed.requirement.name} appears again (first on line ${result.requirements[earlier]?.line}); the later line wins`,
+      });
       result.requirements.splice(earlier, 1);
     }
     result.requirements.push({ line, name: parsed.requirement.name, specifier: parsed.requirement.specifier });

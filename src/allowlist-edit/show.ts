@@ -21,7 +21,7 @@ export interface AllowlistView {
 export function viewAllowlist(source: AllowlistSource): AllowlistView {
   const data = (source.doc.toJS() ?? {}) as Record<string, unknown>;
   const list = (value: unknown) => (Array.isArray(value) ? (value as unknown[]) : []);
-  const rules = topPair(source, "rules") === undefined ? {} : (data.rules as Record<string, unknown> | null) ?? {};
+  const rules = topPair(source, "rules") === undefined ? {} : ((data.rules as Record<string, unknown> | null) ?? {});
   return {
     packages: packageEntries(source).map((entry) => ({
       name: entry.name,

@@ -19,7 +19,10 @@ export function checkChange(name: string, specifier: string, reason?: string): R
   const trimmed = specifier.trim();
   const compact = normalizeSpecifier(trimmed);
   if (compact !== "" && !isValidSpecifier(compact)) {
-    return { ok: false, error: `${JSON.stringify(specifier)} is not a PEP 440 specifier set; write e.g. ">=2.31,<3", "==1.26.4", "~=1.4" or "*" for any version` };
+    return {
+      ok: false,
+      error: `${JSON.stringify(specifier)} is not a PEP 440 specifier set; write e.g. ">=2.31,<3", "==1.26.4", "~=1.4" or "*" for any version`,
+    };
   }
   // eslint-disable-next-line no-control-regex
   const oneLine = reason?.replace(/[\s\u0000-\u001f\u007f]+/g, " ").trim();

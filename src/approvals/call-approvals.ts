@@ -93,7 +93,9 @@ export function createCallApprovalStore(db: Db, options: CallApprovalOptions): C
   );
   const byId = db.prepare<[string], unknown>("SELECT * FROM call_approvals WHERE id = ?");
   const all = db.prepare<[], unknown>("SELECT * FROM call_approvals ORDER BY created_at, id");
-  const use = db.prepare<[number, string, number]>("UPDATE call_approvals SET state = 'used', used_at = ? WHERE id = ? AND state = 'approved' AND expires_at > ?");
+  const use = db.prepare<[number, string, number]>(
+    "UPDATE call_approvals SET state = 'used', used_at = ? WHERE id = ? AND state = 'approved' AND expires_at > ?",
+  );
   const decideStmt = db.prepare<[string, string, number, string, string, number]>(
     "UPDATE call_approvals SET state = ?, decided_by = ?, decided_at = ?, decision_reason = ? WHERE id = ? AND state = 'pending' AND expires_at > ?",
   );
@@ -105,7 +107,8 @@ export function createCallApprovalStore(db: Db, options: CallApprovalOptions): C
     if (row !== undefined) {
       const found = toApproval(row, now);
       if (found.state === "approved") return { state: "approved", id: found.id, expiresAt: found.expiresAt, by: found.decidedBy ?? "-" };
-      if (found.state === "denied") return { state: "denied", id: found.id, by: found.decidedBy ?? "-", at: found.decidedAt ?? found.createdAt, reason: found.decisionReason };
+      if (found.state === "denied")
+        return { state: "denied", id: found.id, by: found.decidedBy ?? "-", at: found.decidedAt ?? found.createdAt, reason: found.decisionReason };
       return { state: "pending", id: found.id, expiresAt: found.expiresAt };
     }
     const id = newCallApprovalId();

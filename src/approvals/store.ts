@@ -2,17 +2,7 @@ import { randomBytes } from "node:crypto";
 import { z } from "zod";
 import type { Db } from "../state/db.js";
 
-export const APPROVAL_STATES = [
-  "pending",
-  "approved",
-  "installed",
-  "already-satisfied",
-  "denied",
-  "failed",
-  "timed-out",
-  "rejected",
-  "expired",
-] as const;
+export const APPROVAL_STATES = ["pending", "approved", "installed", "already-satisfied", "denied", "failed", "timed-out", "rejected", "expired"] as const;
 export type ApprovalState = (typeof APPROVAL_STATES)[number];
 
 /** Why a request was queued: decides what approving it lets through (see overlay.ts). */

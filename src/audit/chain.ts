@@ -107,10 +107,7 @@ function diagnose(rows: StoredRow[], badSeq: number): FirstBad {
     if (home < row.seq && occupant !== undefined && recordHash(occupant) === occupant.hash && occupant.prev_hash === row.prev_hash) {
       return at(occupant, "inserted", `record ${occupant.id} (seq ${home}) was inserted: record ${row.id} was chained there and now sits at seq ${row.seq}`);
     }
-    const swapped =
-      occupant !== undefined && recordHash(occupant, row.seq) === occupant.hash
-        ? `; it changed places with record ${occupant.id}`
-        : "";
+    const swapped = occupant !== undefined && recordHash(occupant, row.seq) === occupant.hash ? `; it changed places with record ${occupant.id}` : "";
     return at(row, "reordered", `record ${row.id} sits at seq ${row.seq} but belongs at seq ${home}${swapped}`);
   }
 

@@ -20,19 +20,7 @@ export async function writeJsonl(records: Iterable<AuditRecord>, out: Writable):
 }
 
 /** The CSV columns, in order: what a spreadsheet needs to filter; the full record is in JSONL. */
-export const CSV_COLUMNS = [
-  "seq",
-  "id",
-  "time",
-  "identity",
-  "tool",
-  "environment",
-  "package",
-  "outcome",
-  "reason",
-  "resolved",
-  "hash",
-] as const;
+export const CSV_COLUMNS = ["seq", "id", "time", "identity", "tool", "environment", "package", "outcome", "reason", "resolved", "hash"] as const;
 
 /**
  * One cell, quoted per RFC 4180 when it holds a comma, quote or line break. Package names and reasons

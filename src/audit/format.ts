@@ -17,10 +17,7 @@ const UNSAFE_IN_JSON = /[\u007f-\u009f\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
 
 /** The whole record, pretty JSON (still valid JSON), with the characters JSON leaves raw escaped too. */
 export function formatRecordJson(record: AuditRecord): string {
-  return JSON.stringify(record, null, 2).replace(
-    UNSAFE_IN_JSON,
-    (ch) => `\\u${ch.charCodeAt(0).toString(16).padStart(4, "0")}`,
-  );
+  return JSON.stringify(record, null, 2).replace(UNSAFE_IN_JSON, (ch) => `\\u${ch.charCodeAt(0).toString(16).padStart(4, "0")}`);
 }
 
 function truncate(text: string, width: number): string {
@@ -65,9 +62,10 @@ function cells(record: AuditRecord): Record<Column, string> {
 /** A compact table, columns as wide as their widest (capped) value; the header names them. */
 export function formatTable(records: AuditRecord[]): string {
   const rows = records.map(cells);
-  const widths = Object.fromEntries(
-    COLUMNS.map((column) => [column, Math.max(column.length, ...rows.map((row) => [...row[column]].length))]),
-  ) as Record<Column, number>;
+  const widths = Object.fromEntries(COLUMNS.map((column) => [column, Math.max(column.length, ...rows.map((row) => [...row[column]].length))])) as Record<
+    Column,
+    number
+  >;
   const line = (row: Record<Column, string>) =>
     COLUMNS.map((column, i) => (i === COLUMNS.length - 1 ? row[column] : pad(row[column], widths[column])))
       .join("  ")

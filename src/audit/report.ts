@@ -21,8 +21,7 @@ export interface ReportOptions {
 export function renderHtmlReport(records: AuditRecord[], opts: ReportOptions): string {
   const data = summarise(records, opts.unit === undefined ? {} : { unit: opts.unit });
   const title = opts.title ?? "pipgate audit report";
-  const period =
-    data.first === undefined ? "no records" : `${data.first} — ${data.last ?? data.first}`;
+  const period = data.first === undefined ? "no records" : `${data.first} — ${data.last ?? data.first}`;
 
   const chain = opts.chain.ok
     ? `<section class="chain ok" id="chain" aria-label="Chain status"><strong>Chain verified</strong>: ${opts.chain.count} records, head <code>${esc(opts.chain.head)}</code></section>`
@@ -57,12 +56,8 @@ export function renderHtmlReport(records: AuditRecord[], opts: ReportOptions): s
     { id: "chart-packages", title: "Top packages", desc: "The most requested packages, bars split by outcome.", legend: true },
   );
 
-  const timeRows = data.buckets
-    .map((b) => `<tr><th scope="row">${esc(b.label)}</th>${KINDS.map((k) => `<td>${b.counts[k]}</td>`).join("")}</tr>`)
-    .join("");
-  const reasonRows = data.reasons
-    .map((r) => `<tr><th scope="row">${esc(r.kind)}</th><td>${r.count}</td><td>${esc(r.example)}</td></tr>`)
-    .join("");
+  const timeRows = data.buckets.map((b) => `<tr><th scope="row">${esc(b.label)}</th>${KINDS.map((k) => `<td>${b.counts[k]}</td>`).join("")}</tr>`).join("");
+  const reasonRows = data.reasons.map((r) => `<tr><th scope="row">${esc(r.kind)}</th><td>${r.count}</td><td>${esc(r.example)}</td></tr>`).join("");
   const identityRows = data.identities
     .map(
       (i) =>

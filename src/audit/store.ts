@@ -23,10 +23,7 @@ import {
 } from "./types.js";
 
 /** The answer to an id lookup: a prefix may match nothing, one record, or too many to choose. */
-export type AuditLookup =
-  | { ok: true; record: AuditRecord }
-  | { ok: false; reason: "not-found" }
-  | { ok: false; reason: "ambiguous"; matches: string[] };
+export type AuditLookup = { ok: true; record: AuditRecord } | { ok: false; reason: "not-found" } | { ok: false; reason: "ambiguous"; matches: string[] };
 
 /** The append-only, hash-chained log every request ends in, over the shared state database. */
 export interface AuditLog {
@@ -80,8 +77,7 @@ const BODY_KEYS = [
  * The request id a record names (body.request.requestId), as SQL. Written exactly as the audit_request
  * index in state/db.ts is, so SQLite uses that index; json_valid keeps a tampered body from failing it.
  */
-const REQUEST_ID = (table: string) =>
-  `(CASE WHEN json_valid(${table}.body) THEN json_extract(${table}.body, '$.request.requestId') END)`;
+const REQUEST_ID = (table: string) => `(CASE WHEN json_valid(${table}.body) THEN json_extract(${table}.body, '$.request.requestId') END)`;
 
 /**
  * Builds the log over a database that already has the `audit` table (openStateDb / openMemoryDb).
@@ -95,13 +91,9 @@ export function createAuditLog(db: Db, opts: { now?: () => Date } = {}): AuditLo
      VALUES (@seq, @id, @time, @identity, @tool, @environment, @package, @outcome, @body, @prev_hash, @hash)`,
   );
   const byIdStmt = db.prepare<[string], StoredRow>("SELECT * FROM audit WHERE id = ?");
-  const byPrefixStmt = db.prepare<[number, string], StoredRow>(
-    "SELECT * FROM audit WHERE substr(id, 1, ?) = ? ORDER BY seq LIMIT 6",
-  );
+  const byPrefixStmt = db.prepare<[number, string], StoredRow>("SELECT * FROM audit WHERE substr(id, 1, ?) = ? ORDER BY seq LIMIT 6");
 
-  const outcomeOfStmt = db.prepare<[string, string], StoredRow>(
-    `SELECT * FROM audit WHERE ${REQUEST_ID("audit")} = ? AND outcome <> ? ORDER BY seq LIMIT 1`,
-  );
+  const outcomeOfStmt = db.prepare<[string, string], StoredRow>(`SELECT * FROM audit WHERE ${REQUEST_ID("audit")} = ? AND outcome <> ? ORDER BY seq LIMIT 1`);
   const openIntentsStmt = db.prepare<[string, string], StoredRow>(
     `SELECT * FROM audit AS i WHERE i.outcome = ? AND NOT EXISTS (
        SELECT 1 FROM audit AS o WHERE ${REQUEST_ID("o")} = ${REQUEST_ID("i")} AND o.outcome <> ?
@@ -208,7 +200,10 @@ export function createAuditLog(db: Db, opts: { now?: () => Date } = {}): AuditLo
     lookup,
     list(filter = {}) {
       const { sql, params } = select(filter);
-      return db.prepare<Array<string | number>, StoredRow>(sql).all(...params).map(toRecord);
+      return db
+        .prepare<Array<string | number>, StoredRow>(sql)
+        .all(...params)
+        .map(toRecord);
     },
     *iterate(filter = {}) {
       const { sql, params } = select(filter);
@@ -216,7 +211,10 @@ export function createAuditLog(db: Db, opts: { now?: () => Date } = {}): AuditLo
     },
     after(seq, filter = {}) {
       const { sql, params } = select({ ...filter, order: "asc" }, { afterSeq: seq });
-      return db.prepare<Array<string | number>, StoredRow>(sql).all(...params).map(toRecord);
+      return db
+        .prepare<Array<string | number>, StoredRow>(sql)
+        .all(...params)
+        .map(toRecord);
     },
     verify() {
       // Two statements: better-sqlite3 cannot run one statement again while iterating it.
@@ -227,9 +225,7 @@ export function createAuditLog(db: Db, opts: { now?: () => Date } = {}): AuditLo
     count(filter = {}) {
       const where = filterToSql(filter, now());
       if (!where.ok) throw new PipgateError("audit-filter", where.error);
-      const row = db
-        .prepare<Array<string | number>, { n: number }>(`SELECT count(*) AS n FROM audit ${where.value.sql}`)
-        .get(...where.value.params);
+      const row = db.prepare<Array<string | number>, { n: number }>(`SELECT count(*) AS n FROM audit ${where.value.sql}`).get(...where.value.params);
       return row?.n ?? 0;
     },
     seqOfHash(hash) {

@@ -82,10 +82,7 @@ export interface HorizontalBar {
 }
 
 /** Horizontal bars for ranked categories (refusal kinds, packages); labels left, counts right. */
-export function horizontalBarChart(
-  bars: HorizontalBar[],
-  opts: { id: string; title: string; desc: string; colour?: string; legend?: boolean },
-): string {
+export function horizontalBarChart(bars: HorizontalBar[], opts: { id: string; title: string; desc: string; colour?: string; legend?: boolean }): string {
   const width = 960;
   const rowH = 26;
   const labelW = 320;

@@ -152,7 +152,10 @@ export type AuditInput = z.infer<typeof AuditInputSchema>;
 
 /** What a request appends before its work starts; the store adds the intent marker. */
 export const IntentInputSchema = AuditInputSchema.omit({ outcome: true }).extend({
-  request: z.object({ requestId: z.string().min(1) }).loose().describe("the request, with the id its outcome will name"),
+  request: z
+    .object({ requestId: z.string().min(1) })
+    .loose()
+    .describe("the request, with the id its outcome will name"),
   broker: BrokerProcessSchema,
 });
 export type IntentInput = z.infer<typeof IntentInputSchema>;
@@ -163,8 +166,14 @@ export const AuditRecordSchema = AuditInputSchema.extend({
   seq: z.number().int().positive().describe("position in the chain, from 1, without gaps"),
   id: z.string().describe("sortable unique id, aud_ + time + randomness"),
   time: z.string().describe("when the record was appended, ISO 8601 UTC"),
-  prevHash: z.string().regex(/^[0-9a-f]{64}$/).describe("the previous record's hash; 64 zeros for the first"),
-  hash: z.string().regex(/^[0-9a-f]{64}$/).describe("sha256 over the record's canonical form"),
+  prevHash: z
+    .string()
+    .regex(/^[0-9a-f]{64}$/)
+    .describe("the previous record's hash; 64 zeros for the first"),
+  hash: z
+    .string()
+    .regex(/^[0-9a-f]{64}$/)
+    .describe("sha256 over the record's canonical form"),
 });
 export type AuditRecord = z.infer<typeof AuditRecordSchema>;
 /** A record that ends a request (not an intent): what reports count. */
@@ -190,8 +199,7 @@ export type TamperKind = "edited" | "deleted" | "reordered" | "inserted";
 
 /** The chain check's answer: intact with its head, or the first record that breaks it and how. */
 export type VerifyResult =
-  | { ok: true; count: number; head: string }
-  | { ok: false; count: number; firstBad: { seq: number; id: string; problem: TamperKind; detail: string } };
+  { ok: true; count: number; head: string } | { ok: false; count: number; firstBad: { seq: number; id: string; problem: TamperKind; detail: string } };
 
 /** The first record's predecessor: a fixed value, so the chain has one agreed starting point. */
 export const GENESIS_HASH = "0".repeat(64);

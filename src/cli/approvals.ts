@@ -14,20 +14,25 @@ export const approvalsHelp: CommandHelp = {
   usage: `${USAGE}\n  installs queued for a person (apr_…) and held tool calls (apc_…); --json as install_status answers\n`,
   actions: {
     list: "usage: pipgate approvals list [--all] [--json]\n  what waits for a decision (--all: every request, decided ones too)\n",
-    approve: "usage: pipgate approvals approve ID --reason TEXT [--as NAME] [--json]\n  approve and run a queued install here (apr_…), or admit a held tool call once (apc_…)\n",
+    approve:
+      "usage: pipgate approvals approve ID --reason TEXT [--as NAME] [--json]\n  approve and run a queued install here (apr_…), or admit a held tool call once (apc_…)\n",
     deny: "usage: pipgate approvals deny ID --reason TEXT [--as NAME]\n  refuse a queued install or a held tool call; the agent reads the reason\n",
   },
 };
 
 function line(approval: Approval): string {
-  const decided = approval.decidedBy === undefined ? "" : ` by ${approval.decidedBy}${approval.decisionReason === undefined ? "" : ` (${approval.decisionReason})`}`;
+  const decided =
+    approval.decidedBy === undefined ? "" : ` by ${approval.decidedBy}${approval.decisionReason === undefined ? "" : ` (${approval.decisionReason})`}`;
   const result = approval.result === undefined ? "" : ` — ${approval.result.message}`;
   return `${approval.id}  ${approval.state.padEnd(9)}  ${approval.environment}  ${approval.request.requirement}  from ${approval.identity}  [${approval.request.detail}]  expires ${approval.expiresAt.toISOString()}${decided}${result}`;
 }
 
 /** A held tool call: what was called, by whom, which rule held it, and the arguments (cut) the approval binds to. */
 function callLine(call: CallApproval): string {
-  const decided = call.decidedBy === undefined ? "" : ` by ${call.decidedBy} at ${call.decidedAt?.toISOString() ?? "?"}${call.decisionReason === undefined ? "" : ` (${call.decisionReason})`}`;
+  const decided =
+    call.decidedBy === undefined
+      ? ""
+      : ` by ${call.decidedBy} at ${call.decidedAt?.toISOString() ?? "?"}${call.decisionReason === undefined ? "" : ` (${call.decisionReason})`}`;
   const args = call.arguments.length > 300 ? `${call.arguments.slice(0, 300)}…` : call.arguments;
   return `${call.id}  ${call.state.padEnd(9)}  ${call.tool}  from ${call.identity}  rule ${call.rule}  args ${args}${call.argumentsTruncated ? " (truncated)" : ""}  sha256 ${call.argsSha256.slice(0, 12)}  expires ${call.expiresAt.toISOString()}${decided}`;
 }
@@ -111,7 +116,16 @@ export const approvals: Subcommand = async (argv, io: CliIo, context) => {
             outcome: action === "approve" ? "approved" : "rejected",
             arguments: { id, reason: values.reason },
             reason: `${by} ${action === "approve" ? "approved" : "denied"} ${call.tool} for ${call.identity} (rule ${call.rule}): ${values.reason}`,
-            approval: { id, kind: "tool-call", tool: call.tool, requested_by: call.identity, args_sha256: call.argsSha256, decided_by: by, reason: values.reason, expires_at: call.expiresAt.toISOString() },
+            approval: {
+              id,
+              kind: "tool-call",
+              tool: call.tool,
+              requested_by: call.identity,
+              args_sha256: call.argsSha256,
+              decided_by: by,
+              reason: values.reason,
+              expires_at: call.expiresAt.toISOString(),
+            },
           });
           if (values.json) io.stdout(`${JSON.stringify({ approval: callJson(call) }, null, 2)}\n`);
           else
@@ -122,7 +136,8 @@ export const approvals: Subcommand = async (argv, io: CliIo, context) => {
             );
           return EXIT.ok;
         }
-        if (queue === undefined) throw new CliError("the policy has no `approval:` section, so no install is ever queued (held tool calls have ids starting apc_)", EXIT.failure);
+        if (queue === undefined)
+          throw new CliError("the policy has no `approval:` section, so no install is ever queued (held tool calls have ids starting apc_)", EXIT.failure);
         if (action === "deny") {
           const decided = queue.reject(id, by, values.reason);
           if (!decided.ok) throw new CliError(decided.error, EXIT.failure);
@@ -134,7 +149,8 @@ export const approvals: Subcommand = async (argv, io: CliIo, context) => {
         });
         if (!decided.ok) throw new CliError(decided.error, EXIT.failure);
         const { approval, install } = decided;
-        if (values.json) io.stdout(`${JSON.stringify({ approval: toJson(approval), ...(install === undefined ? {} : { install: structuredInstall(install) }) }, null, 2)}\n`);
+        if (values.json)
+          io.stdout(`${JSON.stringify({ approval: toJson(approval), ...(install === undefined ? {} : { install: structuredInstall(install) }) }, null, 2)}\n`);
         else io.stdout(`approved ${approval.id}; ${approval.state}: ${approval.result?.message ?? ""}\naudit ${approval.result?.audit_id ?? "-"}\n`);
         if (approval.state === "installed" || approval.state === "already-satisfied") return EXIT.ok;
         return approval.state === "denied" ? EXIT.denied : EXIT.failure;

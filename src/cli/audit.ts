@@ -41,7 +41,8 @@ export const auditHelp: CommandHelp = {
     list: `usage: pipgate audit list [filters] [--json] [--config FILE]\n  records, oldest first (--limit N: the N most recent)\n  ${FILTERS_USAGE}\n`,
     show: "usage: pipgate audit show ID [--config FILE]\n  one record in full (an id prefix is enough)\n",
     export: `usage: pipgate audit export --format jsonl|csv [--out FILE] [filters] [--config FILE]\n  every record, intents included, so an imported log verifies as the same chain\n  ${FILTERS_USAGE}\n`,
-    verify: "usage: pipgate audit verify [--head HASH] [--config FILE]\n  check the hash chain; exit 1 names the first bad record; --head: an earlier head must still be in it\n",
+    verify:
+      "usage: pipgate audit verify [--head HASH] [--config FILE]\n  check the hash chain; exit 1 names the first bad record; --head: an earlier head must still be in it\n",
     tail: `usage: pipgate audit tail [-f] [--interval MS] [filters] [--config FILE]\n  the last 10 records, then (-f) new ones as they arrive\n  ${FILTERS_USAGE}\n`,
     report: `usage: pipgate audit report --html FILE [--title T] [filters] [--config FILE]\n  a self-contained HTML report of the records and the chain's state\n  ${FILTERS_USAGE}\n`,
   },
@@ -103,8 +104,7 @@ export async function runAudit(argv: string[], io: CliIo, deps: AuditCommandDeps
       const { values } = parseCli(rest, { ...FILTER_OPTIONS, json: { type: "boolean", default: false } }, false);
       const filter = parseFilter(values, now());
       return withLog(values.config, (log) => {
-        const records =
-          filter.limit === undefined ? log.list(filter) : log.list({ ...filter, order: "desc" }).reverse();
+        const records = filter.limit === undefined ? log.list(filter) : log.list({ ...filter, order: "desc" }).reverse();
         if (values.json) io.stdout(`${JSON.stringify(records, null, 2)}\n`);
         else if (records.length === 0) io.stderr("no matching records\n");
         else io.stdout(formatTable(records));
@@ -131,11 +131,7 @@ export async function runAudit(argv: string[], io: CliIo, deps: AuditCommandDeps
       });
     }
     case "export": {
-      const { values } = parseCli(
-        rest,
-        { ...FILTER_OPTIONS, format: { type: "string", default: "jsonl" }, out: { type: "string" } },
-        false,
-      );
+      const { values } = parseCli(rest, { ...FILTER_OPTIONS, format: { type: "string", default: "jsonl" }, out: { type: "string" } }, false);
       const format = values.format;
       if (format !== "jsonl" && format !== "csv") throw new CliError(`--format must be jsonl or csv, not ${format}`);
       // The lossless export: intents too, so an imported log verifies as the same chain.
@@ -176,9 +172,7 @@ export async function runAudit(argv: string[], io: CliIo, deps: AuditCommandDeps
             io.stdout(`earlier head ${values.head} is record seq ${seq}: nothing before it was cut off\n`);
             return EXIT.ok;
           }
-          io.stdout(
-            `earlier head ${terminalSafe(values.head)} is NOT in the log: records were removed from its end, or the log was replaced\n`,
-          );
+          io.stdout(`earlier head ${terminalSafe(values.head)} is NOT in the log: records were removed from its end, or the log was replaced\n`);
           return EXIT.failure;
         }
         const bad = result.firstBad;
@@ -201,16 +195,10 @@ export async function runAudit(argv: string[], io: CliIo, deps: AuditCommandDeps
       );
       const filter = parseFilter(values, now());
       const interval = positiveInteger("--interval", values.interval);
-      return withLog(values.config, (log) =>
-        tail(log, io, { filter, follow: values.follow, intervalMs: interval, signal: deps.signal }),
-      );
+      return withLog(values.config, (log) => tail(log, io, { filter, follow: values.follow, intervalMs: interval, signal: deps.signal }));
     }
     case "report": {
-      const { values } = parseCli(
-        rest,
-        { ...FILTER_OPTIONS, html: { type: "string" }, title: { type: "string" } },
-        false,
-      );
+      const { values } = parseCli(rest, { ...FILTER_OPTIONS, html: { type: "string" }, title: { type: "string" } }, false);
       if (values.html === undefined) throw new CliError("usage: pipgate audit report --html FILE [filters]");
       const filter = parseFilter(values, now());
       const file = values.html;
@@ -263,7 +251,10 @@ export function parseFilter(values: FilterValues, now: Date): AuditFilter {
   if (values.tool !== undefined) filter.tool = values.tool;
   if (values.outcome !== undefined) {
     const outcomes: RecordOutcome[] = [];
-    for (const name of values.outcome.split(",").map((s) => s.trim()).filter((s) => s !== "")) {
+    for (const name of values.outcome
+      .split(",")
+      .map((s) => s.trim())
+      .filter((s) => s !== "")) {
       const parsed = RecordOutcomeSchema.safeParse(name);
       if (!parsed.success) throw new CliError(`--outcome: unknown outcome ${name}; one of ${OUTCOMES.join(", ")}, ${INTENT}`);
       outcomes.push(parsed.data);

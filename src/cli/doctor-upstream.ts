@@ -47,21 +47,37 @@ export async function upstreamChecks(config: LoadedConfig, runner: SandboxRunner
   if (!setup.ok) return [{ name: "upstream containment", ok: false, detail: `the contained upstream cannot start: ${setup.error}` }];
   const { image, runtime, user, mounts } = setup.value;
   const checks: DoctorCheck[] = [
-    { name: "upstream containment", ok: true, detail: `contained: no network, read-only root, no capabilities, user ${user}, ${settings.memory_mb} MB, ${settings.pids} pids, ${settings.cpus} CPU(s)` },
+    {
+      name: "upstream containment",
+      ok: true,
+      detail: `contained: no network, read-only root, no capabilities, user ${user}, ${settings.memory_mb} MB, ${settings.pids} pids, ${settings.cpus} CPU(s)`,
+    },
   ];
   const carries = engine ? await runner.imagePython(image) : undefined;
   checks.push({
     name: "upstream image",
     ok: engine && carries !== undefined,
-    detail: !engine ? `${image} cannot be checked: the Docker engine is not reachable` : carries === undefined ? `${image} is missing: run pipgate sandbox build-image, or set upstream.sandbox.image` : `${image} (Python ${carries})`,
+    detail: !engine
+      ? `${image} cannot be checked: the Docker engine is not reachable`
+      : carries === undefined
+        ? `${image} is missing: run pipgate sandbox build-image, or set upstream.sandbox.image`
+        : `${image} (Python ${carries})`,
   });
   checks.push({
     name: "upstream runtime",
     ok: engine && registered.includes(runtime),
-    detail: !engine ? `${runtime} cannot be checked: the Docker engine is not reachable` : registered.includes(runtime) ? runtime : `${runtime} is not registered with the Docker engine (it has ${registered.join(", ") || "none"})`,
+    detail: !engine
+      ? `${runtime} cannot be checked: the Docker engine is not reachable`
+      : registered.includes(runtime)
+        ? runtime
+        : `${runtime} is not registered with the Docker engine (it has ${registered.join(", ") || "none"})`,
   });
   for (const mount of mounts) {
-    checks.push({ name: "upstream mount", ok: true, detail: `${mount.mode} ${mount.target}${mount.source === mount.target ? "" : ` (from ${mount.source})`}: ${mount.why}` });
+    checks.push({
+      name: "upstream mount",
+      ok: true,
+      detail: `${mount.mode} ${mount.target}${mount.source === mount.target ? "" : ` (from ${mount.source})`}: ${mount.why}`,
+    });
   }
   return checks;
 }

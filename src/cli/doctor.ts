@@ -39,13 +39,18 @@ async function upstreamEnvironmentsCheck(upstream: UpstreamConfig, config: Loade
   const name = "upstream environments";
   const log = createLogger("silent");
   const pythons = Object.fromEntries(Object.entries(config.environments).map(([env, { python }]) => [env, python]));
-  const opened = await openUpstreamSession(transportFor(upstream, log, config), { log, restart: upstream.restart, clientInfo: { name: "pipgate-doctor", version: "0.1.0" } });
+  const opened = await openUpstreamSession(transportFor(upstream, log, config), {
+    log,
+    restart: upstream.restart,
+    clientInfo: { name: "pipgate-doctor", version: "0.1.0" },
+  });
   if (!opened.ok) return { name, ok: false, detail: `the upstream did not start: ${opened.error}` };
   const session = opened.value;
   try {
     const tools = await session.listTools({ timeoutMs: 20_000 });
     if (!tools.ok) return { name, ok: false, detail: `the upstream did not list its tools: ${tools.error}` };
-    if (!tools.value.some((tool) => tool.name === "list_python_environments")) return { name, ok: true, detail: "the upstream names no Python environments (no list_python_environments tool)" };
+    if (!tools.value.some((tool) => tool.name === "list_python_environments"))
+      return { name, ok: true, detail: "the upstream names no Python environments (no list_python_environments tool)" };
     const listed = await session.callTool("list_python_environments", {}, { timeoutMs: 30_000 });
     if (!listed.ok) return { name, ok: false, detail: `list_python_environments failed: ${listed.error}` };
     const text = listed.value.content.map((part) => (part.type === "text" ? part.text : "")).join("\n");
@@ -54,7 +59,11 @@ async function upstreamEnvironmentsCheck(upstream: UpstreamConfig, config: Loade
       return prefix.ok ? prefix.value : undefined;
     };
     const problems = await environmentMismatches(pythons, parseUpstreamEnvironments(text), prefixOf);
-    return { name, ok: problems.length === 0, detail: problems.length === 0 ? `pipgate's environments are the upstream's: ${Object.keys(pythons).join(", ")}` : problems.join("; ") };
+    return {
+      name,
+      ok: problems.length === 0,
+      detail: problems.length === 0 ? `pipgate's environments are the upstream's: ${Object.keys(pythons).join(", ")}` : problems.join("; "),
+    };
   } finally {
     await session.close();
   }
@@ -68,7 +77,11 @@ export const doctor: Subcommand = async (argv, io, context) => {
   const checks: Check[] = [];
   const runner = createDockerRunner(config.sandbox.docker_socket, log);
   const engine = await runner.ping();
-  checks.push({ name: "docker engine", ok: engine, detail: engine ? config.sandbox.docker_socket : `not reachable at ${config.sandbox.docker_socket}; start dockerd (scripts/setup-host.sh)` });
+  checks.push({
+    name: "docker engine",
+    ok: engine,
+    detail: engine ? config.sandbox.docker_socket : `not reachable at ${config.sandbox.docker_socket}; start dockerd (scripts/setup-host.sh)`,
+  });
   const runtime = config.sandbox.runtime;
   const registered = engine ? await runner.runtimes().catch(() => [] as string[]) : [];
   checks.push({
@@ -94,7 +107,11 @@ export const doctor: Subcommand = async (argv, io, context) => {
   } catch (error) {
     stateProblem = errorMessage(error);
   }
-  checks.push({ name: "state directory", ok: stateProblem === undefined, detail: stateProblem === undefined ? config.state_dir : `${config.state_dir}: ${stateProblem}` });
+  checks.push({
+    name: "state directory",
+    ok: stateProblem === undefined,
+    detail: stateProblem === undefined ? config.state_dir : `${config.state_dir}: ${stateProblem}`,
+  });
 
   const environments = createEnvironments(config, log);
   for (const name of environments.names()) {
@@ -115,7 +132,13 @@ export const doctor: Subcommand = async (argv, io, context) => {
     checks.push({
       name: `sandbox image for ${name}`,
       ok: carries === minor,
-      detail: !engine ? `${image} cannot be checked: the Docker engine is not reachable` : carries === undefined ? `${image} is missing: run pipgate sandbox build-image` : carries === minor ? `${image} (Python ${carries})` : `${image} carries Python ${carries}, ${name} needs ${minor}`,
+      detail: !engine
+        ? `${image} cannot be checked: the Docker engine is not reachable`
+        : carries === undefined
+          ? `${image} is missing: run pipgate sandbox build-image`
+          : carries === minor
+            ? `${image} (Python ${carries})`
+            : `${image} carries Python ${carries}, ${name} needs ${minor}`,
     });
   }
 

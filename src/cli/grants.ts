@@ -9,7 +9,8 @@ const USAGE = "usage: pipgate grants new-token NAME [--environments a,b] | pipga
 export const grantsHelp: CommandHelp = {
   usage: `${USAGE}\n  bearer tokens for HTTP clients; pipgate.yaml keeps only their sha256 (grants does not read it)\n`,
   actions: {
-    "new-token": "usage: pipgate grants new-token NAME [--environments a,b]\n  prints a fresh token once (stdout) and the grant entry to paste under `grants:` (stderr)\n",
+    "new-token":
+      "usage: pipgate grants new-token NAME [--environments a,b]\n  prints a fresh token once (stdout) and the grant entry to paste under `grants:` (stderr)\n",
     "hash-token": "usage: pipgate grants hash-token < TOKEN\n  the sha256 of a token read from standard input, so it never lands in shell history\n",
   },
 };

@@ -2,7 +2,17 @@ import { allowlist, allowlistHelp } from "./allowlist.js";
 import { approvals, approvalsHelp } from "./approvals.js";
 import { audit, auditHelp } from "./audit.js";
 import { check, checkHelp } from "./check.js";
-import { CliError, COMMON_OPTIONS_HELP, EXIT, parseGlobalOptions, processIo, type CliIo, type CommandHelp, type GlobalOptions, type Subcommand } from "./common.js";
+import {
+  CliError,
+  COMMON_OPTIONS_HELP,
+  EXIT,
+  parseGlobalOptions,
+  processIo,
+  type CliIo,
+  type CommandHelp,
+  type GlobalOptions,
+  type Subcommand,
+} from "./common.js";
 import { doctor, doctorHelp } from "./doctor.js";
 import { grants, grantsHelp } from "./grants.js";
 import { install, installHelp } from "./install.js";
@@ -19,7 +29,11 @@ interface Command {
 const COMMANDS: Record<string, Command> = {
   serve: { run: serve, help: serveHelp, summary: "run the MCP server (stdio, or --http HOST:PORT)" },
   check: { run: check, help: checkHelp, summary: "explain the decision for ENV REQUIREMENT (exit 0 allowed, 3 denied)" },
-  install: { run: install, help: installHelp, summary: "install ENV REQUIREMENT through the whole pipeline, as a local operator (no grants, limits or approvals)" },
+  install: {
+    run: install,
+    help: installHelp,
+    summary: "install ENV REQUIREMENT through the whole pipeline, as a local operator (no grants, limits or approvals)",
+  },
   allowlist: { run: allowlist, help: allowlistHelp, summary: "add|remove|show|lint|import: maintain allowlist files, comments kept" },
   audit: { run: audit, help: auditHelp, summary: "list|show|tail|export|verify|report the audit log" },
   approvals: { run: approvals, help: approvalsHelp, summary: "list|approve|deny installs waiting for a person" },

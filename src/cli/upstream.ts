@@ -14,7 +14,8 @@ export const upstreamHelp: CommandHelp = {
   usage: `${USAGE}\n  the gateway upstream's pinned tool definitions; a changed one stays hidden until accepted\n`,
   actions: {
     show: "usage: pipgate upstream show [--json] [--upstream KEY]\n  every pinned tool, and what changed in those that did\n",
-    accept: "usage: pipgate upstream accept NAME [--sha256 HEX] [--upstream KEY] [--as NAME]\n       pipgate upstream accept --all [--upstream KEY] [--as NAME]\n  make a changed definition the pin (--sha256: only if it is still that one)\n",
+    accept:
+      "usage: pipgate upstream accept NAME [--sha256 HEX] [--upstream KEY] [--as NAME]\n       pipgate upstream accept --all [--upstream KEY] [--as NAME]\n  make a changed definition the pin (--sha256: only if it is still that one)\n",
   },
 };
 
@@ -25,8 +26,11 @@ function chooseUpstream(db: Db, config: object, given: string | undefined): stri
   if (configured !== undefined) return configured;
   const known = pinnedUpstreams(db);
   if (known.length === 1 && known[0] !== undefined) return known[0].key;
-  if (known.length === 0) throw new CliError("no upstream tool definitions are on record yet: they are pinned when pipgate serve first lists the upstream's tools", EXIT.failure);
-  throw new CliError(`several upstreams are on record; pass --upstream KEY, one of:\n  ${known.map((entry) => `${entry.key}  ${entry.tools} tools, last seen ${entry.lastSeen.toISOString()}`).join("\n  ")}`);
+  if (known.length === 0)
+    throw new CliError("no upstream tool definitions are on record yet: they are pinned when pipgate serve first lists the upstream's tools", EXIT.failure);
+  throw new CliError(
+    `several upstreams are on record; pass --upstream KEY, one of:\n  ${known.map((entry) => `${entry.key}  ${entry.tools} tools, last seen ${entry.lastSeen.toISOString()}`).join("\n  ")}`,
+  );
 }
 
 function describe(pin: PinStatus): string[] {
@@ -67,7 +71,12 @@ export const upstream: Subcommand = async (argv, io: CliIo, context) => {
           reason: `${pins.length} upstream tool(s) on record, ${changed.length} changed`,
         });
         if (values.json) {
-          const rows = pins.map((pin) => ({ ...pin, firstSeen: pin.firstSeen.toISOString(), lastSeen: pin.lastSeen.toISOString(), acceptedAt: pin.acceptedAt.toISOString() }));
+          const rows = pins.map((pin) => ({
+            ...pin,
+            firstSeen: pin.firstSeen.toISOString(),
+            lastSeen: pin.lastSeen.toISOString(),
+            acceptedAt: pin.acceptedAt.toISOString(),
+          }));
           io.stdout(`${JSON.stringify({ upstream: key, tools: rows }, null, 2)}\n`);
         } else {
           const lines = [`upstream ${key}`, ...pins.flatMap(describe)];
@@ -79,9 +88,14 @@ export const upstream: Subcommand = async (argv, io: CliIo, context) => {
       case "accept": {
         if ((name === undefined) === !values.all) throw new CliError(`accept takes one NAME, or --all\n${USAGE}`);
         if (values.all && values.sha256 !== undefined) throw new CliError("--sha256 goes with one NAME, not --all");
-        if (values.sha256 !== undefined && !/^[0-9a-f]{64}$/.test(values.sha256)) throw new CliError("--sha256 is 64 lower-case hex digits (pipgate upstream show --json prints currentSha256)");
+        if (values.sha256 !== undefined && !/^[0-9a-f]{64}$/.test(values.sha256))
+          throw new CliError("--sha256 is 64 lower-case hex digits (pipgate upstream show --json prints currentSha256)");
         if (by === "") throw new CliError("who is accepting? pass --as NAME (or set $USER)");
-        const names = values.all ? pinStatus(broker.db, key).filter((pin) => pin.state === "changed").map((pin) => pin.name) : [name ?? ""];
+        const names = values.all
+          ? pinStatus(broker.db, key)
+              .filter((pin) => pin.state === "changed")
+              .map((pin) => pin.name)
+          : [name ?? ""];
         if (names.length === 0) {
           io.stdout("nothing to accept: no tool's definition changed\n");
           return EXIT.ok;

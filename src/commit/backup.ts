@@ -20,10 +20,7 @@ export const ManifestSchema = z.object({
   version: z.literal(1),
   python: z.string(),
   roots: z.array(z.object({ path: z.string(), existed: z.boolean() })),
-  link: z
-    .boolean()
-    .optional()
-    .describe("the roots were hardlinked (only for the direct installer, which never writes into an inode)"),
+  link: z.boolean().optional().describe("the roots were hardlinked (only for the direct installer, which never writes into an inode)"),
 });
 /** What a backup holds, written only once the copy is complete. */
 export type Manifest = z.infer<typeof ManifestSchema>;

@@ -12,13 +12,7 @@ import { insertJournal, setJournalState } from "./journal.js";
 import { withEnvironmentLock, type LockQueue } from "./lock.js";
 import { pipInstallArgs } from "./pip-command.js";
 import { normalizeName } from "../requirement/name.js";
-import {
-  CommitRequestSchema,
-  type CommitRequest,
-  type CommitResult,
-  type CommitStage,
-  type Pin,
-} from "./request.js";
+import { CommitRequestSchema, type CommitRequest, type CommitResult, type CommitStage, type Pin } from "./request.js";
 import { runPip } from "./run-pip.js";
 import { stageWheels, type Staging } from "./staging.js";
 import { COMPILE_PID_FILE, PIP_PID_FILE } from "./stray.js";
@@ -37,12 +31,7 @@ export interface CommitOptions {
  * installer backs up exactly the paths it touches (undo.ts), so its cost follows the change, not the
  * environment; pip's backup is every root it may write into.
  */
-export async function commitWheels(
-  db: Db,
-  req: CommitRequest,
-  signal?: AbortSignal,
-  opts: CommitOptions = {},
-): Promise<CommitResult> {
+export async function commitWheels(db: Db, req: CommitRequest, signal?: AbortSignal, opts: CommitOptions = {}): Promise<CommitResult> {
   const startedAt = performance.now();
   const parsed = CommitRequestSchema.safeParse(req);
   if (!parsed.success) {
@@ -70,13 +59,7 @@ export async function commitWheels(
   }
 }
 
-async function commitLocked(
-  db: Db,
-  req: CommitRequest,
-  staging: Staging,
-  startedAt: number,
-  signal: AbortSignal | undefined,
-): Promise<CommitResult> {
+async function commitLocked(db: Db, req: CommitRequest, staging: Staging, startedAt: number, signal: AbortSignal | undefined): Promise<CommitResult> {
   const info = await inspectInterpreter(
     req.python,
     staging.wheels.map((w) => w.file),

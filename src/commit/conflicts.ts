@@ -22,11 +22,7 @@ export interface IncomingDist {
  * was asked for is not recorded anywhere. Pre-releases satisfy a specifier here, as pip accepts an
  * installed pre-release.
  */
-export function brokenRequirements(
-  installed: readonly InstalledDist[],
-  incoming: readonly IncomingDist[],
-  environment: MarkerEnvironment,
-): string[] {
+export function brokenRequirements(installed: readonly InstalledDist[], incoming: readonly IncomingDist[], environment: MarkerEnvironment): string[] {
   const arriving = new Map(incoming.map((dist) => [normalizeName(dist.name), dist]));
   const staying = installed.filter((dist) => !arriving.has(normalizeName(dist.name)));
   const problems: string[] = [];
@@ -34,7 +30,9 @@ export function brokenRequirements(
     for (const dependency of applying(dist.requires, environment)) {
       const arrival = arriving.get(dependency.normalized);
       if (arrival === undefined || satisfied(arrival.version, dependency)) continue;
-      problems.push(`${dist.name} ${dist.version} (installed) requires ${shown(dependency)}, but this install would bring ${dependency.normalized} ${arrival.version}`);
+      problems.push(
+        `${dist.name} ${dist.version} (installed) requires ${shown(dependency)}, but this install would bring ${dependency.normalized} ${arrival.version}`,
+      );
     }
   }
   const after = new Map<string, { version: string; installed: boolean }>();

@@ -237,7 +237,8 @@ async function planWheel(python: string, info: InterpreterInfo, wheel: StagedWhe
       target = join(root, ...parts);
     }
     planned.push({ target, root, mode, data });
-    if (target.endsWith(".py")) sources.push({ source: target, pyc: join(dirname(target), "__pycache__", `${basename(target).slice(0, -".py".length)}.${cacheTag}.pyc`) });
+    if (target.endsWith(".py"))
+      sources.push({ source: target, pyc: join(dirname(target), "__pycache__", `${basename(target).slice(0, -".py".length)}.${cacheTag}.pyc`) });
   }
   for (const section of ["console_scripts", "gui_scripts"] as const) {
     for (const [name, reference] of Object.entries(inspection.entryPoints[section])) {

@@ -40,9 +40,7 @@ export function getJournal(db: Db, id: string): JournalRow | undefined {
 
 /** Rows a crash left behind, oldest first. */
 export function unfinishedJournals(db: Db): JournalRow[] {
-  const rows: unknown[] = db
-    .prepare(`SELECT * FROM commit_journal WHERE state IN ('preparing', 'started') ORDER BY started_at, rowid`)
-    .all();
+  const rows: unknown[] = db.prepare(`SELECT * FROM commit_journal WHERE state IN ('preparing', 'started') ORDER BY started_at, rowid`).all();
   return rows.map((row) => JournalRowSchema.parse(row));
 }
 

@@ -48,12 +48,7 @@ export interface LockOptions {
 }
 
 /** Runs fn while holding the environment's lock under stateDir/locks/, and always releases it. */
-export async function withEnvironmentLock<T>(
-  stateDir: string,
-  environment: string,
-  fn: () => Promise<T>,
-  opts: LockOptions = {},
-): Promise<T> {
+export async function withEnvironmentLock<T>(stateDir: string, environment: string, fn: () => Promise<T>, opts: LockOptions = {}): Promise<T> {
   if (!ENVIRONMENT_NAME.test(environment)) {
     throw new PipgateError("bad-environment", `${JSON.stringify(environment)} is not an environment name`);
   }
@@ -128,7 +123,10 @@ async function removeStale(lockPath: string, staleToken: string): Promise<void> 
     await mkdir(guard);
   } catch (error) {
     if (!isCode(error, "EEXIST")) throw error;
-    const age = await stat(guard).then((s) => Date.now() - s.mtimeMs, () => 0);
+    const age = await stat(guard).then(
+      (s) => Date.now() - s.mtimeMs,
+      () => 0,
+    );
     if (age > GUARD_STALE_MS) await rmdir(guard).catch(() => undefined);
     await sleep(5);
     return;
@@ -154,7 +152,6 @@ async function readOwner(lockPath: string): Promise<Owner | undefined> {
   // Not written by this code (link makes ours whole): fail closed, and say where it is.
   throw new PipgateError("lock-corrupt", `${lockPath} does not name an owner; remove it if no pipgate runs`);
 }
-
 
 async function waitFor(previous: Promise<void>, signal: AbortSignal | undefined, deadline: number, lockPath: string) {
   if (signal === undefined && deadline === Infinity) return previous;

@@ -26,11 +26,7 @@ export interface Recovery {
  * under the environment's lock (a dead broker's lock is stale and taken over). A commit that was still
  * backing up had not touched the venv; its partial backup is dropped.
  */
-export async function recoverUnfinishedCommits(
-  db: Db,
-  stateDir: string,
-  envs: Record<string, { python: string }>,
-): Promise<Recovery[]> {
+export async function recoverUnfinishedCommits(db: Db, stateDir: string, envs: Record<string, { python: string }>): Promise<Recovery[]> {
   const reports: Recovery[] = [];
   for (const row of unfinishedJournals(db)) {
     const report = { journalId: row.id, environment: row.environment, auditId: row.audit_id };

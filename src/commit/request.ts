@@ -49,30 +49,26 @@ export const InstallerSchema = z.enum(["pip", "direct"]);
 export type Installer = z.infer<typeof InstallerSchema>;
 
 /** Everything a commit needs; validated before anything touches the disk. */
-export const CommitRequestSchema = z.object({
-  environment: z.string().regex(ENVIRONMENT_NAME, "environment names are letters, digits, - and _"),
-  python: z.string().refine(isAbsolute, "the interpreter path must be absolute").describe("the venv's interpreter"),
-  wheels: z
-    .array(VerifiedWheelSchema)
-    .min(1, "nothing to install")
-    .describe("exactly what to install, dependencies included"),
-  auditId: z.string().min(1).describe("the audit record this commit belongs to"),
-  stateDir: z.string().refine(isAbsolute, "the state directory must be absolute").describe("holds locks/ and backups/"),
-  installer: InstallerSchema.describe("which installer commits; pipgate.yaml's commit.installer holds the one default"),
-  requested: z
-    .array(z.string().regex(DIST_NAME, "not a distribution name"))
-    .max(1000)
-    .optional()
-    .describe("the distributions asked for, which get REQUESTED (pip's semantics); default: every wheel (direct installer)"),
-  backup: z
-    .enum(["copy", "hardlink"])
-    .optional()
-    .describe("default: hardlink for the direct installer, copy for pip"),
-}).refine((r) => !(r.backup === "hardlink" && r.installer === "pip"), {
-  // pip's write behaviour is not pipgate's to promise: one in-place write would corrupt a linked backup.
-  message: "a hardlink backup needs the direct installer; pip may write into existing files",
-  path: ["backup"],
-});
+export const CommitRequestSchema = z
+  .object({
+    environment: z.string().regex(ENVIRONMENT_NAME, "environment names are letters, digits, - and _"),
+    python: z.string().refine(isAbsolute, "the interpreter path must be absolute").describe("the venv's interpreter"),
+    wheels: z.array(VerifiedWheelSchema).min(1, "nothing to install").describe("exactly what to install, dependencies included"),
+    auditId: z.string().min(1).describe("the audit record this commit belongs to"),
+    stateDir: z.string().refine(isAbsolute, "the state directory must be absolute").describe("holds locks/ and backups/"),
+    installer: InstallerSchema.describe("which installer commits; pipgate.yaml's commit.installer holds the one default"),
+    requested: z
+      .array(z.string().regex(DIST_NAME, "not a distribution name"))
+      .max(1000)
+      .optional()
+      .describe("the distributions asked for, which get REQUESTED (pip's semantics); default: every wheel (direct installer)"),
+    backup: z.enum(["copy", "hardlink"]).optional().describe("default: hardlink for the direct installer, copy for pip"),
+  })
+  .refine((r) => !(r.backup === "hardlink" && r.installer === "pip"), {
+    // pip's write behaviour is not pipgate's to promise: one in-place write would corrupt a linked backup.
+    message: "a hardlink backup needs the direct installer; pip may write into existing files",
+    path: ["backup"],
+  });
 
 export interface CommitRequest extends z.infer<typeof CommitRequestSchema> {
   faults?: CommitFaults;
@@ -95,6 +91,4 @@ export const REFUSING_STAGES: ReadonlySet<CommitStage> = new Set(["conflict", "o
 
 /** A commit's outcome; every failure says whether the environment was restored. */
 export type CommitResult =
-  | { ok: true; installed: Pin[]; unchanged: Pin[]; durationMs: number }
-  | { ok: false; error: string; rolledBack: boolean; stage: CommitStage };
-
+  { ok: true; installed: Pin[]; unchanged: Pin[]; durationMs: number } | { ok: false; error: string; rolledBack: boolean; stage: CommitStage };

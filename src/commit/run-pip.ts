@@ -44,7 +44,10 @@ export async function runPip(python: string, args: readonly string[], opts: RunP
 
 /** pip's own ERROR: lines are what a reader needs; otherwise the last line. */
 export function pipError(output: string): string {
-  const lines = output.split("\n").map((l) => l.trim()).filter((l) => l.length > 0);
+  const lines = output
+    .split("\n")
+    .map((l) => l.trim())
+    .filter((l) => l.length > 0);
   const errors = lines.filter((l) => l.startsWith("ERROR:"));
   return (errors.length > 0 ? errors.join(" ") : (lines[lines.length - 1] ?? "no output")).slice(0, 2000);
 }

@@ -95,7 +95,17 @@ export async function takeUndo(
   const realPrefix = await realpath(prefix);
   const filesDir = join(backupDir, "files");
   await mkdir(filesDir, { recursive: true, mode: 0o700 });
-  const manifest: UndoManifest = { version: 2, kind: "paths", python, token, saved: [], created: [], createdDirs: [], dirs: [], compiled: [...new Set(touch.compiled)] };
+  const manifest: UndoManifest = {
+    version: 2,
+    kind: "paths",
+    python,
+    token,
+    saved: [],
+    created: [],
+    createdDirs: [],
+    dirs: [],
+    compiled: [...new Set(touch.compiled)],
+  };
   const writes = new Set(touch.writes);
   const known = new Map<string, boolean>();
   const dirExists = async (dir: string): Promise<boolean> => {

@@ -7,20 +7,12 @@ const isoDate = z
 
 /** Rules that judge a release by the index's metadata. pipgate.yaml sets defaults; each allowlist may override. */
 export const RulesSchema = z.strictObject({
-  min_release_age_days: z
-    .number()
-    .min(0)
-    .max(365)
-    .describe("cooldown: a release younger than this (by upload time) is refused; 0 turns it off"),
+  min_release_age_days: z.number().min(0).max(365).describe("cooldown: a release younger than this (by upload time) is refused; 0 turns it off"),
   allow_vulnerability_fix: z
     .boolean()
     .describe("let a release younger than the cooldown through when it fixes a known vulnerability of the release it replaces"),
-  vulnerabilities: z
-    .enum(["deny", "allow"])
-    .describe("deny: a version with a known, not withdrawn vulnerability is refused"),
-  licenses: z
-    .array(z.string())
-    .describe("allowed licence identifiers (SPDX); an empty list allows any licence"),
+  vulnerabilities: z.enum(["deny", "allow"]).describe("deny: a version with a known, not withdrawn vulnerability is refused"),
+  licenses: z.array(z.string()).describe("allowed licence identifiers (SPDX); an empty list allows any licence"),
   unknown_license: z.enum(["allow", "deny"]).describe("what to do when the licence cannot be determined"),
   wheels_only: z.boolean().describe("refuse releases (and resolved dependencies) that need a build from an sdist"),
   typosquat: z.boolean().describe("refuse names close to an allowed or popular name, with 'did you mean'"),

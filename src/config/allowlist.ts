@@ -4,13 +4,7 @@ import { valid, validRange } from "@renovatebot/pep440";
 import { parse as parseYaml } from "yaml";
 import { errorMessage } from "../errors.js";
 import { isValidName, normalizeName } from "../requirement/name.js";
-import {
-  AllowlistSchema,
-  DEFAULT_RULES,
-  type Exemption,
-  type Rules,
-  type VulnerabilityIgnore,
-} from "./allowlist-schema.js";
+import { AllowlistSchema, DEFAULT_RULES, type Exemption, type Rules, type VulnerabilityIgnore } from "./allowlist-schema.js";
 import { formatIssues } from "./issues.js";
 
 /** One allowed project: the name as the maintainer wrote it, and a PEP 440 specifier set ("" = any version). */

@@ -34,7 +34,10 @@ export function forbiddenMount(path: string, guard: MountGuard): string | undefi
   const kernel = KERNEL_TREES.find((tree) => within(path, tree));
   if (kernel !== undefined) return `is under ${kernel}, the host's kernel interface, which a contained upstream never sees`;
   for (const socket of new Set([guard.dockerSocket, ...DOCKER_SOCKETS])) {
-    if (within(socket, path)) return path === socket ? "is the Docker engine's socket, which would let the upstream control the host" : `holds the Docker engine's socket ${socket}, which would let the upstream control the host`;
+    if (within(socket, path))
+      return path === socket
+        ? "is the Docker engine's socket, which would let the upstream control the host"
+        : `holds the Docker engine's socket ${socket}, which would let the upstream control the host`;
   }
   if (within(path, guard.stateDir)) return `is inside pipgate's state directory ${guard.stateDir} (audit log, grants, approvals)`;
   if (within(guard.stateDir, path)) return `holds pipgate's state directory ${guard.stateDir} (audit log, grants, approvals)`;

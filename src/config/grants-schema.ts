@@ -10,7 +10,7 @@ export const GRANT_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
  */
 export const GrantSchema = z.strictObject({
   environments: z
-    .union([z.literal("*"), z.array(z.string().min(1)).min(1, "list at least one environment, or \"*\" for all")])
+    .union([z.literal("*"), z.array(z.string().min(1)).min(1, 'list at least one environment, or "*" for all')])
     .default("*")
     .describe('the environments this grant may see and install into; "*" for all'),
   token_sha256: z
@@ -34,7 +34,5 @@ export const GrantSchema = z.strictObject({
 export type Grant = z.infer<typeof GrantSchema>;
 
 /** `grants:` of pipgate.yaml: grant name → grant. None means one implicit grant that may use every environment. */
-export const GrantsSchema = z
-  .record(z.string().regex(GRANT_NAME, "grant names are letters, digits, '_', '.' and '-'"), GrantSchema)
-  .default({});
+export const GrantsSchema = z.record(z.string().regex(GRANT_NAME, "grant names are letters, digits, '_', '.' and '-'"), GrantSchema).default({});
 export type Grants = z.infer<typeof GrantsSchema>;

@@ -36,10 +36,7 @@ export function loadConfig(file: string, env: Readonly<Record<string, string | u
   const abs = (p: string) => (isAbsolute(p) ? p : resolve(dir, p));
   const config = parsed.data;
   const environments = Object.fromEntries(
-    Object.entries(config.environments).map(([name, env]) => [
-      name,
-      { ...env, python: abs(env.python), allowlist: abs(env.allowlist) },
-    ]),
+    Object.entries(config.environments).map(([name, env]) => [name, { ...env, python: abs(env.python), allowlist: abs(env.allowlist) }]),
   );
   const upstream = config.upstream === undefined ? undefined : resolveUpstream(config.upstream, abs, env, `${path}: `);
   if (upstream !== undefined && !upstream.ok) return { ok: false, issues: upstream.issues };

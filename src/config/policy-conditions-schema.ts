@@ -55,7 +55,13 @@ export const ConditionSchema = z
         "the argument must be a string that matches this pattern as a WHOLE (it is anchored); at most 4096 characters are matched — a longer value fails. " +
           "Backreferences, lookarounds, nested quantifiers and quantified alternations are refused at load time, and at most two unbounded quantifiers",
       ),
-    max_length: z.number().int().min(0).max(100_000_000).optional().describe("the argument must be a string of at most this many characters, or an array of at most this many items"),
+    max_length: z
+      .number()
+      .int()
+      .min(0)
+      .max(100_000_000)
+      .optional()
+      .describe("the argument must be a string of at most this many characters, or an array of at most this many items"),
     prefix: absolutePath("prefix")
       .optional()
       .describe(
@@ -63,16 +69,24 @@ export const ConditionSchema = z
           "/work/a/../../etc is not under /work, nor is /work2. Relative values are resolved against base_dir, or refused without it; values with NUL or a leading '~' are refused. " +
           "The check is lexical: it does not follow symbolic links",
       ),
-    base_dir: absolutePath("base_dir").optional().describe("prefix only: the directory relative argument values are resolved against (the upstream's working directory); absent: relative values fail"),
+    base_dir: absolutePath("base_dir")
+      .optional()
+      .describe("prefix only: the directory relative argument values are resolved against (the upstream's working directory); absent: relative values fail"),
     optional: z.boolean().default(false).describe("a missing argument meets the requirement; by default it does not (fail closed)"),
-    action: z.enum(["deny", "approval"]).default("deny").describe("what happens when the requirement is NOT met: deny refuses the call, approval holds it for a person"),
+    action: z
+      .enum(["deny", "approval"])
+      .default("deny")
+      .describe("what happens when the requirement is NOT met: deny refuses the call, approval holds it for a person"),
   })
   .superRefine((condition, context) => {
     const tests = TESTS.filter((test) => condition[test] !== undefined);
     if (tests.length !== 1) {
       context.addIssue({
         code: "custom",
-        message: tests.length === 0 ? `a condition needs one test: ${TESTS.join(", ")}` : `a condition has exactly one test; this one has ${tests.join(", ")} (write one condition per test)`,
+        message:
+          tests.length === 0
+            ? `a condition needs one test: ${TESTS.join(", ")}`
+            : `a condition has exactly one test; this one has ${tests.join(", ")} (write one condition per test)`,
       });
     }
     if (condition.base_dir !== undefined && condition.prefix === undefined) {

@@ -46,13 +46,7 @@ export const ToolPolicySchema = z.strictObject({
     .optional()
     .describe("requirements on the call's arguments, each checked on every call before any quota is spent; absent or empty requires nothing"),
   limits: z.array(LimitSchema).default([]).describe("every window must admit a call; an empty list limits nothing"),
-  concurrency: z
-    .number()
-    .int()
-    .min(1)
-    .max(1000)
-    .optional()
-    .describe("the most calls of this tool one grant may have running at once (per server process)"),
+  concurrency: z.number().int().min(1).max(1000).optional().describe("the most calls of this tool one grant may have running at once (per server process)"),
 });
 export type ToolPolicy = z.infer<typeof ToolPolicySchema>;
 
@@ -60,11 +54,13 @@ export type ToolPolicy = z.infer<typeof ToolPolicySchema>;
 export const ApprovalPolicySchema = z.strictObject({
   unlisted: z.boolean().default(false).describe("a name off the allowlist is queued for approval instead of refused (the deny list still refuses)"),
   sdists: z.boolean().default(false).describe("an allowed release that has no wheel (it would be built from an sdist) is queued"),
-  expires_after_hours: z.number().positive().max(24 * 30).default(24).describe("a request nobody decided by then expires"),
-  environments: z
-    .array(z.string().min(1))
-    .optional()
-    .describe("the environments where approval applies; all when absent"),
+  expires_after_hours: z
+    .number()
+    .positive()
+    .max(24 * 30)
+    .default(24)
+    .describe("a request nobody decided by then expires"),
+  environments: z.array(z.string().min(1)).optional().describe("the environments where approval applies; all when absent"),
 });
 export type ApprovalPolicy = z.infer<typeof ApprovalPolicySchema>;
 
@@ -80,14 +76,13 @@ const toolName = z
  */
 export const PolicySchema = z.strictObject({
   version: z.literal("1", { error: 'version must be "1"' }).describe("the policy format's version"),
-  default: z
-    .enum(["deny", "allow"])
-    .default("deny")
-    .describe("what happens to a tool the file does not name: deny refuses it, allow runs it without limits"),
+  default: z.enum(["deny", "allow"]).default("deny").describe("what happens to a tool the file does not name: deny refuses it, allow runs it without limits"),
   tools: z
     .record(toolName, ToolPolicySchema)
     .default({})
-    .describe("tool name → its action (allow when absent), argument conditions, limits and concurrency; naming a tool allows it unless its action says otherwise"),
+    .describe(
+      "tool name → its action (allow when absent), argument conditions, limits and concurrency; naming a tool allows it unless its action says otherwise",
+    ),
   approval: ApprovalPolicySchema.optional().describe("which installs wait for a person (pipgate approvals)"),
 });
 export type Policy = z.infer<typeof PolicySchema>;

@@ -34,7 +34,8 @@ export function compilePolicyRegex(source: string): RegexCheck {
     return { ok: false, error: `not a valid regular expression: ${error instanceof Error ? error.message : String(error)}` };
   }
   const shape = checkShape(source);
-  if (shape !== undefined) return { ok: false, error: `${shape} (policy regexes are a small subset that cannot backtrack catastrophically; see README, "Argument conditions")` };
+  if (shape !== undefined)
+    return { ok: false, error: `${shape} (policy regexes are a small subset that cannot backtrack catastrophically; see README, "Argument conditions")` };
   return { ok: true, regex };
 }
 
@@ -56,7 +57,8 @@ function checkShape(source: string): string | undefined {
     } else if (char === "[") {
       i = classEnd(source, i);
     } else if (char === "(") {
-      if (source.startsWith("(?=", i) || source.startsWith("(?!", i) || source.startsWith("(?<=", i) || source.startsWith("(?<!", i)) return "lookarounds are refused";
+      if (source.startsWith("(?=", i) || source.startsWith("(?!", i) || source.startsWith("(?<=", i) || source.startsWith("(?<!", i))
+        return "lookarounds are refused";
       stack.push({ quantifiers: 0, alternation: false });
       i += source.startsWith("(?:", i) ? 3 : source.startsWith("(?<", i) ? source.indexOf(">", i) + 1 : 1;
       continue;

@@ -14,20 +14,11 @@ export const EnvironmentSchema = z.strictObject({
 export type EnvironmentConfig = z.infer<typeof EnvironmentSchema>;
 
 export const SandboxSchema = z.strictObject({
-  image: z
-    .string()
-    .optional()
-    .describe("the sandbox image; default pipgate-sandbox:py3.X for the environment's Python"),
+  image: z.string().optional().describe("the sandbox image; default pipgate-sandbox:py3.X for the environment's Python"),
   memory_mb: z.number().int().min(64).max(65536).default(1024).describe("memory limit of a sandbox container"),
   pids: z.number().int().min(16).max(4096).default(256).describe("process limit of a sandbox container"),
   cpus: z.number().min(0.1).max(64).default(1).describe("CPU limit of a sandbox container"),
-  timeout_max: z
-    .number()
-    .int()
-    .min(1)
-    .max(3600)
-    .default(900)
-    .describe("the largest timeout (seconds) an install may ask for"),
+  timeout_max: z.number().int().min(1).max(3600).default(900).describe("the largest timeout (seconds) an install may ask for"),
   docker_socket: z.string().default("/var/run/docker.sock").describe("the Docker engine's socket"),
   runtime: z
     .enum(["runc", "runsc"])
@@ -41,22 +32,12 @@ export const SandboxSchema = z.strictObject({
     .default(2048)
     .describe("size of the build's /out (a tmpfs inside the container, counted in memory_mb): a build cannot write more"),
   max_wheel_mb: z.number().int().min(1).max(65536).default(512).describe("the largest wheel a build may hand back"),
-  output_max_mb: z
-    .number()
-    .int()
-    .min(1)
-    .max(4096)
-    .default(32)
-    .describe("how much a build may write to its stdout and stderr together before it is stopped"),
+  output_max_mb: z.number().int().min(1).max(4096).default(32).describe("how much a build may write to its stdout and stderr together before it is stopped"),
 });
 export type SandboxConfig = z.infer<typeof SandboxSchema>;
 
 export const IndexSchema = z.strictObject({
-  url: z
-    .string()
-    .url()
-    .optional()
-    .describe("a PEP 503 simple index; when absent, pip's own default index"),
+  url: z.string().url().optional().describe("a PEP 503 simple index; when absent, pip's own default index"),
   timeout_ms: z.number().int().min(100).max(120_000).default(10_000).describe("per request"),
   retries: z.number().int().min(0).max(5).default(2).describe("retries of a failed request"),
   cache_ttl_seconds: z
@@ -67,10 +48,7 @@ export const IndexSchema = z.strictObject({
     .default(600)
     .describe("how long cached metadata counts as fresh without revalidation"),
   username: z.string().optional().describe("for a private index"),
-  password_env: z
-    .string()
-    .optional()
-    .describe("name of the environment variable holding the private index's password (never logged)"),
+  password_env: z.string().optional().describe("name of the environment variable holding the private index's password (never logged)"),
 });
 export type IndexConfig = z.infer<typeof IndexSchema>;
 
@@ -83,10 +61,7 @@ export const CommitSchema = z
         "direct (default): pipgate unpacks the verified wheels itself, no pip start-up, hardlinked backups; " +
           "pip: the venv's own pip installs them, with full-copy backups",
       ),
-    backup: z
-      .enum(["copy", "hardlink"])
-      .optional()
-      .describe("how the venv is backed up before a commit; default hardlink for direct, copy for pip"),
+    backup: z.enum(["copy", "hardlink"]).optional().describe("how the venv is backed up before a commit; default hardlink for direct, copy for pip"),
   })
   .refine((c) => !(c.installer === "pip" && c.backup === "hardlink"), {
     // pip may write into an existing file, which would change a hardlinked backup with it.
@@ -109,14 +84,18 @@ export const HttpSchema = z.strictObject({
     .min(1)
     .max(100_000)
     .default(32)
-    .describe("open HTTP sessions one grant may hold; at the cap, a new initialize closes that grant's least recently used idle session, or is refused (429) when all are busy"),
+    .describe(
+      "open HTTP sessions one grant may hold; at the cap, a new initialize closes that grant's least recently used idle session, or is refused (429) when all are busy",
+    ),
   max_sessions: z
     .number()
     .int()
     .min(1)
     .max(100_000)
     .default(256)
-    .describe("open HTTP sessions in all; at the cap, a new initialize closes its own grant's least recently used idle session, or is refused (503); another grant's session is never closed for it"),
+    .describe(
+      "open HTTP sessions in all; at the cap, a new initialize closes its own grant's least recently used idle session, or is refused (503); another grant's session is never closed for it",
+    ),
   max_body_bytes: z
     .number()
     .int()

@@ -37,7 +37,10 @@ const HostPath = z
   .string()
   .min(1)
   .refine((path) => isAbsolute(path), "must be an absolute path (mounts appear at their host path inside the container)")
-  .refine((path) => !isAbsolute(path) || (normalize(path) === path && !path.endsWith("/")) || path === "/", "must be normalised: no '.', '..', '//' or trailing '/'")
+  .refine(
+    (path) => !isAbsolute(path) || (normalize(path) === path && !path.endsWith("/")) || path === "/",
+    "must be normalised: no '.', '..', '//' or trailing '/'",
+  )
   .refine((path) => !/[\0\n]/.test(path), "may not hold NUL or a newline");
 
 /**
@@ -54,7 +57,11 @@ export const UpstreamSandboxSchema = z.strictObject({
   workdir: HostPath.optional().describe("the host directory mounted read-write at the same path, the upstream's working directory; default upstream.cwd"),
   mounts: z
     .strictObject({
-      read_only: z.array(HostPath).max(64).default([]).describe("further host paths the upstream may read (what its command needs to run), at their host paths"),
+      read_only: z
+        .array(HostPath)
+        .max(64)
+        .default([])
+        .describe("further host paths the upstream may read (what its command needs to run), at their host paths"),
       read_write: z.array(HostPath).max(16).default([]).describe("further host paths the upstream may write; never an environment"),
     })
     .default({ read_only: [], read_write: [] })
@@ -110,7 +117,9 @@ export const UpstreamSchema = z
     sandbox: z
       .union([z.boolean(), UpstreamSandboxSchema])
       .default(false)
-      .describe("run the stdio upstream in a container of its own: no network, read-only root, the environments read-only, a working directory read-write (true: all defaults)"),
+      .describe(
+        "run the stdio upstream in a container of its own: no network, read-only root, the environments read-only, a working directory read-write (true: all defaults)",
+      ),
   })
   .superRefine((upstream, ctx) => {
     const hasCommand = upstream.command !== undefined;
@@ -129,10 +138,18 @@ export const UpstreamSchema = z
       }
     }
     if (!hasCommand && upstream.sandbox !== false) {
-      ctx.addIssue({ code: "custom", path: ["sandbox"], message: "a url upstream runs elsewhere and cannot be contained: sandbox needs command (a stdio server pipgate starts)" });
+      ctx.addIssue({
+        code: "custom",
+        path: ["sandbox"],
+        message: "a url upstream runs elsewhere and cannot be contained: sandbox needs command (a stdio server pipgate starts)",
+      });
     }
     if (hasCommand && upstream.sandbox !== false && upstream.cwd === undefined && (upstream.sandbox === true || upstream.sandbox.workdir === undefined)) {
-      ctx.addIssue({ code: "custom", path: ["sandbox"], message: "a contained upstream needs a working directory it may write: set upstream.sandbox.workdir or upstream.cwd" });
+      ctx.addIssue({
+        code: "custom",
+        path: ["sandbox"],
+        message: "a contained upstream needs a working directory it may write: set upstream.sandbox.workdir or upstream.cwd",
+      });
     }
     if (!hasUrl && upstream.headers !== undefined) {
       ctx.addIssue({ code: "custom", path: ["headers"], message: "headers apply to an HTTP upstream: they need url" });

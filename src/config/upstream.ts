@@ -22,7 +22,9 @@ export function resolveUpstream(
       const value = template.replace(HEADER_VARIABLE, (_match, variable: string) => {
         const found = env[variable];
         if (found === undefined) {
-          issues.push(`${prefix}upstream.headers.${name}: names the environment variable ${variable}, which is unset; export it before starting pipgate, or write the value in the file`);
+          issues.push(
+            `${prefix}upstream.headers.${name}: names the environment variable ${variable}, which is unset; export it before starting pipgate, or write the value in the file`,
+          );
           return "";
         }
         if (/[\r\n\0]/.test(found)) {

@@ -11,7 +11,13 @@ export interface ListPage<T> {
  * seen before ends it too: a loop), at most maxItems items; a malformed, oversized or duplicate
  * definition is dropped with a warning naming it, so one bad entry does not take the others down.
  */
-export async function collectList<T>(what: string, page: (cursor: string | undefined) => Promise<ListPage<T>>, check: Check<T>, key: (item: T) => string, log: Logger): Promise<T[]> {
+export async function collectList<T>(
+  what: string,
+  page: (cursor: string | undefined) => Promise<ListPage<T>>,
+  check: Check<T>,
+  key: (item: T) => string,
+  log: Logger,
+): Promise<T[]> {
   const accepted: T[] = [];
   const seen = new Set<string>();
   const cursors = new Set<string>();
@@ -43,6 +49,7 @@ export async function collectList<T>(what: string, page: (cursor: string | undef
     cursors.add(nextCursor);
     cursor = nextCursor;
   }
-  if (dropped > 0) log.warn({ list: what, dropped }, `the upstream's ${what} has more than ${DEFINITION_LIMITS.maxItems} entries; ${dropped} or more are ignored`);
+  if (dropped > 0)
+    log.warn({ list: what, dropped }, `the upstream's ${what} has more than ${DEFINITION_LIMITS.maxItems} entries; ${dropped} or more are ignored`);
   return accepted;
 }

@@ -45,7 +45,8 @@ const QUERY_TIMEOUT_MS = 20_000;
 const MAX_LINKS = 40;
 
 // Standard library only, isolated: where the interpreter's files are and what it is.
-const QUERY = "import sys, os, json; print(json.dumps({'prefix': sys.prefix, 'base_prefix': sys.base_prefix, 'executable': os.path.realpath(sys.executable), 'version': '%d.%d.%d' % sys.version_info[:3]}))";
+const QUERY =
+  "import sys, os, json; print(json.dumps({'prefix': sys.prefix, 'base_prefix': sys.base_prefix, 'executable': os.path.realpath(sys.executable), 'version': '%d.%d.%d' % sys.version_info[:3]}))";
 
 const AnswerSchema = z.strictObject({
   prefix: z.string().min(1).max(4096),
@@ -117,9 +118,15 @@ export async function planContainedMounts(input: PlanInput): Promise<Result<Cont
   // A writable mount must neither lie in an interpreter's tree nor hold one: the environments stay read-only.
   for (const mount of mounts.filter((m) => m.mode === "rw")) {
     for (const tree of interpreterTrees) {
-      for (const [a, b] of [[mount.target, tree.path], [mount.source, tree.path]] as const) {
+      for (const [a, b] of [
+        [mount.target, tree.path],
+        [mount.source, tree.path],
+      ] as const) {
         if (within(a, b) || within(b, a)) {
-          return { ok: false, error: `${mount.why}: ${mount.target} is writable in the container and overlaps ${tree.path}, ${tree.why}, which must stay read-only: choose a directory outside every environment` };
+          return {
+            ok: false,
+            error: `${mount.why}: ${mount.target} is writable in the container and overlaps ${tree.path}, ${tree.why}, which must stay read-only: choose a directory outside every environment`,
+          };
         }
       }
     }

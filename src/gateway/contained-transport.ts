@@ -182,7 +182,10 @@ export class ContainedTransport implements UpstreamTransport {
       clearTimeout(timer);
     }
     if (outcome === "timeout") {
-      void pending.then((late) => late.remove(), () => undefined);
+      void pending.then(
+        (late) => late.remove(),
+        () => undefined,
+      );
       throw new Error(`the Docker engine did not start the container within ${START_TIMEOUT_MS / 1000} s`);
     }
     if (this.closing) {
@@ -228,6 +231,7 @@ export class ContainedTransport implements UpstreamTransport {
 function startHint(message: string, image: string): string {
   if (/no such image/i.test(message)) return `${message}: build it with pipgate sandbox build-image, or set upstream.sandbox.image`;
   if (/unknown runtime/i.test(message)) return `${message}: register the runtime with the Docker engine, or set upstream.sandbox.runtime`;
-  if (/ENOENT|ECONNREFUSED|connect/i.test(message) && !/image/i.test(message)) return `cannot reach the Docker engine (${message}); start dockerd (scripts/setup-host.sh) (image ${image})`;
+  if (/ENOENT|ECONNREFUSED|connect/i.test(message) && !/image/i.test(message))
+    return `cannot reach the Docker engine (${message}); start dockerd (scripts/setup-host.sh) (image ${image})`;
   return message;
 }

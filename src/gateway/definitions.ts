@@ -42,13 +42,16 @@ function identifier(name: string): string | undefined {
 export const checkTool: Check<Tool> = (tool) =>
   identifier(tool.name) ??
   description(tool.description) ??
-  (tool.title !== undefined && (tool.title.length > DEFINITION_LIMITS.maxResourceNameLength || CONTROL.test(tool.title)) ? "its title is too long or holds control characters" : undefined) ??
+  (tool.title !== undefined && (tool.title.length > DEFINITION_LIMITS.maxResourceNameLength || CONTROL.test(tool.title))
+    ? "its title is too long or holds control characters"
+    : undefined) ??
   schema("inputSchema", tool.inputSchema) ??
   schema("outputSchema", tool.outputSchema) ??
   schema("annotations", tool.annotations);
 
 function displayName(name: string): string | undefined {
-  if (name.length === 0 || name.length > DEFINITION_LIMITS.maxResourceNameLength) return `its name is empty or longer than ${DEFINITION_LIMITS.maxResourceNameLength} characters`;
+  if (name.length === 0 || name.length > DEFINITION_LIMITS.maxResourceNameLength)
+    return `its name is empty or longer than ${DEFINITION_LIMITS.maxResourceNameLength} characters`;
   return CONTROL.test(name) ? "its name holds control characters" : undefined;
 }
 

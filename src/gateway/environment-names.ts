@@ -25,7 +25,8 @@ export function parseUpstreamEnvironments(text: string): UpstreamEnvironment[] {
   try {
     const parsed: unknown = JSON.parse(bounded);
     if (Array.isArray(parsed)) {
-      for (const entry of parsed) if (typeof entry === "object" && entry !== null) keep((entry as Record<string, unknown>).name, (entry as Record<string, unknown>).path);
+      for (const entry of parsed)
+        if (typeof entry === "object" && entry !== null) keep((entry as Record<string, unknown>).name, (entry as Record<string, unknown>).path);
       return found;
     }
   } catch {
@@ -62,14 +63,19 @@ export async function environmentMismatches(
   for (const [name, python] of Object.entries(pipgate)) {
     const path = theirs.get(name);
     if (path === undefined) {
-      const fallback = name === "default" ? ` (the interpreter server then runs "default" as "system", its own interpreter: start it with --python-path ${python})` : "";
-      problems.push(`pipgate's environment ${JSON.stringify(name)} is not one the upstream names${fallback}; upstream names: ${[...theirs.keys()].join(", ") || "none"}`);
+      const fallback =
+        name === "default" ? ` (the interpreter server then runs "default" as "system", its own interpreter: start it with --python-path ${python})` : "";
+      problems.push(
+        `pipgate's environment ${JSON.stringify(name)} is not one the upstream names${fallback}; upstream names: ${[...theirs.keys()].join(", ") || "none"}`,
+      );
       continue;
     }
     if (isAbsolute(path) && normalize(path) === normalize(python)) continue;
     const [mine, other] = await Promise.all([prefixOf(python), isAbsolute(path) ? prefixOf(path) : Promise.resolve(undefined)]);
     if (mine !== undefined && mine === other) continue;
-    problems.push(`${JSON.stringify(name)} is ${python} in pipgate.yaml but ${path} in the upstream: what pipgate installs into ${name} is not what the upstream imports; give both the same interpreter`);
+    problems.push(
+      `${JSON.stringify(name)} is ${python} in pipgate.yaml but ${path} in the upstream: what pipgate installs into ${name} is not what the upstream imports; give both the same interpreter`,
+    );
   }
   return problems;
 }

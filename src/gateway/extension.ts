@@ -119,7 +119,12 @@ export function gatewaySession(gateway: Gateway, deps: ServerDeps, identity: str
     if (!opened.ok) return opened;
     const listed = await opened.value.listTools(extra === undefined ? {} : { signal: extra.signal });
     if (!listed.ok) return listed;
-    const pinned = pinDefinitions(gateway.db, gateway.key, listed.value.filter((tool) => tool.name !== OWN_INSTALL_TOOL), gateway.now());
+    const pinned = pinDefinitions(
+      gateway.db,
+      gateway.key,
+      listed.value.filter((tool) => tool.name !== OWN_INSTALL_TOOL),
+      gateway.now(),
+    );
     for (const change of pinned.changed) {
       const seen = `${change.name}:${change.now}`;
       if (gateway.auditedChanges.has(seen)) continue;
@@ -132,7 +137,8 @@ export function gatewaySession(gateway: Gateway, deps: ServerDeps, identity: str
       });
       log.warn({ tool: change.name }, "an upstream tool definition changed; hidden until accepted");
     }
-    for (const name of pinned.added) audit({ tool: "upstream pin", outcome: "listed", arguments: { tool: name }, reason: `the upstream added a tool, ${name}; pinned on first sight` });
+    for (const name of pinned.added)
+      audit({ tool: "upstream pin", outcome: "listed", arguments: { tool: name }, reason: `the upstream added a tool, ${name}; pinned on first sight` });
     for (const refused of pinned.refused) log.warn({ tool: refused.name.slice(0, 128), reason: refused.reason }, "an upstream tool was not shown");
     const allowed = pinned.visible.filter((tool) => deps.admitter?.listable(identity, tool.name) ?? true);
     visible = new Map(allowed.map((tool) => [tool.name, tool]));
@@ -162,19 +168,36 @@ export function gatewaySession(gateway: Gateway, deps: ServerDeps, identity: str
     const kept = auditedArguments(args);
     const opened = await session();
     if (!opened.ok) {
-      const auditId = audit({ tool, outcome: "failed", arguments: kept.arguments, reason: opened.error, upstream: { durationMs: 0, arguments_sha256: kept.sha256, arguments_bytes: kept.bytes, error: opened.error } });
+      const auditId = audit({
+        tool,
+        outcome: "failed",
+        arguments: kept.arguments,
+        reason: opened.error,
+        upstream: { durationMs: 0, arguments_sha256: kept.sha256, arguments_bytes: kept.bytes, error: opened.error },
+      });
       return { ok: false, error: `${opened.error} (audit ${auditId})` };
     }
     const started = Date.now();
     const sent = await send(opened.value);
     const durationMs = Date.now() - started;
     if (!sent.ok) {
-      const auditId = audit({ tool, outcome: "failed", arguments: kept.arguments, reason: sent.error, upstream: { durationMs, arguments_sha256: kept.sha256, arguments_bytes: kept.bytes, error: sent.error } });
+      const auditId = audit({
+        tool,
+        outcome: "failed",
+        arguments: kept.arguments,
+        reason: sent.error,
+        upstream: { durationMs, arguments_sha256: kept.sha256, arguments_bytes: kept.bytes, error: sent.error },
+      });
       return { ok: false, error: `${sent.error} (audit ${auditId})` };
     }
     const flagged = isError(sent.value);
     const record = () =>
-      audit({ tool, outcome: "forwarded", arguments: kept.arguments, upstream: { durationMs, isError: flagged, arguments_sha256: kept.sha256, arguments_bytes: kept.bytes } });
+      audit({
+        tool,
+        outcome: "forwarded",
+        arguments: kept.arguments,
+        upstream: { durationMs, isError: flagged, arguments_sha256: kept.sha256, arguments_bytes: kept.bytes },
+      });
     return { ok: true, value: answer(sent.value, record) };
   }
 
@@ -217,7 +240,12 @@ export function gatewaySession(gateway: Gateway, deps: ServerDeps, identity: str
   }
 
   /** A resource or prompt request behind admission under its policy name; a refusal is a protocol error here. */
-  async function admittedRequest<T>(policyName: string, args: Record<string, unknown>, extra: ToolExtra, send: (upstream: UpstreamSession) => Promise<Result<T>>): Promise<T> {
+  async function admittedRequest<T>(
+    policyName: string,
+    args: Record<string, unknown>,
+    extra: ToolExtra,
+    send: (upstream: UpstreamSession) => Promise<Result<T>>,
+  ): Promise<T> {
     let outcome: Result<T> | undefined;
     const refusal = await admitThen(deps, { identity, tool: policyName, environment: undefined, arguments: args }, async () => {
       outcome = await forwarded(
@@ -284,7 +312,9 @@ export function gatewaySession(gateway: Gateway, deps: ServerDeps, identity: str
       });
       attached.setRequestHandler(GetPromptRequestSchema, (request, extra) => {
         const args = request.params.arguments ?? {};
-        return admittedRequest(PROMPTS_TOOL, { name: request.params.name, arguments: args }, extra, (upstream) => upstream.getPrompt(request.params.name, args, { signal: extra.signal }));
+        return admittedRequest(PROMPTS_TOOL, { name: request.params.name, arguments: args }, extra, (upstream) =>
+          upstream.getPrompt(request.params.name, args, { signal: extra.signal }),
+        );
       });
     },
     async close() {

@@ -63,7 +63,11 @@ export class MessageFramer {
     try {
       message = deserializeMessage(text);
     } catch (error) {
-      this.hooks.error(new Error(`the upstream wrote a line to stdout that is not a JSON-RPC message (${text.length} characters): ${error instanceof Error ? error.message.slice(0, 200) : "parse error"}`));
+      this.hooks.error(
+        new Error(
+          `the upstream wrote a line to stdout that is not a JSON-RPC message (${text.length} characters): ${error instanceof Error ? error.message.slice(0, 200) : "parse error"}`,
+        ),
+      );
       return;
     }
     this.hooks.message(message);

@@ -93,17 +93,25 @@ export function pinDefinitions(db: Db, key: string, tools: readonly Tool[], now:
     `INSERT INTO upstream_tool_pins (upstream_key, name, first_seen, accepted_sha256, accepted_definition, accepted_at, current_sha256, current_definition, last_seen)
      VALUES (@key, @name, @at, @sha, @definition, @at, @sha, @definition, @at)`,
   );
-  const seen = db.prepare("UPDATE upstream_tool_pins SET current_sha256 = @sha, current_definition = @definition, last_seen = @at WHERE upstream_key = @key AND name = @name");
+  const seen = db.prepare(
+    "UPDATE upstream_tool_pins SET current_sha256 = @sha, current_definition = @definition, last_seen = @at WHERE upstream_key = @key AND name = @name",
+  );
 
   const run = db.transaction((): PinResult => {
-    const pins = new Map(select.all(key).map((raw) => { const row = RowSchema.parse(raw); return [row.name, row] as const; }));
+    const pins = new Map(
+      select.all(key).map((raw) => {
+        const row = RowSchema.parse(raw);
+        return [row.name, row] as const;
+      }),
+    );
     const first = pins.size === 0;
     const result: PinResult = { visible: [], changed: [], added: [], refused: [] };
     const counts = new Map<string, number>();
     for (const tool of tools) counts.set(tool.name, (counts.get(tool.name) ?? 0) + 1);
     for (const tool of tools) {
       if ((counts.get(tool.name) ?? 0) > 1) {
-        if (!result.refused.some((entry) => entry.name === tool.name)) result.refused.push({ name: tool.name, reason: "the upstream listed this name more than once" });
+        if (!result.refused.some((entry) => entry.name === tool.name))
+          result.refused.push({ name: tool.name, reason: "the upstream listed this name more than once" });
         continue;
       }
       const definition = canonicalJson(definitionOf(tool));
@@ -138,9 +146,13 @@ export function acceptDefinition(db: Db, key: string, name: string, sha256Hex?: 
   const raw = db.prepare<[string, string], unknown>("SELECT * FROM upstream_tool_pins WHERE upstream_key = ? AND name = ?").get(key, name);
   if (raw === undefined) return { ok: false, error: `the upstream has no tool ${JSON.stringify(name)} on record` };
   const row = RowSchema.parse(raw);
-  if (row.current_sha256 === row.accepted_sha256) return { ok: false, error: `${name} has no pending change: its last seen definition is the accepted one (${row.accepted_sha256.slice(0, 12)})` };
+  if (row.current_sha256 === row.accepted_sha256)
+    return { ok: false, error: `${name} has no pending change: its last seen definition is the accepted one (${row.accepted_sha256.slice(0, 12)})` };
   if (sha256Hex !== undefined && sha256Hex !== row.current_sha256) {
-    return { ok: false, error: `${name}'s pending definition is ${row.current_sha256.slice(0, 12)}, not ${sha256Hex.slice(0, 12)}: it changed again since you looked; review it with pipgate upstream show` };
+    return {
+      ok: false,
+      error: `${name}'s pending definition is ${row.current_sha256.slice(0, 12)}, not ${sha256Hex.slice(0, 12)}: it changed again since you looked; review it with pipgate upstream show`,
+    };
   }
   const changed = db
     .prepare(
@@ -176,7 +188,11 @@ export function pinStatus(db: Db, key: string): PinStatus[] {
 
 /** The upstreams with pins on record, newest activity first (the CLI picks one when the configuration names none). */
 export function pinnedUpstreams(db: Db): Array<{ key: string; tools: number; lastSeen: Date }> {
-  const rows = db.prepare<[], unknown>("SELECT upstream_key AS key, count(*) AS tools, max(last_seen) AS last FROM upstream_tool_pins GROUP BY upstream_key ORDER BY last DESC").all();
+  const rows = db
+    .prepare<[], unknown>(
+      "SELECT upstream_key AS key, count(*) AS tools, max(last_seen) AS last FROM upstream_tool_pins GROUP BY upstream_key ORDER BY last DESC",
+    )
+    .all();
   return rows.map((raw) => {
     const row = z.object({ key: z.string(), tools: z.number(), last: z.number() }).parse(raw);
     return { key: row.key, tools: row.tools, lastSeen: new Date(row.last) };

@@ -107,7 +107,8 @@ export class ProcessTransport implements UpstreamTransport {
 
   send(message: JSONRPCMessage): Promise<void> {
     const stdin = this.child?.stdin;
-    if (stdin === undefined || stdin === null || stdin.destroyed || this.end !== undefined) return Promise.reject(new Error("the upstream server is not running"));
+    if (stdin === undefined || stdin === null || stdin.destroyed || this.end !== undefined)
+      return Promise.reject(new Error("the upstream server is not running"));
     return new Promise((resolve) => {
       if (stdin.write(serializeMessage(message))) resolve();
       else stdin.once("drain", resolve);

@@ -29,8 +29,12 @@ export class StderrTail {
 
   /** The tail as one line of at most `max` characters: control characters become spaces, runs collapse. */
   summary(max = 1000): string {
-    // eslint-disable-next-line no-control-regex -- control characters are exactly what is replaced
-    const text = Buffer.concat(this.chunks).toString("utf8").replace(/[\u0000-\u001f\u007f]+/g, " ").replace(/ {2,}/g, " ").trim();
+    const text = Buffer.concat(this.chunks)
+      .toString("utf8")
+      // eslint-disable-next-line no-control-regex -- control characters are exactly what is replaced
+      .replace(/[\u0000-\u001f\u007f]+/g, " ")
+      .replace(/ {2,}/g, " ")
+      .trim();
     return text.length > max ? `…${text.slice(text.length - max)}` : text;
   }
 }

@@ -17,7 +17,10 @@ export type UpstreamTransportFactory = () => UpstreamTransport;
  * The environment of a stdio upstream: PATH, HOME and LANG from pipgate's own, then the configured
  * `env`. Nothing else of pipgate's environment (tokens, index passwords, PIP_* settings) is passed on.
  */
-export function upstreamEnv(configured: Record<string, string> | undefined, ambient: Readonly<Record<string, string | undefined>> = process.env): Record<string, string> {
+export function upstreamEnv(
+  configured: Record<string, string> | undefined,
+  ambient: Readonly<Record<string, string | undefined>> = process.env,
+): Record<string, string> {
   const env: Record<string, string> = { LANG: "C.UTF-8" };
   for (const key of ["PATH", "HOME", "LANG"]) {
     const value = ambient[key];

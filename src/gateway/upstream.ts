@@ -132,7 +132,10 @@ export async function openUpstreamSession(factory: UpstreamTransportFactory, opt
       incarnation.dead = true;
       await transport.close().catch(() => undefined);
       const why = transport.describeEnd?.();
-      return { ok: false, error: why === undefined ? `the upstream server did not complete the MCP handshake: ${describeError(error)}` : `the upstream server ${why}` };
+      return {
+        ok: false,
+        error: why === undefined ? `the upstream server did not complete the MCP handshake: ${describeError(error)}` : `the upstream server ${why}`,
+      };
     } finally {
       connecting = undefined;
     }
@@ -191,7 +194,12 @@ export async function openUpstreamSession(factory: UpstreamTransportFactory, opt
   }
 
   /** Runs one request on the current upstream and turns every failure into a message a caller can act on. */
-  async function run<T>(what: string, bounds: RequestBounds | undefined, fallbackTimeout: number, request: (client: Client, options: () => RequestOptions) => Promise<T>): Promise<Result<T>> {
+  async function run<T>(
+    what: string,
+    bounds: RequestBounds | undefined,
+    fallbackTimeout: number,
+    request: (client: Client, options: () => RequestOptions) => Promise<T>,
+  ): Promise<Result<T>> {
     const timeoutMs = bounds?.timeoutMs ?? fallbackTimeout;
     const deadline = Date.now() + timeoutMs;
     const acquired = await acquire(what, bounds?.signal, deadline);
@@ -218,7 +226,13 @@ export async function openUpstreamSession(factory: UpstreamTransportFactory, opt
     }
   }
 
-  function list<T>(what: string, bounds: RequestBounds | undefined, page: (client: Client, cursor: string | undefined, options: RequestOptions) => Promise<ListPage<T>>, check: (item: T) => string | undefined, key: (item: T) => string): Promise<Result<T[]>> {
+  function list<T>(
+    what: string,
+    bounds: RequestBounds | undefined,
+    page: (client: Client, cursor: string | undefined, options: RequestOptions) => Promise<ListPage<T>>,
+    check: (item: T) => string | undefined,
+    key: (item: T) => string,
+  ): Promise<Result<T[]>> {
     return run(what, bounds, DEFAULT_REQUEST_TIMEOUT_MS, (client, requestOptions) =>
       collectList(what, (cursor) => page(client, cursor, requestOptions()), check, key, log),
     );
@@ -233,10 +247,16 @@ export async function openUpstreamSession(factory: UpstreamTransportFactory, opt
     ok: true,
     value: {
       listTools: (bounds) =>
-        list("tools/list", bounds, async (client, cursor, o) => {
-          const r = await client.listTools(cursorParams(cursor), o);
-          return { items: r.tools, nextCursor: r.nextCursor };
-        }, checkTool, (t) => t.name),
+        list(
+          "tools/list",
+          bounds,
+          async (client, cursor, o) => {
+            const r = await client.listTools(cursorParams(cursor), o);
+            return { items: r.tools, nextCursor: r.nextCursor };
+          },
+          checkTool,
+          (t) => t.name,
+        ),
       callTool: (name, args, options) =>
         run(name, options, DEFAULT_CALL_TIMEOUT_MS, async (client, requestOptions) => {
           const result = await client.callTool({ name, arguments: args }, undefined, {
@@ -246,22 +266,41 @@ export async function openUpstreamSession(factory: UpstreamTransportFactory, opt
           return result as CallToolResult;
         }),
       listResources: (bounds) =>
-        list("resources/list", bounds, async (client, cursor, o) => {
-          const r = await client.listResources(cursorParams(cursor), o);
-          return { items: r.resources, nextCursor: r.nextCursor };
-        }, checkResource, (r) => r.uri),
+        list(
+          "resources/list",
+          bounds,
+          async (client, cursor, o) => {
+            const r = await client.listResources(cursorParams(cursor), o);
+            return { items: r.resources, nextCursor: r.nextCursor };
+          },
+          checkResource,
+          (r) => r.uri,
+        ),
       listResourceTemplates: (bounds) =>
-        list("resources/templates/list", bounds, async (client, cursor, o) => {
-          const r = await client.listResourceTemplates(cursorParams(cursor), o);
-          return { items: r.resourceTemplates, nextCursor: r.nextCursor };
-        }, checkResourceTemplate, (t) => t.uriTemplate),
+        list(
+          "resources/templates/list",
+          bounds,
+          async (client, cursor, o) => {
+            const r = await client.listResourceTemplates(cursorParams(cursor), o);
+            return { items: r.resourceTemplates, nextCursor: r.nextCursor };
+          },
+          checkResourceTemplate,
+          (t) => t.uriTemplate,
+        ),
       readResource: (uri, bounds) => run("resources/read", bounds, DEFAULT_REQUEST_TIMEOUT_MS, (client, o) => client.readResource({ uri }, o())),
       listPrompts: (bounds) =>
-        list("prompts/list", bounds, async (client, cursor, o) => {
-          const r = await client.listPrompts(cursorParams(cursor), o);
-          return { items: r.prompts, nextCursor: r.nextCursor };
-        }, checkPrompt, (p) => p.name),
-      getPrompt: (name, args, bounds) => run(`prompts/get ${name}`, bounds, DEFAULT_REQUEST_TIMEOUT_MS, (client, o) => client.getPrompt({ name, arguments: args }, o())),
+        list(
+          "prompts/list",
+          bounds,
+          async (client, cursor, o) => {
+            const r = await client.listPrompts(cursorParams(cursor), o);
+            return { items: r.prompts, nextCursor: r.nextCursor };
+          },
+          checkPrompt,
+          (p) => p.name,
+        ),
+      getPrompt: (name, args, bounds) =>
+        run(`prompts/get ${name}`, bounds, DEFAULT_REQUEST_TIMEOUT_MS, (client, o) => client.getPrompt({ name, arguments: args }, o())),
       serverInfo: () => known.info,
       capabilities: () => known.capabilities,
       instructions: () => known.instructions,
@@ -285,7 +324,12 @@ export async function openUpstreamSession(factory: UpstreamTransportFactory, opt
         if (incarnation === undefined) return;
         const transport = incarnation.transport as UpstreamTransport & { terminateSession?: () => Promise<void> };
         if (typeof transport.terminateSession === "function") {
-          await raceBounds(transport.terminateSession().catch(() => undefined), undefined, Date.now() + TERMINATE_TIMEOUT_MS, { aborted: "", timedOut: "" });
+          await raceBounds(
+            transport.terminateSession().catch(() => undefined),
+            undefined,
+            Date.now() + TERMINATE_TIMEOUT_MS,
+            { aborted: "", timedOut: "" },
+          );
         }
         await incarnation.client.close().catch(() => undefined);
       },
@@ -296,5 +340,7 @@ export async function openUpstreamSession(factory: UpstreamTransportFactory, opt
 /** An error's message, cut short, with the HTTP status when the transport knows it (StreamableHTTPError's code). */
 function describeError(error: unknown): string {
   const message = errorMessage(error).trim().slice(0, 2000);
-  return error instanceof StreamableHTTPError && typeof error.code === "number" && error.code >= 100 ? `${message.replace(/:$/, "")} (HTTP ${error.code})` : message;
+  return error instanceof StreamableHTTPError && typeof error.code === "number" && error.code >= 100
+    ? `${message.replace(/:$/, "")} (HTTP ${error.code})`
+    : message;
 }

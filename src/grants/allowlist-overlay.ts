@@ -60,9 +60,7 @@ export type OverlayResult = { ok: true; overlay: Allowlist } | { ok: false; erro
  * keeps the last good overlay and is reported to `onError`, and with none ever loaded the grant is refused
  * (fail closed).
  */
-export function overlayLoader(
-  onError: (path: string, issues: string[], lastGoodKept: boolean) => void = () => undefined,
-): (path: string) => OverlayResult {
+export function overlayLoader(onError: (path: string, issues: string[], lastGoodKept: boolean) => void = () => undefined): (path: string) => OverlayResult {
   const cache = new Map<string, { fingerprint: string; overlay: Allowlist | undefined; error: string | undefined }>();
   return (path) => {
     const fingerprint = fileFingerprint(path);

@@ -50,8 +50,7 @@ export function createIndexClient(options: IndexClientOptions): IndexClient {
   const apiBase = jsonApiBase(simpleUrl);
   const cache: HttpCacheStore = options.db === undefined ? memoryHttpCache() : sqliteHttpCache(options.db);
   const now = options.now ?? (() => new Date());
-  const authorization =
-    username === undefined ? undefined : `Basic ${Buffer.from(`${username}:${password ?? ""}`).toString("base64")}`;
+  const authorization = username === undefined ? undefined : `Basic ${Buffer.from(`${username}:${password ?? ""}`).toString("base64")}`;
 
   async function get(url: string, accept: string): Promise<Result<CachedResponse, IndexFailure>> {
     const cached = cache.get(url);
@@ -72,7 +71,10 @@ export function createIndexClient(options: IndexClientOptions): IndexClient {
       sleep: options.sleep,
     });
     if (!answer.ok) {
-      return { ok: false, error: { kind: "unreachable", message: `${url}: ${answer.error}${cached === undefined ? "" : " (the cached copy is too old to rely on)"}` } };
+      return {
+        ok: false,
+        error: { kind: "unreachable", message: `${url}: ${answer.error}${cached === undefined ? "" : " (the cached copy is too old to rely on)"}` },
+      };
     }
     const { status } = answer.value;
     if (status === 304 && cached !== undefined) {
@@ -81,7 +83,10 @@ export function createIndexClient(options: IndexClientOptions): IndexClient {
     }
     if (status === 404 || status === 410) return { ok: false, error: { kind: "not-found", message: `${url}: HTTP ${status}` } };
     if (status === 401 || status === 403) {
-      return { ok: false, error: { kind: "unreachable", message: `${url}: the index refused access (HTTP ${status}); check index.username and index.password_env` } };
+      return {
+        ok: false,
+        error: { kind: "unreachable", message: `${url}: the index refused access (HTTP ${status}); check index.username and index.password_env` },
+      };
     }
     if (status !== 200) return { ok: false, error: { kind: "invalid", message: `${url}: unexpected HTTP ${status}` } };
     const entry: CachedResponse = {
@@ -133,7 +138,9 @@ export async function defaultIndexUrl(python: string): Promise<Result<string, st
       timeout: 20_000,
     });
     const url = stdout.trim();
-    return /^https?:\/\//.test(url) ? { ok: true, value: url.endsWith("/") ? url : `${url}/` } : { ok: false, error: `unexpected answer from ${python}: ${url}` };
+    return /^https?:\/\//.test(url)
+      ? { ok: true, value: url.endsWith("/") ? url : `${url}/` }
+      : { ok: false, error: `unexpected answer from ${python}: ${url}` };
   } catch (error) {
     return { ok: false, error: `cannot ask ${python} for pip's default index: ${errorMessage(error)}` };
   }

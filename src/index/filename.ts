@@ -2,8 +2,7 @@ import { normalizeName } from "../requirement/name.js";
 
 /** What a distribution's filename says about it; pip decides from the filename alone too. */
 export type ParsedFilename =
-  | { kind: "wheel"; version: string; pythonTags: string[]; abiTags: string[]; platformTags: string[] }
-  | { kind: "sdist"; version: string };
+  { kind: "wheel"; version: string; pythonTags: string[]; abiTags: string[]; platformTags: string[] } | { kind: "sdist"; version: string };
 
 const SDIST_SUFFIXES = [".tar.gz", ".zip"] as const;
 

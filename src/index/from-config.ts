@@ -38,6 +38,7 @@ export async function indexFromConfig(
     db: options.db,
     now: options.now,
   });
-  const headers = username !== undefined && password !== undefined ? { authorization: `Basic ${Buffer.from(`${username}:${password}`).toString("base64")}` } : undefined;
+  const headers =
+    username !== undefined && password !== undefined ? { authorization: `Basic ${Buffer.from(`${username}:${password}`).toString("base64")}` } : undefined;
   return { ok: true, value: { index, headers } };
 }

@@ -4,7 +4,10 @@ import { formatIssues } from "../config/issues.js";
 import { normalizeName } from "../requirement/name.js";
 import type { ReleaseInfo } from "./types.js";
 
-const nullableText = z.string().nullish().transform((value) => (value === null || value === undefined || value.trim() === "" ? undefined : value));
+const nullableText = z
+  .string()
+  .nullish()
+  .transform((value) => (value === null || value === undefined || value.trim() === "" ? undefined : value));
 
 /** The JSON API's release document (`/pypi/NAME/VERSION/json`): strict on what pipgate reads, lenient to the rest. */
 export const ReleaseJsonSchema = z.object({
@@ -13,7 +16,10 @@ export const ReleaseJsonSchema = z.object({
     version: z.string().min(1),
     license: nullableText.describe("free text, often an SPDX id, sometimes the whole licence"),
     license_expression: nullableText.describe("PEP 639 SPDX expression"),
-    classifiers: z.array(z.string()).nullish().transform((value) => value ?? []),
+    classifiers: z
+      .array(z.string())
+      .nullish()
+      .transform((value) => value ?? []),
     requires_python: nullableText,
   }),
   urls: z
@@ -24,9 +30,15 @@ export const ReleaseJsonSchema = z.object({
     .array(
       z.object({
         id: z.string().min(1),
-        aliases: z.array(z.string()).nullish().transform((value) => value ?? []),
+        aliases: z
+          .array(z.string())
+          .nullish()
+          .transform((value) => value ?? []),
         details: z.string().nullish(),
-        fixed_in: z.array(z.string()).nullish().transform((value) => value ?? []),
+        fixed_in: z
+          .array(z.string())
+          .nullish()
+          .transform((value) => value ?? []),
         withdrawn: z.string().nullish(),
       }),
     )

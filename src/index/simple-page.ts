@@ -25,16 +25,10 @@ export const SimpleJsonSchema = z.object({
 export type SimpleJson = z.infer<typeof SimpleJsonSchema>;
 
 /** The Accept header pip sends: JSON preferred, HTML as the fallback every PEP 503 index speaks. */
-export const SIMPLE_ACCEPT =
-  "application/vnd.pypi.simple.v1+json, application/vnd.pypi.simple.v1+html;q=0.2, text/html;q=0.01";
+export const SIMPLE_ACCEPT = "application/vnd.pypi.simple.v1+json, application/vnd.pypi.simple.v1+html;q=0.2, text/html;q=0.01";
 
 /** Turns a project page (JSON or HTML, by content type) into ProjectInfo; pageUrl resolves relative links. */
-export function parseSimplePage(
-  body: string,
-  contentType: string,
-  pageUrl: string,
-  project: string,
-): Result<ProjectInfo, string> {
+export function parseSimplePage(body: string, contentType: string, pageUrl: string, project: string): Result<ProjectInfo, string> {
   if (contentType.includes("json")) return parseSimpleJson(body, pageUrl, project);
   if (contentType.includes("html")) return parseSimpleHtml(body, pageUrl, project);
   return { ok: false, error: `the index answered with an unexpected content type: ${contentType || "(none)"}` };

@@ -52,10 +52,7 @@ export interface ReleaseInfo {
  * Why the index gave no answer. `not-found` (a 404) is an answer — the project or release does not
  * exist, or the index has no JSON API — and is distinct from `unreachable`, which policy treats as deny.
  */
-export type IndexFailure =
-  | { kind: "not-found"; message: string }
-  | { kind: "unreachable"; message: string }
-  | { kind: "invalid"; message: string };
+export type IndexFailure = { kind: "not-found"; message: string } | { kind: "unreachable"; message: string } | { kind: "invalid"; message: string };
 
 /** What policy needs from an index; the real client and any test double implement it. */
 export interface IndexClient {

@@ -7,9 +7,7 @@ import { screenDecision } from "../approvals/screen.js";
 import { newApprovalId, type Approval, type ApprovalResult, type ApprovalState, type ApprovalStore } from "../approvals/store.js";
 
 /** The outcome of a person's decision, as a value: the CLI prints it, tests read it. */
-export type Decided =
-  | { ok: true; approval: Approval; install?: InstallResult }
-  | { ok: false; error: string; approval?: Approval };
+export type Decided = { ok: true; approval: Approval; install?: InstallResult } | { ok: false; error: string; approval?: Approval };
 
 export interface ApprovalQueue extends ApprovalGate {
   /** A request as its requester may see it; another grant's request does not exist for them. */
@@ -140,7 +138,9 @@ export function createApprovalQueue(options: ApprovalQueueOptions): ApprovalQueu
       // (validated here only for the specifier the approval adds to the allowlist; the request path audits a refusal)
       const context = { environments: pipeline.environments.names(), timeoutMax: options.timeoutMax };
       const validated = validateInstallArguments(approval.request.arguments, context);
-      const environments = validated.ok ? environmentsWithApproval(pipeline.environments, approval, validated.args.requirement.specifier) : pipeline.environments;
+      const environments = validated.ok
+        ? environmentsWithApproval(pipeline.environments, approval, validated.args.requirement.specifier)
+        : pipeline.environments;
       const install = await runInstall(
         { ...pipeline, environments },
         {

@@ -54,5 +54,8 @@ export interface Considered {
  */
 export interface ApprovalGate {
   consider(decision: Decision, env: EnvironmentRuntime, requirement: string): Considered | undefined;
-  enqueue(considered: Considered, request: { identity: string; environment: string; package: string; arguments: unknown; requirement: string; auditId: string }): void;
+  enqueue(
+    considered: Considered,
+    request: { identity: string; environment: string; package: string; arguments: unknown; requirement: string; auditId: string },
+  ): void;
 }

@@ -148,7 +148,12 @@ async function admittedRun(
     if (!validated.ok) {
       const { refusal } = validated;
       return {
-        ending: { ...failure("failed", refusal.message, undefined), status: "invalid", refusedAt: "validate", refusal: { kind: refusal.kind, field: refusal.field } },
+        ending: {
+          ...failure("failed", refusal.message, undefined),
+          status: "invalid",
+          refusedAt: "validate",
+          refusal: { kind: refusal.kind, field: refusal.field },
+        },
         environment: rawEnvironment(request.rawArguments, context.environments),
         package: undefined,
         request: { requestId, refusal: refusal.kind, field: refusal.field },
@@ -158,7 +163,10 @@ async function admittedRun(
   }
   const requestInfo = { requestId, requirement: formatRequirement(args.requirement), upgrade: args.upgrade, timeout: args.timeout };
   const where = { environment: args.environment, package: args.requirement.normalized };
-  const admission = gates.admitter?.admit(request.identity, "install_package", args.environment, request.rawArguments) ?? { ok: true as const, release: () => undefined };
+  const admission = gates.admitter?.admit(request.identity, "install_package", args.environment, request.rawArguments) ?? {
+    ok: true as const,
+    release: () => undefined,
+  };
   if (!admission.ok) {
     const ending: Ending = { ...failure("denied", admission.message, undefined), status: admission.outcome, refusedAt: "admit" };
     if (admission.retryAfterSeconds !== undefined) ending.retryAfterSeconds = admission.retryAfterSeconds;
@@ -235,7 +243,11 @@ async function timedPipeline(
     ending = failure("failed", `pipgate could not complete the install: ${errorMessage(error)}`, undefined);
   }
   if (deadline.aborted && (ending.status === "failed" || ending.status === "timed-out")) {
-    ending = { ...ending, status: "timed-out", message: `timed out after ${args.timeout} s (the timeout bounds the whole request, commit included); ${timedOutDetail(ending.message)}` };
+    ending = {
+      ...ending,
+      status: "timed-out",
+      message: `timed out after ${args.timeout} s (the timeout bounds the whole request, commit included); ${timedOutDetail(ending.message)}`,
+    };
   }
   return {
     ending,
@@ -308,7 +320,10 @@ async function pipeline(
     unchanged: [{ name: decision.name, version }],
   });
   if (current !== undefined && !args.upgrade && versionSatisfies(current.version, args.requirement.specifier)) {
-    return satisfied(current.version, `${decision.name} ${current.version} is already installed in ${env.name} and satisfies ${formatRequirement(args.requirement)}; pass upgrade: true for a newer allowed version`);
+    return satisfied(
+      current.version,
+      `${decision.name} ${current.version} is already installed in ${env.name} and satisfies ${formatRequirement(args.requirement)}; pass upgrade: true for a newer allowed version`,
+    );
   }
   const newest = `${decision.name} ${decision.version} is already installed in ${env.name}, the newest version its policy allows for ${formatRequirement(args.requirement)}`;
   // pip upgrades only the named project (only-if-needed): at the newest allowed version, nothing changes.
@@ -322,7 +337,11 @@ async function pipeline(
     return failure("failed", `the sandbox image ${image} is missing; build it with \`pipgate sandbox build-image\``, decision);
   }
   if (imagePython !== envMinor) {
-    return failure("failed", `the sandbox image ${image} carries Python ${imagePython} but ${env.name} runs Python ${envMinor}; build a matching image`, decision);
+    return failure(
+      "failed",
+      `the sandbox image ${image} carries Python ${imagePython} but ${env.name} runs Python ${envMinor}; build a matching image`,
+      decision,
+    );
   }
 
   // A resolution verified before from the same inputs needs no sandbox: only a fresh policy check.

@@ -42,7 +42,6 @@ export interface ResolvedItem {
   requested: boolean;
 }
 
-
 /** Flattens the report; a direct reference in it (never asked for) is a reason to refuse the whole set. */
 export function resolvedItems(report: PipReport): { ok: true; items: ResolvedItem[] } | { ok: false; error: string } {
   const items: ResolvedItem[] = [];

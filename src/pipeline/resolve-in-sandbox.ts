@@ -77,11 +77,22 @@ export async function resolveInSandbox(
   try {
     const broker = await currentProcess();
     const spec = resolveSpec(
-      { requirement: job.pinned, onlyBinary: env.allowlist.rules.wheels_only, upgrade: job.upgrade, installed: job.installed.map((dist) => ({ name: dist.name, version: dist.version })) },
+      {
+        requirement: job.pinned,
+        onlyBinary: env.allowlist.rules.wheels_only,
+        upgrade: job.upgrade,
+        installed: job.installed.map((dist) => ({ name: dist.name, version: dist.version })),
+      },
       job.image,
       config,
       { runtimeDir: deps.runtimeDir, socketDir },
-      { requestId: job.requestId, stateDir: deps.stateDir, broker: processTag(broker), host: broker.host, deadline: Date.now() + job.timeout * 1000 + REAP_GRACE_MS },
+      {
+        requestId: job.requestId,
+        stateDir: deps.stateDir,
+        broker: processTag(broker),
+        host: broker.host,
+        deadline: Date.now() + job.timeout * 1000 + REAP_GRACE_MS,
+      },
       job.timeout,
     );
     progress({ stage: "resolving", message: `resolving ${job.pinned} in the sandbox` });
@@ -122,7 +133,8 @@ export async function resolveInSandbox(
     const reportFile = sink.report();
     const bytes = reportFile === undefined ? undefined : await readBounded(reportFile.path, limits.maxReportBytes);
     const report = PipReportSchema.safeParse(bytes?.ok === true ? parseJson(bytes.value) : undefined);
-    if (!report.success) return { ok: false, status: "failed", message: "the sandbox handed back no readable resolution report; nothing was installed", sandbox };
+    if (!report.success)
+      return { ok: false, status: "failed", message: "the sandbox handed back no readable resolution report; nothing was installed", sandbox };
     const flat = resolvedItems(report.data);
     if (!flat.ok) return { ok: false, status: "denied", message: flat.error, sandbox };
     const built = new Map(sink.wheels().map((file) => [uploadedFilename(file), file]));
@@ -147,7 +159,11 @@ function runEnding(
   const nothing = "nothing was installed";
   if (run.aborted) return { ok: false, status: "failed", message: `the install was cancelled; ${nothing}` };
   if (run.output.overflowed) {
-    return { ok: false, status: "failed", message: `the build wrote more than ${config.output_max_mb} MB to its output streams (sandbox.output_max_mb) and was stopped; ${nothing}` };
+    return {
+      ok: false,
+      status: "failed",
+      message: `the build wrote more than ${config.output_max_mb} MB to its output streams (sandbox.output_max_mb) and was stopped; ${nothing}`,
+    };
   }
   if (run.timedOut || run.exitCode === 124) {
     return { ok: false, status: "timed-out", message: `timed out after ${timeout} s in the sandbox; the container was killed and ${nothing}` };
@@ -168,10 +184,20 @@ function runEnding(
     };
   }
   if (run.exitCode === 12) {
-    return { ok: false, status: "failed", message: `build output too large: the build filled its /out of ${config.out_max_mb} MB (sandbox.out_max_mb); ${nothing}` };
+    return {
+      ok: false,
+      status: "failed",
+      message: `build output too large: the build filled its /out of ${config.out_max_mb} MB (sandbox.out_max_mb); ${nothing}`,
+    };
   }
   if (run.exitCode === 13 || refusal !== undefined) {
-    const reason = refusal ?? stringField(events.find((event) => event.stage === "failed"), "reason") ?? "it could not be handed back";
+    const reason =
+      refusal ??
+      stringField(
+        events.find((event) => event.stage === "failed"),
+        "reason",
+      ) ??
+      "it could not be handed back";
     return { ok: false, status: "failed", message: `the sandbox's output was refused: ${reason.slice(0, 300)}; ${nothing}` };
   }
   return undefined;
@@ -183,7 +209,11 @@ function buildFailure(run: SandboxRun, events: ReadonlyArray<Record<string, unkn
   const step = failed?.step === "build" ? "building a wheel from an sdist" : "resolution";
   const log = run.output.stderrTail;
   const tail = logTail(log, 12, 1500);
-  if (/error: command '[^']*(gcc|cc|g\+\+|clang)' failed|unable to execute '[^']*(gcc|cc)'|(gcc|cc|g\+\+): (command )?not found|fatal error: [\w/.-]+\.h: No such file/.test(log)) {
+  if (
+    /error: command '[^']*(gcc|cc|g\+\+|clang)' failed|unable to execute '[^']*(gcc|cc)'|(gcc|cc|g\+\+): (command )?not found|fatal error: [\w/.-]+\.h: No such file/.test(
+      log,
+    )
+  ) {
     return `${step} failed in the sandbox: the build needs a C compiler or C headers, which the sandbox image does not have. Ask for a release that has a wheel for this platform. Last lines of the build:\n${tail}`;
   }
   return `${step} failed in the sandbox (exit ${String(run.exitCode)}): ${lastError(log)}. Last lines of pip's output:\n${tail}`;

@@ -40,7 +40,12 @@ export async function collectFiles(
     if (wheelName === undefined || received === undefined) return { ok: false, error: `the sandbox built no wheel for ${item.displayName} ${item.version}` };
     const dir = join(deps.stateDir, "files", received.sha256);
     const path = join(dir, wheelName);
-    if (await stat(path).then(() => false, () => true)) {
+    if (
+      await stat(path).then(
+        () => false,
+        () => true,
+      )
+    ) {
       await mkdir(dir, { recursive: true });
       await rename(received.path, path);
     } else await rm(received.path, { force: true });
@@ -53,7 +58,12 @@ export async function collectFiles(
  * Every wheel passes the environment's current policy (DESIGN 2) and inspection; `items` (the resolution
  * report, when there is one) names the chain of a refused dependency.
  */
-export async function verifyWheels(deps: VerifyStageDeps, env: EnvironmentRuntime, wheels: readonly VerifiedWheel[], items: readonly ResolvedItem[]): Promise<Verified> {
+export async function verifyWheels(
+  deps: VerifyStageDeps,
+  env: EnvironmentRuntime,
+  wheels: readonly VerifiedWheel[],
+  items: readonly ResolvedItem[],
+): Promise<Verified> {
   const entryPoints: string[] = [];
   for (const wheel of wheels) {
     const exact = await decideExact(wheel.name, wheel.version, env, deps.policyDeps);

@@ -30,7 +30,9 @@ export function checkCondition(condition: Condition, args: unknown): ConditionCh
   }
   const value = found.value;
   if (condition.equals !== undefined) {
-    return isScalar(value) && value === condition.equals ? { met: true } : { met: false, reason: `${name} must be ${quote(condition.equals)}; it is ${quote(value)}` };
+    return isScalar(value) && value === condition.equals
+      ? { met: true }
+      : { met: false, reason: `${name} must be ${quote(condition.equals)}; it is ${quote(value)}` };
   }
   if (condition.in !== undefined) {
     const allowed = condition.in;
@@ -46,12 +48,17 @@ export function checkCondition(condition: Condition, args: unknown): ConditionCh
       for (const _ of value) if (++count > max) break;
       return count <= max ? { met: true } : { met: false, reason: `${name} must be at most ${max} characters; it has ${value.length > max ? "more" : count}` };
     }
-    if (Array.isArray(value)) return value.length <= max ? { met: true } : { met: false, reason: `${name} must have at most ${max} items; it has ${value.length}` };
+    if (Array.isArray(value))
+      return value.length <= max ? { met: true } : { met: false, reason: `${name} must have at most ${max} items; it has ${value.length}` };
     return { met: false, reason: `${name} must be a string or an array of at most ${max}; it is ${quote(value)}` };
   }
   if (condition.regex !== undefined) {
     if (typeof value !== "string") return { met: false, reason: `${name} must be a string matching ${quote(condition.regex)}; it is ${quote(value)}` };
-    if (value.length > REGEX_INPUT_MAX) return { met: false, reason: `${name} must match ${quote(condition.regex)}, and a value over ${REGEX_INPUT_MAX} characters is never matched; it has ${value.length}` };
+    if (value.length > REGEX_INPUT_MAX)
+      return {
+        met: false,
+        reason: `${name} must match ${quote(condition.regex)}, and a value over ${REGEX_INPUT_MAX} characters is never matched; it has ${value.length}`,
+      };
     const compiled = compilePolicyRegex(condition.regex);
     // the schema compiled it at load; a pattern that no longer compiles fails closed
     if (!compiled.ok) return { met: false, reason: `the rule's regex is refused: ${compiled.error}` };

@@ -35,7 +35,11 @@ function place(entry: ToolPolicy, base: string): PlacedCondition[] {
  * or refuse more calls, never let through one the file refuses. A tool the file refuses by its default
  * stays refused whatever a grant names; under a default of allow a grant's entry applies as written.
  */
-export function toolRules(policy: Policy, tool: string, grant?: { name: string; tools: Readonly<Record<string, ToolPolicy | undefined>> | undefined }): ToolRules {
+export function toolRules(
+  policy: Policy,
+  tool: string,
+  grant?: { name: string; tools: Readonly<Record<string, ToolPolicy | undefined>> | undefined },
+): ToolRules {
   const fileEntry = Object.hasOwn(policy.tools, tool) ? policy.tools[tool] : undefined;
   const grantEntry = grant?.tools !== undefined && Object.hasOwn(grant.tools, tool) ? grant.tools[tool] : undefined;
   if (fileEntry === undefined && policy.default === "deny") return { kind: "default-deny" };

@@ -2,10 +2,7 @@ import { checkCondition } from "./conditions.js";
 import type { ToolRules } from "./effective.js";
 
 /** What the policy says about one call, before any quota: run it, refuse it, or hold it for a person. */
-export type ToolVerdict =
-  | { action: "allow" }
-  | { action: "deny"; rule: string; message: string }
-  | { action: "approval"; rule: string; message: string };
+export type ToolVerdict = { action: "allow" } | { action: "deny"; rule: string; message: string } | { action: "approval"; rule: string; message: string };
 
 /** The message of a refusal by the file's default, unchanged from before conditions existed. */
 export function defaultDenyMessage(tool: string): string {

@@ -35,7 +35,11 @@ export async function decide(requirement: Requirement, env: PolicyEnv, deps: Pol
   const pin = exactPin(requirement.specifier);
   const staticDecision = evaluate({ ...base, project: undefined, releases: () => undefined });
   // Refusals that need no index (deny list, not allowlisted, pin outside the range) stop here.
-  if (entry === undefined || env.allowlist.deny.has(requirement.normalized) || staticDecision.rules.some((rule) => rule.rule === "allowlist" && rule.outcome === "fail")) {
+  if (
+    entry === undefined ||
+    env.allowlist.deny.has(requirement.normalized) ||
+    staticDecision.rules.some((rule) => rule.rule === "allowlist" && rule.outcome === "fail")
+  ) {
     return staticDecision;
   }
 

@@ -79,7 +79,13 @@ export function evaluate(input: EvaluateInput): Decision {
 
   if (denied) {
     rules.push({ rule: "allowlist", outcome: "skip", detail: "not checked: the deny list wins" }, typosquat, ...skipRest("not checked: denied"));
-    return { allowed: false, name, rules, reason: `${name} is on the deny list of ${allowlist.source}`, hint: "this project may not be installed in this environment" };
+    return {
+      allowed: false,
+      name,
+      rules,
+      reason: `${name} is on the deny list of ${allowlist.source}`,
+      hint: "this project may not be installed in this environment",
+    };
   }
   if (entry === undefined) {
     rules.push({ rule: "allowlist", outcome: "fail", detail: `${name} is not on the allowlist` }, typosquat, ...skipRest("not checked: not on the allowlist"));
@@ -89,7 +95,9 @@ export function evaluate(input: EvaluateInput): Decision {
         name,
         rules,
         reason: `${name} is not on the allowlist and ${lookalike.why}: did you mean ${lookalike.name}?`,
-        hint: lookalike.allowed ? `did you mean ${lookalike.name}? (allowed: ${describeAllowed(allowlist, lookalike.name)})` : `did you mean ${lookalike.name}? It is not on the allowlist either; ask a maintainer`,
+        hint: lookalike.allowed
+          ? `did you mean ${lookalike.name}? (allowed: ${describeAllowed(allowlist, lookalike.name)})`
+          : `did you mean ${lookalike.name}? It is not on the allowlist either; ask a maintainer`,
         suggestion: lookalike.name,
       };
     }
@@ -98,15 +106,38 @@ export function evaluate(input: EvaluateInput): Decision {
 
   const pin = exactPin(requirement.specifier);
   if (pin !== undefined && !matchesSpecifier(pin, entry.specifier, true)) {
-    rules.push({ rule: "allowlist", outcome: "fail", detail: `${name} ${pin} is outside the allowed range; allowed: ${allowedText}` }, typosquat, ...skipRest("not checked: version not allowed"));
-    return { allowed: false, name, version: pin, rules, reason: `${name} ${pin} is not allowed; allowed: ${allowedText}`, hint: `request a version within: ${allowedText}` };
+    rules.push(
+      { rule: "allowlist", outcome: "fail", detail: `${name} ${pin} is outside the allowed range; allowed: ${allowedText}` },
+      typosquat,
+      ...skipRest("not checked: version not allowed"),
+    );
+    return {
+      allowed: false,
+      name,
+      version: pin,
+      rules,
+      reason: `${name} ${pin} is not allowed; allowed: ${allowedText}`,
+      hint: `request a version within: ${allowedText}`,
+    };
   }
 
   const project = input.project;
   if (project === undefined) {
     const reason = describeIndexFailure(name, input.projectFailure, input.indexUrl);
-    rules.push({ rule: "allowlist", outcome: "pass", detail: `allowed: ${allowedText}` }, typosquat, { rule: "exists", outcome: "fail", detail: reason }, ...skipRest("not checked: no index metadata").slice(1));
-    return { allowed: false, name, ...(pin === undefined ? {} : { version: pin }), rules, reason, hint: input.projectFailure?.kind === "not-found" ? "check the project's name" : "try again when the index is reachable" };
+    rules.push(
+      { rule: "allowlist", outcome: "pass", detail: `allowed: ${allowedText}` },
+      typosquat,
+      { rule: "exists", outcome: "fail", detail: reason },
+      ...skipRest("not checked: no index metadata").slice(1),
+    );
+    return {
+      allowed: false,
+      name,
+      ...(pin === undefined ? {} : { version: pin }),
+      rules,
+      reason,
+      hint: input.projectFailure?.kind === "not-found" ? "check the project's name" : "try again when the index is reachable",
+    };
   }
 
   const { matching, allowed } = candidateVersions(requirement, entry.specifier, project);
@@ -114,7 +145,12 @@ export function evaluate(input: EvaluateInput): Decision {
   if (matching.length === 0) {
     const newest = newestFirst(project.versions)[0];
     const detail = newest === undefined ? `${name} has no releases on the index` : `no release of ${name} matches ${wanted} on the index (newest: ${newest})`;
-    rules.push({ rule: "allowlist", outcome: "pass", detail: `allowed: ${allowedText}` }, typosquat, { rule: "exists", outcome: "fail", detail }, ...skipRest("not checked: no matching release").slice(1));
+    rules.push(
+      { rule: "allowlist", outcome: "pass", detail: `allowed: ${allowedText}` },
+      typosquat,
+      { rule: "exists", outcome: "fail", detail },
+      ...skipRest("not checked: no matching release").slice(1),
+    );
     return { allowed: false, name, ...(pin === undefined ? {} : { version: pin }), rules, reason: detail, hint: `allowed: ${allowedText}` };
   }
   if (allowed.length === 0) {
@@ -140,14 +176,23 @@ export function evaluate(input: EvaluateInput): Decision {
       now: input.now,
     });
     if (verdict.passed) {
-      return { allowed: true, name, version, files: verdict.files, rules: [...prefix, ...verdict.rules], summary: summarize(name, version, pin, entry.specifier, skipped) };
+      return {
+        allowed: true,
+        name,
+        version,
+        files: verdict.files,
+        rules: [...prefix, ...verdict.rules],
+        summary: summarize(name, version, pin, entry.specifier, skipped),
+      };
     }
     skipped.push({ version, verdict });
   }
 
   const first = skipped[0];
   const firstFailure = (verdict: VersionVerdict) => verdict.rules.find((rule) => rule.outcome === "fail");
-  const listed = skipped.slice(0, 3).map(({ version, verdict }) => `${version} (${firstFailure(verdict)?.rule ?? "?"}: ${firstFailure(verdict)?.detail ?? ""})`);
+  const listed = skipped
+    .slice(0, 3)
+    .map(({ version, verdict }) => `${version} (${firstFailure(verdict)?.rule ?? "?"}: ${firstFailure(verdict)?.detail ?? ""})`);
   const more = allowed.length - Math.min(skipped.length, 3);
   const reason =
     skipped.length === 1 && first !== undefined
@@ -176,7 +221,13 @@ function sameVersion(a: string, b: string): boolean {
   }
 }
 
-function summarize(name: string, version: string, pin: string | undefined, allowedSpecifier: string, skipped: { version: string; verdict: VersionVerdict }[]): string {
+function summarize(
+  name: string,
+  version: string,
+  pin: string | undefined,
+  allowedSpecifier: string,
+  skipped: { version: string; verdict: VersionVerdict }[],
+): string {
   const base =
     pin !== undefined
       ? `${name} ${version}, as pinned, passes every rule`
@@ -209,11 +260,7 @@ export function describeIndexFailure(name: string, failure: IndexFailure | undef
   }
 }
 
-function findLookalike(
-  name: string,
-  allowlist: Allowlist,
-  popular: PopularNamesInput,
-): { name: string; why: string; allowed: boolean } | undefined {
+function findLookalike(name: string, allowlist: Allowlist, popular: PopularNamesInput): { name: string; why: string; allowed: boolean } | undefined {
   const allowedIndex = createNameIndex(allowlist.packages.keys());
   const fromAllowlist = allowedIndex.lookalike(name);
   if (fromAllowlist !== undefined) return { ...fromAllowlist, allowed: true };

@@ -15,9 +15,7 @@ export function findExemptions(
   version: string,
   now: Date,
 ): { active: Exemption | undefined; expired: Exemption | undefined } {
-  const matching = exemptions.filter(
-    (e) => e.rule === rule && e.package === name && (e.version === undefined || e.version === version),
-  );
+  const matching = exemptions.filter((e) => e.rule === rule && e.package === name && (e.version === undefined || e.version === version));
   return {
     active: matching.find((e) => !isExpired(e.expires, now)),
     expired: matching.find((e) => isExpired(e.expires, now)),

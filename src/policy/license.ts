@@ -37,7 +37,7 @@ const CLASSIFIERS: Record<string, string> = {
 
 /** Common free-text `license` values → SPDX, compared lower-cased with punctuation squeezed. */
 const LICENSE_TEXT: Record<string, string> = {
-  "mit": "MIT",
+  mit: "MIT",
   "mit license": "MIT",
   "the mit license": "MIT",
   "apache 2": "Apache-2.0",
@@ -47,7 +47,7 @@ const LICENSE_TEXT: Record<string, string> = {
   "apache software license": "Apache-2.0",
   "apache software license 2.0": "Apache-2.0",
   "asl 2": "Apache-2.0",
-  "bsd": "BSD-2-Clause AND BSD-3-Clause",
+  bsd: "BSD-2-Clause AND BSD-3-Clause",
   "bsd license": "BSD-2-Clause AND BSD-3-Clause",
   "new bsd": "BSD-3-Clause",
   "new bsd license": "BSD-3-Clause",
@@ -55,19 +55,19 @@ const LICENSE_TEXT: Record<string, string> = {
   "bsd 3 clause": "BSD-3-Clause",
   "2 clause bsd": "BSD-2-Clause",
   "simplified bsd": "BSD-2-Clause",
-  "psf": "PSF-2.0",
+  psf: "PSF-2.0",
   "psf license": "PSF-2.0",
   "python software foundation license": "PSF-2.0",
-  "isc": "ISC",
+  isc: "ISC",
   "isc license": "ISC",
   "mpl 2.0": "MPL-2.0",
-  "gplv2": "GPL-2.0-only",
+  gplv2: "GPL-2.0-only",
   "gplv2+": "GPL-2.0-or-later",
-  "gplv3": "GPL-3.0-only",
+  gplv3: "GPL-3.0-only",
   "gplv3+": "GPL-3.0-or-later",
-  "lgplv3": "LGPL-3.0-only",
+  lgplv3: "LGPL-3.0-only",
   "lgplv3+": "LGPL-3.0-or-later",
-  "unlicense": "Unlicense",
+  unlicense: "Unlicense",
   "public domain": "Unlicense",
 };
 
@@ -115,7 +115,10 @@ function licenseFromText(text: string): string | undefined {
 /** An SPDX-looking expression: identifiers with hyphens or digits (MIT, Apache-2.0), joined by AND/OR/WITH. */
 function looksLikeSpdx(text: string): boolean {
   if (!SPDX_EXPRESSION.test(text)) return false;
-  const ids = text.replace(/[()]/g, " ").split(/\s+/).filter((token) => token !== "" && !SPDX_OPERATORS.has(token));
+  const ids = text
+    .replace(/[()]/g, " ")
+    .split(/\s+/)
+    .filter((token) => token !== "" && !SPDX_OPERATORS.has(token));
   return ids.length > 0 && ids.every((id) => /^(MIT|ISC|Unlicense|[A-Za-z0-9.+]+-[A-Za-z0-9.+-]+)$/.test(id)) && parseExpression(text) !== undefined;
 }
 

@@ -90,9 +90,7 @@ function checkYanked(ctx: VersionContext, label: string): { check: Check; files:
 function checkReleaseAge(ctx: VersionContext, label: string, files: readonly IndexFile[]): Check {
   const cooldown = ctx.allowlist.rules.min_release_age_days;
   if (cooldown === 0) return { result: { rule: "release-age", outcome: "skip", detail: "no cooldown configured (min_release_age_days: 0)" } };
-  const times = (files.length > 0 ? files : ctx.files)
-    .map((file) => file.uploadTime?.getTime())
-    .filter((time): time is number => time !== undefined);
+  const times = (files.length > 0 ? files : ctx.files).map((file) => file.uploadTime?.getTime()).filter((time): time is number => time !== undefined);
   if (ctx.release?.uploadTime !== undefined) times.push(ctx.release.uploadTime.getTime());
   const exemption = findExemptions(ctx.allowlist.exemptions, "min_release_age", ctx.name, ctx.version, ctx.now);
   const expiredNote = exemption.expired === undefined ? "" : `; an exemption expired on ${exemption.expired.expires.slice(0, 10)} and no longer applies`;
@@ -101,7 +99,11 @@ function checkReleaseAge(ctx: VersionContext, label: string, files: readonly Ind
       return { result: { rule: "release-age", outcome: "pass", detail: `upload time unknown, but exempted ${describeExemption(exemption.active)}` } };
     }
     return {
-      result: { rule: "release-age", outcome: "fail", detail: `the index gives no upload time for ${label}, so the ${cooldown}-day cooldown cannot be verified${expiredNote}` },
+      result: {
+        rule: "release-age",
+        outcome: "fail",
+        detail: `the index gives no upload time for ${label}, so the ${cooldown}-day cooldown cannot be verified${expiredNote}`,
+      },
       hint: "ask a maintainer for an exemption (rule min_release_age) if this release is needed",
     };
   }
@@ -138,9 +140,7 @@ function fixedVulnerabilities(ctx: VersionContext): string[] {
   if (previous === undefined) return [];
   return previous.vulnerabilities
     .filter((v) => v.withdrawn === undefined)
-    .filter((v) =>
-      v.fixedIn.some((fix) => safeCompare(fix, ctx.version) <= 0 && safeCompare(fix, previous.version) > 0),
-    )
+    .filter((v) => v.fixedIn.some((fix) => safeCompare(fix, ctx.version) <= 0 && safeCompare(fix, previous.version) > 0))
     .map((v) => v.id);
 }
 
@@ -181,7 +181,10 @@ function checkRequiresPython(ctx: VersionContext, label: string, files: readonly
       result: {
         rule: "requires-python",
         outcome: "pass",
-        detail: constraint === undefined ? `${label} states no Python constraint (this environment runs Python ${py})` : `requires-python ${constraint} admits Python ${py}`,
+        detail:
+          constraint === undefined
+            ? `${label} states no Python constraint (this environment runs Python ${py})`
+            : `requires-python ${constraint} admits Python ${py}`,
       },
     },
     files: fitting,
@@ -219,7 +222,11 @@ function checkVulnerabilities(ctx: VersionContext, label: string): Check {
   const fixes = open.flatMap((v) => v.fixedIn).filter((fix) => safeCompare(fix, ctx.version) > 0);
   const newestFix = fixes.sort((a, b) => safeCompare(b, a))[0];
   return {
-    result: { rule: "vulnerabilities", outcome: "fail", detail: `${label} has known vulnerabilities: ${list}${notes.length > 0 ? ` (${notes.join("; ")})` : ""}` },
+    result: {
+      rule: "vulnerabilities",
+      outcome: "fail",
+      detail: `${label} has known vulnerabilities: ${list}${notes.length > 0 ? ` (${notes.join("; ")})` : ""}`,
+    },
     hint: newestFix === undefined ? `request another version of ${ctx.name}` : `request ${ctx.name}>=${newestFix}`,
   };
 }
@@ -267,7 +274,9 @@ function checkWheels(ctx: VersionContext, label: string, files: readonly IndexFi
   if (!ctx.allowlist.rules.wheels_only) {
     if (wheels.length === 0 && sdists.length === 0 && files.length > 0) {
       return {
-        check: { result: { rule: "wheels-only", outcome: "fail", detail: `no file of ${label} can be installed on ${target} (no compatible wheel, no sdist)` } },
+        check: {
+          result: { rule: "wheels-only", outcome: "fail", detail: `no file of ${label} can be installed on ${target} (no compatible wheel, no sdist)` },
+        },
         files: [],
       };
     }
@@ -283,16 +292,27 @@ function checkWheels(ctx: VersionContext, label: string, files: readonly IndexFi
     };
   }
   if (wheels.length > 0) {
-    return { check: { result: { rule: "wheels-only", outcome: "pass", detail: `${wheels.length} compatible wheel(s), e.g. ${wheels[0]?.filename ?? ""}` } }, files: wheels };
+    return {
+      check: { result: { rule: "wheels-only", outcome: "pass", detail: `${wheels.length} compatible wheel(s), e.g. ${wheels[0]?.filename ?? ""}` } },
+      files: wheels,
+    };
   }
   const exemption = findExemptions(ctx.allowlist.exemptions, "wheels_only", ctx.name, ctx.version, ctx.now);
   if (exemption.active !== undefined && sdists.length > 0) {
     return {
-      check: { result: { rule: "wheels-only", outcome: "pass", detail: `no wheel for ${target}, but a build is exempted ${describeExemption(exemption.active)}` } },
+      check: {
+        result: { rule: "wheels-only", outcome: "pass", detail: `no wheel for ${target}, but a build is exempted ${describeExemption(exemption.active)}` },
+      },
       files: sdists,
     };
   }
-  const present = files.length === 0 ? "no files" : files.map((file) => file.filename).slice(0, 3).join(", ");
+  const present =
+    files.length === 0
+      ? "no files"
+      : files
+          .map((file) => file.filename)
+          .slice(0, 3)
+          .join(", ");
   return {
     check: {
       result: { rule: "wheels-only", outcome: "fail", detail: `${label} has no wheel for ${target} (${present}); wheels_only refuses builds from source` },

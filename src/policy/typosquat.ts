@@ -24,12 +24,7 @@ const MIN_FUZZY_LENGTH = 4;
  * look alike folded together (0→o, 1/i→l, rn→m, vv→w).
  */
 export function skeleton(name: string): string {
-  return normalizeName(name)
-    .replace(/-/g, "")
-    .replace(/0/g, "o")
-    .replace(/[1i]/g, "l")
-    .replace(/rn/g, "m")
-    .replace(/vv/g, "w");
+  return normalizeName(name).replace(/-/g, "").replace(/0/g, "o").replace(/[1i]/g, "l").replace(/rn/g, "m").replace(/vv/g, "w");
 }
 
 /** The skeleton without a `py`/`python` prefix or suffix, when something substantial remains. */

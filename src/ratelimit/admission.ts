@@ -2,7 +2,15 @@
 export type Admission =
   | { ok: true; release: () => void; approval?: { id: string } }
   | { ok: false; outcome: "rate-limited" | "denied" | "rejected"; message: string; retryAfterSeconds?: number; retryAt?: string; rule?: string }
-  | { ok: false; outcome: "pending"; message: string; rule: string; approval: { id: string; expiresAt: string }; retryAfterSeconds?: undefined; retryAt?: undefined };
+  | {
+      ok: false;
+      outcome: "pending";
+      message: string;
+      rule: string;
+      approval: { id: string; expiresAt: string };
+      retryAfterSeconds?: undefined;
+      retryAt?: undefined;
+    };
 
 /** The rate-limit stage as the server sees it: one call per tool call, before the tool runs. */
 export interface Admitter {

@@ -115,7 +115,10 @@ export function createLimiter(options: LimiterOptions): Admitter {
         const limit = checks.find((check) => check === taken.check)?.limit ?? checks[0]?.limit;
         const retryAfterSeconds = Math.max(1, Math.ceil((taken.retryAt - now) / 1000));
         const retryAt = new Date(taken.retryAt).toISOString();
-        const what = limit === undefined ? "a rate limit" : `${limit.counter} allows ${limit.max} call(s) per ${limit.window} for ${describeScope(limit, identity, environment)}`;
+        const what =
+          limit === undefined
+            ? "a rate limit"
+            : `${limit.counter} allows ${limit.max} call(s) per ${limit.window} for ${describeScope(limit, identity, environment)}`;
         return {
           ok: false,
           outcome: "rate-limited",
@@ -127,7 +130,12 @@ export function createLimiter(options: LimiterOptions): Admitter {
       // An approval is used up only by a call that got past the limits, so a rate-limited retry keeps it.
       // Another process may have used it between lookup and here: then this call is refused (its quota is spent).
       if (approvalId !== undefined && options.callApprovals?.consume(approvalId, options.now()) !== true) {
-        return { ok: false, outcome: "denied", rule: verdict.action === "approval" ? verdict.rule : "approval", message: `approval ${approvalId} was already used by another call; repeat the call to ask again` };
+        return {
+          ok: false,
+          outcome: "denied",
+          rule: verdict.action === "approval" ? verdict.rule : "approval",
+          message: `approval ${approvalId} was already used by another call; repeat the call to ask again`,
+        };
       }
 
       running.set(slot, busy + 1);

@@ -27,10 +27,16 @@ export function parseRequirement(raw: string): ParseResult {
     return refuse("invalid-name", `package_name ${quoted} does not start with a project name; ${NAME_FORM}. Shell syntax is never interpreted.`);
   }
   if (name.length > REQUIREMENT_LIMITS.name) {
-    return refuse("too-long", `package_name ${quoted} has a ${name.length}-character name; pipgate accepts names of at most ${REQUIREMENT_LIMITS.name} characters.`);
+    return refuse(
+      "too-long",
+      `package_name ${quoted} has a ${name.length}-character name; pipgate accepts names of at most ${REQUIREMENT_LIMITS.name} characters.`,
+    );
   }
   if (ARCHIVE.test(name)) {
-    return refuse("path", `package_name ${quoted} is an archive file name, which pip would read from disk; pipgate installs only from its configured index, never from local files.`);
+    return refuse(
+      "path",
+      `package_name ${quoted} is an archive file name, which pip would read from disk; pipgate installs only from its configured index, never from local files.`,
+    );
   }
   if (!isValidName(name)) {
     const word = text.split(/\s/)[0] ?? name;
@@ -76,10 +82,16 @@ function parseExtras(rest: string, quoted: string): ExtrasResult {
   }
   for (const extra of listed) {
     if (extra.length > REQUIREMENT_LIMITS.extra) {
-      return refuse("too-long", `package_name ${quoted} has a ${extra.length}-character extra; pipgate accepts extras of at most ${REQUIREMENT_LIMITS.extra} characters.`);
+      return refuse(
+        "too-long",
+        `package_name ${quoted} has a ${extra.length}-character extra; pipgate accepts extras of at most ${REQUIREMENT_LIMITS.extra} characters.`,
+      );
     }
     if (!isValidName(extra)) {
-      return refuse("invalid-specifier", `package_name ${quoted} has the invalid extra ${echo(extra)}; extras are names like project names, written "name[extra1,extra2]".`);
+      return refuse(
+        "invalid-specifier",
+        `package_name ${quoted} has the invalid extra ${echo(extra)}; extras are names like project names, written "name[extra1,extra2]".`,
+      );
     }
   }
   const extras = [...new Set(listed.map(normalizeName))];

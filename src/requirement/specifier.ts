@@ -4,15 +4,12 @@ import { echo } from "./echo.js";
 import { isValidName } from "./name.js";
 
 /** A specifier set checked clause by clause, with the reason an agent can act on when it is not one. */
-export type SpecifierResult =
-  | { ok: true; specifier: string }
-  | { ok: false; problem: string; tooLong?: true };
+export type SpecifierResult = { ok: true; specifier: string } | { ok: false; problem: string; tooLong?: true };
 
 const CLAUSE = /^(===|~=|==|!=|<=|>=|<|>)\s*(.*)$/;
 /** `===` compares strings; keep its operand to the characters real versions use. */
 const ARBITRARY_VERSION = /^[A-Za-z0-9][A-Za-z0-9._+!-]*$/;
-const CLAUSE_FORM =
-  'a clause is an operator (===, ~=, ==, !=, <=, >=, < or >) followed by a PEP 440 version such as 1.26.4, 2.0rc1 or 1.26.*';
+const CLAUSE_FORM = "a clause is an operator (===, ~=, ==, !=, <=, >=, < or >) followed by a PEP 440 version such as 1.26.4, 2.0rc1 or 1.26.*";
 
 /**
  * Parses the specifier part of a requirement ("" for none) into pipgate's canonical form: clauses in

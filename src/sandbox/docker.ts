@@ -183,10 +183,13 @@ export async function startAttachedContainer(
   let removed: Promise<void> | undefined;
   const remove = () =>
     (removed ??= container.remove({ force: true, v: true }).catch((error: unknown) => {
-      if (!/no such container|is already in progress/i.test(errorMessage(error))) log.error({ err: errorMessage(error), id: container.id }, "could not remove an upstream container");
+      if (!/no such container|is already in progress/i.test(errorMessage(error)))
+        log.error({ err: errorMessage(error), id: container.id }, "could not remove an upstream container");
     }));
   try {
-    const stream = (await container.attach({ stream: true, stdin: true, stdout: true, stderr: true, hijack: true })) as NodeJS.ReadWriteStream & { destroy?: () => void };
+    const stream = (await container.attach({ stream: true, stdin: true, stdout: true, stderr: true, hijack: true })) as NodeJS.ReadWriteStream & {
+      destroy?: () => void;
+    };
     stream.on("data", (chunk: Buffer) => onOutput(chunk));
     stream.on("error", () => undefined);
     const streamEnded = new Promise<void>((resolve) => {
@@ -216,7 +219,11 @@ export async function startAttachedContainer(
         stream.end();
       },
       ended,
-      kill: (signal) => container.kill({ signal }).then(() => undefined, () => undefined),
+      kill: (signal) =>
+        container.kill({ signal }).then(
+          () => undefined,
+          () => undefined,
+        ),
       remove,
     };
   } catch (error) {

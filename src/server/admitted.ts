@@ -25,10 +25,14 @@ export async function admitThen(
   work: () => CallToolResult | Promise<CallToolResult>,
   shape?: RefusalShape,
 ): Promise<CallToolResult> {
-  const admission = deps.admitter?.admit(request.identity, request.tool, request.environment, request.arguments) ?? { ok: true as const, release: () => undefined };
+  const admission = deps.admitter?.admit(request.identity, request.tool, request.environment, request.arguments) ?? {
+    ok: true as const,
+    release: () => undefined,
+  };
   if (!admission.ok) {
     // a call held for a person names its approval; the same call passes once approved
-    const held = admission.outcome === "pending" ? { approval: { id: admission.approval.id, expires_at: admission.approval.expiresAt, rule: admission.rule } } : {};
+    const held =
+      admission.outcome === "pending" ? { approval: { id: admission.approval.id, expires_at: admission.approval.expiresAt, rule: admission.rule } } : {};
     const extra = {
       ...(admission.retryAfterSeconds === undefined ? {} : { retry_after_seconds: admission.retryAfterSeconds }),
       ...(admission.outcome === "pending" ? { approval_id: admission.approval.id, expires_at: admission.approval.expiresAt } : {}),
@@ -49,5 +53,10 @@ export async function admitThen(
 export function admitted(deps: ServerDeps, tool: string, handler: ToolHandler): ToolHandler {
   const known = deps.pipeline.environments.names();
   return (args, extra) =>
-    admitThen(deps, { identity: deps.identity(extra), tool, environment: rawEnvironment(args, known), arguments: args }, () => handler(args, extra), refusalOnly);
+    admitThen(
+      deps,
+      { identity: deps.identity(extra), tool, environment: rawEnvironment(args, known), arguments: args },
+      () => handler(args, extra),
+      refusalOnly,
+    );
 }

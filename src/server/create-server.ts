@@ -50,7 +50,10 @@ export function ownTools(deps: ServerDeps): ToolTable {
 /** One MCP server over the given collaborators, with an extension's tools beside its own; the transport is the caller's choice. */
 export function createServer(deps: ServerDeps, extension?: ServerExtension): { server: Server; close: () => Promise<void> } {
   const own = ownTools(deps);
-  const instructions = extension?.instructions === undefined ? INSTRUCTIONS : `${INSTRUCTIONS}\n\nThe other tools are the upstream server's, as pipgate's policy allows them:\n${extension.instructions}`;
+  const instructions =
+    extension?.instructions === undefined
+      ? INSTRUCTIONS
+      : `${INSTRUCTIONS}\n\nThe other tools are the upstream server's, as pipgate's policy allows them:\n${extension.instructions}`;
   const server = new Server(SERVER_INFO, {
     capabilities: { tools: { listChanged: true }, logging: {}, ...extension?.capabilities },
     instructions,

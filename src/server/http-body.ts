@@ -1,8 +1,6 @@
 import type { IncomingMessage } from "node:http";
 
-export type BodyRead =
-  | { ok: true; body: Buffer }
-  | { ok: false; reason: "too-large" | "aborted" };
+export type BodyRead = { ok: true; body: Buffer } | { ok: false; reason: "too-large" | "aborted" };
 
 /**
  * A request body, read up to `maxBytes` where the bytes arrive: a declared Content-Length over the cap

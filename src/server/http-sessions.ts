@@ -17,8 +17,7 @@ export interface SessionEntry<T> {
 
 /** Whether a new session may open: it may cost the same grant's least recently used idle session. */
 export type Admission<T> =
-  | { ok: true; evicted: SessionEntry<T> | undefined }
-  | { ok: false; status: 429 | 503; cap: "max_sessions_per_grant" | "max_sessions"; message: string };
+  { ok: true; evicted: SessionEntry<T> | undefined } | { ok: false; status: 429 | 503; cap: "max_sessions_per_grant" | "max_sessions"; message: string };
 
 /** Counters since start, for `doctor`, tests and the bench. */
 export interface SessionStats {

@@ -108,7 +108,10 @@ export function sweepIntervalMs(idleMs: number): number {
 export async function startHttpServer(options: HttpServeOptions): Promise<Result<HttpServer>> {
   const { listen, log } = options;
   if (!isLoopback(listen.host) && options.allowRemote !== true) {
-    return { ok: false, error: `refusing to listen on ${listen.host}, which is not a loopback address; pass --allow-remote if that is really meant (and put TLS in front)` };
+    return {
+      ok: false,
+      error: `refusing to listen on ${listen.host}, which is not a loopback address; pass --allow-remote if that is really meant (and put TLS in front)`,
+    };
   }
   const limits = options.limits ?? HttpSchema.parse({});
   const idleMs = limits.session_idle_seconds * 1000;
@@ -136,7 +139,9 @@ export async function startHttpServer(options: HttpServeOptions): Promise<Result
     const read = await readBoundedBody(req, limits.max_body_bytes);
     if (!read.ok) {
       if (read.reason === "too-large") {
-        refuse(res, 413, `request body larger than ${String(limits.max_body_bytes)} bytes (http.max_body_bytes in pipgate.yaml); send a smaller request`, { connection: "close" });
+        refuse(res, 413, `request body larger than ${String(limits.max_body_bytes)} bytes (http.max_body_bytes in pipgate.yaml); send a smaller request`, {
+          connection: "close",
+        });
       }
       return undefined;
     }
@@ -173,7 +178,13 @@ export async function startHttpServer(options: HttpServeOptions): Promise<Result
         closeSession(entry, "expired");
       }
       if (entry === undefined || sessions.get(sessionId) === undefined) {
-        return refuse(res, 404, `Session not found: it was closed or sat idle longer than ${String(limits.session_idle_seconds)} s; send a new initialize request without Mcp-Session-Id`, {}, SESSION_NOT_FOUND);
+        return refuse(
+          res,
+          404,
+          `Session not found: it was closed or sat idle longer than ${String(limits.session_idle_seconds)} s; send a new initialize request without Mcp-Session-Id`,
+          {},
+          SESSION_NOT_FOUND,
+        );
       }
       track(entry, res, false);
       const body = req.method === "POST" ? await readBody(req, res) : { value: undefined };

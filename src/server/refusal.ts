@@ -49,9 +49,14 @@ export function isRefusalContent(structured: Record<string, unknown>): boolean {
  * refusals while a success stays as strict as its own schema.
  */
 export function advertisedOutputSchema(success: z.ZodObject): NonNullable<Tool["outputSchema"]> {
-  const json = toJsonSchemaCompat(success, { strictUnions: true, pipeStrategy: "output" }) as NonNullable<Tool["outputSchema"]> & { required?: string[]; anyOf?: unknown[] };
+  const json = toJsonSchemaCompat(success, { strictUnions: true, pipeStrategy: "output" }) as NonNullable<Tool["outputSchema"]> & {
+    required?: string[];
+    anyOf?: unknown[];
+  };
   const refusal = toJsonSchemaCompat(RefusalSchema, { strictUnions: true, pipeStrategy: "output" }) as Record<string, unknown>;
   delete refusal.$schema;
   const { required = [], ...rest } = json;
-  return { ...rest, properties: { ...(rest.properties ?? {}), refusal }, anyOf: [{ required }, { required: ["refusal"] }] } as NonNullable<Tool["outputSchema"]>;
+  return { ...rest, properties: { ...(rest.properties ?? {}), refusal }, anyOf: [{ required }, { required: ["refusal"] }] } as NonNullable<
+    Tool["outputSchema"]
+  >;
 }

@@ -55,9 +55,12 @@ export function createToolTable(): ToolTable {
       if (result.structuredContent === undefined) return result;
       const schema = isRefusalContent(result.structuredContent) && tool.refusal !== undefined ? tool.refusal : output;
       const checked = await schema.safeParseAsync(result.structuredContent);
-      return checked.success ? result : toolError(`Output validation error: Invalid structured content for tool ${name}'s error: ${getParseErrorMessage(checked.error)}`);
+      return checked.success
+        ? result
+        : toolError(`Output validation error: Invalid structured content for tool ${name}'s error: ${getParseErrorMessage(checked.error)}`);
     }
-    if (result.structuredContent === undefined) return toolError(`Output validation error: Tool ${name} has an output schema but no structured content was provided`);
+    if (result.structuredContent === undefined)
+      return toolError(`Output validation error: Tool ${name} has an output schema but no structured content was provided`);
     const checked = await output.safeParseAsync(result.structuredContent);
     if (!checked.success) return toolError(`Output validation error: Invalid structured content for tool ${name}: ${getParseErrorMessage(checked.error)}`);
     return result;
@@ -71,9 +74,7 @@ export function createToolTable(): ToolTable {
         ...(config.title === undefined ? {} : { title: config.title }),
         ...(config.description === undefined ? {} : { description: config.description }),
         inputSchema: toJsonSchemaCompat(config.inputSchema, { strictUnions: true, pipeStrategy: "input" }) as Tool["inputSchema"],
-        ...(config.outputSchema === undefined
-          ? {}
-          : { outputSchema: advertisedOutputSchema(config.outputSchema) }),
+        ...(config.outputSchema === undefined ? {} : { outputSchema: advertisedOutputSchema(config.outputSchema) }),
         ...(config.annotations === undefined ? {} : { annotations: config.annotations }),
       };
       tools.set(name, { config, handler, definition, refusal: config.outputSchema === undefined ? undefined : refusalOutputSchema(config.outputSchema) });

@@ -129,12 +129,7 @@ function upgradeField() {
 function timeoutField(ctx: ArgumentContext) {
   const bounds = (issue: { input: unknown }) =>
     `timeout must be a whole number of seconds from 1 to ${ctx.timeoutMax}, not ${describeValue(issue.input)}; it defaults to ${defaultTimeout(ctx)}.`;
-  return z
-    .number({ error: bounds })
-    .int({ error: bounds })
-    .min(1, { error: bounds })
-    .max(ctx.timeoutMax, { error: bounds })
-    .default(defaultTimeout(ctx));
+  return z.number({ error: bounds }).int({ error: bounds }).min(1, { error: bounds }).max(ctx.timeoutMax, { error: bounds }).default(defaultTimeout(ctx));
 }
 
 /** The strict schema of `install_package` arguments: what the handler validates against. */

@@ -49,11 +49,7 @@ export function dataPathReason(path: string, dataDir: string | undefined): strin
   return undefined;
 }
 
-const SITE_PACKAGES_UNDER_PREFIX = [
-  /^lib(?:64)?\/[^/]*python[^/]*\/site-packages\/(.+)$/i,
-  /^Lib\/site-packages\/(.+)$/i,
-  /^site-packages\/(.+)$/i,
-];
+const SITE_PACKAGES_UNDER_PREFIX = [/^lib(?:64)?\/[^/]*python[^/]*\/site-packages\/(.+)$/i, /^Lib\/site-packages\/(.+)$/i, /^site-packages\/(.+)$/i];
 
 /**
  * Where a path of the archive lands relative to site-packages, or undefined when it lands elsewhere:

@@ -59,10 +59,7 @@ function checkStartupHooks(context: CheckContext, paths: string[], allowPth: boo
  * Inspects a wheel file without running any of it. `ok: false` only when it cannot be read as a
  * wheel at all; every policy finding is a line in `problems`, and any problem means do not install.
  */
-export function inspectWheel(
-  path: string,
-  options: InspectOptions,
-): { ok: true; inspection: WheelInspection } | { ok: false; error: string } {
+export function inspectWheel(path: string, options: InspectOptions): { ok: true; inspection: WheelInspection } | { ok: false; error: string } {
   const filename = basename(path);
   let bytes: Buffer;
   try {

@@ -173,9 +173,7 @@ function placeLocal(bytes: Buffer, placed: Placed, centralStart: number, problem
   if (bytes.readUInt16LE(at + 8) !== entry.method) refuse("local and central headers disagree on compression method");
   if ((flags & FLAG_DATA_DESCRIPTOR) === 0) {
     const agree =
-      bytes.readUInt32LE(at + 14) === entry.crc32 &&
-      bytes.readUInt32LE(at + 18) === entry.compressedSize &&
-      bytes.readUInt32LE(at + 22) === entry.size;
+      bytes.readUInt32LE(at + 14) === entry.crc32 && bytes.readUInt32LE(at + 18) === entry.compressedSize && bytes.readUInt32LE(at + 22) === entry.size;
     if (!agree) refuse("local and central headers disagree on CRC or sizes");
   }
 }

@@ -175,13 +175,18 @@ describe("pipgate allowlist add and remove", () => {
 
   it("finds the file from pipgate.yaml: --env, default when omitted, and names the environments it knows", async () => {
     const other = tmp.file("other.yaml", "packages: {}\n");
-    const config = tmp.file("pipgate.yaml", `environments:\n  default: {python: /usr/bin/python3, allowlist: allowlist.yaml}\n  data: {python: /usr/bin/python3, allowlist: other.yaml}\n`);
+    const config = tmp.file(
+      "pipgate.yaml",
+      `environments:\n  default: {python: /usr/bin/python3, allowlist: allowlist.yaml}\n  data: {python: /usr/bin/python3, allowlist: other.yaml}\n`,
+    );
     const io = capture();
     expect(await allowlist(["add", "attrs", "*", "--config", config], io)).toBe(0);
     expect(readFileSync(file, "utf8")).toContain('  attrs: "*"');
     expect(await allowlist(["add", "polars", "*", "--env", "data", "--config", config], io)).toBe(0);
     expect(readFileSync(other, "utf8")).toBe('packages:\n  polars: "*"\n');
-    await expect(allowlist(["add", "polars", "*", "--env", "nope", "--config", config], io)).rejects.toThrow(/no environment named "nope".*configured: default, data/);
+    await expect(allowlist(["add", "polars", "*", "--env", "nope", "--config", config], io)).rejects.toThrow(
+      /no environment named "nope".*configured: default, data/,
+    );
     await expect(allowlist(["show", "--env", "data", "--file", other, "--config", config], io)).rejects.toThrow(/not both/);
   });
 });

@@ -99,10 +99,13 @@ describe("pipgate allowlist import", () => {
   });
 
   it("imports real `pip freeze` output: name==version lines from an index, and refuses its `name @ file://` lines", async () => {
-    const index = await startIndexServer({ projects: [{ name: "demo-lib", releases: [{ version: "1.0.0", dists: [buildWheel({ name: "demo-lib", version: "1.0.0" })] }] }] });
+    const index = await startIndexServer({
+      projects: [{ name: "demo-lib", releases: [{ version: "1.0.0", dists: [buildWheel({ name: "demo-lib", version: "1.0.0" })] }] }],
+    });
     try {
       const target = join(tmp.dir, "site");
-      const pip = (...args: string[]) => execa("python3", ["-m", "pip", ...args], { env: { PIP_CONFIG_FILE: "/dev/null", PIP_DISABLE_PIP_VERSION_CHECK: "1" } });
+      const pip = (...args: string[]) =>
+        execa("python3", ["-m", "pip", ...args], { env: { PIP_CONFIG_FILE: "/dev/null", PIP_DISABLE_PIP_VERSION_CHECK: "1" } });
       await pip("install", "--no-deps", "--target", target, "--index-url", index.url, "demo-lib", "wheel");
       await pip("install", "--no-deps", "--target", target, "--no-index", "/usr/share/python-wheels/setuptools-66.1.1-py3-none-any.whl");
       const { stdout } = await pip("freeze", "--all", "--path", target);
@@ -114,7 +117,13 @@ describe("pipgate allowlist import", () => {
       expect(refused.err()).toMatch(/refused "setuptools @ file:\/\/.*a direct reference/);
       expect(readFileSync(file, "utf8")).toBe(COMMENTED);
 
-      tmp.file("freeze.txt", stdout.split("\n").filter((line) => !line.includes(" @ ")).join("\n"));
+      tmp.file(
+        "freeze.txt",
+        stdout
+          .split("\n")
+          .filter((line) => !line.includes(" @ "))
+          .join("\n"),
+      );
       const io = capture();
       expect(await allowlist(["import", freeze, "--file", file], io)).toBe(0);
       const packages = parse(readFileSync(file, "utf8")).packages as Record<string, string>;
@@ -174,7 +183,10 @@ describe("pipgate allowlist show", () => {
     );
     const json = capture();
     expect(await allowlist(["show", "--json", "--file", file], json)).toBe(0);
-    expect(JSON.parse(json.out())).toMatchObject({ deny: ["evil-pkg"], packages: [{ name: "requests", specifier: ">=2.31,<3", comment: "http client" }, {}, {}, {}] });
+    expect(JSON.parse(json.out())).toMatchObject({
+      deny: ["evil-pkg"],
+      packages: [{ name: "requests", specifier: ">=2.31,<3", comment: "http client" }, {}, {}, {}],
+    });
   });
 
   it("shows control characters from the file as escapes", async () => {

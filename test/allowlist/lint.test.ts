@@ -133,7 +133,10 @@ describe("pipgate allowlist lint --online", () => {
 
   it("reports an index it cannot reach as a finding, not as a clean file", async () => {
     const file = tmp.file("unreach.yaml", "packages:\n  requests: '*'\n");
-    const config = tmp.file("down.yaml", `index: {url: "${index.url}", retries: 0}\nenvironments:\n  default: {python: /usr/bin/python3, allowlist: unreach.yaml}\n`);
+    const config = tmp.file(
+      "down.yaml",
+      `index: {url: "${index.url}", retries: 0}\nenvironments:\n  default: {python: /usr/bin/python3, allowlist: unreach.yaml}\n`,
+    );
     index.setOffline(true);
     try {
       const io = capture();

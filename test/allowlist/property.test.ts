@@ -18,7 +18,11 @@ deny: [evil]
 `;
 
 const name = fc
-  .tuple(fc.constantFrom("attrs", "pandas", "requests", "numpy", "foo-bar", "zope.interface", "httpx", "a1", "true"), fc.boolean(), fc.constantFrom("-", "_", "."))
+  .tuple(
+    fc.constantFrom("attrs", "pandas", "requests", "numpy", "foo-bar", "zope.interface", "httpx", "a1", "true"),
+    fc.boolean(),
+    fc.constantFrom("-", "_", "."),
+  )
   .map(([base, upper, sep]) => (upper ? base.toUpperCase() : base).replace(/[-_.]/g, sep));
 const specifier = fc.constantFrom("*", ">=1", "==1.2.3", "~=2.1", ">=2.31,<3", "!=1.5,>=1");
 const reason = fc.option(fc.constantFrom("ticket 7", "needed by the ETL job", "  spaced   out  "), { nil: undefined });
@@ -65,7 +69,11 @@ describe("allowlist edits, for any name and specifier", () => {
         const after = parse(result.text) as { packages: Record<string, unknown> };
         const same = Object.keys(before.packages).filter((key) => normalizeName(key) !== normalizeName(rawName));
         for (const key of same) expect(after.packages[key]).toEqual(before.packages[key]);
-        expect(Object.keys(after.packages).filter((key) => normalizeName(key) === normalizeName(rawName)).map((key) => after.packages[key] ?? "*")).toEqual([spec]);
+        expect(
+          Object.keys(after.packages)
+            .filter((key) => normalizeName(key) === normalizeName(rawName))
+            .map((key) => after.packages[key] ?? "*"),
+        ).toEqual([spec]);
         if (text.includes("\r\n")) expect(result.text.replace(/\r\n/g, "")).not.toContain("\n");
       }),
       { numRuns: 300 },
@@ -77,7 +85,9 @@ describe("allowlist edits, for any name and specifier", () => {
       fc.property(file, name, specifier, reason, (text, rawName, spec, why) => {
         const change = checkChange(rawName, spec, why);
         if (!change.ok || normalizeName(rawName) === "evil") return;
-        const existing = Object.keys((parse(text) as { packages: Record<string, unknown> }).packages).some((key) => normalizeName(key) === normalizeName(rawName));
+        const existing = Object.keys((parse(text) as { packages: Record<string, unknown> }).packages).some(
+          (key) => normalizeName(key) === normalizeName(rawName),
+        );
         fc.pre(!existing);
         const added = setPackage(text, change.value);
         if (!added.ok) throw new Error(added.error);

@@ -115,7 +115,9 @@ describe("approvals: queued, approved from the CLI and installed; denied; expire
     clock.advance(3_600_000);
     const answer = await status(id);
     expect(answer.structuredContent).toMatchObject({ state: "expired" });
-    expect(granted.broker.audit.list({ outcome: "expired", package: "forgotten" })).toEqual([expect.objectContaining({ identity: "pipgate", tool: "approvals" })]);
+    expect(granted.broker.audit.list({ outcome: "expired", package: "forgotten" })).toEqual([
+      expect.objectContaining({ identity: "pipgate", tool: "approvals" }),
+    ]);
 
     const blocked = await install("blocked");
     expect(blocked.isError).toBe(true);

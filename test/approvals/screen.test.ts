@@ -23,7 +23,16 @@ function allowed(kinds: Array<"wheel" | "sdist">): Decision {
     version: "2.0",
     summary: "",
     rules: [],
-    files: kinds.map((kind) => ({ filename: `f.${kind}`, url: "http://127.0.0.1/f", sha256: undefined, requiresPython: undefined, uploadTime: undefined, yanked: false as const, kind, version: "2.0" })),
+    files: kinds.map((kind) => ({
+      filename: `f.${kind}`,
+      url: "http://127.0.0.1/f",
+      sha256: undefined,
+      requiresPython: undefined,
+      uploadTime: undefined,
+      yanked: false as const,
+      kind,
+      version: "2.0",
+    })),
   };
 }
 

@@ -10,7 +10,6 @@ import { parseCsv } from "./csv-parse.js";
 import { seed, steppingClock } from "./seed.js";
 import { capture } from "../support/cli-io.js";
 
-
 describe("pipgate audit", () => {
   let dir: string;
   let db: Db;
@@ -181,10 +180,7 @@ describe("pipgate audit", () => {
 
   it("opens the state database named by --config when run as the real subcommand", async () => {
     const config = join(dir, "pipgate.yaml");
-    writeFileSync(
-      config,
-      `state_dir: state\nenvironments:\n  default:\n    python: ./venv/bin/python\n    allowlist: ./allowlist.yaml\n`,
-    );
+    writeFileSync(config, `state_dir: state\nenvironments:\n  default:\n    python: ./venv/bin/python\n    allowlist: ./allowlist.yaml\n`);
     const io = capture();
     expect(await audit(["verify", "--config", config], io)).toBe(0);
     expect(io.out()).toMatch(/^chain intact: 8 records, head [0-9a-f]{64}\n$/);

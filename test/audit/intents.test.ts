@@ -47,7 +47,15 @@ describe("intent records", () => {
       other.close();
     }
     expect(db.pragma("synchronous", { simple: true })).toBe(1); // NORMAL again after the synced intent
-    const outcome = log.append({ identity: "agent-a", tool: "install_package", environment: "main", package: "demo", outcome: "installed", arguments: {}, request: { requestId: "req_1", intent: intent.id } });
+    const outcome = log.append({
+      identity: "agent-a",
+      tool: "install_package",
+      environment: "main",
+      package: "demo",
+      outcome: "installed",
+      arguments: {},
+      request: { requestId: "req_1", intent: intent.id },
+    });
     expect(log.list().map((r) => r.outcome)).toEqual(["installed"]);
     expect(log.count()).toBe(1);
     expect(log.list({ intents: true }).map((r) => r.outcome)).toEqual(["intent", "installed"]);
@@ -80,7 +88,14 @@ describe("intent records", () => {
     };
     const broker = await currentBroker();
     const closed = log.appendIntent(intentFor("req_a", broker));
-    log.append({ identity: "agent-a", tool: "install_package", package: "demo", outcome: "installed", arguments: {}, request: { requestId: "req_a", intent: closed.id } });
+    log.append({
+      identity: "agent-a",
+      tool: "install_package",
+      package: "demo",
+      outcome: "installed",
+      arguments: {},
+      request: { requestId: "req_a", intent: closed.id },
+    });
     const open = log.appendIntent(intentFor("req_b", broker));
 
     const list = await run("list", "--json");

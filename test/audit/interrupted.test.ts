@@ -92,10 +92,18 @@ describe("closing interrupted requests at start-up", () => {
 
   it("a recovered commit without an intent gets one outcome, and a later restore of a closed request its own record", async () => {
     const first = await close([{ journalId: "j-old", environment: "main", auditId: "old-request", restored: false, error: "environment gone" }]);
-    expect(first).toEqual([expect.objectContaining({ outcome: "interrupted", tool: "recovery", request: { requestId: "old-request" }, recovery: expect.objectContaining({ found: "not restored" }) })]);
+    expect(first).toEqual([
+      expect.objectContaining({
+        outcome: "interrupted",
+        tool: "recovery",
+        request: { requestId: "old-request" },
+        recovery: expect.objectContaining({ found: "not restored" }),
+      }),
+    ]);
     const second = await close([{ journalId: "j-old", environment: "main", auditId: "old-request", restored: true, action: "rolled-back" }]);
-    expect(second).toEqual([expect.objectContaining({ outcome: "rolled-back", tool: "recovery", request: expect.objectContaining({ recovers: "old-request" }) })]);
+    expect(second).toEqual([
+      expect.objectContaining({ outcome: "rolled-back", tool: "recovery", request: expect.objectContaining({ recovers: "old-request" }) }),
+    ]);
     expect(log.list({ outcome: "interrupted" })).toHaveLength(1);
   });
-
 });

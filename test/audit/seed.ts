@@ -82,7 +82,7 @@ export const SAMPLE_INPUTS: AuditInput[] = [
     package: "<script>alert(1)</script>",
     outcome: "invalid",
     arguments: { package_name: "<script>alert(1)</script>" },
-    reason: "not a requirement: <script>alert(1)</script> & \"friends\"",
+    reason: 'not a requirement: <script>alert(1)</script> & "friends"',
   },
   {
     identity: "agent-a",

@@ -41,9 +41,7 @@ describe("tamper detection on an on-disk log", () => {
   const idAt = (seq: number) => records[seq - 1]!.id;
 
   it("names a record whose body was edited", () => {
-    const changed = intruder
-      .prepare("UPDATE audit SET body = replace(body, 'not on the allowlist', 'allowed') WHERE seq = 2")
-      .run();
+    const changed = intruder.prepare("UPDATE audit SET body = replace(body, 'not on the allowlist', 'allowed') WHERE seq = 2").run();
     expect(changed.changes).toBe(1);
     const result = verifyFromDisk();
     expect(result).toMatchObject({ ok: false, count: 8, firstBad: { seq: 2, id: idAt(2), problem: "edited" } });
@@ -119,9 +117,7 @@ describe("tamper detection on an on-disk log", () => {
       prev_hash: before.hash,
     };
     intruder
-      .prepare(
-        "INSERT INTO audit VALUES (@seq, @id, @time, @identity, @tool, @environment, @package, @outcome, @body, @prev_hash, @hash)",
-      )
+      .prepare("INSERT INTO audit VALUES (@seq, @id, @time, @identity, @tool, @environment, @package, @outcome, @body, @prev_hash, @hash)")
       .run({ ...forged, hash: recordHash(forged) });
     const result = verifyFromDisk();
     expect(result).toMatchObject({ ok: false, count: 9, firstBad: { seq: 5, id: forged.id, problem: "inserted" } });
@@ -131,9 +127,7 @@ describe("tamper detection on an on-disk log", () => {
     intruder.close();
     const { execa } = await import("execa");
     const script = join(import.meta.dirname, "append-worker.ts");
-    const runs = ["p1", "p2", "p3"].map((name) =>
-      execa("npx", ["vite-node", script, dir, name, "150"], { cwd: join(import.meta.dirname, "../..") }),
-    );
+    const runs = ["p1", "p2", "p3"].map((name) => execa("npx", ["vite-node", script, dir, name, "150"], { cwd: join(import.meta.dirname, "../..") }));
     const results = await Promise.all(runs);
     for (const run of results) expect(run.stdout.trim()).toMatch(/^appended 150$/m);
     intruder = openStateDb(dir);

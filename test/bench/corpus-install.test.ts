@@ -36,7 +36,11 @@ describe("a corpus set installs through pipgate", () => {
   });
 
   it("installs requests with its whole tree, and it imports", async () => {
-    const result = (await server.client.callTool({ name: "install_package", arguments: { package_name: requests.requirement, environment: "app" } }, undefined, { timeout: 240_000 })) as ToolResult;
+    const result = (await server.client.callTool(
+      { name: "install_package", arguments: { package_name: requests.requirement, environment: "app" } },
+      undefined,
+      { timeout: 240_000 },
+    )) as ToolResult;
     expect(result.isError, resultText(result)).toBeFalsy();
     expect(result.structuredContent?.["status"]).toBe("installed");
     const imported = await runPython(ws.pythons.app!, "import requests, urllib3, idna, certifi, charset_normalizer; print(requests.__version__)");

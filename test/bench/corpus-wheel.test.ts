@@ -6,7 +6,15 @@ import { afterAll, describe, expect, it } from "vitest";
 import { corpusAllowlist } from "../../bench/corpus/build-corpus.js";
 import { CORPUS, corpusDists, selectCorpus } from "../../bench/corpus/corpus.js";
 import { setFigures } from "../../bench/corpus/section.js";
-import { corpusMetadata, debianWheel, describeInstalled, publishedRequires, wheelTag, type InstalledDist, type InterpreterTags } from "../../bench/corpus/debian-wheel.js";
+import {
+  corpusMetadata,
+  debianWheel,
+  describeInstalled,
+  publishedRequires,
+  wheelTag,
+  type InstalledDist,
+  type InterpreterTags,
+} from "../../bench/corpus/debian-wheel.js";
 import { readZip } from "../fixtures/zip.js";
 
 const TAGS: InterpreterTags = { python: "cp311", platform: "linux_x86_64", extSuffix: ".cpython-311-x86_64-linux-gnu.so" };
@@ -25,10 +33,12 @@ function checkRecord(files: Map<string, Buffer>): { checked: number; bad: string
     }
     const data = files.get(path);
     if (data === undefined) bad.push(`${path}: not in the archive`);
-    else if (hash !== `sha256=${createHash("sha256").update(data).digest("base64url")}` || size !== String(data.length)) bad.push(`${path}: wrong hash or size`);
+    else if (hash !== `sha256=${createHash("sha256").update(data).digest("base64url")}` || size !== String(data.length))
+      bad.push(`${path}: wrong hash or size`);
     checked += 1;
   }
-  for (const name of files.keys()) if (name !== recordName && !record.split("\n").some((line) => line.startsWith(`${name},`))) bad.push(`${name}: not in RECORD`);
+  for (const name of files.keys())
+    if (name !== recordName && !record.split("\n").some((line) => line.startsWith(`${name},`))) bad.push(`${name}: not in RECORD`);
   return { checked, bad };
 }
 
@@ -48,7 +58,7 @@ describe("the corpus's wheel builder", () => {
     expect(text).not.toContain("old-dep");
     expect(text).toContain("Requires-Dist: new-dep>=2\n");
     expect(text.endsWith("\n\nThe description.\n")).toBe(true);
-    expect(publishedRequires(["x; extra == \"socks\"", "y"], ["z"])).toEqual(["z", "x; extra == \"socks\""]);
+    expect(publishedRequires(['x; extra == "socks"', "y"], ["z"])).toEqual(["z", 'x; extra == "socks"']);
     expect(publishedRequires(["y"], undefined)).toEqual(["y"]);
   });
 
@@ -95,7 +105,10 @@ describe("the corpus's wheel builder", () => {
     const files = readZip(wheel.bytes);
     expect(files.has("six.py")).toBe(true);
     expect(checkRecord(files).bad).toEqual([]);
-    expect(await describeInstalled("/usr/bin/python3", ["no-such-distribution-here"])).toMatchObject({ ok: false, error: expect.stringContaining("no-such-distribution-here") });
+    expect(await describeInstalled("/usr/bin/python3", ["no-such-distribution-here"])).toMatchObject({
+      ok: false,
+      error: expect.stringContaining("no-such-distribution-here"),
+    });
   });
 
   it("selects sets by name and allows each set's whole tree", () => {
@@ -109,7 +122,8 @@ describe("the corpus's wheel builder", () => {
     // every requirement a set publishes names a distribution of the same set
     for (const set of CORPUS) {
       const inSet = new Set(set.dists.map((dist) => dist.name));
-      for (const dist of set.dists) for (const requirement of dist.requires ?? []) expect(inSet.has(/^[A-Za-z0-9._-]+/.exec(requirement)?.[0] ?? "")).toBe(true);
+      for (const dist of set.dists)
+        for (const requirement of dist.requires ?? []) expect(inSet.has(/^[A-Za-z0-9._-]+/.exec(requirement)?.[0] ?? "")).toBe(true);
     }
   });
 

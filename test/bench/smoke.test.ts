@@ -20,15 +20,28 @@ describe("bench building blocks", () => {
   });
 
   it("reads VmRSS and VmHWM, from text and from a live process", () => {
-    expect(parseProcStatus("Name:\tnode\nVmHWM:\t  2048 kB\nVmRSS:\t  1024 kB\n")).toEqual({ ok: true, value: { rssBytes: 1024 * 1024, hwmBytes: 2048 * 1024 } });
+    expect(parseProcStatus("Name:\tnode\nVmHWM:\t  2048 kB\nVmRSS:\t  1024 kB\n")).toEqual({
+      ok: true,
+      value: { rssBytes: 1024 * 1024, hwmBytes: 2048 * 1024 },
+    });
     expect(parseProcStatus("Name:\tnode\n").ok).toBe(false);
     const own = readProcessMemory(process.pid);
     expect(own.ok && own.value.hwmBytes >= own.value.rssBytes && own.value.rssBytes > 0).toBe(true);
   });
 
   it("splits an audit record's time into stages, and tolerates a stage that did not run", () => {
-    expect(stageTimes({ durationMs: 1000, sandbox: { durationMs: 600 }, commit: { durationMs: 300 } })).toEqual({ totalMs: 1000, sandboxMs: 600, commitMs: 300, otherMs: 100 });
-    expect(stageTimes({ durationMs: 200, sandbox: undefined, commit: { durationMs: 150, installed: [] } })).toEqual({ totalMs: 200, sandboxMs: undefined, commitMs: 150, otherMs: 50 });
+    expect(stageTimes({ durationMs: 1000, sandbox: { durationMs: 600 }, commit: { durationMs: 300 } })).toEqual({
+      totalMs: 1000,
+      sandboxMs: 600,
+      commitMs: 300,
+      otherMs: 100,
+    });
+    expect(stageTimes({ durationMs: 200, sandbox: undefined, commit: { durationMs: 150, installed: [] } })).toEqual({
+      totalMs: 200,
+      sandboxMs: undefined,
+      commitMs: 150,
+      otherMs: 50,
+    });
     expect(stageTimes({ durationMs: undefined, sandbox: undefined, commit: undefined })).toBeUndefined();
     const summary = summarizeStages([{ totalMs: 1000, sandboxMs: 600, commitMs: 300, otherMs: 100 }]);
     expect(gapNote("P1 cold", summary, 400, 2.0)).toContain("the sandbox run at 600 ms");

@@ -8,13 +8,20 @@ const INVOCATIONS: string[][] = COMMAND_NAMES.flatMap((name) => [[name], ...comm
 
 describe("CLI conventions", () => {
   it("knows the commands and actions the issue names", () => {
-    expect(COMMAND_NAMES).toEqual(expect.arrayContaining(["serve", "check", "install", "allowlist", "audit", "approvals", "sandbox", "grants", "upstream", "doctor"]));
+    expect(COMMAND_NAMES).toEqual(
+      expect.arrayContaining(["serve", "check", "install", "allowlist", "audit", "approvals", "sandbox", "grants", "upstream", "doctor"]),
+    );
     expect(commandActions("audit")).toEqual(expect.arrayContaining(["list", "show", "export", "verify", "tail", "report"]));
     expect(commandActions("approvals")).toEqual(["list", "approve", "deny"]);
     expect(INVOCATIONS.length).toBeGreaterThan(25);
   });
 
-  it.each(INVOCATIONS.flatMap((words) => [[...words, "--help"], [...words, "-h"]]))("%s exits 0 with its usage", async (...argv: string[]) => {
+  it.each(
+    INVOCATIONS.flatMap((words) => [
+      [...words, "--help"],
+      [...words, "-h"],
+    ]),
+  )("%s exits 0 with its usage", async (...argv: string[]) => {
     const io = capture();
     // the config named does not exist: help must not read it
     expect(await main([...argv, "--config", "/nonexistent/pipgate.yaml"], io)).toBe(0);
@@ -35,7 +42,12 @@ describe("CLI conventions", () => {
   });
 
   it("a bad --log-level, in either form and on either side of the command, is a usage error naming the levels", async () => {
-    for (const argv of [["doctor", "--log-level", "loud"], ["check", "--log-level=LOUDER", "default", "x"], ["--log-level", "nope", "serve"], ["audit", "list", "--log-level"]]) {
+    for (const argv of [
+      ["doctor", "--log-level", "loud"],
+      ["check", "--log-level=LOUDER", "default", "x"],
+      ["--log-level", "nope", "serve"],
+      ["audit", "list", "--log-level"],
+    ]) {
       const io = capture();
       expect(await main(argv, io)).toBe(2);
       expect(io.err()).toMatch(/--log-level/);

@@ -3,17 +3,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { commitWheels, listInstalled } from "../../src/commit/index.js";
 import { openMemoryDb, type Db } from "../../src/state/db.js";
-import {
-  brokenRecordWheel,
-  cloneVenv,
-  hashTree,
-  makeTemplateVenv,
-  removeAll,
-  runPython,
-  scratch,
-  venvRoots,
-  verifiedWheel,
-} from "./helpers.js";
+import { brokenRecordWheel, cloneVenv, hashTree, makeTemplateVenv, removeAll, runPython, scratch, venvRoots, verifiedWheel } from "./helpers.js";
 
 let dir: string;
 let template: string;
@@ -53,9 +43,7 @@ describe.each(INSTALLERS)("commitWheels with the %s installer", (installer) => {
       ],
       unchanged: [],
     });
-    expect(await runPython(python, "import good_app, good_dep; print(good_app.__version__, good_dep.__version__)")).toBe(
-      "1.0 0.3",
-    );
+    expect(await runPython(python, "import good_app, good_dep; print(good_app.__version__, good_dep.__version__)")).toBe("1.0 0.3");
     const venv = at("good");
     const script = await import("execa").then(({ execa }) => execa(join(venv, "bin", "good-app")));
     expect(script.stdout).toBe("good-app 1.0");
@@ -127,7 +115,8 @@ describe.each(INSTALLERS)("commitWheels with the %s installer", (installer) => {
       version: "1.0",
       files: { "datapkg-1.0.data/data/share/datapkg/notes.txt": "shared data\n" },
     });
-    const failed = await commitWheels(db, { installer,
+    const failed = await commitWheels(db, {
+      installer,
       environment: "data",
       python,
       wheels: [wheel],
@@ -153,7 +142,8 @@ describe.each(INSTALLERS)("commitWheels with the %s installer", (installer) => {
     expect(relative).toMatchObject({ ok: false, stage: "validate", rolledBack: false });
     const traversal = await commitWheels(db, { installer, environment: "../x", python: "/usr/bin/python3", wheels: [wheel], auditId: "r", stateDir });
     expect(traversal).toMatchObject({ ok: false, stage: "validate" });
-    const sdist = await commitWheels(db, { installer,
+    const sdist = await commitWheels(db, {
+      installer,
       environment: "x",
       python: "/usr/bin/python3",
       wheels: [{ ...wheel, path: "/nowhere/demo-1.0.tar.gz" }],

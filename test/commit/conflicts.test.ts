@@ -36,12 +36,32 @@ describe("what an install would break", () => {
   });
 
   it("ignores requirements of distributions the install replaces, false markers and extras not asked for", () => {
-    expect(brokenRequirements(installed, [{ name: "old-user", version: "2.0" }, { name: "shared-lib", version: "2.0" }], PY311)).toEqual([]);
-    expect(brokenRequirements(installed, [{ name: "other", version: "0.1" }, { name: "extra-only", version: "1" }], PY311)).toEqual([]);
+    expect(
+      brokenRequirements(
+        installed,
+        [
+          { name: "old-user", version: "2.0" },
+          { name: "shared-lib", version: "2.0" },
+        ],
+        PY311,
+      ),
+    ).toEqual([]);
+    expect(
+      brokenRequirements(
+        installed,
+        [
+          { name: "other", version: "0.1" },
+          { name: "extra-only", version: "1" },
+        ],
+        PY311,
+      ),
+    ).toEqual([]);
   });
 
   it("checks a requirement whose marker holds for the target interpreter, and names the marker", () => {
-    const pandas = [{ name: "pandas-like", version: "3.0.6", requires: ['numpy-like>=1.26.0; python_version < "3.14"', 'numpy-like>=2.3.3; python_version >= "3.14"'] }];
+    const pandas = [
+      { name: "pandas-like", version: "3.0.6", requires: ['numpy-like>=1.26.0; python_version < "3.14"', 'numpy-like>=2.3.3; python_version >= "3.14"'] },
+    ];
     expect(brokenRequirements(pandas, [{ name: "numpy-like", version: "1.23.5" }], PY311)).toEqual([
       'pandas-like 3.0.6 (installed) requires numpy-like>=1.26.0 (for python_version < "3.14"), but this install would bring numpy-like 1.23.5',
     ]);
@@ -60,15 +80,29 @@ describe("what an install would break", () => {
     expect(brokenRequirements(now, [{ name: "aud-b", version: "1.0", requires: ["aud-lib>=2"] }], PY311)).toEqual([
       "aud-b 1.0 requires aud-lib>=2, but aud-lib 1.5 is installed",
     ]);
-    expect(brokenRequirements(now, [{ name: "aud-b", version: "1.0", requires: ["aud-lib>=2"] }, { name: "aud-lib", version: "2.1" }], PY311)).toEqual([
-      "aud-a 1.0 (installed) requires aud-lib<2, but this install would bring aud-lib 2.1",
-    ]);
+    expect(
+      brokenRequirements(
+        now,
+        [
+          { name: "aud-b", version: "1.0", requires: ["aud-lib>=2"] },
+          { name: "aud-lib", version: "2.1" },
+        ],
+        PY311,
+      ),
+    ).toEqual(["aud-a 1.0 (installed) requires aud-lib<2, but this install would bring aud-lib 2.1"]);
     expect(brokenRequirements([], [{ name: "lonely", version: "1.0", requires: ["gone>=1", "win-only; sys_platform == 'win32'"] }], PY311)).toEqual([
       "lonely 1.0 requires gone>=1, which is neither installed nor part of this install",
     ]);
-    expect(brokenRequirements([], [{ name: "pair", version: "1.0", requires: ["half>=2"] }, { name: "half", version: "1.0" }], PY311)).toEqual([
-      "pair 1.0 requires half>=2, but half 1.0 would come with this install",
-    ]);
+    expect(
+      brokenRequirements(
+        [],
+        [
+          { name: "pair", version: "1.0", requires: ["half>=2"] },
+          { name: "half", version: "1.0" },
+        ],
+        PY311,
+      ),
+    ).toEqual(["pair 1.0 requires half>=2, but half 1.0 would come with this install"]);
   });
 
   it("reads requirement lines pip's own parser reads, many clauses and direct references included", () => {
@@ -77,8 +111,14 @@ describe("what an install would break", () => {
       ok: true,
       value: { name: "protobuf", normalized: "protobuf", specifier: clauses, marker: 'python_version >= "3.8"' },
     });
-    expect(parseDependency("Zope.Interface[security] >= 5")).toMatchObject({ ok: true, value: { normalized: "zope-interface", specifier: ">=5", marker: undefined } });
-    expect(parseDependency("pkg @ https://example.invalid/pkg;v=1.whl ; os_name == 'nt'")).toMatchObject({ ok: true, value: { specifier: "", marker: "os_name == 'nt'" } });
+    expect(parseDependency("Zope.Interface[security] >= 5")).toMatchObject({
+      ok: true,
+      value: { normalized: "zope-interface", specifier: ">=5", marker: undefined },
+    });
+    expect(parseDependency("pkg @ https://example.invalid/pkg;v=1.whl ; os_name == 'nt'")).toMatchObject({
+      ok: true,
+      value: { specifier: "", marker: "os_name == 'nt'" },
+    });
     expect(parseDependency("pkg >= one").ok).toBe(false);
   });
 });

@@ -32,7 +32,11 @@ describe.each(INSTALLERS)("the commit's own check under the lock, with the %s in
     const python = await cloneVenv(template, path);
     const stateDir = join(dir, `state-${counter}`);
     await mkdir(stateDir, { recursive: true });
-    return { python, venv: path, commit: (wheels) => commitWheels(db, { installer, environment: "target", python, wheels, auditId: `c-${counter}`, stateDir }) };
+    return {
+      python,
+      venv: path,
+      commit: (wheels) => commitWheels(db, { installer, environment: "target", python, wheels, auditId: `c-${counter}`, stateDir }),
+    };
   }
   const wheel = async (spec: Parameters<typeof verifiedWheel>[1]) => verifiedWheel(join(dir, `w-${installer}-${spec.name}-${spec.version}`), spec);
   // six as it is: one module file, six.py, at the top of site-packages.
@@ -66,12 +70,18 @@ describe.each(INSTALLERS)("the commit's own check under the lock, with the %s in
 
   it("evaluates markers against the target interpreter: a python_version-bound requirement still counts", async () => {
     const { python, venv, commit } = await freshVenv();
-    const pandas = await wheel({ name: "pandas-like", version: "3.0.6", dependencies: ['numpy-like>=1.26.0; python_version < "3.14"', 'numpy-like>=9; python_version >= "3.14"'] });
+    const pandas = await wheel({
+      name: "pandas-like",
+      version: "3.0.6",
+      dependencies: ['numpy-like>=1.26.0; python_version < "3.14"', 'numpy-like>=9; python_version >= "3.14"'],
+    });
     expect(await commit([pandas, await wheel({ name: "numpy-like", version: "1.26.4" })])).toMatchObject({ ok: true });
     const before = await hashTree(await venvRoots(venv));
     const refused = await commit([await wheel({ name: "numpy-like", version: "1.23.5" })]);
     expect(refused).toMatchObject({ ok: false, stage: "conflict" });
-    expect(!refused.ok && refused.error).toContain('pandas-like 3.0.6 (installed) requires numpy-like>=1.26.0 (for python_version < "3.14"), but this install would bring numpy-like 1.23.5');
+    expect(!refused.ok && refused.error).toContain(
+      'pandas-like 3.0.6 (installed) requires numpy-like>=1.26.0 (for python_version < "3.14"), but this install would bring numpy-like 1.23.5',
+    );
     expect(await hashTree(await venvRoots(venv))).toBe(before);
     expect((await pipCheck(python)).exitCode).toBe(0);
   });
@@ -94,7 +104,10 @@ describe.each(INSTALLERS)("the commit's own check under the lock, with the %s in
   it("refuses two wheels of one install that write the same file", async () => {
     const { venv, commit } = await freshVenv();
     const before = await hashTree(await venvRoots(venv));
-    const refused = await commit([await wheel({ name: "twin-a", version: "1.0", module: "twin" }), await wheel({ name: "twin-b", version: "1.0", module: "twin" })]);
+    const refused = await commit([
+      await wheel({ name: "twin-a", version: "1.0", module: "twin" }),
+      await wheel({ name: "twin-b", version: "1.0", module: "twin" }),
+    ]);
     expect(refused).toMatchObject({ ok: false, stage: "ownership" });
     expect(!refused.ok && refused.error).toMatch(/twin-b 1\.0 would overwrite \S+twin\S*, which belongs to twin-a, which this install also brings/);
     expect(await hashTree(await venvRoots(venv))).toBe(before);

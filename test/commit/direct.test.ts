@@ -94,7 +94,10 @@ describe("the direct installer matches the venv's own pip", () => {
     const venvs = { pip: join(dir, "by-pip"), direct: join(dir, "by-direct") };
     const python = { pip: await cloneVenv(template, venvs.pip), direct: await cloneVenv(template, venvs.direct) };
     for (const installer of ["pip", "direct"] as const) {
-      for (const [step, wheels] of [["1", v1], ["2", v2]] as const) {
+      for (const [step, wheels] of [
+        ["1", v1],
+        ["2", v2],
+      ] as const) {
         const result = await commitWheels(db, {
           installer,
           environment: `eq-${installer}`,
@@ -114,10 +117,14 @@ describe("the direct installer matches the venv's own pip", () => {
     for (const snap of [byPip, byDirect]) for (const [p, e] of snap) if (isDataScript(p)) snap.set(p, { ...e, mode: 0 });
     expect([...byDirect.keys()].sort()).toEqual([...byPip.keys()].sort());
     expect(comparable(byDirect)).toEqual(comparable(byPip));
-    const site = relative(venvs.direct, (await venvRoots(venvs.direct))[0] ?? "").split(sep).join("/");
+    const site = relative(venvs.direct, (await venvRoots(venvs.direct))[0] ?? "")
+      .split(sep)
+      .join("/");
     expect(byDirect.has(`${site}/eq_app/old.py`)).toBe(false);
     expect(byDirect.has(`${site}/eq_app/data/table.csv`)).toBe(false);
-    expect(byDirect.has(`${site}/eq_app/__pycache__/new.cpython-311.pyc`) || [...byDirect.keys()].some((k) => k.includes("eq_app/__pycache__/new."))).toBe(true);
+    expect(byDirect.has(`${site}/eq_app/__pycache__/new.cpython-311.pyc`) || [...byDirect.keys()].some((k) => k.includes("eq_app/__pycache__/new."))).toBe(
+      true,
+    );
     expect(byDirect.get("share/eq-app/notes.txt")?.content).toBe("notes 2.0\n");
     expect(byDirect.get("bin/eq-tool")?.content).toBe("#!VENV/bin/python\nprint('tool')\n");
 
@@ -136,12 +143,19 @@ describe("the direct installer matches the venv's own pip", () => {
 
     // The venv's own tools read it.
     const listed = JSON.parse(await pip(python.direct, "list", "--format=json")) as Array<{ name: string; version: string }>;
-    expect(listed).toEqual(expect.arrayContaining([{ name: "eq-app", version: "2.0" }, { name: "eq-lib", version: "1.0" }]));
+    expect(listed).toEqual(
+      expect.arrayContaining([
+        { name: "eq-app", version: "2.0" },
+        { name: "eq-lib", version: "1.0" },
+      ]),
+    );
     const shown = await pip(python.direct, "show", "-f", "eq-app");
     expect(shown).toMatch(/Requires: eq-lib/);
     expect(shown).toMatch(/\.\.\/\.\.\/\.\.\/bin\/eq-app-twice/);
     expect(await pip(python.direct, "check")).toMatch(/No broken requirements/);
-    expect(await runPython(python.direct, "import importlib.metadata as m, eq_app.new; print(m.version('eq-app'), len(m.files('eq-app')) > 5)")).toBe("2.0 True");
+    expect(await runPython(python.direct, "import importlib.metadata as m, eq_app.new; print(m.version('eq-app'), len(m.files('eq-app')) > 5)")).toBe(
+      "2.0 True",
+    );
     expect((await execa(join(venvs.direct, "bin", "eq-app-twice"))).stdout).toBe("42");
     expect((await execa(join(venvs.direct, "bin", "eq-app"))).stdout).toBe("eq-app 2.0");
     expect((await execa(join(venvs.direct, "bin", "eq-tool"))).stdout).toBe("tool");
@@ -181,7 +195,13 @@ describe("the direct installer matches the venv's own pip", () => {
     const victim = join(dir, "victim.txt");
     await writeFile(victim, "keep me\n");
     await writeFile(join(site, "evil.py"), "X = 1\n");
-    await writeFile(join(distInfo, "RECORD"), formatRecord([{ path: "evil.py", hash: "", size: "" }, { path: victim, hash: "", size: "" }]));
+    await writeFile(
+      join(distInfo, "RECORD"),
+      formatRecord([
+        { path: "evil.py", hash: "", size: "" },
+        { path: victim, hash: "", size: "" },
+      ]),
+    );
     await expect(uninstallDistribution(distInfo, venv, [site])).rejects.toThrow(/outside the venv/);
     expect(await readFile(victim, "utf8")).toBe("keep me\n");
     expect(await readFile(join(site, "evil.py"), "utf8")).toBe("X = 1\n");

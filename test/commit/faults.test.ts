@@ -82,46 +82,48 @@ describe.each(["pip", "direct"] as const)("a failed commit (%s installer) leaves
     await expectUnchanged(s);
   });
 
-  if (installer === "pip") it("when pip is SIGKILLed while it is replacing the old version", async () => {
-    const s = await setup(installer);
-    let killedMidway = false;
-    const result = await s.commitV2({
-      duringPip: async (pid) => {
-        // pip stashes the old dist-info by renaming it when it uninstalls: from then on it is writing.
-        for (let i = 0; i < 60_000; i += 1) {
-          if (!existsSync(join(s.site, "demo-1.0.dist-info"))) break;
-          await sleep(1);
-        }
-        try {
-          process.kill(pid, "SIGKILL");
-          killedMidway = !existsSync(join(s.site, "demo-1.0.dist-info"));
-        } catch {
-          throw new Error("pip finished before it could be killed");
-        }
-      },
+  if (installer === "pip")
+    it("when pip is SIGKILLed while it is replacing the old version", async () => {
+      const s = await setup(installer);
+      let killedMidway = false;
+      const result = await s.commitV2({
+        duringPip: async (pid) => {
+          // pip stashes the old dist-info by renaming it when it uninstalls: from then on it is writing.
+          for (let i = 0; i < 60_000; i += 1) {
+            if (!existsSync(join(s.site, "demo-1.0.dist-info"))) break;
+            await sleep(1);
+          }
+          try {
+            process.kill(pid, "SIGKILL");
+            killedMidway = !existsSync(join(s.site, "demo-1.0.dist-info"));
+          } catch {
+            throw new Error("pip finished before it could be killed");
+          }
+        },
+      });
+      expect(killedMidway).toBe(true);
+      expect(result).toMatchObject({ ok: false, rolledBack: true, stage: "pip" });
+      expect(!result.ok && result.error).toMatch(/SIGKILL/);
+      await expectUnchanged(s);
     });
-    expect(killedMidway).toBe(true);
-    expect(result).toMatchObject({ ok: false, rolledBack: true, stage: "pip" });
-    expect(!result.ok && result.error).toMatch(/SIGKILL/);
-    await expectUnchanged(s);
-  });
 
-  if (installer === "direct") it("when the direct install fails between two files while replacing the old version", async () => {
-    const s = await setup(installer);
-    let failedMidway = false;
-    const result = await s.commitV2({
-      duringDirect: (written) => {
-        // The direct installer uninstalls first: from its first file on, the old version is gone.
-        if (written < 200) return;
-        failedMidway = !existsSync(join(s.site, "demo-1.0.dist-info")) && existsSync(join(s.site, "demo", "m100.py"));
-        throw new Error("injected between two files");
-      },
+  if (installer === "direct")
+    it("when the direct install fails between two files while replacing the old version", async () => {
+      const s = await setup(installer);
+      let failedMidway = false;
+      const result = await s.commitV2({
+        duringDirect: (written) => {
+          // The direct installer uninstalls first: from its first file on, the old version is gone.
+          if (written < 200) return;
+          failedMidway = !existsSync(join(s.site, "demo-1.0.dist-info")) && existsSync(join(s.site, "demo", "m100.py"));
+          throw new Error("injected between two files");
+        },
+      });
+      expect(failedMidway).toBe(true);
+      expect(result).toMatchObject({ ok: false, rolledBack: true, stage: "pip" });
+      expect(!result.ok && result.error).toMatch(/injected between two files/);
+      await expectUnchanged(s);
     });
-    expect(failedMidway).toBe(true);
-    expect(result).toMatchObject({ ok: false, rolledBack: true, stage: "pip" });
-    expect(!result.ok && result.error).toMatch(/injected between two files/);
-    await expectUnchanged(s);
-  });
 
   it("when a failure happens after pip succeeded", async () => {
     const s = await setup(installer);

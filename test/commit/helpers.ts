@@ -51,7 +51,9 @@ export async function hashTree(roots: readonly string[]): Promise<string> {
       if (st.isSymbolicLink()) hash.update(`L ${rel} ${await readlink(path)}\n`);
       else if (st.isDirectory()) hash.update(`D ${rel} ${mode}\n`);
       else {
-        const content = createHash("sha256").update(await readFile(path)).digest("hex");
+        const content = createHash("sha256")
+          .update(await readFile(path))
+          .digest("hex");
         hash.update(`F ${rel} ${mode} ${st.mtimeMs} ${content}\n`);
       }
     }

@@ -46,7 +46,13 @@ const POINTS: KillPoint[] = [
   { point: "during-sandbox", installer: "direct", cached: false, expect: interrupted("nothing to do") },
   { point: "before-commit", installer: "direct", cached: false, expect: interrupted("nothing to do") },
   { point: "before-pip", installer: "direct", cached: false, expect: interrupted("rolled back") },
-  ...[1, 5, 20, 60, 120, 200, 252].map((files): KillPoint => ({ point: "during-direct", files, installer: "direct", cached: false, expect: interrupted("rolled back") })),
+  ...[1, 5, 20, 60, 120, 200, 252].map((files): KillPoint => ({
+    point: "during-direct",
+    files,
+    installer: "direct",
+    cached: false,
+    expect: interrupted("rolled back"),
+  })),
   { point: "after-pip", installer: "direct", cached: false, expect: interrupted("rolled back") },
   { point: "after-commit", installer: "direct", cached: false, expect: interrupted("completed") },
   { point: "after-outcome", installer: "direct", cached: false, expect: { outcome: "installed" } },
@@ -105,7 +111,12 @@ async function writeConfig(venv: string, installer: "direct" | "pip", state: str
   const path = join(dir, `pipgate-${counter}.yaml`);
   await writeFile(
     path,
-    stringify({ state_dir: state, index: { url: index.url }, commit: { installer }, environments: { main: { python: join(venv, "bin", "python"), allowlist } } }),
+    stringify({
+      state_dir: state,
+      index: { url: index.url },
+      commit: { installer },
+      environments: { main: { python: join(venv, "bin", "python"), allowlist } },
+    }),
   );
   return path;
 }
@@ -165,7 +176,14 @@ beforeAll(async () => {
   const python = await createVenvWithPip(template);
   const v1 = await verifiedWheel(join(dir, "wheels-1"), { name: "sweep-lib", version: "1.0" });
   const setupDb = openStateDb(join(dir, "setup-state"));
-  const first = await commitWheels(setupDb, { installer: "direct", environment: "main", python, wheels: [v1], auditId: "setup", stateDir: join(dir, "setup-state") });
+  const first = await commitWheels(setupDb, {
+    installer: "direct",
+    environment: "main",
+    python,
+    wheels: [v1],
+    auditId: "setup",
+    stateDir: join(dir, "setup-state"),
+  });
   setupDb.close();
   expect(first.ok).toBe(true);
 
@@ -174,7 +192,9 @@ beforeAll(async () => {
     const venv = await newVenv();
     const server = await openInProcess(await writeConfig(venv, installer, join(dir, "reference-state")));
     try {
-      const result = await server.client.callTool({ name: "install_package", arguments: { package_name: "sweep-lib==2.0", environment: "main" } }, undefined, { timeout: 300_000 });
+      const result = await server.client.callTool({ name: "install_package", arguments: { package_name: "sweep-lib==2.0", environment: "main" } }, undefined, {
+        timeout: 300_000,
+      });
       expect(result.isError).toBeFalsy();
     } finally {
       await server.close();
@@ -197,7 +217,15 @@ afterAll(async () => {
 });
 
 describe.sequential("a broker SIGKILLed anywhere in an install, then restarted", () => {
-  it.each(POINTS.map((p, i) => [`${String(i + 1).padStart(2, "0")} ${p.point}${p.files === undefined ? "" : ` at ${p.files} files`} (${p.installer}${p.cached ? ", reused resolution" : ""})`, p] as const))(
+  it.each(
+    POINTS.map(
+      (p, i) =>
+        [
+          `${String(i + 1).padStart(2, "0")} ${p.point}${p.files === undefined ? "" : ` at ${p.files} files`} (${p.installer}${p.cached ? ", reused resolution" : ""})`,
+          p,
+        ] as const,
+    ),
+  )(
     "%s",
     async (_name, p) => {
       const venv = await newVenv();
@@ -209,12 +237,18 @@ describe.sequential("a broker SIGKILLed anywhere in an install, then restarted",
 
       counter += 1;
       const marker = join(dir, `marker-${counter}`);
-      const child = execa(VITE_NODE, [CHILD, JSON.stringify({ config: configPath, environment: "main", requirement: "sweep-lib==2.0", point: p.point, files: p.files, marker })], { reject: false });
+      const child = execa(
+        VITE_NODE,
+        [CHILD, JSON.stringify({ config: configPath, environment: "main", requirement: "sweep-lib==2.0", point: p.point, files: p.files, marker })],
+        { reject: false },
+      );
       const seen = await waitForMarker(marker, child);
       expect(seen.finished, `the install ended (${String(seen.message)}) before its kill point`).toBeUndefined();
 
       // Every point but none is past the intent, committed where any other process can read it.
-      const intents = db.prepare<[number, string], { id: string; body: string }>("SELECT id, body FROM audit WHERE seq > ? AND outcome = ?").all(seqBefore, INTENT);
+      const intents = db
+        .prepare<[number, string], { id: string; body: string }>("SELECT id, body FROM audit WHERE seq > ? AND outcome = ?")
+        .all(seqBefore, INTENT);
       expect(intents).toHaveLength(1);
       const intentBody = JSON.parse(intents[0]!.body) as { reason: string; broker: { pid: number }; request: { requestId: string } };
       expect(intentBody.broker.pid).toBe(seen.pid);
@@ -240,7 +274,13 @@ describe.sequential("a broker SIGKILLed anywhere in an install, then restarted",
         const outcomes = restarted.audit.list().filter((record) => requestIdOf(record) === requestId);
         expect(outcomes).toHaveLength(1);
         const outcome = outcomes[0]!;
-        expect(outcome).toMatchObject({ outcome: p.expect.outcome, identity: "sweep-agent", tool: "install_package", environment: "main", package: "sweep-lib" });
+        expect(outcome).toMatchObject({
+          outcome: p.expect.outcome,
+          identity: "sweep-agent",
+          tool: "install_package",
+          environment: "main",
+          package: "sweep-lib",
+        });
         if (p.expect.outcome === "interrupted") expect(outcome.recovery).toMatchObject({ found: p.expect.found });
         expect(restarted.audit.openIntents()).toEqual([]);
         expect(restarted.audit.verify().ok).toBe(true);

@@ -28,10 +28,7 @@ function barrier(count: number) {
   return async (): Promise<void> => {
     arrived += 1;
     if (arrived >= count) open();
-    await Promise.race([
-      opened,
-      sleep(90_000).then(() => Promise.reject(new Error("the other environment never ran in parallel"))),
-    ]);
+    await Promise.race([opened, sleep(90_000).then(() => Promise.reject(new Error("the other environment never ran in parallel")))]);
   };
 }
 
@@ -85,9 +82,7 @@ describe("withEnvironmentLock", () => {
       if (child.exitCode !== null) throw new Error("lock holder exited early");
       await sleep(20);
     }
-    await expect(withEnvironmentLock(stateDir, "env", () => Promise.resolve(), { timeoutMs: 300 })).rejects.toThrow(
-      /held by pid/,
-    );
+    await expect(withEnvironmentLock(stateDir, "env", () => Promise.resolve(), { timeoutMs: 300 })).rejects.toThrow(/held by pid/);
     const controller = new AbortController();
     const waiting = withEnvironmentLock(stateDir, "env", () => Promise.resolve(), { signal: controller.signal });
     controller.abort();
@@ -149,11 +144,7 @@ describe("commits and the environment lock", () => {
         { lockQueue },
       );
     };
-    const results = await Promise.all([
-      commit("one", one, "pkg-a")(),
-      commit("one", one, "pkg-b")(),
-      commit("two", two, "pkg-c")(),
-    ]);
+    const results = await Promise.all([commit("one", one, "pkg-a")(), commit("one", one, "pkg-b")(), commit("two", two, "pkg-c")()]);
     db.close();
     expect(results.map((r) => r.ok)).toEqual([true, true, true]);
     const inOne = events.filter((e) => e.startsWith("one:")).map((e) => e.split(":").slice(1).join(":"));

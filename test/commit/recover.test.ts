@@ -92,9 +92,7 @@ describe.each(["pip", "direct"] as const)("recoverUnfinishedCommits (%s installe
     const { db, venv, python, stateDir, before, pipPid } = await crashedCommit(false, installer);
     const report = await recoverUnfinishedCommits(db, stateDir, { main: { python } });
     expect(report).toMatchObject([{ environment: "main", auditId: `crash-${counter}`, restored: true }]);
-    expect(existsSync(`/proc/${pipPid}/cmdline`) && (await readFile(`/proc/${pipPid}/cmdline`, "utf8")).includes("pip")).toBe(
-      false,
-    );
+    expect(existsSync(`/proc/${pipPid}/cmdline`) && (await readFile(`/proc/${pipPid}/cmdline`, "utf8")).includes("pip")).toBe(false);
     expect(await hashTree(await venvRoots(venv))).toBe(before);
     db.close();
   });
@@ -114,7 +112,12 @@ describe.each(["pip", "direct"] as const)("recoverUnfinishedCommits (%s installe
       // The commit's request left no intent (this child commits directly): recovery gives it its one outcome.
       const records = broker.audit.list({ outcome: "interrupted" });
       expect(records).toHaveLength(1);
-      expect(records[0]).toMatchObject({ environment: "main", identity: "pipgate", request: { requestId: `crash-${counter}` }, recovery: { found: "rolled back" } });
+      expect(records[0]).toMatchObject({
+        environment: "main",
+        identity: "pipgate",
+        request: { requestId: `crash-${counter}` },
+        recovery: { found: "rolled back" },
+      });
       expect(records[0]?.reason).toMatch(/rolled back/);
       expect(broker.audit.count()).toBe(1);
       expect(broker.audit.verify().ok).toBe(true);
@@ -128,9 +131,7 @@ describe.each(["pip", "direct"] as const)("recoverUnfinishedCommits (%s installe
     const db = openStateDb(stateDir);
     const partial = join(stateDir, "backups", "p-1");
     await mkdir(join(partial, "roots", "0"), { recursive: true });
-    const insert = db.prepare(
-      "INSERT INTO commit_journal (id, environment, audit_id, started_at, backup_dir, state) VALUES (?, ?, ?, ?, ?, ?)",
-    );
+    const insert = db.prepare("INSERT INTO commit_journal (id, environment, audit_id, started_at, backup_dir, state) VALUES (?, ?, ?, ?, ?, ?)");
     insert.run("p-1", "main", "audit-p", "2024-01-01T00:00:00Z", partial, "preparing");
     insert.run("g-1", "gone", "audit-g", "2024-01-01T00:00:01Z", join(stateDir, "backups", "g-1"), "started");
     const report = await recoverUnfinishedCommits(db, stateDir, { main: { python: "/unused/bin/python" } });

@@ -88,13 +88,26 @@ describe("the direct installer marks what it installs as pip does", () => {
     });
     const byDirect = join(dir, "big-dir");
     const directPython = await cloneVenv(template, byDirect);
-    const result = await commitWheels(db, { installer: "direct", environment: "rq-big", python: directPython, wheels: [big], auditId: "rq-big", stateDir: join(dir, "state") });
+    const result = await commitWheels(db, {
+      installer: "direct",
+      environment: "rq-big",
+      python: directPython,
+      wheels: [big],
+      auditId: "rq-big",
+      stateDir: join(dir, "state"),
+    });
     expect(result.ok, JSON.stringify(result)).toBe(true);
     const pycs = async (venv: string): Promise<Map<string, string>> => {
       const [site = ""] = await venvRoots(venv);
       const cache = join(site, "rq_big", "__pycache__");
       // The 16-byte header holds the source's mtime, which differs between the twins; the code must not.
-      return new Map(await Promise.all((await readdir(cache)).map(async (name) => [name, (await readFile(join(cache, name))).subarray(16).toString("latin1").replaceAll(venv, "VENV")] as const)));
+      return new Map(
+        await Promise.all(
+          (await readdir(cache)).map(
+            async (name) => [name, (await readFile(join(cache, name))).subarray(16).toString("latin1").replaceAll(venv, "VENV")] as const,
+          ),
+        ),
+      );
     };
     const [fromPip, fromDirect] = [await pycs(byPip), await pycs(byDirect)];
     expect(fromDirect.size).toBe(451);

@@ -48,7 +48,12 @@ async function setup(): Promise<Setup> {
   const [site = ""] = await venvRoots(venv);
   await mkdir(join(site, "bulky"), { recursive: true });
   for (let i = 0; i < 300; i += 1) await writeFile(join(site, "bulky", `b${i}.py`), `B = ${i}\n`);
-  const v1 = await verifiedWheel(join(dir, `w1-${counter}`), { name: "demo", version: "1.0", entryPoints: { demo: "demo:main" }, files: { "demo/old.py": "OLD = 1\n" } });
+  const v1 = await verifiedWheel(join(dir, `w1-${counter}`), {
+    name: "demo",
+    version: "1.0",
+    entryPoints: { demo: "demo:main" },
+    files: { "demo/old.py": "OLD = 1\n" },
+  });
   expect((await commitWheels(db, { installer: "direct", environment: "main", python, wheels: [v1], auditId: "v1", stateDir })).ok).toBe(true);
   const files = Object.fromEntries(Array.from({ length: 120 }, (_, i) => [`demo/sub/m${i}.py`, `X = ${i}\n`]));
   const v2 = await verifiedWheel(join(dir, `w2-${counter}`), { name: "demo", version: "2.0", files, entryPoints: { demo: "demo:main" } });
@@ -142,7 +147,17 @@ describe("the direct installer's undo journal", () => {
 
   it("accepts only paths inside the venv", async () => {
     const s = await setup();
-    const base: UndoManifest = { version: 2, kind: "paths", python: s.python, token: "0123456789ab", saved: [], created: [], createdDirs: [], dirs: [], compiled: [] };
+    const base: UndoManifest = {
+      version: 2,
+      kind: "paths",
+      python: s.python,
+      token: "0123456789ab",
+      saved: [],
+      created: [],
+      createdDirs: [],
+      dirs: [],
+      compiled: [],
+    };
     await expect(checkUndoPaths({ ...base, created: [join(s.site, "ok.py")] }, s.venv)).resolves.toBeUndefined();
     await expect(checkUndoPaths({ ...base, created: [join(dir, "elsewhere.py")] }, s.venv)).rejects.toThrow(/outside the venv/);
     await expect(checkUndoPaths({ ...base, createdDirs: [s.venv] }, s.venv)).rejects.toThrow(/outside the venv/);
@@ -179,7 +194,11 @@ describe("a broker SIGKILLed at a point of the undo journal's life, then recover
     });
     const marker = join(dir, `marker-${counter}`);
     const auditId = `kill-${counter}`;
-    const child = execa(VITE_NODE, [CHILD, JSON.stringify({ stateDir: s.stateDir, environment: "main", python: s.python, auditId, wheels: [v2], marker, point })], { reject: false });
+    const child = execa(
+      VITE_NODE,
+      [CHILD, JSON.stringify({ stateDir: s.stateDir, environment: "main", python: s.python, auditId, wheels: [v2], marker, point })],
+      { reject: false },
+    );
     const seen = await waitForMarker(marker, child);
     expect(seen.finished).toBeUndefined();
     child.kill("SIGKILL");
@@ -188,7 +207,8 @@ describe("a broker SIGKILLed at a point of the undo journal's life, then recover
     expect(row.state).toBe(state);
     const report = await recoverUnfinishedCommits(s.db, s.stateDir, { main: { python: s.python } });
     expect(report).toEqual([{ journalId: row.id, environment: "main", auditId, restored: true, action }]);
-    if (typeof seen.compilerPid === "number") expect(existsSync(`/proc/${seen.compilerPid}/cmdline`) && (await readFile(`/proc/${seen.compilerPid}/cmdline`, "utf8")) !== "").toBe(false);
+    if (typeof seen.compilerPid === "number")
+      expect(existsSync(`/proc/${seen.compilerPid}/cmdline`) && (await readFile(`/proc/${seen.compilerPid}/cmdline`, "utf8")) !== "").toBe(false);
     await expectUnchanged(s);
     s.db.close();
   });
@@ -199,7 +219,17 @@ describe("a broker SIGKILLed at a point of the undo journal's life, then recover
     await mkdir(join(backup, "files"), { recursive: true });
     const victim = join(dir, `victim-${counter}.txt`);
     await writeFile(victim, "not pipgate's\n");
-    const manifest: UndoManifest = { version: 2, kind: "paths", python: s.python, token: "0123456789ab", saved: [], created: [victim], createdDirs: [], dirs: [], compiled: [] };
+    const manifest: UndoManifest = {
+      version: 2,
+      kind: "paths",
+      python: s.python,
+      token: "0123456789ab",
+      saved: [],
+      created: [victim],
+      createdDirs: [],
+      dirs: [],
+      compiled: [],
+    };
     await writeFile(join(backup, "undo.json"), JSON.stringify(manifest));
     s.db
       .prepare("INSERT INTO commit_journal (id, environment, audit_id, started_at, backup_dir, state) VALUES (?, ?, ?, ?, ?, ?)")

@@ -9,7 +9,10 @@ import { REPO_ROOT } from "../support/harness.js";
 const BIN = join(REPO_ROOT, "dist", "src", "cli", "bin.js");
 
 /** A set-up `serve` starts on; each case spoils one file of it with one misspelt key. */
-function setUp(dir: string, spoil: { config?: Record<string, unknown>; allowlist?: Record<string, unknown>; overlay?: Record<string, unknown>; policy?: Record<string, unknown> } = {}): string {
+function setUp(
+  dir: string,
+  spoil: { config?: Record<string, unknown>; allowlist?: Record<string, unknown>; overlay?: Record<string, unknown>; policy?: Record<string, unknown> } = {},
+): string {
   writeFileSync(join(dir, "allowlist.yaml"), stringify({ packages: { requests: "*" }, ...spoil.allowlist }));
   writeFileSync(join(dir, "overlay.yaml"), stringify({ deny: ["flask"], ...spoil.overlay }));
   writeFileSync(join(dir, "policy.json"), JSON.stringify({ version: "1", default: "allow", tools: {}, ...spoil.policy }));
@@ -51,7 +54,11 @@ describe("pipgate serve (the built CLI) stops at start-up on a misspelt key", ()
 
   it.each([
     ["pipgate.yaml", { config: { sandboxx: { memory_mb: 512 } } }, "pipgate.yaml: sandboxx: unknown key; did you mean sandbox?"],
-    ["an allowlist", { allowlist: { rules: { min_release_age_dayz: 7 } } }, "allowlist.yaml: rules.min_release_age_dayz: unknown key; did you mean min_release_age_days?"],
+    [
+      "an allowlist",
+      { allowlist: { rules: { min_release_age_dayz: 7 } } },
+      "allowlist.yaml: rules.min_release_age_dayz: unknown key; did you mean min_release_age_days?",
+    ],
     ["a grant's overlay", { overlay: { dney: ["numpy"] } }, "overlay.yaml: dney: unknown key; did you mean deny?"],
     ["the policy file", { policy: { tools: { install_pakage: {} } } }, "policy.json: tools.install_pakage: unknown key; did you mean install_package?"],
   ])("in %s", async (_, spoil, line) => {

@@ -48,12 +48,27 @@ describe("upstream.sandbox in pipgate.yaml", () => {
     const loaded = loadConfig(
       write({
         command: ["/opt/venv/bin/python", "-m", "mcp_python_interpreter"],
-        sandbox: { workdir: "/srv/work", image: "my-image:1", runtime: "runsc", memory_mb: 512, pids: 64, cpus: 0.5, tmp_mb: 64, python: "/opt/venv/bin/python", mounts: { read_only: ["/opt/tools"], read_write: ["/srv/scratch"] } },
+        sandbox: {
+          workdir: "/srv/work",
+          image: "my-image:1",
+          runtime: "runsc",
+          memory_mb: 512,
+          pids: 64,
+          cpus: 0.5,
+          tmp_mb: 64,
+          python: "/opt/venv/bin/python",
+          mounts: { read_only: ["/opt/tools"], read_write: ["/srv/scratch"] },
+        },
       }),
       {},
     );
     if (!loaded.ok) throw new Error(loaded.issues.join("\n"));
-    expect(containedSettings(loaded.config.upstream)).toMatchObject({ workdir: "/srv/work", image: "my-image:1", runtime: "runsc", mounts: { read_only: ["/opt/tools"], read_write: ["/srv/scratch"] } });
+    expect(containedSettings(loaded.config.upstream)).toMatchObject({
+      workdir: "/srv/work",
+      image: "my-image:1",
+      runtime: "runsc",
+      mounts: { read_only: ["/opt/tools"], read_write: ["/srv/scratch"] },
+    });
   });
 
   it("needs a stdio command and a working directory", () => {
@@ -110,7 +125,9 @@ describe("upstream.sandbox in pipgate.yaml", () => {
 
   it("checks upstream.cwd too when it is the working directory, relative to the config file", () => {
     const file = write({ command: ["node", "server.js"], cwd: ".", sandbox: true });
-    expect(issuesOf(file)).toEqual([`upstream.cwd (the contained upstream's working directory): ${dir} holds pipgate's state directory ${join(dir, ".pipgate")} (audit log, grants, approvals)`]);
+    expect(issuesOf(file)).toEqual([
+      `upstream.cwd (the contained upstream's working directory): ${dir} holds pipgate's state directory ${join(dir, ".pipgate")} (audit log, grants, approvals)`,
+    ]);
   });
 
   it("tells a path's own directory from a sibling that shares its prefix", () => {

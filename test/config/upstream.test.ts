@@ -63,7 +63,9 @@ describe("upstream: in pipgate.yaml", () => {
     const both = write({ command: ["srv"], url: "http://127.0.0.1:9/mcp" });
     expect(issuesOf(both)).toEqual([`${both}: upstream: give either command (a stdio server pipgate starts) or url (a Streamable HTTP server), not both`]);
     const neither = write({ serve_upstream: ["read_file"] });
-    expect(issuesOf(neither)).toEqual([`${neither}: upstream: give command (a stdio server pipgate starts, as an argv list) or url (a Streamable HTTP server)`]);
+    expect(issuesOf(neither)).toEqual([
+      `${neither}: upstream: give command (a stdio server pipgate starts, as an argv list) or url (a Streamable HTTP server)`,
+    ]);
   });
 
   it("refuses stdio-only keys with url and headers with command", () => {

@@ -109,7 +109,9 @@ describe("pipgate doctor", () => {
     const { code, lines } = await run(path);
     expect(code).toBe(1);
     expect(lines[0]).toMatch(/^FAIL {2}docker engine: not reachable at .*no-such-docker\.sock/);
-    expect(lines.find((line) => line.includes("sandbox image for default"))).toMatch(/^FAIL {2}sandbox image for default: pipgate-sandbox:py3\.\d+ cannot be checked: the Docker engine is not reachable$/);
+    expect(lines.find((line) => line.includes("sandbox image for default"))).toMatch(
+      /^FAIL {2}sandbox image for default: pipgate-sandbox:py3\.\d+ cannot be checked: the Docker engine is not reachable$/,
+    );
   });
 
   it("warns loudly, without failing, about a gateway whose stdio upstream runs uncontained", async () => {
@@ -153,7 +155,9 @@ describe("pipgate doctor", () => {
     });
     const { code, lines } = await run(path);
     expect(code).toBe(1);
-    expect(lines.find((line) => line.includes("upstream containment"))).toMatch(/^FAIL {2}upstream containment: the contained upstream cannot start: the working directory: .*venvs is writable in the container and overlaps .*must stay read-only/);
+    expect(lines.find((line) => line.includes("upstream containment"))).toMatch(
+      /^FAIL {2}upstream containment: the contained upstream cannot start: the working directory: .*venvs is writable in the container and overlaps .*must stay read-only/,
+    );
   });
 
   it("reports a state database that is not a database as FAIL lines instead of crashing", async () => {
@@ -174,7 +178,15 @@ describe("pipgate doctor", () => {
     const db = openStateDb(ws.stateDir);
     const log = createAuditLog(db);
     const records = ["denied", "listed", "allowed"].map((outcome) =>
-      log.append({ identity: "agent", tool: "check_package", environment: "default", package: "demo-lib", outcome: outcome as "denied" | "listed" | "allowed", arguments: { package_name: "demo-lib" }, reason: `reason ${outcome}` }),
+      log.append({
+        identity: "agent",
+        tool: "check_package",
+        environment: "default",
+        package: "demo-lib",
+        outcome: outcome as "denied" | "listed" | "allowed",
+        arguments: { package_name: "demo-lib" },
+        reason: `reason ${outcome}`,
+      }),
     );
     db.close();
     expect((await run(ws.configPath)).lines).toContain("ok    audit chain: intact, 3 record(s)");

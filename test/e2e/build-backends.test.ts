@@ -31,7 +31,10 @@ function hatchPyproject(name: string, dependencies: string[] = []): string {
 
 /** Normalised names of every distribution the interpreter sees. */
 async function installedNames(python: string): Promise<string[]> {
-  const run = await runPython(python, "import importlib.metadata as m, json; print(json.dumps(sorted({d.metadata['Name'].lower().replace('_', '-') for d in m.distributions()})))");
+  const run = await runPython(
+    python,
+    "import importlib.metadata as m, json; print(json.dumps(sorted({d.metadata['Name'].lower().replace('_', '-') for d in m.distributions()})))",
+  );
   expect(run.exitCode, run.stderr).toBe(0);
   return JSON.parse(run.stdout) as string[];
 }
@@ -47,7 +50,9 @@ describe("the hatchling fixture wheels", () => {
       const inspected = inspectWheel(path, { allowPth: false });
       expect(inspected.ok && inspected.inspection.problems, dist.filename).toEqual([]);
     }
-    expect(dists.find((dist) => dist.meta?.name === "hatchling")?.meta?.dependencies).toEqual(expect.arrayContaining(["packaging>=21.3", "pathspec>=0.10.1", "pluggy>=1.0.0", "editables>=0.3"]));
+    expect(dists.find((dist) => dist.meta?.name === "hatchling")?.meta?.dependencies).toEqual(
+      expect.arrayContaining(["packaging>=21.3", "pathspec>=0.10.1", "pluggy>=1.0.0", "editables>=0.3"]),
+    );
   });
 });
 
@@ -57,7 +62,10 @@ describe("sdists build with their declared backends in the sandbox", () => {
 
   beforeAll(async () => {
     await requireDocker();
-    const sdist = (name: string, spec: Omit<Parameters<typeof buildSdist>[0], "name" | "version"> = {}) => ({ name, releases: [{ version: "1.0", dists: [buildSdist({ name, version: "1.0", ...spec })] }] });
+    const sdist = (name: string, spec: Omit<Parameters<typeof buildSdist>[0], "name" | "version"> = {}) => ({
+      name,
+      releases: [{ version: "1.0", dists: [buildSdist({ name, version: "1.0", ...spec })] }],
+    });
     ws = await createWorkspace({
       projects: [
         ...projectsFromDists(hatchlingDists()),
@@ -82,7 +90,11 @@ describe("sdists build with their declared backends in the sandbox", () => {
   }
 
   /** Files the sandbox fetched from the index since `from` (through pipgate's proxy: it has no other way out). */
-  const fetched = (from: number) => ws.index.requests.slice(from).filter((request) => request.path.startsWith("/files/")).map((request) => decodeURIComponent(request.path.slice("/files/".length)));
+  const fetched = (from: number) =>
+    ws.index.requests
+      .slice(from)
+      .filter((request) => request.path.startsWith("/files/"))
+      .map((request) => decodeURIComponent(request.path.slice("/files/".length)));
 
   it("a setuptools sdist without pyproject.toml installs and imports", async () => {
     const result = await install("legacy-sd");
@@ -95,7 +107,9 @@ describe("sdists build with their declared backends in the sandbox", () => {
     const from = ws.index.requests.length;
     const result = await install("modern-sd");
     expect(resultText(result)).toContain("installed modern-sd 1.0");
-    expect(fetched(from)).toEqual(expect.arrayContaining(["modern_sd-1.0.tar.gz", expect.stringMatching(/^setuptools-.*\.whl$/), expect.stringMatching(/^wheel-.*\.whl$/)]));
+    expect(fetched(from)).toEqual(
+      expect.arrayContaining(["modern_sd-1.0.tar.gz", expect.stringMatching(/^setuptools-.*\.whl$/), expect.stringMatching(/^wheel-.*\.whl$/)]),
+    );
     const imported = await runPython(ws.pythons.default!, "import modern_sd; print(modern_sd.__version__)");
     expect(imported.stdout.trim()).toBe("1.0");
   });

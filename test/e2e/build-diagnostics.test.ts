@@ -17,8 +17,13 @@ describe("build failures say why", () => {
     await requireDocker();
     const cExtension = buildSdist({
       ...spec("fast-ext"),
-      files: { "fast.c": "#include <Python.h>\nstatic struct PyModuleDef m = {PyModuleDef_HEAD_INIT, \"fast\"};\nPyMODINIT_FUNC PyInit_fast(void) { return PyModule_Create(&m); }\n" },
-      setupPy: ["from setuptools import setup, Extension", "", 'setup(name="fast-ext", version="1.0", ext_modules=[Extension("fast", ["fast.c"])])', ""].join("\n"),
+      files: {
+        "fast.c":
+          '#include <Python.h>\nstatic struct PyModuleDef m = {PyModuleDef_HEAD_INIT, "fast"};\nPyMODINIT_FUNC PyInit_fast(void) { return PyModule_Create(&m); }\n',
+      },
+      setupPy: ["from setuptools import setup, Extension", "", 'setup(name="fast-ext", version="1.0", ext_modules=[Extension("fast", ["fast.c"])])', ""].join(
+        "\n",
+      ),
     });
     const greedy = buildSdist({ ...spec("greedy"), setupPy: ["_hog = bytearray(2 * 1024 * 1024 * 1024)", "", defaultSetupPy(spec("greedy"))].join("\n") });
     const broken = buildSdist({ ...spec("broken-build"), setupPy: ['raise SystemExit("the build of broken-build refuses on purpose")', ""].join("\n") });
@@ -43,7 +48,9 @@ describe("build failures say why", () => {
 
   async function failed(name: string): Promise<{ text: string; log: string | undefined }> {
     const before = venvDigest(ws.pythons.default!);
-    const result = (await broker.client.callTool({ name: "install_package", arguments: { package_name: name } }, undefined, { timeout: 300_000 })) as ToolResult;
+    const result = (await broker.client.callTool({ name: "install_package", arguments: { package_name: name } }, undefined, {
+      timeout: 300_000,
+    })) as ToolResult;
     expect(result.isError, resultText(result)).toBe(true);
     expect(venvDigest(ws.pythons.default!)).toBe(before);
     expect(await containersOf(ws.stateDir)).toEqual([]);

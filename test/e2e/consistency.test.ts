@@ -33,10 +33,16 @@ const PROJECTS = [
   { name: "aud-a", releases: [wheel("aud-a", "1.0", { name: "aud-a", version: "1.0", dependencies: ["aud-lib<2"] })] },
   { name: "aud-b", releases: [wheel("aud-b", "1.0", { name: "aud-b", version: "1.0", dependencies: ["aud-lib>=2"] })] },
   { name: "aud-lib", releases: [wheel("aud-lib", "1.5"), wheel("aud-lib", "2.0")] },
-  { name: "pandas-like", releases: [wheel("pandas-like", "3.0.6", { name: "pandas-like", version: "3.0.6", dependencies: ['numpy-like>=1.26.0; python_version < "3.14"'] })] },
+  {
+    name: "pandas-like",
+    releases: [wheel("pandas-like", "3.0.6", { name: "pandas-like", version: "3.0.6", dependencies: ['numpy-like>=1.26.0; python_version < "3.14"'] })],
+  },
   { name: "numpy-like", releases: [wheel("numpy-like", "1.23.5"), wheel("numpy-like", "1.26.4")] },
   { name: "six", releases: [sixLike("1.17.0")] },
-  { name: "aud-clobber", releases: [wheel("aud-clobber", "1.0", { name: "aud-clobber", version: "1.0", files: { "six.py": "raise ImportError('clobbered')\n" } })] },
+  {
+    name: "aud-clobber",
+    releases: [wheel("aud-clobber", "1.0", { name: "aud-clobber", version: "1.0", files: { "six.py": "raise ImportError('clobbered')\n" } })],
+  },
   { name: "keeper", releases: [wheel("keeper", "1.0"), wheel("keeper", "1.1")] },
 ];
 const ALLOWLIST = { packages: Object.fromEntries(PROJECTS.map((project) => [project.name, "*"])) };
@@ -94,7 +100,9 @@ describe("commits stay consistent under concurrency", () => {
 
   type Install = (environment: string, packageName: string, extra?: Record<string, unknown>) => Promise<ToolResult>;
   const viaMemory: Install = async (environment, packageName, extra = {}) =>
-    (await server.client.callTool({ name: "install_package", arguments: { package_name: packageName, environment, ...extra } }, undefined, { timeout: 120_000 })) as ToolResult;
+    (await server.client.callTool({ name: "install_package", arguments: { package_name: packageName, environment, ...extra } }, undefined, {
+      timeout: 120_000,
+    })) as ToolResult;
 
   async function httpClient(): Promise<Client> {
     const transport = new StreamableHTTPClientTransport(new URL(http.url), { requestInit: { headers: { authorization: `Bearer ${TOKEN}` } } });
@@ -137,7 +145,9 @@ describe("commits stay consistent under concurrency", () => {
       const viaHttp: Install = async (environment, packageName) => {
         turn += 1;
         const client = turn % 2 === 1 ? first : second;
-        return (await client.callTool({ name: "install_package", arguments: { package_name: packageName, environment } }, undefined, { timeout: 120_000 })) as ToolResult;
+        return (await client.callTool({ name: "install_package", arguments: { package_name: packageName, environment } }, undefined, {
+          timeout: 120_000,
+        })) as ToolResult;
       };
       for (let i = 0; i < RUNS_PER_TRANSPORT; i += 1) await race(viaHttp, raceEnv("http", i));
     } finally {
@@ -157,7 +167,9 @@ describe("commits stay consistent under concurrency", () => {
     const result = await viaMemory("default", "numpy-like==1.23.5");
     expect(result.isError).toBe(true);
     expect(status(result)).toBe("denied");
-    expect(resultText(result)).toContain('pandas-like 3.0.6 (installed) requires numpy-like>=1.26.0 (for python_version < "3.14"), but this install would bring numpy-like 1.23.5');
+    expect(resultText(result)).toContain(
+      'pandas-like 3.0.6 (installed) requires numpy-like>=1.26.0 (for python_version < "3.14"), but this install would bring numpy-like 1.23.5',
+    );
     expect(venvDigest(python)).toBe(before);
     expect(await pipCheck(python)).toMatchObject({ exitCode: 0 });
   });

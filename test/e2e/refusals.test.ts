@@ -21,8 +21,12 @@ const hostile = fc.oneof(
   fc.tuple(fc.constantFrom("-", "--", "-r ", "-e ", "--index-url=", "--extra-index-url "), fc.string()).map(([a, b]) => a + b),
   fc.tuple(fc.constantFrom("http://", "https://", "git+https://", "file://", "ftp://"), fc.webPath()).map(([a, b]) => `${a}127.0.0.1${b}`),
   fc.tuple(fc.constantFrom("./", "../", "/", "~/", "C:\\", "\\\\srv\\"), fc.string({ minLength: 1 })).map(([a, b]) => a + b),
-  fc.tuple(fc.stringMatching(/^[a-z]{1,10}$/), fc.constantFrom(";", " @ ", "|", "&&", "$(", "`", "\n", "\r", "\u0000", "\t", "/", ":"), fc.string()).map(([a, b, c]) => a + b + c),
-  fc.tuple(fc.stringMatching(/^[a-z]{1,8}$/), fc.constantFrom("\u0455", "\u0443", "\u200b", "\u202e", "\uff41", "é"), fc.stringMatching(/^[a-z]{0,8}$/)).map(([a, b, c]) => a + b + c),
+  fc
+    .tuple(fc.stringMatching(/^[a-z]{1,10}$/), fc.constantFrom(";", " @ ", "|", "&&", "$(", "`", "\n", "\r", "\u0000", "\t", "/", ":"), fc.string())
+    .map(([a, b, c]) => a + b + c),
+  fc
+    .tuple(fc.stringMatching(/^[a-z]{1,8}$/), fc.constantFrom("\u0455", "\u0443", "\u200b", "\u202e", "\uff41", "é"), fc.stringMatching(/^[a-z]{0,8}$/))
+    .map(([a, b, c]) => a + b + c),
   fc.string({ minLength: 201, maxLength: 400 }),
 );
 

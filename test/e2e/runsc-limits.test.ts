@@ -7,7 +7,8 @@ import { openInProcess, resultText, type ToolResult } from "../support/in-proces
 // Under runsc the pids limit also bounds gVisor's own threads: a limit that fits runc stops gVisor
 // before the build runs, and the agent must be told which limit, not a bare exit code.
 const runtimes = await engineRuntimes();
-if (process.env.CI === "true" && !runtimes.includes("runsc")) throw new Error("CI needs the runsc runtime registered with the Docker engine (scripts/setup-host.sh)");
+if (process.env.CI === "true" && !runtimes.includes("runsc"))
+  throw new Error("CI needs the runsc runtime registered with the Docker engine (scripts/setup-host.sh)");
 
 describe.runIf(runtimes.includes("runsc") || process.env.CI === "true")("gVisor's own limits", () => {
   let ws: Workspace;
@@ -30,7 +31,9 @@ describe.runIf(runtimes.includes("runsc") || process.env.CI === "true")("gVisor'
 
   it("a pids limit too small for gVisor gets a message naming the limits to raise", async () => {
     const before = venvDigest(ws.pythons.default!);
-    const result = (await broker.client.callTool({ name: "install_package", arguments: { package_name: "small-sd" } }, undefined, { timeout: 300_000 })) as ToolResult;
+    const result = (await broker.client.callTool({ name: "install_package", arguments: { package_name: "small-sd" } }, undefined, {
+      timeout: 300_000,
+    })) as ToolResult;
     expect(result.isError, resultText(result)).toBe(true);
     expect(resultText(result)).toContain("the gVisor sandbox (sandbox.runtime: runsc) stopped before the build ran");
     expect(resultText(result)).toContain("pids 64");

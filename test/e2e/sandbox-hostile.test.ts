@@ -12,7 +12,16 @@ const MARKER = `pipgate-hostile-${process.pid}-${Date.now()}`;
 /** This broker's containers (other test files run containers of their own at the same time). */
 async function listContainers(stateDir: string): Promise<string[]> {
   const { execa } = await import("execa");
-  const { stdout } = await execa("docker", ["ps", "-a", "--filter", "label=org.pipgate.role=resolve", "--filter", `label=org.pipgate.state-dir=${stateDir}`, "--format", "{{.ID}}"]);
+  const { stdout } = await execa("docker", [
+    "ps",
+    "-a",
+    "--filter",
+    "label=org.pipgate.role=resolve",
+    "--filter",
+    `label=org.pipgate.state-dir=${stateDir}`,
+    "--format",
+    "{{.ID}}",
+  ]);
   return stdout.split("\n").filter((line) => line !== "");
 }
 
@@ -71,14 +80,18 @@ describe("hostile builds stay in the sandbox", () => {
       expect(existsSync(join(dir, MARKER)), `${dir}/${MARKER}`).toBe(false);
     }
     const sitePackages = join(ws.pythons.default!, "..", "..", "lib");
-    const found = readdirSync(sitePackages, { recursive: true }).map(String).filter((path) => path.endsWith(MARKER));
+    const found = readdirSync(sitePackages, { recursive: true })
+      .map(String)
+      .filter((path) => path.endsWith(MARKER));
     expect(found).toEqual([]);
     expect(venvDigest(ws.pythons.default!)).not.toBe(before); // the package itself did land
   });
 
   it("a build that sleeps forever is killed at the timeout: container gone, nothing committed, 'timed out'", async () => {
     const before = venvDigest(ws.pythons.default!);
-    const result = await broker.client.callTool({ name: "install_package", arguments: { package_name: "sleeper", timeout: 8 } }, undefined, { timeout: 120_000 });
+    const result = await broker.client.callTool({ name: "install_package", arguments: { package_name: "sleeper", timeout: 8 } }, undefined, {
+      timeout: 120_000,
+    });
     expect((result as { isError?: boolean }).isError).toBe(true);
     expect(resultText(result)).toContain("timed out");
     expect((result.structuredContent as { status: string }).status).toBe("timed-out");
@@ -89,7 +102,9 @@ describe("hostile builds stay in the sandbox", () => {
 
   it("a build that forks without end is held by the pids limit and killed at the timeout", async () => {
     const before = venvDigest(ws.pythons.default!);
-    const result = await broker.client.callTool({ name: "install_package", arguments: { package_name: "forker", timeout: 10 } }, undefined, { timeout: 120_000 });
+    const result = await broker.client.callTool({ name: "install_package", arguments: { package_name: "forker", timeout: 10 } }, undefined, {
+      timeout: 120_000,
+    });
     expect((result.structuredContent as { status: string }).status).toBe("timed-out");
     expect(await listContainers(ws.stateDir)).toEqual([]);
     expect(venvDigest(ws.pythons.default!)).toBe(before);

@@ -26,7 +26,8 @@ import { startServeProcess, type ServeProcess } from "../support/serve-process.j
 const ALICE = "alice-token-0123456789abcdef";
 const BOB = "bob-token-fedcba9876543210";
 const runtimes = await engineRuntimes();
-if (process.env.CI === "true" && !runtimes.includes("runsc")) throw new Error("CI needs the runsc runtime registered with the Docker engine (scripts/setup-host.sh)");
+if (process.env.CI === "true" && !runtimes.includes("runsc"))
+  throw new Error("CI needs the runsc runtime registered with the Docker engine (scripts/setup-host.sh)");
 const RUNTIMES = (["runc", "runsc"] as const).filter((runtime) => runtimes.includes(runtime) || process.env.CI === "true");
 
 const HOSTILE = {
@@ -64,7 +65,10 @@ describe.each(RUNTIMES)("what a build hands back is hostile input (runtime %s)",
     const config = parse(readFileSync(ws.configPath, "utf8")) as Record<string, unknown>;
     writeFileSync(
       ws.configPath,
-      stringify({ ...config, grants: { alice: { environments: ["default"], token_sha256: hashToken(ALICE) }, bob: { environments: ["default"], token_sha256: hashToken(BOB) } } }),
+      stringify({
+        ...config,
+        grants: { alice: { environments: ["default"], token_sha256: hashToken(ALICE) }, bob: { environments: ["default"], token_sha256: hashToken(BOB) } },
+      }),
     );
     serve = await startServeProcess(ws.configPath);
     alice = await serve.connect(ALICE);
@@ -78,7 +82,9 @@ describe.each(RUNTIMES)("what a build hands back is hostile input (runtime %s)",
   /** Installs `name` as alice; the venv must be as before, and nothing of the run may be left behind. */
   async function refused(name: string, timeout = 120): Promise<ToolResult> {
     const before = venvDigest(ws.pythons.default!);
-    const result = (await alice.callTool({ name: "install_package", arguments: { package_name: name, timeout } }, undefined, { timeout: 300_000 })) as ToolResult;
+    const result = (await alice.callTool({ name: "install_package", arguments: { package_name: name, timeout } }, undefined, {
+      timeout: 300_000,
+    })) as ToolResult;
     expect(result.isError, resultText(result)).toBe(true);
     expect(venvDigest(ws.pythons.default!)).toBe(before);
     expect(await containersOf(ws.stateDir)).toEqual([]);
@@ -144,7 +150,9 @@ describe.each(RUNTIMES)("what a build hands back is hostile input (runtime %s)",
 
   it("a broker SIGKILLed during a build leaves its container, and the restarted broker removes it and says so", async () => {
     // The call never gets an answer (its broker dies); the client is dropped with it.
-    void alice.callTool({ name: "install_package", arguments: { package_name: "sleeper", timeout: 600 } }, undefined, { timeout: 300_000 }).catch(() => undefined);
+    void alice
+      .callTool({ name: "install_package", arguments: { package_name: "sleeper", timeout: 600 } }, undefined, { timeout: 300_000 })
+      .catch(() => undefined);
     await waitForContainer(ws.stateDir);
     const killedPid = serve.pid;
     await serve.stop("SIGKILL");

@@ -20,7 +20,13 @@ describe("pipgate serve over stdio", () => {
     await requireDocker();
     ws = await createWorkspace({
       projects: [
-        { name: "demo-lib", releases: [{ version: "1.0.0", dists: [buildWheel({ name: "demo-lib", version: "1.0.0" })] }, { version: "2.0.0", dists: [buildWheel({ name: "demo-lib", version: "2.0.0" })] }] },
+        {
+          name: "demo-lib",
+          releases: [
+            { version: "1.0.0", dists: [buildWheel({ name: "demo-lib", version: "1.0.0" })] },
+            { version: "2.0.0", dists: [buildWheel({ name: "demo-lib", version: "2.0.0" })] },
+          ],
+        },
         { name: "demo-app", releases: [{ version: "1.2.0", dists: [buildWheel({ name: "demo-app", version: "1.2.0", dependencies: ["demo-lib>=1.0"] })] }] },
         { name: "outsider", releases: [{ version: "1.0.0", dists: [buildWheel({ name: "outsider", version: "1.0.0" })] }] },
       ],
@@ -64,7 +70,10 @@ describe("pipgate serve over stdio", () => {
     const listed = (await client.callTool({ name: "list_installed_packages", arguments: {} })) as ToolResult;
     expect(listed.isError).toBeFalsy();
     expect((listed.structuredContent as { packages: Array<{ name: string; version: string }> }).packages).toEqual(
-      expect.arrayContaining([{ name: "demo-app", version: "1.2.0" }, { name: "demo-lib", version: "1.0.0" }]),
+      expect.arrayContaining([
+        { name: "demo-app", version: "1.2.0" },
+        { name: "demo-lib", version: "1.0.0" },
+      ]),
     );
   });
 

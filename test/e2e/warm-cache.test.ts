@@ -32,7 +32,9 @@ describe("a repeat of a verified resolution skips the sandbox, never the policy"
   });
 
   async function install(environment: string): Promise<ToolResult> {
-    return (await server.client.callTool({ name: "install_package", arguments: { package_name: "warm-app", environment } }, undefined, { timeout: 120_000 })) as ToolResult;
+    return (await server.client.callTool({ name: "install_package", arguments: { package_name: "warm-app", environment } }, undefined, {
+      timeout: 120_000,
+    })) as ToolResult;
   }
 
   it("installs into a second venv from verified wheels without a container", async () => {
@@ -57,7 +59,13 @@ describe("a repeat of a verified resolution skips the sandbox, never the policy"
   it("re-checks policy on a hit: a vulnerability published since refuses the cached set", async () => {
     ws.index.addProject({
       name: "warm-lib",
-      releases: [{ version: "2.0", dists: [buildWheel({ name: "warm-lib", version: "2.0" })], vulnerabilities: [{ id: "PYSEC-2026-1", details: "found after the first install" }] }],
+      releases: [
+        {
+          version: "2.0",
+          dists: [buildWheel({ name: "warm-lib", version: "2.0" })],
+          vulnerabilities: [{ id: "PYSEC-2026-1", details: "found after the first install" }],
+        },
+      ],
     });
     const result = await install("fourth");
     expect(result.isError).toBe(true);

@@ -5,7 +5,10 @@ import { readTarGz, writeTarGz } from "../fixtures/tar.js";
 import { readZip, writeZip } from "../fixtures/zip.js";
 
 const path = fc
-  .array(fc.stringMatching(/^[A-Za-z0-9_.,+ -]{1,40}$/).filter((part) => part !== "." && part !== ".."), { minLength: 1, maxLength: 5 })
+  .array(
+    fc.stringMatching(/^[A-Za-z0-9_.,+ -]{1,40}$/).filter((part) => part !== "." && part !== ".."),
+    { minLength: 1, maxLength: 5 },
+  )
   .map((parts) => parts.join("/"));
 const files = fc.uniqueArray(fc.record({ name: path, data: fc.uint8Array({ maxLength: 3000 }).map((a) => Buffer.from(a)) }), {
   selector: (entry) => entry.name,
@@ -29,7 +32,8 @@ describe("archive writers and readers", () => {
     const { execa } = await import("execa");
     const data = Buffer.from("pipgate ".repeat(10_000));
     const archive = writeZip([{ name: "dir/big.txt", data }]);
-    const script = "import io,sys,zipfile; z=zipfile.ZipFile(io.BytesIO(sys.stdin.buffer.read())); z.testzip() is None or sys.exit(1); print(len(z.read('dir/big.txt')))";
+    const script =
+      "import io,sys,zipfile; z=zipfile.ZipFile(io.BytesIO(sys.stdin.buffer.read())); z.testzip() is None or sys.exit(1); print(len(z.read('dir/big.txt')))";
     const result = await execa("python3", ["-c", script], { input: archive });
     expect(result.stdout).toBe(String(data.length));
   });

@@ -43,7 +43,7 @@ describe("wheel builder", () => {
     const record = (files.get(`${info}/RECORD`)?.toString() ?? "").trim().split("\n");
     expect(record).toContain(`${info}/RECORD,,`);
     expect(record).toContain(`"data,with comma.txt",${recordHash(Buffer.from("x"))},1`);
-    const listed = record.map((line) => line.startsWith('"') ? line.slice(1, line.indexOf('"', 1)) : line.split(",")[0]);
+    const listed = record.map((line) => (line.startsWith('"') ? line.slice(1, line.indexOf('"', 1)) : line.split(",")[0]));
     expect(new Set(listed)).toEqual(new Set(files.keys()));
     for (const line of record.filter((entry) => !entry.startsWith('"') && !entry.endsWith(",,"))) {
       const [path = "", hash, size] = line.split(",");
@@ -106,9 +106,7 @@ describe("sdist builder", () => {
     expect(sdist.filename).toBe("demo_sd-2.0.tar.gz");
     expect(sdist.kind).toBe("sdist");
     const files = readTarGz(sdist.bytes);
-    expect([...files.keys()].sort()).toEqual(
-      ["PKG-INFO", "README.txt", "demo_sd/__init__.py", "pyproject.toml", "setup.py"].map((f) => `demo_sd-2.0/${f}`),
-    );
+    expect([...files.keys()].sort()).toEqual(["PKG-INFO", "README.txt", "demo_sd/__init__.py", "pyproject.toml", "setup.py"].map((f) => `demo_sd-2.0/${f}`));
     expect(files.get("demo_sd-2.0/pyproject.toml")?.toString()).toContain('build-backend = "setuptools.build_meta"');
     expect(files.get("demo_sd-2.0/setup.py")?.toString()).toContain('install_requires=["demo-lib>=1"]');
     expect(files.get("demo_sd-2.0/PKG-INFO")?.toString()).toContain("Name: Demo-Sd\nVersion: 2.0\n");

@@ -87,8 +87,7 @@ describe("index server protocol", () => {
     await index.close();
   });
 
-  const get = (path: string, headers: Record<string, string> = {}) =>
-    fetch(new URL(path, index.origin), { headers, redirect: "manual" });
+  const get = (path: string, headers: Record<string, string> = {}) => fetch(new URL(path, index.origin), { headers, redirect: "manual" });
 
   it("serves PEP 691 JSON with PEP 700 fields when asked for it", async () => {
     const response = await get("/simple/demo-lib/", { Accept: PEP691 });
@@ -115,9 +114,7 @@ describe("index server protocol", () => {
       const response = await get("/simple/demo-lib/", accept === undefined ? {} : { Accept: accept });
       expect(response.headers.get("content-type")).toBe(accept ?? "text/html");
       const html = await response.text();
-      expect(html).toContain(
-        `<a href="${index.origin}/files/${lib1.filename}#sha256=${lib1.sha256}" data-requires-python="&gt;=3.8">`,
-      );
+      expect(html).toContain(`<a href="${index.origin}/files/${lib1.filename}#sha256=${lib1.sha256}" data-requires-python="&gt;=3.8">`);
       expect(html).toContain(`data-yanked="broken &quot;quoted&quot; &lt;release&gt;">${lib3.filename}</a>`);
       expect(html).not.toMatch(new RegExp(`${lib2.filename}"[^>]*data-yanked`));
     }
@@ -176,9 +173,7 @@ describe("index server protocol", () => {
     const v1 = jsonRelease.parse(await (await get("/pypi/Demo_Lib/1.0/json")).json());
     expect(v1.info).toMatchObject({ version: "1.0", requires_python: ">=3.8", requires_dist: null });
     expect(v1.urls[0]).toMatchObject({ digests: { sha256: lib1.sha256 }, upload_time_iso_8601: "2024-03-01T12:00:00.000000Z" });
-    expect(v1.vulnerabilities).toEqual([
-      expect.objectContaining({ id: "PYSEC-0001", aliases: ["CVE-2024-0001"], fixed_in: ["2.0"], withdrawn: null }),
-    ]);
+    expect(v1.vulnerabilities).toEqual([expect.objectContaining({ id: "PYSEC-0001", aliases: ["CVE-2024-0001"], fixed_in: ["2.0"], withdrawn: null })]);
     const v3 = jsonRelease.parse(await (await get("/pypi/Demo_Lib/3.0/json")).json());
     expect(v3.info).toMatchObject({ yanked: true, yanked_reason: 'broken "quoted" <release>' });
     expect((await get("/pypi/Demo_Lib/9.9/json")).status).toBe(404);
@@ -218,7 +213,13 @@ describe("index server protocol", () => {
     const before = await get("/simple/demo-lib/", { Accept: PEP691 });
     const [etag, lastModified] = [before.headers.get("etag") ?? "", before.headers.get("last-modified") ?? ""];
     const lib4 = buildWheel({ name: "Demo_Lib", version: "4.0" });
-    index.addProject({ name: "Demo_Lib", releases: [{ version: "1.0", dists: [lib1] }, { version: "4.0", dists: [lib4] }] });
+    index.addProject({
+      name: "Demo_Lib",
+      releases: [
+        { version: "1.0", dists: [lib1] },
+        { version: "4.0", dists: [lib4] },
+      ],
+    });
     const afterTag = await get("/simple/demo-lib/", { Accept: PEP691, "If-None-Match": etag });
     expect(afterTag.status).toBe(200);
     expect(pep691Project.parse(await afterTag.json()).versions).toEqual(["1.0", "4.0"]);

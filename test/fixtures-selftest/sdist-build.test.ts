@@ -53,14 +53,43 @@ describe("sdists from the fixture index build in the sandbox image", () => {
     const child = execa(
       "docker",
       [
-        "run", "--rm", "--name", name, "--network", "none", "--read-only", "--tmpfs", "/tmp:rw,size=256m",
-        "--cap-drop", "ALL", "--security-opt", "no-new-privileges", "--user", "65534:65534",
-        "--pids-limit", "64", "--memory", "512m",
-        "-v", `${index.socketPath}:${SOCKET_IN_CONTAINER}`,
-        "-e", "HOME=/tmp", "-e", "PIP_CONFIG_FILE=/dev/null", "-e", `INDEX=http://127.0.0.1:${port}/simple/`,
+        "run",
+        "--rm",
+        "--name",
+        name,
+        "--network",
+        "none",
+        "--read-only",
+        "--tmpfs",
+        "/tmp:rw,size=256m",
+        "--cap-drop",
+        "ALL",
+        "--security-opt",
+        "no-new-privileges",
+        "--user",
+        "65534:65534",
+        "--pids-limit",
+        "64",
+        "--memory",
+        "512m",
+        "-v",
+        `${index.socketPath}:${SOCKET_IN_CONTAINER}`,
+        "-e",
+        "HOME=/tmp",
+        "-e",
+        "PIP_CONFIG_FILE=/dev/null",
+        "-e",
+        `INDEX=http://127.0.0.1:${port}/simple/`,
         IMAGE,
         // The forwarder listens on the index's own port number, so the index's absolute file URLs work inside.
-        "python3", "/opt/pipgate/forwarder.py", port, SOCKET_IN_CONTAINER, "--", "sh", "-c", script,
+        "python3",
+        "/opt/pipgate/forwarder.py",
+        port,
+        SOCKET_IN_CONTAINER,
+        "--",
+        "sh",
+        "-c",
+        script,
       ],
       { reject: false, all: true, stdin: "ignore", buffer: true },
     );
@@ -84,9 +113,7 @@ describe("sdists from the fixture index build in the sandbox image", () => {
   // One pip run builds the plain sdist and the two hostile ones that finish: containers are the slow part.
   let builds: Promise<ContainerRun> | undefined;
   const buildAll = () =>
-    (builds ??= inSandbox(
-      `${PIP} demo-sd net-probe host-writer && PYTHONPATH=/tmp/t python3 -c 'import demo_sd; print("version", demo_sd.__version__)'`,
-    ));
+    (builds ??= inSandbox(`${PIP} demo-sd net-probe host-writer && PYTHONPATH=/tmp/t python3 -c 'import demo_sd; print("version", demo_sd.__version__)'`));
 
   it("builds and installs a plain sdist, fetching setuptools and wheel from the index for the isolated build", async () => {
     const run = await buildAll();

@@ -24,7 +24,10 @@ function recordingLogger(): { log: Logger; messages: string[] } {
 const tool = (name: string, extra: Partial<Tool> = {}): Tool => ({ name, inputSchema: { type: "object" }, ...extra });
 
 describe("boundedFetch: one upstream HTTP message is bounded", () => {
-  const serve = (body: string, type: string, status = 200) => async () => new Response(status === 204 ? null : body, { status, headers: { "content-type": type } });
+  const serve =
+    (body: string, type: string, status = 200) =>
+    async () =>
+      new Response(status === 204 ? null : body, { status, headers: { "content-type": type } });
 
   it("passes a JSON body within the limit through unchanged", async () => {
     const overflows: string[] = [];
@@ -87,7 +90,13 @@ describe("definitions from an upstream list", () => {
       tool("schemed", { inputSchema: bigSchema }),
       tool("echo"),
     ];
-    const accepted = await collectList("tools/list", async () => ({ items: tools }), checkTool, (t) => t.name, log);
+    const accepted = await collectList(
+      "tools/list",
+      async () => ({ items: tools }),
+      checkTool,
+      (t) => t.name,
+      log,
+    );
     expect(accepted.map((t) => t.name)).toEqual(["echo"]);
     expect(messages).toEqual([
       `dropped "bad name" from the upstream's tools/list: its name is not 1-128 letters, digits, '_', '.' and '-'`,

@@ -17,7 +17,8 @@ import { resultText, type ToolResult } from "../support/in-process.js";
 // the environment or reach out; pipgate's own install_package (from a local index) can, and the next
 // run imports what it installed, in the same running container.
 const runtimes = await engineRuntimes();
-if (process.env.CI === "true" && !runtimes.includes("runsc")) throw new Error("CI needs the runsc runtime registered with the Docker engine (scripts/setup-host.sh)");
+if (process.env.CI === "true" && !runtimes.includes("runsc"))
+  throw new Error("CI needs the runsc runtime registered with the Docker engine (scripts/setup-host.sh)");
 const RUNTIMES = (["runc", "runsc"] as const).filter((runtime) => runtimes.includes(runtime) || process.env.CI === "true");
 
 const PROJECT = REPO_ROOT.replace(/\/+$/, "");
@@ -34,7 +35,8 @@ describe.each(RUNTIMES)("a gateway with a contained upstream (runtime %s)", (run
   let port: number;
   let connections = 0;
 
-  const call = async (name: string, args: Record<string, unknown>) => (await client.callTool({ name, arguments: args }, undefined, { timeout: 180_000 })) as ToolResult;
+  const call = async (name: string, args: Record<string, unknown>) =>
+    (await client.callTool({ name, arguments: args }, undefined, { timeout: 180_000 })) as ToolResult;
   const run = async (code: string) => {
     const result = await call("run_python_code", { code, execution_mode: "subprocess", environment: "default", timeout: 60 });
     return { text: resultText(result), isError: result.isError === true };
@@ -68,7 +70,12 @@ describe.each(RUNTIMES)("a gateway with a contained upstream (runtime %s)", (run
     };
     writeFileSync(ws.configPath, stringify(config));
 
-    const transport = new StdioClientTransport({ command: process.execPath, args: [BIN, "serve", "--config", ws.configPath], stderr: "pipe", env: { PATH: process.env.PATH ?? "", PIPGATE_LOG_LEVEL: "error" } });
+    const transport = new StdioClientTransport({
+      command: process.execPath,
+      args: [BIN, "serve", "--config", ws.configPath],
+      stderr: "pipe",
+      env: { PATH: process.env.PATH ?? "", PIPGATE_LOG_LEVEL: "error" },
+    });
     client = new Client({ name: "agent", version: "1.0.0" });
     await client.connect(transport);
   }, 180_000);
@@ -85,7 +92,12 @@ describe.each(RUNTIMES)("a gateway with a contained upstream (runtime %s)", (run
     expect(await run("print('hello from the container')")).toEqual({ text: "hello from the container\n", isError: false });
     const [id] = await containersOf(ws.stateDir);
     expect(id).toBeDefined();
-    const { stdout } = await execa("docker", ["inspect", "--format", "{{.HostConfig.Runtime}} {{.HostConfig.NetworkMode}} {{.HostConfig.ReadonlyRootfs}}", id!]);
+    const { stdout } = await execa("docker", [
+      "inspect",
+      "--format",
+      "{{.HostConfig.Runtime}} {{.HostConfig.NetworkMode}} {{.HostConfig.ReadonlyRootfs}}",
+      id!,
+    ]);
     expect(stdout).toBe(`${runtime} none true`);
   });
 
@@ -94,7 +106,9 @@ describe.each(RUNTIMES)("a gateway with a contained upstream (runtime %s)", (run
     const before = venvDigest(python);
     const sitePackages = (await execa(python, ["-I", "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"])).stdout.trim();
 
-    const pip = await run("import subprocess, sys; sys.exit(subprocess.call([sys.executable, '-m', 'pip', 'install', '--no-cache-dir', '--retries', '0', '--timeout', '3', 'gw-probe']))");
+    const pip = await run(
+      "import subprocess, sys; sys.exit(subprocess.call([sys.executable, '-m', 'pip', 'install', '--no-cache-dir', '--retries', '0', '--timeout', '3', 'gw-probe']))",
+    );
     expect(pip.isError).toBe(true);
     const pth = await run(`open(${JSON.stringify(join(sitePackages, "evil.pth"))}, "w").write("import os\\n")`);
     expect(pth).toMatchObject({ isError: true, text: expect.stringMatching(/Read-only file system/) });
@@ -142,10 +156,18 @@ describe("a contained upstream whose broker died", () => {
         sandbox: { workdir, mounts: { read_only: [...new Set([node, PROJECT, realpathSync(join(PROJECT, "node_modules"))])] } },
       };
       writeFileSync(ws.configPath, stringify(config));
-      const transport = new StdioClientTransport({ command: process.execPath, args: [BIN, "serve", "--config", ws.configPath], stderr: "pipe", env: { PATH: process.env.PATH ?? "", PIPGATE_LOG_LEVEL: "error" } });
+      const transport = new StdioClientTransport({
+        command: process.execPath,
+        args: [BIN, "serve", "--config", ws.configPath],
+        stderr: "pipe",
+        env: { PATH: process.env.PATH ?? "", PIPGATE_LOG_LEVEL: "error" },
+      });
       const client = new Client({ name: "agent", version: "1.0.0" });
-      await client.connect(transport); 
-      const ran = (await client.callTool({ name: "run_python_code", arguments: { code: "print(1)", execution_mode: "subprocess", environment: "default" } })) as ToolResult;
+      await client.connect(transport);
+      const ran = (await client.callTool({
+        name: "run_python_code",
+        arguments: { code: "print(1)", execution_mode: "subprocess", environment: "default" },
+      })) as ToolResult;
       expect(resultText(ran)).toBe("1\n");
       const [id] = await containersOf(ws.stateDir);
       expect(id).toBeDefined();

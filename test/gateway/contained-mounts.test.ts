@@ -46,9 +46,17 @@ describe("a contained upstream's mounts", () => {
   it("drop a read-only mount inside another, keep one inside a writable one, and make a path wanted both ways read-only", async () => {
     mkdirSync(join(dir, "data", "sub"), { recursive: true });
     mkdirSync(join(dir, "work", "fixed"), { recursive: true });
-    const plan = await planContainedMounts(input({ mounts: { read_only: [join(dir, "data", "sub"), join(dir, "data"), join(dir, "work", "fixed"), join(dir, "both")], read_write: [join(dir, "both")] } }));
+    const plan = await planContainedMounts(
+      input({
+        mounts: { read_only: [join(dir, "data", "sub"), join(dir, "data"), join(dir, "work", "fixed"), join(dir, "both")], read_write: [join(dir, "both")] },
+      }),
+    );
     mkdirSync(join(dir, "both"), { recursive: true });
-    const again = await planContainedMounts(input({ mounts: { read_only: [join(dir, "data", "sub"), join(dir, "data"), join(dir, "work", "fixed"), join(dir, "both")], read_write: [join(dir, "both")] } }));
+    const again = await planContainedMounts(
+      input({
+        mounts: { read_only: [join(dir, "data", "sub"), join(dir, "data"), join(dir, "work", "fixed"), join(dir, "both")], read_write: [join(dir, "both")] },
+      }),
+    );
     expect(plan.ok ? "" : plan.error).toMatch(/both cannot be mounted: ENOENT/);
     if (!again.ok) throw new Error(again.error);
     const byTarget = new Map(again.value.mounts.map((mount) => [mount.target, mount.mode]));
@@ -64,7 +72,9 @@ describe("a contained upstream's mounts", () => {
 
   it("refuse a writable mount inside an environment or holding one", async () => {
     const inside = await planContainedMounts(input({ workdir: join(dir, "venv") }));
-    expect(inside.ok ? "" : inside.error).toMatch(/^the working directory: .*venv is writable in the container and overlaps .*venv, environment default \(sys\.prefix\), which must stay read-only/);
+    expect(inside.ok ? "" : inside.error).toMatch(
+      /^the working directory: .*venv is writable in the container and overlaps .*venv, environment default \(sys\.prefix\), which must stay read-only/,
+    );
     const second = await createVenvWithPip(join(dir, "envs", "second"));
     const holding = await planContainedMounts(input({ mounts: { read_write: [join(dir, "envs")] } }, { environments: { default: python, second } }));
     expect(holding.ok ? "" : holding.error).toMatch(/^upstream\.sandbox\.mounts\.read_write: .* overlaps .*must stay read-only/);
@@ -74,7 +84,9 @@ describe("a contained upstream's mounts", () => {
     symlinkSync("/run", join(dir, "innocent"));
     symlinkSync(join(dir, "state"), join(dir, "records"));
     const run = await planContainedMounts(input({ mounts: { read_only: [join(dir, "innocent")] } }));
-    expect(run.ok ? "" : run.error).toBe(`upstream.sandbox.mounts.read_only: /run (the real path of ${join(dir, "innocent")}) holds the Docker engine's socket /run/docker.sock, which would let the upstream control the host`);
+    expect(run.ok ? "" : run.error).toBe(
+      `upstream.sandbox.mounts.read_only: /run (the real path of ${join(dir, "innocent")}) holds the Docker engine's socket /run/docker.sock, which would let the upstream control the host`,
+    );
     const state = await planContainedMounts(input({ mounts: { read_only: [join(dir, "records")] } }));
     expect(state.ok ? "" : state.error).toMatch(/is inside pipgate's state directory|holds pipgate's state directory/);
   });

@@ -20,7 +20,8 @@ import { createVenvWithPip, REPO_ROOT, requireDocker, venvDigest } from "../supp
 // imports in the next run, in the same running container. Under each runtime the engine has (runsc is
 // required in CI).
 const runtimes = await engineRuntimes();
-if (process.env.CI === "true" && !runtimes.includes("runsc")) throw new Error("CI needs the runsc runtime registered with the Docker engine (scripts/setup-host.sh)");
+if (process.env.CI === "true" && !runtimes.includes("runsc"))
+  throw new Error("CI needs the runsc runtime registered with the Docker engine (scripts/setup-host.sh)");
 const RUNTIMES = (["runc", "runsc"] as const).filter((runtime) => runtimes.includes(runtime) || process.env.CI === "true");
 
 const PROJECT = REPO_ROOT.replace(/\/+$/, "");
@@ -47,7 +48,8 @@ describe.each(RUNTIMES)("a contained upstream (runtime %s)", (runtime) => {
   /** The main session's container. */
   let ownIds: string[] | undefined;
 
-  const run = async (code: string) => outcome(await session.callTool("run_python_code", { code, execution_mode: "subprocess", environment: "target", timeout: 60 }));
+  const run = async (code: string) =>
+    outcome(await session.callTool("run_python_code", { code, execution_mode: "subprocess", environment: "target", timeout: 60 }));
 
   beforeAll(async () => {
     await requireDocker();
@@ -101,10 +103,26 @@ describe.each(RUNTIMES)("a contained upstream (runtime %s)", (runtime) => {
     expect(id).toBeDefined();
     const inspected = JSON.parse((await execa("docker", ["inspect", id!])).stdout) as Array<{
       Config: { User: string; Labels: Record<string, string> };
-      HostConfig: { NetworkMode: string; ReadonlyRootfs: boolean; CapDrop: string[]; SecurityOpt: string[]; Runtime: string; PidsLimit: number; Memory: number };
+      HostConfig: {
+        NetworkMode: string;
+        ReadonlyRootfs: boolean;
+        CapDrop: string[];
+        SecurityOpt: string[];
+        Runtime: string;
+        PidsLimit: number;
+        Memory: number;
+      };
     }>;
     const container = inspected[0]!;
-    expect(container.HostConfig).toMatchObject({ NetworkMode: "none", ReadonlyRootfs: true, CapDrop: ["ALL"], SecurityOpt: ["no-new-privileges"], Runtime: runtime, PidsLimit: 256, Memory: 512 * 1024 * 1024 });
+    expect(container.HostConfig).toMatchObject({
+      NetworkMode: "none",
+      ReadonlyRootfs: true,
+      CapDrop: ["ALL"],
+      SecurityOpt: ["no-new-privileges"],
+      Runtime: runtime,
+      PidsLimit: 256,
+      Memory: 512 * 1024 * 1024,
+    });
     expect(container.Config.Labels["org.pipgate.role"]).toBe("upstream");
     expect(container.Config.Labels["org.pipgate.broker"]).toMatch(new RegExp(`^${process.pid}\\.`));
     // and the code it runs sees the environment's interpreter at its host path
@@ -117,9 +135,13 @@ describe.each(RUNTIMES)("a contained upstream (runtime %s)", (runtime) => {
     writeFileSync(join(workdir, wheel.filename), wheel.bytes);
 
     // pip install from an index (no network) and from a local wheel (the environment is read-only)
-    const fromIndex = await run("import subprocess, sys; sys.exit(subprocess.call([sys.executable, '-m', 'pip', 'install', '--no-cache-dir', '--retries', '0', '--timeout', '3', 'requests']))");
+    const fromIndex = await run(
+      "import subprocess, sys; sys.exit(subprocess.call([sys.executable, '-m', 'pip', 'install', '--no-cache-dir', '--retries', '0', '--timeout', '3', 'requests']))",
+    );
     expect(fromIndex.isError).toBe(true);
-    const fromWheel = await run(`import subprocess, sys; sys.exit(subprocess.call([sys.executable, '-m', 'pip', 'install', '--no-index', '--no-cache-dir', ${JSON.stringify(join(workdir, wheel.filename))}]))`);
+    const fromWheel = await run(
+      `import subprocess, sys; sys.exit(subprocess.call([sys.executable, '-m', 'pip', 'install', '--no-index', '--no-cache-dir', ${JSON.stringify(join(workdir, wheel.filename))}]))`,
+    );
     expect(fromWheel.isError).toBe(true);
     expect(fromWheel.text).toMatch(/Read-only file system/);
 
@@ -164,21 +186,35 @@ describe.each(RUNTIMES)("a contained upstream (runtime %s)", (runtime) => {
     const wheel = buildWheel({ name: "contained-probe", version: "2.5" });
     const file = join(dir, wheel.filename);
     writeFileSync(file, wheel.bytes);
-    await execa(python, ["-I", "-m", "pip", "install", "--no-index", "--no-deps", "--disable-pip-version-check", file], { env: isolatedEnv(), extendEnv: false });
+    await execa(python, ["-I", "-m", "pip", "install", "--no-index", "--no-deps", "--disable-pip-version-check", file], {
+      env: isolatedEnv(),
+      extendEnv: false,
+    });
     expect(await run("import contained_probe; print(contained_probe.__version__)")).toEqual({ text: "2.5\n", isError: false });
     expect(await containersOf(stateDir)).toEqual([before]);
   });
 
   it("ends with its container's exit code and last stderr when it crashes, and the next call runs in a new container", async () => {
-    const opened = await openUpstreamSession(factory({ FIXTURE_CRASH_ON: "list_sessions" }), { log, restart: { initial_ms: 50, max_ms: 400 }, clientInfo, connectTimeoutMs: 60_000 });
+    const opened = await openUpstreamSession(factory({ FIXTURE_CRASH_ON: "list_sessions" }), {
+      log,
+      restart: { initial_ms: 50, max_ms: 400 },
+      clientInfo,
+      connectTimeoutMs: 60_000,
+    });
     if (!opened.ok) throw new Error(opened.error);
     const crashing = opened.value;
     try {
       const [first] = (await containersOf(stateDir)).filter((id) => !(ownIds ?? []).includes(id));
       expect(first).toBeDefined();
       const crashed = await crashing.callTool("list_sessions", {});
-      expect(crashed.ok ? "" : crashed.error).toMatch(/exited in its container \(code 3, last stderr: fixture: crashing in list_sessions as FIXTURE_CRASH_ON asks\)/);
-      const again = await crashing.callTool("run_python_code", { code: "print(2)", execution_mode: "subprocess", environment: "target" }, { timeoutMs: 60_000 });
+      expect(crashed.ok ? "" : crashed.error).toMatch(
+        /exited in its container \(code 3, last stderr: fixture: crashing in list_sessions as FIXTURE_CRASH_ON asks\)/,
+      );
+      const again = await crashing.callTool(
+        "run_python_code",
+        { code: "print(2)", execution_mode: "subprocess", environment: "target" },
+        { timeoutMs: 60_000 },
+      );
       expect(again.ok && again.value.content).toEqual([{ type: "text", text: "2\n" }]);
       const now = (await containersOf(stateDir)).filter((id) => !(ownIds ?? []).includes(id));
       expect(now).toHaveLength(1);
@@ -189,8 +225,14 @@ describe.each(RUNTIMES)("a contained upstream (runtime %s)", (runtime) => {
   });
 
   it("fails to start with what to do when the image is missing", async () => {
-    const opened = await openUpstreamSession(factory({}, { image: "pipgate-sandbox:does-not-exist" }), { log, restart: { initial_ms: 50, max_ms: 400 }, clientInfo });
-    expect(opened.ok ? "" : opened.error).toMatch(/^cannot start the upstream server: the upstream server could not be started in its container \(.*pipgate-sandbox:does-not-exist.*: build it with pipgate sandbox build-image, or set upstream\.sandbox\.image\)$/);
+    const opened = await openUpstreamSession(factory({}, { image: "pipgate-sandbox:does-not-exist" }), {
+      log,
+      restart: { initial_ms: 50, max_ms: 400 },
+      clientInfo,
+    });
+    expect(opened.ok ? "" : opened.error).toMatch(
+      /^cannot start the upstream server: the upstream server could not be started in its container \(.*pipgate-sandbox:does-not-exist.*: build it with pipgate sandbox build-image, or set upstream\.sandbox\.image\)$/,
+    );
   });
 
   it("removes its container when the session closes", async () => {

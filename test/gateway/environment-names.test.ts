@@ -1,7 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { environmentMismatches, parseUpstreamEnvironments } from "../../src/gateway/environment-names.js";
 
-const INTERPRETER_TEXT = "Available Python Environments:\n\n- Name: default\n  Path: /srv/venvs/app/bin/python\n  Version: Python 3.11.2\n\n- Name: system\n  Path: /usr/bin/python3\n  Version: Python 3.11.2\n\n";
+const INTERPRETER_TEXT =
+  "Available Python Environments:\n\n- Name: default\n  Path: /srv/venvs/app/bin/python\n  Version: Python 3.11.2\n\n- Name: system\n  Path: /usr/bin/python3\n  Version: Python 3.11.2\n\n";
 
 describe("the upstream's environment names", () => {
   it("reads the interpreter server's text form and a JSON list", () => {
@@ -19,7 +20,11 @@ describe("the upstream's environment names", () => {
   });
 
   it("says when pipgate's default is not the upstream's, or the upstream has no default at all", async () => {
-    const prefixes: Record<string, string> = { "/srv/venvs/app/bin/python": "/srv/venvs/app", "/srv/venvs/app/bin/python3": "/srv/venvs/app", "/srv/other/bin/python": "/srv/other" };
+    const prefixes: Record<string, string> = {
+      "/srv/venvs/app/bin/python": "/srv/venvs/app",
+      "/srv/venvs/app/bin/python3": "/srv/venvs/app",
+      "/srv/other/bin/python": "/srv/other",
+    };
     const prefixOf = async (python: string) => prefixes[python];
     expect(await environmentMismatches({ default: "/srv/venvs/app/bin/python" }, parseUpstreamEnvironments(INTERPRETER_TEXT), prefixOf)).toEqual([]);
     // two spellings of one venv agree

@@ -25,7 +25,12 @@ const SEED = `{"version": "1", "default": "deny", "tools": {"install_package": {
 
 /** A real client talking to a real `pipgate serve` over stdio, which in turn starts and owns the upstream. */
 async function connect(configPath: string, name = "agent"): Promise<Client> {
-  const transport = new StdioClientTransport({ command: process.execPath, args: [BIN, "serve", "--config", configPath], stderr: "pipe", env: { PATH: process.env.PATH ?? "", PIPGATE_LOG_LEVEL: "error" } });
+  const transport = new StdioClientTransport({
+    command: process.execPath,
+    args: [BIN, "serve", "--config", configPath],
+    stderr: "pipe",
+    env: { PATH: process.env.PATH ?? "", PIPGATE_LOG_LEVEL: "error" },
+  });
   const client = new Client({ name, version: "1.0.0" });
   await client.connect(transport);
   return client;
@@ -44,7 +49,10 @@ function records(ws: Workspace): AuditRecord[] {
 }
 
 /** A workspace whose pipgate.yaml fronts the interpreter fixture, with `policy` as the policy file. */
-async function interpreterWorkspace(policy: string, env: Record<string, string> = {}): Promise<{ ws: Workspace; installLog: string; setUpstreamEnv: (more: Record<string, string>) => void }> {
+async function interpreterWorkspace(
+  policy: string,
+  env: Record<string, string> = {},
+): Promise<{ ws: Workspace; installLog: string; setUpstreamEnv: (more: Record<string, string>) => void }> {
   const ws = await createWorkspace({
     projects: [{ name: "gw-demo", releases: [{ version: "1.0.0", dists: [buildWheel({ name: "gw-demo", version: "1.0.0" })] }] }],
     environments: { default: { allowlist: { packages: { "gw-demo": "*" } } } },
@@ -67,7 +75,8 @@ async function interpreterWorkspace(policy: string, env: Record<string, string> 
 const rawInstalls = (path: string) => (existsSync(path) ? readFileSync(path, "utf8").split("\n").filter(Boolean).length : 0);
 
 beforeAll(async () => {
-  if (!existsSync(FIXTURE) || !existsSync(BIN)) throw new Error("build first: npx tsc -p tsconfig.json (the gateway tests run pipgate and the fixture from dist/)");
+  if (!existsSync(FIXTURE) || !existsSync(BIN))
+    throw new Error("build first: npx tsc -p tsconfig.json (the gateway tests run pipgate and the fixture from dist/)");
   await requireDocker();
 });
 
@@ -148,7 +157,11 @@ describe("gateway mode with a policy that names run_python_code", () => {
     expect(names).toEqual(["install_package", "read_file", "run_python_code"]);
     const installed = await call(a, "install_package", { package_name: "gw-demo", environment: "default" });
     expect(installed.structuredContent).toMatchObject({ status: "installed" });
-    const ran = await call(a, "run_python_code", { code: "import gw_demo, sys; print(gw_demo.__name__, sys.prefix)", execution_mode: "subprocess", environment: "default" });
+    const ran = await call(a, "run_python_code", {
+      code: "import gw_demo, sys; print(gw_demo.__name__, sys.prefix)",
+      execution_mode: "subprocess",
+      environment: "default",
+    });
     expect(ran.isError).toBeFalsy();
     expect(resultText(ran)).toContain("gw_demo");
     expect(resultText(ran)).toContain(join(setup.ws.dir, "venvs", "default"));
@@ -302,7 +315,10 @@ describe("gateway mode in front of a third-party server (server-everything)", ()
     const before = long().length;
     const controller = new AbortController();
     const started = Date.now();
-    const running = client.callTool({ name: "trigger-long-running-operation", arguments: { duration: 30, steps: 30 } }, undefined, { signal: controller.signal, timeout: 60_000 });
+    const running = client.callTool({ name: "trigger-long-running-operation", arguments: { duration: 30, steps: 30 } }, undefined, {
+      signal: controller.signal,
+      timeout: 60_000,
+    });
     setTimeout(() => controller.abort(), 500);
     await expect(running).rejects.toThrow();
     expect(Date.now() - started).toBeLessThan(10_000);
@@ -355,7 +371,9 @@ describe("gateway mode over Streamable HTTP", () => {
     expect(resultText(await call(a, "run_python_code", { code: "print(mine)" })).trim()).toBe("a");
     expect(resultText(await call(b, "run_python_code", { code: "print(mine)" })).trim()).toBe("b");
     expect(resultText(await call(c, "run_python_code", { code: "print(mine)" }))).toContain("NameError");
-    const identities = records(setup.ws).filter((record) => record.tool === "run_python_code").map((record) => record.identity);
+    const identities = records(setup.ws)
+      .filter((record) => record.tool === "run_python_code")
+      .map((record) => record.identity);
     expect(identities.sort()).toEqual(["alice", "alice", "alice", "alice", "bob"]);
   });
 
@@ -374,7 +392,9 @@ describe("gateway mode over Streamable HTTP", () => {
     // bob's identical call was never approved
     const bob = await serve.connect(TOKENS.bob);
     expect((await call(bob, "list_directory", { directory_path: "" })).isError).toBe(true);
-    const outcomes = records(setup.ws).filter((record) => record.tool === "list_directory").map((record) => record.outcome);
+    const outcomes = records(setup.ws)
+      .filter((record) => record.tool === "list_directory")
+      .map((record) => record.outcome);
     expect(outcomes).toEqual(["pending", "forwarded", "pending", "pending"]);
   });
 });

@@ -4,7 +4,15 @@ import { join } from "node:path";
 import type { Tool } from "@modelcontextprotocol/sdk/types.js";
 import { afterEach, describe, expect, it } from "vitest";
 import { definitionDiff } from "../../src/gateway/definition-diff.js";
-import { acceptDefinition, configuredUpstreamKey, DEFINITION_MAX_BYTES, definitionSha256, pinDefinitions, pinStatus, upstreamKey } from "../../src/gateway/pins.js";
+import {
+  acceptDefinition,
+  configuredUpstreamKey,
+  DEFINITION_MAX_BYTES,
+  definitionSha256,
+  pinDefinitions,
+  pinStatus,
+  upstreamKey,
+} from "../../src/gateway/pins.js";
 import { openStateDb, type Db } from "../../src/state/db.js";
 
 const dirs: string[] = [];

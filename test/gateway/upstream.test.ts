@@ -113,10 +113,14 @@ describe("an upstream session against server-everything (stdio)", () => {
     const session = await connect(everything());
     const controller = new AbortController();
     const started = Date.now();
-    const call = session.callTool("trigger-long-running-operation", { duration: 30, steps: 30 }, {
-      signal: controller.signal,
-      onprogress: () => controller.abort(),
-    });
+    const call = session.callTool(
+      "trigger-long-running-operation",
+      { duration: 30, steps: 30 },
+      {
+        signal: controller.signal,
+        onprogress: () => controller.abort(),
+      },
+    );
     const result = await call;
     expect(result).toEqual({ ok: false, error: "trigger-long-running-operation was cancelled" });
     expect(Date.now() - started).toBeLessThan(5000);
@@ -130,8 +134,16 @@ describe("an upstream session against the interpreter fixture", () => {
     const tools = await session.listTools();
     if (!tools.ok) throw new Error(tools.error);
     expect(tools.value.map((t) => t.name).sort()).toEqual([
-      "clear_session", "install_package", "list_directory", "list_installed_packages", "list_python_environments",
-      "list_sessions", "read_file", "run_python_code", "run_python_file", "write_file",
+      "clear_session",
+      "install_package",
+      "list_directory",
+      "list_installed_packages",
+      "list_python_environments",
+      "list_sessions",
+      "read_file",
+      "run_python_code",
+      "run_python_file",
+      "write_file",
     ]);
     const run = tools.value.find((t) => t.name === "run_python_code");
     expect(Object.keys(run?.inputSchema.properties ?? {}).sort()).toEqual(["code", "environment", "execution_mode", "save_as", "session_id", "timeout"]);
@@ -199,7 +211,8 @@ describe("an upstream session against the interpreter fixture", () => {
     const repl = listed[0]?.pid;
     expect(repl).toBeDefined();
     // A grandchild that holds no pipe it would notice closing: only the process group reaches it.
-    const code = "import subprocess; p = subprocess.Popen(['sleep', '300'], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL); print(p.pid)";
+    const code =
+      "import subprocess; p = subprocess.Popen(['sleep', '300'], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL); print(p.pid)";
     const sleeper = Number(textOf(await session.callTool("run_python_code", { code })).trim());
     expect(Number.isInteger(sleeper) && running(sleeper)).toBe(true);
     expect(running(pid!) && running(repl!)).toBe(true);
@@ -213,7 +226,10 @@ describe("an upstream session against the interpreter fixture", () => {
     const session = await connect(fixture());
     const slow = { code: "import time; time.sleep(30)", execution_mode: "subprocess" };
     const started = Date.now();
-    expect(await session.callTool("run_python_code", slow, { timeoutMs: 500 })).toEqual({ ok: false, error: "the upstream server did not answer run_python_code within 500 ms" });
+    expect(await session.callTool("run_python_code", slow, { timeoutMs: 500 })).toEqual({
+      ok: false,
+      error: "the upstream server did not answer run_python_code within 500 ms",
+    });
     expect(Date.now() - started).toBeLessThan(3000);
     const inFlight = session.callTool("run_python_code", slow);
     await new Promise((resolve) => setTimeout(resolve, 200));
@@ -224,10 +240,16 @@ describe("an upstream session against the interpreter fixture", () => {
   it("fails to open, saying why, when the command cannot be started or exits before the handshake", async () => {
     const missing = stdio(["/nonexistent/upstream-server"]);
     const opened = await openUpstreamSession(transportFor(missing, log), { log, restart: missing.restart, clientInfo });
-    expect(opened).toEqual({ ok: false, error: "cannot start the upstream server: the upstream server could not be started (spawn /nonexistent/upstream-server ENOENT)" });
+    expect(opened).toEqual({
+      ok: false,
+      error: "cannot start the upstream server: the upstream server could not be started (spawn /nonexistent/upstream-server ENOENT)",
+    });
     const exits = stdio(["/bin/sh", "-c", "echo 'no module named mcp_python_interpreter' >&2; exit 1"]);
     const exited = await openUpstreamSession(transportFor(exits, log), { log, restart: exits.restart, clientInfo });
-    expect(exited).toEqual({ ok: false, error: "cannot start the upstream server: the upstream server exited (code 1, last stderr: no module named mcp_python_interpreter)" });
+    expect(exited).toEqual({
+      ok: false,
+      error: "cannot start the upstream server: the upstream server exited (code 1, last stderr: no module named mcp_python_interpreter)",
+    });
   });
 
   it("refuses a 50 MB line with a clear error, holding only a bounded part of it", async () => {
@@ -239,7 +261,9 @@ describe("an upstream session against the interpreter fixture", () => {
     clearInterval(sampler);
     if (opened.ok) open.push(opened.value);
     expect(opened.ok).toBe(false);
-    expect(opened.ok ? "" : opened.error).toMatch(/^cannot start the upstream server: the upstream server was stopped: it sent a message of more than 1024 KB \(\d+ bytes read so far; the limit is upstream.max_message_kb\)$/);
+    expect(opened.ok ? "" : opened.error).toMatch(
+      /^cannot start the upstream server: the upstream server was stopped: it sent a message of more than 1024 KB \(\d+ bytes read so far; the limit is upstream.max_message_kb\)$/,
+    );
     expect(peak - baseline).toBeLessThan(16 * 1024 * 1024);
   });
 
@@ -250,7 +274,12 @@ describe("an upstream session against the interpreter fixture", () => {
     const packages = JSON.parse(textOf(await session.callTool("list_installed_packages", {}))) as Array<{ name: string }>;
     expect(packages.map((p) => p.name)).toContain("pip");
     expect(textOf(await session.callTool("install_package", { package_name: "requests" }))).toBe("Successfully installed requests");
-    expect(readFileSync(installLog, "utf8").trim().split("\n").map((line) => (JSON.parse(line) as { package_name: string }).package_name)).toEqual(["requests"]);
+    expect(
+      readFileSync(installLog, "utf8")
+        .trim()
+        .split("\n")
+        .map((line) => (JSON.parse(line) as { package_name: string }).package_name),
+    ).toEqual(["requests"]);
   });
 
   it("does not pass pipgate's own environment to the upstream, only PATH, HOME, LANG and upstream.env", async () => {
@@ -278,7 +307,10 @@ describe("an upstream session over Streamable HTTP", () => {
 
   beforeAll(async () => {
     const port = await freePort();
-    upstream = spawn(process.execPath, [EVERYTHING, "streamableHttp"], { env: { PATH: process.env.PATH ?? "", PORT: String(port) }, stdio: ["ignore", "ignore", "pipe"] });
+    upstream = spawn(process.execPath, [EVERYTHING, "streamableHttp"], {
+      env: { PATH: process.env.PATH ?? "", PORT: String(port) },
+      stdio: ["ignore", "ignore", "pipe"],
+    });
     await new Promise<void>((resolve, reject) => {
       let stderr = "";
       const timer = setTimeout(() => reject(new Error(`server-everything did not start: ${stderr}`)), 20_000);
@@ -343,7 +375,11 @@ describe("an upstream session over Streamable HTTP", () => {
   });
 
   it("opens a new HTTP session when the upstream forgot the old one (404), after failing that call clearly", async () => {
-    const config = UpstreamSchema.parse({ url: `http://127.0.0.1:${proxyPort}/mcp`, headers: { Authorization: `Bearer ${token}` }, restart: { initial_ms: 20, max_ms: 100 } });
+    const config = UpstreamSchema.parse({
+      url: `http://127.0.0.1:${proxyPort}/mcp`,
+      headers: { Authorization: `Bearer ${token}` },
+      restart: { initial_ms: 20, max_ms: 100 },
+    });
     const session = await connect(config);
     forgetNextSession = true;
     expect(await session.callTool("echo", { message: "lost" })).toEqual({

@@ -47,7 +47,7 @@ describe("the environment a call goes to when it names none", () => {
     await ws?.close();
   });
 
-  it("is advertised as \"default\" to a grant that may use it, and a call without one goes there", async () => {
+  it('is advertised as "default" to a grant that may use it, and a call without one goes there', async () => {
     const staff = await open("staff");
     const tools = await advertised(staff);
     expect(Object.keys(tools).sort()).toEqual([...ENVIRONMENT_TOOLS].sort());

@@ -18,7 +18,11 @@ function allowlist(raw: unknown) {
 }
 
 describe("narrowAllowlist", () => {
-  const base = allowlist({ packages: { requests: ">=2.31", numpy: "*", flask: "*" }, deny: ["evil"], rules: { min_release_age_days: 3, licenses: ["MIT", "BSD-3-Clause"] } });
+  const base = allowlist({
+    packages: { requests: ">=2.31", numpy: "*", flask: "*" },
+    deny: ["evil"],
+    rules: { min_release_age_days: 3, licenses: ["MIT", "BSD-3-Clause"] },
+  });
 
   it("adds denials, keeps only names on both lists under both specifiers", () => {
     const narrowed = narrowAllowlist(base, allowlist({ packages: { requests: "<3", numpy: "*" }, deny: ["flask"] }));
@@ -44,7 +48,15 @@ describe("a grant with an allowlist overlay", () => {
 
   beforeAll(async () => {
     ws = await createWorkspace({
-      projects: [{ name: "demo-lib", releases: [{ version: "1.0", dists: [buildWheel({ name: "demo-lib", version: "1.0" })] }, { version: "2.0", dists: [buildWheel({ name: "demo-lib", version: "2.0" })] }] }],
+      projects: [
+        {
+          name: "demo-lib",
+          releases: [
+            { version: "1.0", dists: [buildWheel({ name: "demo-lib", version: "1.0" })] },
+            { version: "2.0", dists: [buildWheel({ name: "demo-lib", version: "2.0" })] },
+          ],
+        },
+      ],
       environments: { default: { allowlist: { packages: { "demo-lib": "*" } } } },
     });
     const overlay = join(ws.dir, "contractor-overlay.yaml");
@@ -57,7 +69,11 @@ describe("a grant with an allowlist overlay", () => {
         index: { url: ws.index.url },
         state_dir: ws.stateDir,
         environments: { default: { python: ws.pythons.default, allowlist: ws.allowlists.default } },
-        grants: { staff: { environments: "*" }, contractor: { environments: "*", allowlist_overlay: overlay }, intern: { environments: "*", allowlist_overlay: "intern-overlay.yaml" } },
+        grants: {
+          staff: { environments: "*" },
+          contractor: { environments: "*", allowlist_overlay: overlay },
+          intern: { environments: "*", allowlist_overlay: "intern-overlay.yaml" },
+        },
       }),
     );
   });

@@ -18,12 +18,26 @@ const TOKEN_A = "token-for-alice-0123456789";
 const TOKEN_B = "token-for-bob-9876543210";
 
 /** A raw HTTP request, so tests can set Host and Origin exactly as a browser or an attacker would. */
-function rawPost(url: string, headers: Record<string, string>): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: string }> {
+function rawPost(
+  url: string,
+  headers: Record<string, string>,
+): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: string }> {
   const target = new URL(url);
-  const body = JSON.stringify({ jsonrpc: "2.0", id: 1, method: "initialize", params: { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "raw", version: "1" } } });
+  const body = JSON.stringify({
+    jsonrpc: "2.0",
+    id: 1,
+    method: "initialize",
+    params: { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "raw", version: "1" } },
+  });
   return new Promise((resolve, reject) => {
     const req = request(
-      { host: target.hostname, port: target.port, path: target.pathname, method: "POST", headers: { "content-type": "application/json", accept: "application/json, text/event-stream", ...headers } },
+      {
+        host: target.hostname,
+        port: target.port,
+        path: target.pathname,
+        method: "POST",
+        headers: { "content-type": "application/json", accept: "application/json, text/event-stream", ...headers },
+      },
       (res) => {
         let text = "";
         res.on("data", (chunk: Buffer) => (text += chunk.toString("utf8")));
@@ -61,7 +75,11 @@ describe("pipgate over Streamable HTTP", () => {
     });
     writeFileSync(
       join(ws.dir, "policy.json"),
-      JSON.stringify({ version: "1", default: "allow", tools: { check_package: { limits: [{ counter: "checks", window: "minute", max: 2, scope: "grant" }] } } }),
+      JSON.stringify({
+        version: "1",
+        default: "allow",
+        tools: { check_package: { limits: [{ counter: "checks", window: "minute", max: 2, scope: "grant" }] } },
+      }),
     );
     const loaded = loadConfig(ws.configPath);
     if (!loaded.ok) throw new Error(loaded.issues.join("\n"));
@@ -128,7 +146,18 @@ describe("pipgate over Streamable HTTP", () => {
       const hijack = await new Promise<number>((resolve, reject) => {
         const target = new URL(http.url);
         const req = request(
-          { host: target.hostname, port: target.port, path: target.pathname, method: "POST", headers: { authorization: `Bearer ${TOKEN_B}`, "mcp-session-id": sessionId, "content-type": "application/json", accept: "application/json, text/event-stream" } },
+          {
+            host: target.hostname,
+            port: target.port,
+            path: target.pathname,
+            method: "POST",
+            headers: {
+              authorization: `Bearer ${TOKEN_B}`,
+              "mcp-session-id": sessionId,
+              "content-type": "application/json",
+              accept: "application/json, text/event-stream",
+            },
+          },
           (res) => {
             res.resume();
             resolve(res.statusCode ?? 0);
@@ -160,7 +189,12 @@ describe("pipgate over Streamable HTTP", () => {
       expect((bobFirst.structuredContent as { decision: { allowed: boolean } }).decision.allowed).toBe(true);
       expect((await check(bob.client, "team_b")).isError).toBeFalsy();
       expect((await check(bob.client, "team_b")).isError).toBe(true);
-      expect(app.broker.audit.list({ outcome: "rate-limited" }).map((record) => record.identity).sort()).toEqual(["alice", "bob"]);
+      expect(
+        app.broker.audit
+          .list({ outcome: "rate-limited" })
+          .map((record) => record.identity)
+          .sort(),
+      ).toEqual(["alice", "bob"]);
     } finally {
       await alice.client.close();
       await bob.client.close();

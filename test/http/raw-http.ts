@@ -10,7 +10,12 @@ export interface RawResponse {
 export const ACCEPT = "application/json, text/event-stream";
 
 export function initializeBody(id = 1): string {
-  return JSON.stringify({ jsonrpc: "2.0", id, method: "initialize", params: { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "raw", version: "1" } } });
+  return JSON.stringify({
+    jsonrpc: "2.0",
+    id,
+    method: "initialize",
+    params: { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "raw", version: "1" } },
+  });
 }
 
 export function pingBody(id = 2): string {
@@ -18,10 +23,7 @@ export function pingBody(id = 2): string {
 }
 
 /** One request, its whole answer read. */
-export function rawRequest(
-  url: string,
-  options: { method?: string; headers?: Record<string, string>; body?: string; agent?: Agent },
-): Promise<RawResponse> {
+export function rawRequest(url: string, options: { method?: string; headers?: Record<string, string>; body?: string; agent?: Agent }): Promise<RawResponse> {
   const target = new URL(url);
   return new Promise((resolve, reject) => {
     const req = request(
@@ -62,7 +64,13 @@ export function openStream(url: string, token: string, sessionId: string): Promi
   const target = new URL(url);
   return new Promise((resolve, reject) => {
     const req: ClientRequest = request(
-      { host: target.hostname, port: target.port, path: target.pathname, method: "GET", headers: { accept: "text/event-stream", authorization: `Bearer ${token}`, "mcp-session-id": sessionId } },
+      {
+        host: target.hostname,
+        port: target.port,
+        path: target.pathname,
+        method: "GET",
+        headers: { accept: "text/event-stream", authorization: `Bearer ${token}`, "mcp-session-id": sessionId },
+      },
       (res) => {
         res.resume();
         const closed = new Promise<void>((done) => res.once("close", () => done()));
@@ -98,7 +106,12 @@ export function oversizedPost(url: string, headers: Record<string, string>, send
         path: target.pathname,
         method: "POST",
         agent: false,
-        headers: { "content-type": "application/json", accept: ACCEPT, ...(declaredBytes === undefined ? {} : { "content-length": String(declaredBytes) }), ...headers },
+        headers: {
+          "content-type": "application/json",
+          accept: ACCEPT,
+          ...(declaredBytes === undefined ? {} : { "content-length": String(declaredBytes) }),
+          ...headers,
+        },
       },
       (res) => {
         answered = true;

@@ -37,7 +37,11 @@ describe("pipgate serve --http (the real CLI process)", () => {
     expect(remote.stderr).toContain("--allow-remote");
 
     const port = await freePort();
-    const server = execa(bin[0], [bin[1], "serve", "--config", ws.configPath, "--http", `127.0.0.1:${port}`], { cwd: REPO_ROOT, reject: false, env: { PIPGATE_LOG_LEVEL: "info" } });
+    const server = execa(bin[0], [bin[1], "serve", "--config", ws.configPath, "--http", `127.0.0.1:${port}`], {
+      cwd: REPO_ROOT,
+      reject: false,
+      env: { PIPGATE_LOG_LEVEL: "info" },
+    });
     let seen = "";
     server.stderr?.on("data", (chunk: Buffer) => (seen += chunk.toString("utf8")));
     const logged = (text: string) =>
@@ -53,7 +57,9 @@ describe("pipgate serve --http (the real CLI process)", () => {
       });
     try {
       await logged("pipgate serving over Streamable HTTP");
-      const transport = new StreamableHTTPClientTransport(new URL(`http://127.0.0.1:${port}/mcp`), { requestInit: { headers: { authorization: "Bearer ci-token" } } });
+      const transport = new StreamableHTTPClientTransport(new URL(`http://127.0.0.1:${port}/mcp`), {
+        requestInit: { headers: { authorization: "Bearer ci-token" } },
+      });
       const client = new Client({ name: "cli-http-test", version: "1.0.0" });
       await client.connect(transport);
       const result = await client.callTool({ name: "check_package", arguments: { package_name: "demo-lib" } });

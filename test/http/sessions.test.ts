@@ -112,7 +112,10 @@ describe("HTTP sessions: idle expiry, caps, body limit", () => {
 
     // An SDK client still holding the stale id is told 404 too, and a fresh session works.
     const stale = new Client({ name: "stale", version: "1.0.0" });
-    const staleTransport = new StreamableHTTPClientTransport(new URL(server.url), { sessionId: staleId, requestInit: { headers: { authorization: `Bearer ${TOKENS.alice}` } } });
+    const staleTransport = new StreamableHTTPClientTransport(new URL(server.url), {
+      sessionId: staleId,
+      requestInit: { headers: { authorization: `Bearer ${TOKENS.alice}` } },
+    });
     await stale.connect(staleTransport).catch(() => undefined);
     const refused = await staleTransport.send({ jsonrpc: "2.0", id: 5, method: "ping" }).then(
       () => undefined,
@@ -201,7 +204,11 @@ describe("HTTP sessions: idle expiry, caps, body limit", () => {
     expect(refused.status).toBe(503);
     expect(refused.headers["retry-after"]).toBe("600");
     expect(jsonRpcError(refused.body).message).toMatch(/already holds 3 open sessions \(http\.max_sessions is 3\) and grant "carol" has no idle one/);
-    for (const [token, id] of [[TOKENS.alice, a1.sessionId], [TOKENS.alice, a2.sessionId], [TOKENS.bob, b1.sessionId]] as const) {
+    for (const [token, id] of [
+      [TOKENS.alice, a1.sessionId],
+      [TOKENS.alice, a2.sessionId],
+      [TOKENS.bob, b1.sessionId],
+    ] as const) {
       expect((await rawPing(server.url, token, id ?? "")).status).toBe(200);
     }
     expect(server.sessionStats()).toMatchObject({ open: 3, evicted: 0, refused: 1 });

@@ -25,15 +25,40 @@ const wheelOnly = (name: string, version: string, dependencies: string[] = [], y
 const projects: ProjectSpec[] = [
   {
     name: "app-hatch",
-    releases: [{ version: "1.0", dists: [buildSdist({ name: "app-hatch", version: "1.0", pyproject: HATCH(["hatchling>=1", "pinned-tool==2.0", "yanked-tool", "denied-tool"]), noSetupPy: true })] }],
+    releases: [
+      {
+        version: "1.0",
+        dists: [
+          buildSdist({
+            name: "app-hatch",
+            version: "1.0",
+            pyproject: HATCH(["hatchling>=1", "pinned-tool==2.0", "yanked-tool", "denied-tool"]),
+            noSetupPy: true,
+          }),
+        ],
+      },
+    ],
   },
-  { name: "app-docs", releases: [{ version: "1.0", dists: [buildSdist({ name: "app-docs", version: "1.0", pyproject: HATCH(["hatchling[docs]"]), noSetupPy: true })] }] },
+  {
+    name: "app-docs",
+    releases: [{ version: "1.0", dists: [buildSdist({ name: "app-docs", version: "1.0", pyproject: HATCH(["hatchling[docs]"]), noSetupPy: true })] }],
+  },
   { name: "app-legacy", releases: [{ version: "1.0", dists: [buildSdist({ name: "app-legacy", version: "1.0", pyproject: false })] }] },
   { name: "app-wheel", releases: [wheelOnly("app-wheel", "1.0", ["hatchling"])] },
   {
     name: "hatchling",
     releases: [
-      { version: "1.12", dists: [buildWheel({ name: "hatchling", version: "1.12", dependencies: ["pathspec>=0.10", 'tomli>=1.2; python_version < "3.11"', 'docs-tool; extra == "docs"'] }), buildSdist({ name: "hatchling", version: "1.12" })] },
+      {
+        version: "1.12",
+        dists: [
+          buildWheel({
+            name: "hatchling",
+            version: "1.12",
+            dependencies: ["pathspec>=0.10", 'tomli>=1.2; python_version < "3.11"', 'docs-tool; extra == "docs"'],
+          }),
+          buildSdist({ name: "hatchling", version: "1.12" }),
+        ],
+      },
       wheelOnly("hatchling", "1.13", [], "broken"),
     ],
   },

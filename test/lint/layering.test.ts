@@ -36,9 +36,9 @@ describe("the layering rule in eslint.config.js", () => {
   });
 
   it("refuses the configuration importing a stage (the grants schema lives in config/)", async () => {
-    expect(await layeringErrors("src/config/schema.ts", 'import { createGrantAccess } from "../grants/access.js";\nexport const x = createGrantAccess;\n')).toEqual([
-      expect.stringMatching(/layering: config may not import .*grants/),
-    ]);
+    expect(
+      await layeringErrors("src/config/schema.ts", 'import { createGrantAccess } from "../grants/access.js";\nexport const x = createGrantAccess;\n'),
+    ).toEqual([expect.stringMatching(/layering: config may not import .*grants/)]);
   });
 
   it("refuses a foundation file in src/ importing a folder", async () => {
@@ -62,20 +62,29 @@ describe("the layering rule in eslint.config.js", () => {
   });
 
   it("lets the server, the composition root and the CLI import the stages", async () => {
-    expect(await layeringErrors("src/server/context.ts", 'import type { PipelineDeps } from "../pipeline/deps.js";\nexport type X = PipelineDeps;\n')).toEqual([]);
+    expect(await layeringErrors("src/server/context.ts", 'import type { PipelineDeps } from "../pipeline/deps.js";\nexport type X = PipelineDeps;\n')).toEqual(
+      [],
+    );
     expect(await layeringErrors("src/broker.ts", 'import type { PipelineDeps } from "./pipeline/deps.js";\nexport type X = PipelineDeps;\n')).toEqual([]);
     expect(await layeringErrors("src/cli/serve.ts", 'import type { Broker } from "../broker.js";\nexport type X = Broker;\n')).toEqual([]);
   });
 
   it("puts the gateway above the server and below the composition root", async () => {
-    expect(await layeringErrors("src/server/context.ts", 'import type { UpstreamSession } from "../gateway/upstream.js";\nexport type X = UpstreamSession;\n')).toEqual([
-      expect.stringMatching(/layering: server may not import .*gateway/),
-    ]);
+    expect(
+      await layeringErrors("src/server/context.ts", 'import type { UpstreamSession } from "../gateway/upstream.js";\nexport type X = UpstreamSession;\n'),
+    ).toEqual([expect.stringMatching(/layering: server may not import .*gateway/)]);
     expect(await layeringErrors("src/gateway/upstream.ts", 'import type { Broker } from "../broker.js";\nexport type X = Broker;\n')).toEqual([
       expect.stringMatching(/layering: gateway may not import .*broker\.ts/),
     ]);
-    expect(await layeringErrors("src/gateway/x.ts", 'import type { ServerDeps } from "../server/context.js";\nimport type { UpstreamConfig } from "../config/upstream-schema.js";\nexport type X = ServerDeps | UpstreamConfig;\n')).toEqual([]);
-    expect(await layeringErrors("src/broker.ts", 'import type { UpstreamSession } from "./gateway/upstream.js";\nexport type X = UpstreamSession;\n')).toEqual([]);
+    expect(
+      await layeringErrors(
+        "src/gateway/x.ts",
+        'import type { ServerDeps } from "../server/context.js";\nimport type { UpstreamConfig } from "../config/upstream-schema.js";\nexport type X = ServerDeps | UpstreamConfig;\n',
+      ),
+    ).toEqual([]);
+    expect(await layeringErrors("src/broker.ts", 'import type { UpstreamSession } from "./gateway/upstream.js";\nexport type X = UpstreamSession;\n')).toEqual(
+      [],
+    );
   });
 
   it("refuses an import cycle inside a folder, which the layering alone lets through", async () => {

@@ -98,7 +98,12 @@ describe("the npm package", () => {
   });
 
   it("runs pipgate serve, answering initialize and tools/list over stdio", async () => {
-    const transport = new StdioClientTransport({ command: bin, args: ["serve", "--config", config], stderr: "pipe", env: { PATH: process.env.PATH ?? "", PIPGATE_LOG_LEVEL: "error" } });
+    const transport = new StdioClientTransport({
+      command: bin,
+      args: ["serve", "--config", config],
+      stderr: "pipe",
+      env: { PATH: process.env.PATH ?? "", PIPGATE_LOG_LEVEL: "error" },
+    });
     const client = new Client({ name: "pack-test", version: "0.0.0" });
     try {
       await client.connect(transport);

@@ -30,7 +30,12 @@ const POLICY = {
   default: "deny",
   tools: {
     run_python_code: { action: "approval", limits: [{ counter: "runs", window: "minute", max: 2, scope: "grant" }] },
-    write_file: { conditions: [{ name: "no-overwrite", argument: "overwrite", equals: false, optional: true, action: "approval" }, { argument: "file_path", prefix: "/srv/work" }] },
+    write_file: {
+      conditions: [
+        { name: "no-overwrite", argument: "overwrite", equals: false, optional: true, action: "approval" },
+        { argument: "file_path", prefix: "/srv/work" },
+      ],
+    },
     install_package: { limits: [{ counter: "installs", window: "minute", max: 10, scope: "grant" }] },
   },
 };
@@ -82,7 +87,12 @@ describe("a held tool call, approved over a real state database", () => {
     const { clock, calls, limiter } = setup();
     const args = { file_path: "/srv/work/a.txt", content: "x", overwrite: true };
     const held = limiter.admit("alice", "write_file", undefined, args);
-    expect(held).toMatchObject({ ok: false, outcome: "pending", rule: "no-overwrite", message: expect.stringMatching(/held for approval by policy rule "no-overwrite"/) });
+    expect(held).toMatchObject({
+      ok: false,
+      outcome: "pending",
+      rule: "no-overwrite",
+      message: expect.stringMatching(/held for approval by policy rule "no-overwrite"/),
+    });
     if (held.ok || held.outcome !== "pending") return;
     clock.advance(60_000);
     expect(calls.decide(held.approval.id, "denied", "dave", "keep the old file", clock.now()).ok).toBe(true);
@@ -90,7 +100,10 @@ describe("a held tool call, approved over a real state database", () => {
     expect(refused).toMatchObject({ ok: false, outcome: "rejected" });
     if (!refused.ok) expect(refused.message).toContain(`dave denied this call (approval ${held.approval.id}) at 2026-03-01T10:01:00.000Z: keep the old file`);
     // a second decision on a decided request is refused, naming the first
-    expect(calls.decide(held.approval.id, "approved", "erin", "changed my mind", clock.now())).toMatchObject({ ok: false, error: expect.stringMatching(/is denied by dave/) });
+    expect(calls.decide(held.approval.id, "approved", "erin", "changed my mind", clock.now())).toMatchObject({
+      ok: false,
+      error: expect.stringMatching(/is denied by dave/),
+    });
     clock.advance(3_600_000);
     expect(limiter.admit("alice", "write_file", undefined, args)).toMatchObject({ ok: false, outcome: "pending" });
   });
@@ -105,7 +118,11 @@ describe("a held tool call, approved over a real state database", () => {
     expect(calls.get(held.approval.id, clock.now())).toMatchObject({ state: "expired" });
     expect(limiter.admit("alice", "run_python_code", undefined, args)).toMatchObject({ ok: false, outcome: "pending" });
     expect(calls.decide(held.approval.id, "approved", "carol", "late", clock.now()).ok).toBe(false);
-    expect(limiter.admit("alice", "write_file", undefined, { file_path: "/etc/passwd", content: "x", overwrite: true })).toMatchObject({ ok: false, outcome: "denied", rule: "tools.write_file.conditions[1]" });
+    expect(limiter.admit("alice", "write_file", undefined, { file_path: "/etc/passwd", content: "x", overwrite: true })).toMatchObject({
+      ok: false,
+      outcome: "denied",
+      rule: "tools.write_file.conditions[1]",
+    });
   });
 
   it("an approved call that is rate limited keeps its approval for the retry", () => {
@@ -137,7 +154,11 @@ describe("a held tool call, approved over a real state database", () => {
     expect(second.limiter.admit("alice", "run_python_code", undefined, { code: "y" })).toMatchObject({ ok: true, approval: { id: held.approval.id } });
 
     const bare = createLimiter({ policy: policy(), store: createSqliteRateStore(db), now: () => new Date() });
-    expect(bare.admit("alice", "run_python_code", undefined, { code: "z" })).toMatchObject({ ok: false, outcome: "denied", message: expect.stringMatching(/no approval queue/) });
+    expect(bare.admit("alice", "run_python_code", undefined, { code: "z" })).toMatchObject({
+      ok: false,
+      outcome: "denied",
+      message: expect.stringMatching(/no approval queue/),
+    });
     // the seed-style tool still works as before, without arguments
     expect(bare.admit("alice", "install_package", "default").ok).toBe(true);
   });

@@ -48,7 +48,10 @@ describe("the policy file beyond pipgate's own tools", () => {
       { tool: "read_fiel", where: "tools.read_fiel", suggestion: "read_file" },
       { tool: "zzz", where: "tools.zzz" },
     ]);
-    expect(unknownPolicyTools(p, ["read_file"], { ci: { environments: "*", limits: { writ_file: { limits: [] } } } })).toContainEqual({ tool: "writ_file", where: "grants.ci.limits.writ_file" });
+    expect(unknownPolicyTools(p, ["read_file"], { ci: { environments: "*", limits: { writ_file: { limits: [] } } } })).toContainEqual({
+      tool: "writ_file",
+      where: "grants.ci.limits.writ_file",
+    });
   });
 
   it("refuses a condition with no test or two, unknown keys, and base_dir without prefix", () => {
@@ -169,7 +172,10 @@ describe("toolVerdict", () => {
   });
 
   it("holds a call for approval when a condition says so, but a failed deny condition wins", () => {
-    expect(verdict(gateway, "write_file", { file_path: "notes.txt", content: "hi", overwrite: true })).toMatchObject({ action: "approval", rule: "tools.write_file.conditions[1]" });
+    expect(verdict(gateway, "write_file", { file_path: "notes.txt", content: "hi", overwrite: true })).toMatchObject({
+      action: "approval",
+      rule: "tools.write_file.conditions[1]",
+    });
     expect(verdict(gateway, "write_file", { file_path: "notes.txt", content: "far too long", overwrite: true })).toMatchObject({
       action: "deny",
       rule: "tools.write_file.conditions[2]",
@@ -193,7 +199,17 @@ describe("toolVerdict", () => {
   });
 
   it("equals and in compare JSON scalars by type", () => {
-    const p = policy({ version: "1", tools: { t: { conditions: [{ argument: "n", equals: 1 }, { argument: "s", in: ["a", null], optional: true }] } } });
+    const p = policy({
+      version: "1",
+      tools: {
+        t: {
+          conditions: [
+            { argument: "n", equals: 1 },
+            { argument: "s", in: ["a", null], optional: true },
+          ],
+        },
+      },
+    });
     expect(verdict(p, "t", { n: 1 }).action).toBe("allow");
     expect(verdict(p, "t", { n: "1" }).action).toBe("deny");
     expect(verdict(p, "t", { n: [1] }).action).toBe("deny");
@@ -204,13 +220,20 @@ describe("toolVerdict", () => {
   it("lets a grant narrow — add conditions, make allow approval — but never widen the file", () => {
     const grantTools = {
       list_sessions: { action: "deny" as const, limits: [] },
-      read_file: { action: "allow" as const, limits: [], conditions: [{ argument: "file_path", regex: "[a-z/]+\\.txt", optional: false, action: "deny" as const }] },
+      read_file: {
+        action: "allow" as const,
+        limits: [],
+        conditions: [{ argument: "file_path", regex: "[a-z/]+\\.txt", optional: false, action: "deny" as const }],
+      },
       install_package: { action: "allow" as const, limits: [] },
       clear_session: { limits: [] },
     };
     const grant = { name: "ci", tools: grantTools };
     expect(verdict(gateway, "list_sessions", {}, grant)).toMatchObject({ action: "deny", rule: "grants.ci.limits.list_sessions.action" });
-    expect(verdict(gateway, "read_file", { file_path: "/srv/work/a.py" }, grant)).toMatchObject({ action: "deny", rule: "grants.ci.limits.read_file.conditions[0]" });
+    expect(verdict(gateway, "read_file", { file_path: "/srv/work/a.py" }, grant)).toMatchObject({
+      action: "deny",
+      rule: "grants.ci.limits.read_file.conditions[0]",
+    });
     expect(verdict(gateway, "read_file", { file_path: "/srv/work/a.txt" }, grant)).toEqual({ action: "allow" });
     expect(verdict(gateway, "read_file", { file_path: "/etc/a.txt" }, grant)).toMatchObject({ action: "deny", rule: "workdir-only" });
     expect(verdict(gateway, "install_package", {}, grant)).toMatchObject({ action: "deny", rule: "tools.install_package.action" });

@@ -50,7 +50,9 @@ pth_allowed: [Some_Pkg]
   });
 
   it("reports schema problems as path: message lines", () => {
-    const result = loadAllowlist(file(`packages: {}\nexemptions:\n  - { package: x, rule: min_release_age, expires: 2026-01-01 }\nrules: { min_release_age_days: -1 }\n`));
+    const result = loadAllowlist(
+      file(`packages: {}\nexemptions:\n  - { package: x, rule: min_release_age, expires: 2026-01-01 }\nrules: { min_release_age_days: -1 }\n`),
+    );
     expect(result.ok).toBe(false);
     if (result.ok) return;
     expect(result.issues.some((issue) => /exemptions\.0\.reason: /.test(issue))).toBe(true);

@@ -327,7 +327,10 @@ describe("the index behind the decision", () => {
 
   it("a second decision within the TTL makes no request; after it, a 304 and the same decision", async () => {
     let now = NOW;
-    const shared = deps({ now: () => now, index: createIndexClient({ url: index.url, timeoutMs: 5_000, retries: 0, cacheTtlSeconds: 600, db: openMemoryDb(), now: () => now }) });
+    const shared = deps({
+      now: () => now,
+      index: createIndexClient({ url: index.url, timeoutMs: 5_000, retries: 0, cacheTtlSeconds: 600, db: openMemoryDb(), now: () => now }),
+    });
     const first = await check("requests", allowlist(), { deps: shared });
     const count = index.requests.length;
     const second = await check("requests", allowlist(), { deps: shared });
@@ -345,7 +348,10 @@ describe("the index behind the decision", () => {
   it("fetches the JSON API only for examined candidates, newest first", async () => {
     const before = index.requests.length;
     await check("requests");
-    const paths = index.requests.slice(before).filter((r) => r.status === 200).map((r) => r.path);
+    const paths = index.requests
+      .slice(before)
+      .filter((r) => r.status === 200)
+      .map((r) => r.path);
     expect(paths).toEqual(["/simple/requests/", "/pypi/requests/2.33.0/json", "/pypi/requests/2.32.3/json"]);
   });
 });

@@ -23,7 +23,10 @@ describe("licence detection", () => {
       source: "license_expression",
     });
     expect(detectLicense(release({ license: "MIT License", classifiers: ["License :: OSI Approved :: BSD License"] }))?.expression).toBe("MIT");
-    expect(detectLicense(release({ classifiers: ["License :: OSI Approved :: Apache Software License"] }))).toEqual({ expression: "Apache-2.0", source: "classifiers" });
+    expect(detectLicense(release({ classifiers: ["License :: OSI Approved :: Apache Software License"] }))).toEqual({
+      expression: "Apache-2.0",
+      source: "classifiers",
+    });
   });
 
   it("recognises a licence pasted in full", () => {

@@ -75,7 +75,10 @@ describe("the shipped popular-names list", () => {
 
   it("answers many lookups from one build (warm index)", () => {
     const index = popular.index();
-    const probes = popular.names().slice(0, 2000).map((name) => `${name}x`);
+    const probes = popular
+      .names()
+      .slice(0, 2000)
+      .map((name) => `${name}x`);
     const hits = probes.filter((probe) => index.lookalike(probe) !== undefined);
     expect(hits.length).toBeGreaterThan(1500);
   });

@@ -86,25 +86,25 @@ describe("sliding window", () => {
 
   it("holds the invariant for any sequence of calls (property, against a brute-force check)", () => {
     fc.assert(
-      fc.property(
-        fc.array(fc.integer({ min: 0, max: 300_000 }), { minLength: 1, maxLength: 60 }),
-        fc.integer({ min: 1, max: 6 }),
-        (times, max) => {
-          const policy: Policy = { version: "1", default: "deny", tools: { check_package: { limits: [{ counter: "c", window: "minute", max, scope: "grant" }] } } };
-          const clock = manualClock();
-          const limiter = createLimiter({ policy, store: createSqliteRateStore(openMemoryDb()), now: clock.now });
-          const admitted: number[] = [];
-          for (const t of [...times].sort((a, b) => a - b)) {
-            clock.set(t);
-            const inWindow = admitted.filter((at) => at > t - 60_000).length;
-            const answer = limiter.admit("g", "check_package", undefined);
-            // Admitted exactly when fewer than max were admitted in (t - 60 s, t]: never more, never needlessly less.
-            expect(answer.ok).toBe(inWindow < max);
-            if (answer.ok) admitted.push(t);
-            else expect(Date.parse(answer.retryAt ?? "")).toBeGreaterThan(t);
-          }
-        },
-      ),
+      fc.property(fc.array(fc.integer({ min: 0, max: 300_000 }), { minLength: 1, maxLength: 60 }), fc.integer({ min: 1, max: 6 }), (times, max) => {
+        const policy: Policy = {
+          version: "1",
+          default: "deny",
+          tools: { check_package: { limits: [{ counter: "c", window: "minute", max, scope: "grant" }] } },
+        };
+        const clock = manualClock();
+        const limiter = createLimiter({ policy, store: createSqliteRateStore(openMemoryDb()), now: clock.now });
+        const admitted: number[] = [];
+        for (const t of [...times].sort((a, b) => a - b)) {
+          clock.set(t);
+          const inWindow = admitted.filter((at) => at > t - 60_000).length;
+          const answer = limiter.admit("g", "check_package", undefined);
+          // Admitted exactly when fewer than max were admitted in (t - 60 s, t]: never more, never needlessly less.
+          expect(answer.ok).toBe(inWindow < max);
+          if (answer.ok) admitted.push(t);
+          else expect(Date.parse(answer.retryAt ?? "")).toBeGreaterThan(t);
+        }
+      }),
       { numRuns: 200 },
     );
   });
@@ -196,7 +196,8 @@ describe("policy default and concurrency", () => {
       policy: seedPolicy(),
       store: createSqliteRateStore(openMemoryDb()),
       now: clock.now,
-      grantTools: (identity) => (identity === "ci" ? { install_package: { limits: [{ counter: "ci", window: "minute", max: 1, scope: "grant" }] } } : undefined),
+      grantTools: (identity) =>
+        identity === "ci" ? { install_package: { limits: [{ counter: "ci", window: "minute", max: 1, scope: "grant" }] } } : undefined,
     });
     expect(limiter.admit("ci", "install_package", "default").ok).toBe(true);
     expect(limiter.admit("ci", "install_package", "default").ok).toBe(false);

@@ -59,7 +59,9 @@ describe("the seed policy over MCP", () => {
 
     const bob = await openGranted(ws.configPath, { identity: "bob", now: clock.now });
     try {
-      const result = (await bob.client.callTool({ name: "install_package", arguments: { package_name: "demo-lib" } }, undefined, { timeout: 120_000 })) as ToolResult;
+      const result = (await bob.client.callTool({ name: "install_package", arguments: { package_name: "demo-lib" } }, undefined, {
+        timeout: 120_000,
+      })) as ToolResult;
       expect(resultText(result)).toContain("installed demo-lib 1.0.0");
       expect(bob.sandbox.launches).toBe(1);
       const imported = await runPython(ws.pythons.default!, "import demo_lib; print(demo_lib.__version__)");

@@ -5,7 +5,11 @@ import { afterAll, describe, expect, it } from "vitest";
 import { loadPolicy, watchPolicy } from "../../src/config/policy-file.js";
 
 const seed = (max: number) =>
-  JSON.stringify({ version: "1", default: "deny", tools: { install_package: { limits: [{ counter: "install_package_rate", window: "minute", max, scope: "grant" }] } } });
+  JSON.stringify({
+    version: "1",
+    default: "deny",
+    tools: { install_package: { limits: [{ counter: "install_package_rate", window: "minute", max, scope: "grant" }] } },
+  });
 
 /** Writes like an editor or `git checkout` does: a new file renamed over the old one. */
 function replace(path: string, text: string): void {

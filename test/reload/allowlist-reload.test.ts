@@ -44,7 +44,7 @@ describe("allowlist edits reach a running server without a restart", () => {
       environments: { default: { allowlist: { packages: { "demo-lib": "*" } } } },
     });
     path = ws.allowlists.default!;
-    writeFileSync(path, "# maintained with pipgate allowlist\npackages:\n  demo-lib: \"*\"   # core\n");
+    writeFileSync(path, '# maintained with pipgate allowlist\npackages:\n  demo-lib: "*"   # core\n');
     session = await openInProcess(ws.configPath);
   });
 
@@ -105,7 +105,7 @@ describe("allowlist edits reach a running server without a restart", () => {
   });
 
   it("keeps the last good allowlist when an edit has an invalid specifier; doctor prints the error", async () => {
-    writeFileSync(path, "packages:\n  demo-lib: \"*\"\n  extra-tool: \"latest\"\n");
+    writeFileSync(path, 'packages:\n  demo-lib: "*"\n  extra-tool: "latest"\n');
     touchForward(path);
     const previous = await allowedNames();
     expect(previous).toEqual([
@@ -120,7 +120,10 @@ describe("allowlist edits reach a running server without a restart", () => {
     await requireDocker();
     const io = capture();
     expect(await doctor(["--config", ws.configPath], io)).toBe(1);
-    const line = io.out().split("\n").find((l) => l.includes("environment default"));
+    const line = io
+      .out()
+      .split("\n")
+      .find((l) => l.includes("environment default"));
     expect(line).toMatch(/^FAIL/);
     expect(line).toContain('packages.extra-tool: "latest" is not a PEP 440 specifier set');
   });

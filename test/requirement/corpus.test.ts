@@ -28,18 +28,15 @@ describe("the shared bad-input corpus", () => {
     expect(corpus).toHaveLength(45);
   });
 
-  it.each(corpus.map((line) => [JSON.stringify(line.arguments).slice(0, 70), line] as const))(
-    "refuses %s",
-    (_label, line) => {
-      const result = validateInstallArguments(line.arguments, ctx);
-      expect(result.ok).toBe(false);
-      if (result.ok) return;
-      expect(result.refusal.kind).toBe(line.refused_as);
-      expect(result.refusal.message.length).toBeGreaterThan(20);
-      expect(result.refusal.message.length).toBeLessThanOrEqual(1000);
-      expect(result.refusal.message).toMatch(/^[\x20-\x7e]+$/);
-    },
-  );
+  it.each(corpus.map((line) => [JSON.stringify(line.arguments).slice(0, 70), line] as const))("refuses %s", (_label, line) => {
+    const result = validateInstallArguments(line.arguments, ctx);
+    expect(result.ok).toBe(false);
+    if (result.ok) return;
+    expect(result.refusal.kind).toBe(line.refused_as);
+    expect(result.refusal.message.length).toBeGreaterThan(20);
+    expect(result.refusal.message.length).toBeLessThanOrEqual(1000);
+    expect(result.refusal.message).toMatch(/^[\x20-\x7e]+$/);
+  });
 });
 
 describe("good requirements", () => {
@@ -80,10 +77,7 @@ describe("good requirements", () => {
   });
 
   it("passes explicit install arguments through", () => {
-    const result = validateInstallArguments(
-      { package_name: "numpy==1.26.4", environment: "data-science", upgrade: true, timeout: 900 },
-      ctx,
-    );
+    const result = validateInstallArguments({ package_name: "numpy==1.26.4", environment: "data-science", upgrade: true, timeout: 900 }, ctx);
     expect(result).toMatchObject({
       ok: true,
       args: { requirement: { normalized: "numpy", specifier: "==1.26.4" }, environment: "data-science", upgrade: true, timeout: 900 },
@@ -219,8 +213,6 @@ describe("hostile additions", () => {
 
   it("states the timeout bounds when refusing one", () => {
     const result = validateInstallArguments({ package_name: "requests", timeout: 0 }, ctx);
-    expect(result.ok ? "" : result.refusal.message).toBe(
-      "timeout must be a whole number of seconds from 1 to 900, not 0; it defaults to 300.",
-    );
+    expect(result.ok ? "" : result.refusal.message).toBe("timeout must be a whole number of seconds from 1 to 900, not 0; it defaults to 300.");
   });
 });

@@ -18,7 +18,13 @@ const version = fc
     dev: fc.option(fc.nat({ max: 9 }), { nil: undefined }),
   })
   .map(({ epoch, release: r, pre, post, dev }) =>
-    [epoch === undefined ? "" : `${epoch}!`, r, pre ? `${pre[0]}${pre[1]}` : "", post === undefined ? "" : `.post${post}`, dev === undefined ? "" : `.dev${dev}`].join(""),
+    [
+      epoch === undefined ? "" : `${epoch}!`,
+      r,
+      pre ? `${pre[0]}${pre[1]}` : "",
+      post === undefined ? "" : `.post${post}`,
+      dev === undefined ? "" : `.dev${dev}`,
+    ].join(""),
   );
 const clause = fc.oneof(
   fc.tuple(fc.constantFrom(">=", "<=", "<", ">", "==", "!="), version).map(([op, v]) => `${op}${v}`),
@@ -31,7 +37,10 @@ const specifierSet = fc.oneof(
   fc.array(fc.tuple(spaces, clause, spaces), { maxLength: 3 }).map((clauses) => clauses.map((parts) => parts.join("")).join(",")),
   release.map((r) => `===${r}`),
 );
-const extras = fc.option(fc.array(name, { maxLength: 3 }).map((list) => `[${list.join(",")}]`), { nil: "" });
+const extras = fc.option(
+  fc.array(name, { maxLength: 3 }).map((list) => `[${list.join(",")}]`),
+  { nil: "" },
+);
 const validRequirement = fc
   .record({ name, space: spaces, extras, specifier: specifierSet, parenthesised: fc.boolean() })
   .map((r) => ({
@@ -41,11 +50,13 @@ const validRequirement = fc
   .filter((r) => r.text.length <= 200);
 
 /** Hostile strings by construction: every one must be refused. */
-const controlChar = fc.oneof(
-  fc.integer({ min: 0, max: 0x1f }),
-  fc.integer({ min: 0x7f, max: 0x9f }),
-  fc.constantFrom(0x200b, 0x200c, 0x200d, 0x200e, 0x202e, 0x2066, 0x2028, 0x2029, 0xfeff),
-).map((c) => String.fromCodePoint(c));
+const controlChar = fc
+  .oneof(
+    fc.integer({ min: 0, max: 0x1f }),
+    fc.integer({ min: 0x7f, max: 0x9f }),
+    fc.constantFrom(0x200b, 0x200c, 0x200d, 0x200e, 0x202e, 0x2066, 0x2028, 0x2029, 0xfeff),
+  )
+  .map((c) => String.fromCodePoint(c));
 const nonAsciiChar = fc
   .integer({ min: 0xa0, max: 0x10ffff })
   .filter((c) => c < 0xd800 || c > 0xdfff)
@@ -61,8 +72,14 @@ const hostile = fc.oneof(
   fc.tuple(fc.constantFrom("./", "../", "/", "C:\\", "\\\\", "~/", "%2e%2e/"), printable).map((parts) => parts.join("")),
   fc.tuple(name, fc.constantFrom(" @ ", "@"), printable).map((parts) => parts.join("")),
   fc.tuple(name, spaces, fc.constantFrom(";"), printable).map((parts) => parts.join("")),
-  insertInto(validRequirement.map((r) => r.text), controlChar),
-  insertInto(validRequirement.map((r) => r.text), nonAsciiChar),
+  insertInto(
+    validRequirement.map((r) => r.text),
+    controlChar,
+  ),
+  insertInto(
+    validRequirement.map((r) => r.text),
+    nonAsciiChar,
+  ),
   insertInto(printable, fc.constantFrom(";", "@", "/", "\\", ":", "$", "`")),
   fc.tuple(name, fc.constantFrom(" ", ", ", ","), name).map(([a, sep, b]) => `${a}${sep}${b}`),
   fc.string({ minLength: 201, maxLength: 400 }),

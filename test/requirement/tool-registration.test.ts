@@ -55,16 +55,12 @@ function textOf(result: unknown): string {
 
 describe("install_package registered with installInputSchema", () => {
   function registerInstall(server: McpServer, seen: unknown[]): void {
-    server.registerTool(
-      "install_package",
-      { description: "Install a Python package", inputSchema: installInputSchema(ctx) },
-      (args) => {
-        seen.push(args);
-        const validated = validateInstallArguments(args, ctx);
-        if (!validated.ok) return refusalResult(validated.refusal);
-        return { content: [{ type: "text", text: `would install ${validated.args.requirement.normalized}` }] };
-      },
-    );
+    server.registerTool("install_package", { description: "Install a Python package", inputSchema: installInputSchema(ctx) }, (args) => {
+      seen.push(args);
+      const validated = validateInstallArguments(args, ctx);
+      if (!validated.ok) return refusalResult(validated.refusal);
+      return { content: [{ type: "text", text: `would install ${validated.args.requirement.normalized}` }] };
+    });
   }
 
   it("answers every corpus line with our own refusal as an isError tool result, never a protocol error", async () => {
@@ -136,7 +132,9 @@ describe("install_package registered with installInputSchema", () => {
       expect(validateInstallArguments(args, ctx).ok).toBe(true);
       expect(validate(args).valid).toBe(true);
     }
-    const typeErrors = corpusArguments().filter((args) => typeof args["package_name"] !== "string" || "timeout" in args || "upgrade" in args || "environment" in args);
+    const typeErrors = corpusArguments().filter(
+      (args) => typeof args["package_name"] !== "string" || "timeout" in args || "upgrade" in args || "environment" in args,
+    );
     expect(typeErrors.length).toBeGreaterThan(5);
     for (const args of typeErrors) expect(validate(args).valid).toBe(false);
   });

@@ -34,7 +34,16 @@ describe("the sandbox container spec", () => {
 
   it("runs under the configured runtime, and the container ends itself after its timeout", () => {
     expect(spec.hostConfig.Runtime).toBe("runc");
-    expect(resolveSpec({ requirement: "demo==1.0", onlyBinary: false, upgrade: false, installed: [] }, "i", SandboxSchema.parse({ runtime: "runsc" }), paths, run, 30).hostConfig.Runtime).toBe("runsc");
+    expect(
+      resolveSpec(
+        { requirement: "demo==1.0", onlyBinary: false, upgrade: false, installed: [] },
+        "i",
+        SandboxSchema.parse({ runtime: "runsc" }),
+        paths,
+        run,
+        30,
+      ).hostConfig.Runtime,
+    ).toBe("runsc");
     expect(spec.cmd).toContain("--deadline=35");
   });
 

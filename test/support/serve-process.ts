@@ -55,7 +55,9 @@ export async function startServeProcess(configPath: string): Promise<ServeProces
       return Number(match?.[1] ?? 0) * 1024;
     },
     async connect(token) {
-      const transport = new StreamableHTTPClientTransport(new URL(`http://127.0.0.1:${port}/mcp`), { requestInit: { headers: { authorization: `Bearer ${token}` } } });
+      const transport = new StreamableHTTPClientTransport(new URL(`http://127.0.0.1:${port}/mcp`), {
+        requestInit: { headers: { authorization: `Bearer ${token}` } },
+      });
       const client = new Client({ name: "pipgate-serve-test", version: "1.0.0" });
       await client.connect(transport);
       clients.push(client);

@@ -7,7 +7,10 @@ import { REPO_ROOT } from "./harness.js";
  * A real MCP client talking to `pipgate serve` in its own process over stdio. The server runs from the
  * TypeScript sources (through vite-node, which ships with vitest), so tests need no build step.
  */
-export async function connectStdio(configPath: string, env: Record<string, string> = {}): Promise<{ client: Client; stderr: () => string; close: () => Promise<void> }> {
+export async function connectStdio(
+  configPath: string,
+  env: Record<string, string> = {},
+): Promise<{ client: Client; stderr: () => string; close: () => Promise<void> }> {
   const transport = new StdioClientTransport({
     command: join(REPO_ROOT, "node_modules", ".bin", "vite-node"),
     args: [join(REPO_ROOT, "src", "cli", "bin.ts"), "serve", "--config", configPath],

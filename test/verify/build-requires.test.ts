@@ -75,7 +75,7 @@ describe("the [build-system] requires reader", () => {
       "'''",
       "# [build-system]",
       'nested = { a = [1, 2.5, true, { b = "c" }], d = 1979-05-27T07:32:00Z }',
-      'multi = [',
+      "multi = [",
       '  [1, 2], ["]"],',
       "]",
       "[build-system]",
@@ -107,7 +107,7 @@ describe("the [build-system] requires reader", () => {
     expect(refused('[build-system]\nrequires = ["a"')).toMatch(/expected ','|one-line string/);
     expect(refused('[build-system]\nrequires = ["a\n"]')).toMatch(/not closed/);
     expect(refused('[[build-system]]\nrequires = ["a"]')).toMatch(/unsupported table/);
-    expect(refused('[build-system.requires]\nx = 1')).toMatch(/unsupported table/);
+    expect(refused("[build-system.requires]\nx = 1")).toMatch(/unsupported table/);
     expect(refused('[build-system]\nrequires.x = ["a"]')).toMatch(/not an array/);
     expect(refused('[build-system]\nrequires = ["a"] junk')).toMatch(/end of the line/);
     expect(refused('x = "\\q"')).toMatch(/escape/);
@@ -135,7 +135,10 @@ describe("build requirements of an sdist", () => {
 
   it("reads a hatchling declaration in the leading directory, with specifiers, extras and markers", async () => {
     const pyproject = '[build-system]\nrequires = ["Hatchling>=1.10", "hatch_vcs[toml] ; python_version >= \'3.8\'"]\n';
-    const declared = await fromTar([{ name: "demo-1.0/PKG-INFO", data: Buffer.from("x") }, { name: "demo-1.0/pyproject.toml", data: Buffer.from(pyproject) }]);
+    const declared = await fromTar([
+      { name: "demo-1.0/PKG-INFO", data: Buffer.from("x") },
+      { name: "demo-1.0/pyproject.toml", data: Buffer.from(pyproject) },
+    ]);
     expect(declared).toEqual({
       source: "pyproject",
       requires: [
@@ -146,7 +149,10 @@ describe("build requirements of an sdist", () => {
   });
 
   it("reads a .zip sdist", async () => {
-    const zip = writeZip([{ name: "demo-1.0/setup.py", data: Buffer.from("") }, { name: "demo-1.0/pyproject.toml", data: Buffer.from(HATCH) }]);
+    const zip = writeZip([
+      { name: "demo-1.0/setup.py", data: Buffer.from("") },
+      { name: "demo-1.0/pyproject.toml", data: Buffer.from(HATCH) },
+    ]);
     expect(names(await sdistBuildRequires("demo-1.0.zip", zip))).toEqual(["hatchling"]);
   });
 
@@ -157,12 +163,27 @@ describe("build requirements of an sdist", () => {
 
   it("reads pyproject.toml where pip would: at the top only when the members share no directory", async () => {
     // Two top directories: pip strips none, so it looks for ./pyproject.toml and finds none.
-    expectLegacy(await fromTar([{ name: "a/pyproject.toml", data: Buffer.from(HATCH) }, { name: "b/setup.py", data: Buffer.from("") }]), /no pyproject\.toml/);
-    expect(names(await fromTar([{ name: "pyproject.toml", data: Buffer.from(HATCH) }, { name: "setup.py", data: Buffer.from("") }]))).toEqual(["hatchling"]);
+    expectLegacy(
+      await fromTar([
+        { name: "a/pyproject.toml", data: Buffer.from(HATCH) },
+        { name: "b/setup.py", data: Buffer.from("") },
+      ]),
+      /no pyproject\.toml/,
+    );
+    expect(
+      names(
+        await fromTar([
+          { name: "pyproject.toml", data: Buffer.from(HATCH) },
+          { name: "setup.py", data: Buffer.from("") },
+        ]),
+      ),
+    ).toEqual(["hatchling"]);
   });
 
   it("follows pax and GNU long names, as Python's tarfile does", async () => {
-    expect(names(await fromTar([paxMember({ path: "demo-1.0/pyproject.toml" }), { name: "demo-1.0/README", data: Buffer.from(HATCH) }]))).toEqual(["hatchling"]);
+    expect(names(await fromTar([paxMember({ path: "demo-1.0/pyproject.toml" }), { name: "demo-1.0/README", data: Buffer.from(HATCH) }]))).toEqual([
+      "hatchling",
+    ]);
     expectLegacy(await fromTar([paxMember({ path: "demo-1.0/README" }), { name: "demo-1.0/pyproject.toml", data: Buffer.from(HATCH) }]), /no pyproject\.toml/);
     const longName = { name: "././@LongLink", type: "L", data: Buffer.from("demo-1.0/pyproject.toml\0") };
     expect(names(await fromTar([longName, { name: "demo-1.0/x", data: Buffer.from(HATCH) }]))).toEqual(["hatchling"]);
@@ -176,7 +197,13 @@ describe("build requirements of an sdist", () => {
     expectLegacy(await fromTar([{ name: "demo-1.0/pyproject.toml", type: "5" }]), /not a regular file/);
     // A symlink's size field is not data to Python's tarfile: what follows is the next header.
     const smuggled = rawTar([{ name: "demo-1.0/pyproject.toml", data: Buffer.from(HATCH) }], false);
-    expectLegacy(await fromTar([{ name: "demo-1.0/pyproject.toml", type: "2", linkname: "x", declaredSize: smuggled.length }, { name: "demo-1.0/y", data: Buffer.from("") }]), /not a regular file/);
+    expectLegacy(
+      await fromTar([
+        { name: "demo-1.0/pyproject.toml", type: "2", linkname: "x", declaredSize: smuggled.length },
+        { name: "demo-1.0/y", data: Buffer.from("") },
+      ]),
+      /not a regular file/,
+    );
     const zipLink = writeZip([{ name: "demo-1.0/pyproject.toml", data: Buffer.from("real.toml"), mode: 0o120777 }]);
     expectLegacy(await sdistBuildRequires("demo-1.0.zip", zipLink), /not a regular file/);
   });
@@ -194,14 +221,28 @@ describe("build requirements of an sdist", () => {
     // A header claiming 8 GiB that the stream does not carry: refused, nothing allocated for it.
     expectLegacy(await fromTar([{ name: "demo-1.0/pyproject.toml", declaredSize: 0o77777777777 }]), /truncated/);
     const pad = Buffer.alloc(3 * 1024 * 1024, 0x61);
-    expectLegacy(await fromTar([{ name: "demo-1.0/big.bin", data: pad }, { name: "demo-1.0/pyproject.toml", data: Buffer.from(HATCH) }], { maxUnpackedBytes: 1024 * 1024 }), /unpacks to more than 1048576 bytes/);
+    expectLegacy(
+      await fromTar(
+        [
+          { name: "demo-1.0/big.bin", data: pad },
+          { name: "demo-1.0/pyproject.toml", data: Buffer.from(HATCH) },
+        ],
+        { maxUnpackedBytes: 1024 * 1024 },
+      ),
+      /unpacks to more than 1048576 bytes/,
+    );
     const paxHuge = { name: "././@PaxHeader", type: "x", data: Buffer.alloc(70 * 1024, 0x61) };
     expectLegacy(await fromTar([paxHuge, { name: "demo-1.0/pyproject.toml", data: Buffer.from(HATCH) }]), /extension header is larger/);
   });
 
   it("stops a gzip bomb at the unpack cap", async () => {
     // 16 MiB of zeros gzip to about 16 KiB; the cap here is 1 MiB (by default 256 MiB).
-    const bomb = gzipSync(rawTar([{ name: "demo-1.0/zeros", data: Buffer.alloc(16 * 1024 * 1024) }, { name: "demo-1.0/pyproject.toml", data: Buffer.from(HATCH) }]));
+    const bomb = gzipSync(
+      rawTar([
+        { name: "demo-1.0/zeros", data: Buffer.alloc(16 * 1024 * 1024) },
+        { name: "demo-1.0/pyproject.toml", data: Buffer.from(HATCH) },
+      ]),
+    );
     expect(bomb.length).toBeLessThan(64 * 1024);
     expectLegacy(await sdistBuildRequires("demo-1.0.tar.gz", bomb, { maxUnpackedBytes: 1024 * 1024 }), /gzip bomb/);
     expect(names(await sdistBuildRequires("demo-1.0.tar.gz", bomb))).toEqual(["hatchling"]);
@@ -219,7 +260,10 @@ describe("build requirements of an sdist", () => {
     expectLegacy(await sdistBuildRequires("demo-1.0.tar.gz", whole.subarray(0, Math.floor(whole.length / 2))), /cannot unpack|ends without|truncated/);
     expectLegacy(await fromTar([{ name: "demo-1.0/pyproject.toml", data: Buffer.from(HATCH), badChecksum: true }]), /checksum/);
     expectLegacy(await fromTar([{ name: "demo-1.0/pyproject.toml", data: Buffer.from([0xff, 0xfe]) }]), /not UTF-8/);
-    expectLegacy(await fromTar([{ name: "demo-1.0/pyproject.toml", data: Buffer.from('[build-system]\nrequires = ["not a requirement!"]') }]), /is not a requirement/);
+    expectLegacy(
+      await fromTar([{ name: "demo-1.0/pyproject.toml", data: Buffer.from('[build-system]\nrequires = ["not a requirement!"]') }]),
+      /is not a requirement/,
+    );
     expectLegacy(await fromTar([{ name: "demo-1.0/pyproject.toml", data: Buffer.from(`x = ${"[".repeat(5000)}`) }]), /nest deeper/);
     expectLegacy(await sdistBuildRequires("demo-1.0.tar.bz2", Buffer.from("")), /neither/);
     expectLegacy(await sdistBuildRequires("demo-1.0.zip", Buffer.from("PK")), /not a zip archive/);
@@ -228,7 +272,11 @@ describe("build requirements of an sdist", () => {
 
 describe("Requires-Dist of a build tool's wheel", () => {
   it("reads them from the one METADATA", () => {
-    const wheel = buildWheel({ name: "backend", version: "1.0", dependencies: ["packaging>=21", 'tomli>=1.2; python_version < "3.11"', 'pytest; extra == "test"'] });
+    const wheel = buildWheel({
+      name: "backend",
+      version: "1.0",
+      dependencies: ["packaging>=21", 'tomli>=1.2; python_version < "3.11"', 'pytest; extra == "test"'],
+    });
     const read = wheelRequiresDist(wheel.bytes);
     expect(read.ok && read.value.map((requirement) => [requirement.name, requirement.marker])).toEqual([
       ["packaging", undefined],
@@ -239,17 +287,31 @@ describe("Requires-Dist of a build tool's wheel", () => {
 
   it("refuses a wheel with no METADATA, two, one too large or a malformed archive", () => {
     const meta = (dir: string) => ({ name: `${dir}/METADATA`, data: Buffer.from("Metadata-Version: 2.1\nName: a\nVersion: 1\nRequires-Dist: b\n\n") });
-    expect(wheelRequiresDist(writeZip([{ name: "a/__init__.py", data: Buffer.from("") }]))).toMatchObject({ ok: false, error: expect.stringMatching(/no single/) });
+    expect(wheelRequiresDist(writeZip([{ name: "a/__init__.py", data: Buffer.from("") }]))).toMatchObject({
+      ok: false,
+      error: expect.stringMatching(/no single/),
+    });
     expect(wheelRequiresDist(writeZip([meta("a-1.dist-info"), meta("b-1.dist-info")]))).toMatchObject({ ok: false, error: expect.stringMatching(/no single/) });
-    expect(wheelRequiresDist(writeZip([meta("a-1.dist-info")]), { maxMetadataBytes: 10 })).toMatchObject({ ok: false, error: expect.stringMatching(/larger than 10/) });
-    expect(wheelRequiresDist(writeZip([meta("a-1.dist-info"), meta("a-1.dist-info")]))).toMatchObject({ ok: false, error: expect.stringMatching(/more than once/) });
+    expect(wheelRequiresDist(writeZip([meta("a-1.dist-info")]), { maxMetadataBytes: 10 })).toMatchObject({
+      ok: false,
+      error: expect.stringMatching(/larger than 10/),
+    });
+    expect(wheelRequiresDist(writeZip([meta("a-1.dist-info"), meta("a-1.dist-info")]))).toMatchObject({
+      ok: false,
+      error: expect.stringMatching(/more than once/),
+    });
     expect(wheelRequiresDist(Buffer.from("not a zip"))).toMatchObject({ ok: false });
   });
 });
 
 describe("requirement strings and markers", () => {
   it("reads name, extras, specifier and marker", () => {
-    expect(parseBuildRequirement("Foo.Bar [X, y] (>=1,<2) ; os_name == 'posix'")).toEqual({ name: "foo-bar", extras: ["x", "y"], specifier: ">=1,<2", marker: "os_name == 'posix'" });
+    expect(parseBuildRequirement("Foo.Bar [X, y] (>=1,<2) ; os_name == 'posix'")).toEqual({
+      name: "foo-bar",
+      extras: ["x", "y"],
+      specifier: ">=1,<2",
+      marker: "os_name == 'posix'",
+    });
     expect(parseBuildRequirement("pkg @ file:///tmp/x.whl")).toMatchObject({ name: "pkg", specifier: "" });
     expect(parseBuildRequirement("-e .")).toBeUndefined();
     expect(parseBuildRequirement("pkg[bad extra]")).toBeUndefined();

@@ -63,15 +63,9 @@ describe("parseEntryPoints", () => {
   });
 
   it("reports unsafe script names, bad references, duplicates and stray lines", () => {
-    const text = [
-      "stray = a:b",
-      "[console_scripts]",
-      "bin/evil = pkg:main",
-      "ok = not a reference",
-      "twice = pkg:a",
-      "twice = pkg:b",
-      "no equals sign",
-    ].join("\n");
+    const text = ["stray = a:b", "[console_scripts]", "bin/evil = pkg:main", "ok = not a reference", "twice = pkg:a", "twice = pkg:b", "no equals sign"].join(
+      "\n",
+    );
     expect(parseEntryPoints(text, "e.txt").problems).toEqual([
       'e.txt line 1: not a "name = object reference" line inside a section',
       'e.txt line 3: script name "bin/evil" is not a plain file name',

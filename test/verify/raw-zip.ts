@@ -88,9 +88,7 @@ export function rawZip(entries: RawEntry[], extra: CentralOnly[] = []): Built {
     };
     const local = localRecord(entry.localName ?? entry.name, body, fields);
     offsets.push({ header: offset, data: offset + local.length - body.length });
-    centrals.push(
-      centralRecord(entry.name, { ...fields, name: entry.name, offset, compressedSize: body.length, mode: entry.mode ?? 0o100644 }),
-    );
+    centrals.push(centralRecord(entry.name, { ...fields, name: entry.name, offset, compressedSize: body.length, mode: entry.mode ?? 0o100644 }));
     locals.push(local);
     offset += local.length;
   }

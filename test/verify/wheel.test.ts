@@ -87,9 +87,7 @@ describe("inspectWheel passes honest wheels", () => {
     const refused = inspectWheel(path, { allowPth: false });
     expect(refused).toMatchObject({ ok: true, inspection: { name: "setuptools", pthFiles: ["distutils-precedence.pth"] } });
     if (refused.ok) {
-      expect(refused.inspection.problems).toEqual([
-        "distutils-precedence.pth: .pth file in site-packages runs at every interpreter start-up (not allowed)",
-      ]);
+      expect(refused.inspection.problems).toEqual(["distutils-precedence.pth: .pth file in site-packages runs at every interpreter start-up (not allowed)"]);
     }
     expect(inspectWheel(path, { allowPth: true })).toMatchObject({
       ok: true,
@@ -145,11 +143,15 @@ describe("inspectWheel reports tampering", () => {
       "demo_pkg/__init__.py: sha256 does not match RECORD (the file was changed)",
       `demo_pkg/__init__.py: size 27 does not match RECORD's "${original}"`,
     ]);
-    const sameSize = rezip(clean, (files) => {
-      const data = Buffer.from(files.get("demo_pkg/__init__.py") ?? Buffer.alloc(0));
-      data[0] = data[0] === 0x23 ? 0x24 : 0x23;
-      files.set("demo_pkg/__init__.py", data);
-    }, false);
+    const sameSize = rezip(
+      clean,
+      (files) => {
+        const data = Buffer.from(files.get("demo_pkg/__init__.py") ?? Buffer.alloc(0));
+        data[0] = data[0] === 0x23 ? 0x24 : 0x23;
+        files.set("demo_pkg/__init__.py", data);
+      },
+      false,
+    );
     expect(inspect({ filename: clean.filename, bytes: sameSize }).problems).toEqual([
       "demo_pkg/__init__.py: sha256 does not match RECORD (the file was changed)",
     ]);
@@ -159,9 +161,7 @@ describe("inspectWheel reports tampering", () => {
     const added = rezip(clean, (files) => files.set("demo_pkg/extra.py", Buffer.from("x = 1\n")), false);
     expect(inspect({ filename: clean.filename, bytes: added }).problems).toEqual(["demo_pkg/extra.py: not listed in RECORD"]);
     const removed = rezip(clean, (files) => files.delete("demo_pkg/__init__.py"), false);
-    expect(inspect({ filename: clean.filename, bytes: removed }).problems).toEqual([
-      "demo_pkg/__init__.py: listed in RECORD but not in the archive",
-    ]);
+    expect(inspect({ filename: clean.filename, bytes: removed }).problems).toEqual(["demo_pkg/__init__.py: listed in RECORD but not in the archive"]);
   });
 
   it("reports a RECORD without usable hashes", () => {
@@ -174,9 +174,7 @@ describe("inspectWheel reports tampering", () => {
       },
       false,
     );
-    expect(inspect({ filename: clean.filename, bytes }).problems).toEqual([
-      'demo_pkg/__init__.py: RECORD hash "md5=abc" is not sha256 (or stronger)',
-    ]);
+    expect(inspect({ filename: clean.filename, bytes }).problems).toEqual(['demo_pkg/__init__.py: RECORD hash "md5=abc" is not sha256 (or stronger)']);
   });
 
   it("reports METADATA whose name or version differs from the filename", () => {
@@ -222,7 +220,10 @@ describe("inspectWheel reports paths that escape", () => {
     ["pkg/\u0000.py", "pkg/\u0000.py: contains a NUL byte"],
     ["demo_pkg-1.2.0.data/../../evil.py", 'demo_pkg-1.2.0.data/../../evil.py: has a ".." segment'],
     ["demo_pkg-1.2.0.data/purelib/../../../evil.py", 'demo_pkg-1.2.0.data/purelib/../../../evil.py: has a ".." segment'],
-    ["demo_pkg-1.2.0.data/etc/passwd", "demo_pkg-1.2.0.data/etc/passwd: is in demo_pkg-1.2.0.data/ but not under one of its purelib, platlib, scripts, headers, data directories"],
+    [
+      "demo_pkg-1.2.0.data/etc/passwd",
+      "demo_pkg-1.2.0.data/etc/passwd: is in demo_pkg-1.2.0.data/ but not under one of its purelib, platlib, scripts, headers, data directories",
+    ],
     ["other-9.data/scripts/x", "other-9.data/scripts/x: is in other-9.data/, which is not this wheel's .data directory"],
   ])("reports %j", (path, message) => {
     const wheel = buildWheel({ name: "demo-pkg", version: "1.2.0", files: { [path]: "print('escaped')\n" } });
@@ -238,9 +239,7 @@ describe("inspectWheel reports paths that escape", () => {
 
   it("reports a script name that would escape the bin directory", () => {
     const wheel = buildWheel({ name: "demo-pkg", version: "1.2.0", entryPoints: { "../../evil": "demo_pkg:main" } });
-    expect(inspect(wheel).problems).toEqual([
-      'demo_pkg-1.2.0.dist-info/entry_points.txt line 2: script name "../../evil" is not a plain file name',
-    ]);
+    expect(inspect(wheel).problems).toEqual(['demo_pkg-1.2.0.dist-info/entry_points.txt line 2: script name "../../evil" is not a plain file name']);
   });
 });
 

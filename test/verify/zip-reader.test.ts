@@ -108,7 +108,12 @@ describe("openZip refuses archives it cannot read unambiguously", () => {
 describe("openZip reports hostile entries and never inflates them", () => {
   it("flags a zip bomb by its compression ratio before inflating anything", () => {
     const zeros = Buffer.alloc(8 * 1024 * 1024);
-    const archive = open(writeZip([{ name: "bomb.bin", data: zeros }, { name: "ok.txt", data: Buffer.from("ok") }]));
+    const archive = open(
+      writeZip([
+        { name: "bomb.bin", data: zeros },
+        { name: "ok.txt", data: Buffer.from("ok") },
+      ]),
+    );
     expect(archive.problems).toEqual([expect.stringMatching(/^bomb\.bin: compression ratio \d+:1 exceeds the cap of 100:1 \(zip bomb\?\)$/)]);
     expect(archive.read(archive.entries[0]!)).toMatchObject({ ok: false, error: expect.stringContaining("zip bomb") });
     expect(archive.read(archive.entries[1]!)).toMatchObject({ ok: true });

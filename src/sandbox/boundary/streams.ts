@@ -184,7 +184,11 @@ export function createContainerStreams(
     },
     () => (longLines += 1),
   );
-  const stderrLines = new Lines(limits.maxLineBytes, () => undefined, () => (longLines += 1));
+  const stderrLines = new Lines(
+    limits.maxLineBytes,
+    () => undefined,
+    () => (longLines += 1),
+  );
 
   const demux = createDemuxer((stream, bytes) => {
     if (overflowed || (stream !== 1 && stream !== 2)) return; // stdin echo or an unknown stream: not kept

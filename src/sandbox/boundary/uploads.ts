@@ -64,7 +64,8 @@ export async function createOutputSink(dir: string, limits: OutputLimits): Promi
   async function receive(name: string, declaredLength: number | undefined, body: Readable): Promise<UploadAnswer> {
     if (sealed) return refuse(409, "the sandbox has ended; no more output is accepted");
     const kind = name === REPORT ? "report" : name.startsWith("wheels/") && WHEEL_FILENAME.test(name.slice(7)) && !name.includes("..") ? "wheel" : undefined;
-    if (kind === undefined) return refuse(400, `the sandbox handed back ${JSON.stringify(name.slice(0, 120))}, which is neither report.json nor wheels/<a wheel filename>`);
+    if (kind === undefined)
+      return refuse(400, `the sandbox handed back ${JSON.stringify(name.slice(0, 120))}, which is neither report.json nor wheels/<a wheel filename>`);
     if (files.has(name)) return refuse(409, `the sandbox handed back ${name} twice`);
     if (files.size >= limits.maxFiles) return refuse(413, `the sandbox handed back more than ${limits.maxFiles} files`);
     if (declaredLength === undefined) return refuse(411, `the upload of ${name} has no Content-Length`);

@@ -33,7 +33,14 @@ export function registerCheckPackage(server: ToolRegistry, deps: ServerDeps): vo
       if (!validated.ok) {
         return refuseAndAudit(
           deps,
-          { identity, tool: "check_package", environment: rawEnvironment(raw, known), outcome: "invalid", arguments: raw, request: { refusal: validated.refusal.kind } },
+          {
+            identity,
+            tool: "check_package",
+            environment: rawEnvironment(raw, known),
+            outcome: "invalid",
+            arguments: raw,
+            request: { refusal: validated.refusal.kind },
+          },
           validated.refusal.message,
           { kind: validated.refusal.kind, field: validated.refusal.field, shape: refusalOnly },
         );
@@ -41,9 +48,14 @@ export function registerCheckPackage(server: ToolRegistry, deps: ServerDeps): vo
       const { requirement, environment } = validated.args;
       const loaded = await deps.pipeline.environments.get(environment);
       if (!loaded.ok) {
-        return refuseAndAudit(deps, { identity, tool: "check_package", environment, package: requirement.normalized, outcome: "failed", arguments: raw }, loaded.error, {
-          shape: (refusal) => ({ environment, refusal }),
-        });
+        return refuseAndAudit(
+          deps,
+          { identity, tool: "check_package", environment, package: requirement.normalized, outcome: "failed", arguments: raw },
+          loaded.error,
+          {
+            shape: (refusal) => ({ environment, refusal }),
+          },
+        );
       }
       const decision = await decide(requirement, loaded.env, deps.pipeline.policyDeps);
       const json = decisionToJson(decision);

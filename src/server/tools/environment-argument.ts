@@ -30,15 +30,34 @@ export async function environmentFor(
   const allowed = deps.environmentsFor(identity);
   const value = (typeof raw === "object" && raw !== null ? (raw as Record<string, unknown>).environment : undefined) ?? defaultEnvironment(allowed);
   if (value === undefined) {
-    return { ok: false, result: refuseAndAudit(deps, { identity, tool, outcome: "invalid", arguments: raw }, environmentRequiredMessage(allowed), { kind: "environment", field: "environment", shape: refusalOnly }) };
+    return {
+      ok: false,
+      result: refuseAndAudit(deps, { identity, tool, outcome: "invalid", arguments: raw }, environmentRequiredMessage(allowed), {
+        kind: "environment",
+        field: "environment",
+        shape: refusalOnly,
+      }),
+    };
   }
   if (typeof value !== "string" || !allowed.includes(value)) {
     const message = `environment must name a configured environment you may use: ${allowed.map((name) => JSON.stringify(name)).join(", ") || "none"}.`;
-    return { ok: false, result: refuseAndAudit(deps, { identity, tool, outcome: "invalid", arguments: raw }, message, { kind: "environment", field: "environment", shape: refusalOnly }) };
+    return {
+      ok: false,
+      result: refuseAndAudit(deps, { identity, tool, outcome: "invalid", arguments: raw }, message, {
+        kind: "environment",
+        field: "environment",
+        shape: refusalOnly,
+      }),
+    };
   }
   const loaded = await deps.pipeline.environments.get(value);
   if (!loaded.ok) {
-    return { ok: false, result: refuseAndAudit(deps, { identity, tool, environment: value, outcome: "failed", arguments: raw }, loaded.error, { shape: (refusal) => ({ environment: value, refusal }) }) };
+    return {
+      ok: false,
+      result: refuseAndAudit(deps, { identity, tool, environment: value, outcome: "failed", arguments: raw }, loaded.error, {
+        shape: (refusal) => ({ environment: value, refusal }),
+      }),
+    };
   }
   return { ok: true, env: loaded.env };
 }

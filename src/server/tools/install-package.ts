@@ -31,8 +31,27 @@ export const InstallOutputSchema = z.object({
 });
 
 /** The structured answer of a request that never reached the pipeline (refused, queued, rate limited). */
-function notRun(status: "invalid" | "denied" | "pending" | "rate-limited" | "rejected", environment: string, pkg: string, message: string, auditId: string, extra: Record<string, unknown>) {
-  return { status, environment, package: pkg, message, installed: [], unchanged: [], resolved: [], entry_points: [], audit_id: auditId, duration_ms: 0, ...extra };
+function notRun(
+  status: "invalid" | "denied" | "pending" | "rate-limited" | "rejected",
+  environment: string,
+  pkg: string,
+  message: string,
+  auditId: string,
+  extra: Record<string, unknown>,
+) {
+  return {
+    status,
+    environment,
+    package: pkg,
+    message,
+    installed: [],
+    unchanged: [],
+    resolved: [],
+    entry_points: [],
+    audit_id: auditId,
+    duration_ms: 0,
+    ...extra,
+  };
 }
 
 /** The refusal block of a refused request, from what the pipeline says about it. */
@@ -78,17 +97,29 @@ export function installToolResult(result: InstallResult): CallToolResult {
       refusal: refusalOf(result),
     };
     // held by a policy rule: refused for now, with the approval to wait for; the same call passes once approved
-    return { content: [{ type: "text", text: refusal }], structuredContent: notRun(status, result.environment, result.package, result.message, result.auditId, extra), isError: true };
+    return {
+      content: [{ type: "text", text: refusal }],
+      structuredContent: notRun(status, result.environment, result.package, result.message, result.auditId, extra),
+      isError: true,
+    };
   }
   if (result.status === "pending" && result.approval !== undefined) {
     const { approval } = result;
     return structuredResult(
       `${result.message}\naudit ${result.auditId}`,
-      notRun("pending", result.environment, result.package, result.message, result.auditId, { approval_id: approval.id, expires_at: approval.expiresAt.toISOString() }),
+      notRun("pending", result.environment, result.package, result.message, result.auditId, {
+        approval_id: approval.id,
+        expires_at: approval.expiresAt.toISOString(),
+      }),
     );
   }
   const ok = result.status === "installed" || result.status === "already-satisfied";
-  const text = [result.message, result.hint, ...(result.entryPoints.length > 0 ? [`console scripts: ${result.entryPoints.join(", ")}`] : []), `audit ${result.auditId}`]
+  const text = [
+    result.message,
+    result.hint,
+    ...(result.entryPoints.length > 0 ? [`console scripts: ${result.entryPoints.join(", ")}`] : []),
+    `audit ${result.auditId}`,
+  ]
     .filter((line): line is string => line !== undefined && line !== "")
     .join("\n");
   const structured = result.status === "denied" ? { ...structuredInstall(result), refusal: refusalOf(result) } : structuredInstall(result);

@@ -19,7 +19,13 @@ export const InstallStatusOutputSchema = z.object({
   decided_by: z.string().optional(),
   decision_reason: z.string().optional(),
   result: z
-    .object({ status: z.string(), message: z.string(), version: z.string().optional(), installed: z.array(z.object({ name: z.string(), version: z.string() })), audit_id: z.string() })
+    .object({
+      status: z.string(),
+      message: z.string(),
+      version: z.string().optional(),
+      installed: z.array(z.object({ name: z.string(), version: z.string() })),
+      audit_id: z.string(),
+    })
     .optional()
     .describe("what the approved install did"),
   message: z.string(),
@@ -34,8 +40,12 @@ const ArgumentsSchema = z
     approval_id: z.string({ error: ID_ERROR }).regex(APPROVAL_ID, ID_ERROR).optional(),
     id: z.string({ error: ID_ERROR }).regex(APPROVAL_ID, ID_ERROR).optional(),
   })
-  .refine((args) => args.approval_id !== undefined || args.id !== undefined, { error: "install_status takes { approval_id }: the id install_package answered with (apr_…)" })
-  .refine((args) => args.approval_id === undefined || args.id === undefined || args.approval_id === args.id, { error: "approval_id and id name different requests; give approval_id alone" })
+  .refine((args) => args.approval_id !== undefined || args.id !== undefined, {
+    error: "install_status takes { approval_id }: the id install_package answered with (apr_…)",
+  })
+  .refine((args) => args.approval_id === undefined || args.id === undefined || args.approval_id === args.id, {
+    error: "approval_id and id name different requests; give approval_id alone",
+  })
   .transform((args) => ({ approvalId: args.approval_id ?? args.id ?? "" }));
 
 function describe(approval: Approval): string {
@@ -86,8 +96,14 @@ export function registerInstallStatus(server: ToolRegistry, deps: ServerDeps, qu
         "pending, rejected, expired, or the approved install's outcome. Pass { approval_id }.",
       inputSchema: z
         .looseObject({
-          approval_id: z.unknown().optional().meta({ type: "string", pattern: APPROVAL_ID.source, description: "the approval id install_package answered with (apr_…)" }),
-          id: z.unknown().optional().meta({ type: "string", pattern: APPROVAL_ID.source, description: "deprecated: the earlier name of approval_id, still accepted" }),
+          approval_id: z
+            .unknown()
+            .optional()
+            .meta({ type: "string", pattern: APPROVAL_ID.source, description: "the approval id install_package answered with (apr_…)" }),
+          id: z
+            .unknown()
+            .optional()
+            .meta({ type: "string", pattern: APPROVAL_ID.source, description: "deprecated: the earlier name of approval_id, still accepted" }),
         })
         .meta({ required: ["approval_id"], additionalProperties: false }),
       outputSchema: InstallStatusOutputSchema,
@@ -100,7 +116,9 @@ export function registerInstallStatus(server: ToolRegistry, deps: ServerDeps, qu
         const issue = parsed.error.issues[0];
         const key = issue?.code === "unrecognized_keys" ? issue.keys[0] : issue?.path[0];
         const message =
-          issue?.code === "unrecognized_keys" ? `install_status has no argument ${JSON.stringify(key)}; it takes approval_id` : (issue?.message ?? "install_status takes { approval_id }");
+          issue?.code === "unrecognized_keys"
+            ? `install_status has no argument ${JSON.stringify(key)}; it takes approval_id`
+            : (issue?.message ?? "install_status takes { approval_id }");
         return refuseAndAudit(deps, { identity, tool: "install_status", outcome: "invalid", arguments: raw }, message, {
           kind: "type",
           field: typeof key === "string" ? key : "approval_id",
@@ -110,11 +128,16 @@ export function registerInstallStatus(server: ToolRegistry, deps: ServerDeps, qu
       const { approvalId } = parsed.data;
       const approval = queue.status(identity, approvalId);
       if (approval === undefined) {
-        return refuseAndAudit(deps, { identity, tool: "install_status", outcome: "invalid", arguments: raw }, `no approval request ${approvalId} of yours; use the approval_id install_package answered with`, {
-          kind: "unknown-approval",
-          field: "approval_id",
-          shape: refusalOnly,
-        });
+        return refuseAndAudit(
+          deps,
+          { identity, tool: "install_status", outcome: "invalid", arguments: raw },
+          `no approval request ${approvalId} of yours; use the approval_id install_package answered with`,
+          {
+            kind: "unknown-approval",
+            field: "approval_id",
+            shape: refusalOnly,
+          },
+        );
       }
       const json = approvalStatusJson(approval);
       return structuredResult(`${approval.id}: ${json.state} — ${json.message}`, json);

@@ -44,7 +44,11 @@ export function registerListEnvironments(server: ToolRegistry, deps: ServerDeps)
       }
       deps.pipeline.audit.append({ identity, tool: "list_environments", outcome: "listed", arguments: _args });
       const text = environments
-        .map((env) => ("problem" in env ? `${env.name}: unavailable (${env.problem})` : `${env.name}: Python ${env.python}, ${env.allowed_packages} allowed package(s)${env.description === undefined ? "" : ` — ${env.description}`}`))
+        .map((env) =>
+          "problem" in env
+            ? `${env.name}: unavailable (${env.problem})`
+            : `${env.name}: Python ${env.python}, ${env.allowed_packages} allowed package(s)${env.description === undefined ? "" : ` — ${env.description}`}`,
+        )
         .join("\n");
       return structuredResult(text || "no environments", { environments });
     }),

@@ -48,7 +48,13 @@ export function parseBuildRequirement(text: string): BuildRequirement | undefine
   const match = REQUIREMENT.exec(text);
   if (match === null) return undefined;
   const [, name = "", extrasText, versionText = "", marker] = match;
-  const extras = extrasText === undefined ? [] : extrasText.split(",").map((extra) => extra.trim()).filter((extra) => extra !== "");
+  const extras =
+    extrasText === undefined
+      ? []
+      : extrasText
+          .split(",")
+          .map((extra) => extra.trim())
+          .filter((extra) => extra !== "");
   if (!extras.every(isValidName)) return undefined;
   let specifier = versionText;
   if (specifier.startsWith("@")) specifier = "";

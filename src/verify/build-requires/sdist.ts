@@ -201,7 +201,10 @@ function field(block: Buffer, offset: number, length: number): string {
 function octal(block: Buffer, offset: number, length: number, what: string): number {
   const raw = block.subarray(offset, offset + length);
   if (((raw[0] ?? 0) & 0x80) !== 0) throw new ArchiveError(`a tar header's ${what} uses base-256, which is not supported`);
-  const text = raw.toString("latin1").replace(/[\0 ]+$/, "").replace(/^ +/, "");
+  const text = raw
+    .toString("latin1")
+    .replace(/[\0 ]+$/, "")
+    .replace(/^ +/, "");
   if (!/^[0-7]*$/.test(text)) throw new ArchiveError(`a tar header's ${what} is not octal`);
   return text === "" ? 0 : parseInt(text, 8);
 }

@@ -148,7 +148,8 @@ class Reader {
       this.skipBlank(true);
       if (this.peek() === "]") break;
       const c = this.peek();
-      if ((c !== '"' && c !== "'") || this.text.startsWith(c.repeat(3), this.pos)) this.fail("build-system.requires holds something other than a one-line string");
+      if ((c !== '"' && c !== "'") || this.text.startsWith(c.repeat(3), this.pos))
+        this.fail("build-system.requires holds something other than a one-line string");
       const value = this.string();
       if (value.length > this.caps.maxRequirementChars) this.fail(`a build requirement is longer than ${this.caps.maxRequirementChars} characters`);
       out.push(value);
