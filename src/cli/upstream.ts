@@ -1,5 +1,5 @@
 import { userInfo } from "node:os";
-import { openBroker } from "../broker.js";
+import { openPipgate } from "../app.js";
 import { acceptDefinition, configuredUpstreamKey, pinnedUpstreams, pinStatus, type PinStatus } from "../gateway/pins.js";
 import { definitionDiff, printable } from "../gateway/definition-diff.js";
 import type { Db } from "../state/db.js";
@@ -54,7 +54,9 @@ export const upstream: Subcommand = async (argv, io: CliIo, context) => {
   const [action, name, ...extra] = positionals;
   if (action === undefined || extra.length > 0) throw new CliError(USAGE);
   const config = requireConfig(values.config);
-  const broker = await openBroker(config, cliLogger(context, "warn"));
+  const opened = await openPipgate(config, cliLogger(context, "warn"));
+  if (!opened.ok) throw new CliError(`invalid configuration:\n  ${opened.issues.join("\n  ")}`, EXIT.failure);
+  const { broker } = opened.value;
   try {
     const key = chooseUpstream(broker.db, config, values.upstream);
     const by = values.as ?? (process.env.USER || userInfo().username);
