@@ -4,6 +4,7 @@
  * build writes: a ring of the last bytes of each stream for messages, a cap on line length and on the
  * number of progress events, and a cap on the total after which the container must be stopped.
  */
+import { ByteTail } from "./tail.js";
 
 /** Bounds on what the broker keeps of a container's output; every one is a fixed amount of memory. */
 export interface StreamLimits {
@@ -88,34 +89,6 @@ export function parseDriverEvent(line: string): Record<string, unknown> | undefi
   }
 }
 
-/** The last `capacity` bytes written, in a fixed amount of memory. */
-class Tail {
-  private readonly chunks: Buffer[] = [];
-  private size = 0;
-  constructor(private readonly capacity: number) {}
-
-  push(bytes: Buffer): void {
-    const kept = bytes.length > this.capacity ? bytes.subarray(bytes.length - this.capacity) : bytes;
-    this.chunks.push(Buffer.from(kept));
-    this.size += kept.length;
-    while (this.size > this.capacity) {
-      const first = this.chunks[0]!;
-      const excess = this.size - this.capacity;
-      if (first.length <= excess) {
-        this.chunks.shift();
-        this.size -= first.length;
-      } else {
-        this.chunks[0] = first.subarray(excess);
-        this.size -= excess;
-      }
-    }
-  }
-
-  text(): string {
-    return Buffer.concat(this.chunks).toString("utf8");
-  }
-}
-
 /** Splits one stream into lines of at most `maxLine` bytes; longer lines are reported as too long. */
 class Lines {
   private pending: Buffer[] = [];
@@ -163,7 +136,7 @@ export function createContainerStreams(
   limits: StreamLimits,
   hooks: { onEvent?: (event: Record<string, unknown>) => void; onOverflow?: () => void } = {},
 ): ContainerStreams {
-  const tails = { 1: new Tail(limits.tailBytes), 2: new Tail(limits.tailBytes) };
+  const tails = { 1: new ByteTail(limits.tailBytes), 2: new ByteTail(limits.tailBytes) };
   let totalBytes = 0;
   let events = 0;
   let droppedEvents = 0;
