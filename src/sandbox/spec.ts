@@ -18,26 +18,48 @@ export interface ResolveJob {
   installed: Array<{ name: string; version: string; requires?: string[] }>;
 }
 
+/** What every pipgate container shares, a build's or a contained upstream's: the isolation itself. */
+export interface IsolatedHostConfig {
+  NetworkMode: "none";
+  ReadonlyRootfs: true;
+  CapDrop: ["ALL"];
+  SecurityOpt: string[];
+  PidsLimit: number;
+  Memory: number;
+  MemorySwap: number;
+  NanoCpus: number;
+  Ulimits: Array<{ Name: string; Soft: number; Hard: number }>;
+  LogConfig: { Type: "none"; Config: Record<string, never> };
+  Runtime: "runc" | "runsc";
+}
+
+/**
+ * No network, a read-only root, no capabilities, no new privileges, the limits, and the engine's log
+ * off (it would otherwise copy everything the container prints into a file on the host's disk).
+ */
+export function isolatedHostConfig(limits: { pids: number; memory_mb: number; cpus: number; runtime: "runc" | "runsc" }): IsolatedHostConfig {
+  const memory = limits.memory_mb * 1024 * 1024;
+  return {
+    NetworkMode: "none",
+    ReadonlyRootfs: true,
+    CapDrop: ["ALL"],
+    SecurityOpt: ["no-new-privileges"],
+    PidsLimit: limits.pids,
+    Memory: memory,
+    MemorySwap: memory,
+    NanoCpus: Math.round(limits.cpus * 1e9),
+    Ulimits: [{ Name: "nofile", Soft: 1024, Hard: 1024 }],
+    LogConfig: { Type: "none", Config: {} },
+    Runtime: limits.runtime,
+  };
+}
+
 export interface ContainerSpec {
   image: string;
   cmd: string[];
   env: string[];
   user: string;
-  hostConfig: {
-    NetworkMode: "none";
-    ReadonlyRootfs: true;
-    CapDrop: ["ALL"];
-    SecurityOpt: string[];
-    PidsLimit: number;
-    Memory: number;
-    MemorySwap: number;
-    NanoCpus: number;
-    Tmpfs: Record<string, string>;
-    Binds: string[];
-    Ulimits: Array<{ Name: string; Soft: number; Hard: number }>;
-    LogConfig: { Type: "none"; Config: Record<string, never> };
-    Runtime: "runc" | "runsc";
-  };
+  hostConfig: IsolatedHostConfig & { Tmpfs: Record<string, string>; Binds: string[] };
   labels: Record<string, string>;
 }
 
@@ -95,23 +117,12 @@ export function resolveSpec(job: ResolveJob, image: string, limits: SandboxConfi
     env: ["HOME=/tmp", "PIP_CONFIG_FILE=/dev/null", "PYTHONDONTWRITEBYTECODE=1", "LANG=C.UTF-8", "TMPDIR=/tmp"],
     user: CONTAINER.user,
     hostConfig: {
-      NetworkMode: "none",
-      ReadonlyRootfs: true,
-      CapDrop: ["ALL"],
-      SecurityOpt: ["no-new-privileges"],
-      PidsLimit: limits.pids,
-      Memory: limits.memory_mb * 1024 * 1024,
-      MemorySwap: limits.memory_mb * 1024 * 1024,
-      NanoCpus: Math.round(limits.cpus * 1e9),
+      ...isolatedHostConfig(limits),
       Tmpfs: {
         "/tmp": "rw,exec,nosuid,nodev,size=1024m,mode=1777",
         [CONTAINER.out]: `rw,noexec,nosuid,nodev,size=${limits.out_max_mb}m,mode=1777`,
       },
       Binds: [`${paths.runtimeDir}:${CONTAINER.runtime}:ro`, `${paths.socketDir}:${CONTAINER.socketDir}:ro`],
-      Ulimits: [{ Name: "nofile", Soft: 1024, Hard: 1024 }],
-      // The engine would otherwise copy everything the build prints into a log file on the host's disk.
-      LogConfig: { Type: "none", Config: {} },
-      Runtime: limits.runtime,
     },
     // Which broker started a container, for which request, and until when: the reaper's whole input.
     labels: {

@@ -1,4 +1,5 @@
 import { LABELS } from "./reaper.js";
+import { isolatedHostConfig, type IsolatedHostConfig } from "./spec.js";
 
 /** A host path at the same path inside the container. */
 export interface SpecMount {
@@ -29,20 +30,9 @@ export interface UpstreamContainerSpec {
   user: string;
   workingDir: string;
   labels: Record<string, string>;
-  hostConfig: {
-    NetworkMode: "none";
-    ReadonlyRootfs: true;
-    CapDrop: ["ALL"];
-    SecurityOpt: string[];
-    PidsLimit: number;
-    Memory: number;
-    MemorySwap: number;
-    NanoCpus: number;
+  hostConfig: IsolatedHostConfig & {
     Tmpfs: Record<string, string>;
     Mounts: Array<{ Type: "bind"; Source: string; Target: string; ReadOnly: boolean; BindOptions: { Propagation: "rprivate"; NonRecursive: true } }>;
-    Ulimits: Array<{ Name: string; Soft: number; Hard: number }>;
-    LogConfig: { Type: "none"; Config: Record<string, never> };
-    Runtime: "runc" | "runsc";
   };
 }
 
@@ -58,7 +48,6 @@ export const UPSTREAM_ROLE = "upstream";
  * is gone.
  */
 export function upstreamContainerSpec(input: UpstreamContainerInput): UpstreamContainerSpec {
-  const bytes = input.limits.memory_mb * 1024 * 1024;
   return {
     image: input.image,
     cmd: [...input.argv],
@@ -73,14 +62,7 @@ export function upstreamContainerSpec(input: UpstreamContainerInput): UpstreamCo
       [LABELS.host]: input.owner.host,
     },
     hostConfig: {
-      NetworkMode: "none",
-      ReadonlyRootfs: true,
-      CapDrop: ["ALL"],
-      SecurityOpt: ["no-new-privileges"],
-      PidsLimit: input.limits.pids,
-      Memory: bytes,
-      MemorySwap: bytes,
-      NanoCpus: Math.round(input.limits.cpus * 1e9),
+      ...isolatedHostConfig({ ...input.limits, runtime: input.runtime }),
       Tmpfs: { "/tmp": `rw,nosuid,nodev,size=${input.limits.tmp_mb}m,mode=1777` },
       Mounts: input.mounts.map((mount) => ({
         Type: "bind",
@@ -89,9 +71,6 @@ export function upstreamContainerSpec(input: UpstreamContainerInput): UpstreamCo
         ReadOnly: mount.readOnly,
         BindOptions: { Propagation: "rprivate", NonRecursive: true },
       })),
-      Ulimits: [{ Name: "nofile", Soft: 1024, Hard: 1024 }],
-      LogConfig: { Type: "none", Config: {} },
-      Runtime: input.runtime,
     },
   };
 }
