@@ -23,7 +23,7 @@ import type { ServerExtension } from "../server/create-server.js";
 import type { Db } from "../state/db.js";
 import { pinDefinitions } from "./pins.js";
 import type { UpstreamTransportFactory } from "./transports.js";
-import { openUpstreamSession, type UpstreamSession } from "./upstream.js";
+import { openUpstreamSession, type RequestBounds, type UpstreamSession } from "./upstream.js";
 
 /** How many of the upstream's own notifications (log messages, list changes) reach the client: a sustained rate and a burst. */
 export const NOTIFICATIONS_PER_SECOND = 20;
@@ -268,6 +268,20 @@ export function gatewaySession(gateway: Gateway, deps: ServerDeps, identity: str
 
   const listable = (name: string) => deps.admitter?.listable(identity, name) ?? true;
 
+  /** An upstream list (resources, templates, prompts) when the policy lists what stands under `policyName`; empty otherwise. */
+  async function listedUnder<T>(
+    policyName: string,
+    extra: ToolExtra,
+    list: (upstream: UpstreamSession, bounds: RequestBounds) => Promise<Result<T[]>>,
+  ): Promise<T[]> {
+    if (!listable(policyName)) return [];
+    const opened = await session();
+    if (!opened.ok) throw new McpError(ErrorCode.InternalError, opened.error);
+    const listed = await list(opened.value, { signal: extra.signal });
+    if (!listed.ok) throw new McpError(ErrorCode.InternalError, listed.error);
+    return listed.value;
+  }
+
   return {
     capabilities: { resources: { listChanged: true }, prompts: { listChanged: true } },
     instructions: undefined,
@@ -283,33 +297,18 @@ export function gatewaySession(gateway: Gateway, deps: ServerDeps, identity: str
     callTool,
     attach(attached) {
       server = attached;
-      attached.setRequestHandler(ListResourcesRequestSchema, async (_request, extra) => {
-        if (!listable(RESOURCES_TOOL)) return { resources: [] };
-        const opened = await session();
-        if (!opened.ok) throw new McpError(ErrorCode.InternalError, opened.error);
-        const listed = await opened.value.listResources({ signal: extra.signal });
-        if (!listed.ok) throw new McpError(ErrorCode.InternalError, listed.error);
-        return { resources: listed.value };
-      });
-      attached.setRequestHandler(ListResourceTemplatesRequestSchema, async (_request, extra) => {
-        if (!listable(RESOURCES_TOOL)) return { resourceTemplates: [] };
-        const opened = await session();
-        if (!opened.ok) throw new McpError(ErrorCode.InternalError, opened.error);
-        const listed = await opened.value.listResourceTemplates({ signal: extra.signal });
-        if (!listed.ok) throw new McpError(ErrorCode.InternalError, listed.error);
-        return { resourceTemplates: listed.value };
-      });
+      attached.setRequestHandler(ListResourcesRequestSchema, async (_request, extra) => ({
+        resources: await listedUnder(RESOURCES_TOOL, extra, (upstream, bounds) => upstream.listResources(bounds)),
+      }));
+      attached.setRequestHandler(ListResourceTemplatesRequestSchema, async (_request, extra) => ({
+        resourceTemplates: await listedUnder(RESOURCES_TOOL, extra, (upstream, bounds) => upstream.listResourceTemplates(bounds)),
+      }));
       attached.setRequestHandler(ReadResourceRequestSchema, (request, extra) =>
         admittedRequest(RESOURCES_TOOL, { uri: request.params.uri }, extra, (upstream) => upstream.readResource(request.params.uri, { signal: extra.signal })),
       );
-      attached.setRequestHandler(ListPromptsRequestSchema, async (_request, extra) => {
-        if (!listable(PROMPTS_TOOL)) return { prompts: [] };
-        const opened = await session();
-        if (!opened.ok) throw new McpError(ErrorCode.InternalError, opened.error);
-        const listed = await opened.value.listPrompts({ signal: extra.signal });
-        if (!listed.ok) throw new McpError(ErrorCode.InternalError, listed.error);
-        return { prompts: listed.value };
-      });
+      attached.setRequestHandler(ListPromptsRequestSchema, async (_request, extra) => ({
+        prompts: await listedUnder(PROMPTS_TOOL, extra, (upstream, bounds) => upstream.listPrompts(bounds)),
+      }));
       attached.setRequestHandler(GetPromptRequestSchema, (request, extra) => {
         const args = request.params.arguments ?? {};
         return admittedRequest(PROMPTS_TOOL, { name: request.params.name, arguments: args }, extra, (upstream) =>
