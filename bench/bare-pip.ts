@@ -7,6 +7,12 @@ export type PipCache = { kind: "none" } | { kind: "dir"; path: string };
 /** One bare install's outcome: the time it took, or why it failed (a failed baseline voids the figure). */
 export type BareInstall = { ok: true; ms: number } | { ok: false; ms: number; error: string };
 
+/** A bare install's time, or the repetition fails with what went wrong. */
+export function bareOrThrow(label: string, result: BareInstall): number {
+  if (!result.ok) throw new Error(`${label}: ${result.error}`);
+  return result.ms;
+}
+
 /** Pure: the baseline's command line, what an agent's tool would run without pipgate. */
 export function barePipArgs(indexUrl: string, requirement: string, cache: PipCache): string[] {
   return [

@@ -2,7 +2,7 @@ import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { openInProcess } from "../test/support/in-process.js";
-import { barePipInstall, type BareInstall } from "./bare-pip.js";
+import { bareOrThrow, barePipInstall } from "./bare-pip.js";
 import { APP_REQUIREMENT } from "./catalogue.js";
 import { callTool } from "./serve-process.js";
 import { stageTimes, type StageTimes } from "./stages.js";
@@ -22,11 +22,6 @@ export interface ColdWarmSample {
 }
 
 export type ColdWarmResult = { ok: true; sample: ColdWarmSample } | { ok: false; error: string };
-
-function bareOrThrow(label: string, result: BareInstall): number {
-  if (!result.ok) throw new Error(`${label}: ${result.error}`);
-  return result.ms;
-}
 
 /** Warms a pip cache directory with one untimed install, for the honest warm baseline. */
 export async function warmPipCache(venvs: VenvFactory, dir: string, indexUrl: string, cacheDir: string): Promise<void> {

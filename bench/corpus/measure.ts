@@ -4,7 +4,7 @@ import { performance } from "node:perf_hooks";
 import { execa } from "execa";
 import { packageRoot } from "../../src/paths.js";
 import { openInProcess } from "../../test/support/in-process.js";
-import { barePipInstall, type BareInstall, type PipCache } from "../bare-pip.js";
+import { bareOrThrow, barePipInstall, type PipCache } from "../bare-pip.js";
 import { callTool } from "../serve-process.js";
 import { stageTimes, type StageTimes } from "../stages.js";
 import type { VenvFactory } from "../venvs.js";
@@ -33,11 +33,6 @@ export interface CorpusSample {
 }
 
 export type CorpusSampleResult = { ok: true; sample: CorpusSample } | { ok: false; error: string };
-
-function bareOrThrow(label: string, result: BareInstall): number {
-  if (!result.ok) throw new Error(`${label}: ${result.error}`);
-  return result.ms;
-}
 
 /** Warms a pip cache with one untimed install of the set, for the honest warm baseline. */
 export async function warmCorpusPipCache(set: CorpusSet, venvs: VenvFactory, dir: string, indexUrl: string, cacheDir: string): Promise<void> {
