@@ -25,6 +25,7 @@ export const UNIT_TESTS = [
   "test/config/upstream.test.ts",
   "test/config/upstream-sandbox.test.ts",
   "test/fixtures-selftest/archives.test.ts",
+  "test/gateway/audited-arguments.test.ts",
   "test/gateway/bounds.test.ts",
   "test/fixtures-selftest/index-server.test.ts",
   "test/gateway/environment-names.test.ts",
