@@ -8,7 +8,7 @@ import { imageFor, pythonMinor } from "../sandbox/spec.js";
 import type { Progress, SandboxStageDeps, VerifyStageDeps } from "./deps.js";
 import type { ResolvedItem } from "./pip-report.js";
 import { resolveInSandbox, type SandboxJob } from "./resolve-in-sandbox.js";
-import { chainOf, type TreeRefusal } from "./tree.js";
+import { chainOf, treeCheckAnswer, type TreeCheckJson, type TreeRefusal } from "./tree.js";
 
 /**
  * Whole-tree decisions: the full set a request resolves to, resolved in the sandbox as an install
@@ -113,4 +113,22 @@ export async function treeOfDecision(
     decision,
   };
   return resolveTree(deps, env, job, hooks);
+}
+
+/** check_package's and `pipgate check --resolve`'s tree: resolved in the sandbox, every distribution judged. */
+export async function checkTree(
+  deps: SandboxStageDeps & VerifyStageDeps,
+  env: EnvironmentRuntime,
+  decision: Extract<Decision, { allowed: true }>,
+  requirement: Requirement,
+  timeout: number,
+  hooks: Hooks = {},
+): Promise<{ json: TreeCheckJson; text: string }> {
+  const tree = await treeOfDecision(deps, env, decision, requirement, { upgrade: false, timeout }, hooks);
+  if (!tree.ok) {
+    const message = `the tree could not be resolved (${tree.status}): ${tree.message}`;
+    return { json: { allowed: false, resolved: [], refused: [], message }, text: `tree: ${message}` };
+  }
+  const root = { name: decision.name, version: decision.version, specifier: env.allowlist.packages.get(decision.name)?.specifier ?? "" };
+  return treeCheckAnswer(root, env.name, tree.items, tree.refused);
 }

@@ -1,5 +1,6 @@
 import { z } from "zod";
-import { RULE_NAMES, type RuleName } from "../policy/index.js";
+import { RULE_NAMES, type Decision, type RuleName } from "../policy/index.js";
+import type { Requirement } from "../requirement/index.js";
 import { normalizeName } from "../requirement/name.js";
 import { requirers, type ResolvedItem } from "./pip-report.js";
 
@@ -122,4 +123,44 @@ export function treeRefusalsToJson(refused: readonly TreeRefusal[]): TreeRefusal
     reason: entry.reason,
     allowable: entry.allowable,
   }));
+}
+
+/** check_package's `tree` (resolve: true): the resolved set, what policy refuses in it, and what to do. */
+export const TreeCheckSchema = z.object({
+  allowed: z.boolean().describe("every distribution of the resolved set passes policy"),
+  resolved: z.array(z.object({ name: z.string(), version: z.string() })).describe("the set the install would resolve to (empty when it could not be resolved)"),
+  refused: z.array(TreeRefusalSchema),
+  message: z.string(),
+  hint: z.string().optional().describe("the one command that would allow what is missing, when allowing is enough"),
+});
+export type TreeCheckJson = z.infer<typeof TreeCheckSchema>;
+
+/** The tree part of a check, as JSON and as text, from the resolved set and its refusals. */
+export function treeCheckAnswer(
+  root: { name: string; version: string; specifier: string },
+  environment: string,
+  items: ReadonlyArray<{ name: string; version: string }>,
+  refused: readonly TreeRefusal[],
+): { json: TreeCheckJson; text: string } {
+  const resolved = items.map((item) => ({ name: item.name, version: item.version }));
+  if (refused.length === 0) {
+    const list = resolved.map((item) => `${item.name} ${item.version}`).join(", ");
+    const message = `tree: allowed, all ${resolved.length} distribution(s) of the resolved set pass policy: ${list}`;
+    return { json: { allowed: true, resolved, refused: [], message }, text: message };
+  }
+  const { message, hint } = treeRefusalText(root, environment, refused);
+  return { json: { allowed: false, resolved, refused: treeRefusalsToJson(refused), message, hint }, text: `tree: ${message}\nhint: ${hint}` };
+}
+
+/**
+ * A refusal of the named project for not being on the allowlist: the command that allows it together
+ * with everything it needs, so the next install succeeds in one call (not one name at a time).
+ */
+export function unlistedHint(decision: Decision, requirement: Requirement, environment: string): string | undefined {
+  if (decision.allowed) return undefined;
+  // Never for a lookalike of another name (a typosquat is not something to allow in one step).
+  const failed = decision.rules.filter((rule) => rule.outcome === "fail");
+  if (decision.suggestion !== undefined || failed.length !== 1 || failed[0]?.rule !== "allowlist") return undefined;
+  const command = allowCommand({ name: decision.name, specifier: requirement.specifier }, environment);
+  return `a maintainer can allow it with everything it needs in one step: ${command}`;
 }

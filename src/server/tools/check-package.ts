@@ -4,11 +4,14 @@ import { decide, decisionToJson, DecisionSchema, formatDecision } from "../../po
 import { argumentContext, rawEnvironment, refuseAndAudit, structuredResult, type ServerDeps, type ToolExtra } from "../context.js";
 import { admitted } from "../admitted.js";
 import { refusalOnly } from "../refusal.js";
-import { checkInputSchema, validateCheckArguments } from "../../validate/tool-arguments.js";
+import { checkInputSchema, defaultTimeout, validateCheckArguments } from "../../validate/tool-arguments.js";
+import { checkTree } from "../../pipeline/check-tree.js";
+import { TreeCheckSchema, unlistedHint } from "../../pipeline/tree.js";
 
 export const CheckOutputSchema = z.object({
   environment: z.string(),
   decision: DecisionSchema,
+  tree: TreeCheckSchema.optional().describe("resolve: true: the whole resolved set and every distribution of it that policy refuses"),
   audit_id: z.string(),
 });
 
@@ -45,7 +48,7 @@ export function registerCheckPackage(server: ToolRegistry, deps: ServerDeps): vo
           { kind: validated.refusal.kind, field: validated.refusal.field, shape: refusalOnly },
         );
       }
-      const { requirement, environment } = validated.args;
+      const { requirement, environment, resolve } = validated.args;
       const loaded = await deps.pipeline.environments.get(environment);
       if (!loaded.ok) {
         return refuseAndAudit(
@@ -59,18 +62,24 @@ export function registerCheckPackage(server: ToolRegistry, deps: ServerDeps): vo
       }
       const decision = await decide(requirement, loaded.env, deps.pipeline.policyDeps);
       const json = decisionToJson(decision);
+      // The dry decision is the default (milliseconds); resolve: true adds the tree (a container run).
+      const tree = resolve && decision.allowed ? await checkTree(deps.pipeline, loaded.env, decision, requirement, defaultTimeout(argumentContext(deps, identity))) : undefined;
+      const allowed = decision.allowed && (tree === undefined || tree.json.allowed);
+      const reason = decision.allowed ? tree?.json.message : decision.reason;
       const record = deps.pipeline.audit.append({
         identity,
         tool: "check_package",
         environment,
         package: requirement.normalized,
-        outcome: decision.allowed ? "allowed" : "denied",
+        outcome: allowed ? "allowed" : "denied",
         arguments: raw,
         decision: json,
-        ...(decision.allowed ? {} : { reason: decision.reason }),
+        ...(allowed || reason === undefined ? {} : { reason }),
       });
+      const extraHint = unlistedHint(decision, requirement, environment);
+      const text = [formatDecision(decision).trimEnd(), extraHint === undefined ? undefined : `hint: ${extraHint}`, tree?.text, `audit ${record.id}`].filter((line) => line !== undefined).join("\n");
       // A refusal is an answer here, not an error: the tool did its job.
-      return structuredResult(`${formatDecision(decision)}\naudit ${record.id}`, { environment, decision: json, audit_id: record.id });
+      return structuredResult(text, { environment, decision: json, ...(tree === undefined ? {} : { tree: tree.json }), audit_id: record.id });
     }),
   );
 }
