@@ -42,6 +42,7 @@ export const UNIT_TESTS = [
   "test/policy/license.test.ts",
   "test/policy/typosquat.test.ts",
   "test/policy/wheel-tags.test.ts",
+  "test/pipeline/tree.test.ts",
   "test/policy-rules/call-approvals.test.ts",
   "test/policy-rules/conditions.test.ts",
   "test/projects.test.ts",
