@@ -80,6 +80,7 @@ export const INTEGRATION_TESTS = [
   "test/commit/undo.test.ts",
   "test/config/serve-cli.test.ts",
   "test/doctor/doctor.test.ts",
+  "test/e2e/whole-tree.test.ts", // real pip in the sandbox: the tree of a refused install, allowlist add --with-deps
   "test/e2e/build-backends.test.ts",
   "test/e2e/build-diagnostics.test.ts",
   "test/e2e/consistency.test.ts",

@@ -147,6 +147,9 @@ describe("the proxy filter of a check", () => {
   const file = (name: string, version: string, extra: Partial<IndexFile> = {}): IndexFile => ({
     filename: `${name}-${version}-py3-none-any.whl`,
     url: `http://127.0.0.1/${name}`,
+    sha256: "0".repeat(64),
+    requiresPython: undefined,
+    uploadTime: undefined,
     yanked: false,
     kind: "wheel",
     version,
