@@ -2,6 +2,7 @@ import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runAllowlist } from "../../src/cli/allowlist.js";
+import { check } from "../../src/cli/check.js";
 import { buildWheel } from "../fixtures/dists.js";
 import { runPython } from "../fixtures/pip.js";
 import { capture } from "../support/cli-io.js";
@@ -86,6 +87,14 @@ describe("whole-tree decisions: one refusal names everything missing, one comman
     expect(tree.resolved.map((dist) => dist.name).sort()).toEqual(["requests", ...Object.keys(DEPENDENCIES)].sort());
     expect(tree.refused.map((entry) => entry.name).sort()).toEqual(Object.keys(DEPENDENCIES).sort());
     expect(tree.hint).toContain("--with-deps");
+    expect(venvDigest(ws.pythons.default!)).toBe(before);
+
+    // `pipgate check --resolve` answers the same tree, and exits 3 (denied) for it.
+    const io = capture();
+    expect(await check(["default", "requests", "--resolve", "--json", "--config", ws.configPath], io)).toBe(3);
+    const printed = JSON.parse(io.out()) as { decision: { allowed: boolean }; tree: { refused: Array<{ name: string }> } };
+    expect(printed.decision.allowed).toBe(true);
+    expect(printed.tree.refused.map((entry) => entry.name).sort()).toEqual(Object.keys(DEPENDENCIES).sort());
     expect(venvDigest(ws.pythons.default!)).toBe(before);
   });
 

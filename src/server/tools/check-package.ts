@@ -25,7 +25,8 @@ export function registerCheckPackage(server: ToolRegistry, deps: ServerDeps): vo
       description:
         "Explain whether install_package would allow a requirement in an environment, which version it would choose, " +
         "and every rule's result (allowlist, typosquat, yanked, release age, requires-python, vulnerabilities, licence, wheels-only). " +
-        "Installs nothing.",
+        "Installs nothing. By default it decides the named project only (milliseconds); resolve: true also resolves the whole dependency tree in the sandbox " +
+        "and lists every distribution that would be refused, with who requires it.",
       inputSchema: checkInputSchema({ environments: known, timeoutMax: deps.timeoutMax }),
       outputSchema: CheckOutputSchema,
       annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: true },
@@ -77,7 +78,8 @@ export function registerCheckPackage(server: ToolRegistry, deps: ServerDeps): vo
         ...(allowed || reason === undefined ? {} : { reason }),
       });
       const extraHint = unlistedHint(decision, requirement, environment);
-      const text = [formatDecision(decision).trimEnd(), extraHint === undefined ? undefined : `hint: ${extraHint}`, tree?.text, `audit ${record.id}`].filter((line) => line !== undefined).join("\n");
+      const dryNote = decision.allowed && !resolve ? `only ${decision.name} itself was decided; resolve: true also checks everything it needs (a sandbox run)` : undefined;
+      const text = [formatDecision(decision).trimEnd(), extraHint === undefined ? undefined : `hint: ${extraHint}`, dryNote, tree?.text, `audit ${record.id}`].filter((line) => line !== undefined).join("\n");
       // A refusal is an answer here, not an error: the tool did its job.
       return structuredResult(text, { environment, decision: json, ...(tree === undefined ? {} : { tree: tree.json }), audit_id: record.id });
     }),
