@@ -1,5 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { closureEntries } from "../../src/allowlist-edit/closure.js";
+import { runAllowlist } from "../../src/cli/allowlist.js";
+import { CliError } from "../../src/cli/common.js";
 import { buildAllowlist, type Allowlist } from "../../src/config/allowlist.js";
 import type { EnvironmentRuntime } from "../../src/config/environments.js";
 import type { IndexFile } from "../../src/index/types.js";
@@ -179,5 +181,14 @@ describe("the proxy filter of a check", () => {
     const copy = allowlistWith(env.allowlist, [{ name: "certifi", specifier: "==2024.8.30" }]);
     expect(copy.packages.get("certifi")?.specifier).toBe("==2024.8.30");
     expect(env.allowlist.packages.has("certifi")).toBe(false);
+  });
+});
+
+describe("allowlist add --with-deps arguments", () => {
+  it("needs an environment's sandbox, not a bare file, and keeps --ranges and --json to --with-deps", async () => {
+    const io = { stdout: () => undefined, stderr: () => undefined };
+    await expect(runAllowlist(["add", "requests", "*", "--with-deps", "--file", "/nonexistent/allowlist.yaml"], io)).rejects.toThrow(/give --env ENV/);
+    await expect(runAllowlist(["add", "requests", "*", "--ranges", "--file", "/nonexistent/allowlist.yaml"], io)).rejects.toThrow(/go with --with-deps/);
+    await expect(runAllowlist(["add", "requests", "not a spec", "--with-deps"], io)).rejects.toBeInstanceOf(CliError);
   });
 });
