@@ -42,6 +42,7 @@ export const UNIT_TESTS = [
   "test/policy/license.test.ts",
   "test/policy/typosquat.test.ts",
   "test/policy/wheel-tags.test.ts",
+  "test/pipeline/tree.test.ts",
   "test/policy-rules/call-approvals.test.ts",
   "test/policy-rules/conditions.test.ts",
   "test/projects.test.ts",
@@ -79,6 +80,7 @@ export const INTEGRATION_TESTS = [
   "test/commit/undo.test.ts",
   "test/config/serve-cli.test.ts",
   "test/doctor/doctor.test.ts",
+  "test/e2e/whole-tree.test.ts", // real pip in the sandbox: the tree of a refused install, allowlist add --with-deps
   "test/e2e/build-backends.test.ts",
   "test/e2e/build-diagnostics.test.ts",
   "test/e2e/consistency.test.ts",

@@ -12,7 +12,8 @@ import { buildAllowlist } from "../config/allowlist.js";
 import { errorMessage } from "../errors.js";
 import { indexFromConfig } from "../index/from-config.js";
 import type { IndexClient } from "../index/types.js";
-import { CliError, EXIT, parseCli, requireConfig, type CliIo, type CommandHelp, type Subcommand } from "./common.js";
+import { addWithDeps } from "./allowlist-with-deps.js";
+import { CliError, EXIT, parseCli, requireConfig, type CliContext, type CliIo, type CommandHelp, type Subcommand } from "./common.js";
 
 const USAGE = `usage: pipgate allowlist <command> [--env ENV | --file FILE] [--config FILE]
 
@@ -20,6 +21,10 @@ commands:
   add NAME SPEC [--reason TEXT]   allow NAME at SPEC, a PEP 440 specifier set (">=2.31,<3") or "*" for any
                                   version; an entry that is the same project (Foo_Bar = foo-bar) is updated
                                   in place; --reason is written as a comment beside the entry
+      [--with-deps [--ranges]]    also allow everything NAME needs: its tree is resolved in the sandbox and
+                                  each missing dependency added pinned (==version; --ranges: the specifiers
+                                  its requirers state), commented with who requires it; nothing is written
+                                  unless the whole set then passes policy; --json for a structured answer
   remove NAME                     stop allowing NAME
   show [--json]                   entries with their comments, the deny list and the rules
   lint [--online]                 one line per problem, with its line number; exit 1 when there are any;
@@ -35,7 +40,7 @@ Edits keep every other byte of the file and replace it atomically, so a running 
 const TARGET = { env: { type: "string" }, file: { type: "string" } } as const;
 
 const TARGET_USAGE = "[--env ENV | --file FILE] [--config FILE]";
-const ADD_USAGE = `usage: pipgate allowlist add NAME SPEC [--reason TEXT] ${TARGET_USAGE}\n  SPEC is a PEP 440 specifier set (">=2.31,<3") or "*" for any version`;
+const ADD_USAGE = `usage: pipgate allowlist add NAME SPEC [--reason TEXT] [--with-deps [--ranges] [--json]] ${TARGET_USAGE}\n  SPEC is a PEP 440 specifier set (">=2.31,<3") or "*" for any version\n  --with-deps resolves NAME's tree in the sandbox of --env and adds what it needs (pins, or --ranges)`;
 const REMOVE_USAGE = `usage: pipgate allowlist remove NAME ${TARGET_USAGE}`;
 const SHOW_USAGE = `usage: pipgate allowlist show [--json] ${TARGET_USAGE}`;
 const LINT_USAGE = `usage: pipgate allowlist lint [--online] ${TARGET_USAGE}`;
@@ -50,10 +55,11 @@ export const allowlistHelp: CommandHelp = {
 export interface AllowlistCommandDeps {
   now?: () => Date;
   index?: IndexClient;
+  context?: CliContext;
 }
 
 /** `pipgate allowlist …`: maintainers edit allowlist files without hand-editing YAML. */
-export const allowlist: Subcommand = (argv, io) => runAllowlist(argv, io);
+export const allowlist: Subcommand = (argv, io, context) => runAllowlist(argv, io, { context });
 
 /** The command with its collaborators injectable. */
 export async function runAllowlist(argv: string[], io: CliIo, deps: AllowlistCommandDeps = {}): Promise<number> {
@@ -66,7 +72,7 @@ export async function runAllowlist(argv: string[], io: CliIo, deps: AllowlistCom
       io.stdout(USAGE);
       return command === undefined ? EXIT.usage : EXIT.ok;
     case "add":
-      return add(rest, io);
+      return add(rest, io, deps);
     case "remove":
       return remove(rest, io);
     case "show":
@@ -144,12 +150,26 @@ function describe(result: Extract<EditResult, { ok: true }>, specifier: string |
   }
 }
 
-async function add(argv: string[], io: CliIo): Promise<number> {
-  const { values, positionals } = parseCli(argv, { ...TARGET, reason: { type: "string" } });
+async function add(argv: string[], io: CliIo, deps: AllowlistCommandDeps): Promise<number> {
+  const { values, positionals } = parseCli(argv, {
+    ...TARGET,
+    reason: { type: "string" },
+    "with-deps": { type: "boolean", default: false },
+    ranges: { type: "boolean", default: false },
+    json: { type: "boolean", default: false },
+  });
   const [name, specifier, ...extra] = positionals;
   if (name === undefined || specifier === undefined || extra.length > 0) throw new CliError(ADD_USAGE);
   const change = checkChange(name, specifier, values.reason);
   if (!change.ok) throw new CliError(change.error);
+  if (values["with-deps"]) {
+    if (values.file !== undefined) throw new CliError("--with-deps resolves in an environment's sandbox: give --env ENV (default \"default\"), not --file");
+    return addWithDeps({ config: values.config, env: values.env ?? "default", change: change.value, ranges: values.ranges, json: values.json }, io, deps.context, {
+      readText,
+      commit,
+    });
+  }
+  if (values.ranges || values.json) throw new CliError("--ranges and --json go with --with-deps");
   const path = targetFile(values);
   const before = readText(path, true);
   const result = setPackage(before, change.value);

@@ -7,20 +7,30 @@ import { loadPopularNames } from "../policy/popular-names.js";
 import { decisionToJson } from "../policy/types.js";
 import { parseRequirement } from "../requirement/index.js";
 import { openStateDb } from "../state/db.js";
-import { CliError, EXIT, parseCli, requireConfig, type CommandHelp, type Subcommand } from "./common.js";
+import { openPipgate } from "../app.js";
+import type { LoadedConfig } from "../config/schema.js";
+import { checkTree } from "../pipeline/check-tree.js";
+import { unlistedHint } from "../pipeline/tree.js";
+import type { Requirement } from "../requirement/index.js";
+import { DEFAULT_TIMEOUT_SECONDS } from "../validate/tool-arguments.js";
+import { cliLogger, CliError, EXIT, parseCli, requireConfig, type CliContext, type CliIo, type CommandHelp, type Subcommand } from "./common.js";
 
-const USAGE = "usage: pipgate check ENV REQUIREMENT [--json] [--config FILE]";
+const USAGE = "usage: pipgate check ENV REQUIREMENT [--resolve] [--json] [--config FILE]";
 
 export const checkHelp: CommandHelp = {
-  usage: `${USAGE}\n  the policy decision for REQUIREMENT in ENV, every rule explained; nothing is installed\n  exit 0 allowed, 3 denied; --json prints check_package's structured decision\n`,
+  usage:
+    `${USAGE}\n  the policy decision for REQUIREMENT in ENV, every rule explained; nothing is installed\n` +
+    "  --resolve also resolves its whole tree in the sandbox (one container run) and reports every\n" +
+    "  distribution policy refuses, with who requires it, and the allowlist command that allows them\n" +
+    "  exit 0 allowed, 3 denied; --json prints check_package's structured decision ({environment, decision, tree} with --resolve)\n",
 };
 
 /**
  * `pipgate check ENV REQUIREMENT`: the policy decision without installing, with every rule explained,
  * so a maintainer can see what an agent would be told. Exit 0 allowed, 3 denied.
  */
-export const check: Subcommand = async (argv, io) => {
-  const { values, positionals } = parseCli(argv, { json: { type: "boolean", default: false } });
+export const check: Subcommand = async (argv, io, context) => {
+  const { values, positionals } = parseCli(argv, { json: { type: "boolean", default: false }, resolve: { type: "boolean", default: false } });
   if (positionals.length !== 2) throw new CliError(USAGE);
   const [environment, raw] = positionals as [string, string];
   const config = requireConfig(values.config);
@@ -30,6 +40,7 @@ export const check: Subcommand = async (argv, io) => {
   }
   const parsed = parseRequirement(raw);
   if (!parsed.ok) throw new CliError(`refused (${parsed.kind}): ${parsed.message}`);
+  if (values.resolve) return checkResolved(config, environment, parsed.requirement, values.json, io, context);
   const allowlist = loadAllowlist(env.allowlist, config.rules);
   if (!allowlist.ok) throw new CliError(`invalid allowlist:\n  ${allowlist.issues.join("\n  ")}`, EXIT.failure);
   const version = await pythonVersion(env.python);
@@ -45,9 +56,43 @@ export const check: Subcommand = async (argv, io) => {
       { allowlist: allowlist.allowlist, pythonVersion: version.value },
       { index, now: () => new Date(), popularNames: loadPopularNames() },
     );
-    io.stdout(values.json ? `${JSON.stringify(decisionToJson(decision), null, 2)}\n` : formatDecision(decision));
+    const hint = unlistedHint(decision, parsed.requirement, environment);
+    const note = decision.allowed ? `only ${decision.name} itself was decided; --resolve also checks everything it needs (a sandbox run)\n` : "";
+    io.stdout(values.json ? `${JSON.stringify(decisionToJson(decision), null, 2)}\n` : `${formatDecision(decision)}${hint === undefined ? "" : `hint: ${hint}\n`}${note}`);
     return decision.allowed ? EXIT.ok : EXIT.denied;
   } finally {
     db.close();
   }
 };
+
+/** `check --resolve`: the decision and the whole tree, through the broker's own policy, index and sandbox. */
+async function checkResolved(
+  config: LoadedConfig,
+  environment: string,
+  requirement: Requirement,
+  json: boolean,
+  io: CliIo,
+  context: CliContext | undefined,
+): Promise<number> {
+  const opened = await openPipgate(config, cliLogger(context, "warn"));
+  if (!opened.ok) throw new CliError(`invalid configuration:\n  ${opened.issues.join("\n  ")}`, EXIT.failure);
+  const app = opened.value;
+  try {
+    const pipeline = app.broker.pipeline;
+    const loaded = await pipeline.environments.get(environment);
+    if (!loaded.ok) throw new CliError(loaded.error, EXIT.failure);
+    const decision = await decide(requirement, loaded.env, pipeline.policyDeps);
+    const timeout = Math.min(DEFAULT_TIMEOUT_SECONDS, pipeline.sandboxConfig.timeout_max);
+    const tree = decision.allowed ? await checkTree(pipeline, loaded.env, decision, requirement, timeout) : undefined;
+    const allowed = decision.allowed && tree?.json.allowed === true;
+    if (json) {
+      io.stdout(`${JSON.stringify({ environment, decision: decisionToJson(decision), ...(tree === undefined ? {} : { tree: tree.json }) }, null, 2)}\n`);
+    } else {
+      const hint = unlistedHint(decision, requirement, environment);
+      io.stdout(`${formatDecision(decision)}${hint === undefined ? "" : `hint: ${hint}\n`}${tree === undefined ? "" : `${tree.text}\n`}`);
+    }
+    return allowed ? EXIT.ok : EXIT.denied;
+  } finally {
+    app.close();
+  }
+}

@@ -15,7 +15,9 @@ import type { ApprovalGate, Considered, PipelineDeps, Progress } from "./deps.js
 import { brokenRequirements } from "../commit/conflicts.js";
 import { normalizeName } from "../requirement/name.js";
 import { resolutionKey } from "./resolution-cache.js";
-import { resolveInSandbox } from "./resolve-in-sandbox.js";
+import { resolveTree } from "./check-tree.js";
+import { resolveInSandbox, type SandboxJob } from "./resolve-in-sandbox.js";
+import { treeRefusalText, unlistedHint, type TreeRefusal } from "./tree.js";
 import { verifyWheels, type Verified } from "./verify-wheels.js";
 
 export type InstallStatus = "installed" | "already-satisfied" | "denied" | "failed" | "timed-out";
@@ -44,6 +46,8 @@ export interface InstallResult {
   refusal?: { kind: RefusalKind; field: string };
   /** rate-limited: how long to wait */
   retryAfterSeconds?: number;
+  /** denied for its dependencies: every distribution of the set that policy refuses, with its chain */
+  refused?: TreeRefusal[];
   /** pending: the approval request to poll */
   approval?: { id: string; expiresAt: Date };
 }
@@ -272,6 +276,34 @@ function failure(status: "denied" | "failed" | "timed-out", message: string, dec
   };
 }
 
+/** Below this many seconds left, a refused install answers with its first refusal instead of resolving the tree. */
+const TREE_MIN_SECONDS = 10;
+
+/**
+ * A refused install names everything that is missing at once: the full set resolved again as a check
+ * (resolveTree: decision-only, nothing from it can be committed) and every refused distribution with
+ * its chain and rule, and the allowlist command as the hint. Undefined when the tree finds nothing to
+ * add (the refusal was not about policy, e.g. a tampered file) or there is no time left for it.
+ */
+async function wholeTreeRefusal(
+  deps: PipelineDeps,
+  env: EnvironmentRuntime,
+  job: Omit<SandboxJob, "mode">,
+  decision: Extract<Decision, { allowed: true }>,
+  deadlineAt: number,
+  hooks: InstallHooks,
+  first: Ending,
+): Promise<Ending | undefined> {
+  const remaining = Math.floor((deadlineAt - Date.now()) / 1000);
+  if (remaining < TREE_MIN_SECONDS) return undefined;
+  hooks.progress?.({ stage: "resolving", message: `resolving the whole tree of ${job.pinned} to name everything it needs` });
+  const tree = await resolveTree(deps, env, { ...job, timeout: remaining }, hooks);
+  if (!tree.ok || tree.refused.length === 0) return undefined;
+  const root = { name: decision.name, version: decision.version, specifier: env.allowlist.packages.get(decision.name)?.specifier ?? "" };
+  const text = treeRefusalText(root, env.name, tree.refused);
+  return { ...first, message: text.message, hint: text.hint, refused: tree.refused };
+}
+
 /** What a request that ran out of time left: the commit's restore, or nothing at all. */
 function timedOutDetail(message: string): string {
   if (message.includes("could NOT be rolled back")) return message;
@@ -305,7 +337,9 @@ async function pipeline(
     };
   }
   if (!decision.allowed) {
-    return failure("denied", decision.reason, decision, { hint: decision.hint, version: decision.version });
+    const allow = unlistedHint(decision, args.requirement, env.name);
+    const hint = allow === undefined ? decision.hint : decision.hint === undefined ? allow : `${decision.hint}; or ${allow}`;
+    return failure("denied", decision.reason, decision, { hint, version: decision.version });
   }
 
   const inspected = await inspectEnvironment(env.python);
@@ -359,11 +393,16 @@ async function pipeline(
   }
   if (verified === undefined) {
     const remaining = Math.max(1, Math.ceil((deadlineAt - Date.now()) / 1000));
-    const resolved = await resolveInSandbox(deps, env, { pinned, image, upgrade: args.upgrade, installed, timeout: remaining, requestId, decision }, hooks);
-    if (!resolved.ok) return failure(resolved.status, resolved.message, decision, { audit: { sandbox: resolved.sandbox } });
+    const job = { pinned, image, upgrade: args.upgrade, installed, timeout: remaining, requestId, decision };
+    const resolved = await resolveInSandbox(deps, env, job, hooks);
+    if (!resolved.ok || !resolved.verified.ok) {
+      const refused = resolved.ok
+        ? failure("denied", resolved.verified.ok ? "" : resolved.verified.error, decision, { audit: { sandbox: resolved.sandbox } })
+        : failure(resolved.status, resolved.message, decision, { audit: { sandbox: resolved.sandbox } });
+      return refused.status === "denied" ? ((await wholeTreeRefusal(deps, env, job, decision, deadlineAt, hooks, refused)) ?? refused) : refused;
+    }
     verified = resolved.verified;
     sandbox = resolved.sandbox;
-    if (!verified.ok) return failure("denied", verified.error, decision, { audit: { sandbox } });
     deps.resolutions.put(cacheKey, verified.wheels);
   }
   if (!verified.ok) return failure("denied", verified.error, decision, { audit: { sandbox } });

@@ -113,3 +113,28 @@ export function proxyFilterFor(env: EnvironmentRuntime, pinned: { name: string; 
     buildTools: () => tools.names(),
   };
 }
+
+/**
+ * The proxy filter of a decision-only resolution (a check): the install filter, except that a project
+ * neither allowed nor denied is served too, as wheels only and never yanked, so the resolver can see
+ * the whole tree and every missing name is reported at once. Allowed projects keep their exact install
+ * rules (ranges, yanked, wheels-only), so the set resolved is the one the install would resolve once the
+ * missing names are allowed; denied projects stay hidden. Nothing a check resolves reaches an
+ * environment: its run is asked for no verified set (resolveInSandbox's "check" mode answers with
+ * names and versions only), its files land in the run's own scratch store, not in pipgate's, and an
+ * install always uses proxyFilterFor and holds every wheel to policy again before commit.
+ */
+export function checkFilterFor(env: EnvironmentRuntime, pinned: { name: string; version: string }): SandboxProxyFilter {
+  const strict = proxyFilterFor(env, pinned);
+  const unlisted = (name: string): boolean => !env.allowlist.packages.has(name) && !env.allowlist.deny.has(name);
+  return {
+    ...strict,
+    project: (name) => (unlisted(name) ? undefined : strict.project(name)),
+    file(name, file: IndexFile) {
+      if (!unlisted(name)) return strict.file(name, file);
+      if (file.kind !== "wheel") return `${name} is not on the allowlist of environment ${env.name}; a check resolves it from wheels only`;
+      if (file.yanked !== false) return `${name} ${file.version} is yanked`;
+      return undefined;
+    },
+  };
+}

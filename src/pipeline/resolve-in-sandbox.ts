@@ -14,8 +14,8 @@ import { createOwnedDir } from "../state/leftovers.js";
 import { currentProcess, processTag } from "../state/process.js";
 import type { Progress, SandboxStageDeps } from "./deps.js";
 import { normalizeName } from "../requirement/name.js";
-import { failedRequirementChains, PipReportSchema, resolvedItems } from "./pip-report.js";
-import { proxyFilterFor } from "./proxy-filter.js";
+import { failedRequirementChains, PipReportSchema, resolvedItems, type ResolvedItem } from "./pip-report.js";
+import { checkFilterFor, proxyFilterFor } from "./proxy-filter.js";
 import { collectFiles, verifyWheels, type Verified } from "./verify-wheels.js";
 
 export interface SandboxJob {
@@ -26,11 +26,16 @@ export interface SandboxJob {
   timeout: number;
   requestId: string;
   decision: Decision;
+  /**
+   * "check": a decision-only resolution (checkFilterFor): the answer carries the resolved names and
+   * versions and never a verified set, and the run's files stay in its scratch directory.
+   */
+  mode?: "install" | "check";
 }
 
 /** How the sandbox stage ended: a verified (or refused) set, or why it stopped; with the run's figures. */
 export type SandboxOutcome =
-  | { ok: true; verified: Verified; sandbox: Record<string, unknown> }
+  | { ok: true; verified: Verified; sandbox: Record<string, unknown>; items?: readonly ResolvedItem[] }
   | { ok: false; status: "denied" | "failed" | "timed-out"; message: string; sandbox: Record<string, unknown> | undefined };
 
 const MB = 1024 * 1024;
@@ -64,13 +69,15 @@ export async function resolveInSandbox(
   await chmod(socketDir, 0o755);
   const limits = outputLimits(config);
   const sink = await createOutputSink(join(work, "out"), limits);
-  const filter = proxyFilterFor(env, { name: decision.name, version: job.decision.allowed ? job.decision.version : "" });
+  const check = job.mode === "check";
+  const pinnedRoot = { name: decision.name, version: job.decision.allowed ? job.decision.version : "" };
+  const filter = check ? checkFilterFor(env, pinnedRoot) : proxyFilterFor(env, pinnedRoot);
   const proxy = await startIndexProxy({
     index: deps.index,
     socketPath: join(socketDir, "index.sock"),
     filter,
     log: deps.log,
-    storeDir: join(deps.stateDir, "files"),
+    storeDir: check ? join(work, "files") : join(deps.stateDir, "files"),
     headers: deps.indexHeaders,
     upload: (name, length, body) => sink.receive(name, length, body),
   });
@@ -137,6 +144,7 @@ export async function resolveInSandbox(
       return { ok: false, status: "failed", message: "the sandbox handed back no readable resolution report; nothing was installed", sandbox };
     const flat = resolvedItems(report.data);
     if (!flat.ok) return { ok: false, status: "denied", message: flat.error, sandbox };
+    if (check) return { ok: true, verified: { ok: false, error: "a check resolution installs nothing" }, items: flat.items, sandbox };
     const built = new Map(sink.wheels().map((file) => [uploadedFilename(file), file]));
     const files = await collectFiles(deps, flat.items, proxy.served, built);
     if (!files.ok) return { ok: true, verified: files, sandbox };

@@ -21,6 +21,8 @@ export interface InstallArguments {
 export interface CheckArguments {
   requirement: Requirement;
   environment: string;
+  /** resolve the whole tree in the sandbox (a container run) instead of deciding the named project only */
+  resolve: boolean;
 }
 
 /** Why a call was refused: the refusal kind, the argument at fault, and a message for the agent. */
@@ -60,11 +62,11 @@ export function defaultTimeout(ctx: ArgumentContext): number {
 const RefusalKindSchema = z.enum(REFUSAL_KINDS);
 
 /** Which refusal kind each argument's problems are reported as (package_name says its own). */
-const FIELD_KIND = { package_name: "type", environment: "environment", upgrade: "upgrade", timeout: "timeout" } as const;
+const FIELD_KIND = { package_name: "type", environment: "environment", upgrade: "upgrade", timeout: "timeout", resolve: "type" } as const;
 type Field = keyof typeof FIELD_KIND;
 
 const INSTALL_FIELDS: readonly Field[] = ["package_name", "environment", "upgrade", "timeout"];
-const CHECK_FIELDS: readonly Field[] = ["package_name", "environment"];
+const CHECK_FIELDS: readonly Field[] = ["package_name", "environment", "resolve"];
 
 function describeValue(value: unknown): string {
   if (value === null) return "null";
@@ -142,9 +144,16 @@ export function installArgumentsSchema(ctx: ArgumentContext) {
   });
 }
 
-/** The strict schema of `check_package` arguments (the install schema's first two fields). */
+/** The strict schema of `check_package` arguments: the install schema's first two fields, and resolve. */
 export function checkArgumentsSchema(ctx: ArgumentContext) {
-  return z.strictObject({ package_name: requirementField(), environment: environmentField(ctx) });
+  return z.strictObject({ package_name: requirementField(), environment: environmentField(ctx), resolve: resolveField() });
+}
+
+/** resolve: a JSON boolean, false by default (the dry decision; true runs a container). */
+function resolveField() {
+  return z
+    .boolean({ error: (issue) => `resolve must be true or false (a JSON boolean), not ${describeValue(issue.input)}; it defaults to false.` })
+    .default(false);
 }
 
 /** Turns the first zod issue into a Refusal: the field's kind, or the kind the parser put in the issue. */
@@ -176,13 +185,13 @@ export function validateInstallArguments(raw: unknown, ctx: ArgumentContext): Va
   return { ok: true, args: { requirement, environment, upgrade, timeout } };
 }
 
-/** Validates `check_package` arguments (package_name and environment only). */
+/** Validates `check_package` arguments (package_name, environment and resolve). */
 export function validateCheckArguments(raw: unknown, ctx: ArgumentContext): ValidationResult<CheckArguments> {
   const notObject = argumentsObject(raw, "check_package");
   if (notObject !== undefined) return { ok: false, refusal: notObject };
   const parsed = checkArgumentsSchema(ctx).safeParse(raw);
   if (!parsed.success) return { ok: false, refusal: toRefusal(parsed.error.issues, "check_package", CHECK_FIELDS) };
-  return { ok: true, args: { requirement: parsed.data.package_name, environment: parsed.data.environment } };
+  return { ok: true, args: { requirement: parsed.data.package_name, environment: parsed.data.environment, resolve: parsed.data.resolve } };
 }
 
 /*
@@ -254,6 +263,16 @@ export function installInputSchema(ctx: ArgumentContext) {
 /** The inputSchema to pass to registerTool("check_package", …). */
 export function checkInputSchema(ctx: ArgumentContext) {
   return z
-    .looseObject({ package_name: looseField(packageNameMeta()), environment: looseField(environmentMeta(ctx)) })
+    .looseObject({
+      package_name: looseField(packageNameMeta()),
+      environment: looseField(environmentMeta(ctx)),
+      resolve: looseField({
+        type: "boolean",
+        default: false,
+        description:
+          "Also resolve the whole dependency tree in the sandbox (seconds: a container run) and report every distribution policy refuses, " +
+          "with who requires it. Default false: the decision on the named project only, in milliseconds.",
+      }),
+    })
     .meta({ required: requiredArguments(ctx), additionalProperties: false });
 }

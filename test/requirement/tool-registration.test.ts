@@ -167,8 +167,8 @@ describe("check_package registered with checkInputSchema", () => {
     expect(textOf(good)).toBe("data-science:pyyaml");
     const refused = await client.callTool({ name: "check_package", arguments: { package_name: "numpy", timeout: 5 } });
     expect(refused.isError).toBe(true);
-    expect(textOf(refused)).toBe('check_package has no argument "timeout"; it takes package_name, environment.');
+    expect(textOf(refused)).toBe('check_package has no argument "timeout"; it takes package_name, environment, resolve.');
     const { tools } = await client.listTools();
-    expect(Object.keys(tools[0]?.inputSchema.properties ?? {})).toEqual(["package_name", "environment"]);
+    expect(Object.keys(tools[0]?.inputSchema.properties ?? {})).toEqual(["package_name", "environment", "resolve"]);
   });
 });

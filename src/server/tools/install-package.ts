@@ -5,6 +5,7 @@ import type { Progress } from "../../pipeline/deps.js";
 import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
 import { argumentContext, structuredResult, type ServerDeps, type ToolExtra } from "../context.js";
 import { installInputSchema } from "../../validate/tool-arguments.js";
+import { TreeRefusalSchema, treeRefusalsToJson } from "../../pipeline/tree.js";
 import { RefusalSchema, type RefusalJson } from "../refusal.js";
 
 const STAGES: ReadonlyArray<Progress["stage"]> = ["policy", "resolving", "building", "verifying", "committing"];
@@ -27,6 +28,10 @@ export const InstallOutputSchema = z.object({
   approval_id: z.string().optional().describe("pending: the id to poll with install_status"),
   expires_at: z.string().optional().describe("pending: when the request expires undecided"),
   retry_after_seconds: z.number().optional().describe("rate-limited: how long to wait before calling again"),
+  refused: z
+    .array(TreeRefusalSchema)
+    .optional()
+    .describe("denied for what it needs: every distribution of the resolved set that policy refuses, with its chain and rule"),
   refusal: RefusalSchema.optional().describe("a refusal (invalid, denied, rate-limited, pending): its kind, the argument at fault, the audit record"),
 });
 
@@ -80,6 +85,7 @@ export function structuredInstall(result: InstallResult): z.infer<typeof Install
     entry_points: result.entryPoints,
     audit_id: result.auditId,
     duration_ms: result.durationMs,
+    ...(result.refused === undefined ? {} : { refused: treeRefusalsToJson(result.refused) }),
   };
 }
 
