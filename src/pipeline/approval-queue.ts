@@ -1,9 +1,8 @@
 import type { ApprovalGate, PipelineDeps } from "./deps.js";
 import { runInstall, type InstallHooks, type InstallResult } from "./install.js";
 import type { ApprovalPolicy } from "../config/policy-file-schema.js";
-import { validateInstallArguments } from "../validate/tool-arguments.js";
-import { environmentsWithApproval } from "../approvals/overlay.js";
 import { screenDecision } from "../approvals/screen.js";
+import { setSummary } from "./approval-stage.js";
 import { newApprovalId, type Approval, type ApprovalResult, type ApprovalState, type ApprovalStore } from "../approvals/store.js";
 
 /** The outcome of a person's decision, as a value: the CLI prints it, tests read it. */
@@ -37,7 +36,8 @@ const FINAL: Readonly<Record<InstallResult["status"], ApprovalState>> = {
   // an approved request runs without admission or the gate, and its arguments are checked again
   invalid: "failed",
   "rate-limited": "failed",
-  pending: "failed",
+  // the set changed before it ran: a new request for the new set took its place
+  pending: "superseded",
   rejected: "failed",
 };
 
@@ -78,14 +78,19 @@ export function createApprovalQueue(options: ApprovalQueueOptions): ApprovalQueu
     return { ok: true, approval };
   }
 
-  return {
-    consider(decision, env, requirement) {
+  const gate: ApprovalGate = {
+    screen(decision, env) {
       const screening = screenDecision(decision, env.allowlist, policy, env.name);
-      if (!screening.queue) return undefined;
+      return screening.queue ? { reason: screening.reason, detail: screening.detail, unlisted: policy.unlisted } : undefined;
+    },
+
+    consider(hold, set, requirement, supersedes) {
       const id = newApprovalId();
       const expiresAt = new Date(now().getTime() + policy.expires_after_hours * 3_600_000);
-      const message = `${requirement} needs a person's approval (${screening.detail}); queued as ${id} until ${expiresAt.toISOString()}. Poll install_status with this id; an approver runs \`pipgate approvals approve ${id} --reason …\`.`;
-      return { id, expiresAt, message, reason: screening.reason, detail: screening.detail };
+      const changed = supersedes === undefined ? "" : `the set approved as ${supersedes} changed before it ran (${hold.detail}), so it needs a new approval: `;
+      const why = supersedes === undefined ? hold.detail : "the set changed";
+      const message = `${changed}${requirement} needs a person's approval (${why}) for the whole set it resolves to, ${setSummary(set)}; queued as ${id} until ${expiresAt.toISOString()}. Poll install_status with this id; an approver runs \`pipgate approvals show ${id}\` and \`pipgate approvals approve ${id} --reason …\`.`;
+      return { id, expiresAt, message, reason: hold.reason, detail: hold.detail, set, ...(supersedes === undefined ? {} : { supersedes }) };
     },
 
     enqueue(considered, request) {
@@ -94,12 +99,23 @@ export function createApprovalQueue(options: ApprovalQueueOptions): ApprovalQueu
         identity: request.identity,
         environment: request.environment,
         package: request.package,
-        request: { arguments: request.arguments, requirement: request.requirement, reason: considered.reason, detail: considered.detail },
+        request: {
+          arguments: request.arguments,
+          requirement: request.requirement,
+          reason: considered.reason,
+          detail: considered.detail,
+          set: considered.set,
+          ...(considered.supersedes === undefined ? {} : { supersedes: considered.supersedes }),
+        },
         auditId: request.auditId,
         createdAt: now(),
         expiresAt: considered.expiresAt,
       });
     },
+  };
+
+  return {
+    ...gate,
 
     status(identity, id) {
       sweep();
@@ -116,6 +132,10 @@ export function createApprovalQueue(options: ApprovalQueueOptions): ApprovalQueu
       const found = pendingOrError(id);
       if (!found.ok) return found;
       const approval = found.approval;
+      const set = approval.request.set;
+      if (set === undefined || set.length === 0) {
+        return { ok: false, error: `approval request ${id} names no resolved set (it predates set approvals); deny it and let the agent ask again`, approval };
+      }
       if (!store.transition(id, "pending", "approved", { by, at: now(), reason })) {
         return { ok: false, error: `approval request ${id} was decided by someone else meanwhile`, approval: store.get(id) };
       }
@@ -126,7 +146,8 @@ export function createApprovalQueue(options: ApprovalQueueOptions): ApprovalQueu
         package: approval.package,
         outcome: "approved",
         arguments: { id, reason },
-        reason: `${by} approved ${approval.request.requirement} for ${approval.identity}: ${reason}`,
+        reason: `${by} approved ${approval.request.requirement} for ${approval.identity} as one set (${setSummary(set)}): ${reason}`,
+        resolved: set.map((dist) => ({ name: dist.name, version: dist.version, sha256: dist.sha256 })),
         approval: { id, requested_by: approval.identity, decided_by: by, reason, request_audit_id: approval.auditId },
       });
       const finish = (result: ApprovalResult, state: ApprovalState): Decided => {
@@ -135,19 +156,17 @@ export function createApprovalQueue(options: ApprovalQueueOptions): ApprovalQueu
         return after === undefined ? { ok: false, error: `approval request ${id} vanished` } : { ok: true, approval: after };
       };
       // The arguments are checked again on the one request path: the configuration may have changed since.
-      // (validated here only for the specifier the approval adds to the allowlist; the request path audits a refusal)
+      // The run may install the approved set and nothing else; a set that resolves differently now is
+      // queued anew (through this gate) for the same requester.
       const context = { environments: pipeline.environments.names(), timeoutMax: options.timeoutMax };
-      const validated = validateInstallArguments(approval.request.arguments, context);
-      const environments = validated.ok
-        ? environmentsWithApproval(pipeline.environments, approval, validated.args.requirement.specifier)
-        : pipeline.environments;
+      const unlisted = policy.unlisted && set.some((dist) => dist.needs === "unlisted");
       const install = await runInstall(
-        { ...pipeline, environments },
+        pipeline,
         {
           identity: approval.identity,
           tool: "install_package",
           rawArguments: approval.request.arguments,
-          gates: { context },
+          gates: { context, approvals: gate, approved: { id, decidedBy: by, set, unlisted } },
           audit: { approval: { id, decided_by: by } },
         },
         hooks,
@@ -159,6 +178,7 @@ export function createApprovalQueue(options: ApprovalQueueOptions): ApprovalQueu
           ...(install.version === undefined ? {} : { version: install.version }),
           installed: install.installed,
           audit_id: install.auditId,
+          ...(install.status === "pending" && install.approval !== undefined ? { superseded_by: install.approval.id } : {}),
         },
         FINAL[install.status],
       );

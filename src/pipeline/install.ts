@@ -9,9 +9,9 @@ import { eq as sameVersion } from "@renovatebot/pep440";
 import { formatRequirement, versionSatisfies, type RefusalKind } from "../requirement/index.js";
 import { rawEnvironment, validateInstallArguments, type ArgumentContext, type InstallArguments } from "../validate/tool-arguments.js";
 import type { Admitter } from "../ratelimit/admission.js";
-import type { EnvironmentRuntime } from "../config/environments.js";
 import { imageFor, pythonMinor } from "../sandbox/spec.js";
-import type { ApprovalGate, Considered, PipelineDeps, Progress } from "./deps.js";
+import type { ApprovalGate, ApprovedRun, Considered, PipelineDeps, Progress } from "./deps.js";
+import { afterVerify, holdFor } from "./approval-stage.js";
 import { brokenRequirements } from "../commit/conflicts.js";
 import { normalizeName } from "../requirement/name.js";
 import { resolutionKey } from "./resolution-cache.js";
@@ -70,6 +70,8 @@ export interface InstallGates {
   admitter?: Admitter;
   /** the approval queue, when the policy sends some installs to a person */
   approvals?: ApprovalGate;
+  /** an approved request: the set it may install (and the gate, to queue the set again if it changed) */
+  approved?: ApprovedRun;
   /** a local operator's install (`pipgate install`): recorded as bypassing grants, limits and approvals */
   operator?: boolean;
 }
@@ -233,10 +235,7 @@ async function timedPipeline(
   let ending: Ending;
   let considered: Considered | undefined;
   try {
-    const approval = (decision: Decision, env: EnvironmentRuntime): Considered | undefined => {
-      considered = gates.approvals?.consider(decision, env, requestInfo.requirement);
-      return considered;
-    };
+    const approval = { gate: gates.approvals, approved: gates.approved, queued: (queued: Considered) => void (considered = queued) };
     ending = await pipeline(guarded, { ...request, args }, requestId, { ...hooks, signal }, started + args.timeout * 1000, approval);
   } catch (error) {
     deps.log.error({ err: errorMessage(error), requestId }, "install failed unexpectedly");
@@ -284,7 +283,7 @@ async function pipeline(
   requestId: string,
   hooks: InstallHooks,
   deadlineAt: number,
-  approval: (decision: Decision, env: EnvironmentRuntime) => Considered | undefined,
+  approval: { gate: ApprovalGate | undefined; approved: ApprovedRun | undefined; queued: (considered: Considered) => void },
 ): Promise<Ending> {
   const { args } = request;
   const progress = hooks.progress ?? (() => undefined);
@@ -293,17 +292,31 @@ async function pipeline(
   const env = loaded.env;
 
   progress({ stage: "policy", message: `checking ${formatRequirement(args.requirement)} against ${env.name}'s policy` });
-  const decision = await decide(args.requirement, env, deps.policyDeps);
-  // Stage 5 on the decision just made: the approval policy may turn it into a question for a person.
-  const queued = approval(decision, env);
-  if (queued !== undefined) {
+  const first = await decide(args.requirement, env, deps.policyDeps);
+  // Stage 5 on the decision just made: the approval policy may turn it into a question for a person,
+  // about the whole set, so the set is resolved and verified first (with names off the allowlist let
+  // through when the policy queues those); the deny list and every other rule still refuse outright.
+  const held = holdFor(approval.gate, approval.approved, first, env);
+  const decision = held.env === env ? first : await decide(args.requirement, held.env, deps.policyDeps);
+  const pendingFor = (queued: Considered): Ending => {
+    approval.queued(queued);
     return {
-      ...failure("denied", queued.message, decision),
+      ...failure("denied", queued.message, first),
       status: "pending",
       approval: { id: queued.id, expiresAt: queued.expiresAt },
-      audit: { approval: { id: queued.id, why: queued.reason, detail: queued.detail, expires_at: queued.expiresAt.toISOString() } },
+      resolved: queued.set.map((dist) => ({ name: dist.name, version: dist.version, sha256: dist.sha256 })),
+      audit: {
+        approval: {
+          id: queued.id,
+          why: queued.reason,
+          detail: queued.detail,
+          expires_at: queued.expiresAt.toISOString(),
+          set: queued.set.map(({ path: _path, ...dist }) => dist),
+          ...(queued.supersedes === undefined ? {} : { supersedes: queued.supersedes }),
+        },
+      },
     };
-  }
+  };
   if (!decision.allowed) {
     return failure("denied", decision.reason, decision, { hint: decision.hint, version: decision.version });
   }
@@ -348,7 +361,8 @@ async function pipeline(
   const cacheKey = resolutionKey({ image, pythonVersion: env.pythonVersion, requirement: pinned, upgrade: args.upgrade, installed, allowlist: env.allowlist });
   let verified: Verified | undefined;
   let sandbox: Record<string, unknown> | undefined;
-  const cached = deps.resolutions.get(cacheKey);
+  // An approval's set is resolved afresh: a set that changed since it was approved must be seen.
+  const cached = held.env === env ? deps.resolutions.get(cacheKey) : undefined;
   if (cached !== undefined) {
     progress({ stage: "verifying", message: `re-checking a verified resolution of ${pinned} against current policy` });
     const again = await verifyWheels(deps, env, cached, []);
@@ -359,15 +373,27 @@ async function pipeline(
   }
   if (verified === undefined) {
     const remaining = Math.max(1, Math.ceil((deadlineAt - Date.now()) / 1000));
-    const resolved = await resolveInSandbox(deps, env, { pinned, image, upgrade: args.upgrade, installed, timeout: remaining, requestId, decision }, hooks);
+    const resolved = await resolveInSandbox(
+      deps,
+      held.env,
+      { pinned, image, upgrade: args.upgrade, installed, timeout: remaining, requestId, decision },
+      hooks,
+    );
     if (!resolved.ok) return failure(resolved.status, resolved.message, decision, { audit: { sandbox: resolved.sandbox } });
     verified = resolved.verified;
     sandbox = resolved.sandbox;
     if (!verified.ok) return failure("denied", verified.error, decision, { audit: { sandbox } });
-    deps.resolutions.put(cacheKey, verified.wheels);
+    if (held.env === env) deps.resolutions.put(cacheKey, verified.wheels);
   }
   if (!verified.ok) return failure("denied", verified.error, decision, { audit: { sandbox } });
   if (verified.wheels.length === 0) return { ...satisfied(decision.version, newest), audit: { sandbox } };
+  const bound = await afterVerify(deps, approval.gate, held, env, verified.wheels, formatRequirement(args.requirement));
+  if (bound.kind === "queue") {
+    const pending = pendingFor(bound.considered);
+    return { ...pending, audit: { ...pending.audit, sandbox } };
+  }
+  if (bound.kind === "refuse") return failure("denied", bound.message, decision, { audit: { sandbox } });
+  verified = { ...verified, wheels: bound.wheels };
   // An early, cheap answer from the state read before the sandbox; the commit checks again under the
   // environment lock (with the wheels' own requirements and file ownership), which is what makes it safe.
   const conflicts = brokenRequirements(installed, verified.wheels, inspected.value.markers);

@@ -110,6 +110,8 @@ export function installToolResult(result: InstallResult): CallToolResult {
       notRun("pending", result.environment, result.package, result.message, result.auditId, {
         approval_id: approval.id,
         expires_at: approval.expiresAt.toISOString(),
+        // the set the approval is for, as resolved and verified in the sandbox
+        resolved: result.resolved,
       }),
     );
   }
