@@ -64,6 +64,7 @@ export const INTEGRATION_TESTS = [
   "test/bench/corpus-install.test.ts", // builds the requests corpus set, installs it through pipgate
   "test/allowlist/import.test.ts", // pip install, pip freeze
   "test/approvals/approvals.test.ts",
+  "test/approvals/resolved-set.test.ts", // real sandbox, local index: sets queued, approved, changed
   "test/audit/install-paths.test.ts",
   "test/audit/report.test.ts", // headless Chromium
   "test/audit/tamper.test.ts", // concurrent appender processes

@@ -57,7 +57,9 @@ describe("approvals: queued, approved from the CLI and installed; denied; expire
     const id = String(queued.structuredContent?.approval_id);
     expect(id).toMatch(/^apr_[a-z0-9]{10}$/);
     expect(resultText(queued)).toContain(`pipgate approvals approve ${id}`);
-    expect(granted.sandbox.launches).toBe(0);
+    // resolved and verified in the sandbox before it is queued: the approver sees the whole set
+    expect(granted.sandbox.launches).toBe(1);
+    expect(queued.structuredContent?.resolved).toEqual([{ name: "outsider", version: "1.0.0", sha256: expect.stringMatching(/^[0-9a-f]{64}$/) }]);
     expect(venvDigest(ws.pythons.default!)).toBe(before);
     expect((await status(id)).structuredContent).toMatchObject({ approval_id: id, id, state: "pending", requirement: "outsider==1.0.0" });
     // `id`, the earlier name, still works
