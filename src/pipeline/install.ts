@@ -11,7 +11,8 @@ import { rawEnvironment, validateInstallArguments, type ArgumentContext, type In
 import type { Admitter } from "../ratelimit/admission.js";
 import { imageFor, pythonMinor } from "../sandbox/spec.js";
 import type { ApprovalGate, ApprovedRun, Considered, PipelineDeps, Progress } from "./deps.js";
-import { afterVerify, holdFor } from "./approval-stage.js";
+import { afterVerify, holdFor, type Held } from "./approval-stage.js";
+import { shadowEnvironment, shadowOfRequest, shadowOfSet, shadowReason, type ShadowRecord } from "./shadow.js";
 import { brokenRequirements } from "../commit/conflicts.js";
 import { normalizeName } from "../requirement/name.js";
 import { resolutionKey } from "./resolution-cache.js";
@@ -72,6 +73,8 @@ export interface InstallGates {
   approvals?: ApprovalGate;
   /** an approved request: the set it may install (and the gate, to queue the set again if it changed) */
   approved?: ApprovedRun;
+  /** the caller's grant is in shadow mode (an environment's `mode: shadow` applies whoever asks) */
+  shadow?: boolean;
   /** a local operator's install (`pipgate install`): recorded as bypassing grants, limits and approvals */
   operator?: boolean;
 }
@@ -234,12 +237,29 @@ async function timedPipeline(
   const signal = hooks.signal === undefined ? deadline : AbortSignal.any([hooks.signal, deadline]);
   let ending: Ending;
   let considered: Considered | undefined;
+  const shadow: { record?: ShadowRecord } = {};
   try {
     const approval = { gate: gates.approvals, approved: gates.approved, queued: (queued: Considered) => void (considered = queued) };
-    ending = await pipeline(guarded, { ...request, args }, requestId, { ...hooks, signal }, started + args.timeout * 1000, approval);
+    const shadowed = gates.shadow === true || deps.environments.config(args.environment)?.mode === "shadow";
+    ending = await pipeline(
+      guarded,
+      { ...request, args },
+      requestId,
+      { ...hooks, signal },
+      started + args.timeout * 1000,
+      approval,
+      shadowed ? shadow : undefined,
+    );
   } catch (error) {
     deps.log.error({ err: errorMessage(error), requestId }, "install failed unexpectedly");
     ending = failure("failed", `pipgate could not complete the install: ${errorMessage(error)}`, undefined);
+  }
+  if (shadow.record !== undefined) {
+    const went = ending.status === "installed" || ending.status === "already-satisfied";
+    ending = {
+      ...ending,
+      audit: { ...ending.audit, shadow: shadow.record, ...(went && shadow.record.would_deny ? { reason: shadowReason(shadow.record) } : {}) },
+    };
   }
   if (deadline.aborted && (ending.status === "failed" || ending.status === "timed-out")) {
     ending = {
@@ -284,6 +304,7 @@ async function pipeline(
   hooks: InstallHooks,
   deadlineAt: number,
   approval: { gate: ApprovalGate | undefined; approved: ApprovedRun | undefined; queued: (considered: Considered) => void },
+  shadow: { record?: ShadowRecord } | undefined,
 ): Promise<Ending> {
   const { args } = request;
   const progress = hooks.progress ?? (() => undefined);
@@ -296,7 +317,9 @@ async function pipeline(
   // Stage 5 on the decision just made: the approval policy may turn it into a question for a person,
   // about the whole set, so the set is resolved and verified first (with names off the allowlist let
   // through when the policy queues those); the deny list and every other rule still refuse outright.
-  const held = holdFor(approval.gate, approval.approved, first, env);
+  // Shadow mode: the real decision is kept for the audit, the install runs against the lifted policy.
+  if (shadow !== undefined) shadow.record = shadowOfRequest(first);
+  const held: Held = shadow === undefined ? holdFor(approval.gate, approval.approved, first, env) : { env: shadowEnvironment(env) };
   const decision = held.env === env ? first : await decide(args.requirement, held.env, deps.policyDeps);
   const pendingFor = (queued: Considered): Ending => {
     approval.queued(queued);
@@ -387,6 +410,7 @@ async function pipeline(
   }
   if (!verified.ok) return failure("denied", verified.error, decision, { audit: { sandbox } });
   if (verified.wheels.length === 0) return { ...satisfied(decision.version, newest), audit: { sandbox } };
+  if (shadow?.record !== undefined) shadow.record = await shadowOfSet(shadow.record, verified.wheels, env, deps.policyDeps);
   const bound = await afterVerify(deps, approval.gate, held, env, verified.wheels, formatRequirement(args.requirement));
   if (bound.kind === "queue") {
     const pending = pendingFor(bound.considered);

@@ -22,6 +22,8 @@ export interface ServerDeps {
   admitter?: Admitter;
   /** The approval queue, when the policy sends some installs to a person. */
   approvals?: ApprovalQueue;
+  /** The caller's grant has `mode: shadow`: installs audited as would-deny go ahead (pipeline/shadow.ts). */
+  shadow?: boolean;
 }
 
 export function argumentContext(deps: ServerDeps, identity: string): ArgumentContext {

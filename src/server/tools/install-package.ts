@@ -158,6 +158,7 @@ export function registerInstallPackage(server: ToolRegistry, deps: ServerDeps): 
             context: argumentContext(deps, identity),
             ...(deps.admitter === undefined ? {} : { admitter: deps.admitter }),
             ...(deps.approvals === undefined ? {} : { approvals: deps.approvals }),
+            ...(deps.shadow === true ? { shadow: true } : {}),
           },
         },
         {
