@@ -65,6 +65,7 @@ export const INTEGRATION_TESTS = [
   "test/allowlist/import.test.ts", // pip install, pip freeze
   "test/approvals/approvals.test.ts",
   "test/approvals/resolved-set.test.ts", // real sandbox, local index: sets queued, approved, changed
+  "test/approvals/shadow.test.ts", // real sandbox, local index: shadow mode per environment and grant
   "test/audit/install-paths.test.ts",
   "test/audit/report.test.ts", // headless Chromium
   "test/audit/tamper.test.ts", // concurrent appender processes
