@@ -66,6 +66,7 @@ export const INTEGRATION_TESTS = [
   "test/approvals/approvals.test.ts",
   "test/approvals/resolved-set.test.ts", // real sandbox, local index: sets queued, approved, changed
   "test/approvals/shadow.test.ts", // real sandbox, local index: shadow mode per environment and grant
+  "test/approvals/elicitation.test.ts", // real sandbox, local index, an SDK client that answers elicitation
   "test/audit/install-paths.test.ts",
   "test/audit/report.test.ts", // headless Chromium
   "test/audit/tamper.test.ts", // concurrent appender processes

@@ -5,6 +5,14 @@ import { screenDecision } from "../approvals/screen.js";
 import { setSummary } from "./approval-stage.js";
 import { newApprovalId, type Approval, type ApprovalResult, type ApprovalState, type ApprovalStore } from "../approvals/store.js";
 
+/** Where a person decided: the CLI, or the agent's own client (MCP elicitation), whose user is the grant's. */
+export type DecidedVia = "cli" | "elicitation";
+
+/** Who decided, as the queue stores it: an in-client confirmation names the grant and the channel. */
+function decider(by: string, via: DecidedVia): string {
+  return via === "elicitation" ? `${by} (elicitation)` : by;
+}
+
 /** The outcome of a person's decision, as a value: the CLI prints it, tests read it. */
 export type Decided = { ok: true; approval: Approval; install?: InstallResult } | { ok: false; error: string; approval?: Approval };
 
@@ -13,8 +21,10 @@ export interface ApprovalQueue extends ApprovalGate {
   status(identity: string, id: string): Approval | undefined;
   list(states?: readonly ApprovalState[]): Approval[];
   /** Approves a pending request and runs it through the whole pipeline, here, in this process. */
-  approve(id: string, by: string, reason: string, hooks?: InstallHooks): Promise<Decided>;
-  reject(id: string, by: string, reason: string): Decided;
+  approve(id: string, by: string, reason: string, hooks?: InstallHooks, via?: DecidedVia): Promise<Decided>;
+  reject(id: string, by: string, reason: string, via?: DecidedVia): Decided;
+  /** the approval policy's `elicitation`: a client that supports it may confirm a set in place of the CLI */
+  elicitation: boolean;
   /** Expires every pending request whose time ran out, one audit record each. */
   sweep(): Approval[];
 }
@@ -128,7 +138,10 @@ export function createApprovalQueue(options: ApprovalQueueOptions): ApprovalQueu
       return store.list(states);
     },
 
-    async approve(id, by, reason, hooks = {}) {
+    elicitation: policy.elicitation,
+
+    async approve(id, who, reason, hooks = {}, via = "cli") {
+      const by = decider(who, via);
       const found = pendingOrError(id);
       if (!found.ok) return found;
       const approval = found.approval;
@@ -148,7 +161,7 @@ export function createApprovalQueue(options: ApprovalQueueOptions): ApprovalQueu
         arguments: { id, reason },
         reason: `${by} approved ${approval.request.requirement} for ${approval.identity} as one set (${setSummary(set)}): ${reason}`,
         resolved: set.map((dist) => ({ name: dist.name, version: dist.version, sha256: dist.sha256 })),
-        approval: { id, requested_by: approval.identity, decided_by: by, reason, request_audit_id: approval.auditId },
+        approval: { id, requested_by: approval.identity, decided_by: by, via, reason, request_audit_id: approval.auditId },
       });
       const finish = (result: ApprovalResult, state: ApprovalState): Decided => {
         store.transition(id, "approved", state, { result });
@@ -185,7 +198,8 @@ export function createApprovalQueue(options: ApprovalQueueOptions): ApprovalQueu
       return decided.ok ? { ...decided, install } : decided;
     },
 
-    reject(id, by, reason) {
+    reject(id, who, reason, via = "cli") {
+      const by = decider(who, via);
       const found = pendingOrError(id);
       if (!found.ok) return found;
       const approval = found.approval;
@@ -200,7 +214,7 @@ export function createApprovalQueue(options: ApprovalQueueOptions): ApprovalQueu
         outcome: "rejected",
         arguments: { id, reason },
         reason: `${by} denied ${approval.request.requirement} for ${approval.identity}: ${reason}`,
-        approval: { id, requested_by: approval.identity, decided_by: by, reason, request_audit_id: approval.auditId },
+        approval: { id, requested_by: approval.identity, decided_by: by, via, reason, request_audit_id: approval.auditId },
       });
       const after = store.get(id);
       return after === undefined ? { ok: false, error: `approval request ${id} vanished` } : { ok: true, approval: after };
