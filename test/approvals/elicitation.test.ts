@@ -54,8 +54,8 @@ describe("in-client confirmation of a queued set through MCP elicitation", () =>
     await requireDocker();
     ws = await createWorkspace({
       projects: [
-        { name: "charts", releases: [release("charts", "1.0.0", ["colours>=1"])] },
-        { name: "colours", releases: [release("colours", "1.0.0")] },
+        { name: "charts", releases: [release("charts", "1.0.0", ["palette-data>=1"])] },
+        { name: "palette-data", releases: [release("palette-data", "1.0.0")] },
         { name: "refused-one", releases: [release("refused-one", "1.0.0")] },
         { name: "off-default", releases: [release("off-default", "1.0.0")] },
       ],
@@ -76,8 +76,8 @@ describe("in-client confirmation of a queued set through MCP elicitation", () =>
       expect(result.structuredContent, resultText(result)).toMatchObject({ status: "installed" });
       expect(s.asked).toHaveLength(1);
       expect(s.asked[0]).toContain("charts 1.0.0");
-      expect(s.asked[0]).toContain("colours 1.0.0");
-      const imported = await runPython(ws.pythons.default!, "import charts, colours; print('ok')");
+      expect(s.asked[0]).toContain("palette-data 1.0.0");
+      const imported = await runPython(ws.pythons.default!, "import charts, palette_data; print('ok')");
       expect(imported.stdout.trim()).toBe("ok");
       const approved = s.app.broker.pipeline.audit.list({ package: "charts", outcome: "approved" })[0];
       expect(approved?.identity).toBe("agent-1 (elicitation)");
