@@ -11,6 +11,7 @@ export const UNIT_TESTS = [
   "test/allowlist/lint.test.ts",
   "test/allowlist/property.test.ts",
   "test/approvals/screen.test.ts",
+  "test/approvals/set-differences.test.ts",
   "test/audit/cli.test.ts",
   "test/audit/export.test.ts",
   "test/audit/intents.test.ts",
