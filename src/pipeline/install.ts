@@ -240,7 +240,8 @@ async function timedPipeline(
   const shadow: { record?: ShadowRecord } = {};
   try {
     const approval = { gate: gates.approvals, approved: gates.approved, queued: (queued: Considered) => void (considered = queued) };
-    const shadowed = gates.shadow === true || deps.environments.config(args.environment)?.mode === "shadow";
+    // an approved run installs its approved set only, whatever mode the environment is in by now
+    const shadowed = gates.approved === undefined && (gates.shadow === true || deps.environments.config(args.environment)?.mode === "shadow");
     ending = await pipeline(
       guarded,
       { ...request, args },
