@@ -11,6 +11,7 @@ export const UNIT_TESTS = [
   "test/allowlist/lint.test.ts",
   "test/allowlist/property.test.ts",
   "test/approvals/screen.test.ts",
+  "test/approvals/set-differences.test.ts",
   "test/audit/cli.test.ts",
   "test/audit/export.test.ts",
   "test/audit/intents.test.ts",
@@ -65,6 +66,9 @@ export const INTEGRATION_TESTS = [
   "test/bench/corpus-install.test.ts", // builds the requests corpus set, installs it through pipgate
   "test/allowlist/import.test.ts", // pip install, pip freeze
   "test/approvals/approvals.test.ts",
+  "test/approvals/resolved-set.test.ts", // real sandbox, local index: sets queued, approved, changed
+  "test/approvals/shadow.test.ts", // real sandbox, local index: shadow mode per environment and grant
+  "test/approvals/elicitation.test.ts", // real sandbox, local index, an SDK client that answers elicitation
   "test/audit/install-paths.test.ts",
   "test/audit/report.test.ts", // headless Chromium
   "test/audit/tamper.test.ts", // concurrent appender processes

@@ -183,5 +183,6 @@ function serverDepsFor(broker: Broker, control: AccessControl, identity: string)
     timeoutMax: broker.config.sandbox.timeout_max,
     admitter: control.admitter,
     ...(control.approvals === undefined ? {} : { approvals: control.approvals }),
+    ...(Object.hasOwn(broker.config.grants, identity) && broker.config.grants[identity]?.mode === "shadow" ? { shadow: true } : {}),
   };
 }

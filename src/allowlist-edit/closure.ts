@@ -41,7 +41,9 @@ export function closureEntries(items: readonly ResolvedItem[], root: string, all
     if (listed !== undefined && versionSatisfies(item.version, listed.specifier)) continue;
     const parents = requirers(items, item.name);
     const reason =
-      parents.length === 0 ? `resolved with ${root}` : parents.map(({ item: parent, requirement }) => `${parent.displayName} ${parent.version} requires ${requirement}`).join("; ");
+      parents.length === 0
+        ? `resolved with ${root}`
+        : parents.map(({ item: parent, requirement }) => `${parent.displayName} ${parent.version} requires ${requirement}`).join("; ");
     const ranges = [...new Set(parents.map(({ requirement }) => specifierOf(requirement)).filter((spec) => spec !== ""))].join(",");
     const specifier = style === "pins" ? `==${item.version}` : ranges === "" ? "*" : ranges;
     entries.push({ name: item.name, version: item.version, specifier, reason, previous: listed?.specifier });

@@ -59,8 +59,20 @@ export async function planWithDeps(
   const decision: Decision = await decide(parsed.requirement, first.env, deps.policyDeps);
   if (!decision.allowed) return { ok: false, kind: "denied", error: `${decision.name}: ${decision.reason}` };
 
-  const tree = await treeOfDecision(deps, first.env, decision, parsed.requirement, { upgrade: false, timeout: options.timeout }, { progress: options.progress });
-  if (!tree.ok) return { ok: false, kind: tree.status === "denied" ? "denied" : "failed", error: `the tree of ${decision.name} ${decision.version} could not be resolved: ${tree.message}` };
+  const tree = await treeOfDecision(
+    deps,
+    first.env,
+    decision,
+    parsed.requirement,
+    { upgrade: false, timeout: options.timeout },
+    { progress: options.progress },
+  );
+  if (!tree.ok)
+    return {
+      ok: false,
+      kind: tree.status === "denied" ? "denied" : "failed",
+      error: `the tree of ${decision.name} ${decision.version} could not be resolved: ${tree.message}`,
+    };
 
   let text = root.text;
   const added: Array<ClosureEntry & { action: "added" | "updated" }> = [];

@@ -1,8 +1,20 @@
 import { randomBytes } from "node:crypto";
 import { z } from "zod";
 import type { Db } from "../state/db.js";
+import { SetDistSchema } from "./resolved-set.js";
 
-export const APPROVAL_STATES = ["pending", "approved", "installed", "already-satisfied", "denied", "failed", "timed-out", "rejected", "expired"] as const;
+export const APPROVAL_STATES = [
+  "pending",
+  "approved",
+  "installed",
+  "already-satisfied",
+  "denied",
+  "failed",
+  "timed-out",
+  "rejected",
+  "expired",
+  "superseded",
+] as const;
 export type ApprovalState = (typeof APPROVAL_STATES)[number];
 
 /** Why a request was queued: decides what approving it lets through (see overlay.ts). */
@@ -27,12 +39,18 @@ export const ApprovalRowSchema = z.object({
   audit_id: z.string(),
 });
 
-/** What was asked: the raw tool arguments (validated again before they run) and why they wait. */
+/**
+ * What was asked: the raw tool arguments (validated again before they run), why they wait, and the
+ * resolved set the approval is for. A request queued before sets were bound has no `set`; approving
+ * it refuses to run (fail closed) and the agent asks again.
+ */
 export const QueuedRequestSchema = z.object({
   arguments: z.unknown().describe("the install_package arguments as the agent sent them"),
   requirement: z.string().describe("the requirement as pipgate understood it"),
   reason: QueueReasonSchema,
   detail: z.string().describe("one line for the approver: what policy said"),
+  set: z.array(SetDistSchema).optional().describe("every distribution the approved install may install, and nothing else"),
+  supersedes: z.string().optional().describe("the approval whose set changed before it ran, which this one replaces"),
 });
 export type QueuedRequest = z.infer<typeof QueuedRequestSchema>;
 
@@ -43,6 +61,7 @@ export const ApprovalResultSchema = z.object({
   version: z.string().optional(),
   installed: z.array(z.object({ name: z.string(), version: z.string() })).default([]),
   audit_id: z.string(),
+  superseded_by: z.string().optional().describe("superseded: the new approval request for the set as it resolves now"),
 });
 export type ApprovalResult = z.infer<typeof ApprovalResultSchema>;
 

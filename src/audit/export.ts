@@ -20,7 +20,7 @@ export async function writeJsonl(records: Iterable<AuditRecord>, out: Writable):
 }
 
 /** The CSV columns, in order: what a spreadsheet needs to filter; the full record is in JSONL. */
-export const CSV_COLUMNS = ["seq", "id", "time", "identity", "tool", "environment", "package", "outcome", "reason", "resolved", "hash"] as const;
+export const CSV_COLUMNS = ["seq", "id", "time", "identity", "tool", "environment", "package", "outcome", "reason", "resolved", "hash", "would_deny"] as const;
 
 /**
  * One cell, quoted per RFC 4180 when it holds a comma, quote or line break. Package names and reasons
@@ -52,6 +52,8 @@ export async function writeCsv(records: Iterable<AuditRecord>, out: Writable): P
       record.reason,
       resolved,
       record.hash,
+      // shadow mode: the rules that would have refused it (empty when enforced, or nothing would)
+      record.shadow?.would_deny === true ? record.shadow.refusals.map((r) => `${r.name}:${r.rules.join("+")}`).join(";") : undefined,
     ].map(csvCell);
     await write(out, `${cells.join(",")}\r\n`);
     count += 1;

@@ -71,6 +71,7 @@ const BODY_KEYS = [
   "broker",
   "recovery",
   "upstream",
+  "shadow",
 ] as const satisfies ReadonlyArray<keyof AuditBody>;
 
 /**

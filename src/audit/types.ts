@@ -123,6 +123,18 @@ export const UpstreamCallSchema = z.object({
   error: z.string().optional().describe("why the call got no answer (the upstream exited, timed out)"),
 });
 
+/**
+ * Shadow mode (`mode: shadow` on an environment or a grant): the install went ahead, and this says what
+ * enforcing would have done: every distribution the real policy refuses, with the rule that refuses it.
+ */
+export const ShadowSchema = z.object({
+  mode: z.literal("shadow"),
+  would_deny: z.boolean().describe("enforcing, the policy would have refused this install"),
+  refusals: z
+    .array(z.object({ name: z.string(), version: z.string().optional(), rules: z.array(z.string()), reason: z.string() }))
+    .describe("each distribution the policy would have refused: the rules that fail and why"),
+});
+
 /** The part of a record that lives in the `body` column: everything not indexed as its own column. */
 export const AuditBodySchema = z.object({
   arguments: z.unknown().describe("the raw tool arguments as received, attacker-controlled"),
@@ -137,6 +149,7 @@ export const AuditBodySchema = z.object({
   broker: BrokerProcessSchema.optional().describe("intents: the broker doing the work, so recovery can tell it is still alive"),
   recovery: RecoveryFindingSchema.optional().describe("interrupted outcomes: what start-up recovery found"),
   upstream: UpstreamCallSchema.optional().describe("gateway mode: the forwarded call's upstream side"),
+  shadow: ShadowSchema.optional().describe("shadow mode: what enforcing the policy would have done"),
 });
 export type AuditBody = z.infer<typeof AuditBodySchema>;
 
@@ -225,6 +238,7 @@ const RECORD_KEY_ORDER = [
   "broker",
   "recovery",
   "upstream",
+  "shadow",
   "prevHash",
   "hash",
 ] as const satisfies ReadonlyArray<keyof AuditRecord>;

@@ -163,11 +163,16 @@ async function add(argv: string[], io: CliIo, deps: AllowlistCommandDeps): Promi
   const change = checkChange(name, specifier, values.reason);
   if (!change.ok) throw new CliError(change.error);
   if (values["with-deps"]) {
-    if (values.file !== undefined) throw new CliError("--with-deps resolves in an environment's sandbox: give --env ENV (default \"default\"), not --file");
-    return addWithDeps({ config: values.config, env: values.env ?? "default", change: change.value, ranges: values.ranges, json: values.json }, io, deps.context, {
-      readText,
-      commit,
-    });
+    if (values.file !== undefined) throw new CliError('--with-deps resolves in an environment\'s sandbox: give --env ENV (default "default"), not --file');
+    return addWithDeps(
+      { config: values.config, env: values.env ?? "default", change: change.value, ranges: values.ranges, json: values.json },
+      io,
+      deps.context,
+      {
+        readText,
+        commit,
+      },
+    );
   }
   if (values.ranges || values.json) throw new CliError("--ranges and --json go with --with-deps");
   const path = targetFile(values);

@@ -1,5 +1,6 @@
 import { userInfo } from "node:os";
 import { isCallApprovalId, type Approval, type CallApproval } from "../approvals/index.js";
+import { setLine } from "../approvals/resolved-set.js";
 import { openPipgate } from "../app.js";
 import { approvalStatusJson } from "../server/tools/install-status.js";
 import { structuredInstall } from "../server/tools/install-package.js";
@@ -7,6 +8,7 @@ import { cliLogger, CliError, EXIT, parseCli, requireConfig, type CliIo, type Co
 
 const USAGE =
   "usage: pipgate approvals list [--all] [--json]\n" +
+  "       pipgate approvals show ID [--json]\n" +
   "       pipgate approvals approve ID --reason TEXT [--as NAME]\n" +
   "       pipgate approvals deny ID --reason TEXT [--as NAME]";
 
@@ -14,6 +16,7 @@ export const approvalsHelp: CommandHelp = {
   usage: `${USAGE}\n  installs queued for a person (apr_…) and held tool calls (apc_…); --json as install_status answers\n`,
   actions: {
     list: "usage: pipgate approvals list [--all] [--json]\n  what waits for a decision (--all: every request, decided ones too)\n",
+    show: "usage: pipgate approvals show ID [--json]\n  one request: for an install, every distribution of the set it is for (version, sha256, each rule's result)\n",
     approve:
       "usage: pipgate approvals approve ID --reason TEXT [--as NAME] [--json]\n  approve and run a queued install here (apr_…), or admit a held tool call once (apc_…)\n",
     deny: "usage: pipgate approvals deny ID --reason TEXT [--as NAME]\n  refuse a queued install or a held tool call; the agent reads the reason\n",
@@ -24,7 +27,27 @@ function line(approval: Approval): string {
   const decided =
     approval.decidedBy === undefined ? "" : ` by ${approval.decidedBy}${approval.decisionReason === undefined ? "" : ` (${approval.decisionReason})`}`;
   const result = approval.result === undefined ? "" : ` — ${approval.result.message}`;
-  return `${approval.id}  ${approval.state.padEnd(9)}  ${approval.environment}  ${approval.request.requirement}  from ${approval.identity}  [${approval.request.detail}]  expires ${approval.expiresAt.toISOString()}${decided}${result}`;
+  const set = approval.request.set === undefined ? "" : `  set of ${approval.request.set.length}: ${setLine(approval.request.set)}`;
+  return `${approval.id}  ${approval.state.padEnd(9)}  ${approval.environment}  ${approval.request.requirement}  from ${approval.identity}  [${approval.request.detail}]${set}  expires ${approval.expiresAt.toISOString()}${decided}${result}`;
+}
+
+/** One install request in full: what the approver approves is the set, one distribution a block. */
+function showInstall(approval: Approval): string {
+  const lines = [line(approval)];
+  if (approval.request.supersedes !== undefined) lines.push(`replaces ${approval.request.supersedes}, whose set changed before it ran`);
+  const set = approval.request.set;
+  if (set === undefined) lines.push("no resolved set (queued before sets were bound): deny it and let the agent ask again");
+  else {
+    lines.push(`the set (${set.length}), approved and installed as one unit, nothing else:`);
+    for (const dist of set) {
+      lines.push(`  ${dist.name} ${dist.version}  ${dist.needs === undefined ? "allowed" : `needs approval: ${dist.needs}`}`);
+      lines.push(
+        `    sha256 ${dist.sha256}${dist.built ? ` (built in the sandbox from ${dist.source.filename}, sha256 ${dist.source.sha256})` : ` (${dist.source.filename})`}`,
+      );
+      for (const rule of dist.rules) lines.push(`    ${rule.outcome.padEnd(4)} ${rule.rule}: ${rule.detail}`);
+    }
+  }
+  return `${lines.join("\n")}\n`;
 }
 
 /** A held tool call: what was called, by whom, which rule held it, and the arguments (cut) the approval binds to. */
@@ -101,6 +124,19 @@ export const approvals: Subcommand = async (argv, io: CliIo, context) => {
         }
         return EXIT.ok;
       }
+      case "show": {
+        if (id === undefined) throw new CliError(USAGE);
+        if (isCallApprovalId(id)) {
+          const call = calls.get(id, now);
+          if (call === undefined) throw new CliError(`no approval request ${JSON.stringify(id)}`, EXIT.failure);
+          io.stdout(values.json ? `${JSON.stringify(callJson(call), null, 2)}\n` : `${callLine(call)}\n`);
+          return EXIT.ok;
+        }
+        const found = queue?.list().find((approval) => approval.id === id);
+        if (found === undefined) throw new CliError(`no approval request ${JSON.stringify(id)}`, EXIT.failure);
+        io.stdout(values.json ? `${JSON.stringify(toJson(found), null, 2)}\n` : showInstall(found));
+        return EXIT.ok;
+      }
       case "approve":
       case "deny": {
         if (id === undefined) throw new CliError(USAGE);
@@ -152,6 +188,7 @@ export const approvals: Subcommand = async (argv, io: CliIo, context) => {
         if (values.json)
           io.stdout(`${JSON.stringify({ approval: toJson(approval), ...(install === undefined ? {} : { install: structuredInstall(install) }) }, null, 2)}\n`);
         else io.stdout(`approved ${approval.id}; ${approval.state}: ${approval.result?.message ?? ""}\naudit ${approval.result?.audit_id ?? "-"}\n`);
+        if (approval.state === "superseded") return EXIT.denied;
         if (approval.state === "installed" || approval.state === "already-satisfied") return EXIT.ok;
         return approval.state === "denied" ? EXIT.denied : EXIT.failure;
       }

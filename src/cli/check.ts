@@ -58,7 +58,11 @@ export const check: Subcommand = async (argv, io, context) => {
     );
     const hint = unlistedHint(decision, parsed.requirement, environment);
     const note = decision.allowed ? `only ${decision.name} itself was decided; --resolve also checks everything it needs (a sandbox run)\n` : "";
-    io.stdout(values.json ? `${JSON.stringify(decisionToJson(decision), null, 2)}\n` : `${formatDecision(decision)}${hint === undefined ? "" : `hint: ${hint}\n`}${note}`);
+    io.stdout(
+      values.json
+        ? `${JSON.stringify(decisionToJson(decision), null, 2)}\n`
+        : `${formatDecision(decision)}${hint === undefined ? "" : `hint: ${hint}\n`}${note}`,
+    );
     return decision.allowed ? EXIT.ok : EXIT.denied;
   } finally {
     db.close();

@@ -23,6 +23,12 @@ export const GrantSchema = z.strictObject({
     .min(1)
     .optional()
     .describe("an allowlist file that narrows every environment's allowlist for this grant (relative to pipgate.yaml); it never widens one"),
+  mode: z
+    .enum(["enforce", "shadow"])
+    .optional()
+    .describe(
+      "enforce (the default when absent) or shadow: this grant's installs are audited as would-deny where the allowlist or metadata rules refuse them, and go ahead",
+    ),
   limits: z
     .record(z.string().regex(TOOL_NAME, "a tool name is 1-128 letters, digits, '_', '.' or '-'"), ToolPolicySchema)
     .optional()

@@ -61,6 +61,13 @@ export const ApprovalPolicySchema = z.strictObject({
     .default(24)
     .describe("a request nobody decided by then expires"),
   environments: z.array(z.string().min(1)).optional().describe("the environments where approval applies; all when absent"),
+  elicitation: z
+    .boolean()
+    .default(false)
+    .describe(
+      "when the client supports MCP elicitation, ask its user to confirm the resolved set in the client instead of waiting for the CLI " +
+        "(a yes/no question, never a secret; audited as the grant's identity via elicitation). Only where a person answers the client's questions",
+    ),
 });
 export type ApprovalPolicy = z.infer<typeof ApprovalPolicySchema>;
 

@@ -10,6 +10,13 @@ export const EnvironmentSchema = z.strictObject({
   python: z.string().min(1).describe("the target venv's interpreter, e.g. ./venvs/default/bin/python"),
   allowlist: z.string().min(1).describe("the environment's allowlist file (YAML)"),
   description: z.string().optional().describe("shown to agents by list_environments"),
+  mode: z
+    .enum(["enforce", "shadow"])
+    .optional()
+    .describe(
+      "enforce (the default when absent) or shadow: the allowlist and metadata rules are evaluated and audited as would-deny, and the install goes ahead; " +
+        "the deny list, argument checks, limits, the sandbox and verification still refuse",
+    ),
 });
 export type EnvironmentConfig = z.infer<typeof EnvironmentSchema>;
 

@@ -1,10 +1,17 @@
 import type { ApprovalGate, PipelineDeps } from "./deps.js";
 import { runInstall, type InstallHooks, type InstallResult } from "./install.js";
 import type { ApprovalPolicy } from "../config/policy-file-schema.js";
-import { validateInstallArguments } from "../validate/tool-arguments.js";
-import { environmentsWithApproval } from "../approvals/overlay.js";
 import { screenDecision } from "../approvals/screen.js";
+import { setSummary } from "./approval-stage.js";
 import { newApprovalId, type Approval, type ApprovalResult, type ApprovalState, type ApprovalStore } from "../approvals/store.js";
+
+/** Where a person decided: the CLI, or the agent's own client (MCP elicitation), whose user is the grant's. */
+export type DecidedVia = "cli" | "elicitation";
+
+/** Who decided, as the queue stores it: an in-client confirmation names the grant and the channel. */
+function decider(by: string, via: DecidedVia): string {
+  return via === "elicitation" ? `${by} (elicitation)` : by;
+}
 
 /** The outcome of a person's decision, as a value: the CLI prints it, tests read it. */
 export type Decided = { ok: true; approval: Approval; install?: InstallResult } | { ok: false; error: string; approval?: Approval };
@@ -14,8 +21,10 @@ export interface ApprovalQueue extends ApprovalGate {
   status(identity: string, id: string): Approval | undefined;
   list(states?: readonly ApprovalState[]): Approval[];
   /** Approves a pending request and runs it through the whole pipeline, here, in this process. */
-  approve(id: string, by: string, reason: string, hooks?: InstallHooks): Promise<Decided>;
-  reject(id: string, by: string, reason: string): Decided;
+  approve(id: string, by: string, reason: string, hooks?: InstallHooks, via?: DecidedVia): Promise<Decided>;
+  reject(id: string, by: string, reason: string, via?: DecidedVia): Decided;
+  /** the approval policy's `elicitation`: a client that supports it may confirm a set in place of the CLI */
+  elicitation: boolean;
   /** Expires every pending request whose time ran out, one audit record each. */
   sweep(): Approval[];
 }
@@ -37,7 +46,8 @@ const FINAL: Readonly<Record<InstallResult["status"], ApprovalState>> = {
   // an approved request runs without admission or the gate, and its arguments are checked again
   invalid: "failed",
   "rate-limited": "failed",
-  pending: "failed",
+  // the set changed before it ran: a new request for the new set took its place
+  pending: "superseded",
   rejected: "failed",
 };
 
@@ -78,14 +88,19 @@ export function createApprovalQueue(options: ApprovalQueueOptions): ApprovalQueu
     return { ok: true, approval };
   }
 
-  return {
-    consider(decision, env, requirement) {
+  const gate: ApprovalGate = {
+    screen(decision, env) {
       const screening = screenDecision(decision, env.allowlist, policy, env.name);
-      if (!screening.queue) return undefined;
+      return screening.queue ? { reason: screening.reason, detail: screening.detail, unlisted: policy.unlisted } : undefined;
+    },
+
+    consider(hold, set, requirement, supersedes) {
       const id = newApprovalId();
       const expiresAt = new Date(now().getTime() + policy.expires_after_hours * 3_600_000);
-      const message = `${requirement} needs a person's approval (${screening.detail}); queued as ${id} until ${expiresAt.toISOString()}. Poll install_status with this id; an approver runs \`pipgate approvals approve ${id} --reason …\`.`;
-      return { id, expiresAt, message, reason: screening.reason, detail: screening.detail };
+      const changed = supersedes === undefined ? "" : `the set approved as ${supersedes} changed before it ran (${hold.detail}), so it needs a new approval: `;
+      const why = supersedes === undefined ? hold.detail : "the set changed";
+      const message = `${changed}${requirement} needs a person's approval (${why}) for the whole set it resolves to, ${setSummary(set)}; queued as ${id} until ${expiresAt.toISOString()}. Poll install_status with this id; an approver runs \`pipgate approvals show ${id}\` and \`pipgate approvals approve ${id} --reason …\`.`;
+      return { id, expiresAt, message, reason: hold.reason, detail: hold.detail, set, ...(supersedes === undefined ? {} : { supersedes }) };
     },
 
     enqueue(considered, request) {
@@ -94,12 +109,23 @@ export function createApprovalQueue(options: ApprovalQueueOptions): ApprovalQueu
         identity: request.identity,
         environment: request.environment,
         package: request.package,
-        request: { arguments: request.arguments, requirement: request.requirement, reason: considered.reason, detail: considered.detail },
+        request: {
+          arguments: request.arguments,
+          requirement: request.requirement,
+          reason: considered.reason,
+          detail: considered.detail,
+          set: considered.set,
+          ...(considered.supersedes === undefined ? {} : { supersedes: considered.supersedes }),
+        },
         auditId: request.auditId,
         createdAt: now(),
         expiresAt: considered.expiresAt,
       });
     },
+  };
+
+  return {
+    ...gate,
 
     status(identity, id) {
       sweep();
@@ -112,10 +138,17 @@ export function createApprovalQueue(options: ApprovalQueueOptions): ApprovalQueu
       return store.list(states);
     },
 
-    async approve(id, by, reason, hooks = {}) {
+    elicitation: policy.elicitation,
+
+    async approve(id, who, reason, hooks = {}, via = "cli") {
+      const by = decider(who, via);
       const found = pendingOrError(id);
       if (!found.ok) return found;
       const approval = found.approval;
+      const set = approval.request.set;
+      if (set === undefined || set.length === 0) {
+        return { ok: false, error: `approval request ${id} names no resolved set (it predates set approvals); deny it and let the agent ask again`, approval };
+      }
       if (!store.transition(id, "pending", "approved", { by, at: now(), reason })) {
         return { ok: false, error: `approval request ${id} was decided by someone else meanwhile`, approval: store.get(id) };
       }
@@ -126,8 +159,9 @@ export function createApprovalQueue(options: ApprovalQueueOptions): ApprovalQueu
         package: approval.package,
         outcome: "approved",
         arguments: { id, reason },
-        reason: `${by} approved ${approval.request.requirement} for ${approval.identity}: ${reason}`,
-        approval: { id, requested_by: approval.identity, decided_by: by, reason, request_audit_id: approval.auditId },
+        reason: `${by} approved ${approval.request.requirement} for ${approval.identity} as one set (${setSummary(set)}): ${reason}`,
+        resolved: set.map((dist) => ({ name: dist.name, version: dist.version, sha256: dist.sha256 })),
+        approval: { id, requested_by: approval.identity, decided_by: by, via, reason, request_audit_id: approval.auditId },
       });
       const finish = (result: ApprovalResult, state: ApprovalState): Decided => {
         store.transition(id, "approved", state, { result });
@@ -135,19 +169,17 @@ export function createApprovalQueue(options: ApprovalQueueOptions): ApprovalQueu
         return after === undefined ? { ok: false, error: `approval request ${id} vanished` } : { ok: true, approval: after };
       };
       // The arguments are checked again on the one request path: the configuration may have changed since.
-      // (validated here only for the specifier the approval adds to the allowlist; the request path audits a refusal)
+      // The run may install the approved set and nothing else; a set that resolves differently now is
+      // queued anew (through this gate) for the same requester.
       const context = { environments: pipeline.environments.names(), timeoutMax: options.timeoutMax };
-      const validated = validateInstallArguments(approval.request.arguments, context);
-      const environments = validated.ok
-        ? environmentsWithApproval(pipeline.environments, approval, validated.args.requirement.specifier)
-        : pipeline.environments;
+      const unlisted = policy.unlisted && set.some((dist) => dist.needs === "unlisted");
       const install = await runInstall(
-        { ...pipeline, environments },
+        pipeline,
         {
           identity: approval.identity,
           tool: "install_package",
           rawArguments: approval.request.arguments,
-          gates: { context },
+          gates: { context, approvals: gate, approved: { id, decidedBy: by, set, unlisted } },
           audit: { approval: { id, decided_by: by } },
         },
         hooks,
@@ -159,13 +191,15 @@ export function createApprovalQueue(options: ApprovalQueueOptions): ApprovalQueu
           ...(install.version === undefined ? {} : { version: install.version }),
           installed: install.installed,
           audit_id: install.auditId,
+          ...(install.status === "pending" && install.approval !== undefined ? { superseded_by: install.approval.id } : {}),
         },
         FINAL[install.status],
       );
       return decided.ok ? { ...decided, install } : decided;
     },
 
-    reject(id, by, reason) {
+    reject(id, who, reason, via = "cli") {
+      const by = decider(who, via);
       const found = pendingOrError(id);
       if (!found.ok) return found;
       const approval = found.approval;
@@ -180,7 +214,7 @@ export function createApprovalQueue(options: ApprovalQueueOptions): ApprovalQueu
         outcome: "rejected",
         arguments: { id, reason },
         reason: `${by} denied ${approval.request.requirement} for ${approval.identity}: ${reason}`,
-        approval: { id, requested_by: approval.identity, decided_by: by, reason, request_audit_id: approval.auditId },
+        approval: { id, requested_by: approval.identity, decided_by: by, via, reason, request_audit_id: approval.auditId },
       });
       const after = store.get(id);
       return after === undefined ? { ok: false, error: `approval request ${id} vanished` } : { ok: true, approval: after };

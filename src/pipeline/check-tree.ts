@@ -43,11 +43,24 @@ export async function judgeTree(deps: VerifyStageDeps, env: EnvironmentRuntime, 
   for (const item of items) {
     const decision = await decideExact(item.name, item.version, env, deps.policyDeps);
     if (decision.allowed) continue;
-    refused.push({ name: item.name, version: item.version, chain: chainOf(items, item.name), rule: failedRule(decision), reason: decision.reason, allowable: false });
+    refused.push({
+      name: item.name,
+      version: item.version,
+      chain: chainOf(items, item.name),
+      rule: failedRule(decision),
+      reason: decision.reason,
+      allowable: false,
+    });
   }
   const unlisted = refused.filter((entry) => entry.rule === "allowlist" && !env.allowlist.deny.has(entry.name));
   if (unlisted.length === 0) return refused;
-  const allowed = { ...env, allowlist: allowlistWith(env.allowlist, unlisted.map((entry) => ({ name: entry.name, specifier: `==${entry.version}` }))) };
+  const allowed = {
+    ...env,
+    allowlist: allowlistWith(
+      env.allowlist,
+      unlisted.map((entry) => ({ name: entry.name, specifier: `==${entry.version}` })),
+    ),
+  };
   for (const entry of unlisted) {
     const again = await decideExact(entry.name, entry.version, allowed, deps.policyDeps);
     if (again.allowed) {

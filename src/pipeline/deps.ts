@@ -7,6 +7,8 @@ import type { Logger } from "../log.js";
 import type { Decision, PolicyDeps } from "../policy/index.js";
 import type { SandboxRunner } from "../sandbox/docker.js";
 import type { ResolutionCache } from "./resolution-cache.js";
+import type { QueueReason } from "../approvals/store.js";
+import type { SetDist } from "../approvals/resolved-set.js";
 
 /** A stage reached by a long install: becomes an MCP progress notification or a terminal line. */
 export interface Progress {
@@ -38,22 +40,43 @@ export type SandboxStageDeps = Pick<PipelineDeps, "stateDir" | "runtimeDir" | "s
 /** What the verify stage (7) uses: the policy's collaborators, to hold every resolved distribution to policy. */
 export type VerifyStageDeps = Pick<PipelineDeps, "policyDeps">;
 
-/** An install the approval policy sends to a person: its id, expiry and the agent's message, before anything is written. */
+/** Why the approval stage holds a decision for a person, and whether names off the allowlist may be resolved for it. */
+export interface Hold {
+  reason: QueueReason;
+  detail: string;
+  /** the approval policy's `unlisted`: dependencies off the allowlist join the set the person approves */
+  unlisted: boolean;
+}
+
+/** An install the approval policy sends to a person, with the set it resolved to: its id, expiry and the agent's message, before anything is written. */
 export interface Considered {
   id: string;
   expiresAt: Date;
   message: string;
-  reason: "unlisted" | "sdist";
+  reason: QueueReason;
   detail: string;
+  set: SetDist[];
+  /** the approval whose set changed before it could run */
+  supersedes?: string;
+}
+
+/** An approved request as it runs: the set it may install, and nothing else. */
+export interface ApprovedRun {
+  id: string;
+  decidedBy: string;
+  set: SetDist[];
+  unlisted: boolean;
 }
 
 /**
  * The approval stage (5) as the request path sees it: asked once, with the decision the policy stage
- * already made, whether that decision waits for a person; then, after the request's one audit record
- * is written, told to queue it.
+ * already made, whether that decision waits for a person; then, once the sandbox resolved and verified
+ * the set, asked for the request to queue; then, after the request's one audit record is written, told
+ * to queue it.
  */
 export interface ApprovalGate {
-  consider(decision: Decision, env: EnvironmentRuntime, requirement: string): Considered | undefined;
+  screen(decision: Decision, env: EnvironmentRuntime): Hold | undefined;
+  consider(hold: Hold, set: SetDist[], requirement: string, supersedes?: string): Considered;
   enqueue(
     considered: Considered,
     request: { identity: string; environment: string; package: string; arguments: unknown; requirement: string; auditId: string },

@@ -11,7 +11,9 @@ import { rawEnvironment, validateInstallArguments, type ArgumentContext, type In
 import type { Admitter } from "../ratelimit/admission.js";
 import type { EnvironmentRuntime } from "../config/environments.js";
 import { imageFor, pythonMinor } from "../sandbox/spec.js";
-import type { ApprovalGate, Considered, PipelineDeps, Progress } from "./deps.js";
+import type { ApprovalGate, ApprovedRun, Considered, PipelineDeps, Progress } from "./deps.js";
+import { afterVerify, holdFor, type Held } from "./approval-stage.js";
+import { shadowEnvironment, shadowOfRequest, shadowOfSet, shadowReason, type ShadowRecord } from "./shadow.js";
 import { brokenRequirements } from "../commit/conflicts.js";
 import { normalizeName } from "../requirement/name.js";
 import { resolutionKey } from "./resolution-cache.js";
@@ -74,6 +76,10 @@ export interface InstallGates {
   admitter?: Admitter;
   /** the approval queue, when the policy sends some installs to a person */
   approvals?: ApprovalGate;
+  /** an approved request: the set it may install (and the gate, to queue the set again if it changed) */
+  approved?: ApprovedRun;
+  /** the caller's grant is in shadow mode (an environment's `mode: shadow` applies whoever asks) */
+  shadow?: boolean;
   /** a local operator's install (`pipgate install`): recorded as bypassing grants, limits and approvals */
   operator?: boolean;
 }
@@ -236,15 +242,30 @@ async function timedPipeline(
   const signal = hooks.signal === undefined ? deadline : AbortSignal.any([hooks.signal, deadline]);
   let ending: Ending;
   let considered: Considered | undefined;
+  const shadow: { record?: ShadowRecord } = {};
   try {
-    const approval = (decision: Decision, env: EnvironmentRuntime): Considered | undefined => {
-      considered = gates.approvals?.consider(decision, env, requestInfo.requirement);
-      return considered;
-    };
-    ending = await pipeline(guarded, { ...request, args }, requestId, { ...hooks, signal }, started + args.timeout * 1000, approval);
+    const approval = { gate: gates.approvals, approved: gates.approved, queued: (queued: Considered) => void (considered = queued) };
+    // an approved run installs its approved set only, whatever mode the environment is in by now
+    const shadowed = gates.approved === undefined && (gates.shadow === true || deps.environments.config(args.environment)?.mode === "shadow");
+    ending = await pipeline(
+      guarded,
+      { ...request, args },
+      requestId,
+      { ...hooks, signal },
+      started + args.timeout * 1000,
+      approval,
+      shadowed ? shadow : undefined,
+    );
   } catch (error) {
     deps.log.error({ err: errorMessage(error), requestId }, "install failed unexpectedly");
     ending = failure("failed", `pipgate could not complete the install: ${errorMessage(error)}`, undefined);
+  }
+  if (shadow.record !== undefined) {
+    const went = ending.status === "installed" || ending.status === "already-satisfied";
+    ending = {
+      ...ending,
+      audit: { ...ending.audit, shadow: shadow.record, ...(went && shadow.record.would_deny ? { reason: shadowReason(shadow.record) } : {}) },
+    };
   }
   if (deadline.aborted && (ending.status === "failed" || ending.status === "timed-out")) {
     ending = {
@@ -316,7 +337,8 @@ async function pipeline(
   requestId: string,
   hooks: InstallHooks,
   deadlineAt: number,
-  approval: (decision: Decision, env: EnvironmentRuntime) => Considered | undefined,
+  approval: { gate: ApprovalGate | undefined; approved: ApprovedRun | undefined; queued: (considered: Considered) => void },
+  shadow: { record?: ShadowRecord } | undefined,
 ): Promise<Ending> {
   const { args } = request;
   const progress = hooks.progress ?? (() => undefined);
@@ -325,17 +347,33 @@ async function pipeline(
   const env = loaded.env;
 
   progress({ stage: "policy", message: `checking ${formatRequirement(args.requirement)} against ${env.name}'s policy` });
-  const decision = await decide(args.requirement, env, deps.policyDeps);
-  // Stage 5 on the decision just made: the approval policy may turn it into a question for a person.
-  const queued = approval(decision, env);
-  if (queued !== undefined) {
+  const first = await decide(args.requirement, env, deps.policyDeps);
+  // Stage 5 on the decision just made: the approval policy may turn it into a question for a person,
+  // about the whole set, so the set is resolved and verified first (with names off the allowlist let
+  // through when the policy queues those); the deny list and every other rule still refuse outright.
+  // Shadow mode: the real decision is kept for the audit, the install runs against the lifted policy.
+  if (shadow !== undefined) shadow.record = shadowOfRequest(first);
+  const held: Held = shadow === undefined ? holdFor(approval.gate, approval.approved, first, env) : { env: shadowEnvironment(env) };
+  const decision = held.env === env ? first : await decide(args.requirement, held.env, deps.policyDeps);
+  const pendingFor = (queued: Considered): Ending => {
+    approval.queued(queued);
     return {
-      ...failure("denied", queued.message, decision),
+      ...failure("denied", queued.message, first),
       status: "pending",
       approval: { id: queued.id, expiresAt: queued.expiresAt },
-      audit: { approval: { id: queued.id, why: queued.reason, detail: queued.detail, expires_at: queued.expiresAt.toISOString() } },
+      resolved: queued.set.map((dist) => ({ name: dist.name, version: dist.version, sha256: dist.sha256 })),
+      audit: {
+        approval: {
+          id: queued.id,
+          why: queued.reason,
+          detail: queued.detail,
+          expires_at: queued.expiresAt.toISOString(),
+          set: queued.set.map(({ path: _path, ...dist }) => dist),
+          ...(queued.supersedes === undefined ? {} : { supersedes: queued.supersedes }),
+        },
+      },
     };
-  }
+  };
   if (!decision.allowed) {
     const allow = unlistedHint(decision, args.requirement, env.name);
     const hint = allow === undefined ? decision.hint : decision.hint === undefined ? allow : `${decision.hint}; or ${allow}`;
@@ -382,7 +420,8 @@ async function pipeline(
   const cacheKey = resolutionKey({ image, pythonVersion: env.pythonVersion, requirement: pinned, upgrade: args.upgrade, installed, allowlist: env.allowlist });
   let verified: Verified | undefined;
   let sandbox: Record<string, unknown> | undefined;
-  const cached = deps.resolutions.get(cacheKey);
+  // An approval's set is resolved afresh: a set that changed since it was approved must be seen.
+  const cached = held.env === env ? deps.resolutions.get(cacheKey) : undefined;
   if (cached !== undefined) {
     progress({ stage: "verifying", message: `re-checking a verified resolution of ${pinned} against current policy` });
     const again = await verifyWheels(deps, env, cached, []);
@@ -394,19 +433,27 @@ async function pipeline(
   if (verified === undefined) {
     const remaining = Math.max(1, Math.ceil((deadlineAt - Date.now()) / 1000));
     const job = { pinned, image, upgrade: args.upgrade, installed, timeout: remaining, requestId, decision };
-    const resolved = await resolveInSandbox(deps, env, job, hooks);
+    const resolved = await resolveInSandbox(deps, held.env, job, hooks);
     if (!resolved.ok || !resolved.verified.ok) {
       const refused = resolved.ok
         ? failure("denied", resolved.verified.ok ? "" : resolved.verified.error, decision, { audit: { sandbox: resolved.sandbox } })
         : failure(resolved.status, resolved.message, decision, { audit: { sandbox: resolved.sandbox } });
-      return refused.status === "denied" ? ((await wholeTreeRefusal(deps, env, job, decision, deadlineAt, hooks, refused)) ?? refused) : refused;
+      return refused.status === "denied" ? ((await wholeTreeRefusal(deps, held.env, job, decision, deadlineAt, hooks, refused)) ?? refused) : refused;
     }
     verified = resolved.verified;
     sandbox = resolved.sandbox;
-    deps.resolutions.put(cacheKey, verified.wheels);
+    if (held.env === env) deps.resolutions.put(cacheKey, verified.wheels);
   }
   if (!verified.ok) return failure("denied", verified.error, decision, { audit: { sandbox } });
   if (verified.wheels.length === 0) return { ...satisfied(decision.version, newest), audit: { sandbox } };
+  if (shadow?.record !== undefined) shadow.record = await shadowOfSet(shadow.record, verified.wheels, env, deps.policyDeps);
+  const bound = await afterVerify(deps, approval.gate, held, env, verified.wheels, formatRequirement(args.requirement));
+  if (bound.kind === "queue") {
+    const pending = pendingFor(bound.considered);
+    return { ...pending, audit: { ...pending.audit, sandbox } };
+  }
+  if (bound.kind === "refuse") return failure("denied", bound.message, decision, { audit: { sandbox } });
+  verified = { ...verified, wheels: bound.wheels };
   // An early, cheap answer from the state read before the sandbox; the commit checks again under the
   // environment lock (with the wheels' own requirements and file ownership), which is what makes it safe.
   const conflicts = brokenRequirements(installed, verified.wheels, inspected.value.markers);

@@ -6,6 +6,7 @@ import type { PipelineDeps } from "../pipeline/deps.js";
 import type { Admitter } from "../ratelimit/admission.js";
 import type { ArgumentContext, Refusal } from "../validate/tool-arguments.js";
 import type { RefusalJson, RefusalShape } from "./refusal.js";
+import type { InClient } from "./confirm-in-client.js";
 
 export { rawEnvironment } from "../validate/tool-arguments.js";
 
@@ -22,6 +23,10 @@ export interface ServerDeps {
   admitter?: Admitter;
   /** The approval queue, when the policy sends some installs to a person. */
   approvals?: ApprovalQueue;
+  /** This session's client, when a server is built for one: an in-client confirmation asks it (confirm-in-client.ts). */
+  inClient?: InClient;
+  /** The caller's grant has `mode: shadow`: installs audited as would-deny go ahead (pipeline/shadow.ts). */
+  shadow?: boolean;
 }
 
 export function argumentContext(deps: ServerDeps, identity: string): ArgumentContext {

@@ -49,7 +49,6 @@ export function ownTools(deps: ServerDeps): ToolTable {
 
 /** One MCP server over the given collaborators, with an extension's tools beside its own; the transport is the caller's choice. */
 export function createServer(deps: ServerDeps, extension?: ServerExtension): { server: Server; close: () => Promise<void> } {
-  const own = ownTools(deps);
   const instructions =
     extension?.instructions === undefined
       ? INSTRUCTIONS
@@ -57,6 +56,14 @@ export function createServer(deps: ServerDeps, extension?: ServerExtension): { s
   const server = new Server(SERVER_INFO, {
     capabilities: { tools: { listChanged: true }, logging: {}, ...extension?.capabilities },
     instructions,
+  });
+  // this session's client, for an in-client confirmation of a queued set (approval policy's elicitation)
+  const own = ownTools({
+    ...deps,
+    inClient: {
+      canElicit: () => server.getClientCapabilities()?.elicitation?.form !== undefined,
+      elicit: (params, signal) => server.elicitInput(params, signal === undefined ? {} : { signal }),
+    },
   });
   const replaced = new Set(extension?.replaces ?? []);
   const ownServes = (name: string) => own.has(name) && !replaced.has(name);

@@ -1,4 +1,4 @@
-import { writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { main } from "../../src/cli/main.js";
@@ -57,7 +57,9 @@ describe("approvals: queued, approved from the CLI and installed; denied; expire
     const id = String(queued.structuredContent?.approval_id);
     expect(id).toMatch(/^apr_[a-z0-9]{10}$/);
     expect(resultText(queued)).toContain(`pipgate approvals approve ${id}`);
-    expect(granted.sandbox.launches).toBe(0);
+    // resolved and verified in the sandbox before it is queued: the approver sees the whole set
+    expect(granted.sandbox.launches).toBe(1);
+    expect(queued.structuredContent?.resolved).toEqual([{ name: "outsider", version: "1.0.0", sha256: expect.stringMatching(/^[0-9a-f]{64}$/) }]);
     expect(venvDigest(ws.pythons.default!)).toBe(before);
     expect((await status(id)).structuredContent).toMatchObject({ approval_id: id, id, state: "pending", requirement: "outsider==1.0.0" });
     // `id`, the earlier name, still works
@@ -80,9 +82,10 @@ describe("approvals: queued, approved from the CLI and installed; denied; expire
     expect((done.structuredContent?.result as { installed: unknown[] }).installed).toEqual([{ name: "outsider", version: "1.0.0" }]);
     const imported = await runPython(ws.pythons.default!, "import outsider; print(outsider.__version__)");
     expect(imported.stdout.trim()).toBe("1.0.0");
-    // The file on disk was not edited: the approval covered this request only.
+    // The file on disk was not edited: the approval covered this request only; asking again finds it installed.
+    expect(readFileSync(ws.allowlists.default!, "utf8")).not.toContain("outsider");
     const again = await install("outsider==1.0.0");
-    expect(again.structuredContent).toMatchObject({ status: "pending" });
+    expect(again.structuredContent).toMatchObject({ status: "already-satisfied" });
 
     const trail = granted.broker.audit.list({ package: "outsider" }).map((record) => `${record.outcome}:${record.identity}`);
     expect(trail.slice(0, 3)).toEqual(["pending:agent-1", "approved:maria", "installed:agent-1"]);

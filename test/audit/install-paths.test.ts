@@ -76,11 +76,12 @@ describe("intents on every install path", () => {
   it("an approved install: the requester's intent and outcome after the pending and approved records", async () => {
     const queued = await install("path-approved");
     const id = String(queued.structuredContent?.approval_id);
-    expect(trail("path-approved").map((r) => r.outcome)).toEqual(["pending"]);
+    // the set is resolved in the sandbox before it is queued: that request too has its intent first
+    expectPair(trail("path-approved"), { identity: "agent-1", tool: "install_package", outcome: "pending" });
     expect((await cli(["approvals", "approve", id, "--reason", "ok", "--as", "maria"])).code).toBe(0);
     const records = trail("path-approved");
-    expect(records.slice(0, 2).map((r) => r.outcome)).toEqual(["pending", "approved"]);
-    expectPair(records.slice(2), { identity: "agent-1", tool: "install_package", outcome: "installed" });
+    expect(records.slice(0, 3).map((r) => r.outcome)).toEqual(["intent", "pending", "approved"]);
+    expectPair(records.slice(3), { identity: "agent-1", tool: "install_package", outcome: "installed" });
   });
 
   it("a request refused before any work has one record and no intent", async () => {

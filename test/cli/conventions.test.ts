@@ -12,7 +12,7 @@ describe("CLI conventions", () => {
       expect.arrayContaining(["serve", "check", "install", "allowlist", "audit", "approvals", "sandbox", "grants", "upstream", "doctor"]),
     );
     expect(commandActions("audit")).toEqual(expect.arrayContaining(["list", "show", "export", "verify", "tail", "report"]));
-    expect(commandActions("approvals")).toEqual(["list", "approve", "deny"]);
+    expect(commandActions("approvals")).toEqual(["list", "show", "approve", "deny"]);
     expect(INVOCATIONS.length).toBeGreaterThan(25);
   });
 

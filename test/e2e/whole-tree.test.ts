@@ -55,7 +55,11 @@ describe("whole-tree decisions: one refusal names everything missing, one comman
       timeout: 240_000,
     })) as ToolResult;
     expect(result.isError).toBe(true);
-    const structured = result.structuredContent as { status: string; hint: string; refused: Array<{ name: string; version: string; rule: string; allowable: boolean; chain: unknown[] }> };
+    const structured = result.structuredContent as {
+      status: string;
+      hint: string;
+      refused: Array<{ name: string; version: string; rule: string; allowable: boolean; chain: unknown[] }>;
+    };
     expect(structured.status).toBe("denied");
     expect(structured.refused.map((entry) => entry.name).sort()).toEqual(Object.keys(DEPENDENCIES).sort());
     for (const entry of structured.refused) {
@@ -82,7 +86,9 @@ describe("whole-tree decisions: one refusal names everything missing, one comman
     const resolved = (await server.client.callTool({ name: "check_package", arguments: { package_name: "requests", resolve: true } }, undefined, {
       timeout: 240_000,
     })) as ToolResult;
-    const tree = (resolved.structuredContent as { tree: { allowed: boolean; resolved: Array<{ name: string }>; refused: Array<{ name: string }>; hint: string } }).tree;
+    const tree = (
+      resolved.structuredContent as { tree: { allowed: boolean; resolved: Array<{ name: string }>; refused: Array<{ name: string }>; hint: string } }
+    ).tree;
     expect(tree.allowed).toBe(false);
     expect(tree.resolved.map((dist) => dist.name).sort()).toEqual(["requests", ...Object.keys(DEPENDENCIES)].sort());
     expect(tree.refused.map((entry) => entry.name).sort()).toEqual(Object.keys(DEPENDENCIES).sort());
@@ -106,9 +112,17 @@ describe("whole-tree decisions: one refusal names everything missing, one comman
     const code = await runAllowlist([...words.slice(2), "--json", "--config", ws.configPath], io);
     expect(io.err()).toBe("");
     expect(code).toBe(0);
-    const answer = JSON.parse(io.out()) as { ok: boolean; package: { name: string; action: string }; added: Array<{ name: string; specifier: string; reason: string }> };
+    const answer = JSON.parse(io.out()) as {
+      ok: boolean;
+      package: { name: string; action: string };
+      added: Array<{ name: string; specifier: string; reason: string }>;
+    };
     expect(answer.package).toMatchObject({ name: "requests", action: "unchanged" });
-    expect(answer.added.map((entry) => [entry.name, entry.specifier]).sort()).toEqual(Object.entries(DEPENDENCIES).map(([name, version]) => [name, `==${version}`]).sort());
+    expect(answer.added.map((entry) => [entry.name, entry.specifier]).sort()).toEqual(
+      Object.entries(DEPENDENCIES)
+        .map(([name, version]) => [name, `==${version}`])
+        .sort(),
+    );
     const text = readFileSync(ws.allowlists.default!, "utf8");
     expect(text).toContain('idna: "==3.10"  # requests 2.32.3 requires idna<4,>=2.5');
     expect(text).toContain('charset-normalizer: "==3.4.0"  # requests 2.32.3 requires charset-normalizer<4,>=2');

@@ -23,11 +23,23 @@ function allowlistOf(raw: unknown): Allowlist {
 }
 
 function envOf(raw: unknown): EnvironmentRuntime {
-  return { name: "default", python: "/usr/bin/python3", pythonVersion: "3.11.9", description: undefined, allowlistPath: "test.yaml", allowlist: allowlistOf(raw) };
+  return {
+    name: "default",
+    python: "/usr/bin/python3",
+    pythonVersion: "3.11.9",
+    description: undefined,
+    allowlistPath: "test.yaml",
+    allowlist: allowlistOf(raw),
+  };
 }
 
 const REQUESTS = [
-  item("requests", "2.32.3", ["charset-normalizer<4,>=2", "idna<4,>=2.5", "urllib3<3,>=1.21.1", "certifi>=2017.4.17", 'PySocks!=1.5.7,>=1.5.6; extra == "socks"'], true),
+  item(
+    "requests",
+    "2.32.3",
+    ["charset-normalizer<4,>=2", "idna<4,>=2.5", "urllib3<3,>=1.21.1", "certifi>=2017.4.17", 'PySocks!=1.5.7,>=1.5.6; extra == "socks"'],
+    true,
+  ),
   item("charset-normalizer", "3.4.0"),
   item("idna", "3.10"),
   item("urllib3", "2.2.3"),
@@ -66,7 +78,9 @@ describe("the refusal of a tree and its hint", () => {
     const refused = ["charset-normalizer", "idna", "urllib3", "certifi"].map((name) => missing(name, REQUESTS.find((i) => i.name === name)!.version));
     const { message, hint } = treeRefusalText(root, "default", refused);
     expect(message).toMatch(/^refused: requests 2\.32\.3 needs 4 distributions that environment default does not allow:/);
-    expect(message).toContain("  - charset-normalizer 3.4.0 (requests 2.32.3 requires charset-normalizer<4,>=2): charset-normalizer is not on the allowlist [allowlist]");
+    expect(message).toContain(
+      "  - charset-normalizer 3.4.0 (requests 2.32.3 requires charset-normalizer<4,>=2): charset-normalizer is not on the allowlist [allowlist]",
+    );
     for (const name of ["charset-normalizer", "idna", "urllib3", "certifi"]) expect(message).toContain(`  - ${name} `);
     expect(hint).toContain("pipgate allowlist add requests '>=2.28' --with-deps --env default");
   });
@@ -95,7 +109,14 @@ describe("the refusal of a tree and its hint", () => {
     const refused = treeCheckAnswer(root, "default", REQUESTS, [missing("idna", "3.10")]);
     expect(refused.json.allowed).toBe(false);
     expect(refused.json.refused).toEqual([
-      { name: "idna", version: "3.10", chain: [{ name: "requests", version: "2.32.3", requires: "idna<4,>=2.5" }], rule: "allowlist", reason: "idna is not on the allowlist", allowable: true },
+      {
+        name: "idna",
+        version: "3.10",
+        chain: [{ name: "requests", version: "2.32.3", requires: "idna<4,>=2.5" }],
+        rule: "allowlist",
+        reason: "idna is not on the allowlist",
+        allowable: true,
+      },
     ]);
     expect(refused.json.hint).toContain("--with-deps");
   });
@@ -117,7 +138,9 @@ describe("the refusal of a tree and its hint", () => {
       });
       return unlistedHint(decision, parsed.requirement, "default");
     };
-    expect(decideStatic("flask>=3")).toBe("a maintainer can allow it with everything it needs in one step: pipgate allowlist add flask '>=3' --with-deps --env default");
+    expect(decideStatic("flask>=3")).toBe(
+      "a maintainer can allow it with everything it needs in one step: pipgate allowlist add flask '>=3' --with-deps --env default",
+    );
     expect(decideStatic("evil")).toBeUndefined();
     expect(decideStatic("reqeusts")).toBeUndefined();
   });

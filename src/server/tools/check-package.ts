@@ -64,7 +64,10 @@ export function registerCheckPackage(server: ToolRegistry, deps: ServerDeps): vo
       const decision = await decide(requirement, loaded.env, deps.pipeline.policyDeps);
       const json = decisionToJson(decision);
       // The dry decision is the default (milliseconds); resolve: true adds the tree (a container run).
-      const tree = resolve && decision.allowed ? await checkTree(deps.pipeline, loaded.env, decision, requirement, defaultTimeout(argumentContext(deps, identity))) : undefined;
+      const tree =
+        resolve && decision.allowed
+          ? await checkTree(deps.pipeline, loaded.env, decision, requirement, defaultTimeout(argumentContext(deps, identity)))
+          : undefined;
       const allowed = decision.allowed && (tree === undefined || tree.json.allowed);
       const reason = decision.allowed ? tree?.json.message : decision.reason;
       const record = deps.pipeline.audit.append({
@@ -78,8 +81,11 @@ export function registerCheckPackage(server: ToolRegistry, deps: ServerDeps): vo
         ...(allowed || reason === undefined ? {} : { reason }),
       });
       const extraHint = unlistedHint(decision, requirement, environment);
-      const dryNote = decision.allowed && !resolve ? `only ${decision.name} itself was decided; resolve: true also checks everything it needs (a sandbox run)` : undefined;
-      const text = [formatDecision(decision).trimEnd(), extraHint === undefined ? undefined : `hint: ${extraHint}`, dryNote, tree?.text, `audit ${record.id}`].filter((line) => line !== undefined).join("\n");
+      const dryNote =
+        decision.allowed && !resolve ? `only ${decision.name} itself was decided; resolve: true also checks everything it needs (a sandbox run)` : undefined;
+      const text = [formatDecision(decision).trimEnd(), extraHint === undefined ? undefined : `hint: ${extraHint}`, dryNote, tree?.text, `audit ${record.id}`]
+        .filter((line) => line !== undefined)
+        .join("\n");
       // A refusal is an answer here, not an error: the tool did its job.
       return structuredResult(text, { environment, decision: json, ...(tree === undefined ? {} : { tree: tree.json }), audit_id: record.id });
     }),

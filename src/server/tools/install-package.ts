@@ -1,6 +1,7 @@
 import type { ToolRegistry } from "../tool-table.js";
 import { z } from "zod";
-import { runInstall, type InstallResult } from "../../pipeline/install.js";
+import { runInstall, type InstallHooks, type InstallResult } from "../../pipeline/install.js";
+import { confirmInClient } from "../confirm-in-client.js";
 import type { Progress } from "../../pipeline/deps.js";
 import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
 import { argumentContext, structuredResult, type ServerDeps, type ToolExtra } from "../context.js";
@@ -116,6 +117,8 @@ export function installToolResult(result: InstallResult): CallToolResult {
       notRun("pending", result.environment, result.package, result.message, result.auditId, {
         approval_id: approval.id,
         expires_at: approval.expiresAt.toISOString(),
+        // the set the approval is for, as resolved and verified in the sandbox
+        resolved: result.resolved,
       }),
     );
   }
@@ -152,6 +155,18 @@ export function registerInstallPackage(server: ToolRegistry, deps: ServerDeps): 
       const token = extra._meta?.progressToken;
       // The whole request path is the pipeline's (validate, admit, policy, approval, sandbox, verify,
       // commit, audit); this tool only translates MCP to it and its result back.
+      const hooks: InstallHooks = {
+        signal: extra.signal,
+        progress: (progress) => {
+          if (token === undefined) return;
+          void extra
+            .sendNotification({
+              method: "notifications/progress",
+              params: { progressToken: token, progress: STAGES.indexOf(progress.stage) + 1, total: STAGES.length + 1, message: progress.message },
+            })
+            .catch(() => undefined);
+        },
+      };
       const result = await runInstall(
         deps.pipeline,
         {
@@ -162,21 +177,14 @@ export function registerInstallPackage(server: ToolRegistry, deps: ServerDeps): 
             context: argumentContext(deps, identity),
             ...(deps.admitter === undefined ? {} : { admitter: deps.admitter }),
             ...(deps.approvals === undefined ? {} : { approvals: deps.approvals }),
+            ...(deps.shadow === true ? { shadow: true } : {}),
           },
         },
-        {
-          signal: extra.signal,
-          progress: (progress) => {
-            if (token === undefined) return;
-            void extra
-              .sendNotification({
-                method: "notifications/progress",
-                params: { progressToken: token, progress: STAGES.indexOf(progress.stage) + 1, total: STAGES.length + 1, message: progress.message },
-              })
-              .catch(() => undefined);
-          },
-        },
+        hooks,
       );
+      // a queued set may be confirmed by the client's user, when the approval policy allows it
+      if (deps.approvals !== undefined && deps.inClient !== undefined)
+        return installToolResult(await confirmInClient(deps.approvals, deps.inClient, identity, result, hooks));
       return installToolResult(result);
     },
   );

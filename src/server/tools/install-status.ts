@@ -3,6 +3,7 @@ import { z } from "zod";
 import type { Approval } from "../../approvals/index.js";
 import type { ApprovalQueue } from "../../pipeline/approval-queue.js";
 import { APPROVAL_STATES } from "../../approvals/index.js";
+import { SetDistSchema } from "../../approvals/resolved-set.js";
 import { refuseAndAudit, structuredResult, type ServerDeps, type ToolExtra } from "../context.js";
 import { admitted } from "../admitted.js";
 import { refusalOnly } from "../refusal.js";
@@ -18,6 +19,13 @@ export const InstallStatusOutputSchema = z.object({
   expires_at: z.string(),
   decided_by: z.string().optional(),
   decision_reason: z.string().optional(),
+  set: z
+    .array(SetDistSchema.omit({ path: true }))
+    .describe(
+      "every distribution the approval is for, and the only ones the approved install may install: its wheel's sha256, the index file it came from, each rule's result",
+    )
+    .optional(),
+  supersedes: z.string().optional().describe("the earlier approval whose set changed before it ran"),
   result: z
     .object({
       status: z.string(),
@@ -25,6 +33,7 @@ export const InstallStatusOutputSchema = z.object({
       version: z.string().optional(),
       installed: z.array(z.object({ name: z.string(), version: z.string() })),
       audit_id: z.string(),
+      superseded_by: z.string().optional().describe("superseded: the new request for the set as it resolves now; poll that id"),
     })
     .optional()
     .describe("what the approved install did"),
@@ -58,6 +67,8 @@ function describe(approval: Approval): string {
       return `${approval.decidedBy ?? "someone"} denied ${approval.request.requirement}: ${approval.decisionReason ?? "no reason given"}`;
     case "expired":
       return `${approval.request.requirement} expired undecided at ${approval.expiresAt.toISOString()}; ask again if it is still needed`;
+    case "superseded":
+      return `approved by ${approval.decidedBy ?? "someone"}, but the set changed before it ran; it waits for approval again as ${approval.result?.superseded_by ?? "a new request"}: poll that id`;
     case "installed":
     case "already-satisfied":
     case "denied":
@@ -80,6 +91,8 @@ export function approvalStatusJson(approval: Approval): z.infer<typeof InstallSt
     expires_at: approval.expiresAt.toISOString(),
     ...(approval.decidedBy === undefined ? {} : { decided_by: approval.decidedBy }),
     ...(approval.decisionReason === undefined ? {} : { decision_reason: approval.decisionReason }),
+    ...(approval.request.set === undefined ? {} : { set: approval.request.set.map(({ path: _path, ...dist }) => dist) }),
+    ...(approval.request.supersedes === undefined ? {} : { supersedes: approval.request.supersedes }),
     ...(approval.result === undefined ? {} : { result: approval.result }),
     message: describe(approval),
   };
