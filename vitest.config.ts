@@ -12,6 +12,7 @@ export const UNIT_TESTS = [
   "test/allowlist/property.test.ts",
   "test/approvals/screen.test.ts",
   "test/audit/cli.test.ts",
+  "test/audit/counting.test.ts",
   "test/audit/export.test.ts",
   "test/audit/intents.test.ts",
   "test/audit/interrupted.test.ts",
