@@ -60,6 +60,7 @@ export const UNIT_TESTS = [
 ];
 
 export const INTEGRATION_TESTS = [
+  "test/console/console.test.ts",
   "test/package/pack.test.ts", // npm pack, npm install from the registry (better-sqlite3 compiles)
   "test/server/structured-refusals.test.ts", // local index server, venvs
   "test/bench/corpus-install.test.ts", // builds the requests corpus set, installs it through pipgate

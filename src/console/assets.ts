@@ -26,6 +26,7 @@ article.approval h2 { margin-top: 4px; overflow-wrap: anywhere; }
 article.approval .state { font-size: 0.8rem; padding: 2px 6px; border-radius: 4px; background: var(--card); }
 article.state-pending { border-left: 6px solid #bf812d; }
 td.reason { max-width: 420px; }
+#log th, #log td:not(.reason) { overflow-wrap: normal; word-break: normal; }
 tr.fresh { animation: fresh 2s ease-out; }
 @keyframes fresh { from { background: color-mix(in srgb, #2166ac 25%, var(--bg)); } to { background: transparent; } }
 form.login { max-width: 420px; display: flex; flex-direction: column; gap: 10px; }
@@ -36,6 +37,11 @@ form.login { max-width: 420px; display: flex; flex-direction: column; gap: 10px;
  * log by polling the JSON API for records after the newest shown, and writes them with textContent only.
  */
 export const CONSOLE_JS = `"use strict";
+(function () {
+  // a page showing work in progress (an approved install running) reloads until the work is done
+  var refresh = document.querySelector("meta[data-refresh]");
+  if (refresh) setTimeout(function () { location.reload(); }, 1000 * (Number(refresh.getAttribute("data-refresh")) || 2));
+})();
 (function () {
   var body = document.getElementById("log-rows");
   var toggle = document.getElementById("tail-toggle");

@@ -2,14 +2,15 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 
 /**
  * Every response's security headers: nothing but pipgate's own scripts, styles and connections (no inline
- * code, so an escaped-but-missed string still cannot run), no framing, no referrer, no caching of audit data.
+ * code, so an escaped-but-missed string still cannot run), no framing, no referrer beyond this console, no caching of audit data.
  */
 export const SECURITY_HEADERS: Readonly<Record<string, string>> = {
   "content-security-policy":
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'",
   "x-content-type-options": "nosniff",
   "x-frame-options": "DENY",
-  "referrer-policy": "no-referrer",
+  // same-origin, not no-referrer: with no-referrer a browser sends `Origin: null` on its own form posts
+  "referrer-policy": "same-origin",
   "cache-control": "no-store",
   "cross-origin-opener-policy": "same-origin",
   "cross-origin-resource-policy": "same-origin",

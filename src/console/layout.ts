@@ -37,7 +37,7 @@ export function page(opts: { title: string; viewer?: Viewer; body: string; refre
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-${opts.refreshSeconds === undefined ? "" : `<meta http-equiv="refresh" content="${opts.refreshSeconds}">`}
+${opts.refreshSeconds === undefined ? "" : `<meta http-equiv="refresh" content="${opts.refreshSeconds}" data-refresh="${opts.refreshSeconds}">`}
 <title>${esc(opts.title)} · pipgate console</title>
 <link rel="stylesheet" href="/assets/console.css">
 <script src="/assets/console.js" defer></script>

@@ -232,6 +232,7 @@ export async function startConsole(deps: ConsoleDeps, options: ConsoleOptions): 
 
     if (method === "GET" && path === "/assets/console.css") return send(res, 200, "text/css; charset=utf-8", CONSOLE_CSS);
     if (method === "GET" && path === "/assets/console.js") return send(res, 200, "text/javascript; charset=utf-8", CONSOLE_JS);
+    if (method === "GET" && path === "/favicon.ico") return send(res, 204, "text/plain", "");
     if (path === "/login") {
       if (method === "GET") return send(res, 200, HTML, loginPage());
       if (method === "POST") return login(req, res);
