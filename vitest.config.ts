@@ -23,6 +23,7 @@ export const UNIT_TESTS = [
   "test/commit/conflicts.test.ts",
   "test/commit/pure.test.ts",
   "test/config/unknown-keys.test.ts",
+  "test/console/pages.test.ts",
   "test/config/upstream.test.ts",
   "test/config/upstream-sandbox.test.ts",
   "test/fixtures-selftest/archives.test.ts",
