@@ -13,6 +13,7 @@ export const UNIT_TESTS = [
   "test/approvals/screen.test.ts",
   "test/approvals/set-differences.test.ts",
   "test/audit/cli.test.ts",
+  "test/audit/counting.test.ts",
   "test/audit/export.test.ts",
   "test/audit/intents.test.ts",
   "test/audit/interrupted.test.ts",
@@ -23,6 +24,7 @@ export const UNIT_TESTS = [
   "test/commit/conflicts.test.ts",
   "test/commit/pure.test.ts",
   "test/config/unknown-keys.test.ts",
+  "test/console/pages.test.ts",
   "test/config/upstream.test.ts",
   "test/config/upstream-sandbox.test.ts",
   "test/fixtures-selftest/archives.test.ts",
@@ -61,6 +63,7 @@ export const UNIT_TESTS = [
 ];
 
 export const INTEGRATION_TESTS = [
+  "test/console/console.test.ts",
   "test/package/pack.test.ts", // npm pack, npm install from the registry (better-sqlite3 compiles)
   "test/server/structured-refusals.test.ts", // local index server, venvs
   "test/bench/corpus-install.test.ts", // builds the requests corpus set, installs it through pipgate

@@ -1,5 +1,5 @@
 import { escapeHtml as esc } from "./html.js";
-import { KINDS, summarise, type BucketUnit, type KindCounts } from "./report-data.js";
+import { KIND_LABEL, KINDS, summarise, type BucketUnit, type KindCounts, type ReportData } from "./report-data.js";
 import { horizontalBarChart, KIND_COLOUR, stackedBarChart } from "./svg-charts.js";
 import type { AuditRecord, VerifyResult } from "./types.js";
 
@@ -11,6 +11,8 @@ export interface ReportOptions {
   /** What the records were selected by, e.g. "--since 7d --env default". */
   scope?: string;
   unit?: BucketUnit;
+  /** The range the records were selected by (since/until): the time chart covers it whole. */
+  range?: { from: Date; to: Date };
 }
 
 /**
@@ -19,7 +21,7 @@ export interface ReportOptions {
  * by whoever sent the request.
  */
 export function renderHtmlReport(records: AuditRecord[], opts: ReportOptions): string {
-  const data = summarise(records, opts.unit === undefined ? {} : { unit: opts.unit });
+  const data = summarise(records, { ...(opts.unit === undefined ? {} : { unit: opts.unit }), ...(opts.range === undefined ? {} : { range: opts.range }) });
   const title = opts.title ?? "pipgate audit report";
   const period = data.first === undefined ? "no records" : `${data.first} — ${data.last ?? data.first}`;
 
@@ -27,29 +29,23 @@ export function renderHtmlReport(records: AuditRecord[], opts: ReportOptions): s
     ? `<section class="chain ok" id="chain" aria-label="Chain status"><strong>Chain verified</strong>: ${opts.chain.count} records, head <code>${esc(opts.chain.head)}</code></section>`
     : `<section class="chain broken" id="chain" aria-label="Chain status" role="alert"><strong>Chain BROKEN</strong> at seq ${opts.chain.firstBad.seq}, record <code>${esc(opts.chain.firstBad.id)}</code>: ${esc(opts.chain.firstBad.problem)}<br>${esc(opts.chain.firstBad.detail)}</section>`;
 
-  const cards = [
-    ["Requests", data.totals.all],
-    ["Installed", data.totals.installed],
-    ["Refused", data.totals.refused],
-    ["Failed", data.totals.failed],
-    ["Other", data.totals.other],
-    ["Identities", data.totals.identities],
-    ["Packages", data.totals.packages],
-  ]
-    .map(([label, value]) => `<div class="card"><div class="num">${value}</div><div>${label}</div></div>`)
-    .join("");
+  const cards = totalCards(data);
 
   const timeChart = stackedBarChart(
-    data.buckets.map((b) => ({ label: b.label, counts: b.counts })),
+    data.buckets.map((b) => ({ label: b.label, tick: b.tick, counts: b.counts })),
     {
       id: "chart-time",
       title: `Requests per ${data.unit} by outcome`,
-      desc: `Stacked bars, one per ${data.unit}: installed, refused, failed and other requests.`,
+      desc: `Stacked bars, one per ${data.unit}, split by kind: ${KINDS.map((k) => KIND_LABEL[k]).join(", ")}.`,
     },
   );
   const reasonChart = horizontalBarChart(
     data.reasons.map((r) => ({ label: r.kind, value: r.count, title: `${r.kind}: ${r.count}${r.example === "" ? "" : ` — e.g. ${r.example}`}` })),
-    { id: "chart-reasons", title: "Refusals by reason", desc: "Refused requests grouped by the kind of reason given." },
+    {
+      id: "chart-reasons",
+      title: "Refusals by reason",
+      desc: "Requests refused by policy, invalid or rate-limited, grouped by the kind of reason given (dry runs are not counted).",
+    },
   );
   const packageChart = horizontalBarChart(
     data.packages.map((p) => ({ label: p.name, value: p.total, counts: p.counts, title: `${p.name}: ${describe(p.counts)}` })),
@@ -64,7 +60,7 @@ export function renderHtmlReport(records: AuditRecord[], opts: ReportOptions): s
         `<tr><th scope="row">${esc(i.name)}</th><td>${i.total}</td>${KINDS.map((k) => `<td>${i.counts[k]}</td>`).join("")}<td>${esc(i.firstSeen)}</td><td>${esc(i.lastSeen)}</td></tr>`,
     )
     .join("");
-  const kindHeaders = KINDS.map((k) => `<th scope="col">${k}</th>`).join("");
+  const kindHeaders = KINDS.map((k) => `<th scope="col">${KIND_LABEL[k]}</th>`).join("");
 
   return `<!DOCTYPE html>
 <html lang="en">
@@ -73,7 +69,7 @@ export function renderHtmlReport(records: AuditRecord[], opts: ReportOptions): s
 <meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; img-src data:">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>${esc(title)}</title>
-<style>${STYLE}</style>
+<style>${REPORT_STYLE}</style>
 </head>
 <body>
 <header>
@@ -98,11 +94,30 @@ ${chain}
 
 function describe(counts: KindCounts): string {
   return KINDS.filter((k) => counts[k] > 0)
-    .map((k) => `${counts[k]} ${k}`)
+    .map((k) => `${counts[k]} ${KIND_LABEL[k]}`)
     .join(", ");
 }
 
-const STYLE = `
+/**
+ * The totals as cards, one per kind, each saying its kind in words (the console shows the same cards).
+ * `link` turns a card into a link to the records it counts.
+ */
+export function totalCards(data: ReportData, link?: (kind: (typeof KINDS)[number]) => string): string {
+  const card = (label: string, value: number, kind?: string, href?: string) => {
+    const inner = `<div class="num">${value}</div><div>${esc(label)}</div>`;
+    const attrs = `class="card${kind === undefined ? "" : ` k-${kind}`}"${kind === undefined ? "" : ` data-kind="${kind}"`}`;
+    return href === undefined ? `<div ${attrs}>${inner}</div>` : `<a ${attrs} href="${esc(href)}">${inner}</a>`;
+  };
+  return [
+    card("requests", data.totals.all),
+    ...KINDS.map((kind) => card(KIND_LABEL[kind], data.totals[kind], kind, link?.(kind))),
+    card("identities", data.totals.identities),
+    card("packages", data.totals.packages),
+  ].join("");
+}
+
+/** The report's stylesheet; the console serves it too, so both look alike. */
+export const REPORT_STYLE = `
 :root { --fg: #1d232b; --bg: #ffffff; --muted: #5a6470; --line: #d6dbe1; --card: #f4f6f8; }
 @media (prefers-color-scheme: dark) { :root { --fg: #e6e9ed; --bg: #15191e; --muted: #a3adb8; --line: #39414b; --card: #1f252c; } }
 * { box-sizing: border-box; }
@@ -113,7 +128,8 @@ h1 { font-size: 1.6rem; margin: 0 0 4px; } h2 { font-size: 1.15rem; margin: 28px
 .chain.ok { border-color: ${KIND_COLOUR.installed}; background: color-mix(in srgb, ${KIND_COLOUR.installed} 12%, var(--bg)); }
 .chain.broken { border-color: ${KIND_COLOUR.refused}; background: color-mix(in srgb, ${KIND_COLOUR.refused} 14%, var(--bg)); }
 .cards { display: grid; grid-template-columns: repeat(auto-fit, minmax(120px, 1fr)); gap: 10px; }
-.card { background: var(--card); border-radius: 6px; padding: 10px 12px; }
+.card { background: var(--card); border-radius: 6px; padding: 10px 12px; border-top: 4px solid var(--line); color: inherit; text-decoration: none; }
+${KINDS.map((k) => `.card.k-${k} { border-top-color: ${KIND_COLOUR[k]}; }`).join("\n")}
 .card .num { font-size: 1.5rem; font-weight: 600; font-variant-numeric: tabular-nums; }
 svg.chart { display: block; height: auto; }
 svg text { fill: currentColor; font-size: 12px; } svg .label { font-size: 13px; }

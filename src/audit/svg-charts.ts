@@ -1,14 +1,24 @@
 import { escapeHtml as esc, shorten } from "./html.js";
-import { KINDS, type KindCounts } from "./report-data.js";
-import type { OutcomeKind } from "./types.js";
+import { KIND_LABEL, KINDS, type CountKind, type KindCounts } from "./report-data.js";
 
 /** Colours chosen to stay apart for the common colour-vision deficiencies; every chart also says it in text. */
-export const KIND_COLOUR: Readonly<Record<OutcomeKind, string>> = {
+export const KIND_COLOUR: Readonly<Record<CountKind, string>> = {
   installed: "#1b7837",
+  "already-satisfied": "#a6dba0",
   refused: "#b2182b",
+  invalid: "#762a83",
+  "rate-limited": "#de77ae",
   failed: "#e08214",
+  approval: "#bf812d",
+  gateway: "#2166ac",
+  check: "#92c5de",
   other: "#5e6b7a",
 };
+
+/** The kinds with at least one count among the bars: what a legend needs to name. */
+function usedKinds(all: KindCounts[]): CountKind[] {
+  return KINDS.filter((kind) => all.some((counts) => counts[kind] > 0));
+}
 
 /** A round axis maximum (1, 2, 5 × 10ⁿ) at or above the largest value. */
 function niceMax(value: number): number {
@@ -19,20 +29,27 @@ function niceMax(value: number): number {
 }
 
 function describeCounts(counts: KindCounts): string {
-  return KINDS.map((kind) => `${counts[kind]} ${kind}`).join(", ");
+  const kinds = KINDS.filter((kind) => counts[kind] > 0);
+  return kinds.length === 0 ? "none" : kinds.map((kind) => `${counts[kind]} ${KIND_LABEL[kind]}`).join(", ");
 }
 
 /** One bar of a stacked chart: its axis label and the count per kind. */
 export interface StackedBar {
   label: string;
+  /** the short text under the bar; the label when absent */
+  tick?: string;
+  /** a link the bar opens (the console's log filtered to this period); none in the static report */
+  href?: string;
   counts: KindCounts;
 }
 
 /** Stacked vertical bars, one per time bucket, segments per outcome kind; each bar has a title with its numbers. */
 export function stackedBarChart(bars: StackedBar[], opts: { id: string; title: string; desc: string }): string {
   const width = 960;
-  const height = 280;
-  const margin = { top: 16, right: 16, bottom: 56, left: 48 };
+  const kinds = usedKinds(bars.map((b) => b.counts));
+  const legendRows = Math.max(1, Math.ceil(kinds.length / 5));
+  const height = 262 + 18 * legendRows;
+  const margin = { top: 16, right: 16, bottom: 40 + legendRows * 18, left: 48 };
   const plotW = width - margin.left - margin.right;
   const plotH = height - margin.top - margin.bottom;
   const max = niceMax(Math.max(0, ...bars.map((b) => KINDS.reduce((n, k) => n + b.counts[k], 0))));
@@ -58,19 +75,20 @@ export function stackedBarChart(bars: StackedBar[], opts: { id: string; title: s
         const count = bar.counts[kind];
         if (count === 0) return "";
         const top = y(base + count);
-        const rect = `<rect class="seg ${kind}" x="${x.toFixed(1)}" y="${top.toFixed(1)}" width="${barW.toFixed(1)}" height="${(y(base) - top).toFixed(1)}" fill="${KIND_COLOUR[kind]}"/>`;
+        const rect = `<rect class="seg k-${kind}" x="${x.toFixed(1)}" y="${top.toFixed(1)}" width="${barW.toFixed(1)}" height="${(y(base) - top).toFixed(1)}" fill="${KIND_COLOUR[kind]}"/>`;
         base += count;
         return rect;
       }).join("");
       const label =
         i % labelEvery === 0
-          ? `<text class="tick" x="${(x + barW / 2).toFixed(1)}" y="${height - margin.bottom + 16}" text-anchor="middle">${esc(shorten(bar.label, 16))}</text>`
+          ? `<text class="tick" x="${(x + barW / 2).toFixed(1)}" y="${height - margin.bottom + 16}" text-anchor="middle">${esc(shorten(bar.tick ?? bar.label, 16))}</text>`
           : "";
-      return `<g class="bar" data-label="${esc(bar.label)}"><title>${esc(bar.label)}: ${describeCounts(bar.counts)}</title>${segments}${label}</g>`;
+      const mark = `<g class="bar" data-label="${esc(bar.label)}"><title>${esc(bar.label)}: ${describeCounts(bar.counts)}</title>${segments}${label}</g>`;
+      return bar.href === undefined ? mark : `<a href="${esc(bar.href)}">${mark}</a>`;
     })
     .join("");
 
-  return svg(opts, width, height, `${ticks}${barMarks}${legend(margin.left, height - 18)}`);
+  return svg(opts, width, height, `${ticks}${barMarks}${legend(kinds, margin.left, height - 18 * legendRows)}`);
 }
 
 /** One row of a ranked chart; with counts the bar is split by kind, else drawn in one colour. */
@@ -87,7 +105,8 @@ export function horizontalBarChart(bars: HorizontalBar[], opts: { id: string; ti
   const rowH = 26;
   const labelW = 320;
   const top = 8;
-  const legendH = opts.legend === true ? 28 : 0;
+  const kinds = usedKinds(bars.flatMap((b) => (b.counts === undefined ? [] : [b.counts])));
+  const legendH = opts.legend === true ? 10 + 18 * Math.max(1, Math.ceil(kinds.length / 5)) : 0;
   const height = top + Math.max(1, bars.length) * rowH + 8 + legendH;
   const plotW = width - labelW - 70;
   const max = Math.max(1, ...bars.map((b) => b.value));
@@ -104,7 +123,7 @@ export function horizontalBarChart(bars: HorizontalBar[], opts: { id: string; ti
         fill = KINDS.map((kind) => {
           if (counts[kind] === 0) return "";
           const segW = (counts[kind] / max) * plotW;
-          const rect = `<rect class="hseg ${kind}" x="${x.toFixed(1)}" y="${y + 4}" width="${segW.toFixed(1)}" height="${rowH - 8}" fill="${KIND_COLOUR[kind]}"/>`;
+          const rect = `<rect class="hseg k-${kind}" x="${x.toFixed(1)}" y="${y + 4}" width="${segW.toFixed(1)}" height="${rowH - 8}" fill="${KIND_COLOUR[kind]}"/>`;
           x += segW;
           return rect;
         }).join("");
@@ -119,14 +138,18 @@ export function horizontalBarChart(bars: HorizontalBar[], opts: { id: string; ti
     })
     .join("");
   const empty = bars.length === 0 ? `<text class="label" x="${width / 2}" y="${top + 18}" text-anchor="middle">none</text>` : "";
-  return svg(opts, width, height, rows + empty + (opts.legend === true ? legend(labelW, height - 10) : ""));
+  return svg(opts, width, height, rows + empty + (opts.legend === true ? legend(kinds, 16, height - legendH + 24) : ""));
 }
 
-function legend(x: number, y: number): string {
-  return `<g class="legend">${KINDS.map(
-    (kind, i) =>
-      `<rect x="${x + i * 130}" y="${y - 10}" width="12" height="12" fill="${KIND_COLOUR[kind]}"/><text class="tick" x="${x + i * 130 + 18}" y="${y}">${kind}</text>`,
-  ).join("")}</g>`;
+/** The kinds drawn, five to a row, each with its colour and its words. */
+function legend(kinds: readonly CountKind[], x: number, y: number): string {
+  return `<g class="legend">${kinds
+    .map((kind, i) => {
+      const left = x + (i % 5) * 180;
+      const top = y + Math.floor(i / 5) * 18;
+      return `<rect x="${left}" y="${top - 10}" width="12" height="12" fill="${KIND_COLOUR[kind]}"/><text class="tick" x="${left + 18}" y="${top}">${KIND_LABEL[kind]}</text>`;
+    })
+    .join("")}</g>`;
 }
 
 function svg(opts: { id: string; title: string; desc: string }, width: number, height: number, body: string): string {

@@ -210,6 +210,8 @@ export async function runAudit(argv: string[], io: CliIo, deps: AuditCommandDeps
           chain,
           title: values.title,
           scope: describeFilter(values),
+          // --since given: the time chart covers the range asked for, empty minutes and days included
+          ...(filter.since === undefined ? {} : { range: { from: new Date(filter.since), to: filter.until === undefined ? now() : new Date(filter.until) } }),
         });
         await writeFile(file, html, "utf8");
         const status = chain.ok ? "chain intact" : `chain BROKEN at ${chain.firstBad.id} (${chain.firstBad.problem})`;

@@ -2,6 +2,7 @@ import { allowlist, allowlistHelp } from "./allowlist.js";
 import { approvals, approvalsHelp } from "./approvals.js";
 import { audit, auditHelp } from "./audit.js";
 import { check, checkHelp } from "./check.js";
+import { webConsole, consoleHelp } from "./console.js";
 import {
   CliError,
   COMMON_OPTIONS_HELP,
@@ -37,6 +38,7 @@ const COMMANDS: Record<string, Command> = {
   allowlist: { run: allowlist, help: allowlistHelp, summary: "add|remove|show|lint|import: maintain allowlist files, comments kept" },
   audit: { run: audit, help: auditHelp, summary: "list|show|tail|export|verify|report the audit log" },
   approvals: { run: approvals, help: approvalsHelp, summary: "list|show|approve|deny installs waiting for a person" },
+  console: { run: webConsole, help: consoleHelp, summary: "a web console for auditors and approvers (--http HOST:PORT)" },
   sandbox: { run: sandbox, help: sandboxHelp, summary: "build-image: build the sandbox image" },
   grants: { run: grants, help: grantsHelp, summary: "new-token NAME | hash-token: bearer tokens for HTTP clients (stored hashed)" },
   upstream: { run: upstream, help: upstreamHelp, summary: "show | accept NAME|--all: the gateway upstream's pinned tool definitions and changes" },

@@ -5,6 +5,14 @@ import { TOOL_NAME, ToolPolicySchema } from "./policy-file-schema.js";
 export const GRANT_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
 
 /**
+ * What a grant's holder is: an agent (the MCP endpoint's tools), an auditor (the console, read only) or an
+ * approver (the console, and deciding queued installs there). Only auditors and approvers open the console.
+ */
+export const GRANT_ROLES = ["agent", "auditor", "approver"] as const;
+export const GrantRoleSchema = z.enum(GRANT_ROLES);
+export type GrantRole = z.infer<typeof GrantRoleSchema>;
+
+/**
  * One grant: what a caller holding its token may touch. Tokens are stored only as sha256 hex
  * (`printf %s TOKEN | sha256sum`), so pipgate.yaml holds nothing that opens the server.
  */
@@ -13,6 +21,9 @@ export const GrantSchema = z.strictObject({
     .union([z.literal("*"), z.array(z.string().min(1)).min(1, 'list at least one environment, or "*" for all')])
     .default("*")
     .describe('the environments this grant may see and install into; "*" for all'),
+  role: GrantRoleSchema.default("agent").describe(
+    "agent: calls the MCP tools; auditor: reads the web console (pipgate console); approver: reads it and approves or denies queued installs there",
+  ),
   token_sha256: z
     .string()
     .regex(/^[0-9a-f]{64}$/, "token_sha256 is the token's sha256 as 64 lower-case hex digits (printf %s TOKEN | sha256sum); never the token itself")

@@ -1,5 +1,5 @@
 import type { ToolPolicy } from "../config/policy-file-schema.js";
-import type { Grants } from "../config/grants-schema.js";
+import type { GrantRole, Grants } from "../config/grants-schema.js";
 import { grantForToken } from "./tokens.js";
 
 /** Who may see what: the one place that turns an identity into environments, limits and a token check. */
@@ -10,6 +10,8 @@ export interface GrantAccess {
   toolsFor(identity: string): Readonly<Record<string, ToolPolicy | undefined>> | undefined;
   /** The grant behind an HTTP bearer token. */
   grantForToken(token: string): string | undefined;
+  /** A grant's role; undefined for an identity that is no grant (the stdio identity included: the console needs a grant). */
+  roleFor(identity: string): GrantRole | undefined;
   /** Whether any grant can be reached over HTTP. */
   hasTokens: boolean;
 }
@@ -50,6 +52,7 @@ export function createGrantAccess(grants: Grants, stdioIdentity: string, environ
         return Object.hasOwn(grants, identity) ? grants[identity]?.limits : undefined;
       },
       grantForToken: (token) => grantForToken(grants, token),
+      roleFor: (identity) => (Object.hasOwn(grants, identity) ? (grants[identity]?.role ?? "agent") : undefined),
       hasTokens: seen.size > 0,
     },
   };

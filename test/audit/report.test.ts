@@ -52,15 +52,16 @@ function buildRecords(): AuditRecord[] {
 describe("report data", () => {
   it("groups reasons by kind, buckets by day with empty days kept, ranks packages and identities", () => {
     const records = buildRecords();
-    const data = summarise(records);
+    const data = summarise(records, { unit: "day" });
     expect(data.unit).toBe("day");
     expect(data.buckets.map((b) => b.label)).toEqual(["2024-05-01", "2024-05-02", "2024-05-03", "2024-05-04", "2024-05-05"]);
-    expect(data.buckets.map((b) => b.counts)).toEqual([
-      { installed: 2, refused: 2, failed: 0, other: 0 },
-      { installed: 0, refused: 0, failed: 0, other: 0 },
-      { installed: 0, refused: 3, failed: 0, other: 0 },
-      { installed: 0, refused: 1, failed: 1, other: 0 },
-      { installed: 1, refused: 0, failed: 0, other: 0 },
+    const nonZero = (counts: Record<string, number>) => Object.fromEntries(Object.entries(counts).filter(([, n]) => n > 0));
+    expect(data.buckets.map((b) => nonZero(b.counts))).toEqual([
+      { installed: 1, "already-satisfied": 1, refused: 2 },
+      {},
+      { refused: 1, invalid: 1, "rate-limited": 1 },
+      { refused: 1, failed: 1 },
+      { installed: 1 },
     ]);
     expect(data.reasons.map((r) => [r.kind, r.count])).toEqual([
       ["not on the allowlist", 2],
@@ -68,10 +69,23 @@ describe("report data", () => {
       ["not a requirement", 1],
       ["rate limit", 1],
     ]);
-    expect(data.packages[0]).toMatchObject({ name: "requests", total: 3, counts: { installed: 2, refused: 1 } });
+    expect(data.packages[0]).toMatchObject({ name: "requests", total: 3, counts: { installed: 2, "rate-limited": 1 } });
     expect(data.identities.map((i) => i.name)).toEqual(["agent-a", "agent-b", "agent-c", "mallory"]);
-    expect(data.totals).toMatchObject({ all: 10, installed: 3, refused: 6, failed: 1, other: 0, identities: 4, packages: 7 });
-    expect(summarise(records.slice(0, 4)).unit).toBe("hour");
+    expect(data.totals).toMatchObject({
+      all: 10,
+      installed: 2,
+      "already-satisfied": 1,
+      refused: 4,
+      invalid: 1,
+      "rate-limited": 1,
+      failed: 1,
+      other: 0,
+      identities: 4,
+      packages: 7,
+    });
+    // without a unit asked for, about four days get six-hour bars and three hours five-minute ones
+    expect(summarise(records).unit).toBe("6 hours");
+    expect(summarise(records.slice(0, 4)).unit).toBe("5 minutes");
     expect(reasonKind({ ...records[0]!, outcome: "expired" })).toBe("expired (no reason given)");
   });
 
@@ -131,9 +145,10 @@ describe.skipIf(mayskip)(`HTML report in headless Chromium${mayskip ? ` (skipped
 
   it("draws the charts and tables, shows hostile names as text, fetches nothing", async () => {
     const records = buildRecords();
-    const data = summarise(records);
+    const data = summarise(records, { unit: "day" });
     const { page, dialogs, external } = await open(
       renderHtmlReport(records, {
+        unit: "day",
         generatedAt: new Date("2024-05-06T00:00:00Z"),
         chain: { ok: true, count: records.length, head: records.at(-1)!.hash },
         scope: "--since 7d",
@@ -169,7 +184,7 @@ describe.skipIf(mayskip)(`HTML report in headless Chromium${mayskip ? ` (skipped
       const firstReason = await page.locator("svg#chart-reasons g.hbar rect").first().boundingBox();
       expect(firstReason?.width ?? 0).toBeGreaterThan(0);
       expect(await page.locator("#table-identities tbody tr").count()).toBe(4);
-      expect(await page.locator("#table-identities thead th").count()).toBe(8);
+      expect(await page.locator("#table-identities thead th").count()).toBe(14);
       expect(await page.locator("#table-time tbody tr").count()).toBe(5);
       expect(await page.locator("#totals .card").first().innerText()).toContain("10");
       await expect.poll(() => page.locator("#chain").innerText()).toContain("Chain verified");

@@ -34,6 +34,18 @@ describe("grants", () => {
     expect(built.access.hasTokens).toBe(false);
   });
 
+  it("gives every grant a role, agent unless it says auditor or approver, and refuses any other role", () => {
+    const grants = GrantsSchema.parse({ a: {}, audit: { role: "auditor" }, approve: { role: "approver" } });
+    const built = createGrantAccess(grants, "local", ["x"]);
+    if (!built.ok) throw new Error(built.issues.join("; "));
+    expect(built.access.roleFor("a")).toBe("agent");
+    expect(built.access.roleFor("audit")).toBe("auditor");
+    expect(built.access.roleFor("approve")).toBe("approver");
+    expect(built.access.roleFor("local")).toBeUndefined();
+    expect(built.access.roleFor("__proto__")).toBeUndefined();
+    expect(GrantsSchema.safeParse({ a: { role: "admin" } }).success).toBe(false);
+  });
+
   it("refuses grants naming unknown environments, shared tokens and plain-text tokens, each in one line", () => {
     const shared = hashToken("same");
     const built = createGrantAccess(GrantsSchema.parse({ a: { environments: ["nope"], token_sha256: shared }, b: { token_sha256: shared } }), "local", ["x"]);

@@ -48,7 +48,7 @@ describe("the policy file beyond pipgate's own tools", () => {
       { tool: "read_fiel", where: "tools.read_fiel", suggestion: "read_file" },
       { tool: "zzz", where: "tools.zzz" },
     ]);
-    expect(unknownPolicyTools(p, ["read_file"], { ci: { environments: "*", limits: { writ_file: { limits: [] } } } })).toContainEqual({
+    expect(unknownPolicyTools(p, ["read_file"], { ci: { environments: "*", role: "agent", limits: { writ_file: { limits: [] } } } })).toContainEqual({
       tool: "writ_file",
       where: "grants.ci.limits.writ_file",
     });
