@@ -2,6 +2,7 @@ import { normalizeSpecifier } from "../config/allowlist.js";
 import { isPrerelease } from "../policy/versions.js";
 import { normalizeName, versionSatisfies } from "../requirement/index.js";
 import { setPackage } from "./edit.js";
+import { checkChange } from "./validate.js";
 import { lockRequested, type LockedPin } from "./lock-file.js";
 import { denyEntries, entryComment, findPackage, lineAt, parseSource } from "./source.js";
 import { hasRequestedMark, pinComment, type SourcePin } from "./venv-pins.js";
@@ -74,7 +75,8 @@ export function planSync(text: string, pins: readonly SourcePin[]): SyncPlan {
     }
     const oldComment = existing === undefined ? "" : entryComment(parsed.source, existing);
     const comment = pinComment({ ...pin, requested: pin.requested || hasRequestedMark(oldComment) }, previous);
-    const result = setPackage(current, { name: existing?.name ?? pin.name, specifier: wanted, reason: comment });
+    const change = checkChange(existing?.name ?? pin.name, wanted, comment);
+    const result = change.ok ? setPackage(current, change.value) : change;
     if (!result.ok) {
       errors.push(`${pin.name} (${pin.origin}): ${result.error}`);
       continue;

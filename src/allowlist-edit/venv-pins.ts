@@ -1,6 +1,6 @@
 import type { EnvironmentState } from "../commit/interpreter.js";
 import { dependencyApplies, parseDependency, type Dependency } from "../requirement/dependency.js";
-import { normalizeName } from "../requirement/index.js";
+import { isValidVersion, normalizeName } from "../requirement/index.js";
 
 /** An exact pin taken from a venv or a lock file, with what a maintainer needs to know about where it came from. */
 export interface SourcePin {
@@ -53,7 +53,8 @@ export function pinsFromEnvironment(state: EnvironmentState, origin: string): So
   return state.installed
     .map((dist) => {
       const by = required.get(normalizeName(dist.name)) ?? [];
-      return { name: dist.name, operator: "==" as const, version: dist.version, requested: by.length === 0, origin, requiredBy: by };
+      const operator: SourcePin["operator"] = isValidVersion(dist.version) ? "==" : "===";
+      return { name: dist.name, operator, version: dist.version, requested: by.length === 0, origin, requiredBy: by };
     })
     .sort((a, b) => normalizeName(a.name).localeCompare(normalizeName(b.name)));
 }
@@ -79,6 +80,7 @@ export function pinComment(pin: SourcePin, previous?: string): string {
     parts.push(`required by ${shown}${pin.requiredBy.length > 3 ? ` and ${pin.requiredBy.length - 3} more` : ""}`);
   }
   if (previous !== undefined) parts.push(`was ${previous}`);
-  const text = parts.join("; ");
+  // eslint-disable-next-line no-control-regex
+  const text = parts.join("; ").replace(/[\s\u0000-\u001f\u007f]+/g, " ");
   return text.length > 200 ? `${text.slice(0, 197)}...` : text;
 }
