@@ -66,6 +66,7 @@ export const INTEGRATION_TESTS = [
   "test/server/structured-refusals.test.ts", // local index server, venvs
   "test/bench/corpus-install.test.ts", // builds the requests corpus set, installs it through pipgate
   "test/allowlist/import.test.ts", // pip install, pip freeze
+  "test/cli/init.test.ts", // a real venv, pip, doctor (Docker), serve over stdio
   "test/approvals/approvals.test.ts",
   "test/audit/install-paths.test.ts",
   "test/audit/report.test.ts", // headless Chromium
