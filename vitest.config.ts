@@ -12,6 +12,7 @@ export const UNIT_TESTS = [
   "test/allowlist/property.test.ts",
   "test/allowlist/lock-file.test.ts",
   "test/allowlist/sync.test.ts",
+  "test/allowlist/lint-unused.test.ts",
   "test/cli/init-files.test.ts",
   "test/approvals/screen.test.ts",
   "test/audit/cli.test.ts",
