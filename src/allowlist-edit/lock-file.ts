@@ -1,6 +1,7 @@
 import { parseMarker } from "../requirement/marker.js";
 import { isValidName, isValidVersion, normalizeName } from "../requirement/index.js";
 import type { LineNote } from "./requirements-file.js";
+import { ARBITRARY_VERSION } from "./venv-pins.js";
 
 /**
  * Bounds on a lock file: it is a file from outside (a teammate's commit, a generator's output), so its
@@ -187,7 +188,7 @@ function parseLine(content: string): { ok: true; value: ParsedLine } | { ok: fal
   }
   const operator = pin[1] === "===" ? "===" : "==";
   const version = pin[2];
-  if (operator === "===" && !/^[A-Za-z0-9](?:[A-Za-z0-9._+!-]*[A-Za-z0-9])?$/.test(version)) {
+  if (operator === "===" && !ARBITRARY_VERSION.test(version)) {
     return { ok: false, error: `${JSON.stringify(clip(version))} is not a version (letters, digits and . _ + ! - only)` };
   }
   if (operator === "==" && (version.includes("*") || !isValidVersion(version))) {

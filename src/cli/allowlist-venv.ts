@@ -49,7 +49,9 @@ export async function syncAllowlist(argv: string[], io: CliIo, ops: AllowlistFil
     const python = resolve(fromVenv);
     const state = await inspectEnvironment(python);
     if (!state.ok) throw new CliError(state.error, EXIT.failure);
-    pins = pinsFromEnvironment(state.value, python);
+    const found = pinsFromEnvironment(state.value, python);
+    for (const skipped of found.skipped) io.stderr(`warning: ${python} has ${skipped}, which an allowlist cannot pin; skipped\n`);
+    pins = found.pins;
     source = { kind: "venv", path: python };
   } else {
     const file = fromLock ?? "";

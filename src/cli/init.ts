@@ -67,7 +67,9 @@ export const init: Subcommand = async (argv, io) => {
     venv = venvPython(fromVenv);
     const state = await inspectEnvironment(venv);
     if (!state.ok) throw new CliError(`--from-venv: ${state.error}`, EXIT.failure);
-    pins = pinsFromEnvironment(state.value, venv);
+    const found = pinsFromEnvironment(state.value, venv);
+    for (const skipped of found.skipped) io.stderr(`warning: ${venv} has ${skipped}, which an allowlist cannot pin; skipped\n`);
+    pins = found.pins;
   }
   const upstream = command !== undefined ? { command } : values["upstream-url"] !== undefined ? { url: values["upstream-url"] } : undefined;
   const plan: InitPlan = {

@@ -133,13 +133,37 @@ describe("pins from a venv", () => {
   };
 
   it("marks what nothing installed requires as requested, the rest with who requires it; markers evaluated, extras not counted", () => {
-    expect(pinsFromEnvironment(state, "/v/bin/python").map((p) => [p.name, p.version, p.requested, p.requiredBy])).toEqual([
+    expect(pinsFromEnvironment(state, "/v/bin/python").pins.map((p) => [p.name, p.version, p.requested, p.requiredBy])).toEqual([
       ["colorama", "0.4.6", true, []],
       ["idna", "3.7", false, ["requests"]],
       ["pywin-helper", "1.0", true, []],
       ["requests", "2.32.3", true, []],
       ["urllib3", "2.2.1", false, ["requests"]],
     ]);
+  });
+
+  it("does not mark the venv's own pip and setuptools requested, and skips what an allowlist cannot hold", () => {
+    const found = pinsFromEnvironment(
+      {
+        markers: MARKERS,
+        installed: [
+          { name: "pip", version: "23.2.1", requires: [] },
+          { name: "setuptools", version: "65.5.0", requires: [] },
+          { name: "bad name", version: "1.0", requires: [] },
+          { name: "odd", version: "1.0 beta", requires: [] },
+          { name: "legacy", version: "1.0-odd", requires: [] },
+        ],
+      },
+      "/v/bin/python",
+    );
+    expect(found.pins.map((p) => [p.name, p.operator, p.version, p.requested])).toEqual([
+      ["legacy", "===", "1.0-odd", true],
+      ["pip", "==", "23.2.1", false],
+      ["setuptools", "==", "65.5.0", false],
+    ]);
+    expect(found.skipped).toEqual(['"bad name" "1.0"', '"odd" "1.0 beta"']);
+    const plan = planSync("", found.pins);
+    expect(plan.ok && plan.text).toContain('pip: "==23.2.1"  # from /v/bin/python; installed with the venv\n');
   });
 
   it("counts extras' requirements for lint, which must not call a name unused that an extra needs", () => {
