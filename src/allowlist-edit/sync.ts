@@ -1,6 +1,7 @@
 import { normalizeSpecifier } from "../config/allowlist.js";
 import { isPrerelease } from "../policy/versions.js";
 import { normalizeName, versionSatisfies } from "../requirement/index.js";
+import { bulkEdit, type BulkChange } from "./bulk-edit.js";
 import { setPackage } from "./edit.js";
 import { checkChange } from "./validate.js";
 import { lockRequested, type LockedPin } from "./lock-file.js";
@@ -52,40 +53,68 @@ export function planSync(text: string, pins: readonly SourcePin[]): SyncPlan {
     );
   }
   if (errors.length > 0) return { ok: false, errors };
-  let current = text;
+
+  // Every decision is taken against the file as it is: the source names each project once.
   const changes: SyncChange[] = [];
+  const edits: BulkChange[] = [];
+  const seen = new Set<string>();
   for (const pin of pins) {
-    const parsed = parseSource(current);
-    if (!parsed.ok)
-      return {
-        ok: false,
-        errors: [`the allowlist is not valid YAML (line ${parsed.errors[0]?.line ?? "?"}: ${parsed.errors[0]?.message ?? ""}); fix it first`],
-      };
+    const key = normalizeName(pin.name);
+    if (seen.has(key)) {
+      errors.push(`${pin.name} (${pin.origin}): the source names this project twice`);
+      continue;
+    }
+    seen.add(key);
     const wanted = `${pin.operator}${pin.version}`;
-    const existing = findPackage(parsed.source, pin.name);
+    const existing = findPackage(original.source, pin.name);
     const previous = existing === undefined ? undefined : specText(existing.value);
+    const name = existing?.name ?? pin.name;
     if (previous !== undefined && normalizeSpecifier(previous) === wanted) {
-      changes.push({ name: existing?.name ?? pin.name, action: "unchanged", previous, specifier: previous, comment: null });
+      changes.push({ name, action: "unchanged", previous, specifier: previous, comment: null });
       continue;
     }
     const admits = pin.operator === "==" && !isPrerelease(pin.version) && versionSatisfies(pin.version, normalizeSpecifier(previous ?? ""));
     if (previous !== undefined && !isExact(previous) && admits) {
-      changes.push({ name: existing?.name ?? pin.name, action: "kept", previous, specifier: previous, comment: null });
+      changes.push({ name, action: "kept", previous, specifier: previous, comment: null });
       continue;
     }
-    const oldComment = existing === undefined ? "" : entryComment(parsed.source, existing);
+    const oldComment = existing === undefined ? "" : entryComment(original.source, existing);
     const comment = pinComment({ ...pin, requested: pin.requested || hasRequestedMark(oldComment) }, previous);
-    const change = checkChange(existing?.name ?? pin.name, wanted, comment);
-    const result = change.ok ? setPackage(current, change.value) : change;
-    if (!result.ok) {
-      errors.push(`${pin.name} (${pin.origin}): ${result.error}`);
+    const change = checkChange(name, wanted, comment);
+    if (!change.ok) {
+      errors.push(`${pin.name} (${pin.origin}): ${change.error}`);
       continue;
     }
-    current = result.text;
-    changes.push({ name: result.name, action: existing === undefined ? "added" : "updated", previous: previous ?? null, specifier: wanted, comment });
+    edits.push({ change: change.value, entry: existing });
+    changes.push({
+      name,
+      action: existing === undefined ? "added" : "updated",
+      previous: previous ?? null,
+      specifier: wanted,
+      comment: change.value.reason ?? null,
+    });
   }
   if (errors.length > 0) return { ok: false, errors };
-  return { ok: true, text: current, changes };
+  if (edits.length === 0) return { ok: true, text, changes };
+
+  // One pass when the layout allows it; else edit.ts one pin at a time (it handles every layout).
+  const bulk = bulkEdit(original.source, edits);
+  if (bulk !== undefined) return { ok: true, text: bulk, changes };
+  // A file with no entries yet: the first one through edit.ts gives the block the rest can join.
+  const [head, ...rest] = edits;
+  if (head !== undefined && head.entry === undefined && rest.every((edit) => edit.entry === undefined)) {
+    const started = setPackage(text, head.change);
+    const reparsed = started.ok ? parseSource(started.text) : undefined;
+    const joined = reparsed?.ok === true ? bulkEdit(reparsed.source, rest) : undefined;
+    if (joined !== undefined) return { ok: true, text: joined, changes };
+  }
+  let current = text;
+  for (const { change } of edits) {
+    const result = setPackage(current, change);
+    if (!result.ok) errors.push(`${change.name}: ${result.error}`);
+    else current = result.text;
+  }
+  return errors.length > 0 ? { ok: false, errors } : { ok: true, text: current, changes };
 }
 
 /** A lock file's pins as sync's source: the origin names the file and line, pip-compile's `# via` says who asked. */

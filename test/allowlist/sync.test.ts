@@ -1,5 +1,8 @@
 import { parse } from "yaml";
 import { describe, expect, it } from "vitest";
+import { bulkEdit } from "../../src/allowlist-edit/bulk-edit.js";
+import { setPackage } from "../../src/allowlist-edit/edit.js";
+import { findPackage, parseSource } from "../../src/allowlist-edit/source.js";
 import { parseLockFile } from "../../src/allowlist-edit/lock-file.js";
 import { formatSync, pinsFromLock, planSync } from "../../src/allowlist-edit/sync.js";
 import { hasRequestedMark, pinsFromEnvironment, requiredBy, type SourcePin } from "../../src/allowlist-edit/venv-pins.js";
@@ -80,6 +83,41 @@ describe("planSync", () => {
     if (plan.ok) return;
     expect(plan.errors).toHaveLength(1);
     expect(plan.errors[0]).toMatch(/^Evil_Pkg \(lock\.txt:7\) is on the deny list \(line 15\) as "evil-pkg"/);
+  });
+
+  it("edits in one pass exactly as one edit.ts splice per pin would, on sorted, unsorted and empty files", () => {
+    const UNSORTED = 'packages:\n  zlib: "*"\n  # odd ones\n  alpha: "==1"   # first\n  mid: ">=2"\n';
+    let seed = 7;
+    const random = () => {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31;
+      return seed / 2 ** 31;
+    };
+    const names = ["requests", "numpy", "Foo-Bar", "zope.interface", "aaa", "mmm", "zzz", "alpha", "zlib", "mid", "b_c", "Numpy2"];
+    for (let round = 0; round < 60; round += 1) {
+      const text = [COMMENTED, UNSORTED, "", "packages: {}\n"][round % 4] ?? "";
+      const chosen = names.filter(() => random() < 0.5);
+      const pins = chosen.map((name) => pin(name, `${1 + Math.floor(random() * 3)}.0`));
+      const plan = planSync(text, pins);
+      if (!plan.ok) throw new Error(plan.errors.join("\n"));
+      let sequential = text;
+      for (const change of plan.changes) {
+        if (change.action !== "added" && change.action !== "updated") continue;
+        const edited = setPackage(sequential, { name: change.name, specifier: change.specifier, reason: change.comment ?? undefined });
+        if (!edited.ok) throw new Error(edited.error);
+        sequential = edited.text;
+      }
+      expect(plan.text, `round ${round}: ${chosen.join(" ")}`).toBe(sequential);
+    }
+    // and the one pass is what ran, not the fallback
+    const source = parseSource(COMMENTED);
+    if (!source.ok) throw new Error("COMMENTED parses");
+    const entry = findPackage(source.source, "numpy");
+    const bulk = bulkEdit(source.source, [
+      { change: { name: "numpy", specifier: "==2.0", reason: "x" }, entry },
+      { change: { name: "mmm", specifier: "==1.0", reason: "y" }, entry: undefined },
+    ]);
+    expect(bulk).toContain('  numpy:   "==2.0"  # x\n');
+    expect(bulk).toContain('  mmm: "==1.0"  # y\n');
   });
 
   it("starts an allowlist from nothing", () => {
