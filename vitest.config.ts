@@ -10,6 +10,10 @@ export const UNIT_TESTS = [
   "test/allowlist/edit.test.ts",
   "test/allowlist/lint.test.ts",
   "test/allowlist/property.test.ts",
+  "test/allowlist/lock-file.test.ts",
+  "test/allowlist/sync.test.ts",
+  "test/allowlist/lint-unused.test.ts",
+  "test/cli/init-files.test.ts",
   "test/approvals/screen.test.ts",
   "test/approvals/set-differences.test.ts",
   "test/audit/cli.test.ts",
@@ -68,6 +72,7 @@ export const INTEGRATION_TESTS = [
   "test/server/structured-refusals.test.ts", // local index server, venvs
   "test/bench/corpus-install.test.ts", // builds the requests corpus set, installs it through pipgate
   "test/allowlist/import.test.ts", // pip install, pip freeze
+  "test/cli/init.test.ts", // a real venv, pip, doctor (Docker), serve over stdio
   "test/approvals/approvals.test.ts",
   "test/approvals/resolved-set.test.ts", // real sandbox, local index: sets queued, approved, changed
   "test/approvals/shadow.test.ts", // real sandbox, local index: shadow mode per environment and grant

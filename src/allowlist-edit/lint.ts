@@ -6,7 +6,9 @@ import { knownKeyHint } from "../config/issues.js";
 import type { IndexClient } from "../index/types.js";
 import { isExpired } from "../policy/exemptions.js";
 import { isValidName, normalizeName } from "../requirement/index.js";
-import { denyEntries, lineAt, packageEntries, parseSource, topPair, type AllowlistSource } from "./source.js";
+import type { EnvironmentState } from "../commit/interpreter.js";
+import { denyEntries, entryComment, lineAt, packageEntries, parseSource, topPair, type AllowlistSource } from "./source.js";
+import { hasRequestedMark, REQUESTED_MARK, requiredBy } from "./venv-pins.js";
 
 /** Every kind of finding, so scripts can filter lint output by the word after the line number. */
 export const LINT_KINDS = [
@@ -20,8 +22,12 @@ export const LINT_KINDS = [
   "expired",
   "unknown-project",
   "index-unreachable",
+  "unused",
 ] as const;
 export type LintKind = (typeof LINT_KINDS)[number];
+
+/** Kinds that are advice, not errors: printed like the others, but `lint` still exits 0 for them. */
+export const LINT_WARNINGS: readonly LintKind[] = ["unused"];
 
 /** One problem in an allowlist file, with the line to look at when the file can say. */
 export interface LintFinding {
@@ -125,6 +131,36 @@ export async function lintOnline(text: string, index: IndexClient): Promise<Lint
     if (project.error.kind === "not-found")
       findings.push({ kind: "unknown-project", line, message: `packages.${entry.name}: the index does not know this project` });
     else findings.push({ kind: "index-unreachable", line, message: `packages.${entry.name}: could not ask the index: ${project.error.message}` });
+  }
+  return findings;
+}
+
+/**
+ * `lint --unused`: entries nothing needs any more. An entry is unused when, in the environment's venv,
+ * the project is not installed, no installed distribution requires it (for any extra, since pip does
+ * not record which extras were asked for), and its own comment does not carry the word "requested"
+ * (the mark init, sync and maintainers put on what someone asked for, installed yet or not). The
+ * maintainer acts on each: remove the entry, or mark it requested. Left alone, such entries widen the
+ * allowlist for nobody's benefit.
+ */
+export function lintUnused(text: string, state: EnvironmentState, venv: string): LintFinding[] {
+  const parsed = parseSource(text);
+  if (!parsed.ok) return [];
+  const source = parsed.source;
+  const installed = new Set(state.installed.map((dist) => normalizeName(dist.name)));
+  const required = requiredBy(state, { withExtras: true });
+  const findings: LintFinding[] = [];
+  for (const entry of packageEntries(source)) {
+    if (!isValidName(entry.name)) continue;
+    const key = normalizeName(entry.name);
+    if (installed.has(key) || required.has(key) || hasRequestedMark(entryComment(source, entry))) continue;
+    findings.push({
+      kind: "unused",
+      line: lineAt(source, entry.start),
+      message:
+        `packages.${entry.name}: not installed in ${venv}, required by nothing installed there, and not marked "# ${REQUESTED_MARK}"; ` +
+        `remove it (pipgate allowlist remove ${entry.name}) or add "${REQUESTED_MARK}" to its comment if agents should be able to install it`,
+    });
   }
   return findings;
 }

@@ -3,7 +3,7 @@ import { resolve } from "node:path";
 import { parse as parseYaml } from "yaml";
 import { writeAtomically } from "../allowlist-edit/atomic-write.js";
 import { removePackage, setPackage, type EditResult } from "../allowlist-edit/edit.js";
-import { lintAllowlist, lintOnline, type LintFinding } from "../allowlist-edit/lint.js";
+import { LINT_WARNINGS, lintAllowlist, lintOnline, type LintFinding } from "../allowlist-edit/lint.js";
 import { parseRequirementsFile, pinSpecifier, PIN_STYLES, PinStyleSchema } from "../allowlist-edit/requirements-file.js";
 import { formatView, viewAllowlist } from "../allowlist-edit/show.js";
 import { parseSource } from "../allowlist-edit/source.js";
@@ -13,6 +13,7 @@ import { errorMessage } from "../errors.js";
 import { indexFromConfig } from "../index/from-config.js";
 import type { IndexClient } from "../index/types.js";
 import { addWithDeps } from "./allowlist-with-deps.js";
+import { lintPython, syncAllowlist, SYNC_USAGE, unusedFindings } from "./allowlist-venv.js";
 import { CliError, EXIT, parseCli, requireConfig, type CliContext, type CliIo, type CommandHelp, type Subcommand } from "./common.js";
 
 const USAGE = `usage: pipgate allowlist <command> [--env ENV | --file FILE] [--config FILE]
@@ -27,11 +28,17 @@ commands:
                                   unless the whole set then passes policy; --json for a structured answer
   remove NAME                     stop allowing NAME
   show [--json]                   entries with their comments, the deny list and the rules
-  lint [--online]                 one line per problem, with its line number; exit 1 when there are any;
-                                  --online also asks the index whether each project exists
+  lint [--online] [--unused [--venv PY]]
+                                  one line per problem, with its line number; exit 1 when there are any;
+                                  --online also asks the index whether each project exists; --unused warns
+                                  (exit stays 0) about entries the environment's venv (or PY) neither has
+                                  installed nor requires, and whose comment does not say "requested"
   import FILE [--pin STYLE]       add every requirement of a requirements file or pip freeze output;
                                   STYLE: exact (==1.2.3, the default), compatible (>=1.2.3,<2; for 0.x
                                   releases >=0.4.1,<0.5) or any ("*")
+  sync --from-venv PY | --from-lock FILE [--dry-run] [--json]
+                                  make the pins match a venv or a lock file (pip-compile, pip freeze):
+                                  adds and updates, each change commented; prints every pin's change
 
 The file is the --env environment's allowlist in pipgate.yaml ("default" when --env is absent), or --file.
 Edits keep every other byte of the file and replace it atomically, so a running server never reads half a file.
@@ -43,12 +50,19 @@ const TARGET_USAGE = "[--env ENV | --file FILE] [--config FILE]";
 const ADD_USAGE = `usage: pipgate allowlist add NAME SPEC [--reason TEXT] [--with-deps [--ranges] [--json]] ${TARGET_USAGE}\n  SPEC is a PEP 440 specifier set (">=2.31,<3") or "*" for any version\n  --with-deps resolves NAME's tree in the sandbox of --env and adds what it needs (pins, or --ranges)`;
 const REMOVE_USAGE = `usage: pipgate allowlist remove NAME ${TARGET_USAGE}`;
 const SHOW_USAGE = `usage: pipgate allowlist show [--json] ${TARGET_USAGE}`;
-const LINT_USAGE = `usage: pipgate allowlist lint [--online] ${TARGET_USAGE}`;
+const LINT_USAGE = `usage: pipgate allowlist lint [--online] [--unused [--venv PY]] ${TARGET_USAGE}`;
 const IMPORT_USAGE = `usage: pipgate allowlist import FILE [--pin exact|compatible|any] ${TARGET_USAGE}`;
 
 export const allowlistHelp: CommandHelp = {
   usage: USAGE,
-  actions: { add: `${ADD_USAGE}\n`, remove: `${REMOVE_USAGE}\n`, show: `${SHOW_USAGE}\n`, lint: `${LINT_USAGE}\n`, import: `${IMPORT_USAGE}\n` },
+  actions: {
+    add: `${ADD_USAGE}\n`,
+    remove: `${REMOVE_USAGE}\n`,
+    show: `${SHOW_USAGE}\n`,
+    lint: `${LINT_USAGE}\n`,
+    import: `${IMPORT_USAGE}\n`,
+    sync: `${SYNC_USAGE}\n`,
+  },
 };
 
 /** What the command runs against; tests inject a clock (for expiry) and an index client. */
@@ -81,6 +95,8 @@ export async function runAllowlist(argv: string[], io: CliIo, deps: AllowlistCom
       return lint(rest, io, deps);
     case "import":
       return importFile(rest, io);
+    case "sync":
+      return syncAllowlist(rest, io, { targetFile, readText, commit });
     default:
       throw new CliError(`unknown allowlist command ${JSON.stringify(command)}\n\n${USAGE}`);
   }
@@ -222,19 +238,31 @@ async function show(argv: string[], io: CliIo): Promise<number> {
 }
 
 async function lint(argv: string[], io: CliIo, deps: AllowlistCommandDeps): Promise<number> {
-  const { values, positionals } = parseCli(argv, { ...TARGET, online: { type: "boolean", default: false } });
+  const { values, positionals } = parseCli(argv, {
+    ...TARGET,
+    online: { type: "boolean", default: false },
+    unused: { type: "boolean", default: false },
+    venv: { type: "string" },
+  });
   if (positionals.length > 0) throw new CliError(LINT_USAGE);
+  if (values.venv !== undefined && !values.unused) throw new CliError(`--venv goes with --unused\n${LINT_USAGE}`);
   const path = targetFile(values);
   const text = readText(path);
   const findings: LintFinding[] = lintAllowlist(text, { now: (deps.now ?? (() => new Date()))() });
   if (values.online && !findings.some((finding) => finding.kind === "yaml")) {
     findings.push(...(await lintOnline(text, deps.index ?? (await onlineIndex(values.config)))));
-    findings.sort((a, b) => (a.line ?? 0) - (b.line ?? 0));
   }
+  if (values.unused && !findings.some((finding) => finding.kind === "yaml")) findings.push(...(await unusedFindings(text, lintPython(values))));
+  findings.sort((a, b) => (a.line ?? 0) - (b.line ?? 0));
   for (const finding of findings) io.stdout(`${path}:${finding.line ?? "?"}: ${finding.kind}: ${finding.message}\n`);
-  if (findings.length > 0) {
-    io.stderr(`${findings.length} problem(s) in ${path}\n`);
+  const problems = findings.filter((finding) => !LINT_WARNINGS.includes(finding.kind)).length;
+  if (problems > 0) {
+    io.stderr(`${problems} problem(s) in ${path}\n`);
     return EXIT.failure;
+  }
+  if (findings.length > 0) {
+    io.stderr(`${findings.length} warning(s) in ${path}\n`);
+    return EXIT.ok;
   }
   io.stdout(`${path}: no problems found${values.online ? " (every project is known to the index)" : ""}\n`);
   return EXIT.ok;

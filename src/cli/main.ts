@@ -16,6 +16,7 @@ import {
 } from "./common.js";
 import { doctor, doctorHelp } from "./doctor.js";
 import { grants, grantsHelp } from "./grants.js";
+import { init, initHelp } from "./init.js";
 import { install, installHelp } from "./install.js";
 import { sandbox, sandboxHelp } from "./sandbox.js";
 import { serve, serveHelp } from "./serve.js";
@@ -35,7 +36,7 @@ const COMMANDS: Record<string, Command> = {
     help: installHelp,
     summary: "install ENV REQUIREMENT through the whole pipeline, as a local operator (no grants, limits or approvals)",
   },
-  allowlist: { run: allowlist, help: allowlistHelp, summary: "add|remove|show|lint|import: maintain allowlist files, comments kept" },
+  allowlist: { run: allowlist, help: allowlistHelp, summary: "add|remove|show|lint|import|sync: maintain allowlist files, comments kept" },
   audit: { run: audit, help: auditHelp, summary: "list|show|tail|export|verify|report the audit log" },
   approvals: { run: approvals, help: approvalsHelp, summary: "list|show|approve|deny installs waiting for a person" },
   console: { run: webConsole, help: consoleHelp, summary: "a web console for auditors and approvers (--http HOST:PORT)" },
@@ -43,6 +44,7 @@ const COMMANDS: Record<string, Command> = {
   grants: { run: grants, help: grantsHelp, summary: "new-token NAME | hash-token: bearer tokens for HTTP clients (stored hashed)" },
   upstream: { run: upstream, help: upstreamHelp, summary: "show | accept NAME|--all: the gateway upstream's pinned tool definitions and changes" },
   doctor: { run: doctor, help: doctorHelp, summary: "check the engine, image, environments, index, state and audit chain" },
+  init: { run: init, help: initHelp, summary: "write a commented pipgate.yaml, policy and allowlist (--from-venv PY: pins what it has)" },
 };
 
 /** The command names, for tests that run every one of them. */

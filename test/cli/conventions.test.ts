@@ -9,10 +9,11 @@ const INVOCATIONS: string[][] = COMMAND_NAMES.flatMap((name) => [[name], ...comm
 describe("CLI conventions", () => {
   it("knows the commands and actions the issue names", () => {
     expect(COMMAND_NAMES).toEqual(
-      expect.arrayContaining(["serve", "check", "install", "allowlist", "audit", "approvals", "sandbox", "grants", "upstream", "doctor"]),
+      expect.arrayContaining(["serve", "check", "install", "allowlist", "audit", "approvals", "sandbox", "grants", "upstream", "doctor", "init"]),
     );
     expect(commandActions("audit")).toEqual(expect.arrayContaining(["list", "show", "export", "verify", "tail", "report"]));
     expect(commandActions("approvals")).toEqual(["list", "show", "approve", "deny"]);
+    expect(commandActions("allowlist")).toEqual(expect.arrayContaining(["add", "remove", "show", "lint", "import", "sync"]));
     expect(INVOCATIONS.length).toBeGreaterThan(25);
   });
 
