@@ -37,6 +37,8 @@ export const UNIT_TESTS = [
   "test/index/client.test.ts",
   "test/index/proxy-build-tools.test.ts",
   "test/lint/layering.test.ts",
+  "test/osv/load.test.ts",
+  "test/osv/ranges.test.ts",
   "test/policy/allowlist.test.ts",
   "test/policy/decide.test.ts",
   "test/policy/license.test.ts",

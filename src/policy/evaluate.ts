@@ -1,6 +1,7 @@
 import type { Allowlist } from "../config/allowlist.js";
 import type { IndexFailure, IndexFile, ProjectInfo, ReleaseInfo } from "../index/types.js";
 import type { Requirement } from "../requirement/types.js";
+import type { OsvView } from "./malware.js";
 import { evaluateVersion, type VersionVerdict } from "./release-rules.js";
 import { createNameIndex, type NameIndex } from "./typosquat.js";
 import type { Decision, RuleName, RuleResult } from "./types.js";
@@ -24,12 +25,14 @@ export interface EvaluateInput {
   popularNames: PopularNamesInput;
   /** for messages: which index was asked */
   indexUrl?: string | undefined;
+  /** the offline OSV database (rules.osv), when configured */
+  osv?: OsvView | undefined;
 }
 
 /** How many matching releases are examined, newest first, before giving up. */
 export const MAX_CANDIDATES = 20;
 
-const METADATA_RULES: readonly RuleName[] = ["exists", "yanked", "release-age", "requires-python", "vulnerabilities", "license", "wheels-only"];
+const METADATA_RULES: readonly RuleName[] = ["exists", "malware", "yanked", "release-age", "requires-python", "vulnerabilities", "license", "wheels-only"];
 
 /** The versions a requirement may resolve to under an allowlist, newest first, and why the list may be empty. */
 export function candidateVersions(
@@ -174,6 +177,7 @@ export function evaluate(input: EvaluateInput): Decision {
       allowlist,
       pythonVersion: input.pythonVersion,
       now: input.now,
+      osv: input.osv,
     });
     if (verdict.passed) {
       return {

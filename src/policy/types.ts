@@ -6,6 +6,7 @@ export const RULE_NAMES = [
   "allowlist",
   "typosquat",
   "exists",
+  "malware",
   "yanked",
   "release-age",
   "requires-python",
