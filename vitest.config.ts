@@ -39,6 +39,8 @@ export const UNIT_TESTS = [
   "test/lint/layering.test.ts",
   "test/osv/load.test.ts",
   "test/osv/ranges.test.ts",
+  "test/osv/config.test.ts",
+  "test/osv/decide.test.ts",
   "test/policy/allowlist.test.ts",
   "test/policy/decide.test.ts",
   "test/policy/license.test.ts",
@@ -61,6 +63,7 @@ export const UNIT_TESTS = [
 ];
 
 export const INTEGRATION_TESTS = [
+  "test/osv/serve.test.ts", // a real pipgate serve over stdio with rules.osv, local index, venvs
   "test/package/pack.test.ts", // npm pack, npm install from the registry (better-sqlite3 compiles)
   "test/server/structured-refusals.test.ts", // local index server, venvs
   "test/bench/corpus-install.test.ts", // builds the requests corpus set, installs it through pipgate

@@ -7,6 +7,7 @@ import { loadPopularNames } from "../policy/popular-names.js";
 import { decisionToJson } from "../policy/types.js";
 import { parseRequirement } from "../requirement/index.js";
 import { openStateDb } from "../state/db.js";
+import { osvStatus } from "../osv/status.js";
 import { CliError, EXIT, parseCli, requireConfig, type CommandHelp, type Subcommand } from "./common.js";
 
 const USAGE = "usage: pipgate check ENV REQUIREMENT [--json] [--config FILE]";
@@ -40,10 +41,11 @@ export const check: Subcommand = async (argv, io) => {
     const configured = await indexFromConfig(config, { db, python: env.python });
     if (!configured.ok) throw new CliError(configured.error, EXIT.failure);
     const { index } = configured.value;
+    const osv = config.osv === undefined ? undefined : (await osvStatus(config.osv, new Date())).view;
     const decision = await decide(
       parsed.requirement,
       { allowlist: allowlist.allowlist, pythonVersion: version.value },
-      { index, now: () => new Date(), popularNames: loadPopularNames() },
+      { index, now: () => new Date(), popularNames: loadPopularNames(), ...(osv === undefined ? {} : { osv: () => osv }) },
     );
     io.stdout(values.json ? `${JSON.stringify(decisionToJson(decision), null, 2)}\n` : formatDecision(decision));
     return decision.allowed ? EXIT.ok : EXIT.denied;
