@@ -34,6 +34,7 @@ export const UNIT_TESTS = [
   "test/grants/cli.test.ts",
   "test/cli/conventions.test.ts",
   "test/verify/build-requires.test.ts",
+  "test/verify/content-signals.test.ts",
   "test/index/client.test.ts",
   "test/index/proxy-build-tools.test.ts",
   "test/lint/layering.test.ts",

@@ -4,7 +4,7 @@ import type { AuditInput, AuditRecord } from "../audit/types.js";
 import { inspectEnvironment } from "../commit/interpreter.js";
 import { REFUSING_STAGES } from "../commit/request.js";
 import { errorMessage } from "../errors.js";
-import { decide, type Decision } from "../policy/index.js";
+import { decide, withContentRule, type Decision } from "../policy/index.js";
 import { eq as sameVersion } from "@renovatebot/pep440";
 import { formatRequirement, versionSatisfies, type RefusalKind } from "../requirement/index.js";
 import { rawEnvironment, validateInstallArguments, type ArgumentContext, type InstallArguments } from "../validate/tool-arguments.js";
@@ -363,10 +363,13 @@ async function pipeline(
     if (!resolved.ok) return failure(resolved.status, resolved.message, decision, { audit: { sandbox: resolved.sandbox } });
     verified = resolved.verified;
     sandbox = resolved.sandbox;
-    if (!verified.ok) return failure("denied", verified.error, decision, { audit: { sandbox } });
+    if (!verified.ok) return failure("denied", verified.error, withContentRule(decision, verified.content ?? [], 0), { audit: { sandbox } });
     deps.resolutions.put(cacheKey, verified.wheels);
   }
-  if (!verified.ok) return failure("denied", verified.error, decision, { audit: { sandbox } });
+  if (!verified.ok) return failure("denied", verified.error, withContentRule(decision, verified.content ?? [], 0), { audit: { sandbox } });
+  // The content rule's verdict, from the wheels' files: in the result's decision and so in the audit record.
+  const judged = withContentRule(decision, verified.content ?? [], verified.wheels.length);
+  const contentWarnings = (verified.content ?? []).filter((finding) => finding.action === "warn").map((finding) => `${finding.detail} (rules.content.${finding.kind}: warn)`);
   if (verified.wheels.length === 0) return { ...satisfied(decision.version, newest), audit: { sandbox } };
   // An early, cheap answer from the state read before the sandbox; the commit checks again under the
   // environment lock (with the wheels' own requirements and file ownership), which is what makes it safe.
@@ -403,13 +406,13 @@ async function pipeline(
   return {
     status: "installed",
     version: decision.version,
-    message: `installed ${decision.name} ${decision.version} into ${env.name}${commit.installed.length > 1 ? ` with ${commit.installed.length - 1} dependenc${commit.installed.length === 2 ? "y" : "ies"}` : ""}`,
+    message: `installed ${decision.name} ${decision.version} into ${env.name}${commit.installed.length > 1 ? ` with ${commit.installed.length - 1} dependenc${commit.installed.length === 2 ? "y" : "ies"}` : ""}${contentWarnings.length > 0 ? `; content warnings: ${contentWarnings.join("; ")}` : ""}`,
     hint: undefined,
     installed: commit.installed,
     unchanged: commit.unchanged,
     resolved,
     entryPoints: verified.entryPoints,
-    decision,
+    decision: judged,
     audit: { sandbox, commit },
   };
 }

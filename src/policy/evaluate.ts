@@ -32,7 +32,7 @@ export interface EvaluateInput {
 /** How many matching releases are examined, newest first, before giving up. */
 export const MAX_CANDIDATES = 20;
 
-const METADATA_RULES: readonly RuleName[] = ["exists", "malware", "yanked", "release-age", "requires-python", "vulnerabilities", "license", "wheels-only"];
+const METADATA_RULES: readonly RuleName[] = ["exists", "malware", "yanked", "release-age", "requires-python", "vulnerabilities", "license", "wheels-only", "content"];
 
 /** The versions a requirement may resolve to under an allowlist, newest first, and why the list may be empty. */
 export function candidateVersions(

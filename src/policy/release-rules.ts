@@ -1,6 +1,8 @@
 import type { Allowlist } from "../config/allowlist.js";
 import type { IndexFile, ReleaseInfo, Vulnerability } from "../index/types.js";
 import { checkMalware, type OsvView } from "./malware.js";
+import { contentActions } from "../config/allowlist-schema.js";
+import { contentPlaceholder } from "./content-rule.js";
 import { detectLicense, licenseAllowed } from "./license.js";
 import { describeExemption, findExemptions, findIgnore } from "./exemptions.js";
 import type { RuleResult } from "./types.js";
@@ -60,6 +62,7 @@ export function evaluateVersion(ctx: VersionContext): VersionVerdict {
   checks.push(checkLicense(ctx, label));
   const wheels = checkWheels(ctx, label, python.files);
   checks.push(wheels.check);
+  checks.push({ result: contentPlaceholder(contentActions(ctx.allowlist.rules)) });
 
   const failed = checks.find((check) => check.result.outcome === "fail");
   return {

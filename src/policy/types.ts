@@ -13,6 +13,7 @@ export const RULE_NAMES = [
   "vulnerabilities",
   "license",
   "wheels-only",
+  "content",
 ] as const;
 export type RuleName = (typeof RULE_NAMES)[number];
 

@@ -83,7 +83,8 @@ describe("loading an OSV database", () => {
     expect(longest).toBeLessThan(ms / 2);
     const lookups = performance.now();
     for (let i = 0; i < 10_000; i += 1) loaded.value.snapshot.lookup(`lib-${i % 5000}`, "1.5");
-    expect(performance.now() - lookups).toBeLessThan(1000);
+    // Relative, so it holds on a loaded machine: ten thousand lookups cost less than one load.
+    expect(performance.now() - lookups).toBeLessThan(ms);
   }, 120_000);
 });
 
