@@ -64,6 +64,7 @@ export const UNIT_TESTS = [
 ];
 
 export const INTEGRATION_TESTS = [
+  "test/verify/content-install.test.ts", // content signals through a real sandbox, venv and audit log
   "test/osv/serve.test.ts", // a real pipgate serve over stdio with rules.osv, local index, venvs
   "test/package/pack.test.ts", // npm pack, npm install from the registry (better-sqlite3 compiles)
   "test/server/structured-refusals.test.ts", // local index server, venvs
