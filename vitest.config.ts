@@ -45,6 +45,7 @@ export const UNIT_TESTS = [
   "test/policy/allowlist.test.ts",
   "test/policy/decide.test.ts",
   "test/policy/license.test.ts",
+  "test/policy/new-project.test.ts",
   "test/policy/typosquat.test.ts",
   "test/policy/wheel-tags.test.ts",
   "test/policy-rules/call-approvals.test.ts",

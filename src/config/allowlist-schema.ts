@@ -31,6 +31,12 @@ export const RulesSchema = z.strictObject({
   unknown_license: z.enum(["allow", "deny"]).describe("what to do when the licence cannot be determined"),
   wheels_only: z.boolean().describe("refuse releases (and resolved dependencies) that need a build from an sdist"),
   typosquat: z.boolean().describe("refuse names close to an allowed or popular name, with 'did you mean'"),
+  new_project_min_age_days: z
+    .number()
+    .min(0)
+    .max(3650)
+    .describe("refuse a project whose first upload is younger than this (days; 0 turns it off): fresh squats and registered hallucinations"),
+  new_project_min_releases: z.number().int().min(0).max(1000).describe("refuse a project with fewer releases than this (0 turns it off)"),
   content: ContentRulesSchema.describe("deny or warn per content signal of the wheel inspection: pth_code, native_in_pure, encoded_exec, base64_blob"),
 });
 export type Rules = z.infer<typeof RulesSchema>;
@@ -45,6 +51,8 @@ export const DEFAULT_RULES: Rules = {
   typosquat: true,
   // setuptools' own pure wheel ships Windows launchers (.exe) and a .pth with code: deny those two by default
   // and one of the most common projects could not be installed. A .pth is refused anyway unless pth_allowed.
+  new_project_min_age_days: 0,
+  new_project_min_releases: 0,
   content: { pth_code: "warn", native_in_pure: "warn", encoded_exec: "deny", base64_blob: "warn" },
 };
 

@@ -39,6 +39,8 @@ function stricter(a: Rules, b: Rules): Rules {
     unknown_license: a.unknown_license === "deny" || b.unknown_license === "deny" ? "deny" : "allow",
     wheels_only: a.wheels_only || b.wheels_only,
     typosquat: a.typosquat || b.typosquat,
+    new_project_min_age_days: Math.max(a.new_project_min_age_days, b.new_project_min_age_days),
+    new_project_min_releases: Math.max(a.new_project_min_releases, b.new_project_min_releases),
     content: stricterContent(contentActions(a), contentActions(b)),
   };
 }
@@ -58,6 +60,8 @@ const PERMISSIVE: Rules = {
   unknown_license: "allow",
   wheels_only: false,
   typosquat: false,
+  new_project_min_age_days: 0,
+  new_project_min_releases: 0,
   content: { pth_code: "warn", native_in_pure: "warn", encoded_exec: "warn", base64_blob: "warn" },
 };
 

@@ -2,6 +2,7 @@ import type { Allowlist } from "../config/allowlist.js";
 import type { IndexFailure, IndexFile, ProjectInfo, ReleaseInfo } from "../index/types.js";
 import type { Requirement } from "../requirement/types.js";
 import type { OsvView } from "./malware.js";
+import { checkNewProject } from "./new-project.js";
 import { evaluateVersion, type VersionVerdict } from "./release-rules.js";
 import { createNameIndex, type NameIndex } from "./typosquat.js";
 import type { Decision, RuleName, RuleResult } from "./types.js";
@@ -32,7 +33,7 @@ export interface EvaluateInput {
 /** How many matching releases are examined, newest first, before giving up. */
 export const MAX_CANDIDATES = 20;
 
-const METADATA_RULES: readonly RuleName[] = ["exists", "malware", "yanked", "release-age", "requires-python", "vulnerabilities", "license", "wheels-only", "content"];
+const METADATA_RULES: readonly RuleName[] = ["exists", "new-project", "malware", "yanked", "release-age", "requires-python", "vulnerabilities", "license", "wheels-only", "content"];
 
 /** The versions a requirement may resolve to under an allowlist, newest first, and why the list may be empty. */
 export function candidateVersions(
@@ -163,6 +164,24 @@ export function evaluate(input: EvaluateInput): Decision {
   }
 
   const prefix: RuleResult[] = [...rules, { rule: "allowlist", outcome: "pass", detail: `allowed: ${allowedText}` }, typosquat];
+  // Project-level, so judged once: it follows `exists` in every version's rule list.
+  const newProject = checkNewProject(project, allowlist.rules, input.now);
+  const withProject = (versionRules: readonly RuleResult[]): RuleResult[] => [...versionRules.slice(0, 1), newProject, ...versionRules.slice(1)];
+  if (newProject.outcome === "fail") {
+    return {
+      allowed: false,
+      name,
+      ...(pin === undefined ? {} : { version: pin }),
+      rules: [
+        ...prefix,
+        { rule: "exists", outcome: "pass", detail: `${name} is on the index` },
+        newProject,
+        ...skipRest("not checked: the project looks new").slice(2),
+      ],
+      reason: `${name} is refused: ${newProject.detail.replace(`${name} looks new: `, "")} (new-project)`,
+      hint: "a project this new may be a squat or a name no one meant; ask a maintainer to review it and lower the bound for it if it is genuine",
+    };
+  }
   const examined = allowed.slice(0, MAX_CANDIDATES);
   const skipped: { version: string; verdict: VersionVerdict }[] = [];
   for (const version of examined) {
@@ -185,7 +204,7 @@ export function evaluate(input: EvaluateInput): Decision {
         name,
         version,
         files: verdict.files,
-        rules: [...prefix, ...verdict.rules],
+        rules: [...prefix, ...withProject(verdict.rules)],
         summary: summarize(name, version, pin, entry.specifier, skipped),
       };
     }
@@ -206,7 +225,7 @@ export function evaluate(input: EvaluateInput): Decision {
     allowed: false,
     name,
     ...(first === undefined ? {} : { version: first.version }),
-    rules: [...prefix, ...(first?.verdict.rules ?? [])],
+    rules: [...prefix, ...withProject(first?.verdict.rules ?? [])],
     reason,
     ...(first?.verdict.hint === undefined ? {} : { hint: first.verdict.hint }),
   };

@@ -6,6 +6,7 @@ export const RULE_NAMES = [
   "allowlist",
   "typosquat",
   "exists",
+  "new-project",
   "malware",
   "yanked",
   "release-age",
