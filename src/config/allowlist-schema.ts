@@ -37,6 +37,11 @@ export const RulesSchema = z.strictObject({
     .max(3650)
     .describe("refuse a project whose first upload is younger than this (days; 0 turns it off): fresh squats and registered hallucinations"),
   new_project_min_releases: z.number().int().min(0).max(1000).describe("refuse a project with fewer releases than this (0 turns it off)"),
+  unknown_name: z
+    .enum(["approval", "deny"])
+    .describe(
+      "a name on neither the allowlist nor the popular-names list (a likely hallucination): approval keeps it queueable under approval.unlisted, deny refuses it even then",
+    ),
   content: ContentRulesSchema.describe("deny or warn per content signal of the wheel inspection: pth_code, native_in_pure, encoded_exec, base64_blob"),
 });
 export type Rules = z.infer<typeof RulesSchema>;
@@ -53,6 +58,7 @@ export const DEFAULT_RULES: Rules = {
   // and one of the most common projects could not be installed. A .pth is refused anyway unless pth_allowed.
   new_project_min_age_days: 0,
   new_project_min_releases: 0,
+  unknown_name: "approval",
   content: { pth_code: "warn", native_in_pure: "warn", encoded_exec: "deny", base64_blob: "warn" },
 };
 

@@ -3,6 +3,7 @@ import type { IndexFailure, IndexFile, ProjectInfo, ReleaseInfo } from "../index
 import type { Requirement } from "../requirement/types.js";
 import type { OsvView } from "./malware.js";
 import { checkNewProject } from "./new-project.js";
+import { checkUnknownName } from "./unknown-name.js";
 import { evaluateVersion, type VersionVerdict } from "./release-rules.js";
 import { createNameIndex, type NameIndex } from "./typosquat.js";
 import type { Decision, RuleName, RuleResult } from "./types.js";
@@ -81,8 +82,11 @@ export function evaluate(input: EvaluateInput): Decision {
         ? { rule: "typosquat", outcome: "fail", detail: `${name} ${lookalike.why}${lookalike.allowed ? " (allowlisted)" : " (a popular project)"}` }
         : { rule: "typosquat", outcome: "pass", detail: `${name} is not close to any allowlisted or popular name` };
 
+  const unknownName = checkUnknownName(name, entry !== undefined, allowlist, input.popularNames);
+  const nameRules = [typosquat, unknownName];
+
   if (denied) {
-    rules.push({ rule: "allowlist", outcome: "skip", detail: "not checked: the deny list wins" }, typosquat, ...skipRest("not checked: denied"));
+    rules.push({ rule: "allowlist", outcome: "skip", detail: "not checked: the deny list wins" }, ...nameRules, ...skipRest("not checked: denied"));
     return {
       allowed: false,
       name,
@@ -92,7 +96,7 @@ export function evaluate(input: EvaluateInput): Decision {
     };
   }
   if (entry === undefined) {
-    rules.push({ rule: "allowlist", outcome: "fail", detail: `${name} is not on the allowlist` }, typosquat, ...skipRest("not checked: not on the allowlist"));
+    rules.push({ rule: "allowlist", outcome: "fail", detail: `${name} is not on the allowlist` }, ...nameRules, ...skipRest("not checked: not on the allowlist"));
     if (lookalike !== undefined) {
       return {
         allowed: false,
@@ -105,6 +109,9 @@ export function evaluate(input: EvaluateInput): Decision {
         suggestion: lookalike.name,
       };
     }
+    if (unknownName.outcome === "fail") {
+      return { allowed: false, name, rules, reason: `${name} is not on the allowlist and ${unknownName.detail.slice(name.length + 1)}`, hint: allowedSummary(allowlist) };
+    }
     return { allowed: false, name, rules, reason: `${name} is not on the allowlist`, hint: allowedSummary(allowlist) };
   }
 
@@ -112,7 +119,7 @@ export function evaluate(input: EvaluateInput): Decision {
   if (pin !== undefined && !matchesSpecifier(pin, entry.specifier, true)) {
     rules.push(
       { rule: "allowlist", outcome: "fail", detail: `${name} ${pin} is outside the allowed range; allowed: ${allowedText}` },
-      typosquat,
+      ...nameRules,
       ...skipRest("not checked: version not allowed"),
     );
     return {
@@ -130,7 +137,7 @@ export function evaluate(input: EvaluateInput): Decision {
     const reason = describeIndexFailure(name, input.projectFailure, input.indexUrl);
     rules.push(
       { rule: "allowlist", outcome: "pass", detail: `allowed: ${allowedText}` },
-      typosquat,
+      ...nameRules,
       { rule: "exists", outcome: "fail", detail: reason },
       ...skipRest("not checked: no index metadata").slice(1),
     );
@@ -151,7 +158,7 @@ export function evaluate(input: EvaluateInput): Decision {
     const detail = newest === undefined ? `${name} has no releases on the index` : `no release of ${name} matches ${wanted} on the index (newest: ${newest})`;
     rules.push(
       { rule: "allowlist", outcome: "pass", detail: `allowed: ${allowedText}` },
-      typosquat,
+      ...nameRules,
       { rule: "exists", outcome: "fail", detail },
       ...skipRest("not checked: no matching release").slice(1),
     );
@@ -159,11 +166,11 @@ export function evaluate(input: EvaluateInput): Decision {
   }
   if (allowed.length === 0) {
     const detail = `no release of ${name} matching ${wanted} is allowed; allowed: ${allowedText}`;
-    rules.push({ rule: "allowlist", outcome: "fail", detail }, typosquat, ...skipRest("not checked: no allowed release"));
+    rules.push({ rule: "allowlist", outcome: "fail", detail }, ...nameRules, ...skipRest("not checked: no allowed release"));
     return { allowed: false, name, rules, reason: detail, hint: `request a version within: ${allowedText}` };
   }
 
-  const prefix: RuleResult[] = [...rules, { rule: "allowlist", outcome: "pass", detail: `allowed: ${allowedText}` }, typosquat];
+  const prefix: RuleResult[] = [...rules, { rule: "allowlist", outcome: "pass", detail: `allowed: ${allowedText}` }, ...nameRules];
   // Project-level, so judged once: it follows `exists` in every version's rule list.
   const newProject = checkNewProject(project, allowlist.rules, input.now);
   const withProject = (versionRules: readonly RuleResult[]): RuleResult[] => [...versionRules.slice(0, 1), newProject, ...versionRules.slice(1)];

@@ -5,6 +5,7 @@ export const RULE_NAMES = [
   "deny",
   "allowlist",
   "typosquat",
+  "unknown-name",
   "exists",
   "new-project",
   "malware",

@@ -1,5 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { screenDecision } from "../../src/approvals/screen.js";
 import { buildAllowlist } from "../../src/config/allowlist.js";
+import { ApprovalPolicySchema } from "../../src/config/policy-file-schema.js";
 import { createIndexClient } from "../../src/index/client.js";
 import { decide } from "../../src/policy/decide.js";
 import { createPopularNames } from "../../src/policy/popular-names.js";
@@ -45,7 +47,7 @@ describe("the new-project rule against the local index", () => {
     expect(decision.allowed).toBe(false);
     if (decision.allowed) return;
     expect(decision.reason).toMatch(/^fresh-squat is refused: its first upload was 3 days ago \(\d{4}-\d\d-\d\d\), younger than new_project_min_age_days: 30 \(new-project\)$/);
-    expect(decision.rules.map((rule) => rule.rule).slice(3, 5)).toEqual(["exists", "new-project"]);
+    expect(decision.rules.map((rule) => rule.rule).slice(4, 6)).toEqual(["exists", "new-project"]);
   });
 
   it("refuses a project with too few releases, and passes a mature one on both bounds", async () => {
@@ -61,5 +63,41 @@ describe("the new-project rule against the local index", () => {
     const decision = await check("fresh-squat", {});
     expect(decision.allowed).toBe(true);
     expect(ruleOf(decision)?.outcome).toBe("skip");
+  });
+});
+
+describe("the unknown-name rule", () => {
+  const unlisted = async (raw: string, rules: Record<string, unknown>) => {
+    const built = buildAllowlist({ packages: { "mature-lib": "*" }, rules }, {}, "t");
+    if (!built.ok) throw new Error(built.issues.join("\n"));
+    const parsed = parseRequirement(raw);
+    if (!parsed.ok) throw new Error(parsed.message);
+    const client = createIndexClient({ url: index.url, timeoutMs: 5_000, retries: 0, cacheTtlSeconds: 600, db: openMemoryDb() });
+    const decision = await decide(parsed.requirement, { allowlist: built.allowlist, pythonVersion: "3.11.7" }, { index: client, now: () => NOW, popularNames: createPopularNames() });
+    return { decision, screened: screenDecision(decision, built.allowlist, ApprovalPolicySchema.parse({ unlisted: true }), "default") };
+  };
+  const unknown = (decision: Decision) => decision.rules.find((rule) => rule.rule === "unknown-name");
+
+  it("by default lets a likely hallucinated name be queued, telling the person why it is suspect", async () => {
+    const { decision, screened } = await unlisted("quantum-flux-tokenizer-pro", {});
+    expect(decision.allowed).toBe(false);
+    expect(unknown(decision)).toMatchObject({ outcome: "skip", detail: expect.stringMatching(/on neither the allowlist nor the popular-names list: possibly a hallucinated name \(unknown_name: approval\)/) });
+    expect(screened).toMatchObject({ queue: true, detail: expect.stringMatching(/not on the allowlist of default; quantum-flux-tokenizer-pro is on neither/) });
+  });
+
+  it("with unknown_name: deny refuses it even where unlisted names are queued, and the refusal names the signal", async () => {
+    const { decision, screened } = await unlisted("quantum-flux-tokenizer-pro", { unknown_name: "deny" });
+    expect(screened).toEqual({ queue: false });
+    if (decision.allowed) return;
+    expect(decision.reason).toBe(
+      "quantum-flux-tokenizer-pro is not on the allowlist and is on neither the allowlist nor the popular-names list: possibly a hallucinated name (unknown_name: deny)",
+    );
+    expect(unknown(decision)?.outcome).toBe("fail");
+  });
+
+  it("passes a popular name that is merely unlisted, which stays queueable", async () => {
+    const { decision, screened } = await unlisted("numpy", { unknown_name: "deny" });
+    expect(unknown(decision)).toEqual({ rule: "unknown-name", outcome: "pass", detail: "numpy is a popular project" });
+    expect(screened.queue).toBe(true);
   });
 });
