@@ -22,6 +22,7 @@ export const LAYERS = [
   ["approvals"], // 5. approve
   ["sandbox"], // 6. sandbox
   ["verify"], // 7. verify
+  ["osv"], // the offline OSV database: files and zips read with verify's bounded zip reader, indexed by policy's pure code
   ["commit"], // 8. commit
   ["audit"], // 9. audit
   ["pipeline"], // runs the stages in order

@@ -41,12 +41,18 @@ export const UNIT_TESTS = [
   "test/grants/cli.test.ts",
   "test/cli/conventions.test.ts",
   "test/verify/build-requires.test.ts",
+  "test/verify/content-signals.test.ts",
   "test/index/client.test.ts",
   "test/index/proxy-build-tools.test.ts",
   "test/lint/layering.test.ts",
+  "test/osv/load.test.ts",
+  "test/osv/ranges.test.ts",
+  "test/osv/config.test.ts",
+  "test/osv/decide.test.ts",
   "test/policy/allowlist.test.ts",
   "test/policy/decide.test.ts",
   "test/policy/license.test.ts",
+  "test/policy/new-project.test.ts",
   "test/policy/typosquat.test.ts",
   "test/policy/wheel-tags.test.ts",
   "test/pipeline/tree.test.ts",
@@ -68,6 +74,8 @@ export const UNIT_TESTS = [
 
 export const INTEGRATION_TESTS = [
   "test/console/console.test.ts",
+  "test/verify/content-install.test.ts", // content signals through a real sandbox, venv and audit log
+  "test/osv/serve.test.ts", // a real pipgate serve over stdio with rules.osv, local index, venvs
   "test/package/pack.test.ts", // npm pack, npm install from the registry (better-sqlite3 compiles)
   "test/server/structured-refusals.test.ts", // local index server, venvs
   "test/bench/corpus-install.test.ts", // builds the requests corpus set, installs it through pipgate

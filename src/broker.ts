@@ -25,6 +25,7 @@ import { sweepOwnedDirs } from "./state/leftovers.js";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { openStateDb, type Db } from "./state/db.js";
+import { openOsvDatabase, type OsvDatabase } from "./osv/database.js";
 
 export interface Broker {
   config: LoadedConfig;
@@ -34,6 +35,8 @@ export interface Broker {
   index: IndexClient;
   sandbox: SandboxRunner;
   pipeline: PipelineDeps;
+  /** the offline OSV database (rules.osv), kept current while the broker runs */
+  osv: OsvDatabase | undefined;
   close(): void;
 }
 
@@ -106,6 +109,7 @@ export async function openBroker(config: LoadedConfig, log: Logger, overrides: B
   const { index, headers: indexHeaders } = configured.value;
   const sandbox = overrides.sandbox ?? createDockerRunner(config.sandbox.docker_socket, log);
   const now = overrides.now ?? (() => new Date());
+  const osv = config.osv === undefined ? undefined : await openOsvDatabase({ path: config.osv.path, maxAgeHours: config.osv.max_age_hours }, log, now);
   const pipeline: PipelineDeps = {
     stateDir: config.state_dir,
     runtimeDir: runtimeDir(),
@@ -116,7 +120,7 @@ export async function openBroker(config: LoadedConfig, log: Logger, overrides: B
     indexHeaders,
     sandbox,
     resolutions: sqliteResolutionCache(db, now),
-    policyDeps: { index, now, popularNames: loadPopularNames() },
+    policyDeps: { index, now, popularNames: loadPopularNames(), ...(osv === undefined ? {} : { osv: osv.view }) },
     commit: (env, wheels, requestId, signal, requested) =>
       commitWheels(
         db,
@@ -143,8 +147,10 @@ export async function openBroker(config: LoadedConfig, log: Logger, overrides: B
     index,
     sandbox,
     pipeline,
+    osv,
     close: () => {
       clearInterval(reaper);
+      osv?.close();
       db.close();
     },
   };

@@ -19,7 +19,9 @@ export function screenDecision(decision: Decision, allowlist: Allowlist, policy:
     const lookalike = decision.rules.some((rule) => rule.rule === "typosquat" && rule.outcome === "fail");
     const onlyAllowlist = decision.rules.every((rule) => rule.outcome !== "fail" || rule.rule === "allowlist");
     if (unlisted && !lookalike && onlyAllowlist) {
-      return { queue: true, reason: "unlisted", detail: `${decision.name} is not on the allowlist of ${environment}` };
+      // rules.unknown_name: approval lets a likely hallucinated name be queued; the person is told so
+      const unknown = decision.rules.find((rule) => rule.rule === "unknown-name" && rule.outcome === "skip");
+      return { queue: true, reason: "unlisted", detail: `${decision.name} is not on the allowlist of ${environment}${unknown === undefined ? "" : `; ${unknown.detail}`}` };
     }
     return { queue: false };
   }

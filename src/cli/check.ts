@@ -14,6 +14,7 @@ import { unlistedHint } from "../pipeline/tree.js";
 import type { Requirement } from "../requirement/index.js";
 import { DEFAULT_TIMEOUT_SECONDS } from "../validate/tool-arguments.js";
 import { cliLogger, CliError, EXIT, parseCli, requireConfig, type CliContext, type CliIo, type CommandHelp, type Subcommand } from "./common.js";
+import { osvStatus } from "../osv/status.js";
 
 const USAGE = "usage: pipgate check ENV REQUIREMENT [--resolve] [--json] [--config FILE]";
 
@@ -51,10 +52,11 @@ export const check: Subcommand = async (argv, io, context) => {
     const configured = await indexFromConfig(config, { db, python: env.python });
     if (!configured.ok) throw new CliError(configured.error, EXIT.failure);
     const { index } = configured.value;
+    const osv = config.osv === undefined ? undefined : (await osvStatus(config.osv, new Date())).view;
     const decision = await decide(
       parsed.requirement,
       { allowlist: allowlist.allowlist, pythonVersion: version.value },
-      { index, now: () => new Date(), popularNames: loadPopularNames() },
+      { index, now: () => new Date(), popularNames: loadPopularNames(), ...(osv === undefined ? {} : { osv: () => osv }) },
     );
     const hint = unlistedHint(decision, parsed.requirement, environment);
     const note = decision.allowed ? `only ${decision.name} itself was decided; --resolve also checks everything it needs (a sandbox run)\n` : "";

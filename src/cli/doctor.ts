@@ -19,6 +19,7 @@ import { environmentMismatches, parseUpstreamEnvironments } from "../gateway/env
 import { transportFor } from "../gateway/transports.js";
 import { openUpstreamSession } from "../gateway/upstream.js";
 import { upstreamChecks, type DoctorCheck } from "./doctor-upstream.js";
+import { osvStatus, osvStatusLine } from "../osv/status.js";
 import { cliLogger, EXIT, parseCli, requireConfig, type CommandHelp, type Subcommand } from "./common.js";
 
 export const doctorHelp: CommandHelp = {
@@ -182,6 +183,12 @@ export const doctor: Subcommand = async (argv, io, context) => {
     const probe = await index.project("pip");
     const reachable = probe.ok || probe.error.kind === "not-found";
     checks.push({ name: "index", ok: reachable, detail: reachable ? index.url : `${index.url}: ${probe.error.message}` });
+  }
+
+  if (config.osv !== undefined) {
+    const now = new Date();
+    const { status, view } = await osvStatus(config.osv, now);
+    checks.push({ name: "osv database", ok: status.ok, detail: osvStatusLine(status, now, view) });
   }
 
   if (db === undefined) checks.push({ name: "audit chain", ok: false, detail: "cannot be checked: the state database did not open" });

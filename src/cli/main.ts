@@ -18,6 +18,7 @@ import { doctor, doctorHelp } from "./doctor.js";
 import { grants, grantsHelp } from "./grants.js";
 import { init, initHelp } from "./init.js";
 import { install, installHelp } from "./install.js";
+import { osv, osvHelp } from "./osv.js";
 import { sandbox, sandboxHelp } from "./sandbox.js";
 import { serve, serveHelp } from "./serve.js";
 import { upstream, upstreamHelp } from "./upstream.js";
@@ -43,6 +44,7 @@ const COMMANDS: Record<string, Command> = {
   sandbox: { run: sandbox, help: sandboxHelp, summary: "build-image: build the sandbox image" },
   grants: { run: grants, help: grantsHelp, summary: "new-token NAME | hash-token: bearer tokens for HTTP clients (stored hashed)" },
   upstream: { run: upstream, help: upstreamHelp, summary: "show | accept NAME|--all: the gateway upstream's pinned tool definitions and changes" },
+  osv: { run: osv, help: osvHelp, summary: "status: count, age and path of the offline OSV database (rules.osv)" },
   doctor: { run: doctor, help: doctorHelp, summary: "check the engine, image, environments, index, state and audit chain" },
   init: { run: init, help: initHelp, summary: "write a commented pipgate.yaml, policy and allowlist (--from-venv PY: pins what it has)" },
 };

@@ -5,6 +5,21 @@ const isoDate = z
   .transform((value) => (value instanceof Date ? value.toISOString().slice(0, 10) : value))
   .pipe(z.string().regex(/^\d{4}-\d{2}-\d{2}/, "a date, YYYY-MM-DD"));
 
+const ContentAction = z.enum(["deny", "warn"]);
+
+/**
+ * What to do with each content signal the wheel inspection finds (src/verify/content-signals.ts):
+ * deny refuses the install, warn reports it in the result and the audit record. Keys left out keep
+ * the defaults (DEFAULT_RULES.content).
+ */
+export const ContentRulesSchema = z.strictObject({
+  pth_code: ContentAction.optional().describe("a .pth with `import` lines, which run at every interpreter start-up; only reached for pth_allowed projects, any other .pth is refused (default warn)"),
+  native_in_pure: ContentAction.optional().describe("an ELF, Mach-O or PE binary in a wheel tagged pure Python, py3-none-any (default warn: setuptools ships Windows launchers so)"),
+  encoded_exec: ContentAction.optional().describe("module-level exec/eval of base64-, zlib- or marshal-decoded data (default deny)"),
+  base64_blob: ContentAction.optional().describe("a base64 literal of 4,096 characters or more in a module (default warn: data files do this too)"),
+});
+export type ContentRules = Required<z.infer<typeof ContentRulesSchema>>;
+
 /** Rules that judge a release by the index's metadata. pipgate.yaml sets defaults; each allowlist may override. */
 export const RulesSchema = z.strictObject({
   min_release_age_days: z.number().min(0).max(365).describe("cooldown: a release younger than this (by upload time) is refused; 0 turns it off"),
@@ -16,6 +31,18 @@ export const RulesSchema = z.strictObject({
   unknown_license: z.enum(["allow", "deny"]).describe("what to do when the licence cannot be determined"),
   wheels_only: z.boolean().describe("refuse releases (and resolved dependencies) that need a build from an sdist"),
   typosquat: z.boolean().describe("refuse names close to an allowed or popular name, with 'did you mean'"),
+  new_project_min_age_days: z
+    .number()
+    .min(0)
+    .max(3650)
+    .describe("refuse a project whose first upload is younger than this (days; 0 turns it off): fresh squats and registered hallucinations"),
+  new_project_min_releases: z.number().int().min(0).max(1000).describe("refuse a project with fewer releases than this (0 turns it off)"),
+  unknown_name: z
+    .enum(["approval", "deny"])
+    .describe(
+      "a name on neither the allowlist nor the popular-names list (a likely hallucination): approval keeps it queueable under approval.unlisted, deny refuses it even then",
+    ),
+  content: ContentRulesSchema.describe("deny or warn per content signal of the wheel inspection: pth_code, native_in_pure, encoded_exec, base64_blob"),
 });
 export type Rules = z.infer<typeof RulesSchema>;
 
@@ -27,7 +54,18 @@ export const DEFAULT_RULES: Rules = {
   unknown_license: "allow",
   wheels_only: false,
   typosquat: true,
+  // setuptools' own pure wheel ships Windows launchers (.exe) and a .pth with code: deny those two by default
+  // and one of the most common projects could not be installed. A .pth is refused anyway unless pth_allowed.
+  new_project_min_age_days: 0,
+  new_project_min_releases: 0,
+  unknown_name: "approval",
+  content: { pth_code: "warn", native_in_pure: "warn", encoded_exec: "deny", base64_blob: "warn" },
 };
+
+/** The content actions in force: every signal named, the defaults filling what a file left out. */
+export function contentActions(rules: Pick<Rules, "content">): ContentRules {
+  return { ...(DEFAULT_RULES.content as ContentRules), ...Object.fromEntries(Object.entries(rules.content).filter(([, v]) => v !== undefined)) };
+}
 
 export const ExemptionSchema = z.strictObject({
   package: z.string().min(1),

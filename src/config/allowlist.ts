@@ -108,7 +108,13 @@ export function buildAllowlist(raw: unknown, defaults: Partial<Rules>, source: s
       source,
       packages,
       deny,
-      rules: { ...DEFAULT_RULES, ...stripUndefined(defaults), ...stripUndefined(doc.rules) },
+      rules: {
+        ...DEFAULT_RULES,
+        ...stripUndefined(defaults),
+        ...stripUndefined(doc.rules),
+        // content is per signal: a file naming one signal keeps the others from the layer below
+        content: { ...DEFAULT_RULES.content, ...stripUndefined(defaults.content ?? {}), ...stripUndefined(doc.rules.content ?? {}) },
+      },
       exemptions,
       vulnerabilityIgnore: doc.vulnerability_ignore,
       pthAllowed,

@@ -113,6 +113,29 @@ export const HttpSchema = z.strictObject({
 });
 export type HttpConfig = z.infer<typeof HttpSchema>;
 
+/**
+ * rules.osv: the offline OSV database. Set in pipgate.yaml only (one database serves every environment),
+ * so an allowlist naming it is refused as an unknown key.
+ */
+export const OsvConfigSchema = z.strictObject({
+  path: z
+    .string()
+    .min(1)
+    .describe("a directory of OSV JSON records, or a zip of them such as the PyPI ecosystem's all.zip (relative to the config file)"),
+  max_age_hours: z
+    .number()
+    .positive()
+    .max(24 * 365)
+    .optional()
+    .describe("refuse every install (fail closed) while the database's newest record was modified longer ago than this; absent: no bound"),
+});
+export type OsvConfig = z.infer<typeof OsvConfigSchema>;
+
+/** pipgate.yaml's `rules`: the allowlist rule defaults, plus the server-wide OSV database. */
+export const ConfigRulesSchema = RulesSchema.partial().extend({
+  osv: OsvConfigSchema.optional().describe("the offline OSV database: MAL-* reports deny outright, other advisories feed the vulnerability rule"),
+});
+
 /** pipgate.yaml. Every object in it is strict: an unknown key (a typo like `sandboxx:`) is an error, never ignored. */
 export const ConfigSchema = z.strictObject({
   index: IndexSchema.default(IndexSchema.parse({})),
@@ -123,7 +146,7 @@ export const ConfigSchema = z.strictObject({
   sandbox: SandboxSchema.default(SandboxSchema.parse({})),
   commit: CommitSchema.default(CommitSchema.parse({})).describe("how verified wheels are installed into an environment"),
   http: HttpSchema.default(HttpSchema.parse({})).describe("limits of `serve --http`: session idle time, session caps, request body size"),
-  rules: RulesSchema.partial().default({}).describe("rule defaults for every allowlist"),
+  rules: ConfigRulesSchema.default({}).describe("rule defaults for every allowlist, and the OSV database"),
   environments: z
     .record(z.string().regex(ENVIRONMENT_NAME, "environment names are letters, digits, - and _"), EnvironmentSchema)
     .refine((envs) => Object.keys(envs).length > 0, "configure at least one environment"),
@@ -135,4 +158,6 @@ export type Config = z.infer<typeof ConfigSchema>;
 export interface LoadedConfig extends Config {
   file: string;
   dir: string;
+  /** rules.osv with its path made absolute (and removed from `rules`, which holds allowlist defaults only) */
+  osv?: OsvConfig | undefined;
 }

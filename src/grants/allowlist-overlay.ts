@@ -1,4 +1,4 @@
-import type { Rules } from "../config/allowlist-schema.js";
+import { contentActions, type ContentRules, type Rules } from "../config/allowlist-schema.js";
 import { fileFingerprint } from "../config/file-fingerprint.js";
 import { loadAllowlist, type AllowedPackage, type Allowlist } from "../config/allowlist.js";
 
@@ -39,7 +39,17 @@ function stricter(a: Rules, b: Rules): Rules {
     unknown_license: a.unknown_license === "deny" || b.unknown_license === "deny" ? "deny" : "allow",
     wheels_only: a.wheels_only || b.wheels_only,
     typosquat: a.typosquat || b.typosquat,
+    new_project_min_age_days: Math.max(a.new_project_min_age_days, b.new_project_min_age_days),
+    new_project_min_releases: Math.max(a.new_project_min_releases, b.new_project_min_releases),
+    unknown_name: a.unknown_name === "deny" || b.unknown_name === "deny" ? "deny" : "approval",
+    content: stricterContent(contentActions(a), contentActions(b)),
   };
+}
+
+/** Per content signal: deny when either side denies. */
+function stricterContent(a: ContentRules, b: ContentRules): ContentRules {
+  const pick = (key: keyof ContentRules) => (a[key] === "deny" || b[key] === "deny" ? "deny" : "warn");
+  return { pth_code: pick("pth_code"), native_in_pure: pick("native_in_pure"), encoded_exec: pick("encoded_exec"), base64_blob: pick("base64_blob") };
 }
 
 /** An overlay's unset rules must not narrow anything: it is read over the most permissive settings. */
@@ -51,6 +61,10 @@ const PERMISSIVE: Rules = {
   unknown_license: "allow",
   wheels_only: false,
   typosquat: false,
+  new_project_min_age_days: 0,
+  new_project_min_releases: 0,
+  unknown_name: "approval",
+  content: { pth_code: "warn", native_in_pure: "warn", encoded_exec: "warn", base64_blob: "warn" },
 };
 
 export type OverlayResult = { ok: true; overlay: Allowlist } | { ok: false; error: string };

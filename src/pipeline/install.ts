@@ -4,7 +4,7 @@ import type { AuditInput, AuditRecord } from "../audit/types.js";
 import { inspectEnvironment } from "../commit/interpreter.js";
 import { REFUSING_STAGES } from "../commit/request.js";
 import { errorMessage } from "../errors.js";
-import { decide, type Decision } from "../policy/index.js";
+import { decide, withContentRule, type Decision } from "../policy/index.js";
 import { eq as sameVersion } from "@renovatebot/pep440";
 import { formatRequirement, versionSatisfies, type RefusalKind } from "../requirement/index.js";
 import { rawEnvironment, validateInstallArguments, type ArgumentContext, type InstallArguments } from "../validate/tool-arguments.js";
@@ -436,7 +436,14 @@ async function pipeline(
     const resolved = await resolveInSandbox(deps, held.env, job, hooks);
     if (!resolved.ok || !resolved.verified.ok) {
       const refused = resolved.ok
-        ? failure("denied", resolved.verified.ok ? "" : resolved.verified.error, decision, { audit: { sandbox: resolved.sandbox } })
+        ? failure(
+            "denied",
+            resolved.verified.ok ? "" : resolved.verified.error,
+            withContentRule(decision, resolved.verified.ok ? [] : (resolved.verified.content ?? []), 0),
+            {
+              audit: { sandbox: resolved.sandbox },
+            },
+          )
         : failure(resolved.status, resolved.message, decision, { audit: { sandbox: resolved.sandbox } });
       return refused.status === "denied" ? ((await wholeTreeRefusal(deps, held.env, job, decision, deadlineAt, hooks, refused)) ?? refused) : refused;
     }
@@ -444,7 +451,12 @@ async function pipeline(
     sandbox = resolved.sandbox;
     if (held.env === env) deps.resolutions.put(cacheKey, verified.wheels);
   }
-  if (!verified.ok) return failure("denied", verified.error, decision, { audit: { sandbox } });
+  if (!verified.ok) return failure("denied", verified.error, withContentRule(decision, verified.content ?? [], 0), { audit: { sandbox } });
+  // The content rule's verdict, from the wheels' files: in the result's decision and so in the audit record.
+  const judged = withContentRule(decision, verified.content ?? [], verified.wheels.length);
+  const contentWarnings = (verified.content ?? [])
+    .filter((finding) => finding.action === "warn")
+    .map((finding) => `${finding.detail} (rules.content.${finding.kind}: warn)`);
   if (verified.wheels.length === 0) return { ...satisfied(decision.version, newest), audit: { sandbox } };
   if (shadow?.record !== undefined) shadow.record = await shadowOfSet(shadow.record, verified.wheels, env, deps.policyDeps);
   const bound = await afterVerify(deps, approval.gate, held, env, verified.wheels, formatRequirement(args.requirement));
@@ -489,13 +501,13 @@ async function pipeline(
   return {
     status: "installed",
     version: decision.version,
-    message: `installed ${decision.name} ${decision.version} into ${env.name}${commit.installed.length > 1 ? ` with ${commit.installed.length - 1} dependenc${commit.installed.length === 2 ? "y" : "ies"}` : ""}`,
+    message: `installed ${decision.name} ${decision.version} into ${env.name}${commit.installed.length > 1 ? ` with ${commit.installed.length - 1} dependenc${commit.installed.length === 2 ? "y" : "ies"}` : ""}${contentWarnings.length > 0 ? `; content warnings: ${contentWarnings.join("; ")}` : ""}`,
     hint: undefined,
     installed: commit.installed,
     unchanged: commit.unchanged,
     resolved,
     entryPoints: verified.entryPoints,
-    decision,
+    decision: judged,
     audit: { sandbox, commit },
   };
 }

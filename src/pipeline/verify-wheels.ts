@@ -3,14 +3,15 @@ import { mkdir, rename, rm, stat } from "node:fs/promises";
 import { basename, join } from "node:path";
 import type { VerifiedWheel } from "../commit/request.js";
 import type { EnvironmentRuntime } from "../config/environments.js";
-import { decideExact } from "../policy/index.js";
+import { contentActions } from "../config/allowlist-schema.js";
+import { decideExact, type ContentFinding } from "../policy/index.js";
 import { inspectWheel } from "../verify/wheel.js";
 import type { PipelineDeps, VerifyStageDeps } from "./deps.js";
 import { requirers, type ResolvedItem } from "./pip-report.js";
 
 export type Verified =
-  | { ok: true; wheels: VerifiedWheel[]; entryPoints: string[] }
-  | { ok: false; error: string; resolved?: Array<{ name: string; version: string; sha256: string }> };
+  | { ok: true; wheels: VerifiedWheel[]; entryPoints: string[]; content?: ContentFinding[] }
+  | { ok: false; error: string; resolved?: Array<{ name: string; version: string; sha256: string }>; content?: ContentFinding[] };
 
 /**
  * The bytes of every resolved distribution: wheels as the proxy served them (hash checked against the
@@ -65,6 +66,7 @@ export async function verifyWheels(
   items: readonly ResolvedItem[],
 ): Promise<Verified> {
   const entryPoints: string[] = [];
+  const content: ContentFinding[] = [];
   for (const wheel of wheels) {
     const exact = await decideExact(wheel.name, wheel.version, env, deps.policyDeps);
     // A refused dependency is named with the chain that pulled it in, whichever check refused it.
@@ -72,13 +74,14 @@ export async function verifyWheels(
     const via = parents.map(({ item: parent, requirement }) => `${parent.displayName} ${parent.version} requires ${requirement}; `).join("");
     if (!exact.allowed) return { ok: false, error: `${via}${exact.reason}` };
     if (!existsSync(wheel.path)) return { ok: false, error: `${basename(wheel.path)} is no longer in pipgate's store` };
-    const inspected = inspectWheel(wheel.path, { allowPth: env.allowlist.pthAllowed.has(wheel.name) });
+    const inspected = inspectWheel(wheel.path, { allowPth: env.allowlist.pthAllowed.has(wheel.name), content: contentActions(env.allowlist.rules) });
     const filename = basename(wheel.path);
     if (!inspected.ok) return { ok: false, error: `${via}${filename}: ${inspected.error}` };
+    for (const signal of inspected.inspection.signals) content.push({ ...signal, detail: `${filename}: ${signal.detail}` });
     if (inspected.inspection.problems.length > 0) {
-      return { ok: false, error: `${via}${filename} failed inspection: ${inspected.inspection.problems.slice(0, 3).join("; ")}` };
+      return { ok: false, error: `${via}${filename} failed inspection: ${inspected.inspection.problems.slice(0, 3).join("; ")}`, content };
     }
     for (const [script, target] of Object.entries(inspected.inspection.entryPoints.console_scripts)) entryPoints.push(`${script} = ${target}`);
   }
-  return { ok: true, wheels: [...wheels], entryPoints };
+  return { ok: true, wheels: [...wheels], entryPoints, content };
 }

@@ -3,6 +3,7 @@ import type { IndexClient, IndexFailure, ReleaseInfo } from "../index/types.js";
 import { normalizeName } from "../requirement/name.js";
 import type { Requirement } from "../requirement/types.js";
 import { candidateVersions, evaluate, filesOf, MAX_CANDIDATES, predecessorOf, type PopularNamesInput } from "./evaluate.js";
+import type { OsvSource } from "./malware.js";
 import type { PopularNames } from "./popular-names.js";
 import { evaluateVersion, type VersionVerdict } from "./release-rules.js";
 import type { Decision } from "./types.js";
@@ -20,6 +21,8 @@ export interface PolicyDeps {
   index: IndexClient;
   now: () => Date;
   popularNames: PopularNames | PopularNamesInput;
+  /** the offline OSV database (rules.osv), when configured: read once per decision */
+  osv?: OsvSource | undefined;
 }
 
 /**
@@ -30,7 +33,8 @@ export interface PolicyDeps {
 export async function decide(requirement: Requirement, env: PolicyEnv, deps: PolicyDeps): Promise<Decision> {
   const now = deps.now();
   const popularNames = resolvePopular(deps.popularNames);
-  const base = { requirement, allowlist: env.allowlist, pythonVersion: env.pythonVersion, now, popularNames, indexUrl: deps.index.url };
+  const osv = deps.osv?.();
+  const base = { requirement, allowlist: env.allowlist, pythonVersion: env.pythonVersion, now, popularNames, indexUrl: deps.index.url, osv };
   const entry = env.allowlist.packages.get(requirement.normalized);
   const pin = exactPin(requirement.specifier);
   const staticDecision = evaluate({ ...base, project: undefined, releases: () => undefined });
@@ -72,6 +76,7 @@ export async function decide(requirement: Requirement, env: PolicyEnv, deps: Pol
         allowlist: env.allowlist,
         pythonVersion: env.pythonVersion,
         now,
+        osv,
       });
     let verdict = judge(undefined);
     const predecessor = predecessorOf(project, version);

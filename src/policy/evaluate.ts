@@ -1,6 +1,9 @@
 import type { Allowlist } from "../config/allowlist.js";
 import type { IndexFailure, IndexFile, ProjectInfo, ReleaseInfo } from "../index/types.js";
 import type { Requirement } from "../requirement/types.js";
+import type { OsvView } from "./malware.js";
+import { checkNewProject } from "./new-project.js";
+import { checkUnknownName } from "./unknown-name.js";
 import { evaluateVersion, type VersionVerdict } from "./release-rules.js";
 import { createNameIndex, type NameIndex } from "./typosquat.js";
 import type { Decision, RuleName, RuleResult } from "./types.js";
@@ -24,12 +27,14 @@ export interface EvaluateInput {
   popularNames: PopularNamesInput;
   /** for messages: which index was asked */
   indexUrl?: string | undefined;
+  /** the offline OSV database (rules.osv), when configured */
+  osv?: OsvView | undefined;
 }
 
 /** How many matching releases are examined, newest first, before giving up. */
 export const MAX_CANDIDATES = 20;
 
-const METADATA_RULES: readonly RuleName[] = ["exists", "yanked", "release-age", "requires-python", "vulnerabilities", "license", "wheels-only"];
+const METADATA_RULES: readonly RuleName[] = ["exists", "new-project", "malware", "yanked", "release-age", "requires-python", "vulnerabilities", "license", "wheels-only", "content"];
 
 /** The versions a requirement may resolve to under an allowlist, newest first, and why the list may be empty. */
 export function candidateVersions(
@@ -77,8 +82,11 @@ export function evaluate(input: EvaluateInput): Decision {
         ? { rule: "typosquat", outcome: "fail", detail: `${name} ${lookalike.why}${lookalike.allowed ? " (allowlisted)" : " (a popular project)"}` }
         : { rule: "typosquat", outcome: "pass", detail: `${name} is not close to any allowlisted or popular name` };
 
+  const unknownName = checkUnknownName(name, entry !== undefined, allowlist, input.popularNames);
+  const nameRules = [typosquat, unknownName];
+
   if (denied) {
-    rules.push({ rule: "allowlist", outcome: "skip", detail: "not checked: the deny list wins" }, typosquat, ...skipRest("not checked: denied"));
+    rules.push({ rule: "allowlist", outcome: "skip", detail: "not checked: the deny list wins" }, ...nameRules, ...skipRest("not checked: denied"));
     return {
       allowed: false,
       name,
@@ -88,7 +96,7 @@ export function evaluate(input: EvaluateInput): Decision {
     };
   }
   if (entry === undefined) {
-    rules.push({ rule: "allowlist", outcome: "fail", detail: `${name} is not on the allowlist` }, typosquat, ...skipRest("not checked: not on the allowlist"));
+    rules.push({ rule: "allowlist", outcome: "fail", detail: `${name} is not on the allowlist` }, ...nameRules, ...skipRest("not checked: not on the allowlist"));
     if (lookalike !== undefined) {
       return {
         allowed: false,
@@ -101,6 +109,9 @@ export function evaluate(input: EvaluateInput): Decision {
         suggestion: lookalike.name,
       };
     }
+    if (unknownName.outcome === "fail") {
+      return { allowed: false, name, rules, reason: `${name} is not on the allowlist and ${unknownName.detail.slice(name.length + 1)}`, hint: allowedSummary(allowlist) };
+    }
     return { allowed: false, name, rules, reason: `${name} is not on the allowlist`, hint: allowedSummary(allowlist) };
   }
 
@@ -108,7 +119,7 @@ export function evaluate(input: EvaluateInput): Decision {
   if (pin !== undefined && !matchesSpecifier(pin, entry.specifier, true)) {
     rules.push(
       { rule: "allowlist", outcome: "fail", detail: `${name} ${pin} is outside the allowed range; allowed: ${allowedText}` },
-      typosquat,
+      ...nameRules,
       ...skipRest("not checked: version not allowed"),
     );
     return {
@@ -126,7 +137,7 @@ export function evaluate(input: EvaluateInput): Decision {
     const reason = describeIndexFailure(name, input.projectFailure, input.indexUrl);
     rules.push(
       { rule: "allowlist", outcome: "pass", detail: `allowed: ${allowedText}` },
-      typosquat,
+      ...nameRules,
       { rule: "exists", outcome: "fail", detail: reason },
       ...skipRest("not checked: no index metadata").slice(1),
     );
@@ -147,7 +158,7 @@ export function evaluate(input: EvaluateInput): Decision {
     const detail = newest === undefined ? `${name} has no releases on the index` : `no release of ${name} matches ${wanted} on the index (newest: ${newest})`;
     rules.push(
       { rule: "allowlist", outcome: "pass", detail: `allowed: ${allowedText}` },
-      typosquat,
+      ...nameRules,
       { rule: "exists", outcome: "fail", detail },
       ...skipRest("not checked: no matching release").slice(1),
     );
@@ -155,11 +166,29 @@ export function evaluate(input: EvaluateInput): Decision {
   }
   if (allowed.length === 0) {
     const detail = `no release of ${name} matching ${wanted} is allowed; allowed: ${allowedText}`;
-    rules.push({ rule: "allowlist", outcome: "fail", detail }, typosquat, ...skipRest("not checked: no allowed release"));
+    rules.push({ rule: "allowlist", outcome: "fail", detail }, ...nameRules, ...skipRest("not checked: no allowed release"));
     return { allowed: false, name, rules, reason: detail, hint: `request a version within: ${allowedText}` };
   }
 
-  const prefix: RuleResult[] = [...rules, { rule: "allowlist", outcome: "pass", detail: `allowed: ${allowedText}` }, typosquat];
+  const prefix: RuleResult[] = [...rules, { rule: "allowlist", outcome: "pass", detail: `allowed: ${allowedText}` }, ...nameRules];
+  // Project-level, so judged once: it follows `exists` in every version's rule list.
+  const newProject = checkNewProject(project, allowlist.rules, input.now);
+  const withProject = (versionRules: readonly RuleResult[]): RuleResult[] => [...versionRules.slice(0, 1), newProject, ...versionRules.slice(1)];
+  if (newProject.outcome === "fail") {
+    return {
+      allowed: false,
+      name,
+      ...(pin === undefined ? {} : { version: pin }),
+      rules: [
+        ...prefix,
+        { rule: "exists", outcome: "pass", detail: `${name} is on the index` },
+        newProject,
+        ...skipRest("not checked: the project looks new").slice(2),
+      ],
+      reason: `${name} is refused: ${newProject.detail.replace(`${name} looks new: `, "")} (new-project)`,
+      hint: "a project this new may be a squat or a name no one meant; ask a maintainer to review it and lower the bound for it if it is genuine",
+    };
+  }
   const examined = allowed.slice(0, MAX_CANDIDATES);
   const skipped: { version: string; verdict: VersionVerdict }[] = [];
   for (const version of examined) {
@@ -174,6 +203,7 @@ export function evaluate(input: EvaluateInput): Decision {
       allowlist,
       pythonVersion: input.pythonVersion,
       now: input.now,
+      osv: input.osv,
     });
     if (verdict.passed) {
       return {
@@ -181,7 +211,7 @@ export function evaluate(input: EvaluateInput): Decision {
         name,
         version,
         files: verdict.files,
-        rules: [...prefix, ...verdict.rules],
+        rules: [...prefix, ...withProject(verdict.rules)],
         summary: summarize(name, version, pin, entry.specifier, skipped),
       };
     }
@@ -202,7 +232,7 @@ export function evaluate(input: EvaluateInput): Decision {
     allowed: false,
     name,
     ...(first === undefined ? {} : { version: first.version }),
-    rules: [...prefix, ...(first?.verdict.rules ?? [])],
+    rules: [...prefix, ...withProject(first?.verdict.rules ?? [])],
     reason,
     ...(first?.verdict.hint === undefined ? {} : { hint: first.verdict.hint }),
   };

@@ -5,3 +5,4 @@ export { formatDecision } from "./format.js";
 export { createPopularNames, loadPopularNames, type PopularNames } from "./popular-names.js";
 export { createNameIndex, type Lookalike, type NameIndex } from "./typosquat.js";
 export { DecisionSchema, decisionToJson, RULE_NAMES, type Decision, type DecisionJson, type RuleName, type RuleResult } from "./types.js";
+export { withContentRule, type ContentFinding } from "./content-rule.js";

@@ -1,5 +1,8 @@
 import type { Allowlist } from "../config/allowlist.js";
-import type { IndexFile, ReleaseInfo } from "../index/types.js";
+import type { IndexFile, ReleaseInfo, Vulnerability } from "../index/types.js";
+import { checkMalware, type OsvView } from "./malware.js";
+import { contentActions } from "../config/allowlist-schema.js";
+import { contentPlaceholder } from "./content-rule.js";
 import { detectLicense, licenseAllowed } from "./license.js";
 import { describeExemption, findExemptions, findIgnore } from "./exemptions.js";
 import type { RuleResult } from "./types.js";
@@ -23,6 +26,8 @@ export interface VersionContext {
   allowlist: Allowlist;
   pythonVersion: string;
   now: Date;
+  /** the offline OSV database (rules.osv), when configured */
+  osv?: OsvView | undefined;
 }
 
 /** The release-level verdict: every rule's result, the files pip may use, and a hint when it failed. */
@@ -46,15 +51,18 @@ export function evaluateVersion(ctx: VersionContext): VersionVerdict {
       : { result: { rule: "exists", outcome: "fail", detail: `${label} has no installable files on the index` } },
   );
 
+  const malware = checkMalware(ctx.osv, ctx.name, ctx.version, ctx.now);
+  checks.push(malware.hint === undefined ? { result: malware.result } : { result: malware.result, hint: malware.hint });
   const yanked = checkYanked(ctx, label);
   checks.push(yanked.check);
   checks.push(checkReleaseAge(ctx, label, yanked.files));
   const python = checkRequiresPython(ctx, label, yanked.files);
   checks.push(python.check);
-  checks.push(checkVulnerabilities(ctx, label));
+  checks.push(checkVulnerabilities(ctx, label, malware.vulnerabilities));
   checks.push(checkLicense(ctx, label));
   const wheels = checkWheels(ctx, label, python.files);
   checks.push(wheels.check);
+  checks.push({ result: contentPlaceholder(contentActions(ctx.allowlist.rules)) });
 
   const failed = checks.find((check) => check.result.outcome === "fail");
   return {
@@ -191,16 +199,28 @@ function checkRequiresPython(ctx: VersionContext, label: string, files: readonly
   };
 }
 
-function checkVulnerabilities(ctx: VersionContext, label: string): Check {
+/** The index's advisories and the OSV database's, an advisory known to both (by id or alias) counted once. */
+function mergeAdvisories(fromIndex: readonly Vulnerability[], fromOsv: readonly Vulnerability[]): Vulnerability[] {
+  const merged = [...fromIndex];
+  const known = new Set(fromIndex.flatMap((v) => [v.id, ...v.aliases]));
+  for (const vulnerability of fromOsv) {
+    if ([vulnerability.id, ...vulnerability.aliases].some((id) => known.has(id))) continue;
+    merged.push(vulnerability);
+    known.add(vulnerability.id);
+  }
+  return merged;
+}
+
+function checkVulnerabilities(ctx: VersionContext, label: string, fromOsv: readonly Vulnerability[]): Check {
   if (ctx.allowlist.rules.vulnerabilities === "allow") {
     return { result: { rule: "vulnerabilities", outcome: "skip", detail: "not checked (rules.vulnerabilities: allow)" } };
   }
-  if (ctx.release === undefined) {
+  if (ctx.release === undefined && ctx.osv?.snapshot === undefined) {
     return { result: { rule: "vulnerabilities", outcome: "skip", detail: `the index publishes no vulnerability data for ${label}` } };
   }
   const notes: string[] = [];
   const open: { id: string; fixedIn: string[] }[] = [];
-  for (const vulnerability of ctx.release.vulnerabilities) {
+  for (const vulnerability of mergeAdvisories(ctx.release?.vulnerabilities ?? [], fromOsv)) {
     if (vulnerability.withdrawn !== undefined) continue;
     const ignore = findIgnore(ctx.allowlist.vulnerabilityIgnore, [vulnerability.id, ...vulnerability.aliases], ctx.now);
     if (ignore.active !== undefined) {

@@ -5,13 +5,17 @@ export const RULE_NAMES = [
   "deny",
   "allowlist",
   "typosquat",
+  "unknown-name",
   "exists",
+  "new-project",
+  "malware",
   "yanked",
   "release-age",
   "requires-python",
   "vulnerabilities",
   "license",
   "wheels-only",
+  "content",
 ] as const;
 export type RuleName = (typeof RULE_NAMES)[number];
 

@@ -12,6 +12,8 @@ import {
   type CheckContext,
   type DeclaredMetadata,
 } from "./dist-info-checks.js";
+import { contentActions, DEFAULT_RULES, type ContentRules } from "../config/allowlist-schema.js";
+import { scanContent, type ContentSignal } from "./content-signals.js";
 import { parseEntryPoints, type EntryPoints } from "./entry-points.js";
 import { startupHook } from "./wheel-paths.js";
 import { parseWheelFilename } from "./wheel-filename.js";
@@ -32,6 +34,8 @@ export interface WheelInspection {
   pthFiles: string[];
   files: number;
   uncompressedBytes: number;
+  /** Content signals found, each with the rules.content action that applied (deny ones are also problems). */
+  signals: Array<ContentSignal & { action: "deny" | "warn" }>;
   /** One line each, naming the file inside the wheel; empty means the wheel passes. */
   problems: string[];
 }
@@ -39,6 +43,8 @@ export interface WheelInspection {
 /** What inspection may tolerate: .pth files run code at every start-up, so they need an explicit yes. */
 export interface InspectOptions {
   allowPth: boolean;
+  /** rules.content: deny or warn per content signal; the defaults when absent */
+  content?: ContentRules;
 }
 
 function checkStartupHooks(context: CheckContext, paths: string[], allowPth: boolean): string[] {
@@ -97,6 +103,9 @@ export function inspectWheel(path: string, options: InspectOptions): { ok: true;
     }
   }
   const pthFiles = checkStartupHooks(context, [...context.files.keys()], options.allowPth);
+  const actions = options.content ?? contentActions(DEFAULT_RULES);
+  const signals = scanContent(archive, context.files, parsed?.tags ?? [], problems).map((signal) => ({ ...signal, action: actions[signal.kind] }));
+  for (const signal of signals) if (signal.action === "deny") problems.push(`${signal.detail} (rules.content.${signal.kind}: deny)`);
 
   const inspection: WheelInspection = {
     filename,
@@ -105,6 +114,7 @@ export function inspectWheel(path: string, options: InspectOptions): { ok: true;
     requiresDist: metadata.requiresDist,
     entryPoints,
     pthFiles,
+    signals,
     files: fileEntries.length,
     uncompressedBytes: fileEntries.reduce((sum, e) => sum + e.size, 0),
     problems: [...new Set(problems)],

@@ -65,6 +65,7 @@ describe("inspectWheel passes honest wheels", () => {
       requiresPython: ">=3.9",
       entryPoints: { console_scripts: { "demo-cli": "demo_pkg:main", demo2: "demo_pkg.sub:run [fast]" }, gui_scripts: {} },
       pthFiles: [],
+      signals: [],
       files: 5,
       uncompressedBytes: [...readZip(clean.bytes).values()].reduce((sum, data) => sum + data.length, 0),
       problems: [],
