@@ -21,6 +21,7 @@ export const UNIT_TESTS = [
   "test/bench/smoke.test.ts",
   "test/commit/conflicts.test.ts",
   "test/commit/pure.test.ts",
+  "test/commit/store.test.ts", // the wheel store with the system python3: no venv, no network
   "test/config/unknown-keys.test.ts",
   "test/config/upstream.test.ts",
   "test/config/upstream-sandbox.test.ts",

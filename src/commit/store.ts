@@ -83,7 +83,17 @@ export async function openEntry(
       // Failed its check: moved aside (its users keep what they hold) and made again.
       await discard(storeDir, dir);
       how = "remade";
-    } else if (how === "hit") how = "made";
+    } else {
+      // An entry is renamed into place whole, manifest included: a directory without one is debris.
+      if (
+        await lstat(dir).then(
+          () => true,
+          () => false,
+        )
+      )
+        await discard(storeDir, dir);
+      if (how === "hit") how = "made";
+    }
     const made = await makeEntry(storeDir, key, wheel, python, interpreter);
     if (!made.ok) return made;
   }
