@@ -77,6 +77,7 @@ export const INTEGRATION_TESTS = [
   "test/commit/lock.test.ts",
   "test/commit/recover.test.ts",
   "test/commit/requested.test.ts",
+  "test/commit/store-install.test.ts", // venvs, real pip, one store shared by several installs
   "test/commit/undo.test.ts",
   "test/config/serve-cli.test.ts",
   "test/doctor/doctor.test.ts",
