@@ -22,6 +22,7 @@ export const UNIT_TESTS = [
   "test/commit/conflicts.test.ts",
   "test/commit/pure.test.ts",
   "test/commit/store.test.ts", // the wheel store with the system python3: no venv, no network
+  "test/verify/inspection-memo.test.ts",
   "test/config/unknown-keys.test.ts",
   "test/config/upstream.test.ts",
   "test/config/upstream-sandbox.test.ts",

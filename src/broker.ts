@@ -20,6 +20,7 @@ import { createDockerRunner, type SandboxRunner } from "./sandbox/docker.js";
 import { reapContainers } from "./sandbox/reaper.js";
 import { sweepStaleBackups } from "./commit/leftovers.js";
 import { sweepStore } from "./commit/store.js";
+import { createInspectionMemo } from "./verify/inspection-memo.js";
 import { STAGING_PREFIX } from "./commit/staging.js";
 import { SCRATCH } from "./pipeline/resolve-in-sandbox.js";
 import { sweepOwnedDirs } from "./state/leftovers.js";
@@ -119,6 +120,7 @@ export async function openBroker(config: LoadedConfig, log: Logger, overrides: B
     sandbox,
     resolutions: sqliteResolutionCache(db, now),
     policyDeps: { index, now, popularNames: loadPopularNames() },
+    inspections: createInspectionMemo(),
     commit: (env, wheels, requestId, signal, requested) =>
       commitWheels(
         db,
