@@ -1,5 +1,5 @@
 import { randomBytes, randomUUID } from "node:crypto";
-import { appendFile, rm, writeFile } from "node:fs/promises";
+import { appendFile, lstat, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { eq as sameVersion } from "@renovatebot/pep440";
 import { errorMessage } from "../errors.js";
@@ -204,6 +204,20 @@ async function install(
       if (!run.ok) return run.error;
     }
     await req.faults?.afterPip?.();
+    if (direct !== undefined) {
+      // The direct installer wrote every .dist-info itself, by plan: each is checked in place, without
+      // another interpreter start (pip's result is read back from the interpreter, below).
+      for (const w of direct.plan.wheels) {
+        for (const name of ["METADATA", "RECORD"]) {
+          const found = await lstat(join(w.distInfo, name)).then(
+            (st) => st.isFile(),
+            () => false,
+          );
+          if (!found) return `the install succeeded but ${w.wheel.name}==${w.wheel.version} is not installed (${join(w.distInfo, name)} is missing)`;
+        }
+      }
+      return undefined;
+    }
     const after = await inspectInterpreter(req.python);
     if (!after.ok) return after.error;
     const now = new Map(after.value.installed.map((p) => [normalizeName(p.name), p.version]));
@@ -212,7 +226,7 @@ async function install(
       return version === undefined || !sameVersion(version, pin.version);
     });
     if (missing.length > 0) {
-      return `${req.installer === "direct" ? "the install" : "pip"} succeeded but ${missing.map((p) => `${p.name}==${p.version}`).join(", ")} is not installed`;
+      return `pip succeeded but ${missing.map((p) => `${p.name}==${p.version}`).join(", ")} is not installed`;
     }
     return undefined;
   } catch (error) {
