@@ -206,12 +206,19 @@ export async function applyDirect(python: string, plan: DirectPlan, prefix: stri
   const rows = new Map<PlannedWheel, RecordRow[]>();
   for (const w of plan.wheels) {
     const own: RecordRow[] = [];
-    for (const file of w.files) {
+    const one = async (file: PlannedFile): Promise<RecordRow> => {
       const { source } = file;
-      if (source.kind === "bytes") own.push(recordRow(w.libRoot, file.target, await writer.write(file.target, source.data(), file.root, file.mode)));
-      else {
-        await writer.place(file.target, source.path, source.file, file.root, file.mode);
-        own.push(storedRow(w.libRoot, file.target, source.file));
+      if (source.kind === "bytes") return recordRow(w.libRoot, file.target, await writer.write(file.target, source.data(), file.root, file.mode));
+      await writer.place(file.target, source.path, source.file, file.root, file.mode);
+      return storedRow(w.libRoot, file.target, source.file);
+    };
+    // A few files in flight at once; every one settles before a failure is thrown, so nothing is still
+    // being written when the caller restores from the undo journal.
+    for (let i = 0; i < w.files.length; i += WRITES_IN_FLIGHT) {
+      const settled = await Promise.allSettled(w.files.slice(i, i + WRITES_IN_FLIGHT).map(one));
+      for (const result of settled) {
+        if (result.status === "rejected") throw result.reason;
+        own.push(result.value);
       }
     }
     rows.set(w, own);
@@ -386,6 +393,9 @@ function recordPath(libRoot: string, path: string): string {
 function recordRow(libRoot: string, path: string, data: Buffer): RecordRow {
   return { path: recordPath(libRoot, path), hash: recordHash(data), size: String(data.length) };
 }
+
+/** Files a direct install writes side by side (each its own temporary name and rename). */
+const WRITES_IN_FLIGHT = 16;
 
 /** Sources per byte-compiling process: below this, a second interpreter start costs more than it saves. */
 const COMPILE_CHUNK = 200;
