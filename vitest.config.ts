@@ -27,6 +27,8 @@ export const UNIT_TESTS = [
   "test/bench/smoke.test.ts",
   "test/commit/conflicts.test.ts",
   "test/commit/pure.test.ts",
+  "test/commit/store.test.ts", // the wheel store with the system python3: no venv, no network
+  "test/verify/inspection-memo.test.ts",
   "test/config/unknown-keys.test.ts",
   "test/console/pages.test.ts",
   "test/config/upstream.test.ts",
@@ -97,6 +99,7 @@ export const INTEGRATION_TESTS = [
   "test/commit/lock.test.ts",
   "test/commit/recover.test.ts",
   "test/commit/requested.test.ts",
+  "test/commit/store-install.test.ts", // venvs, real pip, one store shared by several installs
   "test/commit/undo.test.ts",
   "test/config/serve-cli.test.ts",
   "test/doctor/doctor.test.ts",

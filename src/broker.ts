@@ -19,6 +19,8 @@ import { loadPopularNames } from "./policy/popular-names.js";
 import { createDockerRunner, type SandboxRunner } from "./sandbox/docker.js";
 import { reapContainers } from "./sandbox/reaper.js";
 import { sweepStaleBackups } from "./commit/leftovers.js";
+import { sweepStore } from "./commit/store.js";
+import { createInspectionMemo } from "./verify/inspection-memo.js";
 import { STAGING_PREFIX } from "./commit/staging.js";
 import { SCRATCH } from "./pipeline/resolve-in-sandbox.js";
 import { sweepOwnedDirs } from "./state/leftovers.js";
@@ -97,6 +99,7 @@ export async function openBroker(config: LoadedConfig, log: Logger, overrides: B
     ...(await sweepOwnedDirs(join(config.state_dir, "staging"), STAGING_PREFIX)),
     ...(await sweepOwnedDirs(tmpdir(), SCRATCH.socket)),
     ...(await sweepStaleBackups(db, config.state_dir)),
+    ...(await sweepStore(config.state_dir)),
   ];
   if (swept.length > 0) log.info({ removed: swept }, "removed scratch directories left by dead brokers");
 
@@ -121,6 +124,7 @@ export async function openBroker(config: LoadedConfig, log: Logger, overrides: B
     sandbox,
     resolutions: sqliteResolutionCache(db, now),
     policyDeps: { index, now, popularNames: loadPopularNames(), ...(osv === undefined ? {} : { osv: osv.view }) },
+    inspections: createInspectionMemo(),
     commit: (env, wheels, requestId, signal, requested) =>
       commitWheels(
         db,
@@ -133,6 +137,9 @@ export async function openBroker(config: LoadedConfig, log: Logger, overrides: B
           stateDir: config.state_dir,
           installer: config.commit.installer,
           ...(config.commit.backup === undefined ? {} : { backup: config.commit.backup }),
+          store: config.commit.store,
+          link: config.commit.link,
+          storeMaxMb: config.commit.store_max_mb,
           ...(overrides.commitFaults === undefined ? {} : { faults: overrides.commitFaults }),
         },
         signal,

@@ -1,11 +1,11 @@
 import { randomBytes, randomUUID } from "node:crypto";
-import { appendFile, rm, writeFile } from "node:fs/promises";
+import { appendFile, lstat, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { eq as sameVersion } from "@renovatebot/pep440";
 import { errorMessage } from "../errors.js";
 import type { Db } from "../state/db.js";
 import { backupRoots, discardBackup, readManifest, restoreBackup, takeBackup } from "./backup.js";
-import { applyDirect, planDirect, touchSet, type DirectPlan } from "./direct-install.js";
+import { applyDirect, planDirect, releasePlan, touchSet, type DirectPlan } from "./direct-install.js";
 import { brokenRequirements } from "./conflicts.js";
 import { firstOnPath, inspectInterpreter, type InterpreterInfo } from "./interpreter.js";
 import { insertJournal, setJournalState } from "./journal.js";
@@ -16,7 +16,11 @@ import { CommitRequestSchema, type CommitRequest, type CommitResult, type Commit
 import { runPip } from "./run-pip.js";
 import { stageWheels, type Staging } from "./staging.js";
 import { COMPILE_PID_FILE, PIP_PID_FILE } from "./stray.js";
+import { evictStore, storeDirOf } from "./store.js";
 import { restoreUndo, takeUndo, type UndoManifest } from "./undo.js";
+
+/** The store's cap when the configuration names none. */
+export const DEFAULT_STORE_MAX_MB = 2048;
 
 /** Extra collaborators a long-running server passes; none are needed for correctness. */
 export interface CommitOptions {
@@ -56,6 +60,10 @@ export async function commitWheels(db: Db, req: CommitRequest, signal?: AbortSig
     return fail("lock", `${errorMessage(error)}; the environment was not touched`);
   } finally {
     await rm(staging.value.dir, { recursive: true, force: true });
+    if (parsed.data.installer === "direct" && parsed.data.store !== false) {
+      // Outside the lock: eviction touches only the store, and never an entry in use.
+      await evictStore(storeDirOf(parsed.data.stateDir), (parsed.data.storeMaxMb ?? DEFAULT_STORE_MAX_MB) * 1024 * 1024).catch(() => undefined);
+    }
   }
 }
 
@@ -99,49 +107,59 @@ async function commitLocked(db: Db, req: CommitRequest, staging: Staging, starte
     // Worked out before anything is written: the undo journal lists exactly the paths it touches.
     try {
       const token = randomBytes(6).toString("hex");
-      plan = await planDirect(req.python, info.value, toInstall, { token, ...(req.requested === undefined ? {} : { requested: req.requested }) });
+      plan = await planDirect(req.python, info.value, toInstall, {
+        token,
+        ...(req.requested === undefined ? {} : { requested: req.requested }),
+        ...(req.store === false ? {} : { store: { dir: storeDirOf(req.stateDir), link: req.link ?? "copy" } }),
+      });
     } catch (error) {
       await discardBackup(backupDir).catch(() => undefined);
       setJournalState(db, id, "abandoned");
       return fail("pip", `${errorMessage(error)}; the install stopped before writing anything`);
     }
   }
+  // The store entries the plan takes files from stay in use until the commit is over, whatever its end.
   try {
-    if (plan !== undefined) undo = await takeUndo(backupDir, req.python, info.value.prefix, touchSet(plan), plan.token, req.backup ?? "hardlink");
-    // pip decides for itself what it touches, so its backup is every root it may write into.
-    else await takeBackup(backupDir, req.python, roots.value, req.backup ?? "copy");
-    await req.faults?.afterBackup?.();
-    if (signal?.aborted) throw new Error("the install was cancelled");
-  } catch (error) {
-    await discardBackup(backupDir).catch(() => undefined);
-    setJournalState(db, id, "abandoned");
-    return fail("backup", `backing up ${req.environment} failed: ${errorMessage(error)}; the environment was not touched`);
-  }
-  setJournalState(db, id, "started");
-
-  const failure = await install(req, staging, backupDir, pins, signal, plan === undefined ? undefined : { plan, prefix: info.value.prefix });
-  if (failure === undefined) {
-    setJournalState(db, id, "done");
-    await discardBackup(backupDir).catch(() => undefined);
-    return { ok: true, installed, unchanged, durationMs: performance.now() - startedAt };
-  }
-  try {
-    if (undo !== undefined) await restoreUndo(backupDir, undo, { ...(req.faults?.duringRollback === undefined ? {} : { midway: req.faults.duringRollback }) });
-    else {
-      const manifest = await readManifest(backupDir);
-      if (!manifest.ok) throw new Error(manifest.error);
-      await restoreBackup(backupDir, manifest.value);
+    try {
+      if (plan !== undefined) undo = await takeUndo(backupDir, req.python, info.value.prefix, touchSet(plan), plan.token, req.backup ?? "hardlink");
+      // pip decides for itself what it touches, so its backup is every root it may write into.
+      else await takeBackup(backupDir, req.python, roots.value, req.backup ?? "copy");
+      await req.faults?.afterBackup?.();
+      if (signal?.aborted) throw new Error("the install was cancelled");
+    } catch (error) {
+      await discardBackup(backupDir).catch(() => undefined);
+      setJournalState(db, id, "abandoned");
+      return fail("backup", `backing up ${req.environment} failed: ${errorMessage(error)}; the environment was not touched`);
     }
-    setJournalState(db, id, "rolled-back");
-    await discardBackup(backupDir).catch(() => undefined);
-  } catch (error) {
-    return fail(
-      "rollback",
-      `${failure}; restoring ${req.environment} then failed: ${errorMessage(error)}. The backup is kept in ` +
-        `${backupDir} and is restored when pipgate next starts`,
-    );
+    setJournalState(db, id, "started");
+
+    const failure = await install(req, staging, backupDir, pins, signal, plan === undefined ? undefined : { plan, prefix: info.value.prefix });
+    if (failure === undefined) {
+      setJournalState(db, id, "done");
+      await discardBackup(backupDir).catch(() => undefined);
+      return { ok: true, installed, unchanged, durationMs: performance.now() - startedAt };
+    }
+    try {
+      if (undo !== undefined)
+        await restoreUndo(backupDir, undo, { ...(req.faults?.duringRollback === undefined ? {} : { midway: req.faults.duringRollback }) });
+      else {
+        const manifest = await readManifest(backupDir);
+        if (!manifest.ok) throw new Error(manifest.error);
+        await restoreBackup(backupDir, manifest.value);
+      }
+      setJournalState(db, id, "rolled-back");
+      await discardBackup(backupDir).catch(() => undefined);
+    } catch (error) {
+      return fail(
+        "rollback",
+        `${failure}; restoring ${req.environment} then failed: ${errorMessage(error)}. The backup is kept in ` +
+          `${backupDir} and is restored when pipgate next starts`,
+      );
+    }
+    return { ok: false, error: `${failure}; ${req.environment} was restored as it was`, rolledBack: true, stage: "pip" };
+  } finally {
+    if (plan !== undefined) await releasePlan(plan);
   }
-  return { ok: false, error: `${failure}; ${req.environment} was restored as it was`, rolledBack: true, stage: "pip" };
 }
 
 /** What the direct installer carries out: its plan, already covered by the undo journal. */
@@ -186,6 +204,20 @@ async function install(
       if (!run.ok) return run.error;
     }
     await req.faults?.afterPip?.();
+    if (direct !== undefined) {
+      // The direct installer wrote every .dist-info itself, by plan: each is checked in place, without
+      // another interpreter start (pip's result is read back from the interpreter, below).
+      for (const w of direct.plan.wheels) {
+        for (const name of ["METADATA", "RECORD"]) {
+          const found = await lstat(join(w.distInfo, name)).then(
+            (st) => st.isFile(),
+            () => false,
+          );
+          if (!found) return `the install succeeded but ${w.wheel.name}==${w.wheel.version} is not installed (${join(w.distInfo, name)} is missing)`;
+        }
+      }
+      return undefined;
+    }
     const after = await inspectInterpreter(req.python);
     if (!after.ok) return after.error;
     const now = new Map(after.value.installed.map((p) => [normalizeName(p.name), p.version]));
@@ -194,7 +226,7 @@ async function install(
       return version === undefined || !sameVersion(version, pin.version);
     });
     if (missing.length > 0) {
-      return `${req.installer === "direct" ? "the install" : "pip"} succeeded but ${missing.map((p) => `${p.name}==${p.version}`).join(", ")} is not installed`;
+      return `pip succeeded but ${missing.map((p) => `${p.name}==${p.version}`).join(", ")} is not installed`;
     }
     return undefined;
   } catch (error) {

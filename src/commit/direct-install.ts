@@ -1,5 +1,7 @@
+import { createHash } from "node:crypto";
 import { availableParallelism } from "node:os";
-import { mkdir, readFile, realpath, rename, unlink, writeFile } from "node:fs/promises";
+import { constants, readFileSync } from "node:fs";
+import { chmod, copyFile, link, mkdir, readFile, realpath, rename, unlink, utimes, writeFile } from "node:fs/promises";
 import { basename, dirname, join, relative, sep } from "node:path";
 import { execa } from "execa";
 import { z } from "zod";
@@ -13,6 +15,8 @@ import type { InterpreterInfo } from "./interpreter.js";
 import { lastLine } from "./interpreter.js";
 import { isolatedEnv, type StagedWheel } from "./pip-command.js";
 import { COMPILE_MARK } from "./stray.js";
+import { openEntry, type HeldEntry, type LinkMode } from "./store.js";
+import type { StoredFile } from "./store-manifest.js";
 import { tempSibling, type TouchSet } from "./undo.js";
 import { normalizeName } from "../requirement/name.js";
 
@@ -29,6 +33,13 @@ import { normalizeName } from "../requirement/name.js";
  * py_compile writes each .pyc by temporary file and rename, too), in one `python -I` run, or one per
  * core for a wheel of hundreds of modules; the .pyc files are listed in RECORD without a hash, as pip
  * lists them. An environment therefore looks the same whichever installer ran.
+ *
+ * With the store (store.ts, the default), each wheel's files come from its entry of unpacked,
+ * byte-compiled files, made once per (wheel, interpreter): copied (reflinked where the file system can,
+ * the mtime kept so the timestamp-checked .pyc stays valid) or, opted in, hardlinked to a fresh name
+ * renamed into place, as any other file. The .pyc files come from the entry too; only .data/scripts
+ * (whose shebang names the venv's interpreter) and the entry-point wrappers are made per install, and
+ * RECORD, INSTALLER and REQUESTED are always written, never linked.
  *
  * The install is planned first (planDirect: every path it removes or writes, each .pyc included) so
  * that the commit's undo journal covers exactly those paths before applyDirect writes the first one.
@@ -56,12 +67,15 @@ interface Destinations {
   headers: string;
 }
 
+/** Where a planned file's bytes come from: made by this install, or a file of a held store entry. */
+type FileSource = { kind: "bytes"; data: () => Buffer } | { kind: "store"; path: string; file: StoredFile };
+
 /** One file a wheel puts in place: where, under which root (for the containment check), and its bytes. */
 interface PlannedFile {
   target: string;
   root: string;
   mode: number;
-  data: () => Buffer;
+  source: FileSource;
 }
 
 interface PlannedWheel {
@@ -69,8 +83,10 @@ interface PlannedWheel {
   libRoot: string;
   distInfo: string;
   files: PlannedFile[];
-  /** The .py files it writes, each with the byte-compiled file the interpreter will write for it. */
+  /** The .py files this install compiles, each with the byte-compiled file the interpreter will write for it. */
   sources: Array<{ source: string; pyc: string }>;
+  /** The byte-compiled files that come from the store. */
+  storedPyc: string[];
   requested: boolean;
 }
 
@@ -83,6 +99,14 @@ export interface DirectPlan {
   removals: UninstallPlan[];
   wheels: PlannedWheel[];
   keepDirs: string[];
+  /** The store entries the plan takes files from, held until releasePlan. */
+  held: HeldEntry[];
+  link: LinkMode;
+}
+
+/** Lets the store evict the plan's entries again; call once the commit is over, whatever its outcome. */
+export async function releasePlan(plan: DirectPlan): Promise<void> {
+  for (const entry of plan.held) await entry.release();
 }
 
 const INSTALLER_NAME = "pipgate\n";
@@ -107,6 +131,8 @@ print(json.dumps(done))
 export interface PlanOptions {
   requested?: readonly string[];
   token: string;
+  /** Take files from the store under this directory (the default of the commit); without it, unpack and compile per install. */
+  store?: { dir: string; link: LinkMode };
 }
 
 /**
@@ -127,10 +153,24 @@ export async function planDirect(python: string, info: InterpreterInfo, wheels: 
   }
   const requested = opts.requested === undefined ? undefined : new Set(opts.requested.map(normalizeName));
   const planned: PlannedWheel[] = [];
-  for (const wheel of wheels) {
-    planned.push(await planWheel(python, info, wheel, info.cache_tag, requested === undefined || requested.has(normalizeName(wheel.name))));
+  const held: HeldEntry[] = [];
+  try {
+    for (const wheel of wheels) {
+      const isRequested = requested === undefined || requested.has(normalizeName(wheel.name));
+      if (opts.store === undefined) {
+        planned.push(await planWheel(python, info, wheel, info.cache_tag, isRequested));
+        continue;
+      }
+      const entry = await openEntry(opts.store.dir, wheel, python, { cacheTag: info.cache_tag, magic: info.magic }, opts.store.link);
+      if (!entry.ok) throw new Error(entry.error);
+      held.push(entry.value);
+      planned.push(planStoredWheel(python, info, wheel, entry.value, info.cache_tag, isRequested));
+    }
+  } catch (error) {
+    for (const entry of held) await entry.release();
+    throw error;
   }
-  return { token: opts.token, removals, wheels: planned, keepDirs };
+  return { token: opts.token, removals, wheels: planned, keepDirs, held, link: opts.store?.link ?? "copy" };
 }
 
 /** Every path the plan removes or writes, for the undo journal. */
@@ -140,6 +180,7 @@ export function touchSet(plan: DirectPlan): TouchSet {
   for (const w of plan.wheels) {
     writes.push(...w.files.map((f) => f.target), ...distInfoFiles(w).map((f) => join(w.distInfo, f)));
     for (const { pyc } of w.sources) compiled.push(pyc);
+    compiled.push(...w.storedPyc);
   }
   return {
     removes: plan.removals.flatMap((r) => r.files),
@@ -161,11 +202,25 @@ function distInfoFiles(w: PlannedWheel): string[] {
 export async function applyDirect(python: string, plan: DirectPlan, prefix: string, hooks: DirectHooks = {}): Promise<DirectReport> {
   let removed = 0;
   for (const removal of plan.removals) removed += await applyUninstall(removal, prefix, plan.keepDirs);
-  const writer = await createWriter(hooks, plan.token);
+  const writer = await createWriter(hooks, plan.token, plan.link);
   const rows = new Map<PlannedWheel, RecordRow[]>();
   for (const w of plan.wheels) {
     const own: RecordRow[] = [];
-    for (const file of w.files) own.push(recordRow(w.libRoot, file.target, await writer.write(file.target, file.data(), file.root, file.mode)));
+    const one = async (file: PlannedFile): Promise<RecordRow> => {
+      const { source } = file;
+      if (source.kind === "bytes") return recordRow(w.libRoot, file.target, await writer.write(file.target, source.data(), file.root, file.mode));
+      await writer.place(file.target, source.path, source.file, file.root, file.mode);
+      return storedRow(w.libRoot, file.target, source.file);
+    };
+    // A few files in flight at once; every one settles before a failure is thrown, so nothing is still
+    // being written when the caller restores from the undo journal.
+    for (let i = 0; i < w.files.length; i += WRITES_IN_FLIGHT) {
+      const settled = await Promise.allSettled(w.files.slice(i, i + WRITES_IN_FLIGHT).map(one));
+      for (const result of settled) {
+        if (result.status === "rejected") throw result.reason;
+        own.push(result.value);
+      }
+    }
     rows.set(w, own);
   }
   const expected = new Map(plan.wheels.flatMap((w) => w.sources.map(({ source, pyc }) => [source, pyc] as const)));
@@ -236,17 +291,71 @@ async function planWheel(python: string, info: InterpreterInfo, wheel: StagedWhe
       root = libRoot;
       target = join(root, ...parts);
     }
-    planned.push({ target, root, mode, data });
+    planned.push({ target, root, mode, source: { kind: "bytes", data } });
     if (target.endsWith(".py"))
       sources.push({ source: target, pyc: join(dirname(target), "__pycache__", `${basename(target).slice(0, -".py".length)}.${cacheTag}.pyc`) });
   }
   for (const section of ["console_scripts", "gui_scripts"] as const) {
-    for (const [name, reference] of Object.entries(inspection.entryPoints[section])) {
-      // Built when written: a reference without a callable fails the install there, as pip's does.
-      planned.push({ target: join(dest.scripts, name), root: dest.scripts, mode: 0o777, data: () => Buffer.from(entryPointScript(python, reference)) });
-    }
+    for (const [name, reference] of Object.entries(inspection.entryPoints[section])) planned.push(entryPointFile(python, dest, name, reference));
   }
-  return { wheel, libRoot, distInfo: join(libRoot, distInfoName), files: planned, sources, requested };
+  return { wheel, libRoot, distInfo: join(libRoot, distInfoName), files: planned, sources, storedPyc: [], requested };
+}
+
+function entryPointFile(python: string, dest: Destinations, name: string, reference: string): PlannedFile {
+  // Built when written: a reference without a callable fails the install there, as pip's does.
+  return {
+    target: join(dest.scripts, name),
+    root: dest.scripts,
+    mode: 0o777,
+    source: { kind: "bytes", data: () => Buffer.from(entryPointScript(python, reference)) },
+  };
+}
+
+/**
+ * The same plan as planWheel's, from a verified store entry: the wheel's files by scheme, its .pyc files
+ * as the interpreter compiled them, and the metadata the manifest kept (no unzipping, no inspection:
+ * the entry was made from these very bytes, by sha256, after the same inspection).
+ */
+function planStoredWheel(python: string, info: InterpreterInfo, wheel: StagedWheel, entry: HeldEntry, cacheTag: string, requested: boolean): PlannedWheel {
+  const { manifest } = entry;
+  const dest = destinations(info, wheel.name);
+  const libRoot = manifest.purelib ? dest.purelib : dest.platlib;
+  const scriptNames = new Set([...Object.keys(manifest.entryPoints.console_scripts), ...Object.keys(manifest.entryPoints.gui_scripts)]);
+  const planned: PlannedFile[] = [];
+  const sources: PlannedWheel["sources"] = [];
+  const storedPyc: string[] = [];
+  for (const file of manifest.files) {
+    const root = file.scheme === "lib" ? libRoot : dest[file.scheme];
+    const target = join(root, ...file.path.split("/"));
+    const stored = entry.pathOf(file);
+    if (file.scheme === "scripts") {
+      // setuptools' own wrappers for the entry points are skipped: the generated ones replace them.
+      if (!file.path.includes("/") && scriptNames.has(wrapperName(file.path))) continue;
+      planned.push({ target, root, mode: 0o777, source: { kind: "bytes", data: () => fixScriptShebang(readStored(stored, file), python) } });
+      if (target.endsWith(".py"))
+        sources.push({ source: target, pyc: join(dirname(target), "__pycache__", `${basename(target).slice(0, -".py".length)}.${cacheTag}.pyc`) });
+      continue;
+    }
+    planned.push({ target, root, mode: file.mode === 0o755 ? 0o777 : 0o666, source: { kind: "store", path: stored, file } });
+    if (file.pyc) storedPyc.push(target);
+  }
+  for (const section of ["console_scripts", "gui_scripts"] as const) {
+    for (const [name, reference] of Object.entries(manifest.entryPoints[section])) planned.push(entryPointFile(python, dest, name, reference));
+  }
+  return { wheel, libRoot, distInfo: join(libRoot, manifest.distInfo), files: planned, sources, storedPyc, requested };
+}
+
+/** A stored script read for its shebang to be rewritten: it must still be what the manifest says. */
+function readStored(path: string, file: StoredFile): Buffer {
+  const data = readFileSync(path);
+  if (data.length !== file.size || createHash("sha256").update(data).digest("hex") !== file.sha256) throw new Error(`${path} changed in the store; refusing`);
+  return data;
+}
+
+/** A RECORD row for a file taken from the store: its recorded hash and size, or none for a .pyc, as pip lists them. */
+function storedRow(libRoot: string, path: string, file: StoredFile): RecordRow {
+  if (file.pyc) return { path: recordPath(libRoot, path), hash: "", size: "" };
+  return { path: recordPath(libRoot, path), hash: `sha256=${Buffer.from(file.sha256, "hex").toString("base64url")}`, size: String(file.size) };
 }
 
 function read(archive: ZipArchive, files: readonly ZipEntry[], name: string): Buffer {
@@ -284,6 +393,9 @@ function recordPath(libRoot: string, path: string): string {
 function recordRow(libRoot: string, path: string, data: Buffer): RecordRow {
   return { path: recordPath(libRoot, path), hash: recordHash(data), size: String(data.length) };
 }
+
+/** Files a direct install writes side by side (each its own temporary name and rename). */
+const WRITES_IN_FLIGHT = 16;
 
 /** Sources per byte-compiling process: below this, a second interpreter start costs more than it saves. */
 const COMPILE_CHUNK = 200;
@@ -326,42 +438,63 @@ async function compileChunk(python: string, sources: readonly string[], hooks: D
 interface Writer {
   /** Writes data to a new inode renamed over path; refuses a destination that resolves outside root. */
   write(path: string, data: Buffer, root: string, mode: number): Promise<Buffer>;
+  /** Puts a store file at path the same way: a copy (or a hardlink) under a fresh name, renamed over it. */
+  place(path: string, from: string, file: StoredFile, root: string, mode: number): Promise<void>;
   count(): number;
 }
 
-async function createWriter(hooks: DirectHooks, token: string): Promise<Writer> {
+async function createWriter(hooks: DirectHooks, token: string, linkMode: LinkMode): Promise<Writer> {
   const realRoots = new Map<string, string>();
   const checkedDirs = new Set<string>();
+  // What a file gets when the venv's pip writes it: the requested mode less this process's umask.
+  const umask = process.umask();
   let written = 0;
+  const checkPlace = async (path: string, root: string): Promise<void> => {
+    if (root === "") throw new Error(`${path}: no install path for this file`);
+    if (!isInside(path, root) || path === root) throw new Error(`${path} would land outside ${root}; refusing`);
+    const parent = dirname(path);
+    if (checkedDirs.has(parent)) return;
+    await mkdir(parent, { recursive: true });
+    let realRoot = realRoots.get(root);
+    if (realRoot === undefined) {
+      realRoot = await realpath(root);
+      realRoots.set(root, realRoot);
+    }
+    // A symlinked directory already in the venv must not carry a wheel's file out of it.
+    if (!isInside(await realpath(parent), realRoot)) throw new Error(`${parent} leads outside ${root}; refusing`);
+    checkedDirs.add(parent);
+  };
+  // Named by the commit's token, so a restore after a crash finds and removes it.
+  const viaTemp = async (path: string, make: (tmp: string) => Promise<void>): Promise<void> => {
+    const tmp = tempSibling(path, token);
+    try {
+      await make(tmp);
+      await rename(tmp, path);
+    } catch (error) {
+      await unlink(tmp).catch(() => undefined);
+      throw error;
+    }
+    written += 1;
+    await hooks.afterFile?.(written);
+  };
   return {
     count: () => written,
     async write(path, data, root, mode) {
-      if (root === "") throw new Error(`${path}: no install path for this file`);
-      if (!isInside(path, root) || path === root) throw new Error(`${path} would land outside ${root}; refusing`);
-      const parent = dirname(path);
-      if (!checkedDirs.has(parent)) {
-        await mkdir(parent, { recursive: true });
-        let realRoot = realRoots.get(root);
-        if (realRoot === undefined) {
-          realRoot = await realpath(root);
-          realRoots.set(root, realRoot);
-        }
-        // A symlinked directory already in the venv must not carry a wheel's file out of it.
-        if (!isInside(await realpath(parent), realRoot)) throw new Error(`${parent} leads outside ${root}; refusing`);
-        checkedDirs.add(parent);
-      }
-      // Named by the commit's token, so a restore after a crash finds and removes it.
-      const tmp = tempSibling(path, token);
-      try {
-        await writeFile(tmp, data, { flag: "wx", mode });
-        await rename(tmp, path);
-      } catch (error) {
-        await unlink(tmp).catch(() => undefined);
-        throw error;
-      }
-      written += 1;
-      await hooks.afterFile?.(written);
+      await checkPlace(path, root);
+      await viaTemp(path, (tmp) => writeFile(tmp, data, { flag: "wx", mode }));
       return data;
+    },
+    async place(path, from, file, root, mode) {
+      await checkPlace(path, root);
+      await viaTemp(path, async (tmp) => {
+        if (linkMode === "hardlink") return link(from, tmp);
+        // A reflink where the file system has them, else a copy: never the store's inode.
+        await copyFile(from, tmp, constants.COPYFILE_EXCL | constants.COPYFILE_FICLONE);
+        await chmod(tmp, mode & ~umask);
+        // The timestamp-checked .pyc names its source's mtime: the copy keeps the stored one.
+        const mtime = Number(BigInt(file.mtimeNs) / 1000n) / 1e6;
+        await utimes(tmp, mtime, mtime);
+      });
     },
   };
 }

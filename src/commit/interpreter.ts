@@ -10,7 +10,7 @@ import { isolatedEnv } from "./pip-command.js";
 // given: whether it installs outside site-packages (.data/data, .data/headers go under the prefix),
 // its Requires-Dist, and which of the files it would write another distribution's RECORD owns.
 const INSPECT = `
-import sys, os, re, platform, sysconfig, json, zipfile, configparser, email.parser, importlib.metadata as md
+import sys, os, re, platform, sysconfig, json, zipfile, configparser, email.parser, importlib.metadata as md, importlib.util
 paths = sysconfig.get_paths()
 def norm(name):
     return re.sub(r"[-_.]+", "-", name).lower()
@@ -99,6 +99,7 @@ if wheels:
         incoming.append({"requires": requires, "clashes": clashes[:20]})
 print(json.dumps({
     "prefix": sys.prefix, "base_prefix": sys.base_prefix, "cache_tag": sys.implementation.cache_tag,
+    "magic": importlib.util.MAGIC_NUMBER.hex(),
     "purelib": paths["purelib"], "platlib": paths["platlib"], "scripts": paths["scripts"], "data": paths["data"],
     "installed": installed, "outside": [outside(p) for p in wheels], "markers": markers, "incoming": incoming,
 }))
@@ -118,6 +119,7 @@ export const InterpreterInfoSchema = z.object({
   prefix: z.string(),
   base_prefix: z.string(),
   cache_tag: z.string().nullable().describe("names its byte-compiled files: __pycache__/{stem}.{cache_tag}.pyc"),
+  magic: z.string().regex(/^[0-9a-f]{2,32}$/).describe("the bytecode magic number: with the cache tag, what a .pyc must be made for"),
   purelib: z.string(),
   platlib: z.string(),
   scripts: z.string(),

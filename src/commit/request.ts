@@ -63,6 +63,15 @@ export const CommitRequestSchema = z
       .optional()
       .describe("the distributions asked for, which get REQUESTED (pip's semantics); default: every wheel (direct installer)"),
     backup: z.enum(["copy", "hardlink"]).optional().describe("default: hardlink for the direct installer, copy for pip"),
+    store: z
+      .boolean()
+      .optional()
+      .describe("direct installer: take files from the store of unpacked, byte-compiled wheels (default true); false unpacks and compiles per install"),
+    link: z
+      .enum(["copy", "hardlink"])
+      .optional()
+      .describe("how files leave the store: copy (default; a reflink where possible) or hardlink (shares inodes with the store)"),
+    storeMaxMb: z.number().int().min(0).max(1_048_576).optional().describe("the store's cap; least recently used entries go beyond it (default 2048)"),
   })
   .refine((r) => !(r.backup === "hardlink" && r.installer === "pip"), {
     // pip's write behaviour is not pipgate's to promise: one in-place write would corrupt a linked backup.

@@ -69,6 +69,24 @@ export const CommitSchema = z
           "pip: the venv's own pip installs them, with full-copy backups",
       ),
     backup: z.enum(["copy", "hardlink"]).optional().describe("how the venv is backed up before a commit; default hardlink for direct, copy for pip"),
+    store: z
+      .boolean()
+      .default(true)
+      .describe("direct installer: install from the store of unpacked, byte-compiled wheels under state_dir/store (made once per wheel and interpreter)"),
+    link: z
+      .enum(["copy", "hardlink"])
+      .default("copy")
+      .describe(
+        "how files leave the store: copy (default; reflinked where the file system can, a private inode per environment) or " +
+          "hardlink (faster; every environment shares the store's inodes, so a write in place in one changes the others — files are read-only)",
+      ),
+    store_max_mb: z
+      .number()
+      .int()
+      .min(0)
+      .max(1_048_576)
+      .default(2048)
+      .describe("the store's cap in MiB; least recently used entries not in use are evicted beyond it (0 keeps nothing after an install)"),
   })
   .refine((c) => !(c.installer === "pip" && c.backup === "hardlink"), {
     // pip may write into an existing file, which would change a hardlinked backup with it.

@@ -5,6 +5,7 @@ import type { SandboxConfig } from "../config/schema.js";
 import type { IndexClient } from "../index/types.js";
 import type { Logger } from "../log.js";
 import type { Decision, PolicyDeps } from "../policy/index.js";
+import type { InspectionMemo } from "../verify/inspection-memo.js";
 import type { SandboxRunner } from "../sandbox/docker.js";
 import type { ResolutionCache } from "./resolution-cache.js";
 import type { QueueReason } from "../approvals/store.js";
@@ -29,16 +30,21 @@ export interface PipelineDeps {
   /** Verified resolutions by their inputs: a repeat install skips the sandbox. */
   resolutions: ResolutionCache;
   policyDeps: PolicyDeps;
+  /** Wheel inspections by file identity: a repeat install does not inflate an unchanged wheel again. */
+  inspections?: InspectionMemo;
   /** `requested`: the distributions the request named, which get REQUESTED (pip's semantics). */
   commit: (env: EnvironmentRuntime, wheels: VerifiedWheel[], requestId: string, signal?: AbortSignal, requested?: readonly string[]) => Promise<CommitResult>;
   log: Logger;
 }
 
 /** What the sandbox stage (6) uses: the container runner, the index it may reach through the proxy, scratch space. */
-export type SandboxStageDeps = Pick<PipelineDeps, "stateDir" | "runtimeDir" | "sandboxConfig" | "sandbox" | "index" | "indexHeaders" | "log" | "policyDeps">;
+export type SandboxStageDeps = Pick<
+  PipelineDeps,
+  "stateDir" | "runtimeDir" | "sandboxConfig" | "sandbox" | "index" | "indexHeaders" | "log" | "policyDeps" | "inspections"
+>;
 
 /** What the verify stage (7) uses: the policy's collaborators, to hold every resolved distribution to policy. */
-export type VerifyStageDeps = Pick<PipelineDeps, "policyDeps">;
+export type VerifyStageDeps = Pick<PipelineDeps, "policyDeps" | "inspections">;
 
 /** Why the approval stage holds a decision for a person, and whether names off the allowlist may be resolved for it. */
 export interface Hold {

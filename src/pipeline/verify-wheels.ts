@@ -74,7 +74,8 @@ export async function verifyWheels(
     const via = parents.map(({ item: parent, requirement }) => `${parent.displayName} ${parent.version} requires ${requirement}; `).join("");
     if (!exact.allowed) return { ok: false, error: `${via}${exact.reason}` };
     if (!existsSync(wheel.path)) return { ok: false, error: `${basename(wheel.path)} is no longer in pipgate's store` };
-    const inspected = inspectWheel(wheel.path, { allowPth: env.allowlist.pthAllowed.has(wheel.name), content: contentActions(env.allowlist.rules) });
+    const options = { allowPth: env.allowlist.pthAllowed.has(wheel.name), content: contentActions(env.allowlist.rules) };
+    const inspected = deps.inspections === undefined ? inspectWheel(wheel.path, options) : deps.inspections.inspect(wheel.path, options);
     const filename = basename(wheel.path);
     if (!inspected.ok) return { ok: false, error: `${via}${filename}: ${inspected.error}` };
     for (const signal of inspected.inspection.signals) content.push({ ...signal, detail: `${filename}: ${signal.detail}` });

@@ -97,17 +97,23 @@ describe("the direct installer marks what it installs as pip does", () => {
       stateDir: join(dir, "state"),
     });
     expect(result.ok, JSON.stringify(result)).toBe(true);
+    // The code objects as the import system loads them: it sets each one's co_filename to the module's
+    // real path (the store compiles once for every venv, so the bytes name the file relative to its
+    // root, where pip's name the venv). The header's mtime differs between the twins; the code must not.
+    const LOAD = [
+      "import sys, os, json, marshal, _imp",
+      "cache, venv = sys.argv[1], sys.argv[2]",
+      "out = {}",
+      "for name in sorted(os.listdir(cache)):",
+      "    with open(os.path.join(cache, name), 'rb') as f: code = marshal.loads(f.read()[16:])",
+      "    _imp._fix_co_filename(code, os.path.join(os.path.dirname(cache), name.split('.')[0] + '.py'))",
+      "    out[name] = marshal.dumps(code).replace(venv.encode(), b'VENV').hex()",
+      "print(json.dumps(out))",
+    ].join("\n");
     const pycs = async (venv: string): Promise<Map<string, string>> => {
       const [site = ""] = await venvRoots(venv);
-      const cache = join(site, "rq_big", "__pycache__");
-      // The 16-byte header holds the source's mtime, which differs between the twins; the code must not.
-      return new Map(
-        await Promise.all(
-          (await readdir(cache)).map(
-            async (name) => [name, (await readFile(join(cache, name))).subarray(16).toString("latin1").replaceAll(venv, "VENV")] as const,
-          ),
-        ),
-      );
+      const loaded = await execa(directPython, ["-I", "-c", LOAD, join(site, "rq_big", "__pycache__"), venv]);
+      return new Map(Object.entries(JSON.parse(loaded.stdout) as Record<string, string>));
     };
     const [fromPip, fromDirect] = [await pycs(byPip), await pycs(byDirect)];
     expect(fromDirect.size).toBe(451);

@@ -64,7 +64,18 @@ async function setup(): Promise<Setup> {
     stateDir,
     db,
     before: "",
-    commitV2: (faults) => commitWheels(db, { installer: "direct", environment: "main", python, wheels: [v2], auditId: `v2-${counter}`, stateDir, faults }),
+    // The byte-compiling crash point exists where the install compiles: without the store, which compiles once per wheel.
+    commitV2: (faults) =>
+      commitWheels(db, {
+        installer: "direct",
+        environment: "main",
+        python,
+        wheels: [v2],
+        auditId: `v2-${counter}`,
+        stateDir,
+        faults,
+        ...(faults?.duringCompile === undefined ? {} : { store: false }),
+      }),
   };
 }
 

@@ -81,6 +81,7 @@ describe("pipgate.yaml refuses an unknown key at every level", () => {
     ["index.timeout_msec", "did you mean timeout_ms?"],
     ["sandbox.memory_mbb", "did you mean memory_mb?"],
     ["commit.instaler", "did you mean installer?"],
+    ["commit.store_max_mbs", "did you mean store_max_mb?"],
     ["rules.min_release_age_dayz", "did you mean min_release_age_days?"],
     ["environments.default.allowlst", "did you mean allowlist?"],
     ["grants.ci.token_sha265", "did you mean token_sha256?"],
