@@ -35,12 +35,18 @@ export const install: Subcommand = async (argv, io, context) => {
   try {
     const started = Date.now();
     const interactive = process.stderr.isTTY === true && !values.json;
+    let first = true;
     // The same request path as install_package; a local operator is not admitted (see OPERATOR_BYPASS).
     const result = await runInstall(
       app.broker.pipeline,
       { identity, tool: "cli install", rawArguments: raw, gates: { operator: true } },
       {
         progress: (progress) => {
+          if (first) {
+            first = false;
+            // performance.now() counts from the process's start: the bench reads this line for the start-up figure.
+            log.debug({ stage: progress.stage, sinceProcessStartMs: Math.round(performance.now()) }, "first stage");
+          }
           const elapsed = ((Date.now() - started) / 1000).toFixed(1).padStart(5);
           const line = `[${elapsed}s] ${progress.stage.padEnd(10)} ${progress.message}`;
           io.stderr(interactive ? `\r\x1b[2K${line}` : `${line}\n`);
