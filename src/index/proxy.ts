@@ -2,10 +2,10 @@ import { createHash } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { request } from "undici";
 import { errorMessage } from "../errors.js";
 import type { Logger } from "../log.js";
 import { normalizeName } from "../requirement/name.js";
+import { loadUndici } from "./http-get.js";
 import type { IndexClient, IndexFile } from "./types.js";
 
 /**
@@ -77,6 +77,7 @@ export async function startIndexProxy(options: ProxyOptions): Promise<IndexProxy
   const refused: IndexProxy["refused"] = [];
 
   async function fetchUpstream(url: string, accept: string) {
+    const { request } = await loadUndici();
     return request(url, { method: "GET", headers: { accept, ...options.headers }, headersTimeout: timeoutMs, bodyTimeout: timeoutMs });
   }
 
