@@ -36,6 +36,7 @@ export const UNIT_TESTS = [
   "test/verify/build-requires.test.ts",
   "test/index/client.test.ts",
   "test/index/proxy-build-tools.test.ts",
+  "test/index/proxy-metadata.test.ts",
   "test/lint/layering.test.ts",
   "test/policy/allowlist.test.ts",
   "test/policy/decide.test.ts",
