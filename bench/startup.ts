@@ -77,12 +77,20 @@ export async function measureStartup(reps: number, dir: string, say: (line: stri
       if (ms === undefined) throw new Error(`pipgate install printed no first-stage line (exit ${String(run.exitCode)}): ${run.stderr.slice(-400)}`);
       first.push(ms);
       install.push(run.ms);
-      say(`  rep ${String(rep + 1)}: first stage ${ms.toFixed(0)} ms after process start; install ${run.ms.toFixed(0)} ms wall, --help ${help.at(-1)?.toFixed(0) ?? "?"} ms, check ${check.at(-1)?.toFixed(0) ?? "?"} ms, node -e 0 ${node.at(-1)?.toFixed(0) ?? "?"} ms`);
+      say(
+        `  rep ${String(rep + 1)}: first stage ${ms.toFixed(0)} ms after process start; install ${run.ms.toFixed(0)} ms wall, --help ${help.at(-1)?.toFixed(0) ?? "?"} ms, check ${check.at(-1)?.toFixed(0) ?? "?"} ms, node -e 0 ${node.at(-1)?.toFixed(0) ?? "?"} ms`,
+      );
     }
   } finally {
     await index.close();
   }
-  return { firstStageMs: summarize(first), installWallMs: summarize(install), helpWallMs: summarize(help), checkWallMs: summarize(check), nodeWallMs: summarize(node) };
+  return {
+    firstStageMs: summarize(first),
+    installWallMs: summarize(install),
+    helpWallMs: summarize(help),
+    checkWallMs: summarize(check),
+    nodeWallMs: summarize(node),
+  };
 }
 
 /** Pure: the figures as report lines. */
