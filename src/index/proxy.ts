@@ -123,11 +123,12 @@ export async function startIndexProxy(options: ProxyOptions): Promise<IndexProxy
         hashes: { sha256: file.sha256 },
         ...(file.requiresPython === undefined ? {} : { "requires-python": file.requiresPython }),
         ...(file.yanked === false ? {} : { yanked: file.yanked === "" ? true : file.yanked }),
-        // PEP 658/714, under both names (pip 23.0 reads dist-info-metadata): pip's resolution reads the
-        // metadata file instead of the wheel; passed through only with the hash the index gave.
+        // PEP 714's core-metadata for current pip; pip 23.0 (the sandbox image's) reads only the older
+        // dist-info-metadata, and only as the string "sha256=…" (a dict there crashes it). Either way
+        // pip resolves from the metadata file; passed through only with the hash the index gave.
         ...(file.metadataSha256 === undefined
           ? {}
-          : { "core-metadata": { sha256: file.metadataSha256 }, "dist-info-metadata": { sha256: file.metadataSha256 } }),
+          : { "core-metadata": { sha256: file.metadataSha256 }, "dist-info-metadata": `sha256=${file.metadataSha256}` }),
       });
     }
     // Every reason something was hidden is kept: when pip then fails, it names the chain.

@@ -106,8 +106,9 @@ interface RawFile {
 
 const SHA256_HEX = /^[0-9a-fA-F]{64}$/;
 
-/** PEP 691/714: `{ "sha256": "…" }` is a hash; true (no hash), false, or anything else is no usable metadata. */
+/** PEP 691/714: `{ "sha256": "…" }` (or the string "sha256=…" old pip reads) is a hash; true, false or anything else is no usable metadata. */
 function metadataHashJson(value: unknown): string | undefined {
+  if (typeof value === "string") return metadataHashHtml(value);
   if (typeof value !== "object" || value === null || Array.isArray(value)) return undefined;
   const sha256: unknown = (value as Record<string, unknown>)["sha256"];
   return typeof sha256 === "string" && SHA256_HEX.test(sha256) ? sha256.toLowerCase() : undefined;
