@@ -18,12 +18,13 @@ import { runEnvSize } from "./env-size.js";
 
 import { selectCorpus } from "./corpus/corpus.js";
 import { consoleLines, runCorpusSection, type CorpusSection } from "./corpus/section.js";
+import { measureStartup, startupLines, type StartupFigures } from "./startup.js";
 
 /**
  * The sections a full run keeps in RESULTS.md: those stand-alone benches write, and the corpus's
  * analysis, written by hand from a corpus run's profile (the corpus section itself is the bench's).
  */
-const STANDALONE_SECTIONS = ["corpus-notes", "sessions", "hostile-runc", "hostile-runsc", "env-size"] as const;
+const STANDALONE_SECTIONS = ["corpus-notes", "coldpath-notes", "startup", "sessions", "hostile-runc", "hostile-runsc", "env-size"] as const;
 import { summarizeStages, type StageTimes } from "./stages.js";
 import { pairedRatios, percentile, summarize } from "./stats.js";
 import { baseInterpreter, createVenvFactory } from "./venvs.js";
@@ -57,6 +58,10 @@ export const BenchEnvSchema = z.object({
       message: "comma-separated list of: fixture, corpus",
     })
     .describe("what to run: fixture (P1–P5 on the fixture catalogue), corpus (P1/P2 per real package); a corpus-only run replaces only its RESULTS.md section"),
+  BENCH_METADATA: z
+    .enum(["0", "1"])
+    .default("1")
+    .describe("1: the local index serves PEP 658 metadata files, as PyPI does; 0: it does not (pip downloads whole wheels to resolve)"),
   BENCH_CORPUS: z.string().optional().describe("comma-separated corpus sets (bench/corpus/corpus.ts); default all"),
 });
 
@@ -85,10 +90,11 @@ async function main(): Promise<number> {
   for (const line of formatMachine(machine)) say(`  ${line}`);
   say(`  repetitions: P1–P3 ${String(options.BENCH_REPS)}, P4/P5 ${String(p4Reps)}; sections: ${[...sections].join(", ")}`);
   await requireDocker();
-  if (!sections.has("fixture")) return corpusOnly(corpusSets.value, options.BENCH_REPS, options.BENCH_KEEP === "1");
+  const metadata = options.BENCH_METADATA === "1";
+  if (!sections.has("fixture")) return corpusOnly(corpusSets.value, options.BENCH_REPS, options.BENCH_KEEP === "1", metadata);
 
   const dir = mkdtempSync(join(tmpdir(), "pipgate-bench-"));
-  const index = await startIndexServer({ projects: benchProjects() });
+  const index = await startIndexServer({ projects: benchProjects(), metadata });
   const errors: string[] = [];
   try {
     say(`\nsetting up: a pristine venv to copy, a warm pip cache (index ${index.url})`);
@@ -153,8 +159,15 @@ async function main(): Promise<number> {
     errors.push(...p6.errors);
     let corpus: CorpusSection | undefined;
     if (sections.has("corpus")) {
-      corpus = await runCorpusSection(corpusSets.value, options.BENCH_REPS, join(dir, "corpus"), venvs, say);
+      corpus = await runCorpusSection(corpusSets.value, options.BENCH_REPS, join(dir, "corpus"), venvs, say, metadata);
       errors.push(...corpus.errors);
+    }
+    say("\nstart-up: pipgate install from process start to its first stage, --help, check");
+    let startup: StartupFigures | undefined;
+    try {
+      startup = await measureStartup(options.BENCH_REPS, join(dir, "startup"), say);
+    } catch (error) {
+      errors.push(`start-up: ${error instanceof Error ? error.message : String(error)}`);
     }
 
     // Figures.
@@ -206,6 +219,8 @@ async function main(): Promise<number> {
         pass: verdict(warmVsCache.median, 1.0, "at-most"),
       },
       { name: "P2 warm install, pipgate / bare pip --no-cache-dir", value: ratioText(warmVsNoCache), target: "(info)", pass: undefined },
+      // The issue's order: P1, P2, P6, P3, P4, P5, then the start-up figure.
+      ...p6.lines,
       ...(Object.keys(REFUSALS) as RefusalKind[]).flatMap((kind): FigureLine[] => [
         {
           name: `P3 refusal round trip (${kind}) p50`,
@@ -227,7 +242,7 @@ async function main(): Promise<number> {
       { name: "P5 serve RSS idle (largest of 8 processes)", value: mbText(idle), target: "≤ 100 MB", pass: verdict(idle / MB, 100, "at-most") },
       { name: "P5 serve RSS peak under P4 (largest VmHWM)", value: mbText(peak), target: "≤ 200 MB", pass: verdict(peak / MB, 200, "at-most") },
       { name: "P5 sum of 8 serve processes' peak RSS", value: mbText(peakSum), target: "(info)", pass: undefined },
-      ...p6.lines,
+      ...(startup === undefined ? [] : startupLines(startup)),
     ];
 
     const bareCold = summarize(coldWarm.map((s) => s.bareColdMs));
@@ -354,11 +369,11 @@ async function runP6Only(reps: number, keep: boolean): Promise<number> {
 }
 
 /** BENCH_SECTIONS=corpus: only the corpus section, which replaces its own part of RESULTS.md. */
-async function corpusOnly(sets: Parameters<typeof runCorpusSection>[0], reps: number, keep: boolean): Promise<number> {
+async function corpusOnly(sets: Parameters<typeof runCorpusSection>[0], reps: number, keep: boolean, metadata: boolean): Promise<number> {
   const dir = mkdtempSync(join(tmpdir(), "pipgate-bench-"));
   try {
     const venvs = await createVenvFactory(dir);
-    const corpus = await runCorpusSection(sets, reps, dir, venvs, say);
+    const corpus = await runCorpusSection(sets, reps, dir, venvs, say, metadata);
     say("\nreal packages (bench corpus)");
     for (const line of consoleLines(corpus)) say(line === "" ? "" : `  ${line}`);
     if (corpus.errors.length > 0) {

@@ -16,12 +16,10 @@ import type { Policy } from "./config/policy-file-schema.js";
 import { createSqliteRateStore } from "./ratelimit/store.js";
 import type { Admitter } from "./ratelimit/admission.js";
 import type { ServerDeps } from "./server/context.js";
-import { createServer } from "./server/create-server.js";
 import type { Server } from "@modelcontextprotocol/sdk/server/index.js";
 import type { UpstreamConfig } from "./config/upstream-schema.js";
-import { gatewaySession, type Gateway } from "./gateway/extension.js";
-import { upstreamKey } from "./gateway/pins.js";
-import { transportFor } from "./gateway/transports.js";
+import type { Gateway } from "./gateway/extension.js";
+import type { transportFor } from "./gateway/transports.js";
 import { createGrantAccess, type GrantAccess } from "./grants/access.js";
 import { narrowAllowlist, overlayLoader, type OverlayResult } from "./grants/allowlist-overlay.js";
 
@@ -56,10 +54,23 @@ export interface Pipgate {
 export type PipgateResult = { ok: true; value: Pipgate } | { ok: false; issues: string[] };
 
 /**
+ * What a pipgate is opened for. `serve` (the default) can make MCP servers and fronts the gateway's
+ * upstream; `local` is a command that only runs the pipeline or reads the state (`pipgate install`):
+ * it never loads the MCP SDK or the gateway, which are most of the start-up, and its serverFor throws.
+ */
+export type OpenMode = "serve" | "local";
+
+/**
  * Opens pipgate from its configuration: the broker (which first recovers what a dead process left),
  * then the policy file and grants. A policy or grant that does not parse closes it again and says why.
  */
-export async function openPipgate(config: LoadedConfig, log: Logger, overrides: BrokerOverrides = {}): Promise<PipgateResult> {
+export async function openPipgate(config: LoadedConfig, log: Logger, overrides: BrokerOverrides = {}, mode: OpenMode = "serve"): Promise<PipgateResult> {
+  // Loaded on demand: the MCP SDK's server and the gateway are not what a local command needs.
+  const serving = mode === "serve" ? await import("./server/create-server.js") : undefined;
+  const gatewayModules =
+    mode === "serve" && config.upstream !== undefined
+      ? await Promise.all([import("./gateway/extension.js"), import("./gateway/pins.js"), import("./gateway/transports.js")])
+      : undefined;
   const broker = await openBroker(config, log, overrides);
   const opened = openAccessControl(broker, overrides.now === undefined ? {} : { now: overrides.now });
   if (!opened.ok) {
@@ -67,7 +78,13 @@ export async function openPipgate(config: LoadedConfig, log: Logger, overrides: 
     return opened;
   }
   const control = opened.control;
-  const gateway = config.upstream === undefined ? undefined : openGateway(config.upstream, broker, log, overrides.now ?? (() => new Date()));
+  const gateway =
+    config.upstream === undefined || gatewayModules === undefined
+      ? undefined
+      : openGateway(config.upstream, broker, log, overrides.now ?? (() => new Date()), {
+          upstreamKey: gatewayModules[1].upstreamKey,
+          transportFor: gatewayModules[2].transportFor,
+        });
   const serverDeps = (identity: string) => serverDepsFor(broker, control, identity);
   return {
     ok: true,
@@ -77,8 +94,12 @@ export async function openPipgate(config: LoadedConfig, log: Logger, overrides: 
       gateway,
       serverDeps,
       serverFor: (identity) => {
+        if (serving === undefined) throw new Error("pipgate was opened for a local command (mode local): it makes no MCP server");
         const deps = serverDeps(identity);
-        return createServer(deps, gateway === undefined ? undefined : gatewaySession(gateway, deps, identity));
+        return serving.createServer(
+          deps,
+          gateway === undefined || gatewayModules === undefined ? undefined : gatewayModules[0].gatewaySession(gateway, deps, identity),
+        );
       },
       close: () => broker.close(),
     },
@@ -86,12 +107,18 @@ export async function openPipgate(config: LoadedConfig, log: Logger, overrides: 
 }
 
 /** What every session of a gateway shares: the upstream's transport, its pins and what was audited of them. */
-function openGateway(upstream: UpstreamConfig, broker: Broker, log: Logger, now: () => Date): Gateway {
+function openGateway(
+  upstream: UpstreamConfig,
+  broker: Broker,
+  log: Logger,
+  now: () => Date,
+  loaded: { upstreamKey: (upstream: UpstreamConfig) => string; transportFor: typeof transportFor },
+): Gateway {
   return {
     upstream,
-    transport: transportFor(upstream, log, broker.config),
+    transport: loaded.transportFor(upstream, log, broker.config),
     db: broker.db,
-    key: upstreamKey(upstream),
+    key: loaded.upstreamKey(upstream),
     log,
     now,
     auditedChanges: new Set(),

@@ -95,6 +95,8 @@ export async function runCorpusSection(
   dir: string,
   venvs: VenvFactory,
   say: (line?: string) => void,
+  /** the local index serves PEP 658 metadata files (as PyPI does) */
+  metadata = true,
 ): Promise<CorpusSection> {
   const errors: string[] = [];
   mkdirSync(dir, { recursive: true });
@@ -108,7 +110,7 @@ export async function runCorpusSection(
   say(
     `  ${corpus.value.built ? "built and verified" : "cached"}: ${String(corpus.value.wheels.length)} wheels (${(corpus.value.wheels.reduce((sum, w) => sum + w.bytes.length, 0) / 2 ** 20).toFixed(1)} MB) in ${((performance.now() - started) / 1000).toFixed(1)} s, ${corpus.value.dir}`,
   );
-  const index = await startIndexServer({ projects: corpus.value.projects });
+  const index = await startIndexServer({ projects: corpus.value.projects, metadata });
   const result: Omit<CorpusSection, "errors" | "markdown"> = { lines: [], absolute: [], breakdown: [], notes: [] };
   try {
     for (const set of sets) {
@@ -148,7 +150,7 @@ export async function runCorpusSection(
   const markdown = [
     "## Real packages (bench corpus)",
     "",
-    `Wheels made from Debian's python3-* distributions by bench/corpus (built once into .cache/bench-corpus, verified by a --no-index pip install and an import), served by the test index; ${String(reps)} repetitions per set, every ratio a median of per-repetition ratios. install_package runs through a server in the bench's process; \`pipgate install\` is the built CLI, one process per install, with a state directory of its own. Warm: the same broker's second install of the set into a fresh venv.`,
+    `Wheels made from Debian's python3-* distributions by bench/corpus (built once into .cache/bench-corpus, verified by a --no-index pip install and an import), served by the test index${metadata ? " with PEP 658 metadata files" : " without PEP 658 metadata files"}; ${String(reps)} repetitions per set, every ratio a median of per-repetition ratios. install_package runs through a server in the bench's process; \`pipgate install\` is the built CLI, one process per install, with a state directory of its own. Warm: the same broker's second install of the set into a fresh venv.`,
     "",
     ...(result.lines.length > 0 ? markdownTable(result.lines) : ["(no figures: every set failed)"]),
     "",

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-import { EXIT } from "./common.js";
+import { EXIT } from "./options.js";
 import { main } from "./main.js";
 
 main(process.argv.slice(2)).then(

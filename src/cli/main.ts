@@ -1,8 +1,3 @@
-import { allowlist, allowlistHelp } from "./allowlist.js";
-import { approvals, approvalsHelp } from "./approvals.js";
-import { audit, auditHelp } from "./audit.js";
-import { check, checkHelp } from "./check.js";
-import { webConsole, consoleHelp } from "./console.js";
 import {
   CliError,
   COMMON_OPTIONS_HELP,
@@ -13,49 +8,75 @@ import {
   type CommandHelp,
   type GlobalOptions,
   type Subcommand,
-} from "./common.js";
-import { doctor, doctorHelp } from "./doctor.js";
-import { grants, grantsHelp } from "./grants.js";
-import { init, initHelp } from "./init.js";
-import { install, installHelp } from "./install.js";
-import { osv, osvHelp } from "./osv.js";
-import { sandbox, sandboxHelp } from "./sandbox.js";
-import { serve, serveHelp } from "./serve.js";
-import { upstream, upstreamHelp } from "./upstream.js";
+} from "./options.js";
 
-interface Command {
+/** A command's code and help, loaded when it is the one asked for. */
+interface Loaded {
   run: Subcommand;
-  summary: string;
   help: CommandHelp;
 }
 
+interface Command {
+  load: () => Promise<Loaded>;
+  summary: string;
+}
+
+// Each command's module (and what it brings: the MCP SDK, undici, the state database …) is loaded only
+// when that command runs or prints its help: `pipgate install` does not pay for `serve`'s imports, and
+// `pipgate --help` for none of them.
 const COMMANDS: Record<string, Command> = {
-  serve: { run: serve, help: serveHelp, summary: "run the MCP server (stdio, or --http HOST:PORT)" },
-  check: { run: check, help: checkHelp, summary: "explain the decision for ENV REQUIREMENT (exit 0 allowed, 3 denied)" },
+  serve: { load: () => import("./serve.js").then((m) => ({ run: m.serve, help: m.serveHelp })), summary: "run the MCP server (stdio, or --http HOST:PORT)" },
+  check: {
+    load: () => import("./check.js").then((m) => ({ run: m.check, help: m.checkHelp })),
+    summary: "explain the decision for ENV REQUIREMENT (exit 0 allowed, 3 denied)",
+  },
   install: {
-    run: install,
-    help: installHelp,
+    load: () => import("./install.js").then((m) => ({ run: m.install, help: m.installHelp })),
     summary: "install ENV REQUIREMENT through the whole pipeline, as a local operator (no grants, limits or approvals)",
   },
-  allowlist: { run: allowlist, help: allowlistHelp, summary: "add|remove|show|lint|import|sync: maintain allowlist files, comments kept" },
-  audit: { run: audit, help: auditHelp, summary: "list|show|tail|export|verify|report the audit log" },
-  approvals: { run: approvals, help: approvalsHelp, summary: "list|show|approve|deny installs waiting for a person" },
-  console: { run: webConsole, help: consoleHelp, summary: "a web console for auditors and approvers (--http HOST:PORT)" },
-  sandbox: { run: sandbox, help: sandboxHelp, summary: "build-image: build the sandbox image" },
-  grants: { run: grants, help: grantsHelp, summary: "new-token NAME | hash-token: bearer tokens for HTTP clients (stored hashed)" },
-  upstream: { run: upstream, help: upstreamHelp, summary: "show | accept NAME|--all: the gateway upstream's pinned tool definitions and changes" },
-  osv: { run: osv, help: osvHelp, summary: "status: count, age and path of the offline OSV database (rules.osv)" },
-  doctor: { run: doctor, help: doctorHelp, summary: "check the engine, image, environments, index, state and audit chain" },
-  init: { run: init, help: initHelp, summary: "write a commented pipgate.yaml, policy and allowlist (--from-venv PY: pins what it has)" },
+  allowlist: {
+    load: () => import("./allowlist.js").then((m) => ({ run: m.allowlist, help: m.allowlistHelp })),
+    summary: "add|remove|show|lint|import|sync: maintain allowlist files, comments kept",
+  },
+  audit: { load: () => import("./audit.js").then((m) => ({ run: m.audit, help: m.auditHelp })), summary: "list|show|tail|export|verify|report the audit log" },
+  approvals: {
+    load: () => import("./approvals.js").then((m) => ({ run: m.approvals, help: m.approvalsHelp })),
+    summary: "list|show|approve|deny installs waiting for a person",
+  },
+  console: {
+    load: () => import("./console.js").then((m) => ({ run: m.webConsole, help: m.consoleHelp })),
+    summary: "a web console for auditors and approvers (--http HOST:PORT)",
+  },
+  sandbox: { load: () => import("./sandbox.js").then((m) => ({ run: m.sandbox, help: m.sandboxHelp })), summary: "build-image: build the sandbox image" },
+  grants: {
+    load: () => import("./grants.js").then((m) => ({ run: m.grants, help: m.grantsHelp })),
+    summary: "new-token NAME | hash-token: bearer tokens for HTTP clients (stored hashed)",
+  },
+  upstream: {
+    load: () => import("./upstream.js").then((m) => ({ run: m.upstream, help: m.upstreamHelp })),
+    summary: "show | accept NAME|--all: the gateway upstream's pinned tool definitions and changes",
+  },
+  osv: {
+    load: () => import("./osv.js").then((m) => ({ run: m.osv, help: m.osvHelp })),
+    summary: "status: count, age and path of the offline OSV database (rules.osv)",
+  },
+  doctor: {
+    load: () => import("./doctor.js").then((m) => ({ run: m.doctor, help: m.doctorHelp })),
+    summary: "check the engine, image, environments, index, state and audit chain",
+  },
+  init: {
+    load: () => import("./init.js").then((m) => ({ run: m.init, help: m.initHelp })),
+    summary: "write a commented pipgate.yaml, policy and allowlist (--from-venv PY: pins what it has)",
+  },
 };
 
 /** The command names, for tests that run every one of them. */
 export const COMMAND_NAMES: readonly string[] = Object.keys(COMMANDS);
 
-/** Each command's actions (audit list, approvals approve …), for the same tests. */
-export function commandActions(name: string): readonly string[] {
+/** Each command's actions (audit list, approvals approve …), for the same tests; loads the command. */
+export async function commandActions(name: string): Promise<readonly string[]> {
   const command = Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined;
-  return Object.keys(command?.help.actions ?? {});
+  return Object.keys((await command?.load())?.help.actions ?? {});
 }
 
 function usage(): string {
@@ -68,7 +89,7 @@ function usage(): string {
 }
 
 /** A command's help: the action's own when the first argument names one (audit list --help), else the command's. */
-function helpText(command: Command, argv: readonly string[]): string {
+function helpText(command: Loaded, argv: readonly string[]): string {
   const [action] = argv;
   const actions = command.help.actions ?? {};
   const text = action !== undefined && Object.hasOwn(actions, action) ? actions[action] : undefined;
@@ -102,12 +123,13 @@ export async function main(argv: string[], io: CliIo = processIo): Promise<numbe
     io.stderr(`pipgate: unknown command ${JSON.stringify(name)}\n\n${usage()}`);
     return EXIT.usage;
   }
-  if (global.help) {
-    io.stdout(helpText(command, rest));
-    return EXIT.ok;
-  }
   try {
-    return await command.run(rest, io, { logLevel: global.logLevel });
+    const loaded = await command.load();
+    if (global.help) {
+      io.stdout(helpText(loaded, rest));
+      return EXIT.ok;
+    }
+    return await loaded.run(rest, io, { logLevel: global.logLevel });
   } catch (error) {
     if (error instanceof CliError) {
       io.stderr(`pipgate ${name}: ${error.message}\n`);

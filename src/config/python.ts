@@ -1,4 +1,3 @@
-import { execa } from "execa";
 import { errorMessage, type Result } from "../errors.js";
 
 /**
@@ -22,6 +21,8 @@ export function isolatedEnv(ambient: Readonly<Record<string, string | undefined>
 /** The full version (e.g. "3.11.7") of an interpreter. */
 export async function pythonVersion(python: string): Promise<Result<string>> {
   try {
+    // loaded on first use, not at import: commands that never run the interpreter skip it
+    const { execa } = await import("execa");
     const { stdout } = await execa(python, ["-I", "-c", "import sys; print('%d.%d.%d' % sys.version_info[:3])"], {
       env: isolatedEnv(),
       extendEnv: false,
@@ -36,6 +37,7 @@ export async function pythonVersion(python: string): Promise<Result<string>> {
 /** An interpreter's sys.prefix: the venv it belongs to, however its path is spelt. */
 export async function pythonPrefix(python: string): Promise<Result<string>> {
   try {
+    const { execa } = await import("execa");
     const { stdout } = await execa(python, ["-I", "-c", "import sys; print(sys.prefix)"], { env: isolatedEnv(), extendEnv: false, timeout: 20_000 });
     return { ok: true, value: stdout.trim() };
   } catch (error) {

@@ -1,5 +1,4 @@
 import type { Dispatcher } from "undici";
-import { execa } from "execa";
 import { errorMessage, type Result } from "../errors.js";
 import { isolatedEnv } from "../config/python.js";
 import { normalizeName } from "../requirement/name.js";
@@ -132,6 +131,8 @@ function header(value: string | string[] | undefined): string | undefined {
  */
 export async function defaultIndexUrl(python: string): Promise<Result<string, string>> {
   try {
+    // loaded on first use, not at import: commands that never run the interpreter skip it
+    const { execa } = await import("execa");
     const { stdout } = await execa(python, ["-I", "-c", "from pip._internal.models.index import PyPI; print(PyPI.simple_url)"], {
       env: isolatedEnv(),
       extendEnv: false,

@@ -1,4 +1,4 @@
-import { request, type Dispatcher } from "undici";
+import type { Dispatcher, request as undiciRequest } from "undici";
 import { errorMessage, type Result } from "../errors.js";
 
 /** A bounded GET's answer: any status (callers decide what a 404 or 304 means), the body read in full. */
@@ -56,8 +56,13 @@ async function getFollowingRedirects(url: string, options: HttpGetOptions): Prom
   }
 }
 
+/** undici, loaded on the first request: a command that never asks the index does not pay its start-up. */
+let undici: Promise<{ request: typeof undiciRequest }> | undefined;
+export const loadUndici = (): Promise<{ request: typeof undiciRequest }> => (undici ??= import("undici"));
+
 async function attemptGet(url: string, options: HttpGetOptions): Promise<Result<HttpAnswer, string>> {
   try {
+    const { request } = await loadUndici();
     const response = await request(url, {
       method: "GET",
       headers: options.headers,

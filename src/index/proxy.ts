@@ -2,10 +2,10 @@ import { createHash } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { request } from "undici";
 import { errorMessage } from "../errors.js";
 import type { Logger } from "../log.js";
 import { normalizeName } from "../requirement/name.js";
+import { loadUndici } from "./http-get.js";
 import type { IndexClient, IndexFile } from "./types.js";
 
 /**
@@ -41,6 +41,8 @@ export interface ProxyOptions {
   timeoutMs?: number;
   headers?: Record<string, string>; // e.g. Authorization for a private index; never logged
   maxFileBytes?: number;
+  /** Cap on a PEP 658 metadata file; a larger one is refused (default 1 MiB; real ones are a few KB). */
+  maxMetadataBytes?: number;
   /** Content-addressed store of verified files: a file already there is served without asking upstream. */
   storeDir: string;
   /**
@@ -58,10 +60,15 @@ export interface IndexProxy {
   refused: Array<{ project: string; filename?: string; reason: string }>;
   /** Files listed to the sandbox (filename → upstream entry), so pipgate can fetch wheels itself. */
   listed: Map<string, { project: string; file: IndexFile }>;
+  /** PEP 658 metadata files passed to the sandbox, by the filename of the distribution they describe. */
+  metadataServed: Set<string>;
   close(): Promise<void>;
 }
 
 const SIMPLE_JSON = "application/vnd.pypi.simple.v1+json";
+
+/** A listed file's bytes once verified and stored, or why they were not. */
+type Fetched = { ok: true; path: string; bytes: Buffer } | { ok: false; status: number; reason: string };
 
 /**
  * The sandbox's only way out: a PEP 691 index on a unix socket that lists only what the filter allows,
@@ -72,11 +79,17 @@ export async function startIndexProxy(options: ProxyOptions): Promise<IndexProxy
   const { index, filter, log } = options;
   const timeoutMs = options.timeoutMs ?? 30_000;
   const maxFileBytes = options.maxFileBytes ?? 512 * 1024 * 1024;
+  const maxMetadataBytes = options.maxMetadataBytes ?? 1024 * 1024;
+  const metadataServed = new Set<string>();
+  // Upstream fetches under way or done, by filename: the wheel a metadata request names is fetched
+  // as soon as pip asks for its metadata, and pip's own request for it later waits for the same fetch.
+  const fetching = new Map<string, Promise<Fetched>>();
   const listed = new Map<string, { project: string; file: IndexFile }>();
   const served = new Map<string, ServedFile>();
   const refused: IndexProxy["refused"] = [];
 
   async function fetchUpstream(url: string, accept: string) {
+    const { request } = await loadUndici();
     return request(url, { method: "GET", headers: { accept, ...options.headers }, headersTimeout: timeoutMs, bodyTimeout: timeoutMs });
   }
 
@@ -110,6 +123,12 @@ export async function startIndexProxy(options: ProxyOptions): Promise<IndexProxy
         hashes: { sha256: file.sha256 },
         ...(file.requiresPython === undefined ? {} : { "requires-python": file.requiresPython }),
         ...(file.yanked === false ? {} : { yanked: file.yanked === "" ? true : file.yanked }),
+        // PEP 714's core-metadata for current pip; pip 23.0 (the sandbox image's) reads only the older
+        // dist-info-metadata, and only as the string "sha256=…" (a dict there crashes it). Either way
+        // pip resolves from the metadata file; passed through only with the hash the index gave.
+        ...(file.metadataSha256 === undefined
+          ? {}
+          : { "core-metadata": { sha256: file.metadataSha256 }, "dist-info-metadata": `sha256=${file.metadataSha256}` }),
       });
     }
     // Every reason something was hidden is kept: when pip then fails, it names the chain.
@@ -130,7 +149,70 @@ export async function startIndexProxy(options: ProxyOptions): Promise<IndexProxy
     }
   }
 
+  /** Upstream bytes, capped and checked against the sha256 the index lists; never a partial answer. */
+  async function fetchVerified(
+    url: string,
+    expected: string,
+    cap: number,
+    what: string,
+  ): Promise<{ ok: true; bytes: Buffer } | { ok: false; status: number; reason: string; log?: { actual: string } }> {
+    const answer = await fetchUpstream(url, "*/*");
+    if (answer.statusCode !== 200) {
+      await answer.body.dump();
+      return { ok: false, status: 502, reason: `upstream answered ${answer.statusCode} for ${what}` };
+    }
+    const chunks: Buffer[] = [];
+    let size = 0;
+    for await (const chunk of answer.body) {
+      size += (chunk as Buffer).length;
+      if (size > cap) {
+        answer.body.destroy();
+        return { ok: false, status: 502, reason: `${what} is larger than ${cap} bytes; refused` };
+      }
+      chunks.push(chunk as Buffer);
+    }
+    const bytes = Buffer.concat(chunks);
+    const actual = createHash("sha256").update(bytes).digest("hex");
+    if (actual !== expected)
+      return {
+        ok: false,
+        status: 502,
+        reason: `sha256 mismatch: index lists ${expected}, ${what.endsWith(".metadata") ? "its metadata file" : "file"} is ${actual}`,
+        log: { actual },
+      };
+    return { ok: true, bytes };
+  }
+
+  /** A listed file's verified bytes in the store: from the store, or fetched once however many ask. */
+  function obtain(entry: { project: string; file: IndexFile }, expected: string): Promise<Fetched> {
+    const filename = entry.file.filename;
+    const stored = join(options.storeDir, expected, filename);
+    let pending = fetching.get(filename);
+    if (pending === undefined) {
+      pending = (async (): Promise<Fetched> => {
+        if (existsSync(stored)) return { ok: true, path: stored, bytes: readFileSync(stored) };
+        const got = await fetchVerified(entry.file.url, expected, maxFileBytes, filename);
+        if (!got.ok) {
+          fetching.delete(filename); // a retry asks upstream again (a mismatch is refused again)
+          if (got.log !== undefined) log.warn({ filename, expected, actual: got.log.actual }, "hash mismatch from the index; file withheld from the sandbox");
+          return got;
+        }
+        mkdirSync(join(options.storeDir, expected), { recursive: true });
+        const partial = `${stored}.${process.pid}.${Date.now()}.part`;
+        writeFileSync(partial, got.bytes);
+        renameSync(partial, stored);
+        return { ok: true, path: stored, bytes: got.bytes };
+      })().catch((error: unknown): Fetched => {
+        fetching.delete(filename);
+        return { ok: false, status: 502, reason: `fetching ${filename} failed: ${errorMessage(error)}` };
+      });
+      fetching.set(filename, pending);
+    }
+    return pending;
+  }
+
   async function file(res: ServerResponse, filename: string): Promise<void> {
+    if (filename.endsWith(".metadata") && !listed.has(filename)) return metadata(res, filename.slice(0, -".metadata".length));
     const entry = listed.get(filename);
     if (entry === undefined) {
       refused.push({ project: "?", filename, reason: "file was never listed to the sandbox" });
@@ -142,45 +224,44 @@ export async function startIndexProxy(options: ProxyOptions): Promise<IndexProxy
       send(res, 502, "text/plain", "pipgate: the index lists no usable sha256 for this file\n");
       return;
     }
+    const got = await obtain(entry, expected);
+    if (!got.ok) {
+      refused.push({ project: entry.project, filename, reason: got.reason });
+      send(res, got.status, "text/plain", `pipgate: ${filename}: ${got.reason}\n`);
+      return;
+    }
     // The filename is part of the path: pip and the wheel inspector read name and version from it.
-    const stored = join(options.storeDir, expected, filename);
-    if (existsSync(stored)) {
-      const bytes = readFileSync(stored);
-      served.set(filename, { project: entry.project, version: entry.file.version, filename, url: entry.file.url, sha256: expected, path: stored });
-      await tellFilter(entry, bytes);
-      res.writeHead(200, { "content-type": "application/octet-stream", "content-length": String(bytes.length) });
-      res.end(bytes);
+    served.set(filename, { project: entry.project, version: entry.file.version, filename, url: entry.file.url, sha256: expected, path: got.path });
+    await tellFilter(entry, got.bytes);
+    res.writeHead(200, { "content-type": "application/octet-stream", "content-length": String(got.bytes.length) });
+    res.end(got.bytes);
+  }
+
+  /**
+   * PEP 658: a listed wheel's core metadata, fetched from the index at the file's URL + ".metadata",
+   * capped and checked against the hash the index advertised. The wheel itself is fetched from here on,
+   * beside pip's resolution, so that its download is done (and verified) when pip asks for it.
+   */
+  async function metadata(res: ServerResponse, filename: string): Promise<void> {
+    const entry = listed.get(filename);
+    const expected = entry?.file.metadataSha256;
+    if (entry === undefined || expected === undefined) {
+      refused.push({ project: entry?.project ?? "?", filename: `${filename}.metadata`, reason: "no metadata file was listed to the sandbox for it" });
+      send(res, 404, "text/plain", "pipgate: unknown file\n");
       return;
     }
-    const answer = await fetchUpstream(entry.file.url, "*/*");
-    if (answer.statusCode !== 200) {
-      await answer.body.dump();
-      send(res, 502, "text/plain", `pipgate: upstream answered ${answer.statusCode}\n`);
+    const wheelHash = entry.file.sha256;
+    if (wheelHash !== undefined && /^[0-9a-f]{64}$/.test(wheelHash)) void obtain(entry, wheelHash);
+    const got = await fetchVerified(`${entry.file.url}.metadata`, expected, maxMetadataBytes, `${filename}.metadata`);
+    if (!got.ok) {
+      refused.push({ project: entry.project, filename: `${filename}.metadata`, reason: got.reason });
+      log.warn({ filename, reason: got.reason }, "metadata file refused; withheld from the sandbox");
+      send(res, got.status, "text/plain", `pipgate: ${filename}.metadata: ${got.reason}\n`);
       return;
     }
-    const chunks: Buffer[] = [];
-    let size = 0;
-    for await (const chunk of answer.body) {
-      size += (chunk as Buffer).length;
-      if (size > maxFileBytes) throw new Error(`${filename} is larger than ${maxFileBytes} bytes`);
-      chunks.push(chunk as Buffer);
-    }
-    const bytes = Buffer.concat(chunks);
-    const actual = createHash("sha256").update(bytes).digest("hex");
-    if (actual !== expected) {
-      refused.push({ project: entry.project, filename, reason: `sha256 mismatch: index lists ${expected}, file is ${actual}` });
-      log.warn({ filename, expected, actual }, "hash mismatch from the index; file withheld from the sandbox");
-      send(res, 502, "text/plain", `pipgate: ${filename} does not match the hash the index lists\n`);
-      return;
-    }
-    mkdirSync(join(options.storeDir, expected), { recursive: true });
-    const partial = `${stored}.${process.pid}.${Date.now()}.part`;
-    writeFileSync(partial, bytes);
-    renameSync(partial, stored);
-    served.set(filename, { project: entry.project, version: entry.file.version, filename, url: entry.file.url, sha256: actual, path: stored });
-    await tellFilter(entry, bytes);
-    res.writeHead(200, { "content-type": "application/octet-stream", "content-length": String(bytes.length) });
-    res.end(bytes);
+    metadataServed.add(filename);
+    res.writeHead(200, { "content-type": "application/octet-stream", "content-length": String(got.bytes.length) });
+    res.end(got.bytes);
   }
 
   async function upload(req: IncomingMessage, res: ServerResponse, name: string): Promise<void> {
@@ -225,11 +306,15 @@ export async function startIndexProxy(options: ProxyOptions): Promise<IndexProxy
     served,
     refused,
     listed,
-    close: () =>
-      new Promise<void>((resolve) => {
+    metadataServed,
+    close: async () => {
+      await new Promise<void>((resolve) => {
         server.closeAllConnections();
         server.close(() => resolve());
-      }),
+      });
+      // A speculative fetch still under way ends before the proxy is said to be closed.
+      await Promise.all(fetching.values());
+    },
   };
 }
 

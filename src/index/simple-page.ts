@@ -19,6 +19,8 @@ export const SimpleJsonSchema = z.object({
       "requires-python": z.string().nullish(),
       yanked: z.union([z.boolean(), z.string()]).optional().describe("PEP 592: true, or the reason"),
       "upload-time": z.string().nullish().describe("PEP 700: ISO 8601 UTC"),
+      "core-metadata": z.unknown().optional().describe("PEP 714: true, false, or hash name → hex digest of the .metadata file"),
+      "dist-info-metadata": z.unknown().optional().describe("PEP 658's original name for core-metadata"),
     }),
   ),
 });
@@ -56,6 +58,7 @@ function parseSimpleJson(body: string, pageUrl: string, project: string): Result
       requiresPython: file["requires-python"] ?? undefined,
       yanked: file.yanked === undefined || file.yanked === false ? false : file.yanked === true ? "" : file.yanked,
       uploadTime: file["upload-time"] ?? undefined,
+      metadataSha256: metadataHashJson(file["core-metadata"] ?? file["dist-info-metadata"]),
     });
     if (built !== undefined) files.push(built);
   }
@@ -84,6 +87,7 @@ function parseSimpleHtml(body: string, pageUrl: string, project: string): Result
       requiresPython: attributes.get("data-requires-python"),
       yanked: yanked === undefined ? false : yanked,
       uploadTime: undefined,
+      metadataSha256: metadataHashHtml(attributes.get("data-core-metadata") ?? attributes.get("data-dist-info-metadata")),
     });
     if (built !== undefined) files.push(built);
   }
@@ -97,6 +101,23 @@ interface RawFile {
   requiresPython: string | undefined;
   yanked: false | string;
   uploadTime: string | undefined;
+  metadataSha256: string | undefined;
+}
+
+const SHA256_HEX = /^[0-9a-fA-F]{64}$/;
+
+/** PEP 691/714: `{ "sha256": "…" }` (or the string "sha256=…" old pip reads) is a hash; true, false or anything else is no usable metadata. */
+function metadataHashJson(value: unknown): string | undefined {
+  if (typeof value === "string") return metadataHashHtml(value);
+  if (typeof value !== "object" || value === null || Array.isArray(value)) return undefined;
+  const sha256: unknown = (value as Record<string, unknown>)["sha256"];
+  return typeof sha256 === "string" && SHA256_HEX.test(sha256) ? sha256.toLowerCase() : undefined;
+}
+
+/** PEP 658/714 in HTML: `data-core-metadata="sha256=…"`; "true" carries no hash and is not used. */
+function metadataHashHtml(value: string | undefined): string | undefined {
+  const match = value === undefined ? null : /^sha256=([0-9a-fA-F]{64})$/.exec(value.trim());
+  return match?.[1]?.toLowerCase();
 }
 
 function buildFile(project: string, pageUrl: string, raw: RawFile): IndexFile | undefined {
@@ -121,6 +142,7 @@ function buildFile(project: string, pageUrl: string, raw: RawFile): IndexFile | 
     uploadTime: uploadTime === undefined || Number.isNaN(uploadTime.getTime()) ? undefined : uploadTime,
     kind: parsed.kind,
     version: parsed.version,
+    ...(raw.metadataSha256 === undefined || parsed.kind !== "wheel" ? {} : { metadataSha256: raw.metadataSha256 }),
   };
 }
 

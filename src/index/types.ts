@@ -14,6 +14,11 @@ export interface IndexFile {
   kind: "wheel" | "sdist";
   /** the version named by the filename */
   version: string;
+  /**
+   * PEP 658/714: the sha256 of the file's core metadata, served at the file's URL + ".metadata", when
+   * the index advertises it with a hash (an advertisement without one is ignored: nothing unhashed passes).
+   */
+  metadataSha256?: string;
 }
 
 /** A project's page on the index: every version it knows, and every file pip could pick. */

@@ -123,6 +123,8 @@ export async function resolveInSandbox(
       peakMemoryBytes: peakMemory(events),
       oomKilled: run.oomKilled,
       outputBytes: run.output.totalBytes,
+      // PEP 658 metadata files pip resolved from instead of whole wheels (0 when the index serves none)
+      metadataFiles: proxy.metadataServed.size,
       ...(filter.buildTools().length > 0 ? { buildTools: filter.buildTools() } : {}),
       ...(run.exitCode === 0 ? {} : { log: logTail(run.output.stderrTail, 40, 4096) }),
     };

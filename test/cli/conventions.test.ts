@@ -4,16 +4,18 @@ import { parseGlobalOptions } from "../../src/cli/common.js";
 import { capture } from "../support/cli-io.js";
 
 /** Every command and every action, as a user would type them before --help. */
-const INVOCATIONS: string[][] = COMMAND_NAMES.flatMap((name) => [[name], ...commandActions(name).map((action) => [name, action])]);
+const INVOCATIONS: string[][] = (
+  await Promise.all(COMMAND_NAMES.map(async (name) => [[name], ...(await commandActions(name)).map((action) => [name, action])]))
+).flat();
 
 describe("CLI conventions", () => {
-  it("knows the commands and actions the issue names", () => {
+  it("knows the commands and actions the issue names", async () => {
     expect(COMMAND_NAMES).toEqual(
       expect.arrayContaining(["serve", "check", "install", "allowlist", "audit", "approvals", "sandbox", "grants", "upstream", "doctor", "init"]),
     );
-    expect(commandActions("audit")).toEqual(expect.arrayContaining(["list", "show", "export", "verify", "tail", "report"]));
-    expect(commandActions("approvals")).toEqual(["list", "show", "approve", "deny"]);
-    expect(commandActions("allowlist")).toEqual(expect.arrayContaining(["add", "remove", "show", "lint", "import", "sync"]));
+    expect(await commandActions("audit")).toEqual(expect.arrayContaining(["list", "show", "export", "verify", "tail", "report"]));
+    expect(await commandActions("approvals")).toEqual(["list", "show", "approve", "deny"]);
+    expect(await commandActions("allowlist")).toEqual(expect.arrayContaining(["add", "remove", "show", "lint", "import", "sync"]));
     expect(INVOCATIONS.length).toBeGreaterThan(25);
   });
 
