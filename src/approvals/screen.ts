@@ -21,7 +21,11 @@ export function screenDecision(decision: Decision, allowlist: Allowlist, policy:
     if (unlisted && !lookalike && onlyAllowlist) {
       // rules.unknown_name: approval lets a likely hallucinated name be queued; the person is told so
       const unknown = decision.rules.find((rule) => rule.rule === "unknown-name" && rule.outcome === "skip");
-      return { queue: true, reason: "unlisted", detail: `${decision.name} is not on the allowlist of ${environment}${unknown === undefined ? "" : `; ${unknown.detail}`}` };
+      return {
+        queue: true,
+        reason: "unlisted",
+        detail: `${decision.name} is not on the allowlist of ${environment}${unknown === undefined ? "" : `; ${unknown.detail}`}`,
+      };
     }
     return { queue: false };
   }

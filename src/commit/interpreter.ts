@@ -119,7 +119,10 @@ export const InterpreterInfoSchema = z.object({
   prefix: z.string(),
   base_prefix: z.string(),
   cache_tag: z.string().nullable().describe("names its byte-compiled files: __pycache__/{stem}.{cache_tag}.pyc"),
-  magic: z.string().regex(/^[0-9a-f]{2,32}$/).describe("the bytecode magic number: with the cache tag, what a .pyc must be made for"),
+  magic: z
+    .string()
+    .regex(/^[0-9a-f]{2,32}$/)
+    .describe("the bytecode magic number: with the cache tag, what a .pyc must be made for"),
   purelib: z.string(),
   platlib: z.string(),
   scripts: z.string(),

@@ -13,8 +13,12 @@ const ContentAction = z.enum(["deny", "warn"]);
  * the defaults (DEFAULT_RULES.content).
  */
 export const ContentRulesSchema = z.strictObject({
-  pth_code: ContentAction.optional().describe("a .pth with `import` lines, which run at every interpreter start-up; only reached for pth_allowed projects, any other .pth is refused (default warn)"),
-  native_in_pure: ContentAction.optional().describe("an ELF, Mach-O or PE binary in a wheel tagged pure Python, py3-none-any (default warn: setuptools ships Windows launchers so)"),
+  pth_code: ContentAction.optional().describe(
+    "a .pth with `import` lines, which run at every interpreter start-up; only reached for pth_allowed projects, any other .pth is refused (default warn)",
+  ),
+  native_in_pure: ContentAction.optional().describe(
+    "an ELF, Mach-O or PE binary in a wheel tagged pure Python, py3-none-any (default warn: setuptools ships Windows launchers so)",
+  ),
   encoded_exec: ContentAction.optional().describe("module-level exec/eval of base64-, zlib- or marshal-decoded data (default deny)"),
   base64_blob: ContentAction.optional().describe("a base64 literal of 4,096 characters or more in a module (default warn: data files do this too)"),
 });

@@ -136,10 +136,7 @@ export type HttpConfig = z.infer<typeof HttpSchema>;
  * so an allowlist naming it is refused as an unknown key.
  */
 export const OsvConfigSchema = z.strictObject({
-  path: z
-    .string()
-    .min(1)
-    .describe("a directory of OSV JSON records, or a zip of them such as the PyPI ecosystem's all.zip (relative to the config file)"),
+  path: z.string().min(1).describe("a directory of OSV JSON records, or a zip of them such as the PyPI ecosystem's all.zip (relative to the config file)"),
   max_age_hours: z
     .number()
     .positive()

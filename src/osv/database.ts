@@ -49,7 +49,10 @@ export async function openOsvDatabase(settings: OsvSettings, log: Logger, now: (
       );
     } else {
       view = { ...view, error: loaded.error };
-      log.warn({ path: settings.path, err: loaded.error }, view.snapshot === undefined ? "could not load the OSV database" : "could not reload the OSV database; keeping the last good one");
+      log.warn(
+        { path: settings.path, err: loaded.error },
+        view.snapshot === undefined ? "could not load the OSV database" : "could not reload the OSV database; keeping the last good one",
+      );
     }
   };
   const reload = async (): Promise<void> => {

@@ -40,7 +40,9 @@ export async function osvStatus(config: OsvConfig, now: Date): Promise<{ status:
       withdrawn: snapshot.withdrawn,
       skipped,
       projects: snapshot.projects,
-      ...(newest === undefined ? {} : { newestModified: newest.toISOString(), ageHours: Math.round(((now.getTime() - newest.getTime()) / 3_600_000) * 10) / 10 }),
+      ...(newest === undefined
+        ? {}
+        : { newestModified: newest.toISOString(), ageHours: Math.round(((now.getTime() - newest.getTime()) / 3_600_000) * 10) / 10 }),
       ...(stale === undefined ? {} : { problem: stale }),
       warnings,
     },

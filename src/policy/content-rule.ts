@@ -24,7 +24,8 @@ export function contentResult(findings: readonly ContentFinding[], wheels: numbe
   const denied = findings.filter((finding) => finding.action === "deny");
   if (denied.length > 0) return { rule: "content", outcome: "fail", detail: denied.map((f) => `${f.detail} (rules.content.${f.kind}: deny)`).join("; ") };
   const warned = findings.filter((finding) => finding.action === "warn");
-  if (warned.length > 0) return { rule: "content", outcome: "pass", detail: `warn: ${warned.map((f) => `${f.detail} (rules.content.${f.kind}: warn)`).join("; ")}` };
+  if (warned.length > 0)
+    return { rule: "content", outcome: "pass", detail: `warn: ${warned.map((f) => `${f.detail} (rules.content.${f.kind}: warn)`).join("; ")}` };
   return { rule: "content", outcome: "pass", detail: `no content signals in ${wheels} wheel${wheels === 1 ? "" : "s"}` };
 }
 

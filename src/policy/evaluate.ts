@@ -34,7 +34,18 @@ export interface EvaluateInput {
 /** How many matching releases are examined, newest first, before giving up. */
 export const MAX_CANDIDATES = 20;
 
-const METADATA_RULES: readonly RuleName[] = ["exists", "new-project", "malware", "yanked", "release-age", "requires-python", "vulnerabilities", "license", "wheels-only", "content"];
+const METADATA_RULES: readonly RuleName[] = [
+  "exists",
+  "new-project",
+  "malware",
+  "yanked",
+  "release-age",
+  "requires-python",
+  "vulnerabilities",
+  "license",
+  "wheels-only",
+  "content",
+];
 
 /** The versions a requirement may resolve to under an allowlist, newest first, and why the list may be empty. */
 export function candidateVersions(
@@ -96,7 +107,11 @@ export function evaluate(input: EvaluateInput): Decision {
     };
   }
   if (entry === undefined) {
-    rules.push({ rule: "allowlist", outcome: "fail", detail: `${name} is not on the allowlist` }, ...nameRules, ...skipRest("not checked: not on the allowlist"));
+    rules.push(
+      { rule: "allowlist", outcome: "fail", detail: `${name} is not on the allowlist` },
+      ...nameRules,
+      ...skipRest("not checked: not on the allowlist"),
+    );
     if (lookalike !== undefined) {
       return {
         allowed: false,
@@ -110,7 +125,13 @@ export function evaluate(input: EvaluateInput): Decision {
       };
     }
     if (unknownName.outcome === "fail") {
-      return { allowed: false, name, rules, reason: `${name} is not on the allowlist and ${unknownName.detail.slice(name.length + 1)}`, hint: allowedSummary(allowlist) };
+      return {
+        allowed: false,
+        name,
+        rules,
+        reason: `${name} is not on the allowlist and ${unknownName.detail.slice(name.length + 1)}`,
+        hint: allowedSummary(allowlist),
+      };
     }
     return { allowed: false, name, rules, reason: `${name} is not on the allowlist`, hint: allowedSummary(allowlist) };
   }

@@ -20,12 +20,15 @@ export function checkNewProject(project: ProjectInfo, rules: Pick<Rules, "new_pr
   const times = project.files.map((file) => file.uploadTime?.getTime()).filter((time): time is number => time !== undefined);
   const first = times.length === 0 ? undefined : Math.min(...times);
   const signals: string[] = [];
-  if (minReleases > 0 && releases < minReleases) signals.push(`it has ${releases} release${releases === 1 ? "" : "s"}, fewer than new_project_min_releases: ${minReleases}`);
+  if (minReleases > 0 && releases < minReleases)
+    signals.push(`it has ${releases} release${releases === 1 ? "" : "s"}, fewer than new_project_min_releases: ${minReleases}`);
   if (minAge > 0) {
     if (first === undefined) signals.push(`the index gives no upload time, so new_project_min_age_days: ${minAge} cannot be verified`);
     else if (now.getTime() - first < minAge * DAY_MS) {
       const days = Math.floor(Math.max(0, now.getTime() - first) / DAY_MS);
-      signals.push(`its first upload was ${days} day${days === 1 ? "" : "s"} ago (${new Date(first).toISOString().slice(0, 10)}), younger than new_project_min_age_days: ${minAge}`);
+      signals.push(
+        `its first upload was ${days} day${days === 1 ? "" : "s"} ago (${new Date(first).toISOString().slice(0, 10)}), younger than new_project_min_age_days: ${minAge}`,
+      );
     }
   }
   if (signals.length > 0) return { rule: "new-project", outcome: "fail", detail: `${project.name} looks new: ${signals.join("; ")}` };

@@ -60,7 +60,8 @@ export function scanContent(archive: ZipArchive, files: ReadonlyMap<string, ZipE
     }
     if (bytes.length > MAX_SCANNED_BYTES) continue;
     if (pth) {
-      for (const line of pthCode(bytes.toString("utf8"))) add({ kind: "pth_code", path, detail: `${path}: runs code at every interpreter start-up: ${quote(line)}` });
+      for (const line of pthCode(bytes.toString("utf8")))
+        add({ kind: "pth_code", path, detail: `${path}: runs code at every interpreter start-up: ${quote(line)}` });
     }
     if (module) {
       const text = bytes.toString("utf8");

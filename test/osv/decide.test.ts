@@ -28,7 +28,11 @@ beforeAll(async () => {
       {
         name: "oldlib",
         releases: [
-          { version: "1.0", dists: [buildWheel({ name: "oldlib", version: "1.0" })], vulnerabilities: [{ id: "GHSA-both-0001", aliases: ["CVE-2026-7"], fixed_in: ["2.0"] }] },
+          {
+            version: "1.0",
+            dists: [buildWheel({ name: "oldlib", version: "1.0" })],
+            vulnerabilities: [{ id: "GHSA-both-0001", aliases: ["CVE-2026-7"], fixed_in: ["2.0"] }],
+          },
           { version: "2.0", dists: [buildWheel({ name: "oldlib", version: "2.0" })] },
         ],
       },
@@ -66,7 +70,11 @@ async function check(raw: string, view: OsvView | undefined, list = allowlist())
   const parsed = parseRequirement(raw);
   if (!parsed.ok) throw new Error(parsed.message);
   const client = createIndexClient({ url: index.url, timeoutMs: 5_000, retries: 0, cacheTtlSeconds: 600, db: openMemoryDb() });
-  return decide(parsed.requirement, { allowlist: list, pythonVersion: "3.11.7" }, { index: client, now: () => NOW, popularNames: createPopularNames(), osv: view && (() => view) });
+  return decide(
+    parsed.requirement,
+    { allowlist: list, pythonVersion: "3.11.7" },
+    { index: client, now: () => NOW, popularNames: createPopularNames(), osv: view && (() => view) },
+  );
 }
 
 const fresh: OsvView = { path: "/feeds/osv", snapshot, error: undefined, maxAgeHours: 24 };
@@ -92,7 +100,10 @@ describe("the malware rule against the local index", () => {
     expect(decision).toMatchObject({ allowed: true, version: "1.82.6" });
     if (!decision.allowed) return;
     expect(decision.summary).toMatch(/skipped 1\.82\.7 \(malware: litellm 1\.82\.7 is reported malicious: MAL-2026-2144/);
-    expect(ruleOf(decision, "malware")).toMatchObject({ outcome: "pass", detail: expect.stringMatching(/no malicious-package report for litellm 1\.82\.6 .*4 records/) });
+    expect(ruleOf(decision, "malware")).toMatchObject({
+      outcome: "pass",
+      detail: expect.stringMatching(/no malicious-package report for litellm 1\.82\.6 .*4 records/),
+    });
   });
 
   it("shows the rule skipped without a database, and the same release allowed", async () => {
@@ -105,7 +116,9 @@ describe("the malware rule against the local index", () => {
     const decision = await check("oldlib==2.0", { ...fresh, maxAgeHours: 0.5 });
     expect(decision.allowed).toBe(false);
     if (decision.allowed) return;
-    expect(decision.reason).toMatch(/the OSV database at \/feeds\/osv is 1\.0 hours old .*older than rules\.osv\.max_age_hours: 0\.5; refusing \(fail closed\)/);
+    expect(decision.reason).toMatch(
+      /the OSV database at \/feeds\/osv is 1\.0 hours old .*older than rules\.osv\.max_age_hours: 0\.5; refusing \(fail closed\)/,
+    );
   });
 });
 
@@ -120,7 +133,11 @@ describe("OSV advisories in the vulnerability rule", () => {
   });
 
   it("lets the ordinary ignore list waive an OSV advisory (unlike a MAL-* report)", async () => {
-    const decision = await check("oldlib==2.0", fresh, allowlist({ vulnerability_ignore: [{ id: "PYSEC-2026-11", reason: "not reachable", expires: "2999-01-01" }] }));
+    const decision = await check(
+      "oldlib==2.0",
+      fresh,
+      allowlist({ vulnerability_ignore: [{ id: "PYSEC-2026-11", reason: "not reachable", expires: "2999-01-01" }] }),
+    );
     expect(decision.allowed).toBe(true);
     expect(ruleOf(decision, "vulnerabilities")?.detail).toMatch(/PYSEC-2026-11 ignored/);
   });

@@ -18,7 +18,10 @@ describe("loading an OSV database", () => {
   it("reads a directory tree of records, skipping what is not OSV and never following links", async () => {
     const dir = join(root, "tree");
     mkdirSync(join(dir, "osv", "malicious", "pypi", "litellm"), { recursive: true });
-    writeFileSync(join(dir, "osv", "malicious", "pypi", "litellm", "MAL-2026-2144.json"), json(osvRecord({ id: "MAL-2026-2144", name: "litellm", versions: ["1.82.7"] })));
+    writeFileSync(
+      join(dir, "osv", "malicious", "pypi", "litellm", "MAL-2026-2144.json"),
+      json(osvRecord({ id: "MAL-2026-2144", name: "litellm", versions: ["1.82.7"] })),
+    );
     writeFileSync(join(dir, "GHSA-aaaa.json"), json(osvRecord({ id: "GHSA-aaaa", name: "Requests", events: [{ introduced: "0" }, { fixed: "2.32.0" }] })));
     writeFileSync(join(dir, "broken.json"), "{ not json");
     writeFileSync(join(dir, "other.json"), json({ hello: "world" }));
@@ -39,7 +42,10 @@ describe("loading an OSV database", () => {
 
   it("reads a zip like the PyPI all.zip, and refuses one with an entry over the cap or too many entries", async () => {
     const path = join(root, "all.zip");
-    writeFileSync(path, zipOf([osvRecord({ id: "MAL-1", name: "evil", events: [{ introduced: "0" }] }), osvRecord({ id: "PYSEC-1", name: "ok", versions: ["1.0"] })]));
+    writeFileSync(
+      path,
+      zipOf([osvRecord({ id: "MAL-1", name: "evil", events: [{ introduced: "0" }] }), osvRecord({ id: "PYSEC-1", name: "ok", versions: ["1.0"] })]),
+    );
     const loaded = await loadOsvDatabase(path, new Date());
     expect(loaded.ok && loaded.value.snapshot.records).toBe(2);
     const big = await loadOsvDatabase(path, new Date(), { maxRecordBytes: 50 });
@@ -51,10 +57,19 @@ describe("loading an OSV database", () => {
   it("refuses a zip whose entries are ambiguous, and a path that is a link", async () => {
     const path = join(root, "dup.zip");
     const record = json(osvRecord({ id: "MAL-1", name: "evil" }));
-    writeFileSync(path, writeZip([{ name: "MAL-1.json", data: record }, { name: "MAL-1.json", data: record }]));
+    writeFileSync(
+      path,
+      writeZip([
+        { name: "MAL-1.json", data: record },
+        { name: "MAL-1.json", data: record },
+      ]),
+    );
     expect(await loadOsvDatabase(path, new Date())).toEqual({ ok: false, error: expect.stringMatching(/appears more than once/) });
     symlinkSync(join(root, "all.zip"), join(root, "link.zip"));
-    expect(await loadOsvDatabase(join(root, "link.zip"), new Date())).toEqual({ ok: false, error: expect.stringMatching(/neither a directory nor a regular file/) });
+    expect(await loadOsvDatabase(join(root, "link.zip"), new Date())).toEqual({
+      ok: false,
+      error: expect.stringMatching(/neither a directory nor a regular file/),
+    });
     expect(await loadOsvDatabase(join(root, "absent"), new Date())).toEqual({ ok: false, error: expect.stringMatching(/cannot read .*absent/) });
   });
 

@@ -95,19 +95,33 @@ describe("the malware rule", () => {
     [
       advisory({ id: "MAL-2026-2144", name: "litellm", versions: ["1.82.7"], summary: "Malicious code in litellm (PyPI)", modified: "2026-03-02T06:00:00Z" }),
       advisory({ id: "MAL-2026-0001", name: "litellm", versions: ["1.82.6"], withdrawn: "2026-03-01T00:00:00Z", modified: "2026-03-01T00:00:00Z" }),
-      advisory({ id: "GHSA-lite-0001", name: "litellm", aliases: ["CVE-2026-1"], events: [{ introduced: "0" }, { fixed: "1.90" }], modified: "2026-02-01T00:00:00Z" }),
+      advisory({
+        id: "GHSA-lite-0001",
+        name: "litellm",
+        aliases: ["CVE-2026-1"],
+        events: [{ introduced: "0" }, { fixed: "1.90" }],
+        modified: "2026-02-01T00:00:00Z",
+      }),
     ],
     now,
   );
   const view = (maxAgeHours?: number): OsvView => ({ path: "/db/all.zip", snapshot, error: undefined, maxAgeHours });
 
   it("skips when no database is configured", () => {
-    expect(checkMalware(undefined, "litellm", "1.82.7", now).result).toEqual({ rule: "malware", outcome: "skip", detail: "no OSV database configured (rules.osv.path)" });
+    expect(checkMalware(undefined, "litellm", "1.82.7", now).result).toEqual({
+      rule: "malware",
+      outcome: "skip",
+      detail: "no OSV database configured (rules.osv.path)",
+    });
   });
 
   it("refuses a reported release with the report's id and summary, and passes another, handing on the other advisories", () => {
     const bad = checkMalware(view(), "litellm", "1.82.7", now);
-    expect(bad.result).toEqual({ rule: "malware", outcome: "fail", detail: "litellm 1.82.7 is reported malicious: MAL-2026-2144 (Malicious code in litellm (PyPI))" });
+    expect(bad.result).toEqual({
+      rule: "malware",
+      outcome: "fail",
+      detail: "litellm 1.82.7 is reported malicious: MAL-2026-2144 (Malicious code in litellm (PyPI))",
+    });
     const withdrawn = checkMalware(view(), "litellm", "1.82.6", now);
     expect(withdrawn.result.outcome).toBe("pass");
     expect(withdrawn.result.detail).toMatch(/no malicious-package report for litellm 1\.82\.6 in the OSV database \(3 records, newest record 6\.0 hours old\)/);
@@ -119,8 +133,19 @@ describe("the malware rule", () => {
     expect(checkMalware(view(24), "litellm", "1.0", now).result.outcome).toBe("pass");
     const stale = checkMalware(view(2), "litellm", "1.0", now).result;
     expect(stale.outcome).toBe("fail");
-    expect(stale.detail).toMatch(/the OSV database at \/db\/all\.zip is 6\.0 hours old \(newest record modified 2026-03-02T06:00:00\.000Z\), older than rules\.osv\.max_age_hours: 2/);
-    const broken = checkMalware({ path: "/db/all.zip", snapshot: undefined, error: "ZIP64 archives are not supported", maxAgeHours: undefined }, "x", "1", now).result;
-    expect(broken).toEqual({ rule: "malware", outcome: "fail", detail: expect.stringMatching(/could not be loaded \(ZIP64 archives are not supported\); refusing \(fail closed\)/) });
+    expect(stale.detail).toMatch(
+      /the OSV database at \/db\/all\.zip is 6\.0 hours old \(newest record modified 2026-03-02T06:00:00\.000Z\), older than rules\.osv\.max_age_hours: 2/,
+    );
+    const broken = checkMalware(
+      { path: "/db/all.zip", snapshot: undefined, error: "ZIP64 archives are not supported", maxAgeHours: undefined },
+      "x",
+      "1",
+      now,
+    ).result;
+    expect(broken).toEqual({
+      rule: "malware",
+      outcome: "fail",
+      detail: expect.stringMatching(/could not be loaded \(ZIP64 archives are not supported\); refusing \(fail closed\)/),
+    });
   });
 });

@@ -29,7 +29,9 @@ describe("the OSV database in a running pipgate", () => {
     ws = await createWorkspace({
       projects: [{ name: "litellm", releases: ["1.82.6", "1.82.7"].map((version) => ({ version, dists: [buildWheel({ name: "litellm", version })] })) }],
       environments: {
-        default: { allowlist: { packages: { litellm: "*" }, vulnerability_ignore: [{ id: "MAL-2026-2144", reason: "tries to waive it", expires: "2999-01-01" }] } },
+        default: {
+          allowlist: { packages: { litellm: "*" }, vulnerability_ignore: [{ id: "MAL-2026-2144", reason: "tries to waive it", expires: "2999-01-01" }] },
+        },
       },
       config: { rules: { osv: { path: "osv/all.zip", max_age_hours: 48 } } },
     });
@@ -64,7 +66,10 @@ describe("the OSV database in a running pipgate", () => {
   it("allows the clean release, the rule saying what it checked", async () => {
     const { decision } = await checkPackage("litellm==1.82.6");
     expect(decision.allowed).toBe(true);
-    expect(malware(decision)).toMatchObject({ outcome: "pass", detail: expect.stringMatching(/no malicious-package report for litellm 1\.82\.6 in the OSV database \(2 records/) });
+    expect(malware(decision)).toMatchObject({
+      outcome: "pass",
+      detail: expect.stringMatching(/no malicious-package report for litellm 1\.82\.6 in the OSV database \(2 records/),
+    });
   });
 
   it("refuses install_package of the reported release before any sandbox runs", async () => {
@@ -77,15 +82,15 @@ describe("the OSV database in a running pipgate", () => {
     const next = join(ws.dir, "osv", "next.zip");
     writeFileSync(next, zipOf([MAL, osvRecord({ id: "MAL-2026-3000", name: "litellm", versions: ["1.82.6"] })]));
     renameSync(next, zip);
-    await expect
-      .poll(async () => malware((await checkPackage("litellm==1.82.6")).decision)?.outcome, { timeout: 20_000, interval: 250 })
-      .toBe("fail");
+    await expect.poll(async () => malware((await checkPackage("litellm==1.82.6")).decision)?.outcome, { timeout: 20_000, interval: 250 }).toBe("fail");
   });
 
   it("pipgate osv status shows count, age and path; exit 1 when the database is too old", async () => {
     const io = capture();
     expect(await main(["osv", "status", "--config", ws.configPath], io)).toBe(0);
-    expect(io.out()).toMatch(/^ok {4}osv database: 2 records \(0 withdrawn, 0 skipped as not OSV\) on 1 projects, newest record \d+\.\d hours old \(max_age_hours 48\), .*osv\/all\.zip\n$/);
+    expect(io.out()).toMatch(
+      /^ok {4}osv database: 2 records \(0 withdrawn, 0 skipped as not OSV\) on 1 projects, newest record \d+\.\d hours old \(max_age_hours 48\), .*osv\/all\.zip\n$/,
+    );
     const json = capture();
     expect(await main(["osv", "status", "--json", "--config", ws.configPath], json)).toBe(0);
     expect(JSON.parse(json.out())).toMatchObject({ ok: true, records: 2, projects: 1, path: zip, maxAgeHours: 48 });
@@ -93,6 +98,8 @@ describe("the OSV database in a running pipgate", () => {
     writeFileSync(zip, zipOf([osvRecord({ ...{ id: "MAL-1", name: "x" }, modified: "2026-01-01T00:00:00Z" })]));
     const stale = capture();
     expect(await main(["osv", "status", "--config", ws.configPath], stale)).toBe(1);
-    expect(stale.out()).toMatch(/^FAIL {2}osv database: .* is \d+ days \(\d+ hours\) old \(newest record modified 2026-01-01T00:00:00\.000Z\), older than rules\.osv\.max_age_hours: 48/);
+    expect(stale.out()).toMatch(
+      /^FAIL {2}osv database: .* is \d+ days \(\d+ hours\) old \(newest record modified 2026-01-01T00:00:00\.000Z\), older than rules\.osv\.max_age_hours: 48/,
+    );
   });
 });

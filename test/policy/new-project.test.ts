@@ -22,7 +22,11 @@ beforeAll(async () => {
       { name: "fresh-squat", releases: [{ version: "0.1", dists: [buildWheel({ name: "fresh-squat", version: "0.1" })], uploadTime: daysAgo(3) }] },
       {
         name: "mature-lib",
-        releases: ["1.0", "1.1", "2.0"].map((version, i) => ({ version, dists: [buildWheel({ name: "mature-lib", version })], uploadTime: daysAgo(900 - i * 100) })),
+        releases: ["1.0", "1.1", "2.0"].map((version, i) => ({
+          version,
+          dists: [buildWheel({ name: "mature-lib", version })],
+          uploadTime: daysAgo(900 - i * 100),
+        })),
       },
     ],
   });
@@ -37,7 +41,11 @@ async function check(raw: string, rules: Record<string, unknown>): Promise<Decis
   const parsed = parseRequirement(raw);
   if (!parsed.ok) throw new Error(parsed.message);
   const client = createIndexClient({ url: index.url, timeoutMs: 5_000, retries: 0, cacheTtlSeconds: 600, db: openMemoryDb() });
-  return decide(parsed.requirement, { allowlist: built.allowlist, pythonVersion: "3.11.7" }, { index: client, now: () => NOW, popularNames: createPopularNames() });
+  return decide(
+    parsed.requirement,
+    { allowlist: built.allowlist, pythonVersion: "3.11.7" },
+    { index: client, now: () => NOW, popularNames: createPopularNames() },
+  );
 }
 const ruleOf = (decision: Decision) => decision.rules.find((rule) => rule.rule === "new-project");
 
@@ -46,7 +54,9 @@ describe("the new-project rule against the local index", () => {
     const decision = await check("fresh-squat", { new_project_min_age_days: 30 });
     expect(decision.allowed).toBe(false);
     if (decision.allowed) return;
-    expect(decision.reason).toMatch(/^fresh-squat is refused: its first upload was 3 days ago \(\d{4}-\d\d-\d\d\), younger than new_project_min_age_days: 30 \(new-project\)$/);
+    expect(decision.reason).toMatch(
+      /^fresh-squat is refused: its first upload was 3 days ago \(\d{4}-\d\d-\d\d\), younger than new_project_min_age_days: 30 \(new-project\)$/,
+    );
     expect(decision.rules.map((rule) => rule.rule).slice(4, 6)).toEqual(["exists", "new-project"]);
   });
 
@@ -73,7 +83,11 @@ describe("the unknown-name rule", () => {
     const parsed = parseRequirement(raw);
     if (!parsed.ok) throw new Error(parsed.message);
     const client = createIndexClient({ url: index.url, timeoutMs: 5_000, retries: 0, cacheTtlSeconds: 600, db: openMemoryDb() });
-    const decision = await decide(parsed.requirement, { allowlist: built.allowlist, pythonVersion: "3.11.7" }, { index: client, now: () => NOW, popularNames: createPopularNames() });
+    const decision = await decide(
+      parsed.requirement,
+      { allowlist: built.allowlist, pythonVersion: "3.11.7" },
+      { index: client, now: () => NOW, popularNames: createPopularNames() },
+    );
     return { decision, screened: screenDecision(decision, built.allowlist, ApprovalPolicySchema.parse({ unlisted: true }), "default") };
   };
   const unknown = (decision: Decision) => decision.rules.find((rule) => rule.rule === "unknown-name");
@@ -81,7 +95,10 @@ describe("the unknown-name rule", () => {
   it("by default lets a likely hallucinated name be queued, telling the person why it is suspect", async () => {
     const { decision, screened } = await unlisted("quantum-flux-tokenizer-pro", {});
     expect(decision.allowed).toBe(false);
-    expect(unknown(decision)).toMatchObject({ outcome: "skip", detail: expect.stringMatching(/on neither the allowlist nor the popular-names list: possibly a hallucinated name \(unknown_name: approval\)/) });
+    expect(unknown(decision)).toMatchObject({
+      outcome: "skip",
+      detail: expect.stringMatching(/on neither the allowlist nor the popular-names list: possibly a hallucinated name \(unknown_name: approval\)/),
+    });
     expect(screened).toMatchObject({ queue: true, detail: expect.stringMatching(/not on the allowlist of default; quantum-flux-tokenizer-pro is on neither/) });
   });
 

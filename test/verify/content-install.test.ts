@@ -18,8 +18,19 @@ describe("content signals at install", () => {
     await requireDocker();
     ws = await createWorkspace({
       projects: [
-        { name: "exec-lib", releases: [{ version: "1.0", dists: [buildWheel({ name: "exec-lib", version: "1.0", files: { "exec_lib/boot.py": `import base64\nexec(base64.b64decode("${payload}"))\n` } })] }] },
-        { name: "blob-lib", releases: [{ version: "1.0", dists: [buildWheel({ name: "blob-lib", version: "1.0", files: { "blob_lib/icon.py": `ICON = "${blob}"\n` } })] }] },
+        {
+          name: "exec-lib",
+          releases: [
+            {
+              version: "1.0",
+              dists: [buildWheel({ name: "exec-lib", version: "1.0", files: { "exec_lib/boot.py": `import base64\nexec(base64.b64decode("${payload}"))\n` } })],
+            },
+          ],
+        },
+        {
+          name: "blob-lib",
+          releases: [{ version: "1.0", dists: [buildWheel({ name: "blob-lib", version: "1.0", files: { "blob_lib/icon.py": `ICON = "${blob}"\n` } })] }],
+        },
       ],
       environments: { default: { allowlist: { packages: { "exec-lib": "*", "blob-lib": "*" } } } },
     });
@@ -47,20 +58,31 @@ describe("content signals at install", () => {
   });
 
   it("refuses a wheel that execs decoded data at module level, the audit record's content rule saying so", async () => {
-    const result = (await server.client.callTool({ name: "install_package", arguments: { package_name: "exec-lib" } }, undefined, { timeout: 300_000 })) as ToolResult;
+    const result = (await server.client.callTool({ name: "install_package", arguments: { package_name: "exec-lib" } }, undefined, {
+      timeout: 300_000,
+    })) as ToolResult;
     expect(result.isError).toBe(true);
     expect(resultText(result)).toMatch(/exec_lib\/boot\.py: module-level exec of decoded data: .*\(rules\.content\.encoded_exec: deny\)/);
     const { outcome, rule } = contentRule("exec-lib");
     expect(outcome).toBe("denied");
     expect(rule).toMatchObject({ outcome: "fail", detail: expect.stringMatching(/exec_lib-1\.0-py3-none-any\.whl: exec_lib\/boot\.py: module-level exec/) });
-    expect((await runPython(ws.pythons.default!, "import importlib.util,sys; sys.exit(0 if importlib.util.find_spec('exec_lib') is None else 1)")).exitCode).toBe(0);
+    expect(
+      (await runPython(ws.pythons.default!, "import importlib.util,sys; sys.exit(0 if importlib.util.find_spec('exec_lib') is None else 1)")).exitCode,
+    ).toBe(0);
   }, 300_000);
 
   it("installs a wheel with a long base64 literal, warning in the result and in the audit record", async () => {
-    const result = (await server.client.callTool({ name: "install_package", arguments: { package_name: "blob-lib" } }, undefined, { timeout: 300_000 })) as ToolResult;
-    expect(resultText(result)).toMatch(/installed blob-lib 1\.0 into default; content warnings: blob_lib-1\.0-py3-none-any\.whl: blob_lib\/icon\.py: a \d+-character base64 literal \(rules\.content\.base64_blob: warn\)/);
+    const result = (await server.client.callTool({ name: "install_package", arguments: { package_name: "blob-lib" } }, undefined, {
+      timeout: 300_000,
+    })) as ToolResult;
+    expect(resultText(result)).toMatch(
+      /installed blob-lib 1\.0 into default; content warnings: blob_lib-1\.0-py3-none-any\.whl: blob_lib\/icon\.py: a \d+-character base64 literal \(rules\.content\.base64_blob: warn\)/,
+    );
     const { outcome, rule } = contentRule("blob-lib");
     expect(outcome).toBe("installed");
-    expect(rule).toMatchObject({ outcome: "pass", detail: expect.stringMatching(/^warn: blob_lib-1\.0-py3-none-any\.whl: blob_lib\/icon\.py: a \d+-character base64 literal/) });
+    expect(rule).toMatchObject({
+      outcome: "pass",
+      detail: expect.stringMatching(/^warn: blob_lib-1\.0-py3-none-any\.whl: blob_lib\/icon\.py: a \d+-character base64 literal/),
+    });
   }, 300_000);
 });

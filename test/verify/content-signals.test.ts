@@ -16,7 +16,10 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 const ELF = Buffer.concat([Buffer.from([0x7f, 0x45, 0x4c, 0x46, 2, 1, 1, 0]), Buffer.alloc(56)]);
 const defaults = contentActions(DEFAULT_RULES);
 
-function inspect(files: Record<string, string | Buffer>, options: { allowPth?: boolean; content?: Partial<ContentRules>; filename?: string } = {}): WheelInspection {
+function inspect(
+  files: Record<string, string | Buffer>,
+  options: { allowPth?: boolean; content?: Partial<ContentRules>; filename?: string } = {},
+): WheelInspection {
   const built = buildWheel({ name: "sig-demo", version: "1.0", files });
   const path = join(dir, options.filename ?? built.filename);
   writeFileSync(path, built.bytes);
@@ -51,7 +54,11 @@ describe("content signals of the wheel inspection", () => {
 
   it("refuses module-level exec of decoded data by default, not the same call inside a function", () => {
     const payload = Buffer.from("print('hi')").toString("base64");
-    for (const line of [`exec(base64.b64decode("${payload}"))`, `exec(zlib.decompress(b"x\\x9c"))`, `exec(compile(__import__('base64').b64decode("${payload}"), "<x>", "exec"))`]) {
+    for (const line of [
+      `exec(base64.b64decode("${payload}"))`,
+      `exec(zlib.decompress(b"x\\x9c"))`,
+      `exec(compile(__import__('base64').b64decode("${payload}"), "<x>", "exec"))`,
+    ]) {
       const found = inspect({ "sig_demo/boot.py": `import base64, zlib\n${line}\n` });
       expect(kinds(found)).toEqual(["encoded_exec:deny"]);
       expect(found.problems.join("\n")).toMatch(/sig_demo\/boot\.py: module-level exec of decoded data: .*\(rules\.content\.encoded_exec: deny\)/);
@@ -96,7 +103,14 @@ describe("rules.content", () => {
   });
 
   it("puts the inspection's verdict into the decision's content rule", () => {
-    const decision: Decision = { allowed: true, name: "x", version: "1", files: [], summary: "", rules: [{ rule: "content", outcome: "skip", detail: "later" }] };
+    const decision: Decision = {
+      allowed: true,
+      name: "x",
+      version: "1",
+      files: [],
+      summary: "",
+      rules: [{ rule: "content", outcome: "skip", detail: "later" }],
+    };
     expect(withContentRule(decision, [], 2).rules).toEqual([{ rule: "content", outcome: "pass", detail: "no content signals in 2 wheels" }]);
     expect(withContentRule(decision, [{ kind: "base64_blob", detail: "a.whl: b64", action: "warn" }], 1).rules[0]).toEqual({
       rule: "content",
