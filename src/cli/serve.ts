@@ -43,6 +43,7 @@ export const serve: Subcommand = async (argv, _io, context) => {
       listen: listen.value,
       allowRemote: values["allow-remote"],
       grantForToken: (token) => control.access.grantForToken(token),
+      refuseGrant: (grant) => agentsOnly(control.access.roleFor(grant), grant),
       serverFor: (grant) => app.serverFor(grant),
       limits: config.http,
       log,
@@ -70,3 +71,12 @@ export const serve: Subcommand = async (argv, _io, context) => {
   app.close();
   return 0;
 };
+
+/**
+ * The MCP endpoint is for agents: an auditor's or approver's token opens the console, not the tools
+ * (separation of duties: whoever approves installs does not also ask for them with the same grant).
+ */
+export function agentsOnly(role: string | undefined, grant: string): string | undefined {
+  if (role === undefined || role === "agent") return undefined;
+  return `grant ${grant} has role ${role}: the MCP endpoint serves grants with role agent; use pipgate console with this token, or give the agent its own grant`;
+}

@@ -44,6 +44,8 @@ export interface HttpServeOptions {
   allowedOrigins?: readonly string[];
   /** The grant behind a bearer token, or undefined. */
   grantForToken: (token: string) => string | undefined;
+  /** Why a grant with a valid token may not use this endpoint (a console role), or undefined: answered 403. */
+  refuseGrant?: (grant: string) => string | undefined;
   /** A fresh MCP server whose every call comes from `grant`: one per session. */
   serverFor: (grant: string) => { server: Server; close: () => Promise<void> };
   /** `http:` of pipgate.yaml: session idle time, session caps, body size; its defaults when absent. */
@@ -167,6 +169,8 @@ export async function startHttpServer(options: HttpServeOptions): Promise<Result
       const challenge = token === undefined ? 'Bearer realm="pipgate"' : 'Bearer realm="pipgate", error="invalid_token"';
       return refuse(res, 401, token === undefined ? "a bearer token is required" : "the bearer token opens no grant", { "www-authenticate": challenge });
     }
+    const refused = options.refuseGrant?.(grant);
+    if (refused !== undefined) return refuse(res, 403, refused);
 
     const sessionHeader = req.headers["mcp-session-id"];
     const sessionId = Array.isArray(sessionHeader) ? sessionHeader[0] : sessionHeader;

@@ -9,7 +9,7 @@ import { hashToken } from "../../src/grants/tokens.js";
 import { buildWheel } from "../fixtures/dists.js";
 import { createWorkspace, REPO_ROOT, type Workspace } from "../support/harness.js";
 import { freePort } from "../support/serve-process.js";
-import { oversizedPost, rawPing } from "./raw-http.js";
+import { oversizedPost, rawInitialize, rawPing } from "./raw-http.js";
 
 describe("pipgate serve --http (the real CLI process)", () => {
   let ws: Workspace;
@@ -22,7 +22,11 @@ describe("pipgate serve --http (the real CLI process)", () => {
     const config = parse(readFileSync(ws.configPath, "utf8")) as Record<string, unknown>;
     writeFileSync(
       ws.configPath,
-      stringify({ ...config, grants: { ci: { token_sha256: hashToken("ci-token") } }, http: { session_idle_seconds: 1, max_body_bytes: 4096 } }),
+      stringify({
+        ...config,
+        grants: { ci: { token_sha256: hashToken("ci-token") }, audit: { role: "auditor", token_sha256: hashToken("auditor-token") } },
+        http: { session_idle_seconds: 1, max_body_bytes: 4096 },
+      }),
     );
   });
 
@@ -65,6 +69,10 @@ describe("pipgate serve --http (the real CLI process)", () => {
       const result = await client.callTool({ name: "check_package", arguments: { package_name: "demo-lib" } });
       expect((result.structuredContent as { decision: { allowed: boolean; version: string } }).decision).toMatchObject({ allowed: true, version: "1.0.0" });
       const url = `http://127.0.0.1:${port}/mcp`;
+      // An auditor's valid token opens the console, not the MCP endpoint.
+      const auditor = await rawInitialize(url, "auditor-token");
+      expect(auditor.status).toBe(403);
+      expect(auditor.body).toContain("role auditor");
       const oversized = await oversizedPost(url, { authorization: "Bearer ci-token" }, 16 * 1024, undefined);
       expect(oversized.status).toBe(413);
       expect(oversized.body).toContain("larger than 4096 bytes (http.max_body_bytes");
