@@ -26,8 +26,11 @@ describe("the request's timeout", () => {
     });
     const loaded = loadConfig(ws.configPath);
     if (!loaded.ok) throw new Error(loaded.issues.join("\n"));
-    // Each file the installer writes takes 100 ms: 40 files outlast a 3 s timeout.
-    broker = (await openApp(loaded.config, silentLogger(), { commitFaults: { duringDirect: () => sleep(100) } })).broker;
+    // Each file the installer writes takes 100 ms, one after another even though the installer writes
+    // several at once: 40 files outlast a 3 s timeout.
+    let slow: Promise<void> = Promise.resolve();
+    const serialSleep = (): Promise<void> => (slow = slow.then(() => sleep(100)));
+    broker = (await openApp(loaded.config, silentLogger(), { commitFaults: { duringDirect: serialSleep } })).broker;
   });
 
   afterAll(async () => {
