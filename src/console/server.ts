@@ -1,11 +1,10 @@
 import { createServer as createHttpServer, type IncomingMessage, type ServerResponse } from "node:http";
-import type { AddressInfo } from "node:net";
 import { escapeHtml as esc } from "../audit/html.js";
 import { errorMessage, type Result } from "../errors.js";
 import { bearerToken } from "../grants/tokens.js";
 import type { Decided } from "../pipeline/approval-queue.js";
 import { readBoundedBody } from "../server/http-body.js";
-import { isLoopback, type ListenAddress } from "../server/http.js";
+import { hostPort, isLoopback, listenNamed, type ListenAddress } from "../server/http.js";
 import { CONSOLE_CSS, CONSOLE_JS } from "./assets.js";
 import type { ConsoleDeps } from "./deps.js";
 import { parseFilter } from "./filters.js";
@@ -56,10 +55,6 @@ const MAX_FORM_BYTES = 16 * 1024;
 const MAX_REASON = 1000;
 /** The most approved installs running at once from this console; a person clicking faster waits. */
 const MAX_RUNNING = 4;
-
-function hostPort(host: string, port: number): string {
-  return host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`;
-}
 
 /** Who a request comes from: a viewer, or why not (401 without credentials, 403 for a grant that is no auditor or approver). */
 type Identified =
@@ -307,18 +302,9 @@ export async function startConsole(deps: ConsoleDeps, options: ConsoleOptions): 
     });
   });
   http.maxHeadersCount = 100;
-  const listening = await new Promise<Result<AddressInfo>>((resolve) => {
-    http.once("error", (error) => resolve({ ok: false, error: `cannot listen on ${hostPort(listen.host, listen.port)}: ${errorMessage(error)}` }));
-    http.listen(listen.port, listen.host, () => resolve({ ok: true, value: http.address() as AddressInfo }));
-  });
+  const listening = await listenNamed(http, listen, { hosts, origins, extraHosts: options.allowedHosts });
   if (!listening.ok) return listening;
-  const port = listening.value.port;
-  const names = isLoopback(listen.host) ? ["127.0.0.1", "localhost", "::1", listen.host] : [listen.host];
-  for (const name of names) {
-    hosts.add(hostPort(name, port).toLowerCase());
-    origins.add(`http://${hostPort(name, port)}`.toLowerCase());
-  }
-  for (const extra of options.allowedHosts ?? []) hosts.add(extra.toLowerCase());
+  const port = listening.value;
   const settled = async () => {
     while (running.size > 0) await Promise.allSettled([...running]);
   };

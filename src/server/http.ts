@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { createServer as createHttpServer, type IncomingMessage, type ServerResponse } from "node:http";
+import { createServer as createHttpServer, type IncomingMessage, type Server as HttpNodeServer, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { Server } from "@modelcontextprotocol/sdk/server/index.js";
 import { StreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/streamableHttp.js";
@@ -79,8 +79,33 @@ const MAX_HEADERS = 100;
 /** Sessions closed before a sweep asks V8 for a full collection (see heap.ts): a few MB of garbage. */
 const COLLECT_AFTER_CLOSED = 64;
 
-function hostPort(host: string, port: number): string {
+export function hostPort(host: string, port: number): string {
   return host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`;
+}
+
+/**
+ * Listens, then adds the Host and Origin values the server answers to (DNS rebinding): loopback's names
+ * for a loopback bind, the bound name otherwise, and the configured extra hosts. Shared by the MCP
+ * endpoint and the console, so the two cannot drift apart.
+ */
+export async function listenNamed(
+  http: HttpNodeServer,
+  listen: ListenAddress,
+  allowed: { hosts: Set<string>; origins: Set<string>; extraHosts: readonly string[] | undefined },
+): Promise<Result<number>> {
+  const listening = await new Promise<Result<AddressInfo>>((resolve) => {
+    http.once("error", (error) => resolve({ ok: false, error: `cannot listen on ${hostPort(listen.host, listen.port)}: ${errorMessage(error)}` }));
+    http.listen(listen.port, listen.host, () => resolve({ ok: true, value: http.address() as AddressInfo }));
+  });
+  if (!listening.ok) return listening;
+  const port = listening.value.port;
+  const names = isLoopback(listen.host) ? ["127.0.0.1", "localhost", "::1", listen.host] : [listen.host];
+  for (const name of names) {
+    allowed.hosts.add(hostPort(name, port).toLowerCase());
+    allowed.origins.add(`http://${hostPort(name, port)}`.toLowerCase());
+  }
+  for (const extra of allowed.extraHosts ?? []) allowed.hosts.add(extra.toLowerCase());
+  return { ok: true, value: port };
 }
 
 function refuse(res: ServerResponse, status: number, message: string, headers: Record<string, string> = {}, code = -32000): void {
@@ -249,18 +274,9 @@ export async function startHttpServer(options: HttpServeOptions): Promise<Result
     },
   );
   http.maxHeadersCount = MAX_HEADERS;
-  const listening = await new Promise<Result<AddressInfo>>((resolve) => {
-    http.once("error", (error) => resolve({ ok: false, error: `cannot listen on ${hostPort(listen.host, listen.port)}: ${errorMessage(error)}` }));
-    http.listen(listen.port, listen.host, () => resolve({ ok: true, value: http.address() as AddressInfo }));
-  });
+  const listening = await listenNamed(http, listen, { hosts: allowedHosts, origins: allowedOrigins, extraHosts: options.allowedHosts });
   if (!listening.ok) return listening;
-  const port = listening.value.port;
-  const names = isLoopback(listen.host) ? ["127.0.0.1", "localhost", "::1", listen.host] : [listen.host];
-  for (const name of names) {
-    allowedHosts.add(hostPort(name, port).toLowerCase());
-    allowedOrigins.add(`http://${hostPort(name, port)}`.toLowerCase());
-  }
-  for (const extra of options.allowedHosts ?? []) allowedHosts.add(extra.toLowerCase());
+  const port = listening.value;
   const url = `http://${hostPort(listen.host, port)}${MCP_PATH}`;
 
   // The sweep never keeps the process alive; close() stops it.
