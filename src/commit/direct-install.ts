@@ -4,7 +4,6 @@ import { constants, readFileSync } from "node:fs";
 import { chmod, copyFile, link, mkdir, readFile, realpath, rename, unlink, utimes, writeFile } from "node:fs/promises";
 import { basename, dirname, join, relative, sep } from "node:path";
 import { execa } from "execa";
-import { z } from "zod";
 import { inspectWheel } from "../verify/wheel.js";
 import { openZip, type ZipArchive, type ZipEntry } from "../verify/zip-reader.js";
 import { isInside } from "./backup.js";
@@ -12,7 +11,7 @@ import { formatRecord, recordHash, type RecordRow } from "./direct-record.js";
 import { entryPointScript, fixScriptShebang } from "./direct-scripts.js";
 import { applyUninstall, findInstalledDistInfo, planUninstall, type UninstallPlan } from "./direct-uninstall.js";
 import type { InterpreterInfo } from "./interpreter.js";
-import { lastLine } from "./interpreter.js";
+import { compiledPairs } from "./compile-answer.js";
 import { isolatedEnv, type StagedWheel } from "./pip-command.js";
 import { COMPILE_MARK } from "./stray.js";
 import { openEntry, type HeldEntry, type LinkMode } from "./store.js";
@@ -110,8 +109,6 @@ export async function releasePlan(plan: DirectPlan): Promise<void> {
 }
 
 const INSTALLER_NAME = "pipgate\n";
-
-const CompiledSchema = z.array(z.tuple([z.string(), z.string()]));
 
 // compileall as pip calls it (force, quiet, warnings off); prints [source, pyc] for each success.
 // The first line names the process for start-up recovery, which kills one its dead broker left.
@@ -422,17 +419,7 @@ async function compileChunk(python: string, sources: readonly string[], hooks: D
     throw error;
   }
   child.stdin?.end(JSON.stringify(sources));
-  const run = await child;
-  if (run.failed) throw new Error(`byte-compiling with ${python} failed: ${lastLine(String(run.stderr)) || run.shortMessage}`);
-  let raw: unknown;
-  try {
-    raw = JSON.parse(String(run.stdout));
-  } catch {
-    raw = undefined;
-  }
-  const parsed = CompiledSchema.safeParse(raw);
-  if (!parsed.success) throw new Error(`unexpected answer from ${python} while byte-compiling`);
-  return parsed.data;
+  return compiledPairs(python, await child);
 }
 
 interface Writer {

@@ -4,12 +4,11 @@ import { chmod, lstat, mkdir, open, readFile, readdir, rename, rm, writeFile } f
 import { availableParallelism } from "node:os";
 import { basename, dirname, join } from "node:path";
 import { execa } from "execa";
-import { z } from "zod";
 import { errorMessage, type Result } from "../errors.js";
 import { createOwnedDir } from "../state/leftovers.js";
 import { inspectWheel } from "../verify/wheel.js";
 import { openZip, type ZipEntry } from "../verify/zip-reader.js";
-import { lastLine } from "./interpreter.js";
+import { compiledPairs } from "./compile-answer.js";
 import { isolatedEnv } from "./pip-command.js";
 import { STORE_FORMAT, StoreManifestSchema, treePath, type Scheme, type StoredFile, type StoreInterpreter, type StoreManifest } from "./store-manifest.js";
 
@@ -34,8 +33,6 @@ export interface StoreWheel {
   file: string;
   sha256: string;
 }
-
-const CompiledSchema = z.array(z.tuple([z.string(), z.string()]));
 
 // Each source compiled as compileall does for pip (forced, errors skipped), named relative to its scheme
 // root and timestamp-checked whatever SOURCE_DATE_EPOCH says: the entry must not depend on the caller's env.
@@ -196,16 +193,7 @@ async function compile(python: string, sources: ReadonlyArray<[string, string]>)
   const results = await Promise.all(
     chunks.map(async (chunk) => {
       const run = await execa(python, ["-I", "-c", COMPILE], { env: isolatedEnv(process.env), extendEnv: false, reject: false, input: JSON.stringify(chunk) });
-      if (run.failed) throw new Error(`byte-compiling with ${python} failed: ${lastLine(String(run.stderr)) || run.shortMessage}`);
-      let raw: unknown;
-      try {
-        raw = JSON.parse(String(run.stdout));
-      } catch {
-        raw = undefined;
-      }
-      const parsed = CompiledSchema.safeParse(raw);
-      if (!parsed.success) throw new Error(`unexpected answer from ${python} while byte-compiling`);
-      return parsed.data;
+      return compiledPairs(python, run);
     }),
   );
   return results.flat();
