@@ -43,6 +43,12 @@ export interface ProxyOptions {
   maxFileBytes?: number;
   /** Cap on a PEP 658 metadata file; a larger one is refused (default 1 MiB; real ones are a few KB). */
   maxMetadataBytes?: number;
+  /**
+   * List the index's PEP 658/714 metadata files to the sandbox's pip (default false). Off because pip
+   * 23.0.1, the sandbox image's, fails to resolve from a metadata file whose Name is not in canonical
+   * form (Pygments, typing_extensions: "No matching distribution"); without it pip reads the wheel.
+   */
+  passMetadata?: boolean;
   /** Content-addressed store of verified files: a file already there is served without asking upstream. */
   storeDir: string;
   /**
@@ -126,7 +132,7 @@ export async function startIndexProxy(options: ProxyOptions): Promise<IndexProxy
         // PEP 714's core-metadata for current pip; pip 23.0 (the sandbox image's) reads only the older
         // dist-info-metadata, and only as the string "sha256=…" (a dict there crashes it). Either way
         // pip resolves from the metadata file; passed through only with the hash the index gave.
-        ...(file.metadataSha256 === undefined
+        ...(file.metadataSha256 === undefined || options.passMetadata !== true
           ? {}
           : { "core-metadata": { sha256: file.metadataSha256 }, "dist-info-metadata": `sha256=${file.metadataSha256}` }),
       });
@@ -245,7 +251,7 @@ export async function startIndexProxy(options: ProxyOptions): Promise<IndexProxy
   async function metadata(res: ServerResponse, filename: string): Promise<void> {
     const entry = listed.get(filename);
     const expected = entry?.file.metadataSha256;
-    if (entry === undefined || expected === undefined) {
+    if (entry === undefined || expected === undefined || options.passMetadata !== true) {
       refused.push({ project: entry?.project ?? "?", filename: `${filename}.metadata`, reason: "no metadata file was listed to the sandbox for it" });
       send(res, 404, "text/plain", "pipgate: unknown file\n");
       return;

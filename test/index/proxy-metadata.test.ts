@@ -64,7 +64,7 @@ describe("PEP 658 metadata through the index proxy", () => {
   });
 
   /** A fresh index (metadata files or not), a fresh store, and a proxy in front of them. */
-  async function start(options: { metadata: boolean; maxMetadataBytes?: number }): Promise<{ index: IndexServer; store: string }> {
+  async function start(options: { metadata: boolean; maxMetadataBytes?: number; passMetadata?: boolean }): Promise<{ index: IndexServer; store: string }> {
     const index = await startIndexServer({ projects, seed: false, metadata: options.metadata });
     indexes.push(index);
     const socketPath = join(dir, `p${String(indexes.length)}.sock`);
@@ -75,6 +75,7 @@ describe("PEP 658 metadata through the index proxy", () => {
       filter: proxyFilterFor(env(), { name: "meta-app", version: "1.0" }),
       log: silentLogger(),
       storeDir: store,
+      passMetadata: options.passMetadata ?? true,
       ...(options.maxMetadataBytes === undefined ? {} : { maxMetadataBytes: options.maxMetadataBytes }),
     });
     client = new Client("http://sandbox", { socketPath });
@@ -122,6 +123,15 @@ describe("PEP 658 metadata through the index proxy", () => {
     expect(sha256(wheel.body)).toBe(dist.sha256);
     expect(proxy?.served.get(WHEEL)?.sha256).toBe(dist.sha256);
     expect(upstreamGets(index, WHEEL)).toHaveLength(1);
+  });
+
+  it("by default lists no metadata to the sandbox's pip and serves none (pip 23.0.1 mis-resolves from some)", async () => {
+    await start({ metadata: true, passMetadata: false });
+    const entry = (await listing("meta-app")).find((file) => file.filename === WHEEL);
+    expect(entry).toBeDefined();
+    expect(entry?.["core-metadata"]).toBeUndefined();
+    expect(entry?.["dist-info-metadata"]).toBeUndefined();
+    expect((await get(`/files/${encodeURIComponent(WHEEL)}.metadata`)).status).toBe(404);
   });
 
   it("fetches the wheel as soon as its metadata is asked for, before the sandbox asks for the wheel", async () => {
