@@ -1,7 +1,17 @@
 import { isMap, isScalar, parseDocument } from "yaml";
 import { normalizeName } from "../requirement/index.js";
 import { sameData } from "./same-data.js";
-import { endOfLine, lineBreak, nextLineStart, packageEntries, startOfLine, topPair, type AllowlistSource, type PackageEntry } from "./source.js";
+import {
+  commentBlockStart,
+  endOfLine,
+  lineBreak,
+  nextLineStart,
+  packageEntries,
+  startOfLine,
+  topPair,
+  type AllowlistSource,
+  type PackageEntry,
+} from "./source.js";
 import { yamlKey, yamlSpecifier, type PackageChange } from "./validate.js";
 
 /** One change of a bulk edit: an existing entry to re-pin, or (entry undefined) a project to add. */
@@ -79,15 +89,4 @@ function compare(a: string, b: string): number {
   const x = normalizeName(a);
   const y = normalizeName(b);
   return x < y ? -1 : x > y ? 1 : 0;
-}
-
-/** Where the comment lines directly above a line begin: a comment above a key belongs to that key (as in edit.ts). */
-function commentBlockStart(text: string, lineStart: number): number {
-  let at = lineStart;
-  while (at > 0) {
-    const previous = startOfLine(text, at - 1);
-    if (!text.slice(previous, at).trimStart().startsWith("#")) break;
-    at = previous;
-  }
-  return at;
 }

@@ -2,6 +2,7 @@ import { isCollection, isMap, isScalar, parseDocument, Scalar } from "yaml";
 import { normalizeName } from "../requirement/index.js";
 import { sameData } from "./same-data.js";
 import {
+  commentBlockStart,
   denyEntries,
   endOfLine,
   findPackage,
@@ -170,17 +171,6 @@ function spliceRemove(source: AllowlistSource, entry: PackageEntry): string | un
     result = `${result.slice(0, colon + 1)} {}${result.slice(colon + 1)}`;
   }
   return result;
-}
-
-/** Where the comment lines directly above a line begin: a comment above a key belongs to that key. */
-function commentBlockStart(text: string, lineStart: number): number {
-  let at = lineStart;
-  while (at > 0) {
-    const previous = startOfLine(text, at - 1);
-    if (!text.slice(previous, at).trimStart().startsWith("#")) break;
-    at = previous;
-  }
-  return at;
 }
 
 function startOfKeyColumn(text: string, offset: number): number {

@@ -115,3 +115,14 @@ export function lineBreak(text: string): string {
 export function startOfLine(text: string, offset: number): number {
   return text.lastIndexOf("\n", offset - 1) + 1;
 }
+
+/** Where the comment lines directly above a line begin: a comment above a key belongs to that key. */
+export function commentBlockStart(text: string, lineStart: number): number {
+  let at = lineStart;
+  while (at > 0) {
+    const previous = startOfLine(text, at - 1);
+    if (!text.slice(previous, at).trimStart().startsWith("#")) break;
+    at = previous;
+  }
+  return at;
+}
