@@ -6,7 +6,7 @@ import { checkNewProject } from "./new-project.js";
 import { checkUnknownName } from "./unknown-name.js";
 import { evaluateVersion, type VersionVerdict } from "./release-rules.js";
 import { createNameIndex, type NameIndex } from "./typosquat.js";
-import type { Decision, RuleName, RuleResult } from "./types.js";
+import { RULE_NAMES, type Decision, type RuleName, type RuleResult } from "./types.js";
 import { compareVersions, exactPin, isPrerelease, matchesSpecifier, namesPrerelease, newestFirst } from "./versions.js";
 
 /** The popular-names reference: a prebuilt index (fast, the server's), or a plain list (built per call). */
@@ -34,18 +34,8 @@ export interface EvaluateInput {
 /** How many matching releases are examined, newest first, before giving up. */
 export const MAX_CANDIDATES = 20;
 
-const METADATA_RULES: readonly RuleName[] = [
-  "exists",
-  "new-project",
-  "malware",
-  "yanked",
-  "release-age",
-  "requires-python",
-  "vulnerabilities",
-  "license",
-  "wheels-only",
-  "content",
-];
+/** The rules that read the index's metadata: RULE_NAMES lists them after the name rules, from "exists" on. */
+const METADATA_RULES: readonly RuleName[] = RULE_NAMES.slice(RULE_NAMES.indexOf("exists"));
 
 /** The versions a requirement may resolve to under an allowlist, newest first, and why the list may be empty. */
 export function candidateVersions(
