@@ -1,3 +1,4 @@
+export { provenanceFromConfig, type ProvenanceDeps } from "./from-config.js";
 export { fetchProvenance, type FileProvenance } from "./fetch.js";
 export { expectedClaims, publisherIdentity, type ExpectedClaims } from "./identity.js";
 export { MAX_PROVENANCE_BYTES, parseProvenance, ProvenanceSchema, type Attestation, type Provenance, type Publisher } from "./schema.js";
