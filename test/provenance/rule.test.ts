@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildAllowlist } from "../../src/config/allowlist.js";
 import { createIndexClient } from "../../src/index/client.js";
+import { parseSimplePage } from "../../src/index/simple-page.js";
 import { decide } from "../../src/policy/decide.js";
 import { createPopularNames } from "../../src/policy/popular-names.js";
 import { recordProvenance } from "../../src/policy/provenance-rule.js";
@@ -193,5 +194,24 @@ describe("the provenance rule against the local index's Integrity API", () => {
       `${index.origin}/integrity/signed-lib/1.0/${wheels.get("1.0")!.filename}/provenance`,
     );
     expect(page.ok && page.value.files.find((file) => file.version === "1.2")?.provenanceUrl).toBeUndefined();
+  });
+});
+
+describe("PEP 740 provenance URLs on project pages", () => {
+  it("reads data-provenance from PEP 503 HTML and provenance from PEP 691 JSON, resolving relative URLs and ignoring null", () => {
+    const html = `<a href="/files/x_lib-1.0-py3-none-any.whl#sha256=${"a".repeat(64)}" data-provenance="/integrity/x-lib/1.0/x_lib-1.0-py3-none-any.whl/provenance">x_lib-1.0-py3-none-any.whl</a>`;
+    const fromHtml = parseSimplePage(html, "text/html", "http://127.0.0.1:1/simple/x-lib/", "x-lib");
+    expect(fromHtml.ok && fromHtml.value.files[0]?.provenanceUrl).toBe("http://127.0.0.1:1/integrity/x-lib/1.0/x_lib-1.0-py3-none-any.whl/provenance");
+    const json = JSON.stringify({
+      meta: { "api-version": "1.1" },
+      name: "x-lib",
+      files: [
+        { filename: "x_lib-1.0-py3-none-any.whl", url: "/f/a.whl", hashes: { sha256: "a".repeat(64) }, provenance: null },
+        { filename: "x_lib-1.1-py3-none-any.whl", url: "/f/b.whl", hashes: { sha256: "b".repeat(64) }, provenance: "javascript:alert(1)" },
+        { filename: "x_lib-1.2-py3-none-any.whl", url: "/f/c.whl", hashes: { sha256: "c".repeat(64) }, provenance: "https://other.invalid/p" },
+      ],
+    });
+    const fromJson = parseSimplePage(json, "application/vnd.pypi.simple.v1+json", "http://127.0.0.1:1/simple/x-lib/", "x-lib");
+    expect(fromJson.ok && fromJson.value.files.map((file) => file.provenanceUrl)).toEqual([undefined, undefined, "https://other.invalid/p"]);
   });
 });
