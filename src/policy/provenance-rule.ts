@@ -105,7 +105,7 @@ export async function checkProvenance(
 }
 
 const takeoverHint =
-  "a changed or vanished publisher can mean a taken-over account: ask a maintainer to confirm the new publisher (an exemption for rule provenance) before installing";
+  "a changed or vanished publisher can mean a taken-over account: ask a maintainer to confirm the new publisher (`pipgate provenance forget PROJECT`, or an exemption for rule provenance) before installing";
 
 /** The decision with the provenance rule applied to its chosen release: a failure turns it into a refusal. */
 export async function withProvenance(

@@ -22,6 +22,8 @@ export interface PublisherStore {
   recordFirst(record: PublisherRecord): Promise<PublisherRecord>;
   /** forgets a project's record (a maintainer accepting a new publisher); true when there was one */
   forget(indexUrl: string, project: string): Promise<boolean>;
+  /** every record, by index and project */
+  list(): Promise<PublisherRecord[]>;
 }
 
 interface Row {
@@ -43,6 +45,7 @@ export function sqlitePublisherStore(db: Db): PublisherStore {
     "INSERT INTO provenance_publishers (index_url, project, publisher, first_version, recorded_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
   );
   const remove = db.prepare<[string, string]>("DELETE FROM provenance_publishers WHERE index_url = ? AND project = ?");
+  const all = db.prepare<[], Row>("SELECT * FROM provenance_publishers ORDER BY index_url, project");
   return {
     get(indexUrl, project) {
       const row = select.get(indexUrl, project);
@@ -55,6 +58,9 @@ export function sqlitePublisherStore(db: Db): PublisherStore {
     },
     forget(indexUrl, project) {
       return Promise.resolve(remove.run(indexUrl, project).changes > 0);
+    },
+    list() {
+      return Promise.resolve(all.all().map(fromRow));
     },
   };
 }

@@ -1,5 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { main } from "../../src/cli/main.js";
 import { buildWheel } from "../fixtures/dists.js";
+import { capture } from "../support/cli-io.js";
 import { runPython } from "../fixtures/pip.js";
 import { createTestSigstore, type TestPublisher, type TestSigstore } from "../fixtures/sigstore.js";
 import { createWorkspace, requireDocker, type Workspace } from "../support/harness.js";
@@ -103,4 +105,18 @@ describe("the provenance rule through check_package and install", () => {
     const version = await runPython(ws.pythons.default!, "import importlib.metadata as m; print(m.version('attested-lib'))");
     expect(version.stdout.trim()).toBe("1.0");
   }, 300_000);
+
+  it("pipgate provenance list shows the record; forget lets the next release record its publisher afresh", async () => {
+    const list = capture();
+    expect(await main(["provenance", "list", "--config", ws.configPath], list)).toBe(0);
+    expect(list.out()).toMatch(new RegExp(`^attested-lib  ${GOOD_ID.replace(/[.]/g, "\\.")}  first 1\\.0 at \\d{4}-`));
+    const forget = capture();
+    expect(await main(["provenance", "forget", "Attested_Lib", "--config", ws.configPath], forget)).toBe(0);
+    expect(forget.out()).toContain(`forgot attested-lib: ${GOOD_ID}`);
+    const decision = await checkPackage("attested-lib==1.1");
+    expect(decision.allowed).toBe(true);
+    expect(provenanceRule(decision)?.detail).toBe(`attested-lib 1.1: 1 file attested by ${EVIL_ID}; recorded as the publisher at the first install`);
+    const again = capture();
+    expect(await main(["provenance", "forget", "attested-lib", "--config", ws.configPath], again)).toBe(1);
+  });
 });
