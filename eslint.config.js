@@ -14,6 +14,7 @@ export const LAYERS = [
   ["requirement", "state"],
   ["config"],
   ["index"], // the package index client and its filtering proxy: policy and the sandbox stage use it
+  ["provenance"], // PEP 740 attestations: fetched through the index client, verified with sigstore, the first-install record; read by policy's provenance rule
   ["validate"], // 1. validate
   ["grants"], // 2. identify
   ["policy-rules"], // 3. admit: the policy file's tool actions and argument conditions (pure; the limiter applies them)

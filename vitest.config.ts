@@ -52,6 +52,8 @@ export const UNIT_TESTS = [
   "test/osv/ranges.test.ts",
   "test/osv/config.test.ts",
   "test/osv/decide.test.ts",
+  "test/provenance/rule.test.ts",
+  "test/provenance/verify.test.ts",
   "test/policy/allowlist.test.ts",
   "test/policy/decide.test.ts",
   "test/policy/license.test.ts",
@@ -79,6 +81,7 @@ export const INTEGRATION_TESTS = [
   "test/console/console.test.ts",
   "test/verify/content-install.test.ts", // content signals through a real sandbox, venv and audit log
   "test/osv/serve.test.ts", // a real pipgate serve over stdio with rules.osv, local index, venvs
+  "test/provenance/install.test.ts", // rules.provenance through a real sandbox, venv and audit log
   "test/package/pack.test.ts", // npm pack, npm install from the registry (better-sqlite3 compiles)
   "test/server/structured-refusals.test.ts", // local index server, venvs
   "test/bench/corpus-install.test.ts", // builds the requests corpus set, installs it through pipgate

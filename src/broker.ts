@@ -28,6 +28,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { openStateDb, type Db } from "./state/db.js";
 import { openOsvDatabase, type OsvDatabase } from "./osv/database.js";
+import { provenanceFromConfig } from "./provenance/index.js";
 
 export interface Broker {
   config: LoadedConfig;
@@ -113,6 +114,12 @@ export async function openBroker(config: LoadedConfig, log: Logger, overrides: B
   const sandbox = overrides.sandbox ?? createDockerRunner(config.sandbox.docker_socket, log);
   const now = overrides.now ?? (() => new Date());
   const osv = config.osv === undefined ? undefined : await openOsvDatabase({ path: config.osv.path, maxAgeHours: config.osv.max_age_hours }, log, now);
+  const provenance = await provenanceFromConfig(config, db);
+  if (!provenance.ok) {
+    clearInterval(reaper);
+    db.close();
+    throw new PipgateError("config", provenance.error);
+  }
   const pipeline: PipelineDeps = {
     stateDir: config.state_dir,
     runtimeDir: runtimeDir(),
@@ -123,7 +130,7 @@ export async function openBroker(config: LoadedConfig, log: Logger, overrides: B
     indexHeaders,
     sandbox,
     resolutions: sqliteResolutionCache(db, now),
-    policyDeps: { index, now, popularNames: loadPopularNames(), ...(osv === undefined ? {} : { osv: osv.view }) },
+    policyDeps: { index, now, popularNames: loadPopularNames(), ...(osv === undefined ? {} : { osv: osv.view }), provenance: provenance.value },
     inspections: createInspectionMemo(),
     commit: (env, wheels, requestId, signal, requested) =>
       commitWheels(

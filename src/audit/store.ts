@@ -78,6 +78,7 @@ const BODY_KEYS = [
   "recovery",
   "upstream",
   "shadow",
+  "provenance",
 ] as const satisfies ReadonlyArray<keyof AuditBody>;
 
 /**

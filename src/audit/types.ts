@@ -150,6 +150,10 @@ export const AuditBodySchema = z.object({
   recovery: RecoveryFindingSchema.optional().describe("interrupted outcomes: what start-up recovery found"),
   upstream: UpstreamCallSchema.optional().describe("gateway mode: the forwarded call's upstream side"),
   shadow: ShadowSchema.optional().describe("shadow mode: what enforcing the policy would have done"),
+  provenance: z
+    .object({ recorded: z.array(z.object({ project: z.string(), publisher: z.string() })) })
+    .optional()
+    .describe("rules.provenance: the Trusted Publishers this install recorded as the projects' first"),
 });
 export type AuditBody = z.infer<typeof AuditBodySchema>;
 

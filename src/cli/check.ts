@@ -6,6 +6,7 @@ import { formatDecision } from "../policy/format.js";
 import { loadPopularNames } from "../policy/popular-names.js";
 import { decisionToJson } from "../policy/types.js";
 import { parseRequirement } from "../requirement/index.js";
+import { provenanceFromConfig } from "../provenance/index.js";
 import { openStateDb } from "../state/db.js";
 import { openPipgate } from "../app.js";
 import type { LoadedConfig } from "../config/schema.js";
@@ -53,10 +54,12 @@ export const check: Subcommand = async (argv, io, context) => {
     if (!configured.ok) throw new CliError(configured.error, EXIT.failure);
     const { index } = configured.value;
     const osv = config.osv === undefined ? undefined : (await osvStatus(config.osv, new Date())).view;
+    const provenance = await provenanceFromConfig(config, db);
+    if (!provenance.ok) throw new CliError(provenance.error, EXIT.failure);
     const decision = await decide(
       parsed.requirement,
       { allowlist: allowlist.allowlist, pythonVersion: version.value },
-      { index, now: () => new Date(), popularNames: loadPopularNames(), ...(osv === undefined ? {} : { osv: () => osv }) },
+      { index, now: () => new Date(), popularNames: loadPopularNames(), ...(osv === undefined ? {} : { osv: () => osv }), provenance: provenance.value },
     );
     const hint = unlistedHint(decision, parsed.requirement, environment);
     const note = decision.allowed ? `only ${decision.name} itself was decided; --resolve also checks everything it needs (a sandbox run)\n` : "";

@@ -60,6 +60,10 @@ const COMMANDS: Record<string, Command> = {
     load: () => import("./osv.js").then((m) => ({ run: m.osv, help: m.osvHelp })),
     summary: "status: count, age and path of the offline OSV database (rules.osv)",
   },
+  provenance: {
+    load: () => import("./provenance.js").then((m) => ({ run: m.provenance, help: m.provenanceHelp })),
+    summary: "list | forget PROJECT: the Trusted Publishers recorded at first install (rules.provenance)",
+  },
   doctor: {
     load: () => import("./doctor.js").then((m) => ({ run: m.doctor, help: m.doctorHelp })),
     summary: "check the engine, image, environments, index, state and audit chain",

@@ -47,6 +47,11 @@ export const RulesSchema = z.strictObject({
       "a name on neither the allowlist nor the popular-names list (a likely hallucination): approval keeps it queueable under approval.unlisted, deny refuses it even then",
     ),
   content: ContentRulesSchema.describe("deny or warn per content signal of the wheel inspection: pth_code, native_in_pure, encoded_exec, base64_blob"),
+  provenance: z
+    .enum(["off", "pinned", "required"])
+    .describe(
+      "PEP 740 attestations: pinned verifies those the index serves and holds a project to the Trusted Publisher of its first install (a release without them after one had them is refused); required refuses any file without a verified attestation",
+    ),
 });
 export type Rules = z.infer<typeof RulesSchema>;
 
@@ -64,6 +69,7 @@ export const DEFAULT_RULES: Rules = {
   new_project_min_releases: 0,
   unknown_name: "approval",
   content: { pth_code: "warn", native_in_pure: "warn", encoded_exec: "deny", base64_blob: "warn" },
+  provenance: "off",
 };
 
 /** The content actions in force: every signal named, the defaults filling what a file left out. */
@@ -74,7 +80,7 @@ export function contentActions(rules: Pick<Rules, "content">): ContentRules {
 export const ExemptionSchema = z.strictObject({
   package: z.string().min(1),
   version: z.string().optional().describe("the exempted version; all versions when absent"),
-  rule: z.enum(["min_release_age", "vulnerabilities", "license", "wheels_only", "pth"]),
+  rule: z.enum(["min_release_age", "vulnerabilities", "license", "wheels_only", "pth", "provenance"]),
   reason: z.string().min(1, "an exemption needs a reason"),
   expires: isoDate.describe("the day after which the exemption no longer applies"),
 });

@@ -43,13 +43,14 @@ export function loadConfig(file: string, env: Readonly<Record<string, string | u
   const stateDir = abs(config.state_dir);
   const mounts = containedPathIssues(upstream?.value, { stateDir, dockerSocket: config.sandbox.docker_socket }, `${path}: `);
   if (mounts.length > 0) return { ok: false, issues: mounts };
-  const { osv, ...rules } = config.rules;
+  const { osv, provenance_trust_root: trustRoot, ...rules } = config.rules;
   return {
     ok: true,
     config: {
       ...config,
       rules,
       osv: osv === undefined ? undefined : { ...osv, path: abs(osv.path) },
+      provenanceTrustRoot: trustRoot === undefined ? undefined : abs(trustRoot),
       file: path,
       dir,
       state_dir: stateDir,

@@ -149,6 +149,11 @@ export type OsvConfig = z.infer<typeof OsvConfigSchema>;
 /** pipgate.yaml's `rules`: the allowlist rule defaults, plus the server-wide OSV database. */
 export const ConfigRulesSchema = RulesSchema.partial().extend({
   osv: OsvConfigSchema.optional().describe("the offline OSV database: MAL-* reports deny outright, other advisories feed the vulnerability rule"),
+  provenance_trust_root: z
+    .string()
+    .min(1)
+    .optional()
+    .describe("a Sigstore trusted_root.json the provenance rule verifies against instead of Sigstore's public-good root (relative to the config file)"),
 });
 
 /** pipgate.yaml. Every object in it is strict: an unknown key (a typo like `sandboxx:`) is an error, never ignored. */
@@ -175,4 +180,6 @@ export interface LoadedConfig extends Config {
   dir: string;
   /** rules.osv with its path made absolute (and removed from `rules`, which holds allowlist defaults only) */
   osv?: OsvConfig | undefined;
+  /** rules.provenance_trust_root, absolute (and removed from `rules`); undefined: Sigstore's public-good root */
+  provenanceTrustRoot?: string | undefined;
 }

@@ -43,8 +43,12 @@ function stricter(a: Rules, b: Rules): Rules {
     new_project_min_releases: Math.max(a.new_project_min_releases, b.new_project_min_releases),
     unknown_name: a.unknown_name === "deny" || b.unknown_name === "deny" ? "deny" : "approval",
     content: stricterContent(contentActions(a), contentActions(b)),
+    provenance: PROVENANCE_ORDER[Math.max(PROVENANCE_ORDER.indexOf(a.provenance), PROVENANCE_ORDER.indexOf(b.provenance))] ?? "required",
   };
 }
+
+/** rules.provenance from the weakest to the strictest. */
+const PROVENANCE_ORDER: readonly Rules["provenance"][] = ["off", "pinned", "required"];
 
 /** Per content signal: deny when either side denies. */
 function stricterContent(a: ContentRules, b: ContentRules): ContentRules {
@@ -65,6 +69,7 @@ const PERMISSIVE: Rules = {
   new_project_min_releases: 0,
   unknown_name: "approval",
   content: { pth_code: "warn", native_in_pure: "warn", encoded_exec: "warn", base64_blob: "warn" },
+  provenance: "off",
 };
 
 export type OverlayResult = { ok: true; overlay: Allowlist } | { ok: false; error: string };

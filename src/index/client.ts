@@ -33,6 +33,10 @@ export interface IndexClientOptions {
 }
 
 const JSON_ACCEPT = "application/json";
+/** PEP 740's Integrity API answers: its own media type, plain JSON as a fallback. */
+const INTEGRITY_ACCEPT = "application/vnd.pypi.integrity.v1+json, application/json;q=0.9";
+/** A provenance is a few KiB per attestation: a larger answer is refused, not read. */
+const MAX_PROVENANCE_BYTES = 1024 * 1024;
 
 /**
  * The index client policy asks: project pages (PEP 691 JSON, PEP 503 HTML as the fallback) and the
@@ -51,7 +55,7 @@ export function createIndexClient(options: IndexClientOptions): IndexClient {
   const now = options.now ?? (() => new Date());
   const authorization = username === undefined ? undefined : `Basic ${Buffer.from(`${username}:${password ?? ""}`).toString("base64")}`;
 
-  async function get(url: string, accept: string): Promise<Result<CachedResponse, IndexFailure>> {
+  async function get(url: string, accept: string, maxBytes?: number): Promise<Result<CachedResponse, IndexFailure>> {
     const cached = await cache.get(url);
     const at = now().getTime();
     if (cached !== undefined && at - cached.fetchedAt < options.cacheTtlSeconds * 1000 && at >= cached.fetchedAt) {
@@ -65,7 +69,7 @@ export function createIndexClient(options: IndexClientOptions): IndexClient {
       headers,
       timeoutMs: options.timeoutMs,
       retries: options.retries,
-      maxBytes: options.maxBodyBytes ?? 32 * 1024 * 1024,
+      maxBytes: maxBytes ?? options.maxBodyBytes ?? 32 * 1024 * 1024,
       dispatcher: options.dispatcher,
       sleep: options.sleep,
     });
@@ -117,6 +121,19 @@ export function createIndexClient(options: IndexClientOptions): IndexClient {
       if (!answer.ok) return answer;
       const release = parseReleaseJson(answer.value.body.toString("utf8"));
       return release.ok ? release : { ok: false, error: { kind: "invalid", message: `${url}: ${release.error}` } };
+    },
+    async provenance(url): Promise<Result<string, IndexFailure>> {
+      let target: URL;
+      try {
+        target = new URL(url);
+      } catch {
+        return { ok: false, error: { kind: "invalid", message: `${url}: not a URL` } };
+      }
+      if (target.origin !== parsed.origin) {
+        return { ok: false, error: { kind: "invalid", message: `${url}: the index names a provenance on another origin than ${parsed.origin}; refused` } };
+      }
+      const answer = await get(target.toString(), INTEGRITY_ACCEPT, MAX_PROVENANCE_BYTES);
+      return answer.ok ? { ok: true, value: answer.value.body.toString("utf8") } : answer;
     },
   };
 }

@@ -21,6 +21,7 @@ export const SimpleJsonSchema = z.object({
       "upload-time": z.string().nullish().describe("PEP 700: ISO 8601 UTC"),
       "core-metadata": z.unknown().optional().describe("PEP 714: true, false, or hash name → hex digest of the .metadata file"),
       "dist-info-metadata": z.unknown().optional().describe("PEP 658's original name for core-metadata"),
+      provenance: z.string().max(4096).nullish().describe("PEP 740: the Integrity API URL of the file's provenance, or null"),
     }),
   ),
 });
@@ -59,6 +60,7 @@ function parseSimpleJson(body: string, pageUrl: string, project: string): Result
       yanked: file.yanked === undefined || file.yanked === false ? false : file.yanked === true ? "" : file.yanked,
       uploadTime: file["upload-time"] ?? undefined,
       metadataSha256: metadataHashJson(file["core-metadata"] ?? file["dist-info-metadata"]),
+      provenance: file.provenance ?? undefined,
     });
     if (built !== undefined) files.push(built);
   }
@@ -88,6 +90,7 @@ function parseSimpleHtml(body: string, pageUrl: string, project: string): Result
       yanked: yanked === undefined ? false : yanked,
       uploadTime: undefined,
       metadataSha256: metadataHashHtml(attributes.get("data-core-metadata") ?? attributes.get("data-dist-info-metadata")),
+      provenance: attributes.get("data-provenance"),
     });
     if (built !== undefined) files.push(built);
   }
@@ -102,6 +105,7 @@ interface RawFile {
   yanked: false | string;
   uploadTime: string | undefined;
   metadataSha256: string | undefined;
+  provenance: string | undefined;
 }
 
 const SHA256_HEX = /^[0-9a-fA-F]{64}$/;
@@ -133,6 +137,7 @@ function buildFile(project: string, pageUrl: string, raw: RawFile): IndexFile | 
   url.username = "";
   url.password = "";
   const uploadTime = raw.uploadTime === undefined ? undefined : new Date(raw.uploadTime);
+  const provenanceUrl = resolveProvenance(raw.provenance, pageUrl);
   return {
     filename: raw.filename,
     url: url.toString(),
@@ -143,7 +148,22 @@ function buildFile(project: string, pageUrl: string, raw: RawFile): IndexFile | 
     kind: parsed.kind,
     version: parsed.version,
     ...(raw.metadataSha256 === undefined || parsed.kind !== "wheel" ? {} : { metadataSha256: raw.metadataSha256 }),
+    ...(provenanceUrl === undefined ? {} : { provenanceUrl }),
   };
+}
+
+/** PEP 740's provenance URL, absolute; an unusable one counts as none (the provenance rule then says so). */
+function resolveProvenance(value: string | undefined, pageUrl: string): string | undefined {
+  if (value === undefined || value.trim() === "") return undefined;
+  try {
+    const url = new URL(value, pageUrl);
+    url.hash = "";
+    url.username = "";
+    url.password = "";
+    return url.protocol === "http:" || url.protocol === "https:" ? url.toString() : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 function versionsOf(listed: string[] | undefined, files: IndexFile[]): string[] {

@@ -19,6 +19,8 @@ export interface IndexFile {
    * the index advertises it with a hash (an advertisement without one is ignored: nothing unhashed passes).
    */
   metadataSha256?: string;
+  /** PEP 740: where the index's Integrity API serves the file's provenance, when it names one (absolute URL) */
+  provenanceUrl?: string;
 }
 
 /** A project's page on the index: every version it knows, and every file pip could pick. */
@@ -65,4 +67,9 @@ export interface IndexClient {
   readonly url: string;
   project(name: string): Promise<Result<ProjectInfo, IndexFailure>>;
   release(name: string, version: string): Promise<Result<ReleaseInfo, IndexFailure>>;
+  /**
+   * PEP 740: the body of a file's provenance (IndexFile.provenanceUrl), cached like every answer and
+   * bounded in size; a URL on another origin than the index is refused (credentials never leave it).
+   */
+  provenance(url: string): Promise<Result<string, IndexFailure>>;
 }

@@ -4,7 +4,7 @@ import type { AuditInput, AuditRecord } from "../audit/types.js";
 import { inspectEnvironment } from "../commit/interpreter.js";
 import { REFUSING_STAGES } from "../commit/request.js";
 import { errorMessage } from "../errors.js";
-import { decide, withContentRule, type Decision } from "../policy/index.js";
+import { decide, recordProvenance, withContentRule, type Decision } from "../policy/index.js";
 import { eq as sameVersion } from "@renovatebot/pep440";
 import { formatRequirement, versionSatisfies, type RefusalKind } from "../requirement/index.js";
 import { rawEnvironment, validateInstallArguments, type ArgumentContext, type InstallArguments } from "../validate/tool-arguments.js";
@@ -498,6 +498,9 @@ async function pipeline(
     });
   }
   if (commit.installed.length === 0) return { ...satisfied(decision.version, newest), unchanged: commit.unchanged, resolved, audit: { sandbox, commit } };
+  // rules.provenance: the first install of a project records the Trusted Publisher its attestations named.
+  const provenance = await recordProvenance(verified.wheels, env.allowlist, deps.index, deps.policyDeps.provenance, deps.policyDeps.now());
+  if (provenance.errors.length > 0) deps.log.warn({ errors: provenance.errors }, "could not record the publisher of every installed project");
   return {
     status: "installed",
     version: decision.version,
@@ -508,6 +511,6 @@ async function pipeline(
     resolved,
     entryPoints: verified.entryPoints,
     decision: judged,
-    audit: { sandbox, commit },
+    audit: { sandbox, commit, ...(provenance.recorded.length === 0 ? {} : { provenance: { recorded: provenance.recorded } }) },
   };
 }

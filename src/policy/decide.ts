@@ -5,6 +5,7 @@ import type { Requirement } from "../requirement/types.js";
 import { candidateVersions, evaluate, filesOf, MAX_CANDIDATES, predecessorOf, type PopularNamesInput } from "./evaluate.js";
 import type { OsvSource } from "./malware.js";
 import type { PopularNames } from "./popular-names.js";
+import { withProvenance, type ProvenanceDeps } from "./provenance-rule.js";
 import { evaluateVersion, type VersionVerdict } from "./release-rules.js";
 import type { Decision } from "./types.js";
 import { exactPin } from "./versions.js";
@@ -23,6 +24,8 @@ export interface PolicyDeps {
   popularNames: PopularNames | PopularNamesInput;
   /** the offline OSV database (rules.osv), when configured: read once per decision */
   osv?: OsvSource | undefined;
+  /** the provenance rule's trust root and first-install record (rules.provenance); absent: that rule fails closed when set */
+  provenance?: ProvenanceDeps | undefined;
 }
 
 /**
@@ -88,7 +91,9 @@ export async function decide(requirement: Requirement, env: PolicyEnv, deps: Pol
     }
     if (verdict.passed) break;
   }
-  return evaluate({ ...base, project, releases: (version) => releases.get(version) });
+  const decision = evaluate({ ...base, project, releases: (version) => releases.get(version) });
+  // PEP 740 provenance: judged on the release the other rules chose (it needs I/O, so evaluate cannot).
+  return withProvenance(decision, env.allowlist, deps.index, deps.provenance, now);
 }
 
 /** The same rules for one already-resolved distribution (exact version): the sandbox's transitive check. */

@@ -6,3 +6,4 @@ export { createPopularNames, loadPopularNames, type PopularNames } from "./popul
 export { createNameIndex, type Lookalike, type NameIndex } from "./typosquat.js";
 export { DecisionSchema, decisionToJson, RULE_NAMES, type Decision, type DecisionJson, type RuleName, type RuleResult } from "./types.js";
 export { withContentRule, type ContentFinding } from "./content-rule.js";
+export { checkProvenance, recordProvenance, withProvenance, type ProvenanceDeps } from "./provenance-rule.js";

@@ -3,6 +3,7 @@ import type { IndexFile, ReleaseInfo, Vulnerability } from "../index/types.js";
 import { checkMalware, type OsvView } from "./malware.js";
 import { contentActions } from "../config/allowlist-schema.js";
 import { contentPlaceholder } from "./content-rule.js";
+import { provenancePlaceholder } from "./provenance-rule.js";
 import { detectLicense, licenseAllowed } from "./license.js";
 import { describeExemption, findExemptions, findIgnore } from "./exemptions.js";
 import type { RuleResult } from "./types.js";
@@ -63,6 +64,7 @@ export function evaluateVersion(ctx: VersionContext): VersionVerdict {
   const wheels = checkWheels(ctx, label, python.files);
   checks.push(wheels.check);
   checks.push({ result: contentPlaceholder(contentActions(ctx.allowlist.rules)) });
+  checks.push({ result: provenancePlaceholder(ctx.allowlist.rules.provenance) });
 
   const failed = checks.find((check) => check.result.outcome === "fail");
   return {

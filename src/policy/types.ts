@@ -16,6 +16,7 @@ export const RULE_NAMES = [
   "license",
   "wheels-only",
   "content",
+  "provenance",
 ] as const;
 export type RuleName = (typeof RULE_NAMES)[number];
 

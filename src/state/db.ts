@@ -112,6 +112,15 @@ const MIGRATIONS: readonly string[] = [
      last_seen INTEGER NOT NULL,
      PRIMARY KEY (upstream_key, name)
    );`,
+  // 9: the Trusted Publisher each project was first installed from (PEP 740 provenance, rules.provenance: pinned)
+  `CREATE TABLE provenance_publishers (
+     index_url TEXT NOT NULL,
+     project TEXT NOT NULL,
+     publisher TEXT NOT NULL,
+     first_version TEXT NOT NULL,
+     recorded_at INTEGER NOT NULL,
+     PRIMARY KEY (index_url, project)
+   );`,
 ];
 
 /** Opens (creating if needed) the state database in stateDir and brings its schema up to date. */

@@ -1,0 +1,28 @@
+import { join } from "node:path";
+import type { Result } from "../errors.js";
+import type { Db } from "../state/db.js";
+import { sqlitePublisherStore, type PublisherStore } from "./store.js";
+import { loadTrustRoot, publicGoodVerifier, type ProvenanceVerifier } from "./trust.js";
+
+/** What the provenance rule needs: the verifier over the trust root (made on first use) and the first-install record. */
+export interface ProvenanceDeps {
+  verifier: () => Promise<Result<ProvenanceVerifier, string>>;
+  store: PublisherStore;
+}
+
+/**
+ * The provenance rule's collaborators from pipgate.yaml: rules.provenance_trust_root is read now (a
+ * broken one stops start-up, like any bad config); without it Sigstore's public-good root is fetched
+ * through TUF the first time an attestation is checked, cached under the state directory.
+ */
+export async function provenanceFromConfig(
+  config: { provenanceTrustRoot?: string | undefined; state_dir: string },
+  db: Db,
+): Promise<Result<ProvenanceDeps, string>> {
+  const store = sqlitePublisherStore(db);
+  if (config.provenanceTrustRoot === undefined) return { ok: true, value: { verifier: publicGoodVerifier(join(config.state_dir, "sigstore-tuf")), store } };
+  const loaded = await loadTrustRoot(config.provenanceTrustRoot);
+  if (!loaded.ok) return { ok: false, error: `rules.provenance_trust_root: ${loaded.error}` };
+  const verifier = loaded.value;
+  return { ok: true, value: { verifier: () => Promise.resolve({ ok: true, value: verifier }), store } };
+}

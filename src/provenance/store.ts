@@ -1,0 +1,66 @@
+import type { Db } from "../state/db.js";
+
+/** What rules.provenance: pinned holds a project to: the publisher it was first installed from. */
+export interface PublisherRecord {
+  indexUrl: string;
+  /** the normalised project name */
+  project: string;
+  /** the canonical publisher identity (identity.ts) */
+  publisher: string;
+  firstVersion: string;
+  recordedAt: Date;
+}
+
+/**
+ * The first-install record, (index, project) → publisher. Async throughout so that a shared store
+ * (PostgreSQL, fleet mode) can implement it; `recordFirst` never overwrites: the first install wins,
+ * and a changed publisher is a refusal for a person to resolve, never a silent update.
+ */
+export interface PublisherStore {
+  get(indexUrl: string, project: string): Promise<PublisherRecord | undefined>;
+  /** records the publisher unless one is recorded already; returns the record in force */
+  recordFirst(record: PublisherRecord): Promise<PublisherRecord>;
+  /** forgets a project's record (a maintainer accepting a new publisher); true when there was one */
+  forget(indexUrl: string, project: string): Promise<boolean>;
+  /** every record, by index and project */
+  list(): Promise<PublisherRecord[]>;
+}
+
+interface Row {
+  index_url: string;
+  project: string;
+  publisher: string;
+  first_version: string;
+  recorded_at: number;
+}
+
+function fromRow(row: Row): PublisherRecord {
+  return { indexUrl: row.index_url, project: row.project, publisher: row.publisher, firstVersion: row.first_version, recordedAt: new Date(row.recorded_at) };
+}
+
+/** The store over the state database's provenance_publishers table (migration 10). */
+export function sqlitePublisherStore(db: Db): PublisherStore {
+  const select = db.prepare<[string, string], Row>("SELECT * FROM provenance_publishers WHERE index_url = ? AND project = ?");
+  const insert = db.prepare<[string, string, string, string, number]>(
+    "INSERT INTO provenance_publishers (index_url, project, publisher, first_version, recorded_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+  );
+  const remove = db.prepare<[string, string]>("DELETE FROM provenance_publishers WHERE index_url = ? AND project = ?");
+  const all = db.prepare<[], Row>("SELECT * FROM provenance_publishers ORDER BY index_url, project");
+  return {
+    get(indexUrl, project) {
+      const row = select.get(indexUrl, project);
+      return Promise.resolve(row === undefined ? undefined : fromRow(row));
+    },
+    recordFirst(record) {
+      insert.run(record.indexUrl, record.project, record.publisher, record.firstVersion, record.recordedAt.getTime());
+      const row = select.get(record.indexUrl, record.project);
+      return Promise.resolve(row === undefined ? record : fromRow(row));
+    },
+    forget(indexUrl, project) {
+      return Promise.resolve(remove.run(indexUrl, project).changes > 0);
+    },
+    list() {
+      return Promise.resolve(all.all().map(fromRow));
+    },
+  };
+}
