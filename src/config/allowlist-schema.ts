@@ -92,11 +92,21 @@ export type VulnerabilityIgnore = z.infer<typeof VulnerabilityIgnoreSchema>;
  * allows nothing. `deny` is checked first and wins over `packages`. Every object is strict: a key
  * pipgate does not know is an error, since a misspelt rule would otherwise turn the rule off.
  */
+/**
+ * A `packages:` entry in its long form: the specifier, and the index the name is bound to. A bound name is
+ * resolved and downloaded from that index only (pipgate.yaml's `indexes.NAME`, or `default` for `index:`).
+ */
+export const BoundPackageSchema = z.strictObject({
+  version: z.union([z.string(), z.null()]).optional().describe('PEP 440 specifier set; "*", empty or absent for any version'),
+  index: z.string().min(1).describe("the index this name comes from: a key of pipgate.yaml's indexes, or default"),
+});
+export type BoundPackage = z.infer<typeof BoundPackageSchema>;
+
 export const AllowlistSchema = z.strictObject({
   packages: z
-    .record(z.string(), z.union([z.string(), z.null()]))
+    .record(z.string(), z.union([z.string(), z.null(), BoundPackageSchema]))
     .default({})
-    .describe('project name → PEP 440 specifier set; "*" (or empty) for any version'),
+    .describe('project name → PEP 440 specifier set ("*" or empty for any version), or { version, index } to bind the name to a named index'),
   deny: z.array(z.string()).default([]).describe("names refused whatever else says"),
   rules: RulesSchema.partial().default({}).describe("overrides of pipgate.yaml's rule defaults"),
   exemptions: z.array(ExemptionSchema).default([]),

@@ -57,7 +57,7 @@ describe("the new-project rule against the local index", () => {
     expect(decision.reason).toMatch(
       /^fresh-squat is refused: its first upload was 3 days ago \(\d{4}-\d\d-\d\d\), younger than new_project_min_age_days: 30 \(new-project\)$/,
     );
-    expect(decision.rules.map((rule) => rule.rule).slice(4, 6)).toEqual(["exists", "new-project"]);
+    expect(decision.rules.map((rule) => rule.rule).slice(5, 7)).toEqual(["exists", "new-project"]);
   });
 
   it("refuses a project with too few releases, and passes a mature one on both bounds", async () => {
