@@ -47,6 +47,7 @@ export const UNIT_TESTS = [
   "test/index/client.test.ts",
   "test/index/proxy-build-tools.test.ts",
   "test/index/proxy-metadata.test.ts",
+  "test/index/dependency-confusion.test.ts",
   "test/lint/layering.test.ts",
   "test/osv/load.test.ts",
   "test/osv/ranges.test.ts",
