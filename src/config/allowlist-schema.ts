@@ -41,6 +41,11 @@ export const RulesSchema = z.strictObject({
     .max(3650)
     .describe("refuse a project whose first upload is younger than this (days; 0 turns it off): fresh squats and registered hallucinations"),
   new_project_min_releases: z.number().int().min(0).max(1000).describe("refuse a project with fewer releases than this (0 turns it off)"),
+  new_project: z
+    .enum(["deny", "approval"])
+    .describe(
+      "what a new-project hit does: deny (the default) refuses it; approval queues the install for a person (the policy file's approval section), who sees which signal fired",
+    ),
   unknown_name: z
     .enum(["approval", "deny"])
     .describe(
@@ -62,6 +67,7 @@ export const DEFAULT_RULES: Rules = {
   // and one of the most common projects could not be installed. A .pth is refused anyway unless pth_allowed.
   new_project_min_age_days: 0,
   new_project_min_releases: 0,
+  new_project: "deny",
   unknown_name: "approval",
   content: { pth_code: "warn", native_in_pure: "warn", encoded_exec: "deny", base64_blob: "warn" },
 };

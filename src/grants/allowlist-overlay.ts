@@ -41,6 +41,7 @@ function stricter(a: Rules, b: Rules): Rules {
     typosquat: a.typosquat || b.typosquat,
     new_project_min_age_days: Math.max(a.new_project_min_age_days, b.new_project_min_age_days),
     new_project_min_releases: Math.max(a.new_project_min_releases, b.new_project_min_releases),
+    new_project: a.new_project === "deny" || b.new_project === "deny" ? "deny" : "approval",
     unknown_name: a.unknown_name === "deny" || b.unknown_name === "deny" ? "deny" : "approval",
     content: stricterContent(contentActions(a), contentActions(b)),
   };
@@ -63,6 +64,7 @@ const PERMISSIVE: Rules = {
   typosquat: false,
   new_project_min_age_days: 0,
   new_project_min_releases: 0,
+  new_project: "approval",
   unknown_name: "approval",
   content: { pth_code: "warn", native_in_pure: "warn", encoded_exec: "warn", base64_blob: "warn" },
 };

@@ -217,7 +217,10 @@ export function evaluate(input: EvaluateInput): Decision {
         ...skipRest("not checked: the project looks new").slice(2),
       ],
       reason: `${name} is refused: ${newProject.detail.replace(`${name} looks new: `, "")} (new-project)`,
-      hint: "a project this new may be a squat or a name no one meant; ask a maintainer to review it and lower the bound for it if it is genuine",
+      hint:
+        allowlist.rules.new_project === "approval"
+          ? "a project this new may be a squat or a name no one meant; with new_project: approval a person may approve this install (pipgate approvals)"
+          : "a project this new may be a squat or a name no one meant; ask a maintainer to review it and lower the bound for it if it is genuine",
     };
   }
   const examined = allowed.slice(0, MAX_CANDIDATES);
