@@ -87,6 +87,7 @@ export const INTEGRATION_TESTS = [
   "test/cli/init.test.ts", // a real venv, pip, doctor (Docker), serve over stdio
   "test/approvals/approvals.test.ts",
   "test/approvals/new-project-approval.test.ts", // real sandbox, local index: a new-project hit queued, approved, installed
+  "test/index/confusion-install.test.ts", // real sandbox, two local indexes: confused names refused, bound ones from their index only
   "test/approvals/resolved-set.test.ts", // real sandbox, local index: sets queued, approved, changed
   "test/approvals/shadow.test.ts", // real sandbox, local index: shadow mode per environment and grant
   "test/approvals/elicitation.test.ts", // real sandbox, local index, an SDK client that answers elicitation

@@ -5,16 +5,12 @@ import { routeName } from "../policy/index-binding.js";
 
 /**
  * Which index the sandbox's proxy serves each project from: a bound name from its own index with that
- * index's credentials, an unbound one from the default. An install (`refuseConfused`) also hides an
- * unbound name that a named index has too, so that not even the sandbox downloads a confused release;
- * a check serves it from the default, and the tree's verdict names it (dependency-confusion).
+ * index's credentials, an unbound one from the default. An unbound name that a named index has too is
+ * hidden, in an install and in a check alike, so that not even the sandbox downloads a confused
+ * release: the resolution fails, and its refusal chain names the confusion (dependency-confusion).
  * Undefined when no `indexes:` is configured: the proxy serves everything from the default, as ever.
  */
-export function sandboxRoute(
-  indexes: IndexSet | undefined,
-  allowlist: Allowlist,
-  refuseConfused: boolean,
-): ((normalizedName: string) => Promise<ProjectRoute>) | undefined {
+export function sandboxRoute(indexes: IndexSet | undefined, allowlist: Allowlist): ((normalizedName: string) => Promise<ProjectRoute>) | undefined {
   if (indexes === undefined) return undefined;
   const set = indexes;
   return async (name) => {
@@ -24,7 +20,7 @@ export function sandboxRoute(
       if (endpoint === undefined) return { ok: false, reason: `${name} is bound to index ${binding}, which pipgate.yaml does not configure` };
       return { ok: true, index: endpoint.client, headers: endpoint.headers };
     }
-    if (refuseConfused && set.named.size > 0) {
+    if (set.named.size > 0) {
       const routed = await routeName(name, undefined, { index: set.default.client, indexes: set });
       if (routed.verdict.rule.outcome === "fail") return { ok: false, reason: `${routed.verdict.rule.detail} (dependency-confusion)` };
     }

@@ -73,7 +73,7 @@ export async function resolveInSandbox(
   const check = job.mode === "check";
   const pinnedRoot = { name: decision.name, version: job.decision.allowed ? job.decision.version : "" };
   const filter = check ? checkFilterFor(env, pinnedRoot) : proxyFilterFor(env, pinnedRoot);
-  const route = sandboxRoute(deps.policyDeps.indexes, env.allowlist, !check);
+  const route = sandboxRoute(deps.policyDeps.indexes, env.allowlist);
   const proxy = await startIndexProxy({
     index: deps.index,
     ...(route === undefined ? {} : { route }),

@@ -202,7 +202,7 @@ describe("the sandbox's proxy with a default and a named index", () => {
     };
     const filter = mode === "install" ? proxyFilterFor(env, { name: "x", version: "0" }) : checkFilterFor(env, { name: "x", version: "0" });
     const socketPath = join(dir, `p${Date.now()}.sock`);
-    const route = sandboxRoute(indexes, allowlist, mode === "install");
+    const route = sandboxRoute(indexes, allowlist);
     proxy = await startIndexProxy({
       index: indexes.default.client,
       ...(route === undefined ? {} : { route }),
@@ -233,27 +233,28 @@ describe("the sandbox's proxy with a default and a named index", () => {
     expect(download).toMatchObject({ status: 200, authorization: BASIC });
   });
 
-  it("hides an unbound confused name from an install's sandbox, naming both indexes, and downloads nothing of it", async () => {
-    await start({ "internal-utils": "*" }, "install");
-    const page = await get("/simple/internal-utils/");
-    expect(page.status).toBe(404);
-    expect(page.body).toMatch(/internal-utils exists on index internal and on the default index; bind it with `index: internal`/);
-    expect(proxy?.refused.map((entry) => entry.reason)).toEqual([expect.stringMatching(/\(dependency-confusion\)$/)]);
-    expect(asked(publicIndex.requests, "/files/")).toEqual([]);
-    expect(asked(internal.requests, "/files/")).toEqual([]);
-  });
+  it.each(["install", "check"] as const)(
+    "hides an unbound confused name from a sandbox's %s, naming both indexes, and downloads nothing of it",
+    async (mode) => {
+      await start({ "internal-utils": "*" }, mode);
+      const page = await get("/simple/internal-utils/");
+      expect(page.status).toBe(404);
+      expect(page.body).toMatch(/internal-utils exists on index internal and on the default index; bind it with `index: internal`/);
+      expect(proxy?.refused.map((entry) => entry.reason)).toEqual([expect.stringMatching(/\(dependency-confusion\)$/)]);
+      expect(asked(publicIndex.requests, "/files/")).toEqual([]);
+      expect(asked(internal.requests, "/files/")).toEqual([]);
+    },
+  );
 
-  it("serves an unbound name from the default index in a check (whose verdict then names the confusion), without credentials", async () => {
+  it("serves an unbound name no named index has from the default index, without credentials", async () => {
     await start({ "public-lib": "*" }, "check");
-    const page = await get("/simple/internal-utils/");
+    const page = await get("/simple/public-lib/");
     expect(page.status).toBe(200);
-    expect((JSON.parse(page.body) as { files: Array<{ filename: string }> }).files.map((file) => file.filename)).toEqual([
-      "internal_utils-99.0-py3-none-any.whl",
-    ]);
-    const file = await get("/files/internal_utils-99.0-py3-none-any.whl");
+    expect((JSON.parse(page.body) as { files: Array<{ filename: string }> }).files.map((file) => file.filename)).toEqual(["public_lib-2.0-py3-none-any.whl"]);
+    const file = await get("/files/public_lib-2.0-py3-none-any.whl");
     expect(file.status).toBe(200);
     expect(publicIndex.requests.some((request) => request.authorization !== undefined)).toBe(false);
-    expect(internal.requests).toEqual([]);
+    expect(internal.requests.map((request) => [request.path, request.status, request.authorization])).toEqual([["/simple/public-lib/", 404, BASIC]]);
   });
 });
 
