@@ -8,6 +8,8 @@ import { join } from "node:path";
 import { Client } from "undici";
 import { stringify } from "yaml";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { setPackage } from "../../src/allowlist-edit/edit.js";
+import { lintAllowlist } from "../../src/allowlist-edit/lint.js";
 import { buildAllowlist, loadAllowlist, type Allowlist } from "../../src/config/allowlist.js";
 import type { EnvironmentRuntime } from "../../src/config/environments.js";
 import { loadConfig } from "../../src/config/load.js";
@@ -304,5 +306,24 @@ describe("configuring several indexes", () => {
     writeFileSync(path, stringify({ packages: { "internal-utils": { version: ">=1", index: "internal", source: "x" } } }));
     const unknownKey = loadAllowlist(path, {}, { indexes: ["internal"] });
     expect(unknownKey.ok ? [] : unknownKey.issues).toEqual([expect.stringMatching(/packages\.internal-utils.*source/)]);
+  });
+});
+
+describe("allowlist tools and the long form { version, index }", () => {
+  const text = 'packages:\n  internal-utils: { version: ">=1", index: internal }\n  bad-range: { version: "=>1", index: internal }\n  requests: "*"\n';
+
+  it("lint reads the long form: a good entry is clean, a bad version is named", () => {
+    const findings = lintAllowlist(text, { now: new Date() });
+    expect(findings.map((finding) => finding.message)).toEqual(['packages.bad-range: "=>1" is not a PEP 440 specifier set (e.g. ">=2.31,<3" or "*")']);
+  });
+
+  it("allowlist add refuses to rewrite a bound entry (the binding would be lost), and edits plain ones", () => {
+    const bound = setPackage(text, { name: "internal_utils", specifier: ">=2", reason: undefined });
+    expect(bound).toEqual({
+      ok: false,
+      error: "internal-utils is bound to an index ({ version, index }); change its version by hand so that the binding stays",
+    });
+    const plain = setPackage(text, { name: "requests", specifier: ">=2.31", reason: undefined });
+    expect(plain.ok && plain.text).toBe(text.replace('requests: "*"', 'requests: ">=2.31"'));
   });
 });
