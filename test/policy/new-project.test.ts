@@ -118,3 +118,35 @@ describe("the unknown-name rule", () => {
     expect(screened.queue).toBe(true);
   });
 });
+
+describe("the new-project rule's action", () => {
+  const screened = async (rules: Record<string, unknown>, approval: Record<string, unknown> = {}) => {
+    const built = buildAllowlist({ packages: { "fresh-squat": "*" }, rules }, {}, "t");
+    if (!built.ok) throw new Error(built.issues.join("\n"));
+    const decision = await check("fresh-squat", rules);
+    return { decision, screening: screenDecision(decision, built.allowlist, ApprovalPolicySchema.parse(approval), "default") };
+  };
+
+  it("approval: the refusal is queued for a person, who is told which signal fired", async () => {
+    const { decision, screening } = await screened({ new_project_min_age_days: 30, new_project: "approval" });
+    expect(decision.allowed).toBe(false);
+    if (!decision.allowed) expect(decision.hint).toMatch(/with new_project: approval a person may approve this install/);
+    expect(screening).toEqual({
+      queue: true,
+      reason: "new-project",
+      detail: expect.stringMatching(
+        /^fresh-squat looks new: its first upload was 3 days ago .*younger than new_project_min_age_days: 30 \(new_project: approval\)$/,
+      ),
+    });
+  });
+
+  it("deny (the default): refused outright, never queued, whatever approval.unlisted says", async () => {
+    const { screening } = await screened({ new_project_min_age_days: 30 }, { unlisted: true });
+    expect(screening).toEqual({ queue: false });
+  });
+
+  it("approval does not queue in an environment the approval policy does not cover", async () => {
+    const elsewhere = await screened({ new_project_min_age_days: 30, new_project: "approval" }, { environments: ["other"] });
+    expect(elsewhere.screening).toEqual({ queue: false });
+  });
+});
