@@ -47,6 +47,7 @@ export const UNIT_TESTS = [
   "test/index/client.test.ts",
   "test/index/proxy-build-tools.test.ts",
   "test/index/proxy-metadata.test.ts",
+  "test/index/dependency-confusion.test.ts",
   "test/lint/layering.test.ts",
   "test/osv/load.test.ts",
   "test/osv/ranges.test.ts",
@@ -88,6 +89,8 @@ export const INTEGRATION_TESTS = [
   "test/allowlist/import.test.ts", // pip install, pip freeze
   "test/cli/init.test.ts", // a real venv, pip, doctor (Docker), serve over stdio
   "test/approvals/approvals.test.ts",
+  "test/approvals/new-project-approval.test.ts", // real sandbox, local index: a new-project hit queued, approved, installed
+  "test/index/confusion-install.test.ts", // real sandbox, two local indexes: confused names refused, bound ones from their index only
   "test/approvals/resolved-set.test.ts", // real sandbox, local index: sets queued, approved, changed
   "test/approvals/shadow.test.ts", // real sandbox, local index: shadow mode per environment and grant
   "test/approvals/elicitation.test.ts", // real sandbox, local index, an SDK client that answers elicitation

@@ -110,7 +110,7 @@ export async function openBroker(config: LoadedConfig, log: Logger, overrides: B
     db.close();
     throw new PipgateError("index", configured.error);
   }
-  const { index, headers: indexHeaders } = configured.value;
+  const { index, headers: indexHeaders, indexes } = configured.value;
   const sandbox = overrides.sandbox ?? createDockerRunner(config.sandbox.docker_socket, log);
   const now = overrides.now ?? (() => new Date());
   const osv = config.osv === undefined ? undefined : await openOsvDatabase({ path: config.osv.path, maxAgeHours: config.osv.max_age_hours }, log, now);
@@ -130,7 +130,14 @@ export async function openBroker(config: LoadedConfig, log: Logger, overrides: B
     indexHeaders,
     sandbox,
     resolutions: sqliteResolutionCache(db, now),
-    policyDeps: { index, now, popularNames: loadPopularNames(), ...(osv === undefined ? {} : { osv: osv.view }), provenance: provenance.value },
+    policyDeps: {
+      index,
+      indexes,
+      now,
+      popularNames: loadPopularNames(),
+      ...(osv === undefined ? {} : { osv: osv.view }),
+      provenance: provenance.value,
+    },
     inspections: createInspectionMemo(),
     commit: (env, wheels, requestId, signal, requested) =>
       commitWheels(

@@ -45,6 +45,10 @@ export function setPackage(text: string, change: PackageChange): EditResult {
     };
   }
   const existing = findPackage(source, change.name);
+  if (existing !== undefined && isMap(existing.pair.value)) {
+    // a bound entry ({ version, index }) rewritten as a plain specifier would lose its binding
+    return { ok: false, error: `${existing.name} is bound to an index ({ version, index }); change its version by hand so that the binding stays` };
+  }
   const key = existing?.name ?? change.name;
   const previous = existing === undefined ? undefined : specText(existing.value);
   if (existing !== undefined && previous === change.specifier && change.reason === undefined) {

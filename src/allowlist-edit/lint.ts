@@ -62,14 +62,12 @@ export function lintAllowlist(text: string, options: { now: Date }): LintFinding
   const seen = new Map<string, string>();
   for (const entry of packageEntries(source)) {
     if (!isValidName(entry.name)) add("invalid-name", entry.start, `packages: ${JSON.stringify(entry.name)} is not a valid project name`);
-    if (typeof entry.value === "string") {
-      const specifier = normalizeSpecifier(entry.value);
+    // the long form { version, index }: its version is checked like a plain specifier
+    const written = isMap(entry.value) ? entry.value.get("version") : entry.value;
+    if (typeof written === "string") {
+      const specifier = normalizeSpecifier(written);
       if (specifier !== "" && !isValidSpecifier(specifier)) {
-        add(
-          "invalid-specifier",
-          entry.start,
-          `packages.${entry.name}: ${JSON.stringify(entry.value)} is not a PEP 440 specifier set (e.g. ">=2.31,<3" or "*")`,
-        );
+        add("invalid-specifier", entry.start, `packages.${entry.name}: ${JSON.stringify(written)} is not a PEP 440 specifier set (e.g. ">=2.31,<3" or "*")`);
       }
     }
     const key = normalizeName(entry.name);

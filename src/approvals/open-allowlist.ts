@@ -38,6 +38,15 @@ export function unlistedAllowed(allowlist: Allowlist): Allowlist {
   return { ...allowlist, packages: new OpenPackages(allowlist.packages, allowlist.deny, true) };
 }
 
+/**
+ * The allowlist a new-project approval is resolved against: the new-project bounds lifted, every other
+ * rule as it is. What it let through is judged against the real allowlist (approvals/resolved-set.ts),
+ * where only a new-project failure under rules.new_project: approval may wait for the person.
+ */
+export function newProjectsAllowed(allowlist: Allowlist): Allowlist {
+  return { ...allowlist, rules: { ...allowlist.rules, new_project_min_age_days: 0, new_project_min_releases: 0 } };
+}
+
 /** The rules shadow mode lifts: the habits a team rolls pipgate out against, never the hard checks. */
 export const SHADOW_RULES: Partial<Rules> = {
   min_release_age_days: 0,

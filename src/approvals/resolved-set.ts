@@ -3,7 +3,7 @@ import { decideExact, RULE_NAMES, type PolicyDeps, type PolicyEnv, type RuleResu
 import { normalizeName } from "../requirement/name.js";
 
 /** Why one distribution of a set needs a person: off the allowlist, or built from an sdist. */
-export const SetNeedSchema = z.enum(["unlisted", "sdist"]);
+export const SetNeedSchema = z.enum(["unlisted", "sdist", "new-project"]);
 
 /**
  * One distribution of a resolved set, as the approver sees and approves it. `sha256` is the wheel that
@@ -64,7 +64,13 @@ export async function judgeSet(wheels: readonly WheelRef[], real: PolicyEnv, ope
       set.push({ ...dist, rules: exact.rules, ...(built ? { needs: "sdist" as const } : {}) });
       continue;
     }
-    const others = exact.rules.filter((rule) => rule.outcome === "fail" && rule.rule !== "allowlist");
+    // rules.new_project: approval: a listed project refused only as new waits for the person too
+    const failed = exact.rules.filter((rule) => rule.outcome === "fail");
+    if (real.allowlist.rules.new_project === "approval" && failed.length === 1 && failed[0]?.rule === "new-project") {
+      set.push({ ...dist, rules: exact.rules, needs: "new-project" });
+      continue;
+    }
+    const others = failed.filter((rule) => rule.rule !== "allowlist");
     if (others.length > 0 || real.allowlist.packages.has(name) || real.allowlist.deny.has(name)) {
       return { ok: false, error: `${name} ${wheel.version}: ${exact.reason}` };
     }

@@ -6,14 +6,29 @@ import type { QueueReason } from "./store.js";
 export type Screening = { queue: false } | { queue: true; reason: QueueReason; detail: string };
 
 /**
- * Whether a policy decision sends a request to a person instead of answering it now. Pure. Only two
+ * rules.new_project: approval turns a new-project refusal of a listed name into a question, when that
+ * rule is the only one that failed; the person is told which signal fired.
+ */
+function newProjectHold(decision: Extract<Decision, { allowed: false }>, allowlist: Allowlist): Screening | undefined {
+  if (allowlist.rules.new_project !== "approval" || !allowlist.packages.has(decision.name)) return undefined;
+  const failed = decision.rules.filter((rule) => rule.outcome === "fail");
+  const only = failed.length === 1 ? failed[0] : undefined;
+  if (only?.rule !== "new-project") return undefined;
+  return { queue: true, reason: "new-project", detail: `${only.detail} (new_project: approval)` };
+}
+
+/**
+ * Whether a policy decision sends a request to a person instead of answering it now. Pure. Only three
  * refusals can be turned into a question: a name that is simply not on the allowlist (never one on the
- * deny list, and never a lookalike of another name: those stay refused), and an allowed release that
- * has no wheel and would be built from its sdist. Every other decision stands as it is.
+ * deny list, and never a lookalike of another name: those stay refused), a listed project refused only
+ * as new (rules.new_project: approval), and an allowed release that has no wheel and would be built
+ * from its sdist. Every other decision stands as it is.
  */
 export function screenDecision(decision: Decision, allowlist: Allowlist, policy: ApprovalPolicy, environment: string): Screening {
   if (policy.environments !== undefined && !policy.environments.includes(environment)) return { queue: false };
   if (!decision.allowed) {
+    const newProject = newProjectHold(decision, allowlist);
+    if (newProject !== undefined) return newProject;
     if (!policy.unlisted) return { queue: false };
     const unlisted = !allowlist.packages.has(decision.name) && !allowlist.deny.has(decision.name);
     const lookalike = decision.rules.some((rule) => rule.rule === "typosquat" && rule.outcome === "fail");

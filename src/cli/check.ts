@@ -43,7 +43,7 @@ export const check: Subcommand = async (argv, io, context) => {
   const parsed = parseRequirement(raw);
   if (!parsed.ok) throw new CliError(`refused (${parsed.kind}): ${parsed.message}`);
   if (values.resolve) return checkResolved(config, environment, parsed.requirement, values.json, io, context);
-  const allowlist = loadAllowlist(env.allowlist, config.rules);
+  const allowlist = loadAllowlist(env.allowlist, config.rules, { indexes: Object.keys(config.indexes) });
   if (!allowlist.ok) throw new CliError(`invalid allowlist:\n  ${allowlist.issues.join("\n  ")}`, EXIT.failure);
   const version = await pythonVersion(env.python);
   if (!version.ok) throw new CliError(version.error, EXIT.failure);
@@ -52,14 +52,21 @@ export const check: Subcommand = async (argv, io, context) => {
   try {
     const configured = await indexFromConfig(config, { db, python: env.python });
     if (!configured.ok) throw new CliError(configured.error, EXIT.failure);
-    const { index } = configured.value;
+    const { index, indexes } = configured.value;
     const osv = config.osv === undefined ? undefined : (await osvStatus(config.osv, new Date())).view;
     const provenance = await provenanceFromConfig(config, db);
     if (!provenance.ok) throw new CliError(provenance.error, EXIT.failure);
     const decision = await decide(
       parsed.requirement,
       { allowlist: allowlist.allowlist, pythonVersion: version.value },
-      { index, now: () => new Date(), popularNames: loadPopularNames(), ...(osv === undefined ? {} : { osv: () => osv }), provenance: provenance.value },
+      {
+        index,
+        indexes,
+        now: () => new Date(),
+        popularNames: loadPopularNames(),
+        ...(osv === undefined ? {} : { osv: () => osv }),
+        provenance: provenance.value,
+      },
     );
     const hint = unlistedHint(decision, parsed.requirement, environment);
     const note = decision.allowed ? `only ${decision.name} itself was decided; --resolve also checks everything it needs (a sandbox run)\n` : "";

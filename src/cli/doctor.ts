@@ -183,6 +183,12 @@ export const doctor: Subcommand = async (argv, io, context) => {
     const probe = await index.project("pip");
     const reachable = probe.ok || probe.error.kind === "not-found";
     checks.push({ name: "index", ok: reachable, detail: reachable ? index.url : `${index.url}: ${probe.error.message}` });
+    // Each named index is asked too: an unreachable one refuses every unbound name (fail closed).
+    for (const endpoint of configured.value.indexes.named.values()) {
+      const asked = await endpoint.client.project("pip");
+      const ok = asked.ok || asked.error.kind === "not-found";
+      checks.push({ name: `index ${endpoint.name}`, ok, detail: ok ? endpoint.client.url : `${endpoint.client.url}: ${asked.error.message}` });
+    }
   }
 
   if (config.osv !== undefined) {

@@ -34,7 +34,7 @@ export function allowlistFiles(config: LoadedConfig): AllowlistFile[] {
  */
 export function allowlistIssues(config: LoadedConfig): string[] {
   return allowlistFiles(config).flatMap((file) => {
-    const loaded = loadAllowlist(file.path, file.kind === "environment" ? config.rules : {});
+    const loaded = loadAllowlist(file.path, file.kind === "environment" ? config.rules : {}, { indexes: Object.keys(config.indexes) });
     return loaded.ok ? [] : loaded.issues.map((issue) => `${file.key}: ${issue}`);
   });
 }

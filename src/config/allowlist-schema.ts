@@ -41,6 +41,11 @@ export const RulesSchema = z.strictObject({
     .max(3650)
     .describe("refuse a project whose first upload is younger than this (days; 0 turns it off): fresh squats and registered hallucinations"),
   new_project_min_releases: z.number().int().min(0).max(1000).describe("refuse a project with fewer releases than this (0 turns it off)"),
+  new_project: z
+    .enum(["deny", "approval"])
+    .describe(
+      "what a new-project hit does: deny (the default) refuses it; approval queues the install for a person (the policy file's approval section), who sees which signal fired",
+    ),
   unknown_name: z
     .enum(["approval", "deny"])
     .describe(
@@ -67,6 +72,7 @@ export const DEFAULT_RULES: Rules = {
   // and one of the most common projects could not be installed. A .pth is refused anyway unless pth_allowed.
   new_project_min_age_days: 0,
   new_project_min_releases: 0,
+  new_project: "deny",
   unknown_name: "approval",
   content: { pth_code: "warn", native_in_pure: "warn", encoded_exec: "deny", base64_blob: "warn" },
   provenance: "off",
@@ -98,11 +104,21 @@ export type VulnerabilityIgnore = z.infer<typeof VulnerabilityIgnoreSchema>;
  * allows nothing. `deny` is checked first and wins over `packages`. Every object is strict: a key
  * pipgate does not know is an error, since a misspelt rule would otherwise turn the rule off.
  */
+/**
+ * A `packages:` entry in its long form: the specifier, and the index the name is bound to. A bound name is
+ * resolved and downloaded from that index only (pipgate.yaml's `indexes.NAME`, or `default` for `index:`).
+ */
+export const BoundPackageSchema = z.strictObject({
+  version: z.union([z.string(), z.null()]).optional().describe('PEP 440 specifier set; "*", empty or absent for any version'),
+  index: z.string().min(1).describe("the index this name comes from: a key of pipgate.yaml's indexes, or default"),
+});
+export type BoundPackage = z.infer<typeof BoundPackageSchema>;
+
 export const AllowlistSchema = z.strictObject({
   packages: z
-    .record(z.string(), z.union([z.string(), z.null()]))
+    .record(z.string(), z.union([z.string(), z.null(), BoundPackageSchema]))
     .default({})
-    .describe('project name → PEP 440 specifier set; "*" (or empty) for any version'),
+    .describe('project name → PEP 440 specifier set ("*" or empty for any version), or { version, index } to bind the name to a named index'),
   deny: z.array(z.string()).default([]).describe("names refused whatever else says"),
   rules: RulesSchema.partial().default({}).describe("overrides of pipgate.yaml's rule defaults"),
   exemptions: z.array(ExemptionSchema).default([]),

@@ -5,7 +5,8 @@ import { parse as parseYaml } from "yaml";
 import { errorMessage } from "../errors.js";
 import { isValidName, normalizeName } from "../requirement/name.js";
 import { AllowlistSchema, DEFAULT_RULES, type Exemption, type Rules, type VulnerabilityIgnore } from "./allowlist-schema.js";
-import { formatIssues } from "./issues.js";
+import { formatIssues, nearestKey } from "./issues.js";
+import { DEFAULT_INDEX_NAME } from "./index-names.js";
 
 /** One allowed project: the name as the maintainer wrote it, and a PEP 440 specifier set ("" = any version). */
 export interface AllowedPackage {
@@ -27,12 +28,23 @@ export interface Allowlist {
   vulnerabilityIgnore: readonly VulnerabilityIgnore[];
   /** normalised names whose wheels may ship .pth files */
   pthAllowed: ReadonlySet<string>;
+  /**
+   * normalised name → the index it is bound to (`index:` in its entry): such a name is resolved and
+   * downloaded from that index only. Absent or without the name: the default index, confusion-checked.
+   */
+  bindings?: ReadonlyMap<string, string>;
+}
+
+/** What the allowlist is checked against besides its own schema: the index names pipgate.yaml configures. */
+export interface AllowlistContext {
+  /** the keys of pipgate.yaml's `indexes:`; when given, a binding to any other name (but default) is an error */
+  indexes?: readonly string[];
 }
 
 export type AllowlistResult = { ok: true; allowlist: Allowlist } | { ok: false; issues: string[] };
 
 /** Reads and checks an allowlist file; any problem refuses the whole file (fail closed), naming each place. */
-export function loadAllowlist(path: string, defaults: Partial<Rules> = {}): AllowlistResult {
+export function loadAllowlist(path: string, defaults: Partial<Rules> = {}, context: AllowlistContext = {}): AllowlistResult {
   const file = resolve(path);
   let text: string;
   try {
@@ -46,11 +58,11 @@ export function loadAllowlist(path: string, defaults: Partial<Rules> = {}): Allo
   } catch (error) {
     return { ok: false, issues: [`${file}: not valid YAML: ${errorMessage(error)}`] };
   }
-  return buildAllowlist(raw ?? {}, defaults, file);
+  return buildAllowlist(raw ?? {}, defaults, file, context);
 }
 
 /** The pure half of loadAllowlist: validates an already-parsed document (tests and `allowlist lint` use it too). */
-export function buildAllowlist(raw: unknown, defaults: Partial<Rules>, source: string): AllowlistResult {
+export function buildAllowlist(raw: unknown, defaults: Partial<Rules>, source: string, context: AllowlistContext = {}): AllowlistResult {
   const prefix = `${source}: `;
   const parsed = AllowlistSchema.safeParse(raw);
   if (!parsed.success) return { ok: false, issues: formatIssues(parsed.error, prefix, AllowlistSchema) };
@@ -58,10 +70,20 @@ export function buildAllowlist(raw: unknown, defaults: Partial<Rules>, source: s
   const issues: string[] = [];
 
   const packages = new Map<string, AllowedPackage>();
-  for (const [name, rawSpecifier] of Object.entries(doc.packages)) {
+  const bindings = new Map<string, string>();
+  for (const [name, value] of Object.entries(doc.packages)) {
     if (!isValidName(name)) {
       issues.push(`${prefix}packages.${name}: not a valid project name`);
       continue;
+    }
+    const bound = value !== null && typeof value === "object" ? value : undefined;
+    const rawSpecifier = bound === undefined ? (value as string | null) : bound.version;
+    if (bound !== undefined) {
+      const unknown = unknownIndex(bound.index, context.indexes);
+      if (unknown !== undefined) {
+        issues.push(`${prefix}packages.${name}.index: ${unknown}`);
+        continue;
+      }
     }
     const specifier = normalizeSpecifier(rawSpecifier);
     if (specifier !== "" && !isValidSpecifier(specifier)) {
@@ -75,6 +97,7 @@ export function buildAllowlist(raw: unknown, defaults: Partial<Rules>, source: s
       continue;
     }
     packages.set(key, { name, specifier });
+    if (bound !== undefined) bindings.set(key, bound.index);
   }
 
   const deny = new Set<string>();
@@ -118,8 +141,17 @@ export function buildAllowlist(raw: unknown, defaults: Partial<Rules>, source: s
       exemptions,
       vulnerabilityIgnore: doc.vulnerability_ignore,
       pthAllowed,
+      bindings,
     },
   };
+}
+
+/** Why a binding names no configured index ("did you mean internal?"), or undefined when it does or cannot be known. */
+function unknownIndex(index: string, configured: readonly string[] | undefined): string | undefined {
+  if (configured === undefined || index === DEFAULT_INDEX_NAME || configured.includes(index)) return undefined;
+  const known = [DEFAULT_INDEX_NAME, ...configured];
+  const nearest = nearestKey(index, known);
+  return `${JSON.stringify(index)} is not an index pipgate.yaml configures (${nearest === undefined ? `known: ${known.join(", ")}` : `did you mean ${nearest}?`})`;
 }
 
 /** "*", null and "" all mean any version; otherwise the clauses without spaces, as requirements carry them. */

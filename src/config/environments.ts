@@ -60,7 +60,7 @@ export function createEnvironments(config: LoadedConfig, log: Logger): Environme
     }
     if (fingerprint === slot.fingerprint) return slot;
     slot.fingerprint = fingerprint;
-    const loaded = loadAllowlist(env.allowlist, config.rules);
+    const loaded = loadAllowlist(env.allowlist, config.rules, { indexes: Object.keys(config.indexes) });
     if (loaded.ok) {
       if (slot.allowlist !== undefined) log.info({ environment: name, path: env.allowlist }, "allowlist reloaded");
       slot.allowlist = loaded.allowlist;

@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { RulesSchema } from "./allowlist-schema.js";
 import { GrantsSchema } from "./grants-schema.js";
+import { DEFAULT_INDEX_NAME, INDEX_NAME } from "./index-names.js";
 import { UpstreamSchema } from "./upstream-schema.js";
 
 /** Environment names are identifiers, never paths: they select a configured venv and nothing else. */
@@ -43,8 +44,12 @@ export const SandboxSchema = z.strictObject({
 });
 export type SandboxConfig = z.infer<typeof SandboxSchema>;
 
+/** A password written into an index URL would sit in a file under version control and in every message naming the URL. */
+const noPasswordInUrl = (url: string | undefined): boolean => url === undefined || !URL.canParse(url) || new URL(url).password === "";
+const PASSWORD_IN_URL = "the URL carries a password: put the user name in username and the password in the environment variable password_env names";
+
 export const IndexSchema = z.strictObject({
-  url: z.string().url().optional().describe("a PEP 503 simple index; when absent, pip's own default index"),
+  url: z.string().url().optional().refine(noPasswordInUrl, PASSWORD_IN_URL).describe("a PEP 503 simple index; when absent, pip's own default index"),
   timeout_ms: z.number().int().min(100).max(120_000).default(10_000).describe("per request"),
   retries: z.number().int().min(0).max(5).default(2).describe("retries of a failed request"),
   cache_ttl_seconds: z
@@ -58,6 +63,42 @@ export const IndexSchema = z.strictObject({
   password_env: z.string().optional().describe("name of the environment variable holding the private index's password (never logged)"),
 });
 export type IndexConfig = z.infer<typeof IndexSchema>;
+
+/**
+ * A named, private index (`indexes.NAME`). Only names an allowlist binds to it (`index: NAME`) are ever
+ * resolved from it; an unbound name it also has is refused as dependency confusion. Its credentials go
+ * to its own origin only.
+ */
+export const NamedIndexSchema = z.strictObject({
+  url: z.string().url().refine(noPasswordInUrl, PASSWORD_IN_URL).describe("the private index's PEP 503 simple URL"),
+  username: z.string().optional().describe("the user name of its basic auth"),
+  password_env: z
+    .string()
+    .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "an environment variable's name")
+    .optional()
+    .describe("name of the environment variable holding its password (never logged; unset at start-up is an error)"),
+  timeout_ms: z.number().int().min(100).max(120_000).optional().describe("per request; default index.timeout_ms"),
+  retries: z.number().int().min(0).max(5).optional().describe("retries of a failed request; default index.retries"),
+  cache_ttl_seconds: z
+    .number()
+    .int()
+    .min(0)
+    .max(86_400 * 7)
+    .optional()
+    .describe("how long cached metadata counts as fresh; default index.cache_ttl_seconds"),
+});
+export type NamedIndexConfig = z.infer<typeof NamedIndexSchema>;
+
+/** `indexes:`: at most a few private indexes, each asked about every unbound name (the confusion check). */
+export const IndexesSchema = z
+  .record(
+    z
+      .string()
+      .regex(INDEX_NAME, "index names are letters, digits, - and _")
+      .refine((name) => name !== DEFAULT_INDEX_NAME, `"${DEFAULT_INDEX_NAME}" is the name of index: itself; choose another`),
+    NamedIndexSchema,
+  )
+  .refine((indexes) => Object.keys(indexes).length <= 16, "at most 16 named indexes");
 
 export const CommitSchema = z
   .strictObject({
@@ -159,6 +200,9 @@ export const ConfigRulesSchema = RulesSchema.partial().extend({
 /** pipgate.yaml. Every object in it is strict: an unknown key (a typo like `sandboxx:`) is an error, never ignored. */
 export const ConfigSchema = z.strictObject({
   index: IndexSchema.default(IndexSchema.parse({})),
+  indexes: IndexesSchema.default({}).describe(
+    "named private indexes, each with its credentials: an allowlist binds a name to one with `index: NAME`; an unbound name found on one of them and on index: is refused (dependency-confusion)",
+  ),
   state_dir: z.string().default(".pipgate").describe("audit log, counters, caches (relative to the config file)"),
   identity: z.string().min(1).default("local").describe("who a stdio client is, for audit and grants"),
   policy: z.string().optional().describe("a policy file (JSON or YAML): tool limits and approvals; none means no limits"),

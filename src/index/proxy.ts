@@ -6,6 +6,7 @@ import { errorMessage } from "../errors.js";
 import type { Logger } from "../log.js";
 import { normalizeName } from "../requirement/name.js";
 import { loadUndici } from "./http-get.js";
+import { sameOrigin } from "./index-set.js";
 import type { IndexClient, IndexFile } from "./types.js";
 
 /**
@@ -33,8 +34,17 @@ export interface ServedFile {
   path: string;
 }
 
+/**
+ * Which index serves one project's page and files to the sandbox (its binding, or the default), with
+ * that index's own credentials; or why none may (a name refused as dependency confusion).
+ */
+export type ProjectRoute = { ok: true; index: IndexClient; headers: Record<string, string> | undefined } | { ok: false; reason: string };
+
 export interface ProxyOptions {
+  /** the index of every project when there is no `route` */
   index: IndexClient;
+  /** per project: the index its page and files come from; absent: `index` with `headers` for all */
+  route?: (normalizedName: string) => Promise<ProjectRoute>;
   socketPath: string;
   filter: ProxyFilter;
   log: Logger;
@@ -93,10 +103,21 @@ export async function startIndexProxy(options: ProxyOptions): Promise<IndexProxy
   const listed = new Map<string, { project: string; file: IndexFile }>();
   const served = new Map<string, ServedFile>();
   const refused: IndexProxy["refused"] = [];
+  // The credentials each listed file is fetched with: its own index's, and only on that index's origin.
+  const credentials = new Map<string, Record<string, string>>();
 
-  async function fetchUpstream(url: string, accept: string) {
+  async function fetchUpstream(url: string, accept: string, headers: Record<string, string> | undefined) {
     const { request } = await loadUndici();
-    return request(url, { method: "GET", headers: { accept, ...options.headers }, headersTimeout: timeoutMs, bodyTimeout: timeoutMs });
+    return request(url, { method: "GET", headers: { accept, ...headers }, headersTimeout: timeoutMs, bodyTimeout: timeoutMs });
+  }
+
+  async function routeOf(name: string): Promise<ProjectRoute> {
+    if (options.route === undefined) return { ok: true, index, headers: options.headers };
+    try {
+      return await options.route(name);
+    } catch (error) {
+      return { ok: false, reason: `choosing the index of ${name} failed: ${errorMessage(error)}` };
+    }
   }
 
   async function projectPage(res: ServerResponse, rawName: string): Promise<void> {
@@ -107,7 +128,13 @@ export async function startIndexProxy(options: ProxyOptions): Promise<IndexProxy
       send(res, 404, "text/plain", `pipgate: ${name} is not allowed in this environment\n`);
       return;
     }
-    const page = await index.project(name);
+    const route = await routeOf(name);
+    if (!route.ok) {
+      refused.push({ project: name, reason: route.reason });
+      send(res, 404, "text/plain", `pipgate: ${route.reason}\n`);
+      return;
+    }
+    const page = await route.index.project(name);
     if (!page.ok) {
       refused.push({ project: name, reason: page.error.message });
       send(res, page.error.kind === "not-found" ? 404 : 502, "text/plain", `pipgate: ${page.error.message}\n`);
@@ -123,6 +150,8 @@ export async function startIndexProxy(options: ProxyOptions): Promise<IndexProxy
         continue;
       }
       listed.set(file.filename, { project: name, file });
+      if (route.headers !== undefined && sameOrigin(file.url, route.index.url)) credentials.set(file.filename, route.headers);
+      else credentials.delete(file.filename);
       files.push({
         filename: file.filename,
         url: `/files/${encodeURIComponent(file.filename)}`,
@@ -161,8 +190,9 @@ export async function startIndexProxy(options: ProxyOptions): Promise<IndexProxy
     expected: string,
     cap: number,
     what: string,
+    headers: Record<string, string> | undefined,
   ): Promise<{ ok: true; bytes: Buffer } | { ok: false; status: number; reason: string; log?: { actual: string } }> {
-    const answer = await fetchUpstream(url, "*/*");
+    const answer = await fetchUpstream(url, "*/*", headers);
     if (answer.statusCode !== 200) {
       await answer.body.dump();
       return { ok: false, status: 502, reason: `upstream answered ${answer.statusCode} for ${what}` };
@@ -197,7 +227,7 @@ export async function startIndexProxy(options: ProxyOptions): Promise<IndexProxy
     if (pending === undefined) {
       pending = (async (): Promise<Fetched> => {
         if (existsSync(stored)) return { ok: true, path: stored, bytes: readFileSync(stored) };
-        const got = await fetchVerified(entry.file.url, expected, maxFileBytes, filename);
+        const got = await fetchVerified(entry.file.url, expected, maxFileBytes, filename, credentials.get(filename));
         if (!got.ok) {
           fetching.delete(filename); // a retry asks upstream again (a mismatch is refused again)
           if (got.log !== undefined) log.warn({ filename, expected, actual: got.log.actual }, "hash mismatch from the index; file withheld from the sandbox");
@@ -258,7 +288,7 @@ export async function startIndexProxy(options: ProxyOptions): Promise<IndexProxy
     }
     const wheelHash = entry.file.sha256;
     if (wheelHash !== undefined && /^[0-9a-f]{64}$/.test(wheelHash)) void obtain(entry, wheelHash);
-    const got = await fetchVerified(`${entry.file.url}.metadata`, expected, maxMetadataBytes, `${filename}.metadata`);
+    const got = await fetchVerified(`${entry.file.url}.metadata`, expected, maxMetadataBytes, `${filename}.metadata`, credentials.get(filename));
     if (!got.ok) {
       refused.push({ project: entry.project, filename: `${filename}.metadata`, reason: got.reason });
       log.warn({ filename, reason: got.reason }, "metadata file refused; withheld from the sandbox");

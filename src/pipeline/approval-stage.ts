@@ -1,5 +1,5 @@
 import { judgeSet, setDifferences, setLine, type SetDist } from "../approvals/resolved-set.js";
-import { unlistedAllowed } from "../approvals/open-allowlist.js";
+import { newProjectsAllowed, unlistedAllowed } from "../approvals/open-allowlist.js";
 import type { VerifiedWheel } from "../commit/request.js";
 import type { EnvironmentRuntime } from "../config/environments.js";
 import type { Decision } from "../policy/index.js";
@@ -21,10 +21,21 @@ export interface Held {
 }
 
 export function holdFor(gate: ApprovalGate | undefined, approved: ApprovedRun | undefined, decision: Decision, env: EnvironmentRuntime): Held {
-  const widen = (unlisted: boolean): EnvironmentRuntime => (unlisted ? { ...env, allowlist: unlistedAllowed(env.allowlist) } : env);
-  if (approved !== undefined) return { env: widen(approved.unlisted), approved };
+  const widen = (unlisted: boolean, newProject: boolean): EnvironmentRuntime => {
+    if (!unlisted && !newProject) return env;
+    const allowlist = newProject ? newProjectsAllowed(env.allowlist) : env.allowlist;
+    return { ...env, allowlist: unlisted ? unlistedAllowed(allowlist) : allowlist };
+  };
+  if (approved !== undefined)
+    return {
+      env: widen(
+        approved.unlisted,
+        approved.set.some((dist) => dist.needs === "new-project"),
+      ),
+      approved,
+    };
   const hold = gate?.screen(decision, env);
-  return hold === undefined ? { env } : { env: widen(hold.unlisted), ask: hold };
+  return hold === undefined ? { env } : { env: widen(hold.unlisted, hold.reason === "new-project"), ask: hold };
 }
 
 /** After verification: commit these wheels, put this set to a person, or refuse. */
@@ -56,7 +67,11 @@ export async function afterVerify(
   const differences = setDifferences(approved.set, judged.set);
   if (differences.length > 0) {
     const hold: Hold = {
-      reason: judged.set.some((dist) => dist.needs === "unlisted") ? "unlisted" : "sdist",
+      reason: judged.set.some((dist) => dist.needs === "unlisted")
+        ? "unlisted"
+        : judged.set.some((dist) => dist.needs === "new-project")
+          ? "new-project"
+          : "sdist",
       detail: differences.join("; "),
       unlisted: approved.unlisted,
     };

@@ -16,6 +16,7 @@ import { afterVerify, holdFor, type Held } from "./approval-stage.js";
 import { shadowEnvironment, shadowOfRequest, shadowOfSet, shadowReason, type ShadowRecord } from "./shadow.js";
 import { brokenRequirements } from "../commit/conflicts.js";
 import { normalizeName } from "../requirement/name.js";
+import { endpointOf } from "../index/index-set.js";
 import { resolutionKey } from "./resolution-cache.js";
 import { resolveTree } from "./check-tree.js";
 import { resolveInSandbox, type SandboxJob } from "./resolve-in-sandbox.js";
@@ -499,7 +500,9 @@ async function pipeline(
   }
   if (commit.installed.length === 0) return { ...satisfied(decision.version, newest), unchanged: commit.unchanged, resolved, audit: { sandbox, commit } };
   // rules.provenance: the first install of a project records the Trusted Publisher its attestations named.
-  const provenance = await recordProvenance(verified.wheels, env.allowlist, deps.index, deps.policyDeps.provenance, deps.policyDeps.now());
+  const indexes = deps.policyDeps.indexes;
+  const indexOf = (name: string) => (indexes === undefined ? deps.index : endpointOf(indexes, env.allowlist.bindings?.get(normalizeName(name)))?.client);
+  const provenance = await recordProvenance(verified.wheels, env.allowlist, indexOf, deps.policyDeps.provenance, deps.policyDeps.now());
   if (provenance.errors.length > 0) deps.log.warn({ errors: provenance.errors }, "could not record the publisher of every installed project");
   return {
     status: "installed",

@@ -37,6 +37,10 @@ export function resolutionKey(inputs: ResolutionInputs): string {
     deny: [...allowlist.deny].sort(),
     rules: allowlist.rules,
     pth: [...allowlist.pthAllowed].sort(),
+    // which index each bound name comes from shapes the set too (absent when nothing is bound: old keys stay)
+    ...(allowlist.bindings === undefined || allowlist.bindings.size === 0
+      ? {}
+      : { bindings: [...allowlist.bindings.entries()].map(([name, index]) => `${name}:${index}`).sort() }),
   });
   return createHash("sha256").update(material).digest("hex");
 }

@@ -3,6 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { EnvironmentRuntime } from "../config/environments.js";
 import type { SandboxConfig } from "../config/schema.js";
+import { sandboxRoute } from "./index-route.js";
 import { startIndexProxy } from "../index/proxy.js";
 import type { Decision } from "../policy/index.js";
 import { readBounded } from "../sandbox/boundary/read.js";
@@ -72,8 +73,10 @@ export async function resolveInSandbox(
   const check = job.mode === "check";
   const pinnedRoot = { name: decision.name, version: job.decision.allowed ? job.decision.version : "" };
   const filter = check ? checkFilterFor(env, pinnedRoot) : proxyFilterFor(env, pinnedRoot);
+  const route = sandboxRoute(deps.policyDeps.indexes, env.allowlist);
   const proxy = await startIndexProxy({
     index: deps.index,
+    ...(route === undefined ? {} : { route }),
     socketPath: join(socketDir, "index.sock"),
     filter,
     log: deps.log,

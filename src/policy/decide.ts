@@ -1,4 +1,5 @@
 import type { Allowlist } from "../config/allowlist.js";
+import type { IndexSet } from "../index/index-set.js";
 import type { IndexClient, IndexFailure, ReleaseInfo } from "../index/types.js";
 import { normalizeName } from "../requirement/name.js";
 import type { Requirement } from "../requirement/types.js";
@@ -7,6 +8,7 @@ import type { OsvSource } from "./malware.js";
 import type { PopularNames } from "./popular-names.js";
 import { withProvenance, type ProvenanceDeps } from "./provenance-rule.js";
 import { evaluateVersion, type VersionVerdict } from "./release-rules.js";
+import { indexNotChecked, routeName } from "./index-binding.js";
 import type { Decision } from "./types.js";
 import { exactPin } from "./versions.js";
 
@@ -19,7 +21,10 @@ export interface PolicyEnv {
 
 /** What decide needs from the outside world, passed in so tests bring a real local index and a fixed clock. */
 export interface PolicyDeps {
+  /** the default index (`index:`) */
   index: IndexClient;
+  /** every configured index; absent: the default only (no binding but `default`, no confusion check) */
+  indexes?: IndexSet | undefined;
   now: () => Date;
   popularNames: PopularNames | PopularNamesInput;
   /** the offline OSV database (rules.osv), when configured: read once per decision */
@@ -37,7 +42,16 @@ export async function decide(requirement: Requirement, env: PolicyEnv, deps: Pol
   const now = deps.now();
   const popularNames = resolvePopular(deps.popularNames);
   const osv = deps.osv?.();
-  const base = { requirement, allowlist: env.allowlist, pythonVersion: env.pythonVersion, now, popularNames, indexUrl: deps.index.url, osv };
+  const base = {
+    requirement,
+    allowlist: env.allowlist,
+    pythonVersion: env.pythonVersion,
+    now,
+    popularNames,
+    indexUrl: deps.index.url,
+    osv,
+    confusion: indexNotChecked("not checked: refused before it"),
+  };
   const entry = env.allowlist.packages.get(requirement.normalized);
   const pin = exactPin(requirement.specifier);
   const staticDecision = evaluate({ ...base, project: undefined, releases: () => undefined });
@@ -50,14 +64,20 @@ export async function decide(requirement: Requirement, env: PolicyEnv, deps: Pol
     return staticDecision;
   }
 
-  const page = await deps.index.project(requirement.normalized);
-  if (!page.ok) return evaluate({ ...base, project: undefined, projectFailure: page.error, releases: () => undefined });
+  // Which index the name comes from, before anything is read from one: a confused name reads nothing.
+  const routed = await routeName(requirement.normalized, env.allowlist.bindings?.get(requirement.normalized), deps);
+  const judged = { ...base, indexUrl: routed.client.url, confusion: routed.verdict };
+  if (routed.verdict.rule.outcome === "fail") return evaluate({ ...judged, project: undefined, releases: () => undefined });
+  const index = routed.client;
+
+  const page = await index.project(requirement.normalized);
+  if (!page.ok) return evaluate({ ...judged, project: undefined, projectFailure: page.error, releases: () => undefined });
   const project = page.value;
 
   const releases = new Map<string, ReleaseInfo | undefined>();
   const fetchRelease = async (version: string): Promise<IndexFailure | undefined> => {
     if (releases.has(version)) return undefined;
-    const answer = await deps.index.release(requirement.normalized, version);
+    const answer = await index.release(requirement.normalized, version);
     if (answer.ok) releases.set(version, answer.value);
     else if (answer.error.kind === "not-found") releases.set(version, undefined);
     else return answer.error;
@@ -67,7 +87,7 @@ export async function decide(requirement: Requirement, env: PolicyEnv, deps: Pol
   const { allowed } = candidateVersions(requirement, entry.specifier, project);
   for (const version of allowed.slice(0, MAX_CANDIDATES)) {
     const failure = await fetchRelease(version);
-    if (failure !== undefined) return evaluate({ ...base, project: undefined, projectFailure: failure, releases: () => undefined });
+    if (failure !== undefined) return evaluate({ ...judged, project: undefined, projectFailure: failure, releases: () => undefined });
     const judge = (predecessor: ReleaseInfo | undefined) =>
       evaluateVersion({
         name: requirement.normalized,
@@ -86,14 +106,15 @@ export async function decide(requirement: Requirement, env: PolicyEnv, deps: Pol
     // The vulnerability-fix exception reads the replaced release's advisories: fetch them only when that can matter.
     if (!verdict.passed && predecessor !== undefined && youngAndFixable(verdict, env.allowlist)) {
       const previousFailure = await fetchRelease(predecessor);
-      if (previousFailure !== undefined) return evaluate({ ...base, project: undefined, projectFailure: previousFailure, releases: () => undefined });
+      if (previousFailure !== undefined) return evaluate({ ...judged, project: undefined, projectFailure: previousFailure, releases: () => undefined });
       verdict = judge(releases.get(predecessor));
     }
     if (verdict.passed) break;
   }
-  const decision = evaluate({ ...base, project, releases: (version) => releases.get(version) });
-  // PEP 740 provenance: judged on the release the other rules chose (it needs I/O, so evaluate cannot).
-  return withProvenance(decision, env.allowlist, deps.index, deps.provenance, now);
+  const decision = evaluate({ ...judged, project, releases: (version) => releases.get(version) });
+  // PEP 740 provenance: judged on the release the other rules chose (it needs I/O, so evaluate cannot),
+  // from the index the name is routed to (its records are keyed by that index's URL).
+  return withProvenance(decision, env.allowlist, index, deps.provenance, now);
 }
 
 /** The same rules for one already-resolved distribution (exact version): the sandbox's transitive check. */

@@ -4,6 +4,7 @@ import type { Requirement } from "../requirement/types.js";
 import type { OsvView } from "./malware.js";
 import { checkNewProject } from "./new-project.js";
 import { checkUnknownName } from "./unknown-name.js";
+import { indexNotChecked, type IndexVerdict } from "./index-binding.js";
 import { evaluateVersion, type VersionVerdict } from "./release-rules.js";
 import { createNameIndex, type NameIndex } from "./typosquat.js";
 import { RULE_NAMES, type Decision, type RuleName, type RuleResult } from "./types.js";
@@ -29,6 +30,8 @@ export interface EvaluateInput {
   indexUrl?: string | undefined;
   /** the offline OSV database (rules.osv), when configured */
   osv?: OsvView | undefined;
+  /** the dependency-confusion rule's verdict (policy/index-binding.ts); absent: not checked */
+  confusion?: IndexVerdict | undefined;
 }
 
 /** How many matching releases are examined, newest first, before giving up. */
@@ -84,7 +87,8 @@ export function evaluate(input: EvaluateInput): Decision {
         : { rule: "typosquat", outcome: "pass", detail: `${name} is not close to any allowlisted or popular name` };
 
   const unknownName = checkUnknownName(name, entry !== undefined, allowlist, input.popularNames);
-  const nameRules = [typosquat, unknownName];
+  const confusion = input.confusion ?? indexNotChecked("not checked");
+  const nameRules = [typosquat, unknownName, confusion.rule];
 
   if (denied) {
     rules.push({ rule: "allowlist", outcome: "skip", detail: "not checked: the deny list wins" }, ...nameRules, ...skipRest("not checked: denied"));
@@ -143,6 +147,22 @@ export function evaluate(input: EvaluateInput): Decision {
     };
   }
 
+  if (confusion.rule.outcome === "fail") {
+    rules.push(
+      { rule: "allowlist", outcome: "pass", detail: `allowed: ${allowedText}` },
+      ...nameRules,
+      ...skipRest("not checked: which index to trust is unsettled"),
+    );
+    return {
+      allowed: false,
+      name,
+      ...(pin === undefined ? {} : { version: pin }),
+      rules,
+      reason: `${confusion.rule.detail} (dependency-confusion)`,
+      ...(confusion.hint === undefined ? {} : { hint: confusion.hint }),
+    };
+  }
+
   const project = input.project;
   if (project === undefined) {
     const reason = describeIndexFailure(name, input.projectFailure, input.indexUrl);
@@ -197,7 +217,10 @@ export function evaluate(input: EvaluateInput): Decision {
         ...skipRest("not checked: the project looks new").slice(2),
       ],
       reason: `${name} is refused: ${newProject.detail.replace(`${name} looks new: `, "")} (new-project)`,
-      hint: "a project this new may be a squat or a name no one meant; ask a maintainer to review it and lower the bound for it if it is genuine",
+      hint:
+        allowlist.rules.new_project === "approval"
+          ? "a project this new may be a squat or a name no one meant; with new_project: approval a person may approve this install (pipgate approvals)"
+          : "a project this new may be a squat or a name no one meant; ask a maintainer to review it and lower the bound for it if it is genuine",
     };
   }
   const examined = allowed.slice(0, MAX_CANDIDATES);

@@ -140,7 +140,8 @@ export async function withProvenance(
 export async function recordProvenance(
   wheels: readonly { name: string; version: string; sha256: string }[],
   allowlist: Allowlist,
-  index: IndexClient,
+  /** the index each installed name came from (its binding, or the default); undefined fails that name */
+  indexOf: (name: string) => IndexClient | undefined,
   deps: ProvenanceDeps | undefined,
   now: Date,
 ): Promise<{ recorded: { project: string; publisher: string }[]; errors: string[] }> {
@@ -148,6 +149,11 @@ export async function recordProvenance(
   const errors: string[] = [];
   if (deps === undefined || allowlist.rules.provenance === "off") return { recorded, errors };
   for (const wheel of wheels) {
+    const index = indexOf(wheel.name);
+    if (index === undefined) {
+      errors.push(`${wheel.name}: its allowlist binding names no configured index`);
+      continue;
+    }
     const page = await index.project(wheel.name);
     if (!page.ok) {
       errors.push(`${wheel.name}: ${page.error.message}`);

@@ -6,6 +6,7 @@ export const RULE_NAMES = [
   "allowlist",
   "typosquat",
   "unknown-name",
+  "dependency-confusion",
   "exists",
   "new-project",
   "malware",

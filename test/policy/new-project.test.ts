@@ -57,7 +57,7 @@ describe("the new-project rule against the local index", () => {
     expect(decision.reason).toMatch(
       /^fresh-squat is refused: its first upload was 3 days ago \(\d{4}-\d\d-\d\d\), younger than new_project_min_age_days: 30 \(new-project\)$/,
     );
-    expect(decision.rules.map((rule) => rule.rule).slice(4, 6)).toEqual(["exists", "new-project"]);
+    expect(decision.rules.map((rule) => rule.rule).slice(5, 7)).toEqual(["exists", "new-project"]);
   });
 
   it("refuses a project with too few releases, and passes a mature one on both bounds", async () => {
@@ -116,5 +116,37 @@ describe("the unknown-name rule", () => {
     const { decision, screened } = await unlisted("numpy", { unknown_name: "deny" });
     expect(unknown(decision)).toEqual({ rule: "unknown-name", outcome: "pass", detail: "numpy is a popular project" });
     expect(screened.queue).toBe(true);
+  });
+});
+
+describe("the new-project rule's action", () => {
+  const screened = async (rules: Record<string, unknown>, approval: Record<string, unknown> = {}) => {
+    const built = buildAllowlist({ packages: { "fresh-squat": "*" }, rules }, {}, "t");
+    if (!built.ok) throw new Error(built.issues.join("\n"));
+    const decision = await check("fresh-squat", rules);
+    return { decision, screening: screenDecision(decision, built.allowlist, ApprovalPolicySchema.parse(approval), "default") };
+  };
+
+  it("approval: the refusal is queued for a person, who is told which signal fired", async () => {
+    const { decision, screening } = await screened({ new_project_min_age_days: 30, new_project: "approval" });
+    expect(decision.allowed).toBe(false);
+    if (!decision.allowed) expect(decision.hint).toMatch(/with new_project: approval a person may approve this install/);
+    expect(screening).toEqual({
+      queue: true,
+      reason: "new-project",
+      detail: expect.stringMatching(
+        /^fresh-squat looks new: its first upload was 3 days ago .*younger than new_project_min_age_days: 30 \(new_project: approval\)$/,
+      ),
+    });
+  });
+
+  it("deny (the default): refused outright, never queued, whatever approval.unlisted says", async () => {
+    const { screening } = await screened({ new_project_min_age_days: 30 }, { unlisted: true });
+    expect(screening).toEqual({ queue: false });
+  });
+
+  it("approval does not queue in an environment the approval policy does not cover", async () => {
+    const elsewhere = await screened({ new_project_min_age_days: 30, new_project: "approval" }, { environments: ["other"] });
+    expect(elsewhere.screening).toEqual({ queue: false });
   });
 });

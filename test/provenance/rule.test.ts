@@ -175,10 +175,10 @@ describe("the provenance rule against the local index's Integrity API", () => {
     const client = createIndexClient({ url: index.url, timeoutMs: 5_000, retries: 0, cacheTtlSeconds: 600, db: openMemoryDb() });
     const allowlist = allowlistWith({ provenance: "pinned" });
     const v10 = wheels.get("1.0")!;
-    const first = await recordProvenance([{ name: "signed-lib", version: "1.0", sha256: v10.sha256 }], allowlist, client, { ...deps, store }, new Date());
+    const first = await recordProvenance([{ name: "signed-lib", version: "1.0", sha256: v10.sha256 }], allowlist, () => client, { ...deps, store }, new Date());
     expect(first).toEqual({ recorded: [{ project: "signed-lib", publisher: GOOD_ID }], errors: [] });
     const v11 = wheels.get("1.1")!;
-    const again = await recordProvenance([{ name: "signed-lib", version: "1.1", sha256: v11.sha256 }], allowlist, client, { ...deps, store }, new Date());
+    const again = await recordProvenance([{ name: "signed-lib", version: "1.1", sha256: v11.sha256 }], allowlist, () => client, { ...deps, store }, new Date());
     expect(again.recorded).toEqual([]);
     expect(await store.get(index.url, "signed-lib")).toMatchObject({ publisher: GOOD_ID, firstVersion: "1.0" });
     expect(await store.forget(index.url, "signed-lib")).toBe(true);
