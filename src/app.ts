@@ -2,8 +2,7 @@
 // open. It opens the broker's state (broker.ts: recovery, reaper, index) and wires grants (identify),
 // limits (admit) and the approval queue over it. It may import every stage; nothing but cli/ imports it.
 import { resolve } from "node:path";
-import { createApprovalStore, createCallApprovalStore, type CallApprovalStore } from "./approvals/index.js";
-import { canonicalJson } from "./audit/canonical-json.js";
+import type { CallApprovalStore } from "./approvals/index.js";
 import { openBroker, type Broker, type BrokerOverrides } from "./broker.js";
 import type { LoadedConfig } from "./config/schema.js";
 import type { Logger } from "./log.js";
@@ -13,7 +12,6 @@ import { createLimiter } from "./ratelimit/limiter.js";
 import { loadPolicy, watchPolicy } from "./config/policy-file.js";
 import { gatewayConfigured } from "./config/policy-tools.js";
 import type { Policy } from "./config/policy-file-schema.js";
-import { createSqliteRateStore } from "./ratelimit/store.js";
 import type { Admitter } from "./ratelimit/admission.js";
 import type { ServerDeps } from "./server/context.js";
 import type { Server } from "@modelcontextprotocol/sdk/server/index.js";
@@ -145,16 +143,13 @@ function openAccessControl(broker: Broker, options: { now?: () => Date; gateway?
     (issues) => broker.pipeline.log.error({ path: broker.config.policy, issues }, "policy edit invalid; the previous limits stay in force"),
     policyOptions,
   );
-  const callApprovals = createCallApprovalStore(broker.db, {
-    canonical: canonicalJson,
-    expiresAfterMs: (policy.approval?.expires_after_hours ?? 24) * 3_600_000,
-  });
+  const callApprovals = broker.state.callApprovals;
   const admitter = createLimiter({
     // read on every admission, so edits to the limits apply without a restart
     get policy() {
       return watched.current();
     },
-    store: createSqliteRateStore(broker.db),
+    store: broker.state.rates,
     now,
     grantTools: (identity) => access.toolsFor(identity),
     callApprovals,
@@ -164,7 +159,7 @@ function openAccessControl(broker: Broker, options: { now?: () => Date; gateway?
       ? undefined
       : createApprovalQueue({
           policy: policy.approval,
-          store: createApprovalStore(broker.db),
+          store: broker.state.approvals,
           pipeline: broker.pipeline,
           timeoutMax: broker.config.sandbox.timeout_max,
           now,

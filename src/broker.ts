@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { closeInterrupted } from "./audit/interrupted.js";
-import { createAuditLog, type AuditLog } from "./audit/store.js";
+import type { AuditLog } from "./audit/store.js";
 import { commitWheels } from "./commit/commit.js";
 import { journalsOf } from "./commit/journal.js";
 import { isProcessAlive as isAlive } from "./state/process.js";
@@ -13,7 +13,6 @@ import { indexFromConfig } from "./index/from-config.js";
 import type { IndexClient } from "./index/types.js";
 import type { Logger } from "./log.js";
 import type { PipelineDeps } from "./pipeline/deps.js";
-import { sqliteResolutionCache } from "./pipeline/resolution-cache.js";
 import { runtimeDir } from "./paths.js";
 import { loadPopularNames } from "./policy/popular-names.js";
 import { createDockerRunner, type SandboxRunner } from "./sandbox/docker.js";
@@ -29,10 +28,19 @@ import { join } from "node:path";
 import { openStateDb, type Db } from "./state/db.js";
 import { openOsvDatabase, type OsvDatabase } from "./osv/database.js";
 import { provenanceFromConfig } from "./provenance/index.js";
+import type { StateStore } from "./store/index.js";
+import { sqliteState } from "./store/sqlite.js";
 
 export interface Broker {
   config: LoadedConfig;
+  /**
+   * The local state database: the commit journal and the gateway's tool pins, which describe this
+   * machine's environments and upstream processes, stay here whatever store holds the shared state.
+   */
   db: Db;
+  /** the state brokers share: audit, rate windows, approvals, caches */
+  state: StateStore;
+  /** state.audit */
   audit: AuditLog;
   environments: Environments;
   index: IndexClient;
@@ -57,7 +65,9 @@ export interface BrokerOverrides {
  */
 export async function openBroker(config: LoadedConfig, log: Logger, overrides: BrokerOverrides = {}): Promise<Broker> {
   const db = openStateDb(config.state_dir);
-  const audit = createAuditLog(db, overrides.now === undefined ? {} : { now: overrides.now });
+  // the shared state on the same SQLite file (the embedded default), over the same handle
+  const state = sqliteState(db, overrides.now === undefined ? {} : { now: overrides.now });
+  const audit = state.audit;
   const environments = createEnvironments(config, log);
 
   const recovered = await recoverUnfinishedCommits(
@@ -104,7 +114,7 @@ export async function openBroker(config: LoadedConfig, log: Logger, overrides: B
   ];
   if (swept.length > 0) log.info({ removed: swept }, "removed scratch directories left by dead brokers");
 
-  const configured = await indexFromConfig(config, { db, now: overrides.now });
+  const configured = await indexFromConfig(config, { cache: state.httpCache, now: overrides.now });
   if (!configured.ok) {
     clearInterval(reaper);
     db.close();
@@ -114,7 +124,7 @@ export async function openBroker(config: LoadedConfig, log: Logger, overrides: B
   const sandbox = overrides.sandbox ?? createDockerRunner(config.sandbox.docker_socket, log);
   const now = overrides.now ?? (() => new Date());
   const osv = config.osv === undefined ? undefined : await openOsvDatabase({ path: config.osv.path, maxAgeHours: config.osv.max_age_hours }, log, now);
-  const provenance = await provenanceFromConfig(config, db);
+  const provenance = await provenanceFromConfig(config, state.publishers);
   if (!provenance.ok) {
     clearInterval(reaper);
     db.close();
@@ -129,7 +139,7 @@ export async function openBroker(config: LoadedConfig, log: Logger, overrides: B
     index,
     indexHeaders,
     sandbox,
-    resolutions: sqliteResolutionCache(db, now),
+    resolutions: state.resolutions,
     policyDeps: {
       index,
       indexes,
@@ -163,6 +173,7 @@ export async function openBroker(config: LoadedConfig, log: Logger, overrides: B
   return {
     config,
     db,
+    state,
     audit,
     environments,
     index,
@@ -172,6 +183,9 @@ export async function openBroker(config: LoadedConfig, log: Logger, overrides: B
     close: () => {
       clearInterval(reaper);
       osv?.close();
+      // the SQLite state shares `db`: its close has nothing of its own to release (a networked store's
+      // would, and makes this close async)
+      void state.close();
       db.close();
     },
   };

@@ -68,8 +68,6 @@ export interface CallApprovalStore extends CallApprovals {
 export interface CallApprovalOptions {
   /** The canonical JSON the hash is taken over (audit/canonical-json.ts; passed in: audit sits above this stage). */
   canonical: (value: unknown) => string;
-  /** How long a request stays open, and an approval usable. */
-  expiresAfterMs: number;
 }
 
 /** Held-call ids are told apart from install approvals (apr_) by their prefix: apc_ and 10 base32 characters. */
@@ -112,7 +110,7 @@ export function createCallApprovalStore(db: Db, options: CallApprovalOptions): C
       return { state: "pending", id: found.id, expiresAt: found.expiresAt };
     }
     const id = newCallApprovalId();
-    const expiresAt = new Date(now.getTime() + options.expiresAfterMs);
+    const expiresAt = new Date(now.getTime() + call.expiresAfterMs);
     const truncated = canonical.length > ARGUMENTS_KEPT_MAX;
     insert.run({
       id,

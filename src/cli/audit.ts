@@ -3,7 +3,8 @@ import { Writable } from "node:stream";
 import { finished } from "node:stream/promises";
 import { setTimeout as sleep } from "node:timers/promises";
 import { writeFile } from "node:fs/promises";
-import { createAuditLog, type AuditLog } from "../audit/store.js";
+import type { AuditLog } from "../audit/store.js";
+import { sqliteState } from "../store/sqlite.js";
 import { writeCsv, writeJsonl } from "../audit/export.js";
 import { formatLine, formatRecordJson, formatTable, terminalSafe } from "../audit/format.js";
 import { parseTimeArgument } from "../audit/query.js";
@@ -82,7 +83,7 @@ export async function runAudit(argv: string[], io: CliIo, deps: AuditCommandDeps
     const close = () => {
       if (deps.db === undefined) db.close();
     };
-    return { log: createAuditLog(db, { now }), close };
+    return { log: sqliteState(db, { now }).audit, close };
   };
   const withLog = async (config: string | undefined, run: (log: AuditLog) => Promise<number> | number) => {
     const { log, close } = open(config);

@@ -7,7 +7,7 @@ import { loadPopularNames } from "../policy/popular-names.js";
 import { decisionToJson } from "../policy/types.js";
 import { parseRequirement } from "../requirement/index.js";
 import { provenanceFromConfig } from "../provenance/index.js";
-import { openStateDb } from "../state/db.js";
+import { openSqliteState } from "../store/sqlite.js";
 import { openPipgate } from "../app.js";
 import type { LoadedConfig } from "../config/schema.js";
 import { checkTree } from "../pipeline/check-tree.js";
@@ -48,13 +48,13 @@ export const check: Subcommand = async (argv, io, context) => {
   const version = await pythonVersion(env.python);
   if (!version.ok) throw new CliError(version.error, EXIT.failure);
 
-  const db = openStateDb(config.state_dir);
+  const state = openSqliteState(config.state_dir);
   try {
-    const configured = await indexFromConfig(config, { db, python: env.python });
+    const configured = await indexFromConfig(config, { cache: state.httpCache, python: env.python });
     if (!configured.ok) throw new CliError(configured.error, EXIT.failure);
     const { index, indexes } = configured.value;
     const osv = config.osv === undefined ? undefined : (await osvStatus(config.osv, new Date())).view;
-    const provenance = await provenanceFromConfig(config, db);
+    const provenance = await provenanceFromConfig(config, state.publishers);
     if (!provenance.ok) throw new CliError(provenance.error, EXIT.failure);
     const decision = await decide(
       parsed.requirement,
@@ -77,7 +77,7 @@ export const check: Subcommand = async (argv, io, context) => {
     );
     return decision.allowed ? EXIT.ok : EXIT.denied;
   } finally {
-    db.close();
+    await state.close();
   }
 };
 

@@ -1,5 +1,5 @@
 import { accessSync, constants, mkdirSync } from "node:fs";
-import { createAuditLog } from "../audit/store.js";
+import { sqliteState } from "../store/sqlite.js";
 import { loadAllowlist } from "../config/allowlist.js";
 import { allowlistFiles } from "../config/allowlist-files.js";
 import { createEnvironments } from "../config/environments.js";
@@ -200,7 +200,7 @@ export const doctor: Subcommand = async (argv, io, context) => {
   if (db === undefined) checks.push({ name: "audit chain", ok: false, detail: "cannot be checked: the state database did not open" });
   else {
     try {
-      const chain = await createAuditLog(db).verify();
+      const chain = await sqliteState(db).audit.verify();
       checks.push({
         name: "audit chain",
         ok: chain.ok,

@@ -1,6 +1,5 @@
-import { sqlitePublisherStore } from "../provenance/index.js";
 import { normalizeName } from "../requirement/name.js";
-import { openStateDb } from "../state/db.js";
+import { openSqliteState } from "../store/sqlite.js";
 import { CliError, EXIT, parseCli, requireConfig, type CommandHelp, type Subcommand } from "./common.js";
 
 const LIST_USAGE = "usage: pipgate provenance list [--json] [--config FILE]";
@@ -25,9 +24,9 @@ export const provenance: Subcommand = async (argv, io) => {
     throw new CliError(action === "forget" ? FORGET_USAGE : `${LIST_USAGE}\n${FORGET_USAGE}`);
   }
   const config = requireConfig(values.config);
-  const db = openStateDb(config.state_dir);
+  const state = openSqliteState(config.state_dir);
   try {
-    const store = sqlitePublisherStore(db);
+    const store = state.publishers;
     const records = await store.list();
     if (action === "list") {
       if (values.json) io.stdout(`${JSON.stringify(records, null, 2)}\n`);
@@ -44,6 +43,6 @@ export const provenance: Subcommand = async (argv, io) => {
     }
     return EXIT.ok;
   } finally {
-    db.close();
+    await state.close();
   }
 };

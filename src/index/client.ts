@@ -22,7 +22,9 @@ export interface IndexClientOptions {
   cacheTtlSeconds: number;
   username?: string | undefined;
   password?: string | undefined;
-  /** the state database; without it the cache lives as long as the client */
+  /** where responses are cached (the state store's); without it and without `db`, the cache lives as long as the client */
+  cache?: HttpCacheStore | undefined;
+  /** the state database, for a cache in it when no `cache` is given */
   db?: Db | undefined;
   now?: (() => Date) | undefined;
   dispatcher?: Dispatcher | undefined;
@@ -51,7 +53,7 @@ export function createIndexClient(options: IndexClientOptions): IndexClient {
   parsed.password = "";
   const simpleUrl = parsed.toString();
   const apiBase = jsonApiBase(simpleUrl);
-  const cache: HttpCacheStore = options.db === undefined ? memoryHttpCache() : sqliteHttpCache(options.db);
+  const cache: HttpCacheStore = options.cache ?? (options.db === undefined ? memoryHttpCache() : sqliteHttpCache(options.db));
   const now = options.now ?? (() => new Date());
   const authorization = username === undefined ? undefined : `Basic ${Buffer.from(`${username}:${password ?? ""}`).toString("base64")}`;
 

@@ -2,6 +2,7 @@ import { DEFAULT_INDEX_NAME } from "../config/index-names.js";
 import type { LoadedConfig } from "../config/schema.js";
 import type { Result } from "../errors.js";
 import type { Db } from "../state/db.js";
+import type { HttpCacheStore } from "./http-cache.js";
 import { createIndexClient, defaultIndexUrl } from "./client.js";
 import type { IndexEndpoint, IndexSet } from "./index-set.js";
 import type { IndexClient } from "./types.js";
@@ -15,7 +16,7 @@ export interface ConfiguredIndex {
   indexes: IndexSet;
 }
 
-type ClientOptions = { db?: Db; now?: () => Date; python?: string; retries?: number; cacheTtlSeconds?: number };
+type ClientOptions = { db?: Db; cache?: HttpCacheStore; now?: () => Date; python?: string; retries?: number; cacheTtlSeconds?: number };
 
 /**
  * The index clients the configuration describes: `index.url`, or pip's own default index asked of the
@@ -73,6 +74,7 @@ function endpoint(
     username,
     password,
     db: options.db,
+    cache: options.cache,
     now: options.now,
   });
   const headers =

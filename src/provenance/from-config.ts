@@ -1,7 +1,6 @@
 import { join } from "node:path";
 import type { Result } from "../errors.js";
-import type { Db } from "../state/db.js";
-import { sqlitePublisherStore, type PublisherStore } from "./store.js";
+import type { PublisherStore } from "./store.js";
 import { loadTrustRoot, publicGoodVerifier, type ProvenanceVerifier } from "./trust.js";
 
 /** What the provenance rule needs: the verifier over the trust root (made on first use) and the first-install record. */
@@ -17,9 +16,8 @@ export interface ProvenanceDeps {
  */
 export async function provenanceFromConfig(
   config: { provenanceTrustRoot?: string | undefined; state_dir: string },
-  db: Db,
+  store: PublisherStore,
 ): Promise<Result<ProvenanceDeps, string>> {
-  const store = sqlitePublisherStore(db);
   if (config.provenanceTrustRoot === undefined) return { ok: true, value: { verifier: publicGoodVerifier(join(config.state_dir, "sigstore-tuf")), store } };
   const loaded = await loadTrustRoot(config.provenanceTrustRoot);
   if (!loaded.ok) return { ok: false, error: `rules.provenance_trust_root: ${loaded.error}` };

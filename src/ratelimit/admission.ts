@@ -36,6 +36,8 @@ export interface HeldCall {
   arguments: unknown;
   rule: string;
   message: string;
+  /** how long a new request stays open, and its approval usable (the policy's approval.expires_after_hours) */
+  expiresAfterMs: number;
 }
 
 /**

@@ -67,7 +67,11 @@ export function createLimiter(options: LimiterOptions): Admitter {
         if (store === undefined) {
           return { ok: false, outcome: "denied", rule: verdict.rule, message: `${verdict.message}; this server has no approval queue, so the call is refused` };
         }
-        const found = await store.lookup({ identity, tool, arguments: args ?? {}, rule: verdict.rule, message: verdict.message }, options.now());
+        const expiresAfterMs = (options.policy.approval?.expires_after_hours ?? 24) * 3_600_000;
+        const found = await store.lookup(
+          { identity, tool, arguments: args ?? {}, rule: verdict.rule, message: verdict.message, expiresAfterMs },
+          options.now(),
+        );
         switch (found.state) {
           case "denied":
             return {

@@ -28,6 +28,8 @@ function openDb(): Db {
 const POLICY = {
   version: "1",
   default: "deny",
+  // how long a held call's request stays open, and its approval usable
+  approval: { expires_after_hours: 1 },
   tools: {
     run_python_code: { action: "approval", limits: [{ counter: "runs", window: "minute", max: 2, scope: "grant" }] },
     write_file: {
@@ -49,7 +51,7 @@ function policy(): Policy {
 function setup(db: Db = openDb()) {
   let now = Date.parse("2026-03-01T10:00:00Z");
   const clock = { now: () => new Date(now), advance: (ms: number) => (now += ms) };
-  const calls = createCallApprovalStore(db, { canonical: canonicalJson, expiresAfterMs: 3_600_000 });
+  const calls = createCallApprovalStore(db, { canonical: canonicalJson });
   const limiter = createLimiter({ policy: policy(), store: createSqliteRateStore(db), now: clock.now, callApprovals: calls });
   return { db, clock, calls, limiter };
 }
