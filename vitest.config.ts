@@ -30,6 +30,7 @@ export const UNIT_TESTS = [
   "test/commit/store.test.ts", // the wheel store with the system python3: no venv, no network
   "test/verify/inspection-memo.test.ts",
   "test/config/unknown-keys.test.ts",
+  "test/config/database.test.ts",
   "test/console/pages.test.ts",
   "test/config/upstream.test.ts",
   "test/config/upstream-sandbox.test.ts",
