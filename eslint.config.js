@@ -29,6 +29,7 @@ export const LAYERS = [
   ["server", "allowlist-edit"], // the MCP server and the allowlist maintenance commands, on top
   ["console"], // the web console for auditors and approvers: a front end over the audit log, the approval queue and the environments
   ["gateway"], // gateway mode: an upstream server's tools behind pipgate's admission (upstream sessions, pins); composes on the server
+  ["store"], // the state stores behind one StateStore: the embedded SQLite file, or PostgreSQL for a fleet of brokers
   ["broker.ts"], // the broker's state: recovery, the reaper, the index, the pipeline's collaborators …
   ["app.ts"], // … and the composition root over it: openPipgate, grants, limits, approvals
   ["cli"], // the entry point; nothing imports it
