@@ -74,14 +74,7 @@ export async function startTestPostgres(): Promise<TestPostgres> {
   // Written as the postgres user (the data directory is its own): trust for the superuser on the socket, a password for every other role.
   const hba = ["local all postgres trust", "local all all scram-sha-256", ""].join("\n");
   writeFileSync(join(data, "pg_hba.conf"), hba); // overwritten in place: it stays the postgres user's
-  const options = [
-    "-c listen_addresses=''",
-    `-c unix_socket_directories=${dir}`,
-    "-c fsync=off",
-    "-c synchronous_commit=off",
-    "-c full_page_writes=off",
-    "-c max_connections=200",
-  ];
+  const options = ["-c listen_addresses=''", `-c unix_socket_directories=${dir}`, "-c fsync=off", "-c full_page_writes=off", "-c max_connections=200"];
   const start = async () => {
     await run("pg_ctl", ["-D", data, "-l", join(dir, "server.log"), "-o", options.join(" "), "-w", "-t", "60", "start"]);
   };
