@@ -90,6 +90,15 @@ export const PG_MIGRATIONS: readonly string[] = [
    );
    CREATE INDEX call_approvals_call ON call_approvals(identity, tool, args_sha256, created_at);
    CREATE INDEX call_approvals_state ON call_approvals(state);`,
+  // 2: leased concurrency slots, global across brokers: a slot whose broker died expires with its lease
+  `CREATE TABLE rate_slots (
+     id TEXT PRIMARY KEY,
+     key TEXT NOT NULL,
+     owner TEXT NOT NULL,
+     acquired_at BIGINT NOT NULL,
+     expires_at BIGINT NOT NULL
+   );
+   CREATE INDEX rate_slots_key ON rate_slots(key, expires_at);`,
 ];
 
 /** The lock every migrating broker takes: three brokers starting at once migrate once, one after another. */
