@@ -84,6 +84,7 @@ export const INTEGRATION_TESTS = [
   "test/server/structured-refusals.test.ts", // local index server, venvs
   "test/store/postgres-contract.test.ts", // the stores' contract over a throwaway PostgreSQL server
   "test/store/postgres.test.ts", // migrations, a dying appender, the server going away: a throwaway PostgreSQL server
+  "test/store/fleet.test.ts", // three pipgate serve processes over one throwaway PostgreSQL server
   "test/bench/corpus-install.test.ts", // builds the requests corpus set, installs it through pipgate
   "test/allowlist/import.test.ts", // pip install, pip freeze
   "test/cli/init.test.ts", // a real venv, pip, doctor (Docker), serve over stdio

@@ -92,7 +92,7 @@ export function createPgPool(options: PgPoolOptions): PgPool {
   const unavailable = (error: unknown) =>
     new PipgateError(
       "database-unavailable",
-      `the state database ${target.display} is unreachable (${describe(error, password)}); nothing was done — retry when it is back (pipgate doctor names the database)`,
+      `the state database ${target.display} is unreachable (${describe(error, password)}); nothing was done — retry when it is back`,
       { cause: error },
     );
   const failed = (error: unknown) => {
