@@ -1,3 +1,4 @@
+import { canonicalJson } from "../../audit/canonical-json.js";
 import { errorMessage, type Result } from "../../errors.js";
 import type { Logger } from "../../log.js";
 import { parseDatabaseUrl, type DatabaseConfig } from "../../config/database.js";
@@ -16,7 +17,10 @@ export interface PgStores {
   audit: ReturnType<typeof createPgAuditLog>;
   rates: ReturnType<typeof createPgRateStore>;
   approvals: ReturnType<typeof createPgApprovalStore>;
+  /** held calls with the default expiry (24 h), for commands that only read or decide them */
   callApprovals: ReturnType<typeof createPgCallApprovalStore>;
+  /** held calls with the policy's expiry (`approval.expires_after_hours`), as the limiter needs them */
+  callApprovalsWith(options: CallApprovalOptions): ReturnType<typeof createPgCallApprovalStore>;
   httpCache: ReturnType<typeof createPgHttpCache>;
   resolutions: ReturnType<typeof createPgResolutionCache>;
   close(): Promise<void>;
@@ -24,7 +28,7 @@ export interface PgStores {
 
 export interface OpenPgOptions {
   log: Logger;
-  callApprovals: CallApprovalOptions;
+  callApprovals?: CallApprovalOptions;
   now?: () => Date;
   /** where password_env is looked up (process.env by default) */
   env?: Readonly<Record<string, string | undefined>>;
@@ -64,7 +68,8 @@ export async function openPgStores(database: DatabaseConfig, options: OpenPgOpti
       audit: createPgAuditLog(pool, { now }),
       rates: createPgRateStore(pool),
       approvals: createPgApprovalStore(pool),
-      callApprovals: createPgCallApprovalStore(pool, options.callApprovals),
+      callApprovals: createPgCallApprovalStore(pool, options.callApprovals ?? { canonical: canonicalJson, expiresAfterMs: 24 * 3_600_000 }),
+      callApprovalsWith: (callOptions) => createPgCallApprovalStore(pool, callOptions),
       httpCache: createPgHttpCache(pool),
       resolutions: createPgResolutionCache(pool, now),
       close: () => pool.close(),
