@@ -31,6 +31,7 @@ export const UNIT_TESTS = [
   "test/verify/inspection-memo.test.ts",
   "test/config/unknown-keys.test.ts",
   "test/config/database.test.ts",
+  "test/store/sqlite-contract.test.ts",
   "test/console/pages.test.ts",
   "test/config/upstream.test.ts",
   "test/config/upstream-sandbox.test.ts",

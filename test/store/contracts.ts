@@ -6,7 +6,6 @@ import type { CallApprovalStore } from "../../src/approvals/call-approvals.js";
 import type { HttpCacheStore } from "../../src/index/http-cache.js";
 import type { ResolutionCache } from "../../src/pipeline/resolution-cache.js";
 import type { RateStore } from "../../src/ratelimit/store.js";
-import type { Async } from "../../src/store/postgres/pending-async.js";
 import { SAMPLE_INPUTS } from "../audit/seed.js";
 
 /**
@@ -15,12 +14,12 @@ import { SAMPLE_INPUTS } from "../audit/seed.js";
  * on one harness reaches the same data, as brokers sharing a state directory or a database do.
  */
 export interface ContractStores {
-  audit: Async<AuditLog>;
-  rates: Async<RateStore>;
-  approvals: Async<ApprovalStore>;
-  callApprovals: Async<CallApprovalStore>;
-  httpCache: Async<HttpCacheStore>;
-  resolutions: Async<ResolutionCache>;
+  audit: AuditLog;
+  rates: RateStore;
+  approvals: ApprovalStore;
+  callApprovals: CallApprovalStore;
+  httpCache: HttpCacheStore;
+  resolutions: ResolutionCache;
   close(): Promise<void>;
 }
 

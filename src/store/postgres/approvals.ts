@@ -1,5 +1,4 @@
 import { toApproval, type ApprovalStore } from "../../approvals/store.js";
-import type { Async } from "./pending-async.js";
 import type { PgPool } from "./pool.js";
 
 /** Every column, the JSONB ones as the text the row schema parses (the SQLite store keeps that text). */
@@ -11,7 +10,7 @@ const COLUMNS =
  * state machine as the SQLite store; each transition is one `UPDATE … WHERE id = $1 AND state = $from`,
  * so of two brokers (or two approvers) only one moves a request, and the other learns it lost.
  */
-export function createPgApprovalStore(pool: PgPool): Async<ApprovalStore> {
+export function createPgApprovalStore(pool: PgPool): ApprovalStore {
   const get = async (id: string) => {
     const [row] = await pool.query(`SELECT ${COLUMNS} FROM approvals WHERE id = $1`, [id]);
     return row === undefined ? undefined : toApproval(row);

@@ -4,7 +4,6 @@ import { newAuditRow, requestIdOf } from "../../audit/new-row.js";
 import { filterToSql } from "../../audit/query.js";
 import { checkInput, toRecord, type AuditLog, type AuditLookup } from "../../audit/store.js";
 import { INTENT, IntentInputSchema, type AuditFilter, type AuditInput, type RecordOutcome } from "../../audit/types.js";
-import type { Async } from "./pending-async.js";
 import type { PgPool, TxQuery } from "./pool.js";
 
 /** The lock every append takes: one chain, one writer at a time, whichever broker it is. */
@@ -29,7 +28,7 @@ function numbered(sql: string, first = 1): string {
  * same predecessor even if the lock were bypassed. A broker killed mid-append leaves no half record:
  * the server rolls back the transaction of a connection that went away.
  */
-export function createPgAuditLog(pool: PgPool, opts: { now?: () => Date } = {}): Async<AuditLog> {
+export function createPgAuditLog(pool: PgPool, opts: { now?: () => Date } = {}): AuditLog {
   const now = opts.now ?? (() => new Date());
 
   async function appendIn(q: TxQuery, input: Omit<AuditInput, "outcome"> & { outcome: RecordOutcome }): Promise<StoredRow> {

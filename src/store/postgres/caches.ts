@@ -1,7 +1,6 @@
 import { z } from "zod";
 import type { HttpCacheStore } from "../../index/http-cache.js";
 import type { CachedWheel, ResolutionCache } from "../../pipeline/resolution-cache.js";
-import type { Async } from "./pending-async.js";
 import type { PgPool } from "./pool.js";
 
 interface HttpRow {
@@ -14,7 +13,7 @@ interface HttpRow {
 }
 
 /** The index metadata cache in the shared database: one broker's fetch serves the fleet until it goes stale. */
-export function createPgHttpCache(pool: PgPool): Async<HttpCacheStore> {
+export function createPgHttpCache(pool: PgPool): HttpCacheStore {
   return {
     async get(url) {
       const [row] = await pool.query<HttpRow>("SELECT url, fetched_at, etag, last_modified, content_type, body FROM http_cache WHERE url = $1", [url]);
@@ -55,7 +54,7 @@ const CachedWheelsSchema = z.array(
  * Verified resolutions in the shared database. A hit names wheel files by path on the broker that made
  * them; the pipeline checks each file's sha256 before use and resolves anew when one is missing here.
  */
-export function createPgResolutionCache(pool: PgPool, now: () => Date = () => new Date()): Async<ResolutionCache> {
+export function createPgResolutionCache(pool: PgPool, now: () => Date = () => new Date()): ResolutionCache {
   return {
     async get(key) {
       const [row] = await pool.query<{ wheels: unknown }>("SELECT wheels FROM resolution_cache WHERE key = $1", [key]);

@@ -1,7 +1,6 @@
 import { createHash } from "node:crypto";
 import { ARGUMENTS_KEPT_MAX, newCallApprovalId, toApproval, type CallApprovalOptions, type CallApprovalStore } from "../../approvals/call-approvals.js";
 import type { CallApprovalState } from "../../ratelimit/admission.js";
-import type { Async } from "./pending-async.js";
 import type { PgPool } from "./pool.js";
 
 const COLUMNS =
@@ -13,7 +12,7 @@ const COLUMNS =
  * advisory lock of (identity, tool, arguments), so two brokers holding the same call at once queue it
  * once; `consume` and `decide` are compare-and-set UPDATEs, so an approval admits exactly one call.
  */
-export function createPgCallApprovalStore(pool: PgPool, options: CallApprovalOptions): Async<CallApprovalStore> {
+export function createPgCallApprovalStore(pool: PgPool, options: CallApprovalOptions): CallApprovalStore {
   const byId = async (id: string) => (await pool.query(`SELECT ${COLUMNS} FROM call_approvals WHERE id = $1`, [id]))[0];
   return {
     async lookup(call, now): Promise<CallApprovalState> {

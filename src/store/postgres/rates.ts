@@ -2,7 +2,6 @@ import { randomUUID } from "node:crypto";
 import { WINDOW_MS } from "../../config/policy-file-schema.js";
 import type { RateStore, TakeResult } from "../../ratelimit/store.js";
 import { judgeWindow, type WindowCheck } from "../../ratelimit/window.js";
-import type { Async } from "./pending-async.js";
 import type { PgPool } from "./pool.js";
 
 /** The longest window there is: events older than this can never count again. */
@@ -35,7 +34,7 @@ export interface PgSlots {
  * counts and inserts as the SQLite store does under its IMMEDIATE transaction. N brokers taking the
  * last slot of a window at once: one gets it, the others wait for its commit and then see it.
  */
-export function createPgRateStore(pool: PgPool): Async<RateStore> & PgSlots {
+export function createPgRateStore(pool: PgPool): RateStore & PgSlots {
   const events = async (q: (sql: string, params: unknown[]) => Promise<Array<{ at: number }>>, key: string, since: number) =>
     (await q("SELECT at FROM rate_events WHERE key = $1 AND at > $2 ORDER BY at", [key, since])).map((row) => row.at);
 
