@@ -145,16 +145,15 @@ function openAccessControl(broker: Broker, options: { now?: () => Date; gateway?
     (issues) => broker.pipeline.log.error({ path: broker.config.policy, issues }, "policy edit invalid; the previous limits stay in force"),
     policyOptions,
   );
-  const callApprovals = createCallApprovalStore(broker.db, {
-    canonical: canonicalJson,
-    expiresAfterMs: (policy.approval?.expires_after_hours ?? 24) * 3_600_000,
-  });
+  const callOptions = { canonical: canonicalJson, expiresAfterMs: (policy.approval?.expires_after_hours ?? 24) * 3_600_000 };
+  // fleet mode: the shared database's stores, so limits, held calls and the queue are one across brokers
+  const callApprovals = broker.shared?.callApprovalsWith(callOptions) ?? createCallApprovalStore(broker.db, callOptions);
   const admitter = createLimiter({
     // read on every admission, so edits to the limits apply without a restart
     get policy() {
       return watched.current();
     },
-    store: createSqliteRateStore(broker.db),
+    store: broker.shared?.rates ?? createSqliteRateStore(broker.db),
     now,
     grantTools: (identity) => access.toolsFor(identity),
     callApprovals,
@@ -164,7 +163,7 @@ function openAccessControl(broker: Broker, options: { now?: () => Date; gateway?
       ? undefined
       : createApprovalQueue({
           policy: policy.approval,
-          store: createApprovalStore(broker.db),
+          store: broker.shared?.approvals ?? createApprovalStore(broker.db),
           pipeline: broker.pipeline,
           timeoutMax: broker.config.sandbox.timeout_max,
           now,

@@ -28,10 +28,15 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { openStateDb, type Db } from "./state/db.js";
 import { openOsvDatabase, type OsvDatabase } from "./osv/database.js";
+import { openSharedState } from "./store/shared.js";
+import type { PgStores } from "./store/postgres/open.js";
 
 export interface Broker {
   config: LoadedConfig;
+  /** the local SQLite file: the commit journal and tool pins always, and every store without `database:` */
   db: Db;
+  /** fleet mode (`database:` in pipgate.yaml): the stores shared with the other brokers */
+  shared: PgStores | undefined;
   audit: AuditLog;
   environments: Environments;
   index: IndexClient;
@@ -56,7 +61,14 @@ export interface BrokerOverrides {
  */
 export async function openBroker(config: LoadedConfig, log: Logger, overrides: BrokerOverrides = {}): Promise<Broker> {
   const db = openStateDb(config.state_dir);
-  const audit = createAuditLog(db, overrides.now === undefined ? {} : { now: overrides.now });
+  let shared: PgStores | undefined;
+  try {
+    shared = await openSharedState(config, log, overrides.now);
+  } catch (error) {
+    db.close();
+    throw error;
+  }
+  const audit = shared?.audit ?? createAuditLog(db, overrides.now === undefined ? {} : { now: overrides.now });
   const environments = createEnvironments(config, log);
 
   const recovered = await recoverUnfinishedCommits(
@@ -103,10 +115,11 @@ export async function openBroker(config: LoadedConfig, log: Logger, overrides: B
   ];
   if (swept.length > 0) log.info({ removed: swept }, "removed scratch directories left by dead brokers");
 
-  const configured = await indexFromConfig(config, { db, now: overrides.now });
+  const configured = await indexFromConfig(config, { db, now: overrides.now, ...(shared === undefined ? {} : { cache: shared.httpCache }) });
   if (!configured.ok) {
     clearInterval(reaper);
     db.close();
+    void shared?.close();
     throw new PipgateError("index", configured.error);
   }
   const { index, headers: indexHeaders } = configured.value;
@@ -122,7 +135,7 @@ export async function openBroker(config: LoadedConfig, log: Logger, overrides: B
     index,
     indexHeaders,
     sandbox,
-    resolutions: sqliteResolutionCache(db, now),
+    resolutions: shared?.resolutions ?? sqliteResolutionCache(db, now),
     policyDeps: { index, now, popularNames: loadPopularNames(), ...(osv === undefined ? {} : { osv: osv.view }) },
     inspections: createInspectionMemo(),
     commit: (env, wheels, requestId, signal, requested) =>
@@ -149,6 +162,7 @@ export async function openBroker(config: LoadedConfig, log: Logger, overrides: B
   return {
     config,
     db,
+    shared,
     audit,
     environments,
     index,
@@ -159,6 +173,7 @@ export async function openBroker(config: LoadedConfig, log: Logger, overrides: B
       clearInterval(reaper);
       osv?.close();
       db.close();
+      void shared?.close();
     },
   };
 }

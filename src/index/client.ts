@@ -24,6 +24,8 @@ export interface IndexClientOptions {
   password?: string | undefined;
   /** the state database; without it the cache lives as long as the client */
   db?: Db | undefined;
+  /** where responses are cached, when not the state database's table (fleet mode: the shared database) */
+  cache?: HttpCacheStore | undefined;
   now?: (() => Date) | undefined;
   dispatcher?: Dispatcher | undefined;
   /** bodies larger than this are refused (default 32 MiB: the largest real project pages are a few MiB) */
@@ -47,7 +49,7 @@ export function createIndexClient(options: IndexClientOptions): IndexClient {
   parsed.password = "";
   const simpleUrl = parsed.toString();
   const apiBase = jsonApiBase(simpleUrl);
-  const cache: HttpCacheStore = options.db === undefined ? memoryHttpCache() : sqliteHttpCache(options.db);
+  const cache: HttpCacheStore = options.cache ?? (options.db === undefined ? memoryHttpCache() : sqliteHttpCache(options.db));
   const now = options.now ?? (() => new Date());
   const authorization = username === undefined ? undefined : `Basic ${Buffer.from(`${username}:${password ?? ""}`).toString("base64")}`;
 

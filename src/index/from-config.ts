@@ -1,6 +1,7 @@
 import type { LoadedConfig } from "../config/schema.js";
 import type { Result } from "../errors.js";
 import type { Db } from "../state/db.js";
+import type { HttpCacheStore } from "./http-cache.js";
 import { createIndexClient, defaultIndexUrl } from "./client.js";
 import type { IndexClient } from "./types.js";
 
@@ -16,7 +17,7 @@ export interface ConfiguredIndex {
  */
 export async function indexFromConfig(
   config: LoadedConfig,
-  options: { db?: Db; now?: () => Date; python?: string; retries?: number; cacheTtlSeconds?: number } = {},
+  options: { db?: Db; cache?: HttpCacheStore; now?: () => Date; python?: string; retries?: number; cacheTtlSeconds?: number } = {},
 ): Promise<Result<ConfiguredIndex>> {
   let url = config.index.url;
   if (url === undefined) {
@@ -36,6 +37,7 @@ export async function indexFromConfig(
     username,
     password,
     db: options.db,
+    cache: options.cache,
     now: options.now,
   });
   const headers =
