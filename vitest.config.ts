@@ -31,6 +31,8 @@ export const UNIT_TESTS = [
   "test/commit/store.test.ts", // the wheel store with the system python3: no venv, no network
   "test/verify/inspection-memo.test.ts",
   "test/config/unknown-keys.test.ts",
+  "test/config/database.test.ts",
+  "test/store/sqlite-contract.test.ts",
   "test/console/pages.test.ts",
   "test/config/upstream.test.ts",
   "test/config/upstream-sandbox.test.ts",
@@ -86,6 +88,9 @@ export const INTEGRATION_TESTS = [
   "test/provenance/install.test.ts", // rules.provenance through a real sandbox, venv and audit log
   "test/package/pack.test.ts", // npm pack, npm install from the registry (better-sqlite3 compiles)
   "test/server/structured-refusals.test.ts", // local index server, venvs
+  "test/store/postgres-contract.test.ts", // the stores' contract over a throwaway PostgreSQL server
+  "test/store/postgres.test.ts", // migrations, a dying appender, the server going away: a throwaway PostgreSQL server
+  "test/store/fleet.test.ts", // three pipgate serve processes over one throwaway PostgreSQL server
   "test/bench/corpus-install.test.ts", // builds the requests corpus set, installs it through pipgate
   "test/allowlist/import.test.ts", // pip install, pip freeze
   "test/cli/init.test.ts", // a real venv, pip, doctor (Docker), serve over stdio

@@ -12,6 +12,20 @@ import { writeBenchConfig } from "./workspace.js";
 export const AGENTS = 8;
 export const ENVIRONMENTS = 4;
 
+/**
+ * P4 as a fleet: the agents' serve processes belong to `brokers` brokers (each its own state directory
+ * and config) sharing one PostgreSQL database. An environment belongs to one broker (env k to broker
+ * (k - 1) mod brokers), as in a real fleet, where each broker commits into its own machine's venvs.
+ */
+export interface FleetOptions {
+  brokers: number;
+  url: string;
+  /** the variable holding the database role's password (set in this process's environment) */
+  passwordEnv: string;
+  /** the shared stores, to count and verify the one chain afterwards */
+  open: () => Promise<{ audit: { count(): Promise<number>; verify(): Promise<{ ok: boolean }> }; close(): Promise<void> }>;
+}
+
 /** One call an agent makes. */
 export interface AgentCall {
   agent: number;
@@ -65,15 +79,28 @@ const pause = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve,
  * time runs from the first call to the last answer; process start-up is not part of it, and both
  * modes pay it alike.
  */
-export async function runAgents(mode: AgentMode, dir: string, venvs: VenvFactory, indexUrl: string): Promise<AgentRun> {
+export async function runAgents(mode: AgentMode, dir: string, venvs: VenvFactory, indexUrl: string, fleet?: FleetOptions): Promise<AgentRun> {
   mkdirSync(dir, { recursive: true });
   const environments: Record<string, string> = {};
   for (let env = 1; env <= ENVIRONMENTS; env += 1) environments[`env${String(env)}`] = await venvs.fresh(join(dir, `venv${String(env)}`));
   const stateDir = join(dir, "s");
-  const configPath = writeBenchConfig(dir, { indexUrl, stateDir, environments });
+  const configPaths =
+    fleet === undefined
+      ? [writeBenchConfig(dir, { indexUrl, stateDir, environments })]
+      : Array.from({ length: fleet.brokers }, (_, broker) =>
+          writeBenchConfig(dir, {
+            indexUrl,
+            stateDir: join(dir, `s${String(broker)}`),
+            environments: Object.fromEntries(Object.entries(environments).filter((_, env) => env % fleet.brokers === broker)),
+            database: { url: fleet.url, password_env: fleet.passwordEnv },
+            file: `broker${String(broker)}.yaml`,
+          }),
+        );
+  // Agent a works in env (a mod ENVIRONMENTS) + 1 (agentScript), served by the broker owning that environment.
+  const configOf = (agent: number) => configPaths[(agent % ENVIRONMENTS) % configPaths.length] ?? configPaths[0]!;
   const serves: ServeProcess[] = [];
   try {
-    for (let agent = 0; agent < AGENTS; agent += 1) serves.push(await startServe(configPath, `bench-agent-${String(agent + 1)}`));
+    for (let agent = 0; agent < AGENTS; agent += 1) serves.push(await startServe(configOf(agent), `bench-agent-${String(agent + 1)}`));
     await pause(500);
     const idleRssBytes = serves.map((serve) => {
       const memory = readProcessMemory(serve.pid);
@@ -114,6 +141,16 @@ export async function runAgents(mode: AgentMode, dir: string, venvs: VenvFactory
               .find((line) => line.includes('"level":50')) ?? ""
           }`,
         );
+    if (fleet !== undefined) {
+      const shared = await fleet.open();
+      try {
+        const auditRecords = await shared.audit.count();
+        const auditChainOk = (await shared.audit.verify()).ok;
+        return { mode, wallMs, calls, errors, auditRecords, auditChainOk, idleRssBytes, peakHwmBytes, peakSampledRssBytes };
+      } finally {
+        await shared.close();
+      }
+    }
     const db = openStateDb(stateDir);
     try {
       const audit = createAuditLog(db);

@@ -8,6 +8,7 @@ import { packageRoot } from "../src/paths.js";
 import { startIndexServer } from "../test/fixtures/index-server.js";
 import { requireDocker } from "../test/support/harness.js";
 import { runAgents, type AgentRun } from "./agents.js";
+import { runFleetAgents } from "./fleet.js";
 import { benchProjects } from "./catalogue.js";
 import { runColdWarm, warmPipCache, type ColdWarmSample } from "./cold-warm.js";
 import { formatMachine, machineInfo } from "./machine.js";
@@ -154,6 +155,10 @@ async function main(): Promise<number> {
       );
     }
 
+    say("\nP4 fleet: the same eight agents, concurrent, on three brokers sharing one PostgreSQL database");
+    const fleet = await runFleetAgents(join(dir, "fleet"), venvs, index.url, p4Reps, (line) => say(line));
+    errors.push(...fleet.errors);
+
     say("\nP6: one small wheel committed into an empty venv and into a 40 k-file venv, pairs alternated");
     const p6 = await runEnvSize(join(dir, "p6"), venvs, options.BENCH_P6_REPS, (line) => say(line));
     errors.push(...p6.errors);
@@ -239,6 +244,7 @@ async function main(): Promise<number> {
       { name: "P4 errors over all calls", value: `${String(p4Errors)} of ${String(p4Calls)}`, target: "0", pass: p4Calls > 0 && p4Errors === 0 },
       { name: "P4 audit records vs calls", value: `${String(p4Audited)} / ${String(p4Calls)}`, target: "equal", pass: p4Calls > 0 && p4Audited === p4Calls },
       { name: "P4 wall time, 8 agents at once / one by one", value: ratioText(p4Ratio), target: "≤ 0.7×", pass: verdict(p4Ratio.median, 0.7, "at-most") },
+      ...fleet.lines(agentRuns.map((r) => r.concurrent.wallMs)),
       { name: "P5 serve RSS idle (largest of 8 processes)", value: mbText(idle), target: "≤ 100 MB", pass: verdict(idle / MB, 100, "at-most") },
       { name: "P5 serve RSS peak under P4 (largest VmHWM)", value: mbText(peak), target: "≤ 200 MB", pass: verdict(peak / MB, 200, "at-most") },
       { name: "P5 sum of 8 serve processes' peak RSS", value: mbText(peakSum), target: "(info)", pass: undefined },
@@ -253,6 +259,7 @@ async function main(): Promise<number> {
       `P1 cold: pipgate ${msText(summarize(coldWarm.map((s) => s.pipgateColdMs)))} (client round trip), bare pip --no-cache-dir ${msText(bareCold)}`,
       `P2 warm: pipgate ${msText(summarize(coldWarm.map((s) => s.pipgateWarmMs)))}, bare pip warm cache ${msText(bareWarm)}; warm installs started ${String(coldWarm.reduce((sum, s) => sum + s.warmContainers, 0))} container(s) in ${String(coldWarm.length)} repetitions`,
       ...p6.absolute,
+      `P4 fleet: concurrent ${msText(summarize(fleet.runs.map((r) => r.wallMs)))} on 3 brokers sharing one PostgreSQL database`,
       `P4: concurrent ${msText(summarize(agentRuns.map((r) => r.concurrent.wallMs)))}, one by one ${msText(summarize(agentRuns.map((r) => r.sequential.wallMs)))} for ${String(agentRuns[0]?.concurrent.calls ?? 0)} calls (8 agents × 6: 2 installs, 3 checks, 1 listing)`,
     ];
     const breakdown = [

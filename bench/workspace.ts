@@ -11,6 +11,10 @@ export interface BenchConfig {
   environments: Record<string, string>;
   /** the allowlist every environment shares; default the bench catalogue's */
   allowlist?: Record<string, unknown>;
+  /** fleet mode: pipgate.yaml's `database:` (the shared PostgreSQL), absent for the embedded SQLite */
+  database?: { url: string; password_env: string };
+  /** the config file's name under `dir` (several brokers' configs side by side); default pipgate.yaml */
+  file?: string;
 }
 
 /**
@@ -21,8 +25,9 @@ export function writeBenchConfig(dir: string, config: BenchConfig): string {
   mkdirSync(dir, { recursive: true });
   const allowlist = join(dir, "allowlist.yaml");
   writeFileSync(allowlist, stringify(config.allowlist ?? benchAllowlist()));
-  const path = join(dir, "pipgate.yaml");
+  const path = join(dir, config.file ?? "pipgate.yaml");
   const environments = Object.fromEntries(Object.entries(config.environments).map(([name, python]) => [name, { python, allowlist }]));
-  writeFileSync(path, stringify({ index: { url: config.indexUrl }, state_dir: config.stateDir, identity: "bench-agent", environments }));
+  const database = config.database === undefined ? {} : { database: config.database };
+  writeFileSync(path, stringify({ index: { url: config.indexUrl }, state_dir: config.stateDir, identity: "bench-agent", environments, ...database }));
   return path;
 }

@@ -2,7 +2,9 @@
 # Installs and starts what pipgate needs on a Debian host: the Docker engine (no bridge, no iptables:
 # containers run with --network none) with gVisor's runsc registered beside runc, debootstrap for the
 # sandbox image, Debian's wheels of pip, setuptools and wheel that the test index serves, the Debian
-# python3-* packages the bench corpus is made from, and Chromium for the report test. Idempotent; root.
+# python3-* packages the bench corpus is made from, Chromium for the report test, and PostgreSQL for
+# the fleet-mode tests (installed only: each test starts a throwaway server of its own, as the postgres
+# user, so Debian's system cluster need not run). Idempotent; root.
 set -euo pipefail
 
 need=()
@@ -23,6 +25,8 @@ for pkg in python3-requests python3-fastapi python3-rich python3-numpy python3-p
 done
 # tests render the audit report in a real headless browser
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
+# fleet mode's state store: test/support/postgres.ts runs initdb and pg_ctl from /usr/lib/postgresql/N/bin
+ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
 if [ ${#need[@]} -gt 0 ]; then
   echo "setup-host: installing ${need[*]}" >&2
   export DEBIAN_FRONTEND=noninteractive

@@ -29,6 +29,7 @@ import { openStateDb, type Db } from "./state/db.js";
 import { openOsvDatabase, type OsvDatabase } from "./osv/database.js";
 import { provenanceFromConfig } from "./provenance/index.js";
 import type { StateStore } from "./store/index.js";
+import { openSharedState } from "./store/shared.js";
 import { sqliteState } from "./store/sqlite.js";
 
 export interface Broker {
@@ -65,8 +66,15 @@ export interface BrokerOverrides {
  */
 export async function openBroker(config: LoadedConfig, log: Logger, overrides: BrokerOverrides = {}): Promise<Broker> {
   const db = openStateDb(config.state_dir);
-  // the shared state on the same SQLite file (the embedded default), over the same handle
-  const state = sqliteState(db, overrides.now === undefined ? {} : { now: overrides.now });
+  // fleet mode (`database:`): the shared database's stores; otherwise the same SQLite file, over the same handle
+  let shared: StateStore | undefined;
+  try {
+    shared = await openSharedState(config, log, overrides.now);
+  } catch (error) {
+    db.close();
+    throw error;
+  }
+  const state = shared ?? sqliteState(db, overrides.now === undefined ? {} : { now: overrides.now });
   const audit = state.audit;
   const environments = createEnvironments(config, log);
 
@@ -118,6 +126,7 @@ export async function openBroker(config: LoadedConfig, log: Logger, overrides: B
   if (!configured.ok) {
     clearInterval(reaper);
     db.close();
+    void state.close();
     throw new PipgateError("index", configured.error);
   }
   const { index, headers: indexHeaders, indexes } = configured.value;
@@ -128,6 +137,7 @@ export async function openBroker(config: LoadedConfig, log: Logger, overrides: B
   if (!provenance.ok) {
     clearInterval(reaper);
     db.close();
+    void state.close();
     throw new PipgateError("config", provenance.error);
   }
   const pipeline: PipelineDeps = {
@@ -183,8 +193,8 @@ export async function openBroker(config: LoadedConfig, log: Logger, overrides: B
     close: () => {
       clearInterval(reaper);
       osv?.close();
-      // the SQLite state shares `db`: its close has nothing of its own to release (a networked store's
-      // would, and makes this close async)
+      // the SQLite state shares `db` and has nothing of its own to release; PostgreSQL's pool ends its
+      // connections in the background (Broker.close stays synchronous for its many callers)
       void state.close();
       db.close();
     },

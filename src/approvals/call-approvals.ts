@@ -18,7 +18,7 @@ export type CallApprovalRowState = (typeof CALL_APPROVAL_STATES)[number];
 /** How much of a held call's arguments is kept for the approver to read (the hash covers all of them). */
 export const ARGUMENTS_KEPT_MAX = 64 * 1024;
 
-const RowSchema = z.object({
+export const RowSchema = z.object({
   id: z.string(),
   created_at: z.number(),
   expires_at: z.number(),
@@ -156,7 +156,7 @@ export function createCallApprovalStore(db: Db, options: CallApprovalOptions): C
   };
 }
 
-function toApproval(raw: unknown, now: Date): CallApproval {
+export function toApproval(raw: unknown, now: Date): CallApproval {
   const row = RowSchema.parse(raw);
   const lapsed = (row.state === "pending" || row.state === "approved") && row.expires_at <= now.getTime();
   return {

@@ -178,7 +178,7 @@ export function createApprovalStore(db: Db): ApprovalStore {
   };
 }
 
-function toApproval(raw: unknown): Approval {
+export function toApproval(raw: unknown): Approval {
   const row = ApprovalRowSchema.parse(raw);
   const request = QueuedRequestSchema.parse(JSON.parse(row.request));
   const result = row.result === null ? undefined : ApprovalResultSchema.safeParse(JSON.parse(row.result));

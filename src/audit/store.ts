@@ -256,7 +256,7 @@ export function createAuditLog(db: Db, opts: { now?: () => Date } = {}): AuditLo
 }
 
 /** Only the caller's record kinds: an intent goes through appendIntent, with its broker. */
-function checkInput(input: AuditInput): void {
+export function checkInput(input: AuditInput): void {
   const parsed = AuditInputSchema.safeParse(input);
   if (!parsed.success) {
     throw new PipgateError("audit-invalid", `invalid audit record: ${parsed.error.message}`, { cause: parsed.error });
@@ -267,7 +267,7 @@ function checkInput(input: AuditInput): void {
  * A stored row read back as a record. The table is outside the process's control (that is what verify is
  * for), so the body goes through its schema; a body that no longer parses is shown, not hidden.
  */
-function toRecord(row: StoredRow): AuditRecord {
+export function toRecord(row: StoredRow): AuditRecord {
   let body: AuditBody;
   try {
     const parsed = AuditBodySchema.safeParse(JSON.parse(row.body));

@@ -4,14 +4,16 @@ import { finished } from "node:stream/promises";
 import { setTimeout as sleep } from "node:timers/promises";
 import { writeFile } from "node:fs/promises";
 import type { AuditLog } from "../audit/store.js";
-import { sqliteState } from "../store/sqlite.js";
+import { openSqliteState, sqliteState } from "../store/sqlite.js";
 import { writeCsv, writeJsonl } from "../audit/export.js";
 import { formatLine, formatRecordJson, formatTable, terminalSafe } from "../audit/format.js";
 import { parseTimeArgument } from "../audit/query.js";
 import { renderHtmlReport } from "../audit/report.js";
 import { INTENT, OUTCOMES, RecordOutcomeSchema, type AuditFilter, type RecordOutcome } from "../audit/types.js";
 import { errorMessage } from "../errors.js";
-import { openStateDb, type Db } from "../state/db.js";
+import type { Db } from "../state/db.js";
+import { silentLogger } from "../log.js";
+import { openSharedState } from "../store/shared.js";
 import { CliError, EXIT, parseCli, requireConfig, type CliIo, type CommandHelp, type Subcommand } from "./common.js";
 
 const USAGE = `usage: pipgate audit <command> [--config FILE] [options]
@@ -78,19 +80,21 @@ export const audit: Subcommand = (argv, io) => runAudit(argv, io);
 export async function runAudit(argv: string[], io: CliIo, deps: AuditCommandDeps = {}): Promise<number> {
   const [command, ...rest] = argv;
   const now = deps.now ?? (() => new Date());
-  const open = (config: string | undefined) => {
-    const db = deps.db ?? openStateDb(requireConfig(config ?? "pipgate.yaml").state_dir);
-    const close = () => {
-      if (deps.db === undefined) db.close();
-    };
-    return { log: sqliteState(db, { now }).audit, close };
+  const open = async (config: string | undefined) => {
+    if (deps.db !== undefined) return { log: sqliteState(deps.db, { now }).audit, close: async () => undefined };
+    const loaded = requireConfig(config ?? "pipgate.yaml");
+    // fleet mode: the one chain every broker writes, in the shared database
+    const shared = await openSharedState(loaded, silentLogger(), now);
+    if (shared !== undefined) return { log: shared.audit, close: () => shared.close() };
+    const state = openSqliteState(loaded.state_dir, { now });
+    return { log: state.audit, close: () => state.close() };
   };
   const withLog = async (config: string | undefined, run: (log: AuditLog) => Promise<number> | number) => {
-    const { log, close } = open(config);
+    const { log, close } = await open(config);
     try {
       return await run(log);
     } finally {
-      close();
+      await close();
     }
   };
 

@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { RulesSchema } from "./allowlist-schema.js";
+import { DatabaseSchema } from "./database.js";
 import { GrantsSchema } from "./grants-schema.js";
 import { DEFAULT_INDEX_NAME, INDEX_NAME } from "./index-names.js";
 import { UpstreamSchema } from "./upstream-schema.js";
@@ -215,6 +216,9 @@ export const ConfigSchema = z.strictObject({
     .record(z.string().regex(ENVIRONMENT_NAME, "environment names are letters, digits, - and _"), EnvironmentSchema)
     .refine((envs) => Object.keys(envs).length > 0, "configure at least one environment"),
   upstream: UpstreamSchema.optional().describe("gateway mode: the MCP server pipgate fronts (a stdio command or a Streamable HTTP url)"),
+  database: DatabaseSchema.optional().describe(
+    "fleet mode: audit log, limits, approvals and caches in a PostgreSQL database shared by several brokers; absent, the embedded SQLite file under state_dir",
+  ),
 });
 export type Config = z.infer<typeof ConfigSchema>;
 

@@ -26,7 +26,7 @@ export interface PublisherStore {
   list(): Promise<PublisherRecord[]>;
 }
 
-interface Row {
+export interface PublisherRow {
   index_url: string;
   project: string;
   publisher: string;
@@ -34,33 +34,33 @@ interface Row {
   recorded_at: number;
 }
 
-function fromRow(row: Row): PublisherRecord {
+export function publisherFromRow(row: PublisherRow): PublisherRecord {
   return { indexUrl: row.index_url, project: row.project, publisher: row.publisher, firstVersion: row.first_version, recordedAt: new Date(row.recorded_at) };
 }
 
-/** The store over the state database's provenance_publishers table (migration 10). */
+/** The store over the state database's provenance_publishers table (migration 9). */
 export function sqlitePublisherStore(db: Db): PublisherStore {
-  const select = db.prepare<[string, string], Row>("SELECT * FROM provenance_publishers WHERE index_url = ? AND project = ?");
+  const select = db.prepare<[string, string], PublisherRow>("SELECT * FROM provenance_publishers WHERE index_url = ? AND project = ?");
   const insert = db.prepare<[string, string, string, string, number]>(
     "INSERT INTO provenance_publishers (index_url, project, publisher, first_version, recorded_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
   );
   const remove = db.prepare<[string, string]>("DELETE FROM provenance_publishers WHERE index_url = ? AND project = ?");
-  const all = db.prepare<[], Row>("SELECT * FROM provenance_publishers ORDER BY index_url, project");
+  const all = db.prepare<[], PublisherRow>("SELECT * FROM provenance_publishers ORDER BY index_url, project");
   return {
     get(indexUrl, project) {
       const row = select.get(indexUrl, project);
-      return Promise.resolve(row === undefined ? undefined : fromRow(row));
+      return Promise.resolve(row === undefined ? undefined : publisherFromRow(row));
     },
     recordFirst(record) {
       insert.run(record.indexUrl, record.project, record.publisher, record.firstVersion, record.recordedAt.getTime());
       const row = select.get(record.indexUrl, record.project);
-      return Promise.resolve(row === undefined ? record : fromRow(row));
+      return Promise.resolve(row === undefined ? record : publisherFromRow(row));
     },
     forget(indexUrl, project) {
       return Promise.resolve(remove.run(indexUrl, project).changes > 0);
     },
     list() {
-      return Promise.resolve(all.all().map(fromRow));
+      return Promise.resolve(all.all().map(publisherFromRow));
     },
   };
 }

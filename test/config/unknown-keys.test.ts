@@ -99,7 +99,7 @@ describe("pipgate.yaml refuses an unknown key at every level", () => {
     const file = write("pipgate.yaml", { ...goodConfig(), sandboxx: {}, colour: "blue" });
     expect(issuesOf(loadConfig(file))).toEqual([
       `${file}: sandboxx: unknown key; did you mean sandbox?`,
-      `${file}: colour: unknown key; known keys: index, indexes, state_dir, identity, policy, grants, sandbox, commit, http, rules, environments, upstream`,
+      `${file}: colour: unknown key; known keys: index, indexes, state_dir, identity, policy, grants, sandbox, commit, http, rules, environments, upstream, database`,
     ]);
   });
 });
