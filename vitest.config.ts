@@ -7,6 +7,7 @@ import { defineConfig } from "vitest/config";
 // have two cores). Every test/**/*.test.ts is listed in exactly one project (test/projects.test.ts checks).
 
 export const UNIT_TESTS = [
+  "test/validate/fast-path.test.ts",
   "test/allowlist/edit.test.ts",
   "test/allowlist/lint.test.ts",
   "test/allowlist/property.test.ts",
