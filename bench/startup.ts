@@ -3,7 +3,7 @@
 // own section of RESULTS.md (a full `make bench` runs it too). No Docker: the install asks for a
 // project the allowlist does not name, so it ends at the policy stage it is timed to.
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { execa } from "execa";
@@ -125,6 +125,7 @@ async function main(): Promise<number> {
   const reps = Number(process.env["BENCH_REPS"] ?? "5");
   const dir = mkdtempSync(join(tmpdir(), "pgs-"));
   try {
+    const loadStart = (loadavg()[0] ?? 0).toFixed(1);
     process.stdout.write(`start-up: ${String(reps)} repetitions\n`);
     const figures = await measureStartup(reps, dir, (line) => process.stdout.write(`${line}\n`));
     const lines = startupLines(figures);
@@ -133,7 +134,7 @@ async function main(): Promise<number> {
     const section = [
       "## Start-up: `pipgate install` to its first stage (bench/startup.ts)",
       "",
-      `\`node dist/bench/startup.js\`, run of ${new Date().toISOString()}, ${String(reps)} repetitions: the built CLI, one process per command, a state directory that exists; the install asks for a project the allowlist does not name, so it ends at the policy stage. "First stage" is the CLI's own \`performance.now()\` (milliseconds since its process started) when it enters the policy stage, read from its debug log.`,
+      `\`node dist/bench/startup.js\`, run of ${new Date().toISOString()} (load average ${loadStart} at its start, ${(loadavg()[0] ?? 0).toFixed(1)} at its end), ${String(reps)} repetitions: package.json's bin (the bundle \`npm run build\` writes), one process per command, a state directory that exists; the install asks for a project the allowlist does not name, so it ends at the policy stage. "First stage" is the CLI's own \`performance.now()\` (milliseconds since its process started) when it enters the policy stage, read from its debug log.`,
       "",
       ...markdownTable(lines),
       "",
