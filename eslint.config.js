@@ -75,6 +75,10 @@ export default tseslint.config(
     },
     rules: {
       "@typescript-eslint/no-floating-promises": "error",
+      // a Promise where a value belongs (a condition, a spread, a sync callback) is always truthy: an await is missing
+      "@typescript-eslint/no-misused-promises": "error",
+      // `return store.x()` inside try/finally would run the finally (closing the store) before the promise settles
+      "@typescript-eslint/return-await": ["error", "in-try-catch"],
       "@typescript-eslint/switch-exhaustiveness-check": "error",
       "@typescript-eslint/consistent-type-imports": "error",
       "@typescript-eslint/no-unused-vars": ["error", { argsIgnorePattern: "^_", varsIgnorePattern: "^_" }],

@@ -118,6 +118,7 @@ export const INTEGRATION_TESTS = [
   "test/e2e/stdio-install.test.ts",
   "test/e2e/transitive.test.ts",
   "test/e2e/warm-cache.test.ts",
+  "test/e2e/metadata-names.test.ts",
   "test/fixtures-selftest/dists.test.ts",
   "test/fixtures-selftest/pip-resolve.test.ts",
   "test/fixtures-selftest/sdist-build.test.ts",

@@ -117,7 +117,17 @@ export async function runAgents(mode: AgentMode, dir: string, venvs: VenvFactory
     const db = openStateDb(stateDir);
     try {
       const audit = createAuditLog(db);
-      return { mode, wallMs, calls, errors, auditRecords: audit.count(), auditChainOk: audit.verify().ok, idleRssBytes, peakHwmBytes, peakSampledRssBytes };
+      return {
+        mode,
+        wallMs,
+        calls,
+        errors,
+        auditRecords: await audit.count(),
+        auditChainOk: (await audit.verify()).ok,
+        idleRssBytes,
+        peakHwmBytes,
+        peakSampledRssBytes,
+      };
     } finally {
       db.close();
     }

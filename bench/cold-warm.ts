@@ -53,7 +53,7 @@ export async function runColdWarm(rep: number, dir: string, venvs: VenvFactory, 
       const status = outcome.structured?.["status"];
       if (outcome.isError || status !== "installed") throw new Error(`pipgate install into ${environment}: ${String(status)}: ${outcome.text}`);
       const auditId = outcome.structured?.["audit_id"];
-      const record = typeof auditId === "string" ? broker.broker.audit.get(auditId) : undefined;
+      const record = typeof auditId === "string" ? await broker.broker.audit.get(auditId) : undefined;
       return { ms, stages: record === undefined ? undefined : stageTimes(record), containers: broker.sandbox.launches - launchesBefore };
     };
     const bare = async (python: string, label: string, cache: Parameters<typeof barePipInstall>[3]) =>

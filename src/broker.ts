@@ -82,7 +82,7 @@ export async function openBroker(config: LoadedConfig, log: Logger, overrides: B
       return [];
     });
     for (const container of reaped) {
-      audit.append({
+      await audit.append({
         identity: "pipgate",
         tool: "recovery",
         outcome: "reaped",

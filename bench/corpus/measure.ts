@@ -95,7 +95,7 @@ export async function runCorpusRep(
       if (outcome.isError || status !== "installed")
         throw new Error(`${set.name}: pipgate install_package into ${environment}: ${String(status)}: ${outcome.text.slice(0, 400)}`);
       const auditId = outcome.structured?.["audit_id"];
-      const record = typeof auditId === "string" ? broker.broker.audit.get(auditId) : undefined;
+      const record = typeof auditId === "string" ? await broker.broker.audit.get(auditId) : undefined;
       return { ms, stages: record === undefined ? undefined : stageTimes(record), containers: broker.sandbox.launches - launchesBefore };
     };
     const pipgateFirst = rep % 2 === 0;

@@ -59,10 +59,10 @@ export interface CallApproval {
 export type CallDecision = { ok: true; approval: CallApproval } | { ok: false; error: string };
 
 export interface CallApprovalStore extends CallApprovals {
-  get(id: string, now: Date): CallApproval | undefined;
-  list(now: Date, states?: readonly CallApprovalRowState[]): CallApproval[];
+  get(id: string, now: Date): Promise<CallApproval | undefined>;
+  list(now: Date, states?: readonly CallApprovalRowState[]): Promise<CallApproval[]>;
   /** A person's decision on a pending, unexpired request; compare-and-set, so two approvers cannot both decide. */
-  decide(id: string, decision: "approved" | "denied", by: string, reason: string, now: Date): CallDecision;
+  decide(id: string, decision: "approved" | "denied", by: string, reason: string, now: Date): Promise<CallDecision>;
 }
 
 export interface CallApprovalOptions {
@@ -129,18 +129,19 @@ export function createCallApprovalStore(db: Db, options: CallApprovalOptions): C
     return { state: "pending", id, expiresAt };
   });
 
+  // Async for the interface; each method's SQLite work (the lookup's transaction included) is one synchronous call.
   return {
-    lookup: (call, now) => lookup.immediate(call, now),
-    consume: (id, now) => use.run(now.getTime(), id, now.getTime()).changes === 1,
-    get(id, now) {
+    lookup: async (call, now) => lookup.immediate(call, now),
+    consume: async (id, now) => use.run(now.getTime(), id, now.getTime()).changes === 1,
+    async get(id, now) {
       const row = byId.get(id);
       return row === undefined ? undefined : toApproval(row, now);
     },
-    list(now, states) {
+    async list(now, states) {
       const rows = all.all().map((row) => toApproval(row, now));
       return states === undefined ? rows : rows.filter((row) => states.includes(row.state));
     },
-    decide(id, decision, by, reason, now) {
+    async decide(id, decision, by, reason, now) {
       const before = byId.get(id);
       if (before === undefined) return { ok: false, error: `no approval request ${JSON.stringify(id)}` };
       const current = toApproval(before, now);

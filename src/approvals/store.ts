@@ -96,13 +96,18 @@ export interface NewApproval {
 
 /** The queue over the state database; every state change is a compare-and-set on the current state. */
 export interface ApprovalStore {
-  create(input: NewApproval): Approval;
-  get(id: string): Approval | undefined;
-  list(states?: readonly ApprovalState[]): Approval[];
+  create(input: NewApproval): Promise<Approval>;
+  get(id: string): Promise<Approval | undefined>;
+  list(states?: readonly ApprovalState[]): Promise<Approval[]>;
   /** Moves a request from `from` to `to`; false when another process got there first. */
-  transition(id: string, from: ApprovalState, to: ApprovalState, fields?: { by?: string; at?: Date; reason?: string; result?: ApprovalResult }): boolean;
+  transition(
+    id: string,
+    from: ApprovalState,
+    to: ApprovalState,
+    fields?: { by?: string; at?: Date; reason?: string; result?: ApprovalResult },
+  ): Promise<boolean>;
   /** Pending requests whose time ran out at `now`. */
-  due(now: Date): Approval[];
+  due(now: Date): Promise<Approval[]>;
 }
 
 /** A short id an approver can type: apr_ and 10 base32 characters. */
@@ -126,8 +131,14 @@ export function createApprovalStore(db: Db): ApprovalStore {
      WHERE id = @id AND state = @from`,
   );
 
+  const get = (id: string): Approval | undefined => {
+    const row = byId.get(id);
+    return row === undefined ? undefined : toApproval(row);
+  };
+
+  // Async for the interface; each method's SQLite work is one synchronous call.
   return {
-    create(input) {
+    async create(input) {
       const id = input.id;
       insert.run({
         id,
@@ -140,19 +151,16 @@ export function createApprovalStore(db: Db): ApprovalStore {
         why: input.request.reason,
         audit_id: input.auditId,
       });
-      const created = this.get(id);
+      const created = get(id);
       if (created === undefined) throw new Error(`approval ${id} vanished after insert`);
       return created;
     },
-    get(id) {
-      const row = byId.get(id);
-      return row === undefined ? undefined : toApproval(row);
-    },
-    list(states) {
+    get: async (id) => get(id),
+    async list(states) {
       const rows = all.all().map(toApproval);
       return states === undefined ? rows : rows.filter((row) => states.includes(row.state));
     },
-    transition(id, from, to, fields = {}) {
+    async transition(id, from, to, fields = {}) {
       const changed = update.run({
         id,
         from,
@@ -164,7 +172,7 @@ export function createApprovalStore(db: Db): ApprovalStore {
       });
       return changed.changes === 1;
     },
-    due(now) {
+    async due(now) {
       return dueStmt.all(now.getTime()).map(toApproval);
     },
   };

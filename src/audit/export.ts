@@ -10,9 +10,9 @@ async function write(out: Writable, chunk: string): Promise<void> {
 }
 
 /** The full records, one JSON object a line: the lossless export, re-importable and re-verifiable. */
-export async function writeJsonl(records: Iterable<AuditRecord>, out: Writable): Promise<number> {
+export async function writeJsonl(records: Iterable<AuditRecord> | AsyncIterable<AuditRecord>, out: Writable): Promise<number> {
   let count = 0;
-  for (const record of records) {
+  for await (const record of records) {
     await write(out, `${JSON.stringify(orderRecordKeys(record))}\n`);
     count += 1;
   }
@@ -35,10 +35,10 @@ export function csvCell(value: string | number | undefined): string {
 }
 
 /** The columns a spreadsheet user filters on, one record a row, CRLF line ends (RFC 4180). */
-export async function writeCsv(records: Iterable<AuditRecord>, out: Writable): Promise<number> {
+export async function writeCsv(records: Iterable<AuditRecord> | AsyncIterable<AuditRecord>, out: Writable): Promise<number> {
   await write(out, `${CSV_COLUMNS.join(",")}\r\n`);
   let count = 0;
-  for (const record of records) {
+  for await (const record of records) {
     const resolved = record.resolved?.map((d) => `${d.name}==${d.version}`).join(";");
     const cells = [
       record.seq,

@@ -32,7 +32,7 @@ export async function closeInterrupted(deps: InterruptedDeps, recoveries: readon
   const byRequest = new Map(recoveries.map((r) => [r.auditId, r] as const));
   const handled = new Set<string>();
 
-  for (const intent of audit.openIntents()) {
+  for (const intent of await audit.openIntents()) {
     const requestId = requestIdOf(intent);
     if (requestId === undefined) continue;
     handled.add(requestId);
@@ -40,7 +40,7 @@ export async function closeInterrupted(deps: InterruptedDeps, recoveries: readon
     // An intent that does not name its broker cannot be proved dead: fail closed, leave it open.
     if (!broker.success || (await deps.isAlive(broker.data))) continue;
     const finding = findingFor(byRequest.get(requestId), deps.journalsOf(requestId).at(-1));
-    const record = audit.appendOutcomeOnce(requestId, {
+    const record = await audit.appendOutcomeOnce(requestId, {
       identity: intent.identity,
       tool: intent.tool,
       ...(intent.environment === undefined ? {} : { environment: intent.environment }),
@@ -66,7 +66,7 @@ export async function closeInterrupted(deps: InterruptedDeps, recoveries: readon
       recovery: finding,
     };
     // A commit whose request left no intent (written before intents existed) ends here, once.
-    const closed = audit.appendOutcomeOnce(recovery.auditId, { ...input, outcome: "interrupted", request: { requestId: recovery.auditId } });
+    const closed = await audit.appendOutcomeOnce(recovery.auditId, { ...input, outcome: "interrupted", request: { requestId: recovery.auditId } });
     if (closed !== undefined) {
       written.push(closed);
       continue;
@@ -74,7 +74,7 @@ export async function closeInterrupted(deps: InterruptedDeps, recoveries: readon
     // Its request already has its outcome (a commit that could not be rolled back said so): the restore
     // is recovery's own request, with its own id.
     written.push(
-      audit.append({
+      await audit.append({
         ...input,
         outcome: recovery.restored ? "rolled-back" : "failed",
         request: { requestId: `rec_${randomUUID()}`, recovers: recovery.auditId },

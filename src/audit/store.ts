@@ -28,35 +28,41 @@ export type AuditLookup = { ok: true; record: AuditRecord } | { ok: false; reaso
 /** The append-only, hash-chained log every request ends in, over the shared state database. */
 export interface AuditLog {
   /** Appends one record, chained to the current head, atomically even across processes. */
-  append(input: AuditInput): AuditRecord;
+  append(input: AuditInput): Promise<AuditRecord>;
   /**
    * Appends a request's intent before its work starts, committed and synced to disk when it returns
    * (so a crash during the work cannot lose it); refuses to run inside an open transaction, where the
    * record would not be committed yet.
    */
-  appendIntent(input: IntentInput): AuditRecord;
+  appendIntent(input: IntentInput): Promise<AuditRecord>;
   /**
    * Appends the outcome of `requestId` unless an outcome already names it, in one transaction: two
    * brokers recovering at once cannot both close the same request. Undefined when it was closed already.
    */
-  appendOutcomeOnce(requestId: string, input: AuditInput): AuditRecord | undefined;
+  appendOutcomeOnce(requestId: string, input: AuditInput): Promise<AuditRecord | undefined>;
   /** The outcome record that names this request id, if any. */
-  outcomeOf(requestId: string): AuditRecord | undefined;
+  outcomeOf(requestId: string): Promise<AuditRecord | undefined>;
   /** Intents no outcome names yet, oldest first: requests in flight, or left by a broker that died. */
-  openIntents(): AuditRecord[];
+  openIntents(): Promise<AuditRecord[]>;
   /** A record by full id or unique prefix (with or without `aud_`). */
-  get(idOrPrefix: string): AuditRecord | undefined;
-  lookup(idOrPrefix: string): AuditLookup;
-  list(filter?: AuditFilter): AuditRecord[];
-  /** Like list, one record at a time, for exports larger than memory. */
-  iterate(filter?: AuditFilter): Generator<AuditRecord>;
+  get(idOrPrefix: string): Promise<AuditRecord | undefined>;
+  lookup(idOrPrefix: string): Promise<AuditLookup>;
+  list(filter?: AuditFilter): Promise<AuditRecord[]>;
+  /**
+   * Like list, one record at a time, for exports larger than memory. Read in pages (ITERATE_PAGE rows
+   * by seq), so no read stays open while the consumer awaits: the log can be appended to meanwhile.
+   */
+  iterate(filter?: AuditFilter): AsyncGenerator<AuditRecord>;
   /** Records appended after `seq`, oldest first: what `tail -f` polls for. */
-  after(seq: number, filter?: AuditFilter): AuditRecord[];
-  verify(): VerifyResult;
-  count(filter?: AuditFilter): number;
+  after(seq: number, filter?: AuditFilter): Promise<AuditRecord[]>;
+  verify(): Promise<VerifyResult>;
+  count(filter?: AuditFilter): Promise<number>;
   /** The seq of the record with this hash: checks a head noted earlier is still in the chain (truncation). */
-  seqOfHash(hash: string): number | undefined;
+  seqOfHash(hash: string): Promise<number | undefined>;
 }
+
+/** How many rows `iterate` reads at a time. */
+export const ITERATE_PAGE = 500;
 
 const BODY_KEYS = [
   "arguments",
@@ -124,14 +130,16 @@ export function createAuditLog(db: Db, opts: { now?: () => Date } = {}): AuditLo
     return row;
   });
 
-  function select(filter: AuditFilter, extra?: { afterSeq: number }): { sql: string; params: Array<string | number> } {
+  /** `beyond`: only records past this seq in the filter's order (after it ascending, before it descending). */
+  function select(filter: AuditFilter, beyond?: number): { sql: string; params: Array<string | number> } {
     const where = filterToSql(filter, now());
     if (!where.ok) throw new PipgateError("audit-filter", where.error);
     let sql = where.value.sql;
     const params = [...where.value.params];
-    if (extra !== undefined) {
-      sql = sql === "" ? "WHERE seq > ?" : `${sql} AND seq > ?`;
-      params.push(extra.afterSeq);
+    if (beyond !== undefined) {
+      const clause = filter.order === "desc" ? "seq < ?" : "seq > ?";
+      sql = sql === "" ? `WHERE ${clause}` : `${sql} AND ${clause}`;
+      params.push(beyond);
     }
     sql = `SELECT * FROM audit ${sql} ORDER BY seq ${filter.order === "desc" ? "DESC" : "ASC"}`;
     if (filter.limit !== undefined) {
@@ -157,12 +165,14 @@ export function createAuditLog(db: Db, opts: { now?: () => Date } = {}): AuditLo
     outcomeOfStmt.get(requestId, INTENT) === undefined ? appendTx(input) : undefined,
   );
 
+  // Each method is async for the interface's sake (a networked store needs it) but runs its SQLite work,
+  // transactions included, inside one synchronous call: no await ever splits a transaction.
   return {
-    append(input) {
+    async append(input) {
       checkInput(input);
       return toRecord(appendTx.immediate(input));
     },
-    appendIntent(input) {
+    async appendIntent(input) {
       const parsed = IntentInputSchema.safeParse(input);
       if (!parsed.success) {
         throw new PipgateError("audit-invalid", `invalid intent record: ${parsed.error.message}`, { cause: parsed.error });
@@ -182,54 +192,63 @@ export function createAuditLog(db: Db, opts: { now?: () => Date } = {}): AuditLo
       }
       return toRecord(row);
     },
-    appendOutcomeOnce(requestId, input) {
+    async appendOutcomeOnce(requestId, input) {
       checkInput(input);
       const row = appendOnceTx.immediate(requestId, input);
       return row === undefined ? undefined : toRecord(row);
     },
-    outcomeOf(requestId) {
+    async outcomeOf(requestId) {
       const row = outcomeOfStmt.get(requestId, INTENT);
       return row === undefined ? undefined : toRecord(row);
     },
-    openIntents() {
+    async openIntents() {
       return openIntentsStmt.all(INTENT, INTENT).map(toRecord);
     },
-    get(idOrPrefix) {
+    async get(idOrPrefix) {
       const found = lookup(idOrPrefix);
       return found.ok ? found.record : undefined;
     },
-    lookup,
-    list(filter = {}) {
+    lookup: async (idOrPrefix) => lookup(idOrPrefix),
+    async list(filter = {}) {
       const { sql, params } = select(filter);
       return db
         .prepare<Array<string | number>, StoredRow>(sql)
         .all(...params)
         .map(toRecord);
     },
-    *iterate(filter = {}) {
-      const { sql, params } = select(filter);
-      for (const row of db.prepare<Array<string | number>, StoredRow>(sql).iterate(...params)) yield toRecord(row);
+    async *iterate(filter = {}) {
+      let left = filter.limit === undefined ? Infinity : Math.max(0, Math.floor(filter.limit));
+      let beyond: number | undefined;
+      while (left > 0) {
+        const { sql, params } = select({ ...filter, limit: Math.min(left, ITERATE_PAGE) }, beyond);
+        const rows = db.prepare<Array<string | number>, StoredRow>(sql).all(...params);
+        for (const row of rows) yield toRecord(row);
+        const last = rows[rows.length - 1];
+        if (last === undefined || rows.length < ITERATE_PAGE) return;
+        left -= rows.length;
+        beyond = last.seq;
+      }
     },
-    after(seq, filter = {}) {
-      const { sql, params } = select({ ...filter, order: "asc" }, { afterSeq: seq });
+    async after(seq, filter = {}) {
+      const { sql, params } = select({ ...filter, order: "asc" }, seq);
       return db
         .prepare<Array<string | number>, StoredRow>(sql)
         .all(...params)
         .map(toRecord);
     },
-    verify() {
+    async verify() {
       // Two statements: better-sqlite3 cannot run one statement again while iterating it.
       const walk = db.prepare<[], StoredRow>("SELECT * FROM audit ORDER BY seq");
       const all = db.prepare<[], StoredRow>("SELECT * FROM audit ORDER BY seq");
       return db.transaction(() => verifyChain(walk.iterate(), () => all.all()))();
     },
-    count(filter = {}) {
+    async count(filter = {}) {
       const where = filterToSql(filter, now());
       if (!where.ok) throw new PipgateError("audit-filter", where.error);
       const row = db.prepare<Array<string | number>, { n: number }>(`SELECT count(*) AS n FROM audit ${where.value.sql}`).get(...where.value.params);
       return row?.n ?? 0;
     },
-    seqOfHash(hash) {
+    async seqOfHash(hash) {
       return db.prepare<[string], { seq: number }>("SELECT seq FROM audit WHERE hash = ?").get(hash)?.seq;
     },
   };

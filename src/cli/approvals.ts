@@ -115,8 +115,8 @@ export const approvals: Subcommand = async (argv, io: CliIo, context) => {
     switch (action) {
       case "list": {
         if (id !== undefined) throw new CliError(USAGE);
-        const rows = queue?.list(values.all ? undefined : ["pending"]) ?? [];
-        const held = calls.list(now, values.all ? undefined : ["pending"]);
+        const rows = (await queue?.list(values.all ? undefined : ["pending"])) ?? [];
+        const held = await calls.list(now, values.all ? undefined : ["pending"]);
         if (values.json) io.stdout(`${JSON.stringify([...rows.map(toJson), ...held.map(callJson)], null, 2)}\n`);
         else {
           const lines = [...rows.map(line), ...held.map(callLine)];
@@ -127,12 +127,12 @@ export const approvals: Subcommand = async (argv, io: CliIo, context) => {
       case "show": {
         if (id === undefined) throw new CliError(USAGE);
         if (isCallApprovalId(id)) {
-          const call = calls.get(id, now);
+          const call = await calls.get(id, now);
           if (call === undefined) throw new CliError(`no approval request ${JSON.stringify(id)}`, EXIT.failure);
           io.stdout(values.json ? `${JSON.stringify(callJson(call), null, 2)}\n` : `${callLine(call)}\n`);
           return EXIT.ok;
         }
-        const found = queue?.list().find((approval) => approval.id === id);
+        const found = (await queue?.list())?.find((approval) => approval.id === id);
         if (found === undefined) throw new CliError(`no approval request ${JSON.stringify(id)}`, EXIT.failure);
         io.stdout(values.json ? `${JSON.stringify(toJson(found), null, 2)}\n` : showInstall(found));
         return EXIT.ok;
@@ -143,10 +143,10 @@ export const approvals: Subcommand = async (argv, io: CliIo, context) => {
         if (values.reason === undefined || values.reason.trim() === "") throw new CliError(`${action} needs --reason TEXT: the audit log records why`);
         if (by === "") throw new CliError("who is deciding? pass --as NAME (or set $USER)");
         if (isCallApprovalId(id)) {
-          const decided = calls.decide(id, action === "approve" ? "approved" : "denied", by, values.reason, now);
+          const decided = await calls.decide(id, action === "approve" ? "approved" : "denied", by, values.reason, now);
           if (!decided.ok) throw new CliError(decided.error, EXIT.failure);
           const call = decided.approval;
-          app.broker.pipeline.audit.append({
+          await app.broker.pipeline.audit.append({
             identity: by,
             tool: `approvals ${action}`,
             outcome: action === "approve" ? "approved" : "rejected",
@@ -175,7 +175,7 @@ export const approvals: Subcommand = async (argv, io: CliIo, context) => {
         if (queue === undefined)
           throw new CliError("the policy has no `approval:` section, so no install is ever queued (held tool calls have ids starting apc_)", EXIT.failure);
         if (action === "deny") {
-          const decided = queue.reject(id, by, values.reason);
+          const decided = await queue.reject(id, by, values.reason);
           if (!decided.ok) throw new CliError(decided.error, EXIT.failure);
           io.stdout(`denied ${decided.approval.id}: ${decided.approval.request.requirement} for ${decided.approval.identity}\n`);
           return EXIT.ok;

@@ -103,8 +103,8 @@ export async function runAudit(argv: string[], io: CliIo, deps: AuditCommandDeps
     case "list": {
       const { values } = parseCli(rest, { ...FILTER_OPTIONS, json: { type: "boolean", default: false } }, false);
       const filter = parseFilter(values, now());
-      return withLog(values.config, (log) => {
-        const records = filter.limit === undefined ? log.list(filter) : log.list({ ...filter, order: "desc" }).reverse();
+      return withLog(values.config, async (log) => {
+        const records = filter.limit === undefined ? await log.list(filter) : (await log.list({ ...filter, order: "desc" })).reverse();
         if (values.json) io.stdout(`${JSON.stringify(records, null, 2)}\n`);
         else if (records.length === 0) io.stderr("no matching records\n");
         else io.stdout(formatTable(records));
@@ -115,11 +115,11 @@ export async function runAudit(argv: string[], io: CliIo, deps: AuditCommandDeps
       const { values, positionals } = parseCli(rest, {});
       const [id, ...extra] = positionals;
       if (id === undefined || extra.length > 0) throw new CliError("usage: pipgate audit show ID");
-      return withLog(values.config, (log) => {
-        const found = log.lookup(id);
+      return withLog(values.config, async (log) => {
+        const found = await log.lookup(id);
         if (found.ok) {
           io.stdout(`${formatRecordJson(found.record)}\n`);
-          if (found.record.outcome === INTENT) io.stderr(`${intentNote(log, found.record.request)}\n`);
+          if (found.record.outcome === INTENT) io.stderr(`${await intentNote(log, found.record.request)}\n`);
           return EXIT.ok;
         }
         if (found.reason === "ambiguous") {
@@ -154,11 +154,11 @@ export async function runAudit(argv: string[], io: CliIo, deps: AuditCommandDeps
     }
     case "verify": {
       const { values } = parseCli(rest, { head: { type: "string" } }, false);
-      return withLog(values.config, (log) => {
-        const result = log.verify();
+      return withLog(values.config, async (log) => {
+        const result = await log.verify();
         if (result.ok) {
           io.stdout(`chain intact: ${result.count} records, head ${result.head}\n`);
-          const open = log.openIntents();
+          const open = await log.openIntents();
           if (open.length > 0) {
             io.stdout(
               `${open.length} request(s) started and have no outcome yet: in flight, or left by a broker that ended ` +
@@ -167,7 +167,7 @@ export async function runAudit(argv: string[], io: CliIo, deps: AuditCommandDeps
           }
           // The chain alone cannot show that its newest records were cut off; a head noted earlier can.
           if (values.head === undefined) return EXIT.ok;
-          const seq = log.seqOfHash(values.head);
+          const seq = await log.seqOfHash(values.head);
           if (seq !== undefined) {
             io.stdout(`earlier head ${values.head} is record seq ${seq}: nothing before it was cut off\n`);
             return EXIT.ok;
@@ -203,8 +203,8 @@ export async function runAudit(argv: string[], io: CliIo, deps: AuditCommandDeps
       const filter = parseFilter(values, now());
       const file = values.html;
       return withLog(values.config, async (log) => {
-        const records = log.list(filter);
-        const chain = log.verify();
+        const records = await log.list(filter);
+        const chain = await log.verify();
         const html = renderHtmlReport(records, {
           generatedAt: now(),
           chain,
@@ -269,10 +269,10 @@ export function parseFilter(values: FilterValues, now: Date): AuditFilter {
 }
 
 /** What became of an intent's request: its outcome record, or that it has none yet. */
-function intentNote(log: AuditLog, request: unknown): string {
+async function intentNote(log: AuditLog, request: unknown): Promise<string> {
   const requestId = typeof request === "object" && request !== null ? (request as { requestId?: unknown }).requestId : undefined;
   if (typeof requestId !== "string") return "an intent that names no request id";
-  const outcome = log.outcomeOf(requestId);
+  const outcome = await log.outcomeOf(requestId);
   return outcome === undefined
     ? `an intent: request ${terminalSafe(requestId)} has no outcome yet (in flight, or its broker ended: the next start closes it as interrupted)`
     : `an intent: request ${terminalSafe(requestId)} ended in record ${outcome.id} (${outcome.outcome})`;
@@ -312,9 +312,9 @@ async function tail(
   opts: { filter: AuditFilter; follow: boolean; intervalMs: number; signal: AbortSignal | undefined },
 ): Promise<number> {
   const { limit = 10, ...filter } = opts.filter;
-  const headSeq = () => log.list({ order: "desc", limit: 1, intents: true })[0]?.seq ?? 0;
-  let last = headSeq();
-  for (const record of log.list({ ...filter, order: "desc", limit }).reverse()) io.stdout(formatLine(record));
+  const headSeq = async () => (await log.list({ order: "desc", limit: 1, intents: true }))[0]?.seq ?? 0;
+  let last = await headSeq();
+  for (const record of (await log.list({ ...filter, order: "desc", limit })).reverse()) io.stdout(formatLine(record));
   if (!opts.follow) return EXIT.ok;
 
   const stop = new AbortController();
@@ -331,9 +331,9 @@ async function tail(
       } catch {
         break; // aborted: a clean stop
       }
-      const head = headSeq();
+      const head = await headSeq();
       if (head <= last) continue;
-      for (const record of log.after(last, filter)) if (record.seq <= head) io.stdout(formatLine(record));
+      for (const record of await log.after(last, filter)) if (record.seq <= head) io.stdout(formatLine(record));
       last = head;
     }
   } finally {

@@ -194,7 +194,7 @@ export const doctor: Subcommand = async (argv, io, context) => {
   if (db === undefined) checks.push({ name: "audit chain", ok: false, detail: "cannot be checked: the state database did not open" });
   else {
     try {
-      const chain = createAuditLog(db).verify();
+      const chain = await createAuditLog(db).verify();
       checks.push({
         name: "audit chain",
         ok: chain.ok,

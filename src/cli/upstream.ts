@@ -65,7 +65,7 @@ export const upstream: Subcommand = async (argv, io: CliIo, context) => {
         if (name !== undefined || values.all || values.sha256 !== undefined) throw new CliError(USAGE);
         const pins = pinStatus(broker.db, key);
         const changed = pins.filter((pin) => pin.state === "changed").map((pin) => pin.name);
-        broker.pipeline.audit.append({
+        await broker.pipeline.audit.append({
           identity: by || "pipgate",
           tool: "upstream show",
           outcome: "listed",
@@ -110,7 +110,7 @@ export const upstream: Subcommand = async (argv, io: CliIo, context) => {
             io.stderr(`${printable(accepted.error)}\n`);
             continue;
           }
-          broker.pipeline.audit.append({
+          await broker.pipeline.audit.append({
             identity: by,
             tool: "upstream accept",
             outcome: "approved",

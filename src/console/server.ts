@@ -189,8 +189,8 @@ export async function startConsole(deps: ConsoleDeps, options: ConsoleOptions): 
       );
     }
     const queue = deps.approvals;
-    const answer = (status: number, text: string) => {
-      const view = renderApprovals(deps, viewer, { kind: "error", text });
+    const answer = async (status: number, text: string) => {
+      const view = await renderApprovals(deps, viewer, { kind: "error", text });
       send(res, status, HTML, page({ title: "Approvals", viewer, body: view.body, active: "/approvals" }));
     };
     if (queue === undefined) return answer(404, "the policy has no approval section; nothing is queued");
@@ -200,20 +200,22 @@ export async function startConsole(deps: ConsoleDeps, options: ConsoleOptions): 
     if (reason.length > MAX_REASON) return answer(400, `a reason is at most ${MAX_REASON} characters`);
     if (decision !== "approve" && decision !== "deny") return answer(400, "decide approve or deny");
     if (decision === "deny") {
-      const denied = queue.reject(id, viewer.grant, reason);
+      const denied = await queue.reject(id, viewer.grant, reason);
       if (!denied.ok) return answer(409, denied.error);
       return redirect(res, `/approvals#${encodeURIComponent(id)}`);
     }
     if (running.size >= MAX_RUNNING) return answer(503, `${MAX_RUNNING} approved installs are running already; try again when one has finished`);
-    // approve() moves the request to "approved" before its first await; the install then runs here, in the
-    // background, and the page shows it running until it ends (a browser request would outlive its timeout).
-    const task = queue.approve(id, viewer.grant, reason);
+    // The install runs here, in the background, once approve() has stored the decision (its `decided` hook);
+    // the page shows it running until it ends (a browser request would outlive its timeout).
+    let onDecided = (): void => undefined;
+    const decided = new Promise<undefined>((resolve) => (onDecided = () => resolve(undefined)));
+    const task = queue.approve(id, viewer.grant, reason, { decided: () => onDecided() });
     const tracked: Promise<unknown> = task
       .then((decided) => log.info({ approval: id, by: viewer.grant, ok: decided.ok, state: decided.approval?.state }, "console approval finished"))
       .catch((error: unknown) => log.error({ approval: id, err: errorMessage(error) }, "console approval failed"))
       .finally(() => running.delete(tracked));
     running.add(tracked);
-    const early: Decided | undefined = await Promise.race([task, new Promise<undefined>((resolve) => setImmediate(() => resolve(undefined)))]);
+    const early: Decided | undefined = await Promise.race([task, decided]);
     if (early !== undefined && !early.ok) return answer(409, early.error);
     redirect(res, `/approvals#${encodeURIComponent(id)}`);
   }
@@ -264,19 +266,19 @@ export async function startConsole(deps: ConsoleDeps, options: ConsoleOptions): 
         const after = afterText === null ? undefined : Number(afterText);
         if (after !== undefined && (!Number.isInteger(after) || after < 0))
           return send(res, 400, JSON_TYPE, JSON.stringify({ error: "after: a record's seq" }));
-        const records = newestRows(deps, filter.value, after).map(logRow);
+        const records = (await newestRows(deps, filter.value, after)).map(logRow);
         // newest first: the next poll asks for what came after the newest sent (a burst beyond ROW_CAP is cut, bounded)
         const last = Math.max(after ?? 0, records[0]?.seq ?? 0);
         return send(res, 200, JSON_TYPE, JSON.stringify({ records, last }));
       }
       const body = filter.ok
-        ? renderLog(deps, filter.value)
-        : renderLog(deps, { audit: {}, kind: undefined, given: {}, since: undefined, until: undefined }, filter.error);
+        ? await renderLog(deps, filter.value)
+        : await renderLog(deps, { audit: {}, kind: undefined, given: {}, since: undefined, until: undefined }, filter.error);
       return send(res, filter.ok ? 200 : 400, HTML, page({ title: "Audit log", viewer, body, active: "/log" }));
     }
     const recordMatch = /^\/records\/([A-Za-z0-9_-]{1,80})$/.exec(path);
     if (recordMatch !== null) {
-      const view = renderRecord(deps, recordMatch[1]!);
+      const view = await renderRecord(deps, recordMatch[1]!);
       return send(res, view.status, HTML, page({ title: view.title, viewer, body: view.body, active: "/log" }));
     }
     if (path === "/chain")
@@ -284,14 +286,15 @@ export async function startConsole(deps: ConsoleDeps, options: ConsoleOptions): 
         res,
         200,
         HTML,
-        page({ title: "Chain", viewer, body: renderChain(deps, url.searchParams.get("head")?.trim() || undefined), active: "/chain" }),
+        page({ title: "Chain", viewer, body: await renderChain(deps, url.searchParams.get("head")?.trim() || undefined), active: "/chain" }),
       );
-    if (path === "/api/chain") return send(res, 200, JSON_TYPE, JSON.stringify(deps.audit.verify()));
+    if (path === "/api/chain") return send(res, 200, JSON_TYPE, JSON.stringify(await deps.audit.verify()));
     if (path === "/approvals") {
-      const view = renderApprovals(deps, viewer);
+      const view = await renderApprovals(deps, viewer);
       return send(res, 200, HTML, page({ title: "Approvals", viewer, body: view.body, active: "/approvals", ...(view.running ? { refreshSeconds: 2 } : {}) }));
     }
-    if (path === "/environments") return send(res, 200, HTML, page({ title: "Environments", viewer, body: renderEnvironments(deps), active: "/environments" }));
+    if (path === "/environments")
+      return send(res, 200, HTML, page({ title: "Environments", viewer, body: await renderEnvironments(deps), active: "/environments" }));
     send(res, 404, HTML, page({ title: "Not found", viewer, body: notice("error", `nothing at ${esc(path)}`) }));
   }
 

@@ -65,12 +65,16 @@ function setTable(approval: Approval): string {
 }
 
 /** The approval queue: pending requests first, each with approve/deny for an approver; decided ones below. */
-export function renderApprovals(deps: ConsoleDeps, viewer: Viewer, message?: { kind: "error" | "ok"; text: string }): { body: string; running: boolean } {
+export async function renderApprovals(
+  deps: ConsoleDeps,
+  viewer: Viewer,
+  message?: { kind: "error" | "ok"; text: string },
+): Promise<{ body: string; running: boolean }> {
   const top = message === undefined ? "" : notice(message.kind, message.text);
   if (deps.approvals === undefined) {
     return { body: `${top}<p>The policy has no <code>approval:</code> section, so no install is ever queued for a person.</p>`, running: false };
   }
-  const all = deps.approvals.list().slice(0, 500);
+  const all = (await deps.approvals.list()).slice(0, 500);
   const order = (a: Approval) => (a.state === "pending" ? 0 : a.state === "approved" ? 1 : 2);
   all.sort((a, b) => order(a) - order(b) || b.createdAt.getTime() - a.createdAt.getTime());
   const pending = all.filter((a) => a.state === "pending").length;

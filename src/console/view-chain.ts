@@ -7,8 +7,8 @@ import { notice } from "./layout.js";
  * write, so a later truncation shows), or the first record that breaks it. A head published earlier can be
  * checked against the chain as it is now.
  */
-export function renderChain(deps: ConsoleDeps, publishedHead: string | undefined): string {
-  const result = deps.audit.verify();
+export async function renderChain(deps: ConsoleDeps, publishedHead: string | undefined): Promise<string> {
+  const result = await deps.audit.verify();
   const status = result.ok
     ? `<section class="chain ok" id="chain" aria-label="Chain status"><strong>Chain verified</strong>: ${result.count} records.<br>Head hash to publish: <code class="hash" id="head">${esc(result.head)}</code></section>`
     : `<section class="chain broken" id="chain" aria-label="Chain status" role="alert"><strong>Chain BROKEN</strong> at seq ${result.firstBad.seq}, record <a href="/records/${encodeURIComponent(result.firstBad.id)}">${esc(result.firstBad.id)}</a>: ${esc(result.firstBad.problem)}<br>${esc(result.firstBad.detail)}</section>`;
@@ -16,7 +16,7 @@ export function renderChain(deps: ConsoleDeps, publishedHead: string | undefined
   if (publishedHead !== undefined) {
     if (!/^[0-9a-f]{64}$/.test(publishedHead)) check = notice("error", "a head hash is 64 lower-case hex digits");
     else {
-      const seq = deps.audit.seqOfHash(publishedHead);
+      const seq = await deps.audit.seqOfHash(publishedHead);
       check =
         seq === undefined
           ? notice("error", `${publishedHead} is not in the chain: records up to it were removed, or it was never this log's head`)

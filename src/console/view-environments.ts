@@ -17,11 +17,11 @@ export interface InstalledEntry {
  * What pipgate installed into an environment, from the audit records of installs into it (oldest first, so
  * a later install's version wins). Packages put there by other means are not in the log and not shown.
  */
-export function installedFromAudit(deps: ConsoleDeps, environment: string): { entries: InstalledEntry[]; capped: boolean } {
+export async function installedFromAudit(deps: ConsoleDeps, environment: string): Promise<{ entries: InstalledEntry[]; capped: boolean }> {
   const byName = new Map<string, InstalledEntry>();
   let scanned = 0;
   let capped = false;
-  for (const record of deps.audit.iterate({ environment, outcome: "installed", order: "asc" })) {
+  for await (const record of deps.audit.iterate({ environment, outcome: "installed", order: "asc" })) {
     if (++scanned > SCAN_CAP) {
       capped = true;
       break;
@@ -34,26 +34,27 @@ export function installedFromAudit(deps: ConsoleDeps, environment: string): { en
 }
 
 /** Per environment: every distribution pipgate installed, its version and hash, and the request that installed it. */
-export function renderEnvironments(deps: ConsoleDeps): string {
+export async function renderEnvironments(deps: ConsoleDeps): Promise<string> {
   if (deps.environments.length === 0) return "<p>No environments are configured.</p>";
-  return deps.environments
-    .map((name) => {
-      const { entries, capped } = installedFromAudit(deps, name);
-      const rows = entries
-        .map(
-          (e) =>
-            `<tr><th scope="row">${esc(e.name)}</th><td>${esc(e.version)}</td><td>${e.requested === e.name ? "requested" : `with ${esc(e.requested)}`}</td>` +
-            `<td><a href="/records/${encodeURIComponent(e.record.id)}">#${e.record.seq}</a> by ${esc(e.record.identity)} at ${time(e.record.time)}</td><td><code class="hash">${esc(e.sha256)}</code></td></tr>`,
-        )
-        .join("");
-      const table =
-        entries.length === 0
-          ? `<p class="muted">pipgate has installed nothing here.</p>`
-          : `<table class="installed"><thead><tr><th scope="col">distribution</th><th scope="col">version</th><th scope="col">how</th><th scope="col">installed by request</th><th scope="col">sha256</th></tr></thead><tbody>${rows}</tbody></table>`;
-      return (
-        `<section class="environment" id="env-${esc(name)}" aria-labelledby="h-env-${esc(name)}"><h2 id="h-env-${esc(name)}">${esc(name)}</h2>` +
-        `<p class="meta">${entries.length} distributions installed through pipgate${capped ? ` (the first ${SCAN_CAP} installs read)` : ""} · <a href="/log?environment=${encodeURIComponent(name)}">its records</a></p>${table}</section>`
-      );
-    })
+  const sections: string[] = [];
+  for (const name of deps.environments) sections.push(environmentSection(name, await installedFromAudit(deps, name)));
+  return sections.join("");
+}
+
+function environmentSection(name: string, { entries, capped }: { entries: InstalledEntry[]; capped: boolean }): string {
+  const rows = entries
+    .map(
+      (e) =>
+        `<tr><th scope="row">${esc(e.name)}</th><td>${esc(e.version)}</td><td>${e.requested === e.name ? "requested" : `with ${esc(e.requested)}`}</td>` +
+        `<td><a href="/records/${encodeURIComponent(e.record.id)}">#${e.record.seq}</a> by ${esc(e.record.identity)} at ${time(e.record.time)}</td><td><code class="hash">${esc(e.sha256)}</code></td></tr>`,
+    )
     .join("");
+  const table =
+    entries.length === 0
+      ? `<p class="muted">pipgate has installed nothing here.</p>`
+      : `<table class="installed"><thead><tr><th scope="col">distribution</th><th scope="col">version</th><th scope="col">how</th><th scope="col">installed by request</th><th scope="col">sha256</th></tr></thead><tbody>${rows}</tbody></table>`;
+  return (
+    `<section class="environment" id="env-${esc(name)}" aria-labelledby="h-env-${esc(name)}"><h2 id="h-env-${esc(name)}">${esc(name)}</h2>` +
+    `<p class="meta">${entries.length} distributions installed through pipgate${capped ? ` (the first ${SCAN_CAP} installs read)` : ""} · <a href="/log?environment=${encodeURIComponent(name)}">its records</a></p>${table}</section>`
+  );
 }

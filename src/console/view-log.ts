@@ -43,14 +43,14 @@ export function matchesKind(filter: ConsoleFilter, record: AuditRecord): boolean
 }
 
 /** The newest rows of a filter, newest first, scanning at most SCAN_CAP records. */
-export function newestRows(deps: ConsoleDeps, filter: ConsoleFilter, afterSeq?: number): AuditRecord[] {
+export async function newestRows(deps: ConsoleDeps, filter: ConsoleFilter, afterSeq?: number): Promise<AuditRecord[]> {
   const rows: AuditRecord[] = [];
   if (afterSeq !== undefined) {
-    for (const record of deps.audit.after(afterSeq, { ...filter.audit, limit: SCAN_CAP })) if (matchesKind(filter, record)) rows.push(record);
+    for (const record of await deps.audit.after(afterSeq, { ...filter.audit, limit: SCAN_CAP })) if (matchesKind(filter, record)) rows.push(record);
     return rows.slice(-ROW_CAP).reverse();
   }
   let scanned = 0;
-  for (const record of deps.audit.iterate({ ...filter.audit, order: "desc" })) {
+  for await (const record of deps.audit.iterate({ ...filter.audit, order: "desc" })) {
     if (++scanned > SCAN_CAP || rows.length >= ROW_CAP) break;
     if (matchesKind(filter, record)) rows.push(record);
   }
@@ -76,7 +76,7 @@ function select(name: string, label: string, options: readonly string[], value: 
 }
 
 /** The audit log: a filter form, the totals by kind, a time chart sized to the range, the newest rows and a live tail. */
-export function renderLog(deps: ConsoleDeps, filter: ConsoleFilter, error?: string): string {
+export async function renderLog(deps: ConsoleDeps, filter: ConsoleFilter, error?: string): Promise<string> {
   const given = filter.given;
   const form =
     `<form method="get" action="/log" class="filters" id="filters">` +
@@ -93,7 +93,7 @@ export function renderLog(deps: ConsoleDeps, filter: ConsoleFilter, error?: stri
 
   const counted: AuditRecord[] = [];
   let capped = false;
-  for (const record of deps.audit.iterate({ ...filter.audit, order: "desc" })) {
+  for await (const record of deps.audit.iterate({ ...filter.audit, order: "desc" })) {
     if (counted.length >= SCAN_CAP) {
       capped = true;
       break;
@@ -115,9 +115,9 @@ export function renderLog(deps: ConsoleDeps, filter: ConsoleFilter, error?: stri
     { id: "chart-time", title: `Requests per ${data.unit} by kind`, desc: `One bar per ${data.unit}, split by kind; a bar opens its records.` },
   );
   const cards = totalCards(data, (kind) => `/log${filterQuery({ ...given, kind })}`);
-  const rows = newestRows(deps, filter);
+  const rows = await newestRows(deps, filter);
   const head = `<tr><th scope="col">seq</th><th scope="col">time</th><th scope="col">identity</th><th scope="col">tool</th><th scope="col">environment</th><th scope="col">package</th><th scope="col">outcome</th><th scope="col">kind</th><th scope="col">reason</th></tr>`;
-  const latest = latestSeq(deps);
+  const latest = await latestSeq(deps);
   return (
     form +
     `<section aria-labelledby="h-totals"><h2 id="h-totals">Totals${capped ? ` (the newest ${SCAN_CAP} records)` : ""}</h2><div class="cards" id="totals">${cards}</div></section>` +
@@ -131,6 +131,6 @@ export function renderLog(deps: ConsoleDeps, filter: ConsoleFilter, error?: stri
 }
 
 /** The chain's newest seq: where a tail starts, so it shows only what comes after the page. */
-function latestSeq(deps: ConsoleDeps): number {
-  return deps.audit.list({ intents: true, order: "desc", limit: 1 })[0]?.seq ?? 0;
+async function latestSeq(deps: ConsoleDeps): Promise<number> {
+  return (await deps.audit.list({ intents: true, order: "desc", limit: 1 }))[0]?.seq ?? 0;
 }

@@ -59,11 +59,11 @@ function sandboxTable(record: AuditRecord): string {
 }
 
 /** Links from an approval's records to the request they decide, and back. */
-function approvalLinks(deps: ConsoleDeps, record: AuditRecord): string {
+async function approvalLinks(deps: ConsoleDeps, record: AuditRecord): Promise<string> {
   const approval = isObject(record.approval) ? record.approval : undefined;
   if (approval === undefined) return "";
   const id = typeof approval.id === "string" ? approval.id : undefined;
-  const requestAudit = typeof approval.request_audit_id === "string" ? deps.audit.get(approval.request_audit_id) : undefined;
+  const requestAudit = typeof approval.request_audit_id === "string" ? await deps.audit.get(approval.request_audit_id) : undefined;
   return (
     `<p>` +
     (id === undefined ? "" : `Approval <a href="/approvals#${esc(id)}">${esc(id)}</a>. `) +
@@ -75,15 +75,15 @@ function approvalLinks(deps: ConsoleDeps, record: AuditRecord): string {
 }
 
 /** One record: who, what, every rule's result, the resolved set with hashes, the sandbox's figures, its place in the chain. */
-export function renderRecord(deps: ConsoleDeps, idOrPrefix: string): { status: number; title: string; body: string } {
-  const found = deps.audit.lookup(idOrPrefix);
+export async function renderRecord(deps: ConsoleDeps, idOrPrefix: string): Promise<{ status: number; title: string; body: string }> {
+  const found = await deps.audit.lookup(idOrPrefix);
   if (!found.ok) {
     const why = found.reason === "not-found" ? `no record ${idOrPrefix}` : `${idOrPrefix} matches ${found.matches.length} records; give more of the id`;
     return { status: 404, title: "Record not found", body: notice("error", why) };
   }
   const record = found.record;
-  const prev = record.seq > 1 ? deps.audit.after(record.seq - 2, { intents: true, limit: 1 })[0] : undefined;
-  const next = deps.audit.after(record.seq, { intents: true, limit: 1 })[0];
+  const prev = record.seq > 1 ? (await deps.audit.after(record.seq - 2, { intents: true, limit: 1 }))[0] : undefined;
+  const next = (await deps.audit.after(record.seq, { intents: true, limit: 1 }))[0];
   const kind = isOutcome(record.outcome) ? KIND_LABEL[kindOf(record as OutcomeRecord)] : "intent (work started; its outcome follows)";
   const facts: Array<[string, string]> = [
     ["id", `<code id="record-id">${esc(record.id)}</code>`],
@@ -98,7 +98,7 @@ export function renderRecord(deps: ConsoleDeps, idOrPrefix: string): { status: n
   ];
   const body =
     `<table id="facts"><tbody>${facts.map(([k, v]) => `<tr><th scope="row">${k}</th><td>${v}</td></tr>`).join("")}</tbody></table>` +
-    approvalLinks(deps, record) +
+    (await approvalLinks(deps, record)) +
     `<section aria-labelledby="h-rules"><h2 id="h-rules">Policy rules</h2>${rulesTable(record.decision)}</section>` +
     `<section aria-labelledby="h-resolved"><h2 id="h-resolved">Resolved set</h2>${resolvedTable(record)}</section>` +
     `<section aria-labelledby="h-sandbox"><h2 id="h-sandbox">Sandbox</h2>${sandboxTable(record)}</section>` +

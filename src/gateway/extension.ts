@@ -109,8 +109,8 @@ export function gatewaySession(gateway: Gateway, deps: ServerDeps, identity: str
     void server.notification(notification).catch(() => undefined);
   }
 
-  function audit(entry: Omit<AuditInput, "identity">): string {
-    return deps.pipeline.audit.append({ identity, ...entry }).id;
+  async function audit(entry: Omit<AuditInput, "identity">): Promise<string> {
+    return (await deps.pipeline.audit.append({ identity, ...entry })).id;
   }
 
   /** The upstream's tools as this identity may see them: pinned and unchanged, allowed by policy, not pipgate's. */
@@ -129,7 +129,7 @@ export function gatewaySession(gateway: Gateway, deps: ServerDeps, identity: str
       const seen = `${change.name}:${change.now}`;
       if (gateway.auditedChanges.has(seen)) continue;
       gateway.auditedChanges.add(seen);
-      audit({
+      await audit({
         tool: "upstream pin",
         outcome: "denied",
         arguments: { tool: change.name, was: change.was, now: change.now },
@@ -138,7 +138,7 @@ export function gatewaySession(gateway: Gateway, deps: ServerDeps, identity: str
       log.warn({ tool: change.name }, "an upstream tool definition changed; hidden until accepted");
     }
     for (const name of pinned.added)
-      audit({ tool: "upstream pin", outcome: "listed", arguments: { tool: name }, reason: `the upstream added a tool, ${name}; pinned on first sight` });
+      await audit({ tool: "upstream pin", outcome: "listed", arguments: { tool: name }, reason: `the upstream added a tool, ${name}; pinned on first sight` });
     for (const refused of pinned.refused) log.warn({ tool: refused.name.slice(0, 128), reason: refused.reason }, "an upstream tool was not shown");
     const allowed = pinned.visible.filter((tool) => deps.admitter?.listable(identity, tool.name) ?? true);
     visible = new Map(allowed.map((tool) => [tool.name, tool]));
@@ -162,13 +162,13 @@ export function gatewaySession(gateway: Gateway, deps: ServerDeps, identity: str
     args: unknown,
     extra: ToolExtra,
     send: (upstream: UpstreamSession) => Promise<Result<T>>,
-    answer: (value: T, auditId: () => string) => T,
+    answer: (value: T, auditId: () => Promise<string>) => Promise<T>,
     isError: (value: T) => boolean,
   ): Promise<Result<T>> {
     const kept = auditedArguments(args);
     const opened = await session();
     if (!opened.ok) {
-      const auditId = audit({
+      const auditId = await audit({
         tool,
         outcome: "failed",
         arguments: kept.arguments,
@@ -181,7 +181,7 @@ export function gatewaySession(gateway: Gateway, deps: ServerDeps, identity: str
     const sent = await send(opened.value);
     const durationMs = Date.now() - started;
     if (!sent.ok) {
-      const auditId = audit({
+      const auditId = await audit({
         tool,
         outcome: "failed",
         arguments: kept.arguments,
@@ -198,18 +198,18 @@ export function gatewaySession(gateway: Gateway, deps: ServerDeps, identity: str
         arguments: kept.arguments,
         upstream: { durationMs, isError: flagged, arguments_sha256: kept.sha256, arguments_bytes: kept.bytes },
       });
-    return { ok: true, value: answer(sent.value, record) };
+    return { ok: true, value: await answer(sent.value, record) };
   }
 
   async function callTool(name: string, args: unknown, extra: ToolExtra): Promise<CallToolResult | undefined> {
     if (name === OWN_INSTALL_TOOL) return undefined; // never the upstream's, whatever it offers
     const why = await hidden(name, extra);
     if (why !== undefined) {
-      const auditId = audit({ tool: name, outcome: "denied", arguments: auditedArguments(args).arguments, reason: why });
+      const auditId = await audit({ tool: name, outcome: "denied", arguments: auditedArguments(args).arguments, reason: why });
       return { content: [{ type: "text", text: `${why} (audit ${auditId})` }], isError: true };
     }
     if (args !== undefined && (typeof args !== "object" || args === null || Array.isArray(args))) {
-      const auditId = audit({ tool: name, outcome: "invalid", arguments: auditedArguments(args).arguments, reason: "tool arguments must be an object" });
+      const auditId = await audit({ tool: name, outcome: "invalid", arguments: auditedArguments(args).arguments, reason: "tool arguments must be an object" });
       return { content: [{ type: "text", text: `tool arguments must be an object (audit ${auditId})` }], isError: true };
     }
     const token = extra._meta?.progressToken;
@@ -229,8 +229,8 @@ export function gatewaySession(gateway: Gateway, deps: ServerDeps, identity: str
                   },
                 }),
           }),
-        (value, record) => {
-          const auditId = record();
+        async (value, record) => {
+          const auditId = await record();
           return { ...value, _meta: { ...value._meta, "pipgate/audit_id": auditId } };
         },
         (value) => value.isError === true,
@@ -253,8 +253,8 @@ export function gatewaySession(gateway: Gateway, deps: ServerDeps, identity: str
         args,
         extra,
         send,
-        (value, record) => {
-          record();
+        async (value, record) => {
+          await record();
           return value;
         },
         () => false,

@@ -52,7 +52,7 @@ export function createIndexClient(options: IndexClientOptions): IndexClient {
   const authorization = username === undefined ? undefined : `Basic ${Buffer.from(`${username}:${password ?? ""}`).toString("base64")}`;
 
   async function get(url: string, accept: string): Promise<Result<CachedResponse, IndexFailure>> {
-    const cached = cache.get(url);
+    const cached = await cache.get(url);
     const at = now().getTime();
     if (cached !== undefined && at - cached.fetchedAt < options.cacheTtlSeconds * 1000 && at >= cached.fetchedAt) {
       return { ok: true, value: cached };
@@ -77,7 +77,7 @@ export function createIndexClient(options: IndexClientOptions): IndexClient {
     }
     const { status } = answer.value;
     if (status === 304 && cached !== undefined) {
-      cache.touch(url, at);
+      await cache.touch(url, at);
       return { ok: true, value: { ...cached, fetchedAt: at } };
     }
     if (status === 404 || status === 410) return { ok: false, error: { kind: "not-found", message: `${url}: HTTP ${status}` } };
@@ -96,7 +96,7 @@ export function createIndexClient(options: IndexClientOptions): IndexClient {
       contentType: header(answer.value.headers["content-type"]),
       body: answer.value.body,
     };
-    cache.put(entry);
+    await cache.put(entry);
     return { ok: true, value: entry };
   }
 

@@ -13,10 +13,10 @@ export interface CachedResponse {
 
 /** Where the index client keeps responses; SQLite in production, a Map when no database is given. */
 export interface HttpCacheStore {
-  get(url: string): CachedResponse | undefined;
-  put(entry: CachedResponse): void;
+  get(url: string): Promise<CachedResponse | undefined>;
+  put(entry: CachedResponse): Promise<void>;
   /** a 304 revalidated the entry: it is fresh again from `fetchedAt` */
-  touch(url: string, fetchedAt: number): void;
+  touch(url: string, fetchedAt: number): Promise<void>;
 }
 
 interface Row {
@@ -39,7 +39,7 @@ export function sqliteHttpCache(db: Db): HttpCacheStore {
   );
   const touch = db.prepare("UPDATE http_cache SET fetched_at = ? WHERE url = ?");
   return {
-    get(url) {
+    async get(url) {
       const row = select.get(url);
       if (row === undefined) return undefined;
       return {
@@ -51,7 +51,7 @@ export function sqliteHttpCache(db: Db): HttpCacheStore {
         body: Buffer.from(row.body),
       };
     },
-    put(entry) {
+    async put(entry) {
       upsert.run({
         url: entry.url,
         fetched_at: entry.fetchedAt,
@@ -61,7 +61,7 @@ export function sqliteHttpCache(db: Db): HttpCacheStore {
         body: entry.body,
       });
     },
-    touch(url, fetchedAt) {
+    async touch(url, fetchedAt) {
       touch.run(fetchedAt, url);
     },
   };
@@ -71,9 +71,9 @@ export function sqliteHttpCache(db: Db): HttpCacheStore {
 export function memoryHttpCache(): HttpCacheStore {
   const entries = new Map<string, CachedResponse>();
   return {
-    get: (url) => entries.get(url),
-    put: (entry) => void entries.set(entry.url, entry),
-    touch(url, fetchedAt) {
+    get: async (url) => entries.get(url),
+    put: async (entry) => void entries.set(entry.url, entry),
+    async touch(url, fetchedAt) {
       const entry = entries.get(url);
       if (entry !== undefined) entries.set(url, { ...entry, fetchedAt });
     },

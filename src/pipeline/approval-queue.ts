@@ -16,17 +16,22 @@ function decider(by: string, via: DecidedVia): string {
 /** The outcome of a person's decision, as a value: the CLI prints it, tests read it. */
 export type Decided = { ok: true; approval: Approval; install?: InstallResult } | { ok: false; error: string; approval?: Approval };
 
+/** An approval's hooks: the install's, and `decided`, called once the decision is stored and audited, before the install runs. */
+export interface ApproveHooks extends InstallHooks {
+  decided?: () => void;
+}
+
 export interface ApprovalQueue extends ApprovalGate {
   /** A request as its requester may see it; another grant's request does not exist for them. */
-  status(identity: string, id: string): Approval | undefined;
-  list(states?: readonly ApprovalState[]): Approval[];
+  status(identity: string, id: string): Promise<Approval | undefined>;
+  list(states?: readonly ApprovalState[]): Promise<Approval[]>;
   /** Approves a pending request and runs it through the whole pipeline, here, in this process. */
-  approve(id: string, by: string, reason: string, hooks?: InstallHooks, via?: DecidedVia): Promise<Decided>;
-  reject(id: string, by: string, reason: string, via?: DecidedVia): Decided;
+  approve(id: string, by: string, reason: string, hooks?: ApproveHooks, via?: DecidedVia): Promise<Decided>;
+  reject(id: string, by: string, reason: string, via?: DecidedVia): Promise<Decided>;
   /** the approval policy's `elicitation`: a client that supports it may confirm a set in place of the CLI */
   elicitation: boolean;
   /** Expires every pending request whose time ran out, one audit record each. */
-  sweep(): Approval[];
+  sweep(): Promise<Approval[]>;
 }
 
 export interface ApprovalQueueOptions {
@@ -60,11 +65,11 @@ export function createApprovalQueue(options: ApprovalQueueOptions): ApprovalQueu
   const { store, pipeline, policy, now } = options;
   const audit = pipeline.audit;
 
-  function sweep(): Approval[] {
+  async function sweep(): Promise<Approval[]> {
     const expired: Approval[] = [];
-    for (const approval of store.due(now())) {
-      if (!store.transition(approval.id, "pending", "expired", { at: now(), by: "pipgate", reason: "nobody decided in time" })) continue;
-      audit.append({
+    for (const approval of await store.due(now())) {
+      if (!(await store.transition(approval.id, "pending", "expired", { at: now(), by: "pipgate", reason: "nobody decided in time" }))) continue;
+      await audit.append({
         identity: "pipgate",
         tool: "approvals",
         environment: approval.environment,
@@ -74,18 +79,24 @@ export function createApprovalQueue(options: ApprovalQueueOptions): ApprovalQueu
         reason: `approval request ${approval.id} from ${approval.identity} expired at ${approval.expiresAt.toISOString()} undecided`,
         approval: { id: approval.id, requested_by: approval.identity, request_audit_id: approval.auditId },
       });
-      const after = store.get(approval.id);
+      const after = await store.get(approval.id);
       if (after !== undefined) expired.push(after);
     }
     return expired;
   }
 
-  function pendingOrError(id: string): { ok: true; approval: Approval } | { ok: false; error: string; approval?: Approval } {
-    sweep();
-    const approval = store.get(id);
+  async function pendingOrError(id: string): Promise<{ ok: true; approval: Approval } | { ok: false; error: string; approval?: Approval }> {
+    await sweep();
+    const approval = await store.get(id);
     if (approval === undefined) return { ok: false, error: `no approval request ${JSON.stringify(id)}` };
     if (approval.state !== "pending") return { ok: false, error: `approval request ${id} is ${approval.state}, not pending`, approval };
     return { ok: true, approval };
+  }
+
+  /** The request as it stands now, as Decided's optional field (absent when it vanished). */
+  async function approvalField(id: string): Promise<{ approval?: Approval }> {
+    const approval = await store.get(id);
+    return approval === undefined ? {} : { approval };
   }
 
   const gate: ApprovalGate = {
@@ -103,8 +114,8 @@ export function createApprovalQueue(options: ApprovalQueueOptions): ApprovalQueu
       return { id, expiresAt, message, reason: hold.reason, detail: hold.detail, set, ...(supersedes === undefined ? {} : { supersedes }) };
     },
 
-    enqueue(considered, request) {
-      store.create({
+    async enqueue(considered, request) {
+      await store.create({
         id: considered.id,
         identity: request.identity,
         environment: request.environment,
@@ -127,14 +138,14 @@ export function createApprovalQueue(options: ApprovalQueueOptions): ApprovalQueu
   return {
     ...gate,
 
-    status(identity, id) {
-      sweep();
-      const approval = store.get(id);
+    async status(identity, id) {
+      await sweep();
+      const approval = await store.get(id);
       return approval !== undefined && approval.identity === identity ? approval : undefined;
     },
 
-    list(states) {
-      sweep();
+    async list(states) {
+      await sweep();
       return store.list(states);
     },
 
@@ -142,17 +153,17 @@ export function createApprovalQueue(options: ApprovalQueueOptions): ApprovalQueu
 
     async approve(id, who, reason, hooks = {}, via = "cli") {
       const by = decider(who, via);
-      const found = pendingOrError(id);
+      const found = await pendingOrError(id);
       if (!found.ok) return found;
       const approval = found.approval;
       const set = approval.request.set;
       if (set === undefined || set.length === 0) {
         return { ok: false, error: `approval request ${id} names no resolved set (it predates set approvals); deny it and let the agent ask again`, approval };
       }
-      if (!store.transition(id, "pending", "approved", { by, at: now(), reason })) {
-        return { ok: false, error: `approval request ${id} was decided by someone else meanwhile`, approval: store.get(id) };
+      if (!(await store.transition(id, "pending", "approved", { by, at: now(), reason }))) {
+        return { ok: false, error: `approval request ${id} was decided by someone else meanwhile`, ...(await approvalField(id)) };
       }
-      audit.append({
+      await audit.append({
         identity: by,
         tool: "approvals approve",
         environment: approval.environment,
@@ -163,9 +174,10 @@ export function createApprovalQueue(options: ApprovalQueueOptions): ApprovalQueu
         resolved: set.map((dist) => ({ name: dist.name, version: dist.version, sha256: dist.sha256 })),
         approval: { id, requested_by: approval.identity, decided_by: by, via, reason, request_audit_id: approval.auditId },
       });
-      const finish = (result: ApprovalResult, state: ApprovalState): Decided => {
-        store.transition(id, "approved", state, { result });
-        const after = store.get(id);
+      hooks.decided?.();
+      const finish = async (result: ApprovalResult, state: ApprovalState): Promise<Decided> => {
+        await store.transition(id, "approved", state, { result });
+        const after = await store.get(id);
         return after === undefined ? { ok: false, error: `approval request ${id} vanished` } : { ok: true, approval: after };
       };
       // The arguments are checked again on the one request path: the configuration may have changed since.
@@ -184,7 +196,7 @@ export function createApprovalQueue(options: ApprovalQueueOptions): ApprovalQueu
         },
         hooks,
       );
-      const decided = finish(
+      const decided = await finish(
         {
           status: install.status,
           message: install.message,
@@ -198,15 +210,15 @@ export function createApprovalQueue(options: ApprovalQueueOptions): ApprovalQueu
       return decided.ok ? { ...decided, install } : decided;
     },
 
-    reject(id, who, reason, via = "cli") {
+    async reject(id, who, reason, via = "cli") {
       const by = decider(who, via);
-      const found = pendingOrError(id);
+      const found = await pendingOrError(id);
       if (!found.ok) return found;
       const approval = found.approval;
-      if (!store.transition(id, "pending", "rejected", { by, at: now(), reason })) {
-        return { ok: false, error: `approval request ${id} was decided by someone else meanwhile`, approval: store.get(id) };
+      if (!(await store.transition(id, "pending", "rejected", { by, at: now(), reason }))) {
+        return { ok: false, error: `approval request ${id} was decided by someone else meanwhile`, ...(await approvalField(id)) };
       }
-      audit.append({
+      await audit.append({
         identity: by,
         tool: "approvals deny",
         environment: approval.environment,
@@ -216,7 +228,7 @@ export function createApprovalQueue(options: ApprovalQueueOptions): ApprovalQueu
         reason: `${by} denied ${approval.request.requirement} for ${approval.identity}: ${reason}`,
         approval: { id, requested_by: approval.identity, decided_by: by, via, reason, request_audit_id: approval.auditId },
       });
-      const after = store.get(id);
+      const after = await store.get(id);
       return after === undefined ? { ok: false, error: `approval request ${id} vanished` } : { ok: true, approval: after };
     },
 

@@ -86,5 +86,5 @@ export interface ApprovalGate {
   enqueue(
     considered: Considered,
     request: { identity: string; environment: string; package: string; arguments: unknown; requirement: string; auditId: string },
-  ): void;
+  ): Promise<void>;
 }

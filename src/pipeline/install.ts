@@ -114,7 +114,7 @@ export async function runInstall(deps: PipelineDeps, request: InstallRequest, ho
   const finished = await admittedRun(deps, request, gates, requestId, hooks, started);
   const durationMs = Date.now() - started;
   const { audit, ...result } = finished.ending;
-  const record: AuditRecord = deps.audit.append({
+  const record: AuditRecord = await deps.audit.append({
     identity: request.identity,
     tool: request.tool,
     environment: finished.environment,
@@ -130,7 +130,7 @@ export async function runInstall(deps: PipelineDeps, request: InstallRequest, ho
     ...audit,
   });
   if (result.status === "pending" && finished.considered !== undefined && finished.package !== undefined && finished.environment !== undefined) {
-    gates.approvals?.enqueue(finished.considered, {
+    await gates.approvals?.enqueue(finished.considered, {
       identity: request.identity,
       environment: finished.environment,
       package: finished.package,
@@ -173,7 +173,7 @@ async function admittedRun(
   }
   const requestInfo = { requestId, requirement: formatRequirement(args.requirement), upgrade: args.upgrade, timeout: args.timeout };
   const where = { environment: args.environment, package: args.requirement.normalized };
-  const admission = gates.admitter?.admit(request.identity, "install_package", args.environment, request.rawArguments) ?? {
+  const admission = (await gates.admitter?.admit(request.identity, "install_package", args.environment, request.rawArguments)) ?? {
     ok: true as const,
     release: () => undefined,
   };
@@ -209,7 +209,7 @@ async function timedPipeline(
   const { requestId } = requestInfo;
   let intent: AuditRecord | undefined;
   const intentFirst = async (work: string): Promise<void> => {
-    intent ??= deps.audit.appendIntent({
+    intent ??= await deps.audit.appendIntent({
       identity: request.identity,
       tool: request.tool,
       environment: args.environment,
@@ -421,7 +421,7 @@ async function pipeline(
   let verified: Verified | undefined;
   let sandbox: Record<string, unknown> | undefined;
   // An approval's set is resolved afresh: a set that changed since it was approved must be seen.
-  const cached = held.env === env ? deps.resolutions.get(cacheKey) : undefined;
+  const cached = held.env === env ? await deps.resolutions.get(cacheKey) : undefined;
   if (cached !== undefined) {
     progress({ stage: "verifying", message: `re-checking a verified resolution of ${pinned} against current policy` });
     const again = await verifyWheels(deps, env, cached, []);
@@ -449,7 +449,7 @@ async function pipeline(
     }
     verified = resolved.verified;
     sandbox = resolved.sandbox;
-    if (held.env === env) deps.resolutions.put(cacheKey, verified.wheels);
+    if (held.env === env) await deps.resolutions.put(cacheKey, verified.wheels);
   }
   if (!verified.ok) return failure("denied", verified.error, withContentRule(decision, verified.content ?? [], 0), { audit: { sandbox } });
   // The content rule's verdict, from the wheels' files: in the result's decision and so in the audit record.

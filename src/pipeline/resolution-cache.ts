@@ -42,8 +42,8 @@ export function resolutionKey(inputs: ResolutionInputs): string {
 }
 
 export interface ResolutionCache {
-  get(key: string): CachedWheel[] | undefined;
-  put(key: string, wheels: readonly CachedWheel[]): void;
+  get(key: string): Promise<CachedWheel[] | undefined>;
+  put(key: string, wheels: readonly CachedWheel[]): Promise<void>;
 }
 
 export function sqliteResolutionCache(db: Db, now: () => Date = () => new Date()): ResolutionCache {
@@ -53,7 +53,7 @@ export function sqliteResolutionCache(db: Db, now: () => Date = () => new Date()
     "INSERT INTO resolution_cache (key, created_at, used_at, wheels) VALUES (?, ?, ?, ?) ON CONFLICT(key) DO UPDATE SET used_at = excluded.used_at, wheels = excluded.wheels",
   );
   return {
-    get(key) {
+    async get(key) {
       const row = select.get(key);
       if (row === undefined) return undefined;
       const parsed = z.array(CachedWheelSchema).safeParse(JSON.parse(row.wheels));
@@ -61,7 +61,7 @@ export function sqliteResolutionCache(db: Db, now: () => Date = () => new Date()
       touch.run(now().toISOString(), key);
       return parsed.data;
     },
-    put(key, wheels) {
+    async put(key, wheels) {
       const at = now().toISOString();
       upsert.run(key, at, at, JSON.stringify(wheels));
     },

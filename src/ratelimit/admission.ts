@@ -15,7 +15,7 @@ export type Admission =
 /** The rate-limit stage as the server sees it: one call per tool call, before the tool runs. */
 export interface Admitter {
   /** `args`: the call's arguments as received (attacker-controlled), for the policy's argument conditions. */
-  admit(identity: string, tool: string, environment: string | undefined, args?: unknown): Admission;
+  admit(identity: string, tool: string, environment: string | undefined, args?: unknown): Promise<Admission>;
   /**
    * Whether `tool` is listed to `identity` at all: false when the policy refuses every call of it (its
    * default, or `action: deny`), so under `"default": "deny"` an unnamed tool is neither listed nor callable.
@@ -44,7 +44,7 @@ export interface HeldCall {
  */
 export interface CallApprovals {
   /** This exact call's approval (same identity, tool and arguments), creating a pending request when there is none in force. */
-  lookup(call: HeldCall, now: Date): CallApprovalState;
+  lookup(call: HeldCall, now: Date): Promise<CallApprovalState>;
   /** Uses an approval up: true once, for the one call it lets through. */
-  consume(id: string, now: Date): boolean;
+  consume(id: string, now: Date): Promise<boolean>;
 }

@@ -1,6 +1,6 @@
 import type { Admission, Admitter, CallApprovals } from "./admission.js";
 import { WINDOW_MS, type Limit, type Policy, type ToolPolicy } from "../config/policy-file-schema.js";
-import { toolRules, toolVerdict } from "../policy-rules/index.js";
+import { toolRules, toolVerdict, type ToolVerdict } from "../policy-rules/index.js";
 import type { RateStore } from "./store.js";
 import type { WindowCheck } from "./window.js";
 
@@ -49,13 +49,13 @@ function describeScope(limit: Limit, identity: string, environment: string | und
 export function createLimiter(options: LimiterOptions): Admitter {
   const running = new Map<string, number>();
 
-  return {
+  const admitter: Admitter = {
     listable(identity, tool) {
       const rules = toolRules(options.policy, tool, { name: identity, tools: options.grantTools?.(identity) });
       return rules.kind !== "default-deny" && !(rules.kind === "named" && rules.action === "deny");
     },
 
-    admit(identity, tool, environment, args): Admission {
+    async admit(identity, tool, environment, args): Promise<Admission> {
       const rules = toolRules(options.policy, tool, { name: identity, tools: options.grantTools?.(identity) });
       const verdict = toolVerdict(rules, tool, args ?? {});
       if (verdict.action === "deny") return { ok: false, outcome: "denied", message: verdict.message, rule: verdict.rule };
@@ -67,7 +67,7 @@ export function createLimiter(options: LimiterOptions): Admitter {
         if (store === undefined) {
           return { ok: false, outcome: "denied", rule: verdict.rule, message: `${verdict.message}; this server has no approval queue, so the call is refused` };
         }
-        const found = store.lookup({ identity, tool, arguments: args ?? {}, rule: verdict.rule, message: verdict.message }, options.now());
+        const found = await store.lookup({ identity, tool, arguments: args ?? {}, rule: verdict.rule, message: verdict.message }, options.now());
         switch (found.state) {
           case "denied":
             return {
@@ -102,55 +102,72 @@ export function createLimiter(options: LimiterOptions): Admitter {
           retryAfterSeconds: 1,
         };
       }
-
-      const now = options.now().getTime();
-      const checks: Array<WindowCheck & { limit: Limit }> = rules.limits.map((limit) => ({
-        key: limitKey(limit, identity, environment),
-        windowMs: WINDOW_MS[limit.window],
-        max: limit.max,
-        limit,
-      }));
-      const taken = options.store.take(checks, now);
-      if (!taken.ok) {
-        const limit = checks.find((check) => check === taken.check)?.limit ?? checks[0]?.limit;
-        const retryAfterSeconds = Math.max(1, Math.ceil((taken.retryAt - now) / 1000));
-        const retryAt = new Date(taken.retryAt).toISOString();
-        const what =
-          limit === undefined
-            ? "a rate limit"
-            : `${limit.counter} allows ${limit.max} call(s) per ${limit.window} for ${describeScope(limit, identity, environment)}`;
-        return {
-          ok: false,
-          outcome: "rate-limited",
-          message: `rate limited: ${what}, and that many were made in the last ${limit?.window ?? "window"}; retry after ${retryAt} (in ${retryAfterSeconds} s). Repeating the call sooner is refused again.`,
-          retryAfterSeconds,
-          retryAt,
-        };
-      }
-      // An approval is used up only by a call that got past the limits, so a rate-limited retry keeps it.
-      // Another process may have used it between lookup and here: then this call is refused (its quota is spent).
-      if (approvalId !== undefined && options.callApprovals?.consume(approvalId, options.now()) !== true) {
-        return {
-          ok: false,
-          outcome: "denied",
-          rule: verdict.action === "approval" ? verdict.rule : "approval",
-          message: `approval ${approvalId} was already used by another call; repeat the call to ask again`,
-        };
-      }
-
+      // The slot is taken before the first await below, so concurrent admissions in this process see it;
+      // a refusal further on gives it back.
       running.set(slot, busy + 1);
       let released = false;
-      return {
-        ok: true,
-        ...(approvalId === undefined ? {} : { approval: { id: approvalId } }),
-        release: () => {
-          if (released) return;
-          released = true;
-          const left = (running.get(slot) ?? 1) - 1;
-          if (left <= 0) running.delete(slot);
-          else running.set(slot, left);
-        },
+      const release = (): void => {
+        if (released) return;
+        released = true;
+        const left = (running.get(slot) ?? 1) - 1;
+        if (left <= 0) running.delete(slot);
+        else running.set(slot, left);
       };
+      try {
+        const refusal = await windowsThenApproval(identity, environment, rules.limits, approvalId, verdict);
+        if (refusal === undefined) return { ok: true, ...(approvalId === undefined ? {} : { approval: { id: approvalId } }), release };
+        release();
+        return refusal;
+      } catch (error) {
+        release();
+        throw error;
+      }
     },
   };
+  return admitter;
+
+  /** Every sliding window through the store, then the use of a held call's approval: the refusal, or undefined to admit. */
+  async function windowsThenApproval(
+    identity: string,
+    environment: string | undefined,
+    limits: readonly Limit[],
+    approvalId: string | undefined,
+    verdict: ToolVerdict,
+  ): Promise<Exclude<Admission, { ok: true }> | undefined> {
+    const now = options.now().getTime();
+    const checks: Array<WindowCheck & { limit: Limit }> = limits.map((limit) => ({
+      key: limitKey(limit, identity, environment),
+      windowMs: WINDOW_MS[limit.window],
+      max: limit.max,
+      limit,
+    }));
+    const taken = await options.store.take(checks, now);
+    if (!taken.ok) {
+      const limit = checks.find((check) => check === taken.check)?.limit ?? checks[0]?.limit;
+      const retryAfterSeconds = Math.max(1, Math.ceil((taken.retryAt - now) / 1000));
+      const retryAt = new Date(taken.retryAt).toISOString();
+      const what =
+        limit === undefined
+          ? "a rate limit"
+          : `${limit.counter} allows ${limit.max} call(s) per ${limit.window} for ${describeScope(limit, identity, environment)}`;
+      return {
+        ok: false,
+        outcome: "rate-limited",
+        message: `rate limited: ${what}, and that many were made in the last ${limit?.window ?? "window"}; retry after ${retryAt} (in ${retryAfterSeconds} s). Repeating the call sooner is refused again.`,
+        retryAfterSeconds,
+        retryAt,
+      };
+    }
+    // An approval is used up only by a call that got past the limits, so a rate-limited retry keeps it.
+    // Another process may have used it between lookup and here: then this call is refused (its quota is spent).
+    if (approvalId !== undefined && (await options.callApprovals?.consume(approvalId, options.now())) !== true) {
+      return {
+        ok: false,
+        outcome: "denied",
+        rule: verdict.action === "approval" ? verdict.rule : "approval",
+        message: `approval ${approvalId} was already used by another call; repeat the call to ask again`,
+      };
+    }
+    return undefined;
+  }
 }

@@ -10,9 +10,9 @@ export type TakeResult = { ok: true } | { ok: false; check: WindowCheck; retryAt
  * SQLite now; a Redis implementation (a MULTI over sorted sets, or a Lua script) fits the same shape.
  */
 export interface RateStore {
-  take(checks: readonly WindowCheck[], now: number): TakeResult;
+  take(checks: readonly WindowCheck[], now: number): Promise<TakeResult>;
   /** Event times of a key still inside the longest window, oldest first (for reports and tests). */
-  events(key: string, now: number): number[];
+  events(key: string, now: number): Promise<number[]>;
 }
 
 /** The longest window there is: events older than this can never count again. */
@@ -41,8 +41,9 @@ export function createSqliteRateStore(db: Db): RateStore {
     return { ok: true };
   });
 
+  // Async for the interface; the transaction runs inside one synchronous call, so no await splits it.
   return {
-    take: (checks, now) => (checks.length === 0 ? { ok: true } : takeTx.immediate(checks, now)),
-    events: (key, now) => select.all(key, now - LONGEST_WINDOW_MS).map((row) => row.at),
+    take: async (checks, now) => (checks.length === 0 ? { ok: true } : takeTx.immediate(checks, now)),
+    events: async (key, now) => select.all(key, now - LONGEST_WINDOW_MS).map((row) => row.at),
   };
 }

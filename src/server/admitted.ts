@@ -25,7 +25,7 @@ export async function admitThen(
   work: () => CallToolResult | Promise<CallToolResult>,
   shape?: RefusalShape,
 ): Promise<CallToolResult> {
-  const admission = deps.admitter?.admit(request.identity, request.tool, request.environment, request.arguments) ?? {
+  const admission = (await deps.admitter?.admit(request.identity, request.tool, request.environment, request.arguments)) ?? {
     ok: true as const,
     release: () => undefined,
   };

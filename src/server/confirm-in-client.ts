@@ -54,7 +54,7 @@ export async function confirmInClient(
     return decided.ok && decided.install !== undefined ? decided.install : result;
   }
   if (answer.action === "decline" || (answer.action === "accept" && answer.content?.approve === false)) {
-    const decided = queue.reject(id, identity, "declined in the client", "elicitation");
+    const decided = await queue.reject(id, identity, "declined in the client", "elicitation");
     if (!decided.ok) return result;
     return {
       ...result,

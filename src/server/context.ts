@@ -54,13 +54,13 @@ export interface RefusalOptions {
 }
 
 /** Audits a request refused before the pipeline (bad arguments, rate limit) and answers the agent. */
-export function refuseAndAudit(
+export async function refuseAndAudit(
   deps: ServerDeps,
   entry: Omit<AuditInput, "outcome"> & { outcome: AuditInput["outcome"] },
   message: string,
   options: RefusalOptions = {},
-): CallToolResult {
-  const record = deps.pipeline.audit.append({ ...entry, reason: message });
+): Promise<CallToolResult> {
+  const record = await deps.pipeline.audit.append({ ...entry, reason: message });
   const refusal: RefusalJson = {
     kind: options.kind ?? entry.outcome,
     ...(options.field === undefined ? {} : { field: options.field }),

@@ -87,7 +87,7 @@ describe("approvals: queued, approved from the CLI and installed; denied; expire
     const again = await install("outsider==1.0.0");
     expect(again.structuredContent).toMatchObject({ status: "already-satisfied" });
 
-    const trail = granted.broker.audit.list({ package: "outsider" }).map((record) => `${record.outcome}:${record.identity}`);
+    const trail = (await granted.broker.audit.list({ package: "outsider" })).map((record) => `${record.outcome}:${record.identity}`);
     expect(trail.slice(0, 3)).toEqual(["pending:agent-1", "approved:maria", "installed:agent-1"]);
     // A request can be decided once.
     const twice = await cli(["approvals", "deny", id, "--reason", "too late", "--as", "maria", "--config", ws.configPath]);
@@ -105,7 +105,7 @@ describe("approvals: queued, approved from the CLI and installed; denied; expire
     expect(answer.structuredContent).toMatchObject({ state: "rejected", decision_reason: "not for production" });
     expect(resultText(answer)).toContain("denied unwanted: not for production");
     expect(venvDigest(ws.pythons.default!)).toBe(before);
-    const record = granted.broker.audit.list({ outcome: "rejected" })[0];
+    const record = (await granted.broker.audit.list({ outcome: "rejected" }))[0];
     expect(record).toMatchObject({ package: "unwanted", tool: "approvals deny" });
     expect(record?.approval).toMatchObject({ id, requested_by: "agent-1", reason: "not for production" });
   });
@@ -118,7 +118,7 @@ describe("approvals: queued, approved from the CLI and installed; denied; expire
     clock.advance(3_600_000);
     const answer = await status(id);
     expect(answer.structuredContent).toMatchObject({ state: "expired" });
-    expect(granted.broker.audit.list({ outcome: "expired", package: "forgotten" })).toEqual([
+    expect(await granted.broker.audit.list({ outcome: "expired", package: "forgotten" })).toEqual([
       expect.objectContaining({ identity: "pipgate", tool: "approvals" }),
     ]);
 
@@ -135,6 +135,6 @@ describe("approvals: queued, approved from the CLI and installed; denied; expire
     } finally {
       await other.close();
     }
-    expect(granted.broker.audit.verify().ok).toBe(true);
+    expect((await granted.broker.audit.verify()).ok).toBe(true);
   });
 });

@@ -79,10 +79,10 @@ describe("in-client confirmation of a queued set through MCP elicitation", () =>
       expect(s.asked[0]).toContain("palette-data 1.0.0");
       const imported = await runPython(ws.pythons.default!, "import charts, palette_data; print('ok')");
       expect(imported.stdout.trim()).toBe("ok");
-      const approved = s.app.broker.pipeline.audit.list({ package: "charts", outcome: "approved" })[0];
+      const approved = (await s.app.broker.pipeline.audit.list({ package: "charts", outcome: "approved" }))[0];
       expect(approved?.identity).toBe("agent-1 (elicitation)");
       expect(approved?.approval).toMatchObject({ decided_by: "agent-1 (elicitation)", via: "elicitation" });
-      expect(s.app.control.approvals?.list().find((approval) => approval.package === "charts")).toMatchObject({ state: "installed" });
+      expect((await s.app.control.approvals?.list())?.find((approval) => approval.package === "charts")).toMatchObject({ state: "installed" });
     } finally {
       await s.close();
     }
@@ -97,7 +97,7 @@ describe("in-client confirmation of a queued set through MCP elicitation", () =>
       expect(result.isError).toBe(true);
       expect(result.structuredContent).toMatchObject({ status: "rejected" });
       expect(venvDigest(ws.pythons.default!)).toBe(before);
-      expect(s.app.control.approvals?.list().find((approval) => approval.package === "refused-one")).toMatchObject({
+      expect((await s.app.control.approvals?.list())?.find((approval) => approval.package === "refused-one")).toMatchObject({
         state: "rejected",
         decidedBy: "agent-1 (elicitation)",
       });

@@ -81,7 +81,7 @@ describe("an approval is for the exact resolved set: every distribution, install
     expect(approved.code, approved.stderr).toBe(0);
     const done = await status(id);
     expect(done.structuredContent).toMatchObject({ state: "installed", decided_by: "maria" });
-    const record = granted.broker.audit.list({ package: "webapp", outcome: "installed" })[0];
+    const record = (await granted.broker.audit.list({ package: "webapp", outcome: "installed" }))[0];
     // byte for byte what the approver saw
     expect(record?.resolved?.map((dist) => [dist.name, dist.sha256]).sort()).toEqual(answer.set.map((dist) => [dist.name, dist.sha256]).sort());
     const imported = await runPython(ws.pythons.default!, "import webapp, signals, demo_lib; print('ok')");
@@ -116,7 +116,7 @@ describe("an approval is for the exact resolved set: every distribution, install
     expect(ok.code, ok.stderr).toBe(0);
     const imported = await runPython(ws.pythons.default!, "import importlib.metadata as m; print(m.version('leaf'))");
     expect(imported.stdout.trim()).toBe("1.1.0");
-    const trail = granted.broker.audit.list({ package: "grower" }).map((record) => record.outcome);
+    const trail = (await granted.broker.audit.list({ package: "grower" })).map((record) => record.outcome);
     expect(trail).toEqual(["pending", "approved", "pending", "approved", "installed"]);
   });
 
@@ -124,7 +124,7 @@ describe("an approval is for the exact resolved set: every distribution, install
     const refused = await install("shady");
     expect(refused.structuredContent).toMatchObject({ status: "denied" });
     expect(resultText(refused)).toContain("blocked");
-    expect(granted.control.approvals?.list(["pending"]).some((approval) => approval.package === "shady")).toBe(false);
-    expect(granted.broker.audit.verify().ok).toBe(true);
+    expect((await granted.control.approvals?.list(["pending"]))?.some((approval) => approval.package === "shady")).toBe(false);
+    expect((await granted.broker.audit.verify()).ok).toBe(true);
   });
 });

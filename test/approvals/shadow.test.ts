@@ -58,7 +58,7 @@ describe("shadow mode: the policy's refusals are audited as would-deny and the i
     expect(result.structuredContent).toMatchObject({ status: "installed" });
     const imported = await runPython(ws.pythons.trial!, "import outsider, helper; print('ok')");
     expect(imported.stdout.trim()).toBe("ok");
-    const record = enforced.broker.audit.list({ package: "outsider", outcome: "installed" })[0];
+    const record = (await enforced.broker.audit.list({ package: "outsider", outcome: "installed" }))[0];
     expect(record?.shadow).toEqual({
       mode: "shadow",
       would_deny: true,
@@ -78,7 +78,7 @@ describe("shadow mode: the policy's refusals are audited as would-deny and the i
     expect(refused.structuredContent).toMatchObject({ status: "denied" });
     const shadowed = await install(rollout, "ranged==2.0.0", "strict");
     expect(shadowed.structuredContent, resultText(shadowed)).toMatchObject({ status: "installed", version: "2.0.0" });
-    const record = rollout.broker.audit.list({ package: "ranged", outcome: "installed" })[0];
+    const record = (await rollout.broker.audit.list({ package: "ranged", outcome: "installed" }))[0];
     expect(record?.identity).toBe("team-a");
     expect(record?.shadow).toMatchObject({ would_deny: true, refusals: [{ name: "ranged", rules: ["allowlist"] }] });
   });
@@ -89,8 +89,8 @@ describe("shadow mode: the policy's refusals are audited as would-deny and the i
     expect(resultText(denied)).toContain("deny list");
     const allowed = await install(rollout, "helper", "trial");
     expect(allowed.structuredContent?.status).toMatch(/installed|already-satisfied/);
-    const record = rollout.broker.audit.list({ package: "helper" }).at(-1);
+    const record = (await rollout.broker.audit.list({ package: "helper" })).at(-1);
     expect(record?.shadow).toEqual({ mode: "shadow", would_deny: false, refusals: [] });
-    expect(rollout.broker.audit.verify().ok).toBe(true);
+    expect((await rollout.broker.audit.verify()).ok).toBe(true);
   });
 });

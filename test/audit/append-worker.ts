@@ -7,7 +7,7 @@ if (dir === undefined || identity === undefined || count === undefined) throw ne
 const db = openStateDb(dir);
 const log = createAuditLog(db);
 for (let i = 0; i < Number(count); i += 1) {
-  log.append({ identity, tool: "install_package", environment: "default", package: `pkg-${i}`, outcome: "installed", arguments: { i } });
+  await log.append({ identity, tool: "install_package", environment: "default", package: `pkg-${i}`, outcome: "installed", arguments: { i } });
 }
 db.close();
 process.stdout.write(`appended ${count}\n`);

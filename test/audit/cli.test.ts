@@ -16,11 +16,11 @@ describe("pipgate audit", () => {
   let log: AuditLog;
   const now = () => new Date("2024-05-02T12:00:00Z");
 
-  beforeEach(() => {
+  beforeEach(async () => {
     dir = mkdtempSync(join(tmpdir(), "pipgate-audit-cli-"));
     db = openStateDb(join(dir, "state"));
     log = createAuditLog(db, { now: steppingClock("2024-05-01T09:00:00Z", 3_600_000).now }); // hourly
-    seed(log);
+    await seed(log);
   });
   afterEach(() => {
     db.close();
@@ -72,24 +72,24 @@ describe("pipgate audit", () => {
   });
 
   it("list neutralises terminal escape sequences in attacker-controlled fields", async () => {
-    log.append({ identity: "mallory", tool: "install_package", package: "evil\u001b[2J\u009b31m\u202e", outcome: "invalid", arguments: {} });
+    await log.append({ identity: "mallory", tool: "install_package", package: "evil\u001b[2J\u009b31m\u202e", outcome: "invalid", arguments: {} });
     const { out } = await run("list", "--identity", "mallory");
     const raw = ["\u001b", "\u009b", "\u202e"];
     for (const ch of raw) expect(out).not.toContain(ch);
     expect(out).toContain("evil\\u001b[2j\\u009b31m\\u202e");
-    const shown = await run("show", log.list({ identity: "mallory" }).at(-1)!.id);
+    const shown = await run("show", (await log.list({ identity: "mallory" })).at(-1)!.id);
     for (const ch of raw) expect(shown.out).not.toContain(ch);
     expect(JSON.parse(shown.out).package).toBe("evil\u001b[2j\u009b31m\u202e"); // still exact, valid JSON
   });
 
   it("show prints the full record by id or prefix; unknown ids fail", async () => {
-    const record = log.list({ package: "requests" })[0]!;
+    const record = (await log.list({ package: "requests" }))[0]!;
     const full = await run("show", record.id);
     expect(full.code).toBe(0);
     expect(JSON.parse(full.out)).toEqual(record);
     expect(full.out.split("\n").length).toBeGreaterThan(10); // pretty-printed
     let unique = 5;
-    const others = log.list().filter((r) => r.id !== record.id);
+    const others = (await log.list()).filter((r) => r.id !== record.id);
     while (others.some((r) => r.id.startsWith(record.id.slice(0, unique)))) unique += 1;
     const byPrefix = await run("show", record.id.slice(0, unique));
     expect(JSON.parse(byPrefix.out)).toEqual(record);
@@ -99,7 +99,7 @@ describe("pipgate audit", () => {
   });
 
   it("verify exits 0 on an intact chain and 1 naming the first bad record", async () => {
-    const head = log.list({ order: "desc", limit: 1 })[0]!;
+    const head = (await log.list({ order: "desc", limit: 1 }))[0]!;
     const ok = await run("verify");
     expect(ok).toMatchObject({ code: 0, out: `chain intact: 8 records, head ${head.hash}\n` });
     // a head noted earlier is still found; after the newest two records are cut off it is not
@@ -108,7 +108,7 @@ describe("pipgate audit", () => {
     const truncated = await run("verify", "--head", head.hash);
     expect(truncated.code).toBe(1);
     expect(truncated.out).toMatch(/^chain intact: 6 records.*\nearlier head [0-9a-f]{64} is NOT in the log/);
-    const victim = log.list()[4]!;
+    const victim = (await log.list())[4]!;
     db.prepare("UPDATE audit SET identity = 'someone-else' WHERE seq = 5").run();
     const bad = await run("verify");
     expect(bad.code).toBe(1);
@@ -120,13 +120,13 @@ describe("pipgate audit", () => {
     const res = await run("export", "--format", "jsonl", "--out", jsonl, "--identity", "agent-a");
     expect(res).toMatchObject({ code: 0, out: "", err: `exported 4 records to ${jsonl}\n` });
     const back = importJsonl(readFileSync(jsonl, "utf8"));
-    expect(back).toEqual({ ok: true, value: log.list({ identity: "agent-a" }) });
+    expect(back).toEqual({ ok: true, value: await log.list({ identity: "agent-a" }) });
 
     const csv = join(dir, "out.csv");
     expect((await run("export", "--format", "csv", "--out", csv)).code).toBe(0);
     const rows = parseCsv(readFileSync(csv, "utf8"));
     expect(rows).toHaveLength(9);
-    expect(rows[3]?.[8]).toBe(log.list()[2]?.reason); // the reason with commas, quotes and a newline
+    expect(rows[3]?.[8]).toBe((await log.list())[2]?.reason); // the reason with commas, quotes and a newline
 
     const toStdout = await run("export", "--format", "csv", "--outcome", "denied");
     expect(parseCsv(toStdout.out)).toHaveLength(3);
@@ -138,7 +138,7 @@ describe("pipgate audit", () => {
     const tailed = await run("tail", "--limit", "3");
     const lines = tailed.out.trimEnd().split("\n");
     expect(lines).toHaveLength(3);
-    expect(lines[2]).toContain(log.list()[7]!.id);
+    expect(lines[2]).toContain((await log.list())[7]!.id);
 
     const file = join(dir, "report.html");
     const report = await run("report", "--html", file, "--since", "2024-05-01");
@@ -157,7 +157,7 @@ describe("pipgate audit", () => {
     const following = runAudit(["tail", "-f", "--interval", "50"], io, { db, now, signal: stop.signal });
     const other = openStateDb(join(dir, "state")); // a second connection, as another pipgate process would have
     try {
-      const fresh = createAuditLog(other).append({
+      const fresh = await createAuditLog(other).append({
         identity: "late-agent",
         tool: "install_package",
         environment: "default",

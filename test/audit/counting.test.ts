@@ -4,24 +4,24 @@ import { createAuditLog, OUTCOMES, type AuditInput } from "../../src/audit/index
 import { openMemoryDb } from "../../src/state/db.js";
 
 /** A mixed thirty-two requests over twelve minutes, the mix issue 20 saw misreported. */
-function mixedTwelveMinutes() {
+async function mixedTwelveMinutes() {
   let now = new Date("2026-03-01T10:00:00Z");
   const log = createAuditLog(openMemoryDb(), { now: () => now });
-  const add = (minute: number, input: Partial<AuditInput> & Pick<AuditInput, "outcome">) => {
+  const add = async (minute: number, input: Partial<AuditInput> & Pick<AuditInput, "outcome">) => {
     now = new Date(Date.parse("2026-03-01T10:00:00Z") + minute * 60_000 + 5_000);
-    log.append({ identity: "agent", tool: "install_package", arguments: {}, environment: "default", package: "demo", ...input });
+    await log.append({ identity: "agent", tool: "install_package", arguments: {}, environment: "default", package: "demo", ...input });
   };
-  for (let i = 0; i < 4; i += 1) add(0, { outcome: "installed" });
-  for (let i = 0; i < 3; i += 1) add(1, { outcome: "already-satisfied" });
-  for (let i = 0; i < 6; i += 1) add(3, { outcome: "denied", reason: "not on the allowlist: demo" });
-  for (let i = 0; i < 5; i += 1) add(4, { outcome: "invalid", reason: "not a requirement: demo @ x" });
-  for (let i = 0; i < 7; i += 1) add(6, { tool: "check_package", outcome: i % 2 === 0 ? "denied" : "allowed", reason: "dry run" });
-  for (let i = 0; i < 2; i += 1) add(8, { outcome: "rate-limited", reason: "rate limit: 10 per minute" });
-  add(9, { outcome: "timed-out" });
-  add(10, { tool: "echo", outcome: "forwarded", package: undefined });
-  add(10, { tool: "echo", outcome: "forwarded", package: undefined });
-  add(11, { outcome: "pending" });
-  add(11, { tool: "list_environments", outcome: "listed", package: undefined });
+  for (let i = 0; i < 4; i += 1) await add(0, { outcome: "installed" });
+  for (let i = 0; i < 3; i += 1) await add(1, { outcome: "already-satisfied" });
+  for (let i = 0; i < 6; i += 1) await add(3, { outcome: "denied", reason: "not on the allowlist: demo" });
+  for (let i = 0; i < 5; i += 1) await add(4, { outcome: "invalid", reason: "not a requirement: demo @ x" });
+  for (let i = 0; i < 7; i += 1) await add(6, { tool: "check_package", outcome: i % 2 === 0 ? "denied" : "allowed", reason: "dry run" });
+  for (let i = 0; i < 2; i += 1) await add(8, { outcome: "rate-limited", reason: "rate limit: 10 per minute" });
+  await add(9, { outcome: "timed-out" });
+  await add(10, { tool: "echo", outcome: "forwarded", package: undefined });
+  await add(10, { tool: "echo", outcome: "forwarded", package: undefined });
+  await add(11, { outcome: "pending" });
+  await add(11, { tool: "list_environments", outcome: "listed", package: undefined });
   return log.list();
 }
 
@@ -36,8 +36,8 @@ describe("counting by kind", () => {
     expect(kindOf({ outcome: "interrupted", tool: "install_package" })).toBe("failed");
   });
 
-  it("counts a mixed twelve minutes as what each request was, in one-minute bars", () => {
-    const records = mixedTwelveMinutes();
+  it("counts a mixed twelve minutes as what each request was, in one-minute bars", async () => {
+    const records = await mixedTwelveMinutes();
     const data = summarise(records);
     expect(data.totals).toMatchObject({
       all: 32,
@@ -66,8 +66,8 @@ describe("counting by kind", () => {
     expect(data.reasons.map((r) => r.kind)).not.toContain("dry run");
   });
 
-  it("sizes buckets to the range shown, not to the records in it", () => {
-    const records = mixedTwelveMinutes();
+  it("sizes buckets to the range shown, not to the records in it", async () => {
+    const records = await mixedTwelveMinutes();
     const from = new Date("2026-03-01T00:00:00Z");
     const to = new Date("2026-03-02T00:00:00Z");
     const day = summarise(records, { range: { from, to } });

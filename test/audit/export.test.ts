@@ -23,10 +23,10 @@ function slowSink(): { stream: Writable; text: () => string; drains: () => numbe
   return { stream, text: () => chunks.join(""), drains: () => drains };
 }
 
-function sampleRecords(): AuditRecord[] {
+async function sampleRecords(): Promise<AuditRecord[]> {
   const log = createAuditLog(openMemoryDb(), { now: steppingClock("2024-05-01T10:00:00Z", 60_000).now });
-  seed(log);
-  log.append({
+  await seed(log);
+  await log.append({
     identity: "mallory",
     tool: "install_package",
     package: "=cmd|' /c calc'!a0",
@@ -39,7 +39,7 @@ function sampleRecords(): AuditRecord[] {
 
 describe("audit export", () => {
   it("JSONL round-trips every record exactly", async () => {
-    const records = sampleRecords();
+    const records = await sampleRecords();
     const sink = slowSink();
     expect(await writeJsonl(records, sink.stream)).toBe(records.length);
     const text = sink.text();
@@ -53,8 +53,8 @@ describe("audit export", () => {
     expect(back.value.at(-1)?.arguments).toEqual({ package_name: "=cmd|' /c calc'!a0", nested: { list: [1, null, "x"], unicode: "é\u2028\u0000" } });
   });
 
-  it("importJsonl names the line of a malformed record", () => {
-    const [record] = sampleRecords();
+  it("importJsonl names the line of a malformed record", async () => {
+    const [record] = await sampleRecords();
     const text = `${JSON.stringify(record)}\n{"seq":"two"}\nnot json\n`;
     const back = importJsonl(text);
     expect(back.ok).toBe(false);
@@ -64,7 +64,7 @@ describe("audit export", () => {
   });
 
   it("CSV quotes commas, quotes and line breaks so it parses back to the same values", async () => {
-    const records = sampleRecords();
+    const records = await sampleRecords();
     const sink = slowSink();
     expect(await writeCsv(records, sink.stream)).toBe(records.length);
     const rows = parseCsv(sink.text());
@@ -90,7 +90,7 @@ describe("audit export", () => {
   });
 
   it("CSV keeps formula-like text from running in a spreadsheet", async () => {
-    const records = sampleRecords();
+    const records = await sampleRecords();
     const sink = slowSink();
     await writeCsv(records.slice(-1), sink.stream);
     const row = parseCsv(sink.text())[1]!;

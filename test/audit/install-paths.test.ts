@@ -40,28 +40,28 @@ describe("intents on every install path", () => {
     const code = await main([...args, "--config", ws.configPath], io);
     return { code, out: io.out(), err: io.err() };
   };
-  const trail = (pkg: string): AuditRecord[] => server.broker.audit.list({ package: pkg, intents: true });
+  const trail = (pkg: string): Promise<AuditRecord[]> => server.broker.audit.list({ package: pkg, intents: true });
 
   /** The intent and the outcome of one request: same request id, the outcome naming the intent. */
-  function expectPair(records: AuditRecord[], want: { identity: string; tool: string; outcome: string }): void {
+  async function expectPair(records: AuditRecord[], want: { identity: string; tool: string; outcome: string }): Promise<void> {
     const [intent, outcome] = records;
     expect(records).toHaveLength(2);
     expect(intent).toMatchObject({ outcome: "intent", identity: want.identity, tool: want.tool, environment: "default", reason: "started: a sandbox run" });
     expect(intent?.broker).toMatchObject({ pid: process.pid });
     const requestId = (intent?.request as { requestId: string }).requestId;
     expect(outcome).toMatchObject({ outcome: want.outcome, identity: want.identity, tool: want.tool, request: { requestId, intent: intent?.id } });
-    expect(server.broker.audit.outcomeOf(requestId)?.id).toBe(outcome?.id);
+    expect((await server.broker.audit.outcomeOf(requestId))?.id).toBe(outcome?.id);
   }
 
   it("install_package: an intent before the sandbox, then the outcome", async () => {
     expect((await install("path-mcp")).isError).toBeFalsy();
-    expectPair(trail("path-mcp"), { identity: "agent-1", tool: "install_package", outcome: "installed" });
+    await expectPair(await trail("path-mcp"), { identity: "agent-1", tool: "install_package", outcome: "installed" });
   });
 
   it("pipgate install: the same", async () => {
     const run = await cli(["install", "default", "path-cli", "--identity", "ops"]);
     expect(run.code).toBe(0);
-    expectPair(trail("path-cli"), { identity: "ops", tool: "cli install", outcome: "installed" });
+    await expectPair(await trail("path-cli"), { identity: "ops", tool: "cli install", outcome: "installed" });
   });
 
   it("pipgate install --json: install_package's structured result, in its snake_case", async () => {
@@ -77,18 +77,18 @@ describe("intents on every install path", () => {
     const queued = await install("path-approved");
     const id = String(queued.structuredContent?.approval_id);
     // the set is resolved in the sandbox before it is queued: that request too has its intent first
-    expectPair(trail("path-approved"), { identity: "agent-1", tool: "install_package", outcome: "pending" });
+    await expectPair(await trail("path-approved"), { identity: "agent-1", tool: "install_package", outcome: "pending" });
     expect((await cli(["approvals", "approve", id, "--reason", "ok", "--as", "maria"])).code).toBe(0);
-    const records = trail("path-approved");
+    const records = await trail("path-approved");
     expect(records.slice(0, 3).map((r) => r.outcome)).toEqual(["intent", "pending", "approved"]);
-    expectPair(records.slice(3), { identity: "agent-1", tool: "install_package", outcome: "installed" });
+    await expectPair(records.slice(3), { identity: "agent-1", tool: "install_package", outcome: "installed" });
   });
 
   it("a request refused before any work has one record and no intent", async () => {
     const launches = server.sandbox.launches;
     expect((await install("path-blocked")).isError).toBe(true);
-    expect(trail("path-blocked").map((r) => r.outcome)).toEqual(["denied"]);
+    expect((await trail("path-blocked")).map((r) => r.outcome)).toEqual(["denied"]);
     expect(server.sandbox.launches).toBe(launches);
-    expect(server.broker.audit.openIntents()).toEqual([]);
+    expect(await server.broker.audit.openIntents()).toEqual([]);
   });
 });

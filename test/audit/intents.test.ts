@@ -37,7 +37,7 @@ describe("intent records", () => {
   });
 
   it("are in the chain, committed before appendIntent returns, and hidden from queries unless asked", async () => {
-    const intent = log.appendIntent(intentFor("req_1", await currentBroker()));
+    const intent = await log.appendIntent(intentFor("req_1", await currentBroker()));
     expect(intent).toMatchObject({ seq: 1, outcome: "intent", broker: { pid: process.pid } });
     // Another connection (another process would see the same) reads it at once: it is committed.
     const other = openStateDb(join(dir, "state"));
@@ -47,7 +47,7 @@ describe("intent records", () => {
       other.close();
     }
     expect(db.pragma("synchronous", { simple: true })).toBe(1); // NORMAL again after the synced intent
-    const outcome = log.append({
+    const outcome = await log.append({
       identity: "agent-a",
       tool: "install_package",
       environment: "main",
@@ -56,28 +56,34 @@ describe("intent records", () => {
       arguments: {},
       request: { requestId: "req_1", intent: intent.id },
     });
-    expect(log.list().map((r) => r.outcome)).toEqual(["installed"]);
-    expect(log.count()).toBe(1);
-    expect(log.list({ intents: true }).map((r) => r.outcome)).toEqual(["intent", "installed"]);
-    expect(log.list({ outcome: "intent" }).map((r) => r.id)).toEqual([intent.id]);
-    expect(log.outcomeOf("req_1")?.id).toBe(outcome.id);
-    expect(log.openIntents()).toEqual([]);
-    expect(log.verify()).toMatchObject({ ok: true, count: 2 });
-    expect(summarise(log.list({ intents: true })).totals.all).toBe(1);
+    expect((await log.list()).map((r) => r.outcome)).toEqual(["installed"]);
+    expect(await log.count()).toBe(1);
+    expect((await log.list({ intents: true })).map((r) => r.outcome)).toEqual(["intent", "installed"]);
+    expect((await log.list({ outcome: "intent" })).map((r) => r.id)).toEqual([intent.id]);
+    expect((await log.outcomeOf("req_1"))?.id).toBe(outcome.id);
+    expect(await log.openIntents()).toEqual([]);
+    expect(await log.verify()).toMatchObject({ ok: true, count: 2 });
+    expect(summarise(await log.list({ intents: true })).totals.all).toBe(1);
   });
 
   it("cannot be written as a plain record, nor inside an open transaction", async () => {
     const broker = await currentBroker();
-    expect(() => log.append({ identity: "a", tool: "t", outcome: "intent" as never, arguments: {} })).toThrow(/invalid audit record/);
-    expect(() => db.transaction(() => log.appendIntent(intentFor("req_tx", broker)))()).toThrow(/cannot be written inside an open transaction/);
-    expect(log.count({ intents: true })).toBe(0);
+    await expect(log.append({ identity: "a", tool: "t", outcome: "intent" as never, arguments: {} })).rejects.toThrow(/invalid audit record/);
+    // better-sqlite3 refuses a transaction function that returns a promise: the transaction is opened by hand
+    db.exec("BEGIN");
+    try {
+      await expect(log.appendIntent(intentFor("req_tx", broker))).rejects.toThrow(/cannot be written inside an open transaction/);
+    } finally {
+      db.exec("ROLLBACK");
+    }
+    expect(await log.count({ intents: true })).toBe(0);
   });
 
-  it("appendOutcomeOnce closes a request once, whoever tries second", () => {
+  it("appendOutcomeOnce closes a request once, whoever tries second", async () => {
     const input = { identity: "pipgate", tool: "recovery", outcome: "interrupted" as const, arguments: {}, request: { requestId: "req_x" } };
-    expect(log.appendOutcomeOnce("req_x", input)).toBeDefined();
-    expect(log.appendOutcomeOnce("req_x", input)).toBeUndefined();
-    expect(log.count()).toBe(1);
+    expect(await log.appendOutcomeOnce("req_x", input)).toBeDefined();
+    expect(await log.appendOutcomeOnce("req_x", input)).toBeUndefined();
+    expect(await log.count()).toBe(1);
   });
 
   it("the CLI hides intents from list unless asked, notes them in show and verify, and reports count outcomes", async () => {
@@ -87,8 +93,8 @@ describe("intent records", () => {
       return { code, out: io.out(), err: io.err() };
     };
     const broker = await currentBroker();
-    const closed = log.appendIntent(intentFor("req_a", broker));
-    log.append({
+    const closed = await log.appendIntent(intentFor("req_a", broker));
+    await log.append({
       identity: "agent-a",
       tool: "install_package",
       package: "demo",
@@ -96,7 +102,7 @@ describe("intent records", () => {
       arguments: {},
       request: { requestId: "req_a", intent: closed.id },
     });
-    const open = log.appendIntent(intentFor("req_b", broker));
+    const open = await log.appendIntent(intentFor("req_b", broker));
 
     const list = await run("list", "--json");
     expect((JSON.parse(list.out) as Array<{ outcome: string }>).map((r) => r.outcome)).toEqual(["installed"]);

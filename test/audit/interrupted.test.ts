@@ -60,11 +60,11 @@ describe("closing interrupted requests at start-up", () => {
     const dead = await endedBroker();
     expect(await isAlive(dead)).toBe(false);
     const live = await currentBroker();
-    log.appendIntent(intentFor("req_none", dead));
-    log.appendIntent(intentFor("req_done", dead));
-    log.appendIntent(intentFor("req_failed", dead));
-    log.appendIntent(intentFor("req_restored", dead));
-    log.appendIntent(intentFor("req_live", live));
+    await log.appendIntent(intentFor("req_none", dead));
+    await log.appendIntent(intentFor("req_done", dead));
+    await log.appendIntent(intentFor("req_failed", dead));
+    await log.appendIntent(intentFor("req_restored", dead));
+    await log.appendIntent(intentFor("req_live", live));
     journal("req_done", "done");
     journal("req_failed", "rolled-back");
     const restoredJournal = journal("req_restored", "rolled-back");
@@ -76,18 +76,18 @@ describe("closing interrupted requests at start-up", () => {
       expect(record).toMatchObject({ outcome: "interrupted", identity: "agent-a", tool: "install_package", environment: "main", package: "demo" });
       expect(record.reason).toMatch(new RegExp(`broker pid ${dead.pid} ended .*recovery found: ${record.recovery?.found ?? "?"}`));
     }
-    expect(log.openIntents().map((r) => (r.request as { requestId: string }).requestId)).toEqual(["req_live"]);
+    expect((await log.openIntents()).map((r) => (r.request as { requestId: string }).requestId)).toEqual(["req_live"]);
 
     // A second start-up finds nothing more to close: exactly one outcome per request.
     expect(await close()).toEqual([]);
     const perRequest = new Map<string, number>();
-    for (const record of log.list()) {
+    for (const record of await log.list()) {
       const id = (record.request as { requestId: string }).requestId;
       perRequest.set(id, (perRequest.get(id) ?? 0) + 1);
     }
     expect([...perRequest.values()].every((n) => n === 1)).toBe(true);
     expect(perRequest.has("req_live")).toBe(false);
-    expect(log.verify().ok).toBe(true);
+    expect((await log.verify()).ok).toBe(true);
   });
 
   it("a recovered commit without an intent gets one outcome, and a later restore of a closed request its own record", async () => {
@@ -104,6 +104,6 @@ describe("closing interrupted requests at start-up", () => {
     expect(second).toEqual([
       expect.objectContaining({ outcome: "rolled-back", tool: "recovery", request: expect.objectContaining({ recovers: "old-request" }) }),
     ]);
-    expect(log.list({ outcome: "interrupted" })).toHaveLength(1);
+    expect(await log.list({ outcome: "interrupted" })).toHaveLength(1);
   });
 });

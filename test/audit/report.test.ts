@@ -11,47 +11,71 @@ const CHROMIUM = "/usr/bin/chromium";
 const HOSTILE = "<script>alert(1)</script>";
 
 /** Records over five days (the second day empty), with refusals of several kinds and a hostile name. */
-function buildRecords(): AuditRecord[] {
+async function buildRecords(): Promise<AuditRecord[]> {
   let now = new Date("2024-05-01T08:00:00Z");
   const log = createAuditLog(openMemoryDb(), { now: () => now });
-  const at = (iso: string, input: Omit<AuditInput, "tool" | "arguments">) => {
+  const at = async (iso: string, input: Omit<AuditInput, "tool" | "arguments">) => {
     now = new Date(iso);
-    log.append({ tool: "install_package", arguments: { package_name: input.package ?? "" }, ...input });
+    await log.append({ tool: "install_package", arguments: { package_name: input.package ?? "" }, ...input });
   };
-  at("2024-05-01T08:00:00Z", { identity: "agent-a", environment: "default", package: "requests", outcome: "installed" });
-  at("2024-05-01T09:00:00Z", { identity: "agent-a", environment: "default", package: "idna", outcome: "already-satisfied" });
-  at("2024-05-01T10:00:00Z", { identity: "agent-b", environment: "default", package: "reqeusts", outcome: "denied", reason: "not on the allowlist: reqeusts" });
-  at("2024-05-01T11:00:00Z", { identity: "agent-b", environment: "default", package: "leftpad", outcome: "denied", reason: "not on the allowlist: leftpad" });
-  at("2024-05-03T10:00:00Z", {
+  await at("2024-05-01T08:00:00Z", { identity: "agent-a", environment: "default", package: "requests", outcome: "installed" });
+  await at("2024-05-01T09:00:00Z", { identity: "agent-a", environment: "default", package: "idna", outcome: "already-satisfied" });
+  await at("2024-05-01T10:00:00Z", {
+    identity: "agent-b",
+    environment: "default",
+    package: "reqeusts",
+    outcome: "denied",
+    reason: "not on the allowlist: reqeusts",
+  });
+  await at("2024-05-01T11:00:00Z", {
+    identity: "agent-b",
+    environment: "default",
+    package: "leftpad",
+    outcome: "denied",
+    reason: "not on the allowlist: leftpad",
+  });
+  await at("2024-05-03T10:00:00Z", {
     identity: "agent-b",
     environment: "default",
     package: "requests",
     outcome: "rate-limited",
     reason: "rate limit: 10 per minute for grant agent-b",
   });
-  at("2024-05-03T11:00:00Z", { identity: "mallory", environment: "default", package: HOSTILE, outcome: "invalid", reason: `not a requirement: ${HOSTILE}` });
-  at("2024-05-03T12:00:00Z", {
+  await at("2024-05-03T11:00:00Z", {
+    identity: "mallory",
+    environment: "default",
+    package: HOSTILE,
+    outcome: "invalid",
+    reason: `not a requirement: ${HOSTILE}`,
+  });
+  await at("2024-05-03T12:00:00Z", {
     identity: "agent-a",
     environment: "data",
     package: "numpy",
     outcome: "denied",
     reason: "version 1.0 of numpy is outside the allowed range >=1.26",
   });
-  at("2024-05-04T09:00:00Z", {
+  await at("2024-05-04T09:00:00Z", {
     identity: "agent-a",
     environment: "data",
     package: "numpy",
     outcome: "denied",
     reason: "version 1.2 of numpy is outside the allowed range >=1.26",
   });
-  at("2024-05-04T10:00:00Z", { identity: "agent-a", environment: "data", package: "pandas", outcome: "timed-out", reason: "the sandbox run exceeded 300 s" });
-  at("2024-05-05T16:00:00Z", { identity: "agent-c", environment: "default", package: "requests", outcome: "installed" });
+  await at("2024-05-04T10:00:00Z", {
+    identity: "agent-a",
+    environment: "data",
+    package: "pandas",
+    outcome: "timed-out",
+    reason: "the sandbox run exceeded 300 s",
+  });
+  await at("2024-05-05T16:00:00Z", { identity: "agent-c", environment: "default", package: "requests", outcome: "installed" });
   return log.list();
 }
 
 describe("report data", () => {
-  it("groups reasons by kind, buckets by day with empty days kept, ranks packages and identities", () => {
-    const records = buildRecords();
+  it("groups reasons by kind, buckets by day with empty days kept, ranks packages and identities", async () => {
+    const records = await buildRecords();
     const data = summarise(records, { unit: "day" });
     expect(data.unit).toBe("day");
     expect(data.buckets.map((b) => b.label)).toEqual(["2024-05-01", "2024-05-02", "2024-05-03", "2024-05-04", "2024-05-05"]);
@@ -89,8 +113,8 @@ describe("report data", () => {
     expect(reasonKind({ ...records[0]!, outcome: "expired" })).toBe("expired (no reason given)");
   });
 
-  it("escapes every record string and forbids scripts by policy", () => {
-    const html = renderHtmlReport(buildRecords(), { generatedAt: new Date(), chain: { ok: true, count: 10, head: "f".repeat(64) } });
+  it("escapes every record string and forbids scripts by policy", async () => {
+    const html = renderHtmlReport(await buildRecords(), { generatedAt: new Date(), chain: { ok: true, count: 10, head: "f".repeat(64) } });
     expect(html).not.toContain(HOSTILE);
     expect(html).toContain("&#60;script&#62;alert(1)&#60;/script&#62;");
     expect(html).toContain("default-src 'none'");
@@ -144,7 +168,7 @@ describe.skipIf(mayskip)(`HTML report in headless Chromium${mayskip ? ` (skipped
   }
 
   it("draws the charts and tables, shows hostile names as text, fetches nothing", async () => {
-    const records = buildRecords();
+    const records = await buildRecords();
     const data = summarise(records, { unit: "day" });
     const { page, dialogs, external } = await open(
       renderHtmlReport(records, {
@@ -205,7 +229,7 @@ describe.skipIf(mayskip)(`HTML report in headless Chromium${mayskip ? ` (skipped
   });
 
   it("says loudly when the chain is broken, naming the record", async () => {
-    const records = buildRecords();
+    const records = await buildRecords();
     const { page } = await open(
       renderHtmlReport(records, {
         generatedAt: new Date(),

@@ -95,6 +95,6 @@ export const SAMPLE_INPUTS: AuditInput[] = [
 ];
 
 /** Appends every sample, in order. */
-export function seed(log: AuditLog, inputs: AuditInput[] = SAMPLE_INPUTS): void {
-  for (const input of inputs) log.append(input);
+export async function seed(log: AuditLog, inputs: AuditInput[] = SAMPLE_INPUTS): Promise<void> {
+  for (const input of inputs) await log.append(input);
 }

@@ -13,13 +13,13 @@ describe("tamper detection on an on-disk log", () => {
   let records: AuditRecord[];
   let intruder: Db;
 
-  beforeEach(() => {
+  beforeEach(async () => {
     dir = mkdtempSync(join(tmpdir(), "pipgate-audit-tamper-"));
     const db = openStateDb(dir);
     const log = createAuditLog(db, { now: steppingClock("2024-05-01T10:00:00Z", 60_000).now });
-    seed(log);
-    records = log.list();
-    expect(log.verify()).toMatchObject({ ok: true, count: SAMPLE_INPUTS.length });
+    await seed(log);
+    records = await log.list();
+    expect(await log.verify()).toMatchObject({ ok: true, count: SAMPLE_INPUTS.length });
     db.close();
     intruder = openStateDb(dir);
   });
@@ -30,50 +30,50 @@ describe("tamper detection on an on-disk log", () => {
   });
 
   /** A fresh process's view: reopen the file and verify. */
-  function verifyFromDisk() {
+  async function verifyFromDisk() {
     const db = openStateDb(dir);
     try {
-      return createAuditLog(db).verify();
+      return await createAuditLog(db).verify();
     } finally {
       db.close();
     }
   }
   const idAt = (seq: number) => records[seq - 1]!.id;
 
-  it("names a record whose body was edited", () => {
+  it("names a record whose body was edited", async () => {
     const changed = intruder.prepare("UPDATE audit SET body = replace(body, 'not on the allowlist', 'allowed') WHERE seq = 2").run();
     expect(changed.changes).toBe(1);
-    const result = verifyFromDisk();
+    const result = await verifyFromDisk();
     expect(result).toMatchObject({ ok: false, count: 8, firstBad: { seq: 2, id: idAt(2), problem: "edited" } });
   });
 
-  it("names a record whose indexed column was edited (outcome denied → installed)", () => {
+  it("names a record whose indexed column was edited (outcome denied → installed)", async () => {
     intruder.prepare("UPDATE audit SET outcome = 'installed' WHERE seq = 3").run();
-    expect(verifyFromDisk()).toMatchObject({ ok: false, firstBad: { seq: 3, id: idAt(3), problem: "edited" } });
+    expect(await verifyFromDisk()).toMatchObject({ ok: false, firstBad: { seq: 3, id: idAt(3), problem: "edited" } });
   });
 
-  it("names the edited record even when the intruder recomputed its hash", () => {
+  it("names the edited record even when the intruder recomputed its hash", async () => {
     const row = intruder.prepare<[], StoredRow>("SELECT * FROM audit WHERE seq = 2").get()!;
     const forged = { ...row, outcome: "installed" };
     intruder.prepare("UPDATE audit SET outcome = ?, hash = ? WHERE seq = 2").run("installed", recordHash(forged));
-    const result = verifyFromDisk();
+    const result = await verifyFromDisk();
     expect(result).toMatchObject({ ok: false, firstBad: { seq: 2, id: idAt(2), problem: "edited" } });
     expect(result.ok ? "" : result.firstBad.detail).toMatch(/hash recomputed/);
   });
 
-  it("names the record after the gap when one is deleted", () => {
+  it("names the record after the gap when one is deleted", async () => {
     intruder.prepare("DELETE FROM audit WHERE seq = 4").run();
-    const result = verifyFromDisk();
+    const result = await verifyFromDisk();
     expect(result).toMatchObject({ ok: false, count: 7, firstBad: { seq: 5, id: idAt(5), problem: "deleted" } });
     expect(result.ok ? "" : result.firstBad.detail).toMatch(/seq 4 is missing/);
   });
 
-  it("notices when the first record is deleted", () => {
+  it("notices when the first record is deleted", async () => {
     intruder.prepare("DELETE FROM audit WHERE seq = 1").run();
-    expect(verifyFromDisk()).toMatchObject({ ok: false, firstBad: { seq: 2, id: idAt(2), problem: "deleted" } });
+    expect(await verifyFromDisk()).toMatchObject({ ok: false, firstBad: { seq: 2, id: idAt(2), problem: "deleted" } });
   });
 
-  it("calls two rows with exchanged contents reordered and names the first of them", () => {
+  it("calls two rows with exchanged contents reordered and names the first of them", async () => {
     // Exchange everything but the seq between rows 3 and 6 (ids are UNIQUE, so park them first).
     intruder.exec(`
       CREATE TEMP TABLE parked AS SELECT * FROM audit WHERE seq IN (3, 6);
@@ -84,24 +84,24 @@ describe("tamper detection on an on-disk log", () => {
         WHERE seq IN (3, 6);
     `);
     expect(intruder.prepare<[], { id: string }>("SELECT id FROM audit WHERE seq = 3").get()?.id).toBe(idAt(6));
-    const result = verifyFromDisk();
+    const result = await verifyFromDisk();
     // Walking in seq order, the first misplaced record is the one now at seq 3: record 6's content.
     expect(result).toMatchObject({ ok: false, count: 8, firstBad: { seq: 3, id: idAt(6), problem: "reordered" } });
     expect(result.ok ? "" : result.firstBad.detail).toContain(`belongs at seq 6; it changed places with record ${idAt(3)}`);
   });
 
-  it("calls two rows with exchanged seq numbers reordered", () => {
+  it("calls two rows with exchanged seq numbers reordered", async () => {
     intruder.exec(`
       UPDATE audit SET seq = -1 WHERE seq = 4;
       UPDATE audit SET seq = 4 WHERE seq = 5;
       UPDATE audit SET seq = 5 WHERE seq = -1;
     `);
-    const result = verifyFromDisk();
+    const result = await verifyFromDisk();
     expect(result).toMatchObject({ ok: false, firstBad: { seq: 4, id: idAt(5), problem: "reordered" } });
     expect(result.ok ? "" : result.firstBad.detail).toContain(`it changed places with record ${idAt(4)}`);
   });
 
-  it("names a forged record inserted in the middle, with the later rows renumbered", () => {
+  it("names a forged record inserted in the middle, with the later rows renumbered", async () => {
     intruder.exec("UPDATE audit SET seq = seq + 1000 WHERE seq > 4; UPDATE audit SET seq = seq - 999 WHERE seq > 1000;");
     const before = intruder.prepare<[], StoredRow>("SELECT * FROM audit WHERE seq = 4").get()!;
     const forged = {
@@ -119,7 +119,7 @@ describe("tamper detection on an on-disk log", () => {
     intruder
       .prepare("INSERT INTO audit VALUES (@seq, @id, @time, @identity, @tool, @environment, @package, @outcome, @body, @prev_hash, @hash)")
       .run({ ...forged, hash: recordHash(forged) });
-    const result = verifyFromDisk();
+    const result = await verifyFromDisk();
     expect(result).toMatchObject({ ok: false, count: 9, firstBad: { seq: 5, id: forged.id, problem: "inserted" } });
   });
 
@@ -132,7 +132,7 @@ describe("tamper detection on an on-disk log", () => {
     for (const run of results) expect(run.stdout.trim()).toMatch(/^appended 150$/m);
     intruder = openStateDb(dir);
     const log = createAuditLog(intruder);
-    expect(log.verify()).toMatchObject({ ok: true, count: 8 + 450 });
-    for (const name of ["p1", "p2", "p3"]) expect(log.count({ identity: name })).toBe(150);
+    expect(await log.verify()).toMatchObject({ ok: true, count: 8 + 450 });
+    for (const name of ["p1", "p2", "p3"]) expect(await log.count({ identity: name })).toBe(150);
   });
 });

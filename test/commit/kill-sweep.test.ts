@@ -260,8 +260,8 @@ describe.sequential("a broker SIGKILLed anywhere in an install, then restarted",
         // Its broker still runs (as another `pipgate serve` would): a start-up beside it leaves the intent open.
         const beside = (await openApp(loaded(configPath), silentLogger())).broker;
         try {
-          expect(beside.audit.outcomeOf(requestId)).toBeUndefined();
-          expect(beside.audit.openIntents().map((r) => r.id)).toEqual([intents[0]!.id]);
+          expect(await beside.audit.outcomeOf(requestId)).toBeUndefined();
+          expect((await beside.audit.openIntents()).map((r) => r.id)).toEqual([intents[0]!.id]);
         } finally {
           beside.close();
         }
@@ -271,7 +271,7 @@ describe.sequential("a broker SIGKILLed anywhere in an install, then restarted",
       await child;
       const restarted = (await openApp(loaded(configPath), silentLogger())).broker;
       try {
-        const outcomes = restarted.audit.list().filter((record) => requestIdOf(record) === requestId);
+        const outcomes = (await restarted.audit.list()).filter((record) => requestIdOf(record) === requestId);
         expect(outcomes).toHaveLength(1);
         const outcome = outcomes[0]!;
         expect(outcome).toMatchObject({
@@ -282,8 +282,8 @@ describe.sequential("a broker SIGKILLed anywhere in an install, then restarted",
           package: "sweep-lib",
         });
         if (p.expect.outcome === "interrupted") expect(outcome.recovery).toMatchObject({ found: p.expect.found });
-        expect(restarted.audit.openIntents()).toEqual([]);
-        expect(restarted.audit.verify().ok).toBe(true);
+        expect(await restarted.audit.openIntents()).toEqual([]);
+        expect((await restarted.audit.verify()).ok).toBe(true);
       } finally {
         restarted.close();
       }

@@ -110,7 +110,7 @@ describe.each(["pip", "direct"] as const)("recoverUnfinishedCommits (%s installe
     try {
       expect(await hashTree(await venvRoots(venv))).toBe(before);
       // The commit's request left no intent (this child commits directly): recovery gives it its one outcome.
-      const records = broker.audit.list({ outcome: "interrupted" });
+      const records = await broker.audit.list({ outcome: "interrupted" });
       expect(records).toHaveLength(1);
       expect(records[0]).toMatchObject({
         environment: "main",
@@ -119,8 +119,8 @@ describe.each(["pip", "direct"] as const)("recoverUnfinishedCommits (%s installe
         recovery: { found: "rolled back" },
       });
       expect(records[0]?.reason).toMatch(/rolled back/);
-      expect(broker.audit.count()).toBe(1);
-      expect(broker.audit.verify().ok).toBe(true);
+      expect(await broker.audit.count()).toBe(1);
+      expect((await broker.audit.verify()).ok).toBe(true);
     } finally {
       broker.close();
     }

@@ -212,8 +212,8 @@ describe.skipIf(mayskip)(`the web console in headless Chromium${mayskip ? ` (ski
     expect(noReason.status).toBe(400);
     expect(noReason.body).toContain("a reason is required");
 
-    expect(agent.control.approvals?.list().find((a) => a.id === pendingId)?.state).toBe("pending");
-    expect(agent.broker.audit.list({ outcome: "approved" })).toEqual([]);
+    expect((await agent.control.approvals?.list())?.find((a) => a.id === pendingId)?.state).toBe("pending");
+    expect(await agent.broker.audit.list({ outcome: "approved" })).toEqual([]);
   });
 
   it("signs in, counts by kind, filters, opens a record with its rules, hashes and place in the chain", async () => {
@@ -242,7 +242,7 @@ describe.skipIf(mayskip)(`the web console in headless Chromium${mayskip ? ` (ski
       await page.screenshot({ path: join(ARTIFACTS, "02-filtered.png"), fullPage: true });
 
       await Promise.all([page.waitForURL(/\/records\/aud_/), rows.first().locator("a").first().click()]);
-      const record = agent.broker.audit.list({ package: "demo-lib", outcome: "installed" })[0]!;
+      const record = (await agent.broker.audit.list({ package: "demo-lib", outcome: "installed" }))[0]!;
       expect(await page.locator("#record-id").innerText()).toBe(record.id);
       expect(await page.locator("#record-outcome").innerText()).toBe("installed");
       expect(await page.locator("#rules tbody tr").count()).toBeGreaterThan(3);
@@ -255,7 +255,7 @@ describe.skipIf(mayskip)(`the web console in headless Chromium${mayskip ? ` (ski
       await page.screenshot({ path: join(ARTIFACTS, "03-record.png"), fullPage: true });
 
       await page.click('a[href="/chain"]');
-      const verified = agent.broker.audit.verify();
+      const verified = await agent.broker.audit.verify();
       expect(verified.ok).toBe(true);
       if (verified.ok) expect(await page.locator("#head").innerText()).toBe(verified.head);
 
@@ -303,14 +303,14 @@ describe.skipIf(mayskip)(`the web console in headless Chromium${mayskip ? ` (ski
 
       const imported = await runPython(ws.pythons.default!, "import outsider; print(outsider.__version__)");
       expect(imported.stdout.trim()).toBe("1.0.0");
-      const trail = agent.broker.audit.list({ package: "outsider" }).map((r) => `${r.outcome}:${r.identity}:${r.tool}`);
+      const trail = (await agent.broker.audit.list({ package: "outsider" })).map((r) => `${r.outcome}:${r.identity}:${r.tool}`);
       expect(trail).toContain("approved:maria-approver:approvals approve");
       expect(trail).toContain("installed:agent-1:install_package");
 
       await page.goto(`${base}/environments`);
       const row = page.locator("#env-default table.installed tr", { hasText: "outsider" });
       expect(await row.count()).toBe(1);
-      const installed = agent.broker.audit.list({ package: "outsider", outcome: "installed" })[0]!;
+      const installed = (await agent.broker.audit.list({ package: "outsider", outcome: "installed" }))[0]!;
       expect(await row.locator("a").getAttribute("href")).toBe(`/records/${installed.id}`);
       await page.screenshot({ path: join(ARTIFACTS, "06-environments.png"), fullPage: true });
       expect(problems).toEqual([]);

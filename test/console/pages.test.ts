@@ -67,7 +67,7 @@ describe("console pages over a real audit log, on 127.0.0.1", () => {
 
   beforeAll(async () => {
     audit = createAuditLog(openMemoryDb());
-    audit.append({
+    await audit.append({
       identity: "mallory",
       tool: "install_package",
       arguments: { package_name: HOSTILE },
@@ -75,7 +75,7 @@ describe("console pages over a real audit log, on 127.0.0.1", () => {
       package: HOSTILE,
       reason: `not a requirement: ${HOSTILE}`,
     });
-    audit.append({
+    await audit.append({
       identity: "bot",
       tool: "install_package",
       arguments: {},
@@ -120,7 +120,7 @@ describe("console pages over a real audit log, on 127.0.0.1", () => {
     expect(html).toContain("&#60;img src=x onerror=&#34;alert(1)&#34;&#62;");
     expect(html).not.toMatch(/<script(?! src="\/assets\/console\.js" defer><\/script>)/);
     expect(html).not.toMatch(/<img/i);
-    const record = audit.list({ outcome: "installed" })[0]!;
+    const record = (await audit.list({ outcome: "installed" }))[0]!;
     const page = await (await fetch(`${base}/records/${record.id}`, { headers: bearer })).text();
     expect(page).toContain(`<code class="hash" id="record-hash">${record.hash}</code>`);
     expect(page).toContain("listed &#60;img");

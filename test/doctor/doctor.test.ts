@@ -4,6 +4,7 @@ import Database from "better-sqlite3";
 import { parse, stringify } from "yaml";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createAuditLog } from "../../src/audit/store.js";
+import type { AuditRecord } from "../../src/audit/types.js";
 import { doctor } from "../../src/cli/doctor.js";
 import { openStateDb } from "../../src/state/db.js";
 import { capture } from "../allowlist/helpers.js";
@@ -177,17 +178,19 @@ describe("pipgate doctor", () => {
   it("fails the audit line naming the record whose body was edited in the database", async () => {
     const db = openStateDb(ws.stateDir);
     const log = createAuditLog(db);
-    const records = ["denied", "listed", "allowed"].map((outcome) =>
-      log.append({
-        identity: "agent",
-        tool: "check_package",
-        environment: "default",
-        package: "demo-lib",
-        outcome: outcome as "denied" | "listed" | "allowed",
-        arguments: { package_name: "demo-lib" },
-        reason: `reason ${outcome}`,
-      }),
-    );
+    const records: AuditRecord[] = [];
+    for (const outcome of ["denied", "listed", "allowed"])
+      records.push(
+        await log.append({
+          identity: "agent",
+          tool: "check_package",
+          environment: "default",
+          package: "demo-lib",
+          outcome: outcome as "denied" | "listed" | "allowed",
+          arguments: { package_name: "demo-lib" },
+          reason: `reason ${outcome}`,
+        }),
+      );
     db.close();
     expect((await run(ws.configPath)).lines).toContain("ok    audit chain: intact, 3 record(s)");
 

@@ -128,7 +128,7 @@ describe("sdists build with their declared backends in the sandbox", () => {
     expect(after.filter((name) => !before.includes(name))).toEqual(["hatch-sd"]);
     for (const tool of BUILD_TOOLS) expect(after).not.toContain(tool);
     // The audit record names the build tools the run was allowed to fetch.
-    const sandbox = server.broker.audit.list({ package: "hatch-sd" }).at(-1)?.sandbox as { buildTools?: string[] } | undefined;
+    const sandbox = (await server.broker.audit.list({ package: "hatch-sd" })).at(-1)?.sandbox as { buildTools?: string[] } | undefined;
     expect(sandbox?.buildTools).toEqual(expect.arrayContaining(["hatchling", "packaging", "pathspec", "pluggy", "editables"]));
   });
 
@@ -141,6 +141,6 @@ describe("sdists build with their declared backends in the sandbox", () => {
     expect(resultText(result)).toMatch(/packaging is not on the allowlist/);
     expect(venvDigest(ws.pythons.default!)).toBe(before);
     expect(await installedNames(ws.pythons.default!)).not.toContain("packaging");
-    expect(server.broker.audit.list({ package: "hatch-greedy" }).at(-1)?.outcome).toBe("denied");
+    expect((await server.broker.audit.list({ package: "hatch-greedy" })).at(-1)?.outcome).toBe("denied");
   });
 });

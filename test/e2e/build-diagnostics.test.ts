@@ -54,7 +54,7 @@ describe("build failures say why", () => {
     expect(result.isError, resultText(result)).toBe(true);
     expect(venvDigest(ws.pythons.default!)).toBe(before);
     expect(await containersOf(ws.stateDir)).toEqual([]);
-    const record = broker.broker.audit.list({ package: name }).at(-1);
+    const record = (await broker.broker.audit.list({ package: name })).at(-1);
     return { text: resultText(result), log: (record?.sandbox as { log?: string } | undefined)?.log };
   }
 

@@ -183,7 +183,7 @@ describe("commits stay consistent under concurrency", () => {
     expect(resultText(result)).toMatch(/aud-clobber 1\.0 would overwrite \S+\/six\.py, which belongs to six 1\.17\.0/);
     expect(venvDigest(python)).toBe(before);
     expect((await runPython(python, "import six; print(six.__version__)")).stdout.trim()).toBe("1.17.0");
-    expect(server.broker.audit.list({ package: "aud-clobber" }).at(-1)?.outcome).toBe("denied");
+    expect((await server.broker.audit.list({ package: "aud-clobber" })).at(-1)?.outcome).toBe("denied");
   });
 
   it("answers upgrade: true at the newest allowed version with already-satisfied, not a failure", async () => {
@@ -196,6 +196,6 @@ describe("commits stay consistent under concurrency", () => {
     expect(resultText(result)).toContain("keeper 1.1 is already installed");
     expect(server.sandbox.launches).toBe(launches);
     expect(venvDigest(pythons.default ?? "")).toBe(before);
-    expect(server.broker.audit.list({ package: "keeper" }).at(-1)?.outcome).toBe("already-satisfied");
+    expect((await server.broker.audit.list({ package: "keeper" })).at(-1)?.outcome).toBe("already-satisfied");
   });
 });

@@ -53,7 +53,7 @@ describe("refusals through the MCP server launch nothing and are audited", () =>
     const before = venvDigest(ws.pythons.default!);
     const lines = corpus();
     const indexRequests = ws.index.requests.length;
-    const auditBefore = server.broker.audit.count();
+    const auditBefore = await server.broker.audit.count();
     for (const line of lines) {
       const result = (await server.client.callTool({ name: "install_package", arguments: line.arguments })) as ToolResult;
       expect(result.isError, JSON.stringify(line.arguments).slice(0, 80)).toBe(true);
@@ -64,7 +64,7 @@ describe("refusals through the MCP server launch nothing and are audited", () =>
     expect(server.sandbox.launches).toBe(0);
     expect(ws.index.requests.length).toBe(indexRequests);
     expect(venvDigest(ws.pythons.default!)).toBe(before);
-    const records = server.broker.audit.list({ order: "asc" }).slice(auditBefore);
+    const records = (await server.broker.audit.list({ order: "asc" })).slice(auditBefore);
     expect(records).toHaveLength(lines.length);
     for (const [i, record] of records.entries()) {
       expect(record.outcome).toBe("invalid");

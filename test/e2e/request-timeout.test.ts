@@ -48,12 +48,12 @@ describe("the request's timeout", () => {
     expect((await install({ package_name: "slowpkg", environment: "warm" })).status).toBe("installed");
     const before = venvDigest(ws.pythons.default!);
     const result = await install({ package_name: "slowpkg", timeout: 3 });
-    expect((broker.audit.list({ package: "slowpkg" }).at(-1)?.sandbox as { cached?: boolean } | undefined)?.cached).toBe(true);
+    expect(((await broker.audit.list({ package: "slowpkg" })).at(-1)?.sandbox as { cached?: boolean } | undefined)?.cached).toBe(true);
     expect(result.status).toBe("timed-out");
     expect(result.message).toMatch(
       /^timed out after 3 s \(the timeout bounds the whole request, commit included\); the commit was rolled back and nothing was installed/,
     );
     expect(venvDigest(ws.pythons.default!)).toBe(before);
-    expect(broker.audit.list({ package: "slowpkg" }).at(-1)?.outcome).toBe("timed-out");
+    expect((await broker.audit.list({ package: "slowpkg" })).at(-1)?.outcome).toBe("timed-out");
   });
 });

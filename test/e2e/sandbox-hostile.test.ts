@@ -67,7 +67,7 @@ describe("hostile builds stay in the sandbox", () => {
     const result = await broker.client.callTool({ name: "install_package", arguments: { package_name: "net-probe" } }, undefined, { timeout: 180_000 });
     // The sdist still builds (its network attempts fail inside the container): what lands is a verified wheel.
     expect(resultText(result)).toContain("installed net-probe 1.0");
-    const records = broker.broker.audit.list({ package: "net-probe" });
+    const records = await broker.broker.audit.list({ package: "net-probe" });
     expect(records.at(-1)?.outcome).toBe("installed");
     expect(connections).toBe(0);
   });
@@ -97,7 +97,7 @@ describe("hostile builds stay in the sandbox", () => {
     expect((result.structuredContent as { status: string }).status).toBe("timed-out");
     expect(await listContainers(ws.stateDir)).toEqual([]);
     expect(venvDigest(ws.pythons.default!)).toBe(before);
-    expect(broker.broker.audit.list({ package: "sleeper" }).at(-1)?.outcome).toBe("timed-out");
+    expect((await broker.broker.audit.list({ package: "sleeper" })).at(-1)?.outcome).toBe("timed-out");
   });
 
   it("a build that forks without end is held by the pids limit and killed at the timeout", async () => {

@@ -166,7 +166,7 @@ describe.each(RUNTIMES)("what a build hands back is hostile input (runtime %s)",
     const { openStateDb } = await import("../../src/state/db.js");
     const db = openStateDb(ws.stateDir);
     try {
-      const reaped = createAuditLog(db).list({ outcome: "reaped" });
+      const reaped = await createAuditLog(db).list({ outcome: "reaped" });
       expect(reaped.at(-1)?.reason).toMatch(/outlived the broker that started it; killed and removed/);
     } finally {
       db.close();

@@ -65,7 +65,7 @@ describe("transitive enforcement and verified files", () => {
     expect(resultText(result)).toMatch(/app-a 1\.2 requires lib-b>=3/);
     expect(resultText(result)).toMatch(/lib-b is not on the allowlist/);
     expect(venvDigest(ws.pythons.default!)).toBe(before);
-    expect(server.broker.audit.list({ package: "app-a" }).at(-1)?.outcome).toBe("denied");
+    expect((await server.broker.audit.list({ package: "app-a" })).at(-1)?.outcome).toBe("denied");
   });
 
   it("refuses when the only allowed versions of a dependency conflict with what it requires", async () => {

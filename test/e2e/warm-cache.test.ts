@@ -45,7 +45,7 @@ describe("a repeat of a verified resolution skips the sandbox, never the policy"
     expect(server.sandbox.launches).toBe(launches);
     const imported = await runPython(ws.pythons.second!, "import warm_app, warm_lib; print(warm_lib.__version__)");
     expect(imported.stdout.trim()).toBe("2.0");
-    const record = server.broker.audit.list({ environment: "second" }).at(-1);
+    const record = (await server.broker.audit.list({ environment: "second" })).at(-1);
     expect(record?.sandbox).toMatchObject({ cached: true });
   });
 
@@ -70,6 +70,6 @@ describe("a repeat of a verified resolution skips the sandbox, never the policy"
     const result = await install("fourth");
     expect(result.isError).toBe(true);
     expect(resultText(result)).toContain("PYSEC-2026-1");
-    expect(server.broker.audit.list({ environment: "fourth" }).at(-1)?.outcome).toBe("denied");
+    expect((await server.broker.audit.list({ environment: "fourth" })).at(-1)?.outcome).toBe("denied");
   });
 });

@@ -75,7 +75,7 @@ describe("whole-tree decisions: one refusal names everything missing, one comman
     expect(venvDigest(ws.pythons.default!)).toBe(before);
     const stored = filesUnder(join(ws.stateDir, "files"));
     for (const name of Object.keys(DEPENDENCIES)) expect(stored.some((file) => file.startsWith(name.replace(/-/g, "_")))).toBe(false);
-    expect(server.broker.audit.list({ package: "requests" }).at(-1)?.reason).toContain("certifi 2024.8.30");
+    expect((await server.broker.audit.list({ package: "requests" })).at(-1)?.reason).toContain("certifi 2024.8.30");
   });
 
   it("check_package decides the named project by default and resolves the tree with resolve: true", async () => {

@@ -39,10 +39,10 @@ async function connect(configPath: string, name = "agent"): Promise<Client> {
 const call = async (client: Client, name: string, args: Record<string, unknown>, options: { onprogress?: (p: Progress) => void } = {}) =>
   (await client.callTool({ name, arguments: args }, undefined, { timeout: 180_000, ...options })) as ToolResult;
 
-function records(ws: Workspace): AuditRecord[] {
+async function records(ws: Workspace): Promise<AuditRecord[]> {
   const db = openStateDb(ws.stateDir);
   try {
-    return createAuditLog(db).list({});
+    return await createAuditLog(db).list({});
   } finally {
     db.close();
   }
@@ -102,7 +102,7 @@ describe("gateway mode with the seed policy", () => {
     const result = await call(client, "run_python_code", { code: "import os; os.system('pip install evil')", execution_mode: "subprocess" });
     expect(result.isError).toBe(true);
     expect(resultText(result)).toContain("the policy does not allow run_python_code");
-    const refused = records(setup.ws).filter((record) => record.tool === "run_python_code");
+    const refused = (await records(setup.ws)).filter((record) => record.tool === "run_python_code");
     expect(refused).toEqual([expect.objectContaining({ outcome: "denied", identity: "local" })]);
   });
 
@@ -165,7 +165,7 @@ describe("gateway mode with a policy that names run_python_code", () => {
     expect(ran.isError).toBeFalsy();
     expect(resultText(ran)).toContain("gw_demo");
     expect(resultText(ran)).toContain(join(setup.ws.dir, "venvs", "default"));
-    const forwarded = records(setup.ws).filter((record) => record.tool === "run_python_code");
+    const forwarded = (await records(setup.ws)).filter((record) => record.tool === "run_python_code");
     expect(forwarded).toHaveLength(1);
     expect(forwarded[0]).toMatchObject({ outcome: "forwarded", upstream: { isError: false } });
     expect(forwarded[0]?.upstream?.arguments_sha256).toMatch(/^[0-9a-f]{64}$/);
@@ -187,7 +187,7 @@ describe("gateway mode with a policy that names run_python_code", () => {
       expect(crashed.isError).toBe(true);
       expect(resultText(crashed)).toContain("the upstream server exited");
       expect(resultText(crashed)).toContain("retry the call");
-      const record = records(crashing.ws).find((entry) => entry.tool === "run_python_code");
+      const record = (await records(crashing.ws)).find((entry) => entry.tool === "run_python_code");
       expect(record).toMatchObject({ outcome: "failed", upstream: { error: expect.stringContaining("exited") } });
     } finally {
       await client.close();
@@ -218,7 +218,7 @@ describe("gateway mode with a policy that names run_python_code", () => {
     const result = await call(a, "read_file", { file_path: "/srv/work/../../etc/passwd" });
     expect(result.isError).toBe(true);
     expect(resultText(result)).toContain('refused by policy rule "workdir-only" (tools.read_file.conditions[0])');
-    expect(records(setup.ws).filter((record) => record.tool === "read_file")).toEqual([expect.objectContaining({ outcome: "denied" })]);
+    expect((await records(setup.ws)).filter((record) => record.tool === "read_file")).toEqual([expect.objectContaining({ outcome: "denied" })]);
   });
 
   it("shows forwarded calls beside installs in audit list", async () => {
@@ -251,7 +251,7 @@ describe("tool-definition pinning", () => {
     const refused = await call(second, "run_python_code", { code: "print(1)" });
     expect(refused.isError).toBe(true);
     expect(resultText(refused)).toContain("its definition changed since it was pinned");
-    const pinRecords = records(setup.ws).filter((record) => record.tool === "upstream pin");
+    const pinRecords = (await records(setup.ws)).filter((record) => record.tool === "upstream pin");
     expect(pinRecords.map((record) => record.outcome)).toContain("denied");
 
     const show = capture();
@@ -264,7 +264,7 @@ describe("tool-definition pinning", () => {
     // accepted: the next listing shows it (the changed description), and the acceptance is audited
     expect((await second.listTools()).tools.map((tool) => tool.name).sort()).toEqual(["install_package", "run_python_code"]);
     expect(resultText(await call(second, "run_python_code", { code: "print(6 * 7)" }))).toContain("42");
-    expect(records(setup.ws).some((record) => record.tool === "upstream accept" && record.outcome === "approved")).toBe(true);
+    expect((await records(setup.ws)).some((record) => record.tool === "upstream accept" && record.outcome === "approved")).toBe(true);
     await second.close();
   });
 });
@@ -311,8 +311,8 @@ describe("gateway mode in front of a third-party server (server-everything)", ()
   });
 
   it("passes a client's cancellation to the upstream, and audits the call", async () => {
-    const long = () => records(ws).filter((record) => record.tool === "trigger-long-running-operation");
-    const before = long().length;
+    const long = async () => (await records(ws)).filter((record) => record.tool === "trigger-long-running-operation");
+    const before = (await long()).length;
     const controller = new AbortController();
     const started = Date.now();
     const running = client.callTool({ name: "trigger-long-running-operation", arguments: { duration: 30, steps: 30 } }, undefined, {
@@ -324,8 +324,8 @@ describe("gateway mode in front of a third-party server (server-everything)", ()
     expect(Date.now() - started).toBeLessThan(10_000);
     // the upstream was told: its next call is answered at once, and the cancelled one has its record
     expect(resultText(await call(client, "echo", { message: "after" }))).toBe("Echo: after");
-    await expect.poll(() => long().length, { timeout: 10_000 }).toBe(before + 1);
-    expect(long().at(-1)).toMatchObject({ outcome: "failed" });
+    await expect.poll(async () => (await long()).length, { timeout: 10_000 }).toBe(before + 1);
+    expect((await long()).at(-1)).toMatchObject({ outcome: "failed" });
   });
 
   it("re-exports resources and prompts through admission, each read audited", async () => {
@@ -337,7 +337,7 @@ describe("gateway mode in front of a third-party server (server-everything)", ()
     expect(read.contents.length).toBeGreaterThan(0);
     const { prompts } = await client.listPrompts();
     expect(prompts.length).toBeGreaterThan(0);
-    const reads = records(ws).filter((record) => record.tool === "mcp.resources");
+    const reads = (await records(ws)).filter((record) => record.tool === "mcp.resources");
     expect(reads).toEqual([expect.objectContaining({ outcome: "forwarded", arguments: { uri: first.uri } })]);
   });
 });
@@ -371,9 +371,7 @@ describe("gateway mode over Streamable HTTP", () => {
     expect(resultText(await call(a, "run_python_code", { code: "print(mine)" })).trim()).toBe("a");
     expect(resultText(await call(b, "run_python_code", { code: "print(mine)" })).trim()).toBe("b");
     expect(resultText(await call(c, "run_python_code", { code: "print(mine)" }))).toContain("NameError");
-    const identities = records(setup.ws)
-      .filter((record) => record.tool === "run_python_code")
-      .map((record) => record.identity);
+    const identities = (await records(setup.ws)).filter((record) => record.tool === "run_python_code").map((record) => record.identity);
     expect(identities.sort()).toEqual(["alice", "alice", "alice", "alice", "bob"]);
   });
 
@@ -392,9 +390,7 @@ describe("gateway mode over Streamable HTTP", () => {
     // bob's identical call was never approved
     const bob = await serve.connect(TOKENS.bob);
     expect((await call(bob, "list_directory", { directory_path: "" })).isError).toBe(true);
-    const outcomes = records(setup.ws)
-      .filter((record) => record.tool === "list_directory")
-      .map((record) => record.outcome);
+    const outcomes = (await records(setup.ws)).filter((record) => record.tool === "list_directory").map((record) => record.outcome);
     expect(outcomes).toEqual(["pending", "forwarded", "pending", "pending"]);
   });
 });

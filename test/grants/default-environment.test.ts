@@ -81,7 +81,7 @@ describe("the environment a call goes to when it names none", () => {
       expect(result.isError, name).toBe(true);
       expect(resultText(result), name).toContain(refusal);
     }
-    const audited = analyst.broker.audit.list({ identity: "analyst", order: "asc" });
+    const audited = await analyst.broker.audit.list({ identity: "analyst", order: "asc" });
     expect(audited.map((record) => record.outcome)).toEqual(["invalid", "invalid", "invalid", "invalid"]);
 
     const named = (await analyst.client.callTool({ name: "check_package", arguments: { package_name: "demo-lib", environment: "data" } })) as ToolResult;

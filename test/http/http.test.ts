@@ -137,7 +137,7 @@ describe("pipgate over Streamable HTTP", () => {
       expect(resultText(intoB)).toContain('environment "team_b" is not configured; configured environments: "team_a"');
       const listB = (await client.callTool({ name: "list_installed_packages", arguments: { environment: "team_b" } })) as ToolResult;
       expect(listB.isError).toBe(true);
-      const audit = app.broker.audit.list({ identity: "alice", tool: "install_package" });
+      const audit = await app.broker.audit.list({ identity: "alice", tool: "install_package" });
       expect(audit.at(-1)).toMatchObject({ outcome: "invalid" });
 
       // Bob's token cannot ride alice's session.
@@ -189,12 +189,7 @@ describe("pipgate over Streamable HTTP", () => {
       expect((bobFirst.structuredContent as { decision: { allowed: boolean } }).decision.allowed).toBe(true);
       expect((await check(bob.client, "team_b")).isError).toBeFalsy();
       expect((await check(bob.client, "team_b")).isError).toBe(true);
-      expect(
-        app.broker.audit
-          .list({ outcome: "rate-limited" })
-          .map((record) => record.identity)
-          .sort(),
-      ).toEqual(["alice", "bob"]);
+      expect((await app.broker.audit.list({ outcome: "rate-limited" })).map((record) => record.identity).sort()).toEqual(["alice", "bob"]);
     } finally {
       await alice.client.close();
       await bob.client.close();

@@ -55,38 +55,44 @@ function setup(db: Db = openDb()) {
 }
 
 describe("a held tool call, approved over a real state database", () => {
-  it("is pending first, admitted exactly once after approval, and pending again after", () => {
+  it("is pending first, admitted exactly once after approval, and pending again after", async () => {
     const { clock, calls, limiter } = setup();
     const args = { code: "print(1)", session_id: "a" };
-    const first = limiter.admit("alice", "run_python_code", undefined, args);
+    const first = await limiter.admit("alice", "run_python_code", undefined, args);
     expect(first).toMatchObject({ ok: false, outcome: "pending", rule: "tools.run_python_code.action" });
     if (first.ok || first.outcome !== "pending") return;
     const id = first.approval.id;
     expect(id).toMatch(/^apc_[a-z2-9]{10}$/);
     expect(first.message).toContain(`pipgate approvals approve ${id}`);
     // asking again before anyone decided names the same request: no duplicates
-    expect(limiter.admit("alice", "run_python_code", undefined, { session_id: "a", code: "print(1)" })).toMatchObject({ outcome: "pending", approval: { id } });
-    expect(calls.list(clock.now(), ["pending"])).toHaveLength(1);
+    expect(await limiter.admit("alice", "run_python_code", undefined, { session_id: "a", code: "print(1)" })).toMatchObject({
+      outcome: "pending",
+      approval: { id },
+    });
+    expect(await calls.list(clock.now(), ["pending"])).toHaveLength(1);
     // no quota was spent while refused: both window slots are still free after approval
-    expect(calls.decide(id, "approved", "carol", "looks fine", clock.now())).toMatchObject({ ok: true, approval: { state: "approved", decidedBy: "carol" } });
+    expect(await calls.decide(id, "approved", "carol", "looks fine", clock.now())).toMatchObject({
+      ok: true,
+      approval: { state: "approved", decidedBy: "carol" },
+    });
 
     // another identity, or other arguments, are not covered by this approval
-    expect(limiter.admit("bob", "run_python_code", undefined, args)).toMatchObject({ ok: false, outcome: "pending" });
-    expect(limiter.admit("alice", "run_python_code", undefined, { ...args, code: "print(2)" })).toMatchObject({ ok: false, outcome: "pending" });
+    expect(await limiter.admit("bob", "run_python_code", undefined, args)).toMatchObject({ ok: false, outcome: "pending" });
+    expect(await limiter.admit("alice", "run_python_code", undefined, { ...args, code: "print(2)" })).toMatchObject({ ok: false, outcome: "pending" });
 
-    const admitted = limiter.admit("alice", "run_python_code", undefined, args);
+    const admitted = await limiter.admit("alice", "run_python_code", undefined, args);
     expect(admitted).toMatchObject({ ok: true, approval: { id } });
     if (admitted.ok) admitted.release();
-    expect(calls.get(id, clock.now())).toMatchObject({ state: "used" });
-    const again = limiter.admit("alice", "run_python_code", undefined, args);
+    expect(await calls.get(id, clock.now())).toMatchObject({ state: "used" });
+    const again = await limiter.admit("alice", "run_python_code", undefined, args);
     expect(again).toMatchObject({ ok: false, outcome: "pending" });
     if (!again.ok && again.outcome === "pending") expect(again.approval.id).not.toBe(id);
   });
 
-  it("refuses a denied call naming who denied it and when, until the request expires", () => {
+  it("refuses a denied call naming who denied it and when, until the request expires", async () => {
     const { clock, calls, limiter } = setup();
     const args = { file_path: "/srv/work/a.txt", content: "x", overwrite: true };
-    const held = limiter.admit("alice", "write_file", undefined, args);
+    const held = await limiter.admit("alice", "write_file", undefined, args);
     expect(held).toMatchObject({
       ok: false,
       outcome: "pending",
@@ -95,84 +101,84 @@ describe("a held tool call, approved over a real state database", () => {
     });
     if (held.ok || held.outcome !== "pending") return;
     clock.advance(60_000);
-    expect(calls.decide(held.approval.id, "denied", "dave", "keep the old file", clock.now()).ok).toBe(true);
-    const refused = limiter.admit("alice", "write_file", undefined, args);
+    expect((await calls.decide(held.approval.id, "denied", "dave", "keep the old file", clock.now())).ok).toBe(true);
+    const refused = await limiter.admit("alice", "write_file", undefined, args);
     expect(refused).toMatchObject({ ok: false, outcome: "rejected" });
     if (!refused.ok) expect(refused.message).toContain(`dave denied this call (approval ${held.approval.id}) at 2026-03-01T10:01:00.000Z: keep the old file`);
     // a second decision on a decided request is refused, naming the first
-    expect(calls.decide(held.approval.id, "approved", "erin", "changed my mind", clock.now())).toMatchObject({
+    expect(await calls.decide(held.approval.id, "approved", "erin", "changed my mind", clock.now())).toMatchObject({
       ok: false,
       error: expect.stringMatching(/is denied by dave/),
     });
     clock.advance(3_600_000);
-    expect(limiter.admit("alice", "write_file", undefined, args)).toMatchObject({ ok: false, outcome: "pending" });
+    expect(await limiter.admit("alice", "write_file", undefined, args)).toMatchObject({ ok: false, outcome: "pending" });
   });
 
-  it("an approval expires unused, and a deny condition is never turned into a question", () => {
+  it("an approval expires unused, and a deny condition is never turned into a question", async () => {
     const { clock, calls, limiter } = setup();
     const args = { code: "x" };
-    const held = limiter.admit("alice", "run_python_code", undefined, args);
+    const held = await limiter.admit("alice", "run_python_code", undefined, args);
     if (held.ok || held.outcome !== "pending") throw new Error("expected pending");
-    expect(calls.decide(held.approval.id, "approved", "carol", "ok", clock.now()).ok).toBe(true);
+    expect((await calls.decide(held.approval.id, "approved", "carol", "ok", clock.now())).ok).toBe(true);
     clock.advance(3_600_001);
-    expect(calls.get(held.approval.id, clock.now())).toMatchObject({ state: "expired" });
-    expect(limiter.admit("alice", "run_python_code", undefined, args)).toMatchObject({ ok: false, outcome: "pending" });
-    expect(calls.decide(held.approval.id, "approved", "carol", "late", clock.now()).ok).toBe(false);
-    expect(limiter.admit("alice", "write_file", undefined, { file_path: "/etc/passwd", content: "x", overwrite: true })).toMatchObject({
+    expect(await calls.get(held.approval.id, clock.now())).toMatchObject({ state: "expired" });
+    expect(await limiter.admit("alice", "run_python_code", undefined, args)).toMatchObject({ ok: false, outcome: "pending" });
+    expect((await calls.decide(held.approval.id, "approved", "carol", "late", clock.now())).ok).toBe(false);
+    expect(await limiter.admit("alice", "write_file", undefined, { file_path: "/etc/passwd", content: "x", overwrite: true })).toMatchObject({
       ok: false,
       outcome: "denied",
       rule: "tools.write_file.conditions[1]",
     });
   });
 
-  it("an approved call that is rate limited keeps its approval for the retry", () => {
+  it("an approved call that is rate limited keeps its approval for the retry", async () => {
     const { clock, calls, limiter } = setup();
-    const approve = (args: unknown) => {
-      const held = limiter.admit("alice", "run_python_code", undefined, args);
+    const approve = async (args: unknown) => {
+      const held = await limiter.admit("alice", "run_python_code", undefined, args);
       if (held.ok || held.outcome !== "pending") throw new Error("expected pending");
-      expect(calls.decide(held.approval.id, "approved", "carol", "ok", clock.now()).ok).toBe(true);
+      expect((await calls.decide(held.approval.id, "approved", "carol", "ok", clock.now())).ok).toBe(true);
       return held.approval.id;
     };
-    approve({ n: 1 });
-    approve({ n: 2 });
-    const third = approve({ n: 3 });
-    expect(limiter.admit("alice", "run_python_code", undefined, { n: 1 }).ok).toBe(true);
-    expect(limiter.admit("alice", "run_python_code", undefined, { n: 2 }).ok).toBe(true);
-    expect(limiter.admit("alice", "run_python_code", undefined, { n: 3 })).toMatchObject({ ok: false, outcome: "rate-limited" });
-    expect(calls.get(third, clock.now())).toMatchObject({ state: "approved" });
+    await approve({ n: 1 });
+    await approve({ n: 2 });
+    const third = await approve({ n: 3 });
+    expect((await limiter.admit("alice", "run_python_code", undefined, { n: 1 })).ok).toBe(true);
+    expect((await limiter.admit("alice", "run_python_code", undefined, { n: 2 })).ok).toBe(true);
+    expect(await limiter.admit("alice", "run_python_code", undefined, { n: 3 })).toMatchObject({ ok: false, outcome: "rate-limited" });
+    expect(await calls.get(third, clock.now())).toMatchObject({ state: "approved" });
     clock.advance(61_000);
-    expect(limiter.admit("alice", "run_python_code", undefined, { n: 3 })).toMatchObject({ ok: true, approval: { id: third } });
+    expect(await limiter.admit("alice", "run_python_code", undefined, { n: 3 })).toMatchObject({ ok: true, approval: { id: third } });
   });
 
-  it("survives a reopen of the database, and without an approval store a held call is refused", () => {
+  it("survives a reopen of the database, and without an approval store a held call is refused", async () => {
     const db = openDb();
     const first = setup(db);
-    const held = first.limiter.admit("alice", "run_python_code", undefined, { code: "y" });
+    const held = await first.limiter.admit("alice", "run_python_code", undefined, { code: "y" });
     if (held.ok || held.outcome !== "pending") throw new Error("expected pending");
-    expect(first.calls.decide(held.approval.id, "approved", "carol", "ok", first.clock.now()).ok).toBe(true);
+    expect((await first.calls.decide(held.approval.id, "approved", "carol", "ok", first.clock.now())).ok).toBe(true);
     const second = setup(db);
-    expect(second.limiter.admit("alice", "run_python_code", undefined, { code: "y" })).toMatchObject({ ok: true, approval: { id: held.approval.id } });
+    expect(await second.limiter.admit("alice", "run_python_code", undefined, { code: "y" })).toMatchObject({ ok: true, approval: { id: held.approval.id } });
 
     const bare = createLimiter({ policy: policy(), store: createSqliteRateStore(db), now: () => new Date() });
-    expect(bare.admit("alice", "run_python_code", undefined, { code: "z" })).toMatchObject({
+    expect(await bare.admit("alice", "run_python_code", undefined, { code: "z" })).toMatchObject({
       ok: false,
       outcome: "denied",
       message: expect.stringMatching(/no approval queue/),
     });
     // the seed-style tool still works as before, without arguments
-    expect(bare.admit("alice", "install_package", "default").ok).toBe(true);
+    expect((await bare.admit("alice", "install_package", "default")).ok).toBe(true);
   });
 
-  it("keeps at most 64 KB of the arguments for the approver, and binds the hash to all of them", () => {
+  it("keeps at most 64 KB of the arguments for the approver, and binds the hash to all of them", async () => {
     const { clock, calls, limiter } = setup();
     const big = { code: "x".repeat(100_000) };
-    const held = limiter.admit("alice", "run_python_code", undefined, big);
+    const held = await limiter.admit("alice", "run_python_code", undefined, big);
     if (held.ok || held.outcome !== "pending") throw new Error("expected pending");
-    const row = calls.get(held.approval.id, clock.now());
+    const row = await calls.get(held.approval.id, clock.now());
     expect(row?.argumentsTruncated).toBe(true);
     expect(row?.arguments.length).toBe(64 * 1024);
-    expect(calls.decide(held.approval.id, "approved", "carol", "ok", clock.now()).ok).toBe(true);
-    expect(limiter.admit("alice", "run_python_code", undefined, { code: `${"x".repeat(99_999)}y` })).toMatchObject({ ok: false, outcome: "pending" });
-    expect(limiter.admit("alice", "run_python_code", undefined, big).ok).toBe(true);
+    expect((await calls.decide(held.approval.id, "approved", "carol", "ok", clock.now())).ok).toBe(true);
+    expect(await limiter.admit("alice", "run_python_code", undefined, { code: `${"x".repeat(99_999)}y` })).toMatchObject({ ok: false, outcome: "pending" });
+    expect((await limiter.admit("alice", "run_python_code", undefined, big)).ok).toBe(true);
   });
 });

@@ -53,14 +53,14 @@ describe("policy file", () => {
 });
 
 describe("sliding window", () => {
-  it("never admits more than max in any window-long span across the edge (10 at 59 s, then 61 s, 119 s)", () => {
+  it("never admits more than max in any window-long span across the edge (10 at 59 s, then 61 s, 119 s)", async () => {
     const clock = manualClock();
     const limiter = createLimiter({ policy: seedPolicy(), store: createSqliteRateStore(openMemoryDb()), now: clock.now });
     clock.set(59_000);
-    for (let i = 0; i < 10; i += 1) expect(limiter.admit("alice", "install_package", "default").ok).toBe(true);
+    for (let i = 0; i < 10; i += 1) expect((await limiter.admit("alice", "install_package", "default")).ok).toBe(true);
     // A fixed minute bucket would reset at 60 s and let ten more through at 61 s: the sliding log does not.
     clock.set(61_000);
-    const refused = limiter.admit("alice", "install_package", "default");
+    const refused = await limiter.admit("alice", "install_package", "default");
     expect(refused.ok).toBe(false);
     if (refused.ok) return;
     expect(refused.outcome).toBe("rate-limited");
@@ -68,25 +68,25 @@ describe("sliding window", () => {
     expect(refused.retryAfterSeconds).toBe(58);
     expect(refused.message).toContain("retry after 1970-01-01T00:01:59.000Z (in 58 s)");
     clock.set(118_999);
-    expect(limiter.admit("alice", "install_package", "default").ok).toBe(false);
+    expect((await limiter.admit("alice", "install_package", "default")).ok).toBe(false);
     clock.set(119_000);
-    for (let i = 0; i < 10; i += 1) expect(limiter.admit("alice", "install_package", "default").ok).toBe(true);
-    expect(limiter.admit("alice", "install_package", "default").ok).toBe(false);
+    for (let i = 0; i < 10; i += 1) expect((await limiter.admit("alice", "install_package", "default")).ok).toBe(true);
+    expect((await limiter.admit("alice", "install_package", "default")).ok).toBe(false);
   });
 
-  it("counts grants apart, and refused calls do not consume quota", () => {
+  it("counts grants apart, and refused calls do not consume quota", async () => {
     const clock = manualClock(1_000_000);
     const store = createSqliteRateStore(openMemoryDb());
     const limiter = createLimiter({ policy: seedPolicy(), store, now: clock.now });
-    for (let i = 0; i < 10; i += 1) limiter.admit("alice", "install_package", "default");
-    for (let i = 0; i < 5; i += 1) expect(limiter.admit("alice", "install_package", "default").ok).toBe(false);
-    expect(limiter.admit("bob", "install_package", "default").ok).toBe(true);
-    expect(store.events("install_package_rate|grant=alice", clock.now().getTime())).toHaveLength(10);
+    for (let i = 0; i < 10; i += 1) await limiter.admit("alice", "install_package", "default");
+    for (let i = 0; i < 5; i += 1) expect((await limiter.admit("alice", "install_package", "default")).ok).toBe(false);
+    expect((await limiter.admit("bob", "install_package", "default")).ok).toBe(true);
+    expect(await store.events("install_package_rate|grant=alice", clock.now().getTime())).toHaveLength(10);
   });
 
-  it("holds the invariant for any sequence of calls (property, against a brute-force check)", () => {
-    fc.assert(
-      fc.property(fc.array(fc.integer({ min: 0, max: 300_000 }), { minLength: 1, maxLength: 60 }), fc.integer({ min: 1, max: 6 }), (times, max) => {
+  it("holds the invariant for any sequence of calls (property, against a brute-force check)", async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.array(fc.integer({ min: 0, max: 300_000 }), { minLength: 1, maxLength: 60 }), fc.integer({ min: 1, max: 6 }), async (times, max) => {
         const policy: Policy = {
           version: "1",
           default: "deny",
@@ -98,7 +98,7 @@ describe("sliding window", () => {
         for (const t of [...times].sort((a, b) => a - b)) {
           clock.set(t);
           const inWindow = admitted.filter((at) => at > t - 60_000).length;
-          const answer = limiter.admit("g", "check_package", undefined);
+          const answer = await limiter.admit("g", "check_package", undefined);
           // Admitted exactly when fewer than max were admitted in (t - 60 s, t]: never more, never needlessly less.
           expect(answer.ok).toBe(inWindow < max);
           if (answer.ok) admitted.push(t);
@@ -115,21 +115,21 @@ describe("sliding window", () => {
     expect(judgeWindow([1000, 2000], 61_000, { key: "k", windowMs: 60_000, max: 2 })).toEqual({ ok: true, count: 1 });
   });
 
-  it("keeps counts across a restart (a new store on the same state directory)", () => {
+  it("keeps counts across a restart (a new store on the same state directory)", async () => {
     const dir = mkdtempSync(join(tmpdir(), "pipgate-rate-"));
     dirs.push(dir);
     const clock = manualClock(5_000_000);
     const first = openStateDb(dir);
     const before = createLimiter({ policy: seedPolicy(), store: createSqliteRateStore(first), now: clock.now });
-    for (let i = 0; i < 10; i += 1) expect(before.admit("alice", "install_package", "default").ok).toBe(true);
+    for (let i = 0; i < 10; i += 1) expect((await before.admit("alice", "install_package", "default")).ok).toBe(true);
     first.close();
     const second = openStateDb(dir);
     const after = createLimiter({ policy: seedPolicy(), store: createSqliteRateStore(second), now: clock.now });
-    expect(after.admit("alice", "install_package", "default").ok).toBe(false);
+    expect((await after.admit("alice", "install_package", "default")).ok).toBe(false);
     second.close();
   });
 
-  it("applies hour and day windows, environment scopes and the tightest refusal's retry time", () => {
+  it("applies hour and day windows, environment scopes and the tightest refusal's retry time", async () => {
     const policy: Policy = {
       version: "1",
       default: "deny",
@@ -144,53 +144,53 @@ describe("sliding window", () => {
     };
     const clock = manualClock(0);
     const limiter = createLimiter({ policy, store: createSqliteRateStore(openMemoryDb()), now: clock.now });
-    expect(limiter.admit("a", "install_package", "prod").ok).toBe(true);
-    expect(limiter.admit("b", "install_package", "prod").ok).toBe(true);
-    expect(limiter.admit("c", "install_package", "prod").ok).toBe(true);
-    const full = limiter.admit("d", "install_package", "prod");
+    expect((await limiter.admit("a", "install_package", "prod")).ok).toBe(true);
+    expect((await limiter.admit("b", "install_package", "prod")).ok).toBe(true);
+    expect((await limiter.admit("c", "install_package", "prod")).ok).toBe(true);
+    const full = await limiter.admit("d", "install_package", "prod");
     expect(full.ok).toBe(false);
     if (!full.ok) expect(full.message).toContain('environment "prod"');
-    expect(limiter.admit("d", "install_package", "dev").ok).toBe(true);
+    expect((await limiter.admit("d", "install_package", "dev")).ok).toBe(true);
     clock.set(3_600_000);
-    expect(limiter.admit("a", "install_package", "prod").ok).toBe(true);
+    expect((await limiter.admit("a", "install_package", "prod")).ok).toBe(true);
     clock.set(3_600_001);
-    expect(limiter.admit("a", "install_package", "prod").ok).toBe(true);
-    expect(limiter.admit("a", "install_package", "prod").ok).toBe(true);
+    expect((await limiter.admit("a", "install_package", "prod")).ok).toBe(true);
+    expect((await limiter.admit("a", "install_package", "prod")).ok).toBe(true);
     clock.set(7_200_001);
-    const day = limiter.admit("a", "install_package", "prod");
+    const day = await limiter.admit("a", "install_package", "prod");
     expect(day.ok).toBe(false);
     if (!day.ok) expect(day.retryAt).toBe(new Date(86_400_000).toISOString());
   });
 });
 
 describe("policy default and concurrency", () => {
-  it("refuses tools the policy does not name under default deny, and allows them under default allow", () => {
+  it("refuses tools the policy does not name under default deny, and allows them under default allow", async () => {
     const store = createSqliteRateStore(openMemoryDb());
     const deny = createLimiter({ policy: seedPolicy(), store, now: () => new Date() });
-    const refused = deny.admit("alice", "list_environments", undefined);
+    const refused = await deny.admit("alice", "list_environments", undefined);
     expect(refused).toMatchObject({ ok: false, outcome: "denied" });
     const allow = createLimiter({ policy: { ...seedPolicy(), default: "allow" }, store, now: () => new Date() });
-    expect(allow.admit("alice", "list_environments", undefined).ok).toBe(true);
+    expect((await allow.admit("alice", "list_environments", undefined)).ok).toBe(true);
   });
 
-  it("caps calls running at once per grant, and a release frees the slot", () => {
+  it("caps calls running at once per grant, and a release frees the slot", async () => {
     const policy: Policy = { version: "1", default: "deny", tools: { install_package: { limits: [], concurrency: 2 } } };
     const limiter = createLimiter({ policy, store: createSqliteRateStore(openMemoryDb()), now: () => new Date() });
-    const one = limiter.admit("alice", "install_package", "default");
-    const two = limiter.admit("alice", "install_package", "default");
+    const one = await limiter.admit("alice", "install_package", "default");
+    const two = await limiter.admit("alice", "install_package", "default");
     expect(one.ok && two.ok).toBe(true);
-    const three = limiter.admit("alice", "install_package", "default");
+    const three = await limiter.admit("alice", "install_package", "default");
     expect(three).toMatchObject({ ok: false, outcome: "rate-limited" });
-    expect(limiter.admit("bob", "install_package", "default").ok).toBe(true);
+    expect((await limiter.admit("bob", "install_package", "default")).ok).toBe(true);
     if (one.ok) {
       one.release();
       one.release();
     }
-    expect(limiter.admit("alice", "install_package", "default").ok).toBe(true);
-    expect(limiter.admit("alice", "install_package", "default").ok).toBe(false);
+    expect((await limiter.admit("alice", "install_package", "default")).ok).toBe(true);
+    expect((await limiter.admit("alice", "install_package", "default")).ok).toBe(false);
   });
 
-  it("lets a grant's own limits replace the policy's for the tools it names", () => {
+  it("lets a grant's own limits replace the policy's for the tools it names", async () => {
     const clock = manualClock(0);
     const limiter = createLimiter({
       policy: seedPolicy(),
@@ -199,9 +199,9 @@ describe("policy default and concurrency", () => {
       grantTools: (identity) =>
         identity === "ci" ? { install_package: { limits: [{ counter: "ci", window: "minute", max: 1, scope: "grant" }] } } : undefined,
     });
-    expect(limiter.admit("ci", "install_package", "default").ok).toBe(true);
-    expect(limiter.admit("ci", "install_package", "default").ok).toBe(false);
-    expect(limiter.admit("alice", "install_package", "default").ok).toBe(true);
-    expect(limiter.admit("alice", "install_package", "default").ok).toBe(true);
+    expect((await limiter.admit("ci", "install_package", "default")).ok).toBe(true);
+    expect((await limiter.admit("ci", "install_package", "default")).ok).toBe(false);
+    expect((await limiter.admit("alice", "install_package", "default")).ok).toBe(true);
+    expect((await limiter.admit("alice", "install_package", "default")).ok).toBe(true);
   });
 });

@@ -45,14 +45,14 @@ describe("the seed policy over MCP", () => {
       expect(resultText(eleventh)).toMatch(/retry after \S+Z \(in 50 s\)/);
       expect(eleventh.structuredContent).toMatchObject({ status: "rate-limited", retry_after_seconds: 50, package: "demo-lib" });
       expect(alice.sandbox.launches).toBe(0);
-      const limited = alice.broker.audit.list({ outcome: "rate-limited" });
+      const limited = await alice.broker.audit.list({ outcome: "rate-limited" });
       expect(limited).toHaveLength(1);
       expect(limited[0]).toMatchObject({ identity: "alice", tool: "install_package", package: "demo-lib" });
       // Tools the seed policy does not name are refused under its default deny, and audited.
       const listed = (await alice.client.callTool({ name: "list_environments", arguments: {} })) as ToolResult;
       expect(listed.isError).toBe(true);
       expect(resultText(listed)).toMatch(/the policy does not allow list_environments/);
-      expect(alice.broker.audit.list({ tool: "list_environments" })[0]?.outcome).toBe("denied");
+      expect((await alice.broker.audit.list({ tool: "list_environments" }))[0]?.outcome).toBe("denied");
     } finally {
       await alice.close();
     }

@@ -40,12 +40,14 @@ export interface WorkspaceOptions {
   projects: ProjectSpec[];
   environments: Record<string, { allowlist: Record<string, unknown> }>;
   config?: Record<string, unknown>;
+  /** The index serves PEP 658/714 metadata files beside its wheels (test/fixtures/index-server.ts). */
+  indexMetadata?: boolean;
 }
 
 /** A temporary pipgate set-up: a local index, real venvs, allowlists and a pipgate.yaml. */
 export async function createWorkspace(options: WorkspaceOptions): Promise<Workspace> {
   const dir = mkdtempSync(join(tmpdir(), "pipgate-test-"));
-  const index = await startIndexServer({ projects: options.projects });
+  const index = await startIndexServer({ projects: options.projects, metadata: options.indexMetadata ?? false });
   const pythons: Record<string, string> = {};
   const allowlists: Record<string, string> = {};
   const environments: Record<string, unknown> = {};

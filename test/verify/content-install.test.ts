@@ -42,8 +42,8 @@ describe("content signals at install", () => {
     await ws?.close();
   });
 
-  const contentRule = (name: string) => {
-    const record = server.broker.audit.list({ package: name }).at(-1);
+  const contentRule = async (name: string) => {
+    const record = (await server.broker.audit.list({ package: name })).at(-1);
     return { outcome: record?.outcome, rule: (record?.decision as { rules: Rule[] } | undefined)?.rules.find((rule) => rule.rule === "content") };
   };
 
@@ -63,7 +63,7 @@ describe("content signals at install", () => {
     })) as ToolResult;
     expect(result.isError).toBe(true);
     expect(resultText(result)).toMatch(/exec_lib\/boot\.py: module-level exec of decoded data: .*\(rules\.content\.encoded_exec: deny\)/);
-    const { outcome, rule } = contentRule("exec-lib");
+    const { outcome, rule } = await contentRule("exec-lib");
     expect(outcome).toBe("denied");
     expect(rule).toMatchObject({ outcome: "fail", detail: expect.stringMatching(/exec_lib-1\.0-py3-none-any\.whl: exec_lib\/boot\.py: module-level exec/) });
     expect(
@@ -78,7 +78,7 @@ describe("content signals at install", () => {
     expect(resultText(result)).toMatch(
       /installed blob-lib 1\.0 into default; content warnings: blob_lib-1\.0-py3-none-any\.whl: blob_lib\/icon\.py: a \d+-character base64 literal \(rules\.content\.base64_blob: warn\)/,
     );
-    const { outcome, rule } = contentRule("blob-lib");
+    const { outcome, rule } = await contentRule("blob-lib");
     expect(outcome).toBe("installed");
     expect(rule).toMatchObject({
       outcome: "pass",

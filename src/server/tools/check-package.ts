@@ -70,7 +70,7 @@ export function registerCheckPackage(server: ToolRegistry, deps: ServerDeps): vo
           : undefined;
       const allowed = decision.allowed && (tree === undefined || tree.json.allowed);
       const reason = decision.allowed ? tree?.json.message : decision.reason;
-      const record = deps.pipeline.audit.append({
+      const record = await deps.pipeline.audit.append({
         identity,
         tool: "check_package",
         environment,

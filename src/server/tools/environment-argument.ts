@@ -32,7 +32,7 @@ export async function environmentFor(
   if (value === undefined) {
     return {
       ok: false,
-      result: refuseAndAudit(deps, { identity, tool, outcome: "invalid", arguments: raw }, environmentRequiredMessage(allowed), {
+      result: await refuseAndAudit(deps, { identity, tool, outcome: "invalid", arguments: raw }, environmentRequiredMessage(allowed), {
         kind: "environment",
         field: "environment",
         shape: refusalOnly,
@@ -43,7 +43,7 @@ export async function environmentFor(
     const message = `environment must name a configured environment you may use: ${allowed.map((name) => JSON.stringify(name)).join(", ") || "none"}.`;
     return {
       ok: false,
-      result: refuseAndAudit(deps, { identity, tool, outcome: "invalid", arguments: raw }, message, {
+      result: await refuseAndAudit(deps, { identity, tool, outcome: "invalid", arguments: raw }, message, {
         kind: "environment",
         field: "environment",
         shape: refusalOnly,
@@ -54,7 +54,7 @@ export async function environmentFor(
   if (!loaded.ok) {
     return {
       ok: false,
-      result: refuseAndAudit(deps, { identity, tool, environment: value, outcome: "failed", arguments: raw }, loaded.error, {
+      result: await refuseAndAudit(deps, { identity, tool, environment: value, outcome: "failed", arguments: raw }, loaded.error, {
         shape: (refusal) => ({ environment: value, refusal }),
       }),
     };

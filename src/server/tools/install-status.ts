@@ -122,7 +122,7 @@ export function registerInstallStatus(server: ToolRegistry, deps: ServerDeps, qu
       outputSchema: InstallStatusOutputSchema,
       annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: false, openWorldHint: false },
     },
-    admitted(deps, "install_status", (raw: unknown, extra: ToolExtra) => {
+    admitted(deps, "install_status", async (raw: unknown, extra: ToolExtra) => {
       const identity = deps.identity(extra);
       const parsed = ArgumentsSchema.safeParse(raw);
       if (!parsed.success) {
@@ -139,7 +139,7 @@ export function registerInstallStatus(server: ToolRegistry, deps: ServerDeps, qu
         });
       }
       const { approvalId } = parsed.data;
-      const approval = queue.status(identity, approvalId);
+      const approval = await queue.status(identity, approvalId);
       if (approval === undefined) {
         return refuseAndAudit(
           deps,

@@ -31,7 +31,7 @@ export function registerListAllowedPackages(server: ToolRegistry, deps: ServerDe
         .map((entry) => ({ name: entry.name, specifier: entry.specifier === "" ? "*" : entry.specifier }))
         .sort((a, b) => a.name.localeCompare(b.name));
       const denied = [...allowlist.deny].sort();
-      deps.pipeline.audit.append({ identity, tool: "list_allowed_packages", environment: name, outcome: "listed", arguments: raw });
+      await deps.pipeline.audit.append({ identity, tool: "list_allowed_packages", environment: name, outcome: "listed", arguments: raw });
       const text = [...packages.map((entry) => `${entry.name} ${entry.specifier}`), ...(denied.length > 0 ? [`denied: ${denied.join(", ")}`] : [])].join("\n");
       return structuredResult(text || `${name} allows nothing`, { environment: name, packages, denied, rules: { ...allowlist.rules } });
     }),

@@ -42,7 +42,7 @@ export function registerListEnvironments(server: ToolRegistry, deps: ServerDeps)
             : { name, problem: loaded.error },
         );
       }
-      deps.pipeline.audit.append({ identity, tool: "list_environments", outcome: "listed", arguments: _args });
+      await deps.pipeline.audit.append({ identity, tool: "list_environments", outcome: "listed", arguments: _args });
       const text = environments
         .map((env) =>
           "problem" in env

@@ -33,7 +33,7 @@ export function registerListInstalledPackages(server: ToolRegistry, deps: Server
         });
       }
       const packages = installed.value.map(({ name, version }) => ({ name, version })).sort((a, b) => a.name.localeCompare(b.name));
-      deps.pipeline.audit.append({ identity, tool: "list_installed_packages", environment: env.name, outcome: "listed", arguments: raw });
+      await deps.pipeline.audit.append({ identity, tool: "list_installed_packages", environment: env.name, outcome: "listed", arguments: raw });
       const text = packages.map((dist) => `${dist.name}==${dist.version}`).join("\n");
       return structuredResult(text || `${env.name} has no packages installed`, { environment: env.name, packages });
     }),
