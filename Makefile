@@ -18,7 +18,7 @@ image: host
 	@docker image inspect $(IMAGE) >/dev/null 2>&1 || bash sandbox/build-image.sh --expect-python 3.11 --tag $(IMAGE)
 
 build: $(NODE_STAMP)
-	npx tsc -p tsconfig.json
+	npm run build
 
 demo: setup
 	node dist/scripts/demo.js

@@ -8,6 +8,7 @@ import { defineConfig } from "vitest/config";
 
 export const UNIT_TESTS = [
   "test/store/sqlite-state.test.ts",
+  "test/validate/fast-path.test.ts",
   "test/allowlist/edit.test.ts",
   "test/allowlist/lint.test.ts",
   "test/allowlist/property.test.ts",
@@ -115,6 +116,7 @@ export const INTEGRATION_TESTS = [
   "test/commit/store-install.test.ts", // venvs, real pip, one store shared by several installs
   "test/commit/undo.test.ts",
   "test/config/serve-cli.test.ts",
+  "test/cli/bundle.test.ts", // builds the bundle (esbuild), runs it beside dist/src: help, a bad config, an install, serve over stdio
   "test/doctor/doctor.test.ts",
   "test/e2e/whole-tree.test.ts", // real pip in the sandbox: the tree of a refused install, allowlist add --with-deps
   "test/e2e/build-backends.test.ts",

@@ -3,7 +3,7 @@
 // own section of RESULTS.md (a full `make bench` runs it too). No Docker: the install asks for a
 // project the allowlist does not name, so it ends at the policy stage it is timed to.
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { execa } from "execa";
@@ -14,7 +14,7 @@ import { formatLines, markdownTable, msText, verdict, type FigureLine } from "./
 import { replaceSection } from "./results-section.js";
 import { summarize, type Summary } from "./stats.js";
 import { createVenvFactory } from "./venvs.js";
-import { writeBenchConfig } from "./workspace.js";
+import { cliBin, writeBenchConfig } from "./workspace.js";
 
 /** Issue 16: `pipgate install` reaches its first stage within 150 ms of process start. */
 export const STARTUP_TARGET_MS = 150;
@@ -22,6 +22,8 @@ export const STARTUP_TARGET_MS = 150;
 export interface StartupFigures {
   /** process start → the first stage's debug line (its own performance.now()) */
   firstStageMs: Summary;
+  /** the CLI's own CPU time (user + system) at its first stage: what a loaded machine inflates least */
+  firstStageCpuMs: Summary;
   /** spawn → exit, as the bench's clock sees it, for the same install */
   installWallMs: Summary;
   helpWallMs: Summary;
@@ -30,7 +32,8 @@ export interface StartupFigures {
   nodeWallMs: Summary;
 }
 
-const BIN = () => join(packageRoot(), "dist", "src", "cli", "bin.js");
+/** package.json's bin: the bundle (`npm run build`), what an installed pipgate runs. */
+const BIN = cliBin;
 
 async function timed(args: string[], env: Record<string, string> = {}): Promise<{ ms: number; stderr: string; exitCode: number | undefined }> {
   const started = performance.now();
@@ -40,11 +43,16 @@ async function timed(args: string[], env: Record<string, string> = {}): Promise<
 
 /** Pure: the `sinceProcessStartMs` of the CLI's "first stage" debug line in its stderr (pino JSON lines). */
 export function firstStageMs(stderr: string): number | undefined {
+  return firstStageField(stderr, "sinceProcessStartMs");
+}
+
+/** Pure: one numeric field of the CLI's "first stage" debug line. */
+export function firstStageField(stderr: string, field: string): number | undefined {
   for (const line of stderr.split("\n")) {
     if (!line.includes('"first stage"')) continue;
     try {
       const parsed = JSON.parse(line) as Record<string, unknown>;
-      const value = parsed["sinceProcessStartMs"];
+      const value = parsed[field];
       if (typeof value === "number") return value;
     } catch {
       continue;
@@ -60,6 +68,7 @@ export async function measureStartup(reps: number, dir: string, say: (line: stri
   const python = await venvs.fresh(join(dir, "venv"));
   const index = await startIndexServer({ projects: benchProjects() });
   const first: number[] = [];
+  const firstCpu: number[] = [];
   const install: number[] = [];
   const help: number[] = [];
   const check: number[] = [];
@@ -76,9 +85,10 @@ export async function measureStartup(reps: number, dir: string, say: (line: stri
       const ms = firstStageMs(run.stderr);
       if (ms === undefined) throw new Error(`pipgate install printed no first-stage line (exit ${String(run.exitCode)}): ${run.stderr.slice(-400)}`);
       first.push(ms);
+      firstCpu.push(firstStageField(run.stderr, "cpuMs") ?? Number.NaN);
       install.push(run.ms);
       say(
-        `  rep ${String(rep + 1)}: first stage ${ms.toFixed(0)} ms after process start; install ${run.ms.toFixed(0)} ms wall, --help ${help.at(-1)?.toFixed(0) ?? "?"} ms, check ${check.at(-1)?.toFixed(0) ?? "?"} ms, node -e 0 ${node.at(-1)?.toFixed(0) ?? "?"} ms`,
+        `  rep ${String(rep + 1)}: first stage ${ms.toFixed(0)} ms after process start (${firstCpu.at(-1)?.toFixed(0) ?? "?"} ms CPU); install ${run.ms.toFixed(0)} ms wall, --help ${help.at(-1)?.toFixed(0) ?? "?"} ms, check ${check.at(-1)?.toFixed(0) ?? "?"} ms, node -e 0 ${node.at(-1)?.toFixed(0) ?? "?"} ms`,
       );
     }
   } finally {
@@ -86,6 +96,7 @@ export async function measureStartup(reps: number, dir: string, say: (line: stri
   }
   return {
     firstStageMs: summarize(first),
+    firstStageCpuMs: summarize(firstCpu),
     installWallMs: summarize(install),
     helpWallMs: summarize(help),
     checkWallMs: summarize(check),
@@ -102,6 +113,7 @@ export function startupLines(figures: StartupFigures): FigureLine[] {
       target: `≤ ${String(STARTUP_TARGET_MS)} ms`,
       pass: verdict(figures.firstStageMs.median, STARTUP_TARGET_MS, "at-most"),
     },
+    { name: "start-up: pipgate install, CPU time at its first stage", value: msText(figures.firstStageCpuMs), target: "(info)", pass: undefined },
     { name: "start-up: pipgate install refused at policy, wall", value: msText(figures.installWallMs), target: "(info)", pass: undefined },
     { name: "start-up: pipgate --help, wall", value: msText(figures.helpWallMs), target: "(info)", pass: undefined },
     { name: "start-up: pipgate check ENV REQ, wall", value: msText(figures.checkWallMs), target: "(info)", pass: undefined },
@@ -113,6 +125,7 @@ async function main(): Promise<number> {
   const reps = Number(process.env["BENCH_REPS"] ?? "5");
   const dir = mkdtempSync(join(tmpdir(), "pgs-"));
   try {
+    const loadStart = (loadavg()[0] ?? 0).toFixed(1);
     process.stdout.write(`start-up: ${String(reps)} repetitions\n`);
     const figures = await measureStartup(reps, dir, (line) => process.stdout.write(`${line}\n`));
     const lines = startupLines(figures);
@@ -121,7 +134,7 @@ async function main(): Promise<number> {
     const section = [
       "## Start-up: `pipgate install` to its first stage (bench/startup.ts)",
       "",
-      `\`node dist/bench/startup.js\`, run of ${new Date().toISOString()}, ${String(reps)} repetitions: the built CLI, one process per command, a state directory that exists; the install asks for a project the allowlist does not name, so it ends at the policy stage. "First stage" is the CLI's own \`performance.now()\` (milliseconds since its process started) when it enters the policy stage, read from its debug log.`,
+      `\`node dist/bench/startup.js\`, run of ${new Date().toISOString()} (load average ${loadStart} at its start, ${(loadavg()[0] ?? 0).toFixed(1)} at its end), ${String(reps)} repetitions: package.json's bin (the bundle \`npm run build\` writes), one process per command, a state directory that exists; the install asks for a project the allowlist does not name, so it ends at the policy stage. "First stage" is the CLI's own \`performance.now()\` (milliseconds since its process started) when it enters the policy stage, read from its debug log.`,
       "",
       ...markdownTable(lines),
       "",

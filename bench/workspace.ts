@@ -1,6 +1,7 @@
-import { mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { stringify } from "yaml";
+import { packageRoot } from "../src/paths.js";
 import { benchAllowlist } from "./catalogue.js";
 
 /** What a bench pipgate.yaml needs: the local index, a state directory and the target venvs. */
@@ -30,4 +31,12 @@ export function writeBenchConfig(dir: string, config: BenchConfig): string {
   const database = config.database === undefined ? {} : { database: config.database };
   writeFileSync(path, stringify({ index: { url: config.indexUrl }, state_dir: config.stateDir, identity: "bench-agent", environments, ...database }));
   return path;
+}
+
+/** The CLI as a user runs it: package.json's bin (the bundle `npm run build` writes), not dist/src. */
+export function cliBin(): string {
+  const manifest = JSON.parse(readFileSync(join(packageRoot(), "package.json"), "utf8")) as { bin?: Record<string, string> };
+  const bin = manifest.bin?.["pipgate"];
+  if (bin === undefined) throw new Error("package.json names no pipgate bin");
+  return join(packageRoot(), bin);
 }

@@ -57,6 +57,11 @@ export interface BrokerOverrides {
   now?: () => Date;
   /** Test-only: the commit's fault hooks, so crash tests can stop a real broker inside a commit. */
   commitFaults?: CommitFaults;
+  /**
+   * Environments to ready while the broker starts (allowlist read, interpreter asked for its version),
+   * beside recovery and the container reap instead of after them: `pipgate install` names its one.
+   */
+  readyEnvironments?: readonly string[];
 }
 
 /**
@@ -77,6 +82,8 @@ export async function openBroker(config: LoadedConfig, log: Logger, overrides: B
   const state = shared ?? sqliteState(db, overrides.now === undefined ? {} : { now: overrides.now });
   const audit = state.audit;
   const environments = createEnvironments(config, log);
+  // Nothing is decided from these until the pipeline asks again (same slot, same probe): only started early.
+  for (const name of overrides.readyEnvironments ?? []) void environments.get(name);
 
   const recovered = await recoverUnfinishedCommits(
     db,

@@ -2,13 +2,12 @@ import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { execa } from "execa";
-import { packageRoot } from "../../src/paths.js";
 import { openInProcess } from "../../test/support/in-process.js";
 import { bareOrThrow, barePipInstall, type PipCache } from "../bare-pip.js";
 import { callTool } from "../serve-process.js";
 import { stageTimes, type StageTimes } from "../stages.js";
 import type { VenvFactory } from "../venvs.js";
-import { writeBenchConfig } from "../workspace.js";
+import { cliBin, writeBenchConfig } from "../workspace.js";
 import { corpusAllowlist } from "./build-corpus.js";
 import type { CorpusSet } from "./corpus.js";
 
@@ -40,19 +39,15 @@ export async function warmCorpusPipCache(set: CorpusSet, venvs: VenvFactory, dir
   bareOrThrow(`warming the pip cache for ${set.name}`, await barePipInstall(python, indexUrl, set.requirement, { kind: "dir", path: cacheDir }));
 }
 
-/** `pipgate install --json ENV REQ` from dist/, timed from spawn to exit, with the pipeline's own time. */
+/** `pipgate install --json ENV REQ` as package.json's bin (the bundle), timed from spawn to exit, with the pipeline's own time. */
 async function cliInstall(configPath: string, environment: string, requirement: string): Promise<{ ms: number; pipelineMs: number | undefined }> {
   const started = performance.now();
-  const result = await execa(
-    process.execPath,
-    [join(packageRoot(), "dist", "src", "cli", "bin.js"), "install", "--json", "--config", configPath, environment, requirement],
-    {
-      reject: false,
-      timeout: 600_000,
-      env: { PIPGATE_LOG_LEVEL: "warn" },
-      stdin: "ignore",
-    },
-  );
+  const result = await execa(process.execPath, [cliBin(), "install", "--json", "--config", configPath, environment, requirement], {
+    reject: false,
+    timeout: 600_000,
+    env: { PIPGATE_LOG_LEVEL: "warn" },
+    stdin: "ignore",
+  });
   const ms = performance.now() - started;
   if (result.exitCode !== 0)
     throw new Error(

@@ -1,6 +1,5 @@
 import { lstat, mkdir, readFile, realpath, rename, rm, writeFile } from "node:fs/promises";
 import { join, relative, isAbsolute, sep } from "node:path";
-import { execa } from "execa";
 import { z } from "zod";
 import { errorMessage, type Result } from "../errors.js";
 import type { InterpreterInfo } from "./interpreter.js";
@@ -70,6 +69,7 @@ export type BackupMode = "copy" | "hardlink";
 
 async function cp(from: string, to: string, link = false): Promise<void> {
   const args = link ? ["-a", "-l", "--", from, to] : ["-a", "--reflink=auto", "--", from, to];
+  const { execa } = await import("execa"); // on first use: start-up (pipgate install) does not load it
   const run = await execa("cp", args, { reject: false, stdin: "ignore" });
   if (run.failed) throw new Error(`copying ${from} failed: ${lastLine(run.stderr) || run.shortMessage}`);
 }

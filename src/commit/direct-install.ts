@@ -3,7 +3,6 @@ import { availableParallelism } from "node:os";
 import { constants, readFileSync } from "node:fs";
 import { chmod, copyFile, link, mkdir, readFile, realpath, rename, unlink, utimes, writeFile } from "node:fs/promises";
 import { basename, dirname, join, relative, sep } from "node:path";
-import { execa } from "execa";
 import { inspectWheel } from "../verify/wheel.js";
 import { openZip, type ZipArchive, type ZipEntry } from "../verify/zip-reader.js";
 import { isInside } from "./backup.js";
@@ -410,6 +409,7 @@ async function compile(python: string, sources: readonly string[], hooks: Direct
 }
 
 async function compileChunk(python: string, sources: readonly string[], hooks: DirectHooks): Promise<Array<[string, string]>> {
+  const { execa } = await import("execa"); // on first use: start-up (pipgate install) does not load it
   const child = execa(python, ["-I", "-c", COMPILE], { env: isolatedEnv(process.env), extendEnv: false, reject: false, stdin: "pipe" });
   try {
     if (child.pid !== undefined) await hooks.onCompileSpawn?.(child.pid);

@@ -1,4 +1,3 @@
-import { execa } from "execa";
 import { z } from "zod";
 import { errorMessage, type Result } from "../errors.js";
 import { MARKER_VARIABLES, type MarkerEnvironment } from "../requirement/marker.js";
@@ -146,6 +145,7 @@ export type InterpreterInfo = z.infer<typeof InterpreterInfoSchema>;
 
 /** Asks the interpreter itself (isolated) for its install paths and installed distributions. */
 export async function inspectInterpreter(python: string, wheelFiles: readonly string[] = []): Promise<Result<InterpreterInfo>> {
+  const { execa } = await import("execa"); // on first use: start-up (pipgate install) does not load it
   const run = await execa(python, ["-I", "-c", INSPECT, ...wheelFiles], {
     env: isolatedEnv(process.env),
     extendEnv: false,

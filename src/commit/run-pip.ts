@@ -1,4 +1,3 @@
-import { execa } from "execa";
 import { errorMessage, type Result } from "../errors.js";
 import { isolatedEnv } from "./pip-command.js";
 
@@ -13,6 +12,7 @@ export interface RunPipOptions {
  * or cancellation (pip is SIGKILLed: the caller restores the backup, so nothing graceful is needed).
  */
 export async function runPip(python: string, args: readonly string[], opts: RunPipOptions = {}): Promise<Result<string>> {
+  const { execa } = await import("execa"); // on first use: start-up (pipgate install) does not load it
   const child = execa(python, args, {
     env: isolatedEnv(process.env),
     extendEnv: false,

@@ -3,7 +3,6 @@ import { constants } from "node:fs";
 import { chmod, lstat, mkdir, open, readFile, readdir, rename, rm, writeFile } from "node:fs/promises";
 import { availableParallelism } from "node:os";
 import { basename, dirname, join } from "node:path";
-import { execa } from "execa";
 import { errorMessage, type Result } from "../errors.js";
 import { createOwnedDir } from "../state/leftovers.js";
 import { inspectWheel } from "../verify/wheel.js";
@@ -192,6 +191,7 @@ async function compile(python: string, sources: ReadonlyArray<[string, string]>)
   const chunks = Array.from({ length: workers }, (_, i) => sources.filter((_, j) => j % workers === i));
   const results = await Promise.all(
     chunks.map(async (chunk) => {
+      const { execa } = await import("execa"); // on first use: start-up (pipgate install) does not load it
       const run = await execa(python, ["-I", "-c", COMPILE], { env: isolatedEnv(process.env), extendEnv: false, reject: false, input: JSON.stringify(chunk) });
       return compiledPairs(python, run);
     }),

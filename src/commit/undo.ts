@@ -1,7 +1,6 @@
 import { constants } from "node:fs";
 import { link, lstat, mkdir, open, readdir, realpath, rename, rm, chmod } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
-import { execa } from "execa";
 import { z } from "zod";
 import { isInside } from "./backup.js";
 import { lastLine } from "./interpreter.js";
@@ -65,6 +64,7 @@ async function exists(path: string): Promise<boolean> {
 }
 
 async function cpa(from: string, to: string): Promise<void> {
+  const { execa } = await import("execa"); // on first use: start-up (pipgate install) does not load it
   const run = await execa("cp", ["-a", "--reflink=auto", "--no-target-directory", "--", from, to], { reject: false, stdin: "ignore" });
   if (run.failed) throw new Error(`copying ${from} failed: ${lastLine(run.stderr) || run.shortMessage}`);
 }

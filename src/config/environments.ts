@@ -1,3 +1,4 @@
+import type { Result } from "../errors.js";
 import type { Logger } from "../log.js";
 import { loadAllowlist, type Allowlist } from "./allowlist.js";
 import { fileFingerprint } from "./file-fingerprint.js";
@@ -37,6 +38,8 @@ interface Slot {
   loadedAt: Date | undefined;
   error: string | undefined;
   pythonVersion: string | undefined;
+  /** the interpreter's version being asked for: concurrent first uses share one probe */
+  probing: Promise<Result<string>> | undefined;
 }
 
 /**
@@ -50,7 +53,7 @@ export function createEnvironments(config: LoadedConfig, log: Logger): Environme
   function refresh(name: string, env: EnvironmentConfig): Slot {
     let slot = slots.get(name);
     if (slot === undefined) {
-      slot = { fingerprint: "", allowlist: undefined, loadedAt: undefined, error: undefined, pythonVersion: undefined };
+      slot = { fingerprint: "", allowlist: undefined, loadedAt: undefined, error: undefined, pythonVersion: undefined, probing: undefined };
       slots.set(name, slot);
     }
     const fingerprint = fileFingerprint(env.allowlist);
@@ -84,17 +87,22 @@ export function createEnvironments(config: LoadedConfig, log: Logger): Environme
       if (env === undefined) return { ok: false, error: `no environment named ${JSON.stringify(name)}` };
       const slot = refresh(name, env);
       if (slot.allowlist === undefined) return { ok: false, error: `environment ${name} has no usable allowlist: ${slot.error ?? "unknown error"}` };
-      if (slot.pythonVersion === undefined) {
-        const version = await pythonVersion(env.python);
-        if (!version.ok) return { ok: false, error: version.error };
-        slot.pythonVersion = version.value;
+      let version = slot.pythonVersion;
+      if (version === undefined) {
+        const current = slot;
+        current.probing ??= pythonVersion(env.python).finally(() => {
+          current.probing = undefined;
+        });
+        const probed = await current.probing;
+        if (!probed.ok) return { ok: false, error: probed.error };
+        current.pythonVersion = version = probed.value;
       }
       return {
         ok: true,
         env: {
           name,
           python: env.python,
-          pythonVersion: slot.pythonVersion,
+          pythonVersion: version,
           description: env.description,
           allowlistPath: env.allowlist,
           allowlist: slot.allowlist,

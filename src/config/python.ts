@@ -1,3 +1,4 @@
+import { execFile } from "node:child_process";
 import { errorMessage, type Result } from "../errors.js";
 
 /**
@@ -18,29 +19,41 @@ export function isolatedEnv(ambient: Readonly<Record<string, string | undefined>
   return env;
 }
 
+/** An interpreter's answer is one short line; anything longer is not an answer (and is not buffered). */
+const ANSWER_MAX_BYTES = 64 * 1024;
+const PROBE_TIMEOUT_MS = 20_000;
+
+/**
+ * Runs `python -I -c code` in the isolated environment and resolves with its trimmed stdout. Plain
+ * node:child_process, not execa: this probe runs before `pipgate install`'s first stage, and execa
+ * with its dependencies is some 130 modules to load.
+ */
+function askInterpreter(python: string, code: string): Promise<Result<string>> {
+  return new Promise((resolve) => {
+    execFile(
+      python,
+      ["-I", "-c", code],
+      { env: isolatedEnv(), timeout: PROBE_TIMEOUT_MS, maxBuffer: ANSWER_MAX_BYTES, encoding: "utf8", windowsHide: true },
+      (error, stdout, stderr) => {
+        if (error === null) {
+          resolve({ ok: true, value: stdout.trim() });
+          return;
+        }
+        const said = stderr.trim().split("\n").slice(-3).join(" | ").slice(0, 500);
+        resolve({ ok: false, error: `${errorMessage(error)}${said === "" || errorMessage(error).includes(said) ? "" : `: ${said}`}` });
+      },
+    );
+  });
+}
+
 /** The full version (e.g. "3.11.7") of an interpreter. */
 export async function pythonVersion(python: string): Promise<Result<string>> {
-  try {
-    // loaded on first use, not at import: commands that never run the interpreter skip it
-    const { execa } = await import("execa");
-    const { stdout } = await execa(python, ["-I", "-c", "import sys; print('%d.%d.%d' % sys.version_info[:3])"], {
-      env: isolatedEnv(),
-      extendEnv: false,
-      timeout: 20_000,
-    });
-    return { ok: true, value: stdout.trim() };
-  } catch (error) {
-    return { ok: false, error: `cannot run the environment's interpreter ${python}: ${errorMessage(error)}` };
-  }
+  const answer = await askInterpreter(python, "import sys; print('%d.%d.%d' % sys.version_info[:3])");
+  return answer.ok ? answer : { ok: false, error: `cannot run the environment's interpreter ${python}: ${answer.error}` };
 }
 
 /** An interpreter's sys.prefix: the venv it belongs to, however its path is spelt. */
 export async function pythonPrefix(python: string): Promise<Result<string>> {
-  try {
-    const { execa } = await import("execa");
-    const { stdout } = await execa(python, ["-I", "-c", "import sys; print(sys.prefix)"], { env: isolatedEnv(), extendEnv: false, timeout: 20_000 });
-    return { ok: true, value: stdout.trim() };
-  } catch (error) {
-    return { ok: false, error: `cannot run the interpreter ${python}: ${errorMessage(error)}` };
-  }
+  const answer = await askInterpreter(python, "import sys; print(sys.prefix)");
+  return answer.ok ? answer : { ok: false, error: `cannot run the interpreter ${python}: ${answer.error}` };
 }

@@ -175,10 +175,61 @@ function argumentsObject(raw: unknown, tool: string): Refusal | undefined {
   return { kind: "type", field: "", message: `${tool} takes an object of named arguments, not ${describeValue(raw)}.` };
 }
 
+/**
+ * The well-formed call, checked without building and running the schema (which is most of a
+ * check_package call's CPU): every key one of `fields`, package_name a requirement that parses,
+ * environment a configured name (or the default when absent). Undefined is "not sure", never a
+ * refusal: the caller then runs the schema, so every refusal keeps the schema's wording and kind, and
+ * whatever this accepts the schema accepts alike (test/validate/fast-path.test.ts holds the two side by side).
+ */
+function plainCall(
+  raw: object,
+  fields: readonly Field[],
+  ctx: ArgumentContext,
+): { requirement: Requirement; environment: string; given: Record<string, unknown> } | undefined {
+  const given = raw as Record<string, unknown>;
+  for (const key of Object.keys(given)) if (!(fields as readonly string[]).includes(key)) return undefined;
+  const name = given["package_name"];
+  if (typeof name !== "string") return undefined;
+  const env = given["environment"];
+  const environment = env === undefined ? defaultEnvironment(ctx.environments) : env;
+  if (typeof environment !== "string" || !ctx.environments.includes(environment) || !ENVIRONMENT_NAME.test(environment)) return undefined;
+  const parsed = parseRequirement(name);
+  return parsed.ok ? { requirement: parsed.requirement, environment, given } : undefined;
+}
+
+/** A JSON boolean, false when absent; undefined for anything else (the schema then words the refusal). */
+function plainFlag(value: unknown): boolean | undefined {
+  return value === undefined ? false : typeof value === "boolean" ? value : undefined;
+}
+
+function plainInstall(raw: object, ctx: ArgumentContext): InstallArguments | undefined {
+  const call = plainCall(raw, INSTALL_FIELDS, ctx);
+  if (call === undefined) return undefined;
+  const upgrade = plainFlag(call.given["upgrade"]);
+  const given = call.given["timeout"];
+  const timeout =
+    given === undefined
+      ? defaultTimeout(ctx)
+      : typeof given === "number" && Number.isInteger(given) && given >= 1 && given <= ctx.timeoutMax
+        ? given
+        : undefined;
+  if (upgrade === undefined || timeout === undefined) return undefined;
+  return { requirement: call.requirement, environment: call.environment, upgrade, timeout };
+}
+
+function plainCheck(raw: object, ctx: ArgumentContext): CheckArguments | undefined {
+  const call = plainCall(raw, CHECK_FIELDS, ctx);
+  const resolve = call === undefined ? undefined : plainFlag(call.given["resolve"]);
+  return call === undefined || resolve === undefined ? undefined : { requirement: call.requirement, environment: call.environment, resolve };
+}
+
 /** Validates `install_package` arguments; every refusal is a value for an `isError` tool result. */
 export function validateInstallArguments(raw: unknown, ctx: ArgumentContext): ValidationResult<InstallArguments> {
   const notObject = argumentsObject(raw, "install_package");
   if (notObject !== undefined) return { ok: false, refusal: notObject };
+  const plain = plainInstall(raw as object, ctx);
+  if (plain !== undefined) return { ok: true, args: plain };
   const parsed = installArgumentsSchema(ctx).safeParse(raw);
   if (!parsed.success) return { ok: false, refusal: toRefusal(parsed.error.issues, "install_package", INSTALL_FIELDS) };
   const { package_name: requirement, environment, upgrade, timeout } = parsed.data;
@@ -189,6 +240,8 @@ export function validateInstallArguments(raw: unknown, ctx: ArgumentContext): Va
 export function validateCheckArguments(raw: unknown, ctx: ArgumentContext): ValidationResult<CheckArguments> {
   const notObject = argumentsObject(raw, "check_package");
   if (notObject !== undefined) return { ok: false, refusal: notObject };
+  const plain = plainCheck(raw as object, ctx);
+  if (plain !== undefined) return { ok: true, args: plain };
   const parsed = checkArgumentsSchema(ctx).safeParse(raw);
   if (!parsed.success) return { ok: false, refusal: toRefusal(parsed.error.issues, "check_package", CHECK_FIELDS) };
   return { ok: true, args: { requirement: parsed.data.package_name, environment: parsed.data.environment, resolve: parsed.data.resolve } };

@@ -72,6 +72,7 @@ describe("the npm package", () => {
         "README.md",
         "package.json",
         "dist/src/cli/bin.js",
+        "dist/bundle/pipgate.js",
         "src/policy/data/top-pypi-projects.txt",
         "sandbox/build-image.sh",
         "sandbox/Dockerfile",
