@@ -113,6 +113,7 @@ export const INTEGRATION_TESTS = [
   "test/e2e/runsc-limits.test.ts",
   "test/e2e/sandbox-hostile.test.ts",
   "test/e2e/sandbox-output.test.ts",
+  "test/e2e/sandbox-pool.test.ts",
   "test/e2e/stdio-install.test.ts",
   "test/e2e/transitive.test.ts",
   "test/e2e/warm-cache.test.ts",

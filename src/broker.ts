@@ -18,6 +18,7 @@ import { runtimeDir } from "./paths.js";
 import { loadPopularNames } from "./policy/popular-names.js";
 import { createDockerRunner, type SandboxRunner } from "./sandbox/docker.js";
 import { reapContainers } from "./sandbox/reaper.js";
+import { openPool } from "./sandbox/open-pool.js";
 import { sweepStaleBackups } from "./commit/leftovers.js";
 import { sweepStore } from "./commit/store.js";
 import { createInspectionMemo } from "./verify/inspection-memo.js";
@@ -54,7 +55,7 @@ export interface BrokerOverrides {
  * previous process left unfinished, so nothing is served from a torn venv; then each request a dead
  * broker left open gets its "interrupted" outcome (DESIGN property 9).
  */
-export async function openBroker(config: LoadedConfig, log: Logger, overrides: BrokerOverrides = {}): Promise<Broker> {
+export async function openBroker(config: LoadedConfig, log: Logger, overrides: BrokerOverrides = {}, options: { pool?: boolean } = {}): Promise<Broker> {
   const db = openStateDb(config.state_dir);
   const audit = createAuditLog(db, overrides.now === undefined ? {} : { now: overrides.now });
   const environments = createEnvironments(config, log);
@@ -83,9 +84,11 @@ export async function openBroker(config: LoadedConfig, log: Logger, overrides: B
         // Recovery's own request: the container's request gets its one outcome from its intent.
         request: { requestId: `rec_${randomUUID()}`, recovers: container.request },
         reason:
-          container.why === "broker-gone"
-            ? `sandbox container ${container.id.slice(0, 12)} of request ${container.request} outlived the broker that started it; killed and removed`
-            : `sandbox container ${container.id.slice(0, 12)} of request ${container.request} ran past its deadline; killed and removed`,
+          container.request === ""
+            ? `pooled sandbox container ${container.id.slice(0, 12)} (never handed a request, or its request unknown) outlived the broker that made it or its deadline; killed and removed`
+            : container.why === "broker-gone"
+              ? `sandbox container ${container.id.slice(0, 12)} of request ${container.request} outlived the broker that started it; killed and removed`
+              : `sandbox container ${container.id.slice(0, 12)} of request ${container.request} ran past its deadline; killed and removed`,
       });
       log.warn({ ...container }, "killed and removed a leftover sandbox container");
     }
@@ -110,7 +113,9 @@ export async function openBroker(config: LoadedConfig, log: Logger, overrides: B
     throw new PipgateError("index", configured.error);
   }
   const { index, headers: indexHeaders } = configured.value;
-  const sandbox = overrides.sandbox ?? createDockerRunner(config.sandbox.docker_socket, log);
+  const runner = overrides.sandbox ?? createDockerRunner(config.sandbox.docker_socket, log);
+  // The warm pool is for a broker that stays up (serve): a one-shot command would only make a container to remove.
+  const sandbox = options.pool === true && config.sandbox.pool.size > 0 ? await openPool(runner, config, environments, log, SCRATCH.socket) : runner;
   const now = overrides.now ?? (() => new Date());
   const osv = config.osv === undefined ? undefined : await openOsvDatabase({ path: config.osv.path, maxAgeHours: config.osv.max_age_hours }, log, now);
   const pipeline: PipelineDeps = {
@@ -157,6 +162,7 @@ export async function openBroker(config: LoadedConfig, log: Logger, overrides: B
     osv,
     close: () => {
       clearInterval(reaper);
+      void sandbox.close?.();
       osv?.close();
       db.close();
     },

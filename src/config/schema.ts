@@ -40,6 +40,19 @@ export const SandboxSchema = z.strictObject({
     .describe("size of the build's /out (a tmpfs inside the container, counted in memory_mb): a build cannot write more"),
   max_wheel_mb: z.number().int().min(1).max(65536).default(512).describe("the largest wheel a build may hand back"),
   output_max_mb: z.number().int().min(1).max(4096).default(32).describe("how much a build may write to its stdout and stderr together before it is stopped"),
+  pool: z
+    .strictObject({
+      size: z
+        .number()
+        .int()
+        .min(0)
+        .max(8)
+        .default(0)
+        .describe("build containers `pipgate serve` keeps created and started per image, each for one request only; 0 (default): none"),
+      idle_seconds: z.number().int().min(30).max(86_400).default(600).describe("a pooled container not handed out by then is replaced"),
+    })
+    .default({ size: 0, idle_seconds: 600 })
+    .describe("the warm pool of single-use build containers (serve only)"),
 });
 export type SandboxConfig = z.infer<typeof SandboxSchema>;
 
