@@ -101,6 +101,7 @@ export const INTEGRATION_TESTS = [
   "test/commit/recover.test.ts",
   "test/commit/requested.test.ts",
   "test/commit/store-install.test.ts", // venvs, real pip, one store shared by several installs
+  "test/commit/store-background.test.ts", // venvs: a cold wheel installed directly, its entry made after
   "test/commit/undo.test.ts",
   "test/config/serve-cli.test.ts",
   "test/doctor/doctor.test.ts",

@@ -64,6 +64,14 @@ export const BenchEnvSchema = z.object({
     .default("1")
     .describe("1: the local index serves PEP 658 metadata files, as PyPI does; 0: it does not (pip downloads whole wheels to resolve)"),
   BENCH_CORPUS: z.string().optional().describe("comma-separated corpus sets (bench/corpus/corpus.ts); default all"),
+  BENCH_POOL: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .max(8)
+    .default(1)
+    .describe("sandbox.pool.size of the bench's brokers (bench/workspace.ts); 0 measures without the warm pool"),
+  BENCH_STORE_COLD: z.enum(["background", "inline"]).default("background").describe("commit.store_cold of the bench's brokers"),
 });
 
 const say = (line = "") => process.stdout.write(`${line}\n`);

@@ -21,6 +21,7 @@ import { reapContainers } from "./sandbox/reaper.js";
 import { openPool } from "./sandbox/open-pool.js";
 import { sweepStaleBackups } from "./commit/leftovers.js";
 import { sweepStore } from "./commit/store.js";
+import { createStoreBuilder, type StoreBuilder } from "./commit/store-background.js";
 import { createInspectionMemo } from "./verify/inspection-memo.js";
 import { STAGING_PREFIX } from "./commit/staging.js";
 import { SCRATCH } from "./pipeline/resolve-in-sandbox.js";
@@ -38,6 +39,8 @@ export interface Broker {
   index: IndexClient;
   sandbox: SandboxRunner;
   pipeline: PipelineDeps;
+  /** makes the store entries of wheels installed cold, after their commits (serve only; undefined otherwise) */
+  storeBuilder: StoreBuilder | undefined;
   /** the offline OSV database (rules.osv), kept current while the broker runs */
   osv: OsvDatabase | undefined;
   close(): void;
@@ -55,7 +58,7 @@ export interface BrokerOverrides {
  * previous process left unfinished, so nothing is served from a torn venv; then each request a dead
  * broker left open gets its "interrupted" outcome (DESIGN property 9).
  */
-export async function openBroker(config: LoadedConfig, log: Logger, overrides: BrokerOverrides = {}, options: { pool?: boolean } = {}): Promise<Broker> {
+export async function openBroker(config: LoadedConfig, log: Logger, overrides: BrokerOverrides = {}, options: { longRunning?: boolean } = {}): Promise<Broker> {
   const db = openStateDb(config.state_dir);
   const audit = createAuditLog(db, overrides.now === undefined ? {} : { now: overrides.now });
   const environments = createEnvironments(config, log);
@@ -115,9 +118,14 @@ export async function openBroker(config: LoadedConfig, log: Logger, overrides: B
   const { index, headers: indexHeaders } = configured.value;
   const runner = overrides.sandbox ?? createDockerRunner(config.sandbox.docker_socket, log);
   // The warm pool is for a broker that stays up (serve): a one-shot command would only make a container to remove.
-  const sandbox = options.pool === true && config.sandbox.pool.size > 0 ? await openPool(runner, config, environments, log, SCRATCH.socket) : runner;
+  const sandbox = options.longRunning === true && config.sandbox.pool.size > 0 ? await openPool(runner, config, environments, log, SCRATCH.socket) : runner;
   const now = overrides.now ?? (() => new Date());
   const osv = config.osv === undefined ? undefined : await openOsvDatabase({ path: config.osv.path, maxAgeHours: config.osv.max_age_hours }, log, now);
+  // A cold wheel's store entry is made after its commit, by a broker that stays up to make it.
+  const storeBuilder =
+    options.longRunning === true && config.commit.installer === "direct" && config.commit.store && config.commit.store_cold === "background"
+      ? createStoreBuilder(log)
+      : undefined;
   const pipeline: PipelineDeps = {
     stateDir: config.state_dir,
     runtimeDir: runtimeDir(),
@@ -148,6 +156,7 @@ export async function openBroker(config: LoadedConfig, log: Logger, overrides: B
           ...(overrides.commitFaults === undefined ? {} : { faults: overrides.commitFaults }),
         },
         signal,
+        storeBuilder === undefined ? {} : { storeBuilder },
       ),
     log,
   };
@@ -159,6 +168,7 @@ export async function openBroker(config: LoadedConfig, log: Logger, overrides: B
     index,
     sandbox,
     pipeline,
+    storeBuilder,
     osv,
     close: () => {
       clearInterval(reaper);

@@ -93,6 +93,13 @@ export const CommitSchema = z
         "how files leave the store: copy (default; reflinked where the file system can, a private inode per environment) or " +
           "hardlink (faster; every environment shares the store's inodes, so a write in place in one changes the others — files are read-only)",
       ),
+    store_cold: z
+      .enum(["background", "inline"])
+      .default("background")
+      .describe(
+        "a wheel's first install: background (default; installed directly like before the store, its store entry made after the commit, " +
+          "off the request's path, by a long-running broker) or inline (the entry is made first and the install links from it)",
+      ),
     store_max_mb: z
       .number()
       .int()
