@@ -70,6 +70,7 @@ export const UNIT_TESTS = [
   "test/requirement/tool-registration.test.ts",
   "test/requirement/version.test.ts",
   "test/sandbox/spec.test.ts",
+  "test/sandbox/pool-fit.test.ts",
   "test/verify/parsers.test.ts",
   "test/verify/wheel.test.ts",
   "test/verify/zip-reader.test.ts",
