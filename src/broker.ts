@@ -86,12 +86,7 @@ export async function openBroker(config: LoadedConfig, log: Logger, overrides: B
         arguments: { container: container.id, request: container.request },
         // Recovery's own request: the container's request gets its one outcome from its intent.
         request: { requestId: `rec_${randomUUID()}`, recovers: container.request },
-        reason:
-          container.request === ""
-            ? `pooled sandbox container ${container.id.slice(0, 12)} (never handed a request, or its request unknown) outlived the broker that made it or its deadline; killed and removed`
-            : container.why === "broker-gone"
-              ? `sandbox container ${container.id.slice(0, 12)} of request ${container.request} outlived the broker that started it; killed and removed`
-              : `sandbox container ${container.id.slice(0, 12)} of request ${container.request} ran past its deadline; killed and removed`,
+        reason: `${container.request === "" ? `pooled sandbox container ${container.id.slice(0, 12)} (its request, if it had one, is not on its labels)` : `sandbox container ${container.id.slice(0, 12)} of request ${container.request}`} ${container.why === "broker-gone" ? "outlived the broker that started it" : "ran past its deadline"}; killed and removed`,
       });
       log.warn({ ...container }, "killed and removed a leftover sandbox container");
     }
