@@ -77,6 +77,7 @@ export const UNIT_TESTS = [
   "test/requirement/tool-registration.test.ts",
   "test/requirement/version.test.ts",
   "test/sandbox/spec.test.ts",
+  "test/sandbox/pool-fit.test.ts",
   "test/verify/parsers.test.ts",
   "test/verify/wheel.test.ts",
   "test/verify/zip-reader.test.ts",
@@ -114,6 +115,7 @@ export const INTEGRATION_TESTS = [
   "test/commit/recover.test.ts",
   "test/commit/requested.test.ts",
   "test/commit/store-install.test.ts", // venvs, real pip, one store shared by several installs
+  "test/commit/store-background.test.ts", // venvs: a cold wheel installed directly, its entry made after
   "test/commit/undo.test.ts",
   "test/config/serve-cli.test.ts",
   "test/cli/bundle.test.ts", // builds the bundle (esbuild), runs it beside dist/src: help, a bad config, an install, serve over stdio
@@ -127,6 +129,7 @@ export const INTEGRATION_TESTS = [
   "test/e2e/runsc-limits.test.ts",
   "test/e2e/sandbox-hostile.test.ts",
   "test/e2e/sandbox-output.test.ts",
+  "test/e2e/sandbox-pool.test.ts",
   "test/e2e/stdio-install.test.ts",
   "test/e2e/transitive.test.ts",
   "test/e2e/warm-cache.test.ts",

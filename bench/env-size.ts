@@ -9,6 +9,7 @@ import { openStateDb } from "../src/state/db.js";
 import { buildWheel } from "../test/fixtures/dists.js";
 import { msText, ratioText, verdict, type FigureLine } from "./report.js";
 import { pairedRatios, summarize } from "./stats.js";
+import { ratioTarget, TARGETS } from "./targets.js";
 import type { VenvFactory } from "./venvs.js";
 
 /** The big venv: this many distributions of this many files each, every one listed in its RECORD. */
@@ -114,8 +115,8 @@ export async function runEnvSize(workDir: string, venvs: VenvFactory, reps: numb
       {
         name: `P6 one small wheel, warm commit: ${String(Math.round(counts.big / 1000))} k-file venv / empty venv`,
         value: ratioText(ratio),
-        target: "≤ 1.2×",
-        pass: verdict(ratio.median, 1.2, "at-most") && counts.big >= 40_000,
+        target: ratioTarget(TARGETS.p6EnvSize),
+        pass: verdict(ratio.median, TARGETS.p6EnvSize, "at-most") && counts.big >= 40_000,
       },
     ],
     absolute: [

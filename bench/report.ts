@@ -1,5 +1,5 @@
 import type { Summary } from "./stats.js";
-import type { StageSummary } from "./stages.js";
+import { SPLIT_PARTS, type StageSummary } from "./stages.js";
 
 /** One printed figure: what was measured against what it should be. `pass` undefined: informational. */
 export interface FigureLine {
@@ -60,7 +60,17 @@ export function stageRows(label: string, stages: StageSummary, bareMedianMs: num
     `  sandbox  ${msText(stages.sandbox)}${share(stages.sandbox)}${stages.sandboxRuns < stages.total.n ? ` (ran in ${String(stages.sandboxRuns)} of ${String(stages.total.n)})` : ""}`,
     `  commit   ${msText(stages.commit)}${share(stages.commit)}${stages.commitRuns < stages.total.n ? ` (ran in ${String(stages.commitRuns)} of ${String(stages.total.n)})` : ""}`,
     `  other    ${msText(stages.other)}${share(stages.other)} (policy, proxy, verify, audit, listing the venv)`,
+    ...splitRows(stages),
   ];
+}
+
+/** The sandbox stage split into its parts (medians), and how many runs had a pooled container. */
+function splitRows(stages: StageSummary): string[] {
+  const parts = SPLIT_PARTS.filter((part) => stages.split[part] !== undefined).map(
+    (part) => `${part.replace(/Ms$/, "")} ${(stages.split[part]?.median ?? 0).toFixed(0)}`,
+  );
+  if (parts.length === 0) return [];
+  return [`  sandbox split (medians, ms): ${parts.join(", ")}; pooled container in ${String(stages.pooledRuns)} of ${String(stages.sandboxRuns)}`];
 }
 
 /**

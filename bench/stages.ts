@@ -8,7 +8,16 @@ import { summarize, type Summary } from "./stats.js";
  */
 export const InstallTimingsSchema = z.object({
   durationMs: z.number().optional().describe("the whole request, as the pipeline measured it"),
-  sandbox: z.object({ durationMs: z.number().optional() }).loose().optional().describe("the container run"),
+  sandbox: z
+    .object({
+      durationMs: z.number().optional(),
+      pooled: z.boolean().optional(),
+      verifyMs: z.number().optional(),
+      timings: z.record(z.string(), z.number().optional()).optional(),
+    })
+    .loose()
+    .optional()
+    .describe("the container run, its split (create, start, boot, pip, exit, read, teardown) and the verification after it"),
   commit: z.object({ durationMs: z.number().optional() }).loose().optional().describe("the commit into the venv"),
 });
 
@@ -18,7 +27,14 @@ export interface StageTimes {
   sandboxMs: number | undefined;
   commitMs: number | undefined;
   otherMs: number;
+  /** the sandbox stage split (audit sandbox.timings, and verifyMs after the container), when it ran */
+  split?: Partial<Record<SplitPart, number>>;
+  pooled?: boolean | undefined;
 }
+
+/** The parts of a sandbox run, in the order they happen; verify is after the container, in `other`. */
+export const SPLIT_PARTS = ["createMs", "startMs", "bootMs", "pipMs", "exitMs", "readMs", "teardownMs", "verifyMs"] as const;
+export type SplitPart = (typeof SPLIT_PARTS)[number];
 
 /** Pure: an audit record's stage times, or undefined when it carries no total. */
 export function stageTimes(record: Pick<AuditRecord, "durationMs" | "sandbox" | "commit">): StageTimes | undefined {
@@ -27,7 +43,13 @@ export function stageTimes(record: Pick<AuditRecord, "durationMs" | "sandbox" | 
   const totalMs = parsed.data.durationMs;
   const sandboxMs = parsed.data.sandbox?.durationMs;
   const commitMs = parsed.data.commit?.durationMs;
-  return { totalMs, sandboxMs, commitMs, otherMs: totalMs - (sandboxMs ?? 0) - (commitMs ?? 0) };
+  const timings: Record<string, number | undefined> = { ...parsed.data.sandbox?.timings, verifyMs: parsed.data.sandbox?.verifyMs };
+  const split: Partial<Record<SplitPart, number>> = {};
+  for (const part of SPLIT_PARTS) {
+    const value = timings[part];
+    if (typeof value === "number") split[part] = value;
+  }
+  return { totalMs, sandboxMs, commitMs, otherMs: totalMs - (sandboxMs ?? 0) - (commitMs ?? 0), split, pooled: parsed.data.sandbox?.pooled };
 }
 
 /** Medians per stage over repetitions, for the breakdown table. */
@@ -39,6 +61,10 @@ export interface StageSummary {
   /** how many repetitions ran the stage at all (a warm path may skip the sandbox) */
   sandboxRuns: number;
   commitRuns: number;
+  /** medians of the sandbox split, per part present */
+  split: Partial<Record<SplitPart, Summary>>;
+  /** runs whose container came from the warm pool */
+  pooledRuns: number;
 }
 
 export function summarizeStages(samples: readonly StageTimes[]): StageSummary {
@@ -52,5 +78,11 @@ export function summarizeStages(samples: readonly StageTimes[]): StageSummary {
     other: summarize(samples.map((sample) => sample.otherMs)),
     sandboxRuns: sandbox.length,
     commitRuns: commit.length,
+    split: Object.fromEntries(
+      SPLIT_PARTS.map((part) => [part, present(samples.map((sample) => sample.split?.[part]))] as const)
+        .filter(([, values]) => values.length > 0)
+        .map(([part, values]) => [part, summarize(values)]),
+    ),
+    pooledRuns: samples.filter((sample) => sample.pooled === true).length,
   };
 }

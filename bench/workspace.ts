@@ -19,6 +19,16 @@ export interface BenchConfig {
 }
 
 /**
+ * The bench's pool and first-install settings, from BENCH_POOL (pooled containers per image, default 1)
+ * and BENCH_STORE_COLD (background or inline, default the configuration's: background); checked in run.ts.
+ */
+export function benchSandboxAndCommit(): { sandbox: Record<string, unknown>; commit: Record<string, unknown> } {
+  const size = Number(process.env.BENCH_POOL ?? "1");
+  const cold = process.env.BENCH_STORE_COLD ?? "background";
+  return { sandbox: { pool: { size } }, commit: { store_cold: cold } };
+}
+
+/**
  * Writes a pipgate.yaml (and the shared allowlist) under `dir`. No policy file, so no rate limit can
  * refuse a bench request: the bench measures the pipeline, not the limiter's refusals.
  */
@@ -29,7 +39,10 @@ export function writeBenchConfig(dir: string, config: BenchConfig): string {
   const path = join(dir, config.file ?? "pipgate.yaml");
   const environments = Object.fromEntries(Object.entries(config.environments).map(([name, python]) => [name, { python, allowlist }]));
   const database = config.database === undefined ? {} : { database: config.database };
-  writeFileSync(path, stringify({ index: { url: config.indexUrl }, state_dir: config.stateDir, identity: "bench-agent", environments, ...database }));
+  writeFileSync(
+    path,
+    stringify({ index: { url: config.indexUrl }, state_dir: config.stateDir, identity: "bench-agent", environments, ...benchSandboxAndCommit(), ...database }),
+  );
   return path;
 }
 

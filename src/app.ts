@@ -69,7 +69,7 @@ export async function openPipgate(config: LoadedConfig, log: Logger, overrides: 
     mode === "serve" && config.upstream !== undefined
       ? await Promise.all([import("./gateway/extension.js"), import("./gateway/pins.js"), import("./gateway/transports.js")])
       : undefined;
-  const broker = await openBroker(config, log, overrides);
+  const broker = await openBroker(config, log, overrides, { longRunning: mode === "serve" });
   const opened = openAccessControl(broker, overrides.now === undefined ? {} : { now: overrides.now });
   if (!opened.ok) {
     broker.close();

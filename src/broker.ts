@@ -17,8 +17,10 @@ import { runtimeDir } from "./paths.js";
 import { loadPopularNames } from "./policy/popular-names.js";
 import { createDockerRunner, type SandboxRunner } from "./sandbox/docker.js";
 import { reapContainers } from "./sandbox/reaper.js";
+import { openPool } from "./sandbox/open-pool.js";
 import { sweepStaleBackups } from "./commit/leftovers.js";
 import { sweepStore } from "./commit/store.js";
+import { createStoreBuilder, type StoreBuilder } from "./commit/store-background.js";
 import { createInspectionMemo } from "./verify/inspection-memo.js";
 import { STAGING_PREFIX } from "./commit/staging.js";
 import { SCRATCH } from "./pipeline/resolve-in-sandbox.js";
@@ -47,6 +49,8 @@ export interface Broker {
   index: IndexClient;
   sandbox: SandboxRunner;
   pipeline: PipelineDeps;
+  /** makes the store entries of wheels installed cold, after their commits (serve only; undefined otherwise) */
+  storeBuilder: StoreBuilder | undefined;
   /** the offline OSV database (rules.osv), kept current while the broker runs */
   osv: OsvDatabase | undefined;
   close(): void;
@@ -69,7 +73,7 @@ export interface BrokerOverrides {
  * previous process left unfinished, so nothing is served from a torn venv; then each request a dead
  * broker left open gets its "interrupted" outcome (DESIGN property 9).
  */
-export async function openBroker(config: LoadedConfig, log: Logger, overrides: BrokerOverrides = {}): Promise<Broker> {
+export async function openBroker(config: LoadedConfig, log: Logger, overrides: BrokerOverrides = {}, options: { longRunning?: boolean } = {}): Promise<Broker> {
   const db = openStateDb(config.state_dir);
   // fleet mode (`database:`): the shared database's stores; otherwise the same SQLite file, over the same handle
   let shared: StateStore | undefined;
@@ -108,10 +112,7 @@ export async function openBroker(config: LoadedConfig, log: Logger, overrides: B
         arguments: { container: container.id, request: container.request },
         // Recovery's own request: the container's request gets its one outcome from its intent.
         request: { requestId: `rec_${randomUUID()}`, recovers: container.request },
-        reason:
-          container.why === "broker-gone"
-            ? `sandbox container ${container.id.slice(0, 12)} of request ${container.request} outlived the broker that started it; killed and removed`
-            : `sandbox container ${container.id.slice(0, 12)} of request ${container.request} ran past its deadline; killed and removed`,
+        reason: `${container.request === "" ? `pooled sandbox container ${container.id.slice(0, 12)} (its request, if it had one, is not on its labels)` : `sandbox container ${container.id.slice(0, 12)} of request ${container.request}`} ${container.why === "broker-gone" ? "outlived the broker that started it" : "ran past its deadline"}; killed and removed`,
       });
       log.warn({ ...container }, "killed and removed a leftover sandbox container");
     }
@@ -137,7 +138,9 @@ export async function openBroker(config: LoadedConfig, log: Logger, overrides: B
     throw new PipgateError("index", configured.error);
   }
   const { index, headers: indexHeaders, indexes } = configured.value;
-  const sandbox = overrides.sandbox ?? createDockerRunner(config.sandbox.docker_socket, log);
+  const runner = overrides.sandbox ?? createDockerRunner(config.sandbox.docker_socket, log);
+  // The warm pool is for a broker that stays up (serve): a one-shot command would only make a container to remove.
+  const sandbox = options.longRunning === true && config.sandbox.pool.size > 0 ? await openPool(runner, config, environments, log, SCRATCH.socket) : runner;
   const now = overrides.now ?? (() => new Date());
   const osv = config.osv === undefined ? undefined : await openOsvDatabase({ path: config.osv.path, maxAgeHours: config.osv.max_age_hours }, log, now);
   const provenance = await provenanceFromConfig(config, state.publishers);
@@ -147,6 +150,11 @@ export async function openBroker(config: LoadedConfig, log: Logger, overrides: B
     void state.close();
     throw new PipgateError("config", provenance.error);
   }
+  // A cold wheel's store entry is made after its commit, by a broker that stays up to make it.
+  const storeBuilder =
+    options.longRunning === true && config.commit.installer === "direct" && config.commit.store && config.commit.store_cold === "background"
+      ? createStoreBuilder(log)
+      : undefined;
   const pipeline: PipelineDeps = {
     stateDir: config.state_dir,
     runtimeDir: runtimeDir(),
@@ -184,6 +192,7 @@ export async function openBroker(config: LoadedConfig, log: Logger, overrides: B
           ...(overrides.commitFaults === undefined ? {} : { faults: overrides.commitFaults }),
         },
         signal,
+        storeBuilder === undefined ? {} : { storeBuilder },
       ),
     log,
   };
@@ -196,9 +205,11 @@ export async function openBroker(config: LoadedConfig, log: Logger, overrides: B
     index,
     sandbox,
     pipeline,
+    storeBuilder,
     osv,
     close: () => {
       clearInterval(reaper);
+      void sandbox.close?.();
       osv?.close();
       // the SQLite state shares `db` and has nothing of its own to release; PostgreSQL's pool ends its
       // connections in the background (Broker.close stays synchronous for its many callers)

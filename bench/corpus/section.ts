@@ -4,14 +4,15 @@ import { startIndexServer } from "../../test/fixtures/index-server.js";
 import { gapNote, markdownTable, msText, ratioText, stageRows, verdict, formatLines, type FigureLine } from "../report.js";
 import { summarizeStages, type StageTimes } from "../stages.js";
 import { pairedRatios, summarize } from "../stats.js";
+import { TARGETS } from "../targets.js";
 import type { VenvFactory } from "../venvs.js";
 import { loadCorpus } from "./build-corpus.js";
 import type { CorpusSet } from "./corpus.js";
 import { runCorpusRep, warmCorpusPipCache, type CorpusSample } from "./measure.js";
 
 /** Issue 16's targets on real packages: cold no slower than bare pip, warm a fifth of pip's warm cache. */
-export const P1_TARGET = 1.0;
-export const P2_TARGET = 0.2;
+export const P1_TARGET = TARGETS.p1Cold;
+export const P2_TARGET = TARGETS.p2Warm;
 
 /** What the corpus section measured, in the console's and RESULTS.md's forms. */
 export interface CorpusSection {

@@ -91,6 +91,22 @@ export const SandboxSummarySchema = z.object({
   outputBytes: z.number().optional().describe("bytes the build wrote to its stdout and stderr"),
   buildTools: z.array(z.string()).optional().describe("the build tools the sandbox was allowed to fetch for this run's sdists"),
   log: z.string().optional().describe("the last lines of pip's output when the build failed (bounded)"),
+  metadataFiles: z.number().optional().describe("PEP 658 metadata files pip resolved from instead of whole wheels"),
+  containerId: z.string().optional().describe("the engine's id of the container that ran (never the same for two requests)"),
+  pooled: z.boolean().optional().describe("the container came from the warm pool (sandbox.pool), created before the request"),
+  timings: z
+    .object({
+      createMs: z.number(),
+      startMs: z.number(),
+      bootMs: z.number().optional(),
+      pipMs: z.number().optional(),
+      exitMs: z.number(),
+      readMs: z.number(),
+      teardownMs: z.number(),
+    })
+    .optional()
+    .describe("where the run's time went: create, start (or hand-over), boot to the driver's first event, pip, exit, reading back, removal"),
+  verifyMs: z.number().optional().describe("reading the handed-back output and verifying it, after the container"),
 });
 
 /** A broker process, identified against pid reuse the way the environment lock identifies its owner. */

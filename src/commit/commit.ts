@@ -17,6 +17,7 @@ import { runPip } from "./run-pip.js";
 import { stageWheels, type Staging } from "./staging.js";
 import { COMPILE_PID_FILE, PIP_PID_FILE } from "./stray.js";
 import { evictStore, storeDirOf } from "./store.js";
+import type { StoreBuilder } from "./store-background.js";
 import { restoreUndo, takeUndo, type UndoManifest } from "./undo.js";
 
 /** The store's cap when the configuration names none. */
@@ -26,6 +27,11 @@ export const DEFAULT_STORE_MAX_MB = 2048;
 export interface CommitOptions {
   /** The server's in-process lock queue, so concurrent requests wait in arrival order. */
   lockQueue?: LockQueue;
+  /**
+   * Makes the store entries of wheels installed cold after the commit, off the request's path; without
+   * it a cold wheel's entry is made first and the install links from it.
+   */
+  storeBuilder?: StoreBuilder;
 }
 
 /**
@@ -51,7 +57,7 @@ export async function commitWheels(db: Db, req: CommitRequest, signal?: AbortSig
       parsed.data.environment,
       () => {
         entered = true;
-        return commitLocked(db, { ...parsed.data, faults: req.faults }, staging.value, startedAt, signal);
+        return commitLocked(db, { ...parsed.data, faults: req.faults }, staging.value, startedAt, signal, opts.storeBuilder);
       },
       { ...(signal === undefined ? {} : { signal }), ...(opts.lockQueue === undefined ? {} : { queue: opts.lockQueue }) },
     );
@@ -67,7 +73,14 @@ export async function commitWheels(db: Db, req: CommitRequest, signal?: AbortSig
   }
 }
 
-async function commitLocked(db: Db, req: CommitRequest, staging: Staging, startedAt: number, signal: AbortSignal | undefined): Promise<CommitResult> {
+async function commitLocked(
+  db: Db,
+  req: CommitRequest,
+  staging: Staging,
+  startedAt: number,
+  signal: AbortSignal | undefined,
+  storeBuilder: StoreBuilder | undefined,
+): Promise<CommitResult> {
   const info = await inspectInterpreter(
     req.python,
     staging.wheels.map((w) => w.file),
@@ -110,7 +123,9 @@ async function commitLocked(db: Db, req: CommitRequest, staging: Staging, starte
       plan = await planDirect(req.python, info.value, toInstall, {
         token,
         ...(req.requested === undefined ? {} : { requested: req.requested }),
-        ...(req.store === false ? {} : { store: { dir: storeDirOf(req.stateDir), link: req.link ?? "copy" } }),
+        ...(req.store === false
+          ? {}
+          : { store: { dir: storeDirOf(req.stateDir), link: req.link ?? "copy", cold: storeBuilder === undefined ? "store" : "direct" } }),
       });
     } catch (error) {
       await discardBackup(backupDir).catch(() => undefined);
@@ -137,6 +152,11 @@ async function commitLocked(db: Db, req: CommitRequest, staging: Staging, starte
     if (failure === undefined) {
       setJournalState(db, id, "done");
       await discardBackup(backupDir).catch(() => undefined);
+      // The wheels installed without an entry get one now, in the background (store-background.ts).
+      if (plan !== undefined && storeBuilder !== undefined && info.value.cache_tag !== null) {
+        const interpreter = { cacheTag: info.value.cache_tag, magic: info.value.magic };
+        for (const wheel of plan.cold) await storeBuilder.defer(storeDirOf(req.stateDir), wheel, req.python, interpreter);
+      }
       return { ok: true, installed, unchanged, durationMs: performance.now() - startedAt };
     }
     try {

@@ -13,7 +13,7 @@ import type { InterpreterInfo } from "./interpreter.js";
 import { compiledPairs } from "./compile-answer.js";
 import { isolatedEnv, type StagedWheel } from "./pip-command.js";
 import { COMPILE_MARK } from "./stray.js";
-import { openEntry, type HeldEntry, type LinkMode } from "./store.js";
+import { hasEntry, openEntry, type HeldEntry, type LinkMode } from "./store.js";
 import type { StoredFile } from "./store-manifest.js";
 import { tempSibling, type TouchSet } from "./undo.js";
 import { normalizeName } from "../requirement/name.js";
@@ -100,6 +100,8 @@ export interface DirectPlan {
   /** The store entries the plan takes files from, held until releasePlan. */
   held: HeldEntry[];
   link: LinkMode;
+  /** Wheels installed directly for want of an entry (store.cold "direct"): their entries are made after the commit. */
+  cold: StagedWheel[];
 }
 
 /** Lets the store evict the plan's entries again; call once the commit is over, whatever its outcome. */
@@ -127,8 +129,12 @@ print(json.dumps(done))
 export interface PlanOptions {
   requested?: readonly string[];
   token: string;
-  /** Take files from the store under this directory (the default of the commit); without it, unpack and compile per install. */
-  store?: { dir: string; link: LinkMode };
+  /**
+   * Take files from the store under this directory (the default of the commit); without it, unpack and
+   * compile per install. `cold: "direct"`: a wheel without an entry yet is unpacked and compiled into
+   * the venv directly, and named in the plan's `cold` for its entry to be made after the commit.
+   */
+  store?: { dir: string; link: LinkMode; cold?: "direct" | "store" };
 }
 
 /**
@@ -150,6 +156,7 @@ export async function planDirect(python: string, info: InterpreterInfo, wheels: 
   const requested = opts.requested === undefined ? undefined : new Set(opts.requested.map(normalizeName));
   const planned: PlannedWheel[] = [];
   const held: HeldEntry[] = [];
+  const cold: StagedWheel[] = [];
   try {
     for (const wheel of wheels) {
       const isRequested = requested === undefined || requested.has(normalizeName(wheel.name));
@@ -157,7 +164,13 @@ export async function planDirect(python: string, info: InterpreterInfo, wheels: 
         planned.push(await planWheel(python, info, wheel, info.cache_tag, isRequested));
         continue;
       }
-      const entry = await openEntry(opts.store.dir, wheel, python, { cacheTag: info.cache_tag, magic: info.magic }, opts.store.link);
+      const interpreter = { cacheTag: info.cache_tag, magic: info.magic };
+      if (opts.store.cold === "direct" && !(await hasEntry(opts.store.dir, wheel.sha256, interpreter))) {
+        planned.push(await planWheel(python, info, wheel, info.cache_tag, isRequested));
+        cold.push(wheel);
+        continue;
+      }
+      const entry = await openEntry(opts.store.dir, wheel, python, interpreter, opts.store.link);
       if (!entry.ok) throw new Error(entry.error);
       held.push(entry.value);
       planned.push(planStoredWheel(python, info, wheel, entry.value, info.cache_tag, isRequested));
@@ -166,7 +179,7 @@ export async function planDirect(python: string, info: InterpreterInfo, wheels: 
     for (const entry of held) await entry.release();
     throw error;
   }
-  return { token: opts.token, removals, wheels: planned, keepDirs, held, link: opts.store?.link ?? "copy" };
+  return { token: opts.token, removals, wheels: planned, keepDirs, held, link: opts.store?.link ?? "copy", cold };
 }
 
 /** Every path the plan removes or writes, for the undo journal. */

@@ -101,6 +101,14 @@ export async function openEntry(
   return { ok: false, error: `the store entry for ${wheel.file} kept changing while it was opened` };
 }
 
+/** Whether the store has an entry (made whole: its manifest is there) for this wheel and interpreter; not checked. */
+export async function hasEntry(storeDir: string, wheelSha256: string, interpreter: StoreInterpreter): Promise<boolean> {
+  return lstat(join(storeDir, "entries", storeKey(wheelSha256, interpreter), MANIFEST)).then(
+    () => true,
+    () => false,
+  );
+}
+
 /** Writes this user's marker into the entry, or undefined when there is no entry. */
 async function mark(dir: string): Promise<string | undefined> {
   const users = join(dir, "users");

@@ -42,6 +42,19 @@ export const SandboxSchema = z.strictObject({
     .describe("size of the build's /out (a tmpfs inside the container, counted in memory_mb): a build cannot write more"),
   max_wheel_mb: z.number().int().min(1).max(65536).default(512).describe("the largest wheel a build may hand back"),
   output_max_mb: z.number().int().min(1).max(4096).default(32).describe("how much a build may write to its stdout and stderr together before it is stopped"),
+  pool: z
+    .strictObject({
+      size: z
+        .number()
+        .int()
+        .min(0)
+        .max(8)
+        .default(0)
+        .describe("build containers `pipgate serve` keeps created and started per image, each for one request only; 0 (default): none"),
+      idle_seconds: z.number().int().min(30).max(86_400).default(600).describe("a pooled container not handed out by then is replaced"),
+    })
+    .default({ size: 0, idle_seconds: 600 })
+    .describe("the warm pool of single-use build containers (serve only)"),
 });
 export type SandboxConfig = z.infer<typeof SandboxSchema>;
 
@@ -121,6 +134,13 @@ export const CommitSchema = z
       .describe(
         "how files leave the store: copy (default; reflinked where the file system can, a private inode per environment) or " +
           "hardlink (faster; every environment shares the store's inodes, so a write in place in one changes the others — files are read-only)",
+      ),
+    store_cold: z
+      .enum(["background", "inline"])
+      .default("background")
+      .describe(
+        "a wheel's first install: background (default; installed directly like before the store, its store entry made after the commit, " +
+          "off the request's path, by a long-running broker) or inline (the entry is made first and the install links from it)",
       ),
     store_max_mb: z
       .number()

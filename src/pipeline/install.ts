@@ -232,6 +232,7 @@ async function timedPipeline(
       imagePython: (image) => deps.sandbox.imagePython(image),
       ping: () => deps.sandbox.ping(),
       runtimes: () => deps.sandbox.runtimes(),
+      ...(deps.sandbox.claim === undefined ? {} : { claim: deps.sandbox.claim.bind(deps.sandbox) }),
     },
     commit: async (...commit) => {
       await intentFirst("a commit");

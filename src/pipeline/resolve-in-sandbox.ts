@@ -66,8 +66,10 @@ export async function resolveInSandbox(
   const work = await createOwnedDir(join(deps.stateDir, "work"), SCRATCH.work);
   // A unix socket path is limited to 107 bytes: the proxy's lives in a short private directory, not
   // under a state directory of any length. The container may connect to it but not write beside it.
-  const socketDir = await createOwnedDir(tmpdir(), SCRATCH.socket);
-  await chmod(socketDir, 0o755);
+  // With the warm pool, it is the directory a ready single-use container already mounts.
+  const claim = job.mode === "check" ? undefined : deps.sandbox.claim?.(job.image);
+  const socketDir = claim?.socketDir ?? (await createOwnedDir(tmpdir(), SCRATCH.socket));
+  if (claim === undefined) await chmod(socketDir, 0o755);
   const limits = outputLimits(config);
   const sink = await createOutputSink(join(work, "out"), limits);
   const check = job.mode === "check";
@@ -83,6 +85,9 @@ export async function resolveInSandbox(
     storeDir: check ? join(work, "files") : join(deps.stateDir, "files"),
     headers: deps.indexHeaders,
     upload: (name, length, body) => sink.receive(name, length, body),
+  }).catch(async (error: unknown) => {
+    await claim?.release();
+    throw error;
   });
   try {
     const broker = await currentProcess();
@@ -117,8 +122,11 @@ export async function resolveInSandbox(
         if (event.stage === "building") progress({ stage: "building", message: "building wheels from sdists in the sandbox" });
       },
     });
-    const sandbox = {
+    const sandbox: Record<string, unknown> = {
       durationMs: run.durationMs,
+      containerId: run.containerId,
+      pooled: run.pooled,
+      timings: run.timings,
       exitCode: run.exitCode,
       timedOut: run.timedOut,
       image: job.image,
@@ -142,6 +150,7 @@ export async function resolveInSandbox(
     }
 
     progress({ stage: "verifying", message: "verifying the resolved set" });
+    const verifyStart = Date.now();
     const reportFile = sink.report();
     const bytes = reportFile === undefined ? undefined : await readBounded(reportFile.path, limits.maxReportBytes);
     const report = PipReportSchema.safeParse(bytes?.ok === true ? parseJson(bytes.value) : undefined);
@@ -153,11 +162,15 @@ export async function resolveInSandbox(
     const built = new Map(sink.wheels().map((file) => [uploadedFilename(file), file]));
     const files = await collectFiles(deps, flat.items, proxy.served, built);
     if (!files.ok) return { ok: true, verified: files, sandbox };
-    return { ok: true, verified: await verifyWheels(deps, env, files.wheels, flat.items), sandbox };
+    const verified = await verifyWheels(deps, env, files.wheels, flat.items);
+    // Reading the output back and verifying it: after the container, outside sandbox.durationMs.
+    sandbox.verifyMs = Date.now() - verifyStart;
+    return { ok: true, verified, sandbox };
   } finally {
     await proxy.close();
     await rm(work, { recursive: true, force: true });
     await rm(socketDir, { recursive: true, force: true });
+    await claim?.release();
   }
 }
 

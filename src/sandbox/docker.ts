@@ -1,9 +1,31 @@
 import type Docker from "dockerode";
+import { performance } from "node:perf_hooks";
 import { errorMessage } from "../errors.js";
 import type { Logger } from "../log.js";
 import { createContainerStreams, type StreamLimits, type StreamSummary } from "./boundary/streams.js";
 import type { ContainerSpec } from "./spec.js";
 import type { UpstreamContainerSpec } from "./upstream-spec.js";
+
+/**
+ * Where a container run's time went, in milliseconds, measured by the broker: what the audit record's
+ * `sandbox.timings` carries and the bench's stage breakdown splits the sandbox stage into.
+ */
+export interface SandboxTimings {
+  /** creating the container (0 for a pooled one: made before the request) */
+  createMs: number;
+  /** attaching to its streams and starting it (for a pooled one: handing it its request) */
+  startMs: number;
+  /** from started to the driver's first event: the runtime, Python and the driver coming up */
+  bootMs: number | undefined;
+  /** from the driver's first event to its last: pip's own time, with the hand-back */
+  pipMs: number | undefined;
+  /** from the driver's last event (or the start) to the engine's exit status */
+  exitMs: number;
+  /** the rest of its output and its state read after the exit */
+  readMs: number;
+  /** killing (if needed) and removing it */
+  teardownMs: number;
+}
 
 export interface SandboxRun {
   exitCode: number | null;
@@ -14,6 +36,11 @@ export interface SandboxRun {
   durationMs: number;
   /** What was kept of the container's streams (bounded tails and counters). */
   output: StreamSummary;
+  /** The engine's id of the container that ran: never the same for two runs. */
+  containerId: string;
+  /** true when the container came from the warm pool (src/sandbox/pool.ts) */
+  pooled: boolean;
+  timings: SandboxTimings;
 }
 
 export interface RunOptions {
@@ -26,6 +53,13 @@ export interface RunOptions {
   onExit?: () => void;
 }
 
+/** A private directory for one request's proxy socket that a ready pooled container already mounts. */
+export interface PoolClaim {
+  socketDir: string;
+  /** Destroys the container if run() never used it, and removes the directory; idempotent. */
+  release(): Promise<void>;
+}
+
 /** What the pipeline needs from a sandbox backend. Docker is the only one today. */
 export interface SandboxRunner {
   run(spec: ContainerSpec, options: RunOptions): Promise<SandboxRun>;
@@ -34,6 +68,117 @@ export interface SandboxRunner {
   ping(): Promise<boolean>;
   /** The OCI runtimes the engine has registered (runc, runsc …). */
   runtimes(): Promise<string[]>;
+  /**
+   * Optional (the warm pool): takes a ready pre-created container for `image` out of the pool, for one
+   * request; undefined when there is none (the caller makes its own socket directory, run() a fresh
+   * container). A spec whose socket bind names the claim's directory runs in that container.
+   */
+  claim?(image: string): PoolClaim | undefined;
+  /** Optional: removes what the runner keeps between requests (the pool's containers). */
+  close?(): Promise<void>;
+}
+
+/** A container the broker made, with its streams attached; what superviseContainer runs to its end. */
+export interface Supervised {
+  container: Docker.Container;
+  stream: NodeJS.ReadableStream & { destroy?: () => void };
+  /** Routes the attach stream's chunks (from before the start, in order) to the run's bounded consumer. */
+  connect(write: (chunk: Buffer) => void): void;
+  /** Starts it: container.start() for a fresh one, its request on stdin for a pooled one. */
+  start(): Promise<void>;
+  createMs: number;
+  pooled: boolean;
+}
+
+/**
+ * Runs a created, attached container to its end under the run's bounds (timeout, abort, output cap),
+ * and removes it whatever happens: a container is used for one run only.
+ */
+export async function superviseContainer(made: Supervised, options: RunOptions, log: Logger, started: number): Promise<SandboxRun> {
+  const { container } = made;
+  let timedOut = false;
+  let aborted = false;
+  const kill = (why: "timeout" | "abort" | "overflow") => {
+    if (why === "timeout") timedOut = true;
+    else if (why === "abort") aborted = true;
+    container.kill({ signal: "SIGKILL" }).catch(() => undefined);
+  };
+  let firstEvent: number | undefined;
+  let lastEvent: number | undefined;
+  const streams = createContainerStreams(options.streams, {
+    onEvent: (event) => {
+      lastEvent = performance.now();
+      firstEvent ??= lastEvent;
+      options.onEvent?.(event);
+    },
+    onOverflow: () => kill("overflow"),
+  });
+  const timer = setTimeout(() => kill("timeout"), options.timeoutMs);
+  const onAbort = () => kill("abort");
+  options.signal?.addEventListener("abort", onAbort, { once: true });
+  const t0 = performance.now();
+  let running = t0;
+  let exited = t0;
+  let read = t0;
+  const timings: SandboxTimings = { createMs: made.createMs, startMs: 0, bootMs: undefined, pipMs: undefined, exitMs: 0, readMs: 0, teardownMs: 0 };
+  try {
+    made.connect((chunk) => streams.write(chunk));
+    const ended = new Promise<void>((resolve) => {
+      made.stream.on("end", () => resolve());
+      made.stream.on("error", () => resolve());
+    });
+    await made.start();
+    running = performance.now();
+    if (options.signal?.aborted === true) kill("abort");
+    const result = (await container.wait()) as { StatusCode?: number };
+    exited = performance.now();
+    await Promise.race([ended, new Promise((resolve) => setTimeout(resolve, 1000))]);
+    made.stream.destroy?.();
+    const state = (await container.inspect().catch(() => undefined))?.State;
+    read = performance.now();
+    return {
+      exitCode: typeof result.StatusCode === "number" ? result.StatusCode : null,
+      timedOut,
+      aborted,
+      oomKilled: state?.OOMKilled === true,
+      durationMs: Date.now() - started,
+      output: streams.summary(),
+      containerId: container.id,
+      pooled: made.pooled,
+      timings,
+    };
+  } finally {
+    clearTimeout(timer);
+    options.signal?.removeEventListener("abort", onAbort);
+    options.onExit?.();
+    const teardown = performance.now();
+    await container.remove({ force: true, v: true }).catch((error: unknown) => {
+      log.error({ err: errorMessage(error), id: container.id }, "could not remove a sandbox container");
+    });
+    timings.startMs = Math.round(running - t0);
+    timings.bootMs = firstEvent === undefined ? undefined : Math.round(firstEvent - running);
+    timings.pipMs = firstEvent === undefined || lastEvent === undefined ? undefined : Math.round(lastEvent - firstEvent);
+    timings.exitMs = Math.round(exited - (lastEvent ?? running));
+    timings.readMs = Math.round(read - exited);
+    timings.teardownMs = Math.round(performance.now() - teardown);
+  }
+}
+
+/** The Engine API's create body for a build container: the spec, stdin open when it is pooled. */
+export function createOptions(spec: ContainerSpec, stdin: boolean): Docker.ContainerCreateOptions {
+  return {
+    Image: spec.image,
+    Cmd: spec.cmd,
+    Env: spec.env,
+    User: spec.user,
+    Labels: spec.labels,
+    Tty: false,
+    ...(stdin ? { OpenStdin: true, StdinOnce: true, AttachStdin: true } : {}),
+    AttachStdout: true,
+    AttachStderr: true,
+    NetworkDisabled: true,
+    HostConfig: spec.hostConfig,
+  };
 }
 
 /**
@@ -48,61 +193,31 @@ export function createDockerRunner(socketPath: string, log: Logger): SandboxRunn
   async function run(spec: ContainerSpec, options: RunOptions): Promise<SandboxRun> {
     const started = Date.now();
     const docker = await connect();
-    const container = await docker.createContainer({
-      Image: spec.image,
-      Cmd: spec.cmd,
-      Env: spec.env,
-      User: spec.user,
-      Labels: spec.labels,
-      Tty: false,
-      AttachStdout: true,
-      AttachStderr: true,
-      NetworkDisabled: true,
-      HostConfig: spec.hostConfig,
-    });
-    let timedOut = false;
-    let aborted = false;
-    const kill = (why: "timeout" | "abort" | "overflow") => {
-      if (why === "timeout") timedOut = true;
-      else if (why === "abort") aborted = true;
-      container.kill({ signal: "SIGKILL" }).catch(() => undefined);
-    };
-    const streams = createContainerStreams(options.streams, {
-      ...(options.onEvent === undefined ? {} : { onEvent: options.onEvent }),
-      onOverflow: () => kill("overflow"),
-    });
-    const timer = setTimeout(() => kill("timeout"), options.timeoutMs);
-    const onAbort = () => kill("abort");
-    options.signal?.addEventListener("abort", onAbort, { once: true });
+    const t0 = performance.now();
+    const container = await docker.createContainer(createOptions(spec, false));
+    const createMs = Math.round(performance.now() - t0);
+    let stream: Supervised["stream"];
     try {
-      const stream = await container.attach({ stream: true, stdout: true, stderr: true });
-      stream.on("data", (chunk: Buffer) => streams.write(chunk));
-      const ended = new Promise<void>((resolve) => {
-        stream.on("end", () => resolve());
-        stream.on("error", () => resolve());
-      });
-      await container.start();
-      if (options.signal?.aborted === true) kill("abort");
-      const result = (await container.wait()) as { StatusCode?: number };
-      await Promise.race([ended, new Promise((resolve) => setTimeout(resolve, 1000))]);
-      (stream as NodeJS.ReadWriteStream & { destroy?: () => void }).destroy?.();
-      const state = (await container.inspect().catch(() => undefined))?.State;
-      return {
-        exitCode: typeof result.StatusCode === "number" ? result.StatusCode : null,
-        timedOut,
-        aborted,
-        oomKilled: state?.OOMKilled === true,
-        durationMs: Date.now() - started,
-        output: streams.summary(),
-      };
-    } finally {
-      clearTimeout(timer);
-      options.signal?.removeEventListener("abort", onAbort);
-      options.onExit?.();
-      await container.remove({ force: true, v: true }).catch((error: unknown) => {
-        log.error({ err: errorMessage(error), id: container.id }, "could not remove a sandbox container");
-      });
+      stream = (await container.attach({ stream: true, stdout: true, stderr: true })) as Supervised["stream"];
+    } catch (error) {
+      await container.remove({ force: true, v: true }).catch(() => undefined);
+      throw error;
     }
+    return superviseContainer(
+      {
+        container,
+        stream,
+        connect: (write) => stream.on("data", (chunk: Buffer) => write(chunk)),
+        start: async () => {
+          await container.start();
+        },
+        createMs,
+        pooled: false,
+      },
+      options,
+      log,
+      started,
+    );
   }
 
   async function imagePython(image: string): Promise<string | undefined> {
@@ -132,7 +247,7 @@ export function createDockerRunner(socketPath: string, log: Logger): SandboxRunn
 }
 
 /** A dockerode client for the socket, loaded and made on first use. */
-function lazyClient(socketPath: string): () => Promise<Docker> {
+export function lazyClient(socketPath: string): () => Promise<Docker> {
   let client: Promise<Docker> | undefined;
   return () => (client ??= import("dockerode").then(({ default: Dockerode }) => new Dockerode({ socketPath })));
 }

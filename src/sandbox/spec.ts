@@ -82,6 +82,26 @@ export interface RunLabels {
 /** Time past the request's own timeout before the reaper steps in for a broker that did not. */
 export const REAP_GRACE_MS = 60_000;
 
+/** What every build container is started with, pooled or not: the environment its processes see. */
+export const BUILD_ENV = ["HOME=/tmp", "PIP_CONFIG_FILE=/dev/null", "PYTHONDONTWRITEBYTECODE=1", "LANG=C.UTF-8", "TMPDIR=/tmp"] as const;
+
+/**
+ * A build container's host configuration: the isolation, its two tmpfs and its two read-only binds.
+ * The only per-request part is `paths.socketDir`, a private directory holding that request's proxy
+ * socket; everything else comes from the configuration, so a pooled container made from the same
+ * inputs is the same container a request would have been given (src/sandbox/pool.ts checks it).
+ */
+export function buildHostConfig(limits: SandboxConfig, paths: HostPaths): ContainerSpec["hostConfig"] {
+  return {
+    ...isolatedHostConfig(limits),
+    Tmpfs: {
+      "/tmp": "rw,exec,nosuid,nodev,size=1024m,mode=1777",
+      [CONTAINER.out]: `rw,noexec,nosuid,nodev,size=${limits.out_max_mb}m,mode=1777`,
+    },
+    Binds: [`${paths.runtimeDir}:${CONTAINER.runtime}:ro`, `${paths.socketDir}:${CONTAINER.socketDir}:ro`],
+  };
+}
+
 /**
  * The whole container, as data: no network at all, a read-only root, no capabilities, no privilege
  * gain, an unprivileged user, pids/memory/CPU limits, no log kept by the engine. Nothing of the host is
@@ -114,16 +134,9 @@ export function resolveSpec(job: ResolveJob, image: string, limits: SandboxConfi
       `${CONTAINER.runtime}/driver.py`,
       driverConfig,
     ],
-    env: ["HOME=/tmp", "PIP_CONFIG_FILE=/dev/null", "PYTHONDONTWRITEBYTECODE=1", "LANG=C.UTF-8", "TMPDIR=/tmp"],
+    env: [...BUILD_ENV],
     user: CONTAINER.user,
-    hostConfig: {
-      ...isolatedHostConfig(limits),
-      Tmpfs: {
-        "/tmp": "rw,exec,nosuid,nodev,size=1024m,mode=1777",
-        [CONTAINER.out]: `rw,noexec,nosuid,nodev,size=${limits.out_max_mb}m,mode=1777`,
-      },
-      Binds: [`${paths.runtimeDir}:${CONTAINER.runtime}:ro`, `${paths.socketDir}:${CONTAINER.socketDir}:ro`],
-    },
+    hostConfig: buildHostConfig(limits, paths),
     // Which broker started a container, for which request, and until when: the reaper's whole input.
     labels: {
       [LABELS.request]: run.requestId,
@@ -132,6 +145,33 @@ export function resolveSpec(job: ResolveJob, image: string, limits: SandboxConfi
       [LABELS.broker]: run.broker,
       [LABELS.host]: run.host,
       [LABELS.deadline]: String(run.deadline),
+    },
+  };
+}
+
+/** Who made a pooled container and until when it may exist at all, idle or handed out. */
+export type PoolLabels = Omit<RunLabels, "requestId">;
+
+/**
+ * A pooled build container: the same image, environment, user and host configuration as resolveSpec's
+ * (socketDir is the pool entry's own private directory), but its command waits, started, for one
+ * request on its stdin (sandbox/runtime/pooled.py) and ends itself after `idleSeconds` without one.
+ * Labelled role "pool" with its broker and a deadline, so the reaper removes a dead broker's pool.
+ */
+export function poolSpec(image: string, limits: SandboxConfig, paths: HostPaths, labels: PoolLabels, idleSeconds: number): ContainerSpec {
+  return {
+    image,
+    cmd: ["python3", "-I", `${CONTAINER.runtime}/pooled.py`, `--idle=${idleSeconds}`],
+    env: [...BUILD_ENV],
+    user: CONTAINER.user,
+    hostConfig: buildHostConfig(limits, paths),
+    labels: {
+      [LABELS.request]: "",
+      [LABELS.role]: "pool",
+      [LABELS.stateDir]: labels.stateDir,
+      [LABELS.broker]: labels.broker,
+      [LABELS.host]: labels.host,
+      [LABELS.deadline]: String(labels.deadline),
     },
   };
 }

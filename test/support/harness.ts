@@ -60,7 +60,10 @@ export async function createWorkspace(options: WorkspaceOptions): Promise<Worksp
   const stateDir = join(dir, "state");
   const configPath = join(dir, "pipgate.yaml");
   // Tests never reach a public index: the local one's URL wins over whatever `config.index` adds.
-  const { index: indexExtra, ...rest } = (options.config ?? {}) as { index?: Record<string, unknown> };
+  const { index: indexExtra, ...rest } = (options.config ?? {}) as { index?: Record<string, unknown>; sandbox?: Record<string, unknown> };
+  // PIPGATE_TEST_POOL=N runs every workspace's broker with a warm pool of N containers (sandbox.pool).
+  const pool = process.env.PIPGATE_TEST_POOL;
+  if (pool !== undefined && rest.sandbox?.pool === undefined) rest.sandbox = { ...rest.sandbox, pool: { size: Number(pool) } };
   writeFileSync(configPath, stringify({ state_dir: stateDir, environments, ...rest, index: { ...indexExtra, url: index.url } }));
   return {
     dir,

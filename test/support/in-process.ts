@@ -23,6 +23,8 @@ export function countingRunner(inner: SandboxRunner): SandboxRunner & { launches
     imagePython: (image: string) => inner.imagePython(image),
     ping: () => inner.ping(),
     runtimes: () => inner.runtimes(),
+    ...(inner.claim === undefined ? {} : { claim: inner.claim.bind(inner) }),
+    ...(inner.close === undefined ? {} : { close: inner.close.bind(inner) }),
   };
   return runner;
 }
