@@ -70,6 +70,6 @@ describe("the new-project rule's approval action", () => {
     expect(refused.isError).toBe(true);
     expect(refused.structuredContent).toMatchObject({ status: "denied" });
     expect(resultText(refused)).toMatch(/fresh-denied is refused: its first upload was 2 days ago .*\(new-project\)/);
-    expect(granted.control.approvals?.list(["pending"]) ?? []).toEqual([]);
+    expect((await granted.control.approvals?.list(["pending"])) ?? []).toEqual([]);
   });
 });
