@@ -8,6 +8,7 @@ import { defineConfig } from "vitest/config";
 
 export const UNIT_TESTS = [
   "test/store/sqlite-state.test.ts",
+  "test/store/broker-id.test.ts",
   "test/validate/fast-path.test.ts",
   "test/allowlist/edit.test.ts",
   "test/allowlist/lint.test.ts",
@@ -93,6 +94,7 @@ export const INTEGRATION_TESTS = [
   "test/store/postgres-contract.test.ts", // the stores' contract over a throwaway PostgreSQL server
   "test/store/postgres.test.ts", // migrations, a dying appender, the server going away: a throwaway PostgreSQL server
   "test/store/fleet.test.ts", // three pipgate serve processes over one throwaway PostgreSQL server
+  "test/store/fleet-approvals.test.ts", // an approval queued on one serve process, approved with another broker's CLI
   "test/bench/corpus-install.test.ts", // builds the requests corpus set, installs it through pipgate
   "test/allowlist/import.test.ts", // pip install, pip freeze
   "test/cli/init.test.ts", // a real venv, pip, doctor (Docker), serve over stdio

@@ -163,6 +163,7 @@ function openAccessControl(broker: Broker, options: { now?: () => Date; gateway?
           pipeline: broker.pipeline,
           timeoutMax: broker.config.sandbox.timeout_max,
           now,
+          brokerId: broker.brokerId,
         });
   const overlays = overlayLoader((path, issues, lastGoodKept) =>
     broker.pipeline.log.error(

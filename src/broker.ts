@@ -32,6 +32,7 @@ import { openOsvDatabase, type OsvDatabase } from "./osv/database.js";
 import { provenanceFromConfig } from "./provenance/index.js";
 import type { StateStore } from "./store/index.js";
 import { openSharedState } from "./store/shared.js";
+import { brokerIdOf } from "./state/broker-id.js";
 import { sqliteState } from "./store/sqlite.js";
 
 export interface Broker {
@@ -41,6 +42,8 @@ export interface Broker {
    * machine's environments and upstream processes, stay here whatever store holds the shared state.
    */
   db: Db;
+  /** this state directory's id (state/broker-id.ts): in a fleet, the owner of the approvals it queues */
+  brokerId: string;
   /** the state brokers share: audit, rate windows, approvals, caches */
   state: StateStore;
   /** state.audit */
@@ -75,6 +78,13 @@ export interface BrokerOverrides {
  */
 export async function openBroker(config: LoadedConfig, log: Logger, overrides: BrokerOverrides = {}, options: { longRunning?: boolean } = {}): Promise<Broker> {
   const db = openStateDb(config.state_dir);
+  let brokerId: string;
+  try {
+    brokerId = brokerIdOf(db);
+  } catch (error) {
+    db.close();
+    throw new PipgateError("state", errorMessage(error));
+  }
   // fleet mode (`database:`): the shared database's stores; otherwise the same SQLite file, over the same handle
   let shared: StateStore | undefined;
   try {
@@ -199,6 +209,7 @@ export async function openBroker(config: LoadedConfig, log: Logger, overrides: B
   return {
     config,
     db,
+    brokerId,
     state,
     audit,
     environments,

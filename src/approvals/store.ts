@@ -5,6 +5,7 @@ import { SetDistSchema } from "./resolved-set.js";
 
 export const APPROVAL_STATES = [
   "pending",
+  "scheduled",
   "approved",
   "installed",
   "already-satisfied",
@@ -37,6 +38,7 @@ export const ApprovalRowSchema = z.object({
   decision_reason: z.string().nullable(),
   result: z.string().nullable(),
   audit_id: z.string(),
+  owner: z.string().nullable().optional(),
 });
 
 /**
@@ -61,6 +63,7 @@ export const ApprovalResultSchema = z.object({
   version: z.string().optional(),
   installed: z.array(z.object({ name: z.string(), version: z.string() })).default([]),
   audit_id: z.string(),
+  ran_on: z.string().optional().describe("the broker that ran the install: the one that queued the request"),
   superseded_by: z.string().optional().describe("superseded: the new approval request for the set as it resolves now"),
 });
 export type ApprovalResult = z.infer<typeof ApprovalResultSchema>;
@@ -81,6 +84,11 @@ export interface Approval {
   result: ApprovalResult | undefined;
   /** the audit record of the request that was queued */
   auditId: string;
+  /**
+   * The broker that queued it (state/broker-id.ts): the approved install runs there, whoever approves it.
+   * Approved elsewhere, the request is `scheduled` until that broker takes it (`approved`) and runs it.
+   */
+  owner: string | undefined;
 }
 
 export interface NewApproval {
@@ -92,6 +100,7 @@ export interface NewApproval {
   auditId: string;
   createdAt: Date;
   expiresAt: Date;
+  owner?: string;
 }
 
 /** The queue over the state database; every state change is a compare-and-set on the current state. */
@@ -108,6 +117,8 @@ export interface ApprovalStore {
   ): Promise<boolean>;
   /** Pending requests whose time ran out at `now`. */
   due(now: Date): Promise<Approval[]>;
+  /** Requests approved on another broker and waiting for `owner`, their broker, to run them; oldest first. */
+  scheduledFor(owner: string): Promise<Approval[]>;
 }
 
 /** A short id an approver can type: apr_ and 10 base32 characters. */
@@ -118,12 +129,13 @@ export function newApprovalId(): string {
 
 export function createApprovalStore(db: Db): ApprovalStore {
   const insert = db.prepare(
-    `INSERT INTO approvals (id, created_at, expires_at, identity, environment, package, request, why, state, audit_id)
-     VALUES (@id, @created_at, @expires_at, @identity, @environment, @package, @request, @why, 'pending', @audit_id)`,
+    `INSERT INTO approvals (id, created_at, expires_at, identity, environment, package, request, why, state, audit_id, owner)
+     VALUES (@id, @created_at, @expires_at, @identity, @environment, @package, @request, @why, 'pending', @audit_id, @owner)`,
   );
   const byId = db.prepare<[string], unknown>("SELECT * FROM approvals WHERE id = ?");
   const all = db.prepare<[], unknown>("SELECT * FROM approvals ORDER BY created_at, id");
   const dueStmt = db.prepare<[number], unknown>("SELECT * FROM approvals WHERE state = 'pending' AND expires_at <= ? ORDER BY created_at");
+  const scheduledStmt = db.prepare<[string], unknown>("SELECT * FROM approvals WHERE state = 'scheduled' AND owner = ? ORDER BY decided_at, id");
   const update = db.prepare(
     `UPDATE approvals SET state = @to,
        decided_by = coalesce(@by, decided_by), decided_at = coalesce(@at, decided_at),
@@ -150,6 +162,7 @@ export function createApprovalStore(db: Db): ApprovalStore {
         request: JSON.stringify(input.request),
         why: input.request.reason,
         audit_id: input.auditId,
+        owner: input.owner ?? null,
       });
       const created = get(id);
       if (created === undefined) throw new Error(`approval ${id} vanished after insert`);
@@ -175,6 +188,9 @@ export function createApprovalStore(db: Db): ApprovalStore {
     async due(now) {
       return dueStmt.all(now.getTime()).map(toApproval);
     },
+    async scheduledFor(owner) {
+      return scheduledStmt.all(owner).map(toApproval);
+    },
   };
 }
 
@@ -196,5 +212,6 @@ export function toApproval(raw: unknown): Approval {
     decisionReason: row.decision_reason ?? undefined,
     result: result?.success === true ? result.data : undefined,
     auditId: row.audit_id,
+    owner: row.owner ?? undefined,
   };
 }

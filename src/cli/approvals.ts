@@ -1,7 +1,9 @@
 import { userInfo } from "node:os";
 import { isCallApprovalId, type Approval, type CallApproval } from "../approvals/index.js";
 import { setLine } from "../approvals/resolved-set.js";
+import { setTimeout as delay } from "node:timers/promises";
 import { openPipgate } from "../app.js";
+import type { ApprovalQueue } from "../pipeline/approval-queue.js";
 import { approvalStatusJson } from "../server/tools/install-status.js";
 import { structuredInstall } from "../server/tools/install-package.js";
 import { cliLogger, CliError, EXIT, parseCli, requireConfig, type CliIo, type CommandHelp, type Subcommand } from "./common.js";
@@ -9,7 +11,7 @@ import { cliLogger, CliError, EXIT, parseCli, requireConfig, type CliIo, type Co
 const USAGE =
   "usage: pipgate approvals list [--all] [--json]\n" +
   "       pipgate approvals show ID [--json]\n" +
-  "       pipgate approvals approve ID --reason TEXT [--as NAME]\n" +
+  "       pipgate approvals approve ID --reason TEXT [--as NAME] [--wait SECONDS]\n" +
   "       pipgate approvals deny ID --reason TEXT [--as NAME]";
 
 export const approvalsHelp: CommandHelp = {
@@ -18,7 +20,9 @@ export const approvalsHelp: CommandHelp = {
     list: "usage: pipgate approvals list [--all] [--json]\n  what waits for a decision (--all: every request, decided ones too)\n",
     show: "usage: pipgate approvals show ID [--json]\n  one request: for an install, every distribution of the set it is for (version, sha256, each rule's result)\n",
     approve:
-      "usage: pipgate approvals approve ID --reason TEXT [--as NAME] [--json]\n  approve and run a queued install here (apr_…), or admit a held tool call once (apc_…)\n",
+      "usage: pipgate approvals approve ID --reason TEXT [--as NAME] [--wait SECONDS] [--json]\n" +
+      "  approve and run a queued install here (apr_…), or admit a held tool call once (apc_…). In a fleet, an install\n" +
+      "  another broker queued runs on that broker: this waits up to --wait seconds (default 600; 0: not at all) for its result\n",
     deny: "usage: pipgate approvals deny ID --reason TEXT [--as NAME]\n  refuse a queued install or a held tool call; the agent reads the reason\n",
   },
 };
@@ -87,6 +91,25 @@ function toJson(approval: Approval): Record<string, unknown> {
   return { kind: "install", ...approvalStatusJson(approval), identity: approval.identity, detail: approval.request.detail };
 }
 
+const DEFAULT_WAIT_SECONDS = 600;
+const POLL_MS = 500;
+
+function nonNegativeInteger(option: string, text: string): number {
+  if (!/^\d{1,7}$/.test(text)) throw new CliError(`${option} must be a whole number of seconds, not ${JSON.stringify(text)}`);
+  return Number(text);
+}
+
+/** Polls the shared queue until the broker that owns a scheduled request has run it, or `waitMs` passed. */
+async function untilRun(queue: ApprovalQueue, approval: Approval, waitMs: number): Promise<Approval> {
+  const deadline = Date.now() + waitMs;
+  let current = approval;
+  while ((current.state === "scheduled" || current.state === "approved") && Date.now() < deadline) {
+    await delay(Math.min(POLL_MS, Math.max(0, deadline - Date.now())));
+    current = (await queue.get(current.id)) ?? current;
+  }
+  return current;
+}
+
 /**
  * `pipgate approvals list|approve|deny`: the person's side of the approval queue. `approve` runs the
  * request through the whole pipeline here, in this process, and prints what it installed; the agent
@@ -99,6 +122,7 @@ export const approvals: Subcommand = async (argv, io: CliIo, context) => {
     json: { type: "boolean", default: false },
     reason: { type: "string" },
     as: { type: "string" },
+    wait: { type: "string" },
   });
   const [action, id, ...extra] = positionals;
   if (action === undefined || extra.length > 0) throw new CliError(USAGE);
@@ -132,7 +156,7 @@ export const approvals: Subcommand = async (argv, io: CliIo, context) => {
           io.stdout(values.json ? `${JSON.stringify(callJson(call), null, 2)}\n` : `${callLine(call)}\n`);
           return EXIT.ok;
         }
-        const found = (await queue?.list())?.find((approval) => approval.id === id);
+        const found = await queue?.get(id);
         if (found === undefined) throw new CliError(`no approval request ${JSON.stringify(id)}`, EXIT.failure);
         io.stdout(values.json ? `${JSON.stringify(toJson(found), null, 2)}\n` : showInstall(found));
         return EXIT.ok;
@@ -180,14 +204,34 @@ export const approvals: Subcommand = async (argv, io: CliIo, context) => {
           io.stdout(`denied ${decided.approval.id}: ${decided.approval.request.requirement} for ${decided.approval.identity}\n`);
           return EXIT.ok;
         }
+        const waitSeconds = values.wait === undefined ? DEFAULT_WAIT_SECONDS : nonNegativeInteger("--wait", values.wait);
         const decided = await queue.approve(id, by, values.reason, {
           progress: (progress) => io.stderr(`${progress.stage.padEnd(10)} ${progress.message}\n`),
         });
         if (!decided.ok) throw new CliError(decided.error, EXIT.failure);
-        const { approval, install } = decided;
+        const { install } = decided;
+        let approval = decided.approval;
+        if (approval.state === "scheduled") {
+          io.stderr(
+            `approved ${approval.id}; it runs on ${approval.owner ?? "its broker"}, the broker that queued it` +
+              (waitSeconds === 0 ? "\n" : `: waiting up to ${String(waitSeconds)} s for its result\n`),
+          );
+          approval = await untilRun(queue, approval, waitSeconds * 1000);
+          if (approval.state === "scheduled" || approval.state === "approved") {
+            const doing = approval.state === "scheduled" ? "has not taken it yet (is it running?)" : "is running it";
+            if (values.json) io.stdout(`${JSON.stringify({ approval: toJson(approval) }, null, 2)}\n`);
+            else
+              io.stdout(`approved ${approval.id}; ${approval.owner ?? "its broker"} ${doing}. \`pipgate approvals show ${approval.id}\` tells the outcome\n`);
+            return EXIT.failure;
+          }
+        }
         if (values.json)
           io.stdout(`${JSON.stringify({ approval: toJson(approval), ...(install === undefined ? {} : { install: structuredInstall(install) }) }, null, 2)}\n`);
-        else io.stdout(`approved ${approval.id}; ${approval.state}: ${approval.result?.message ?? ""}\naudit ${approval.result?.audit_id ?? "-"}\n`);
+        else
+          io.stdout(
+            `approved ${approval.id}; ${approval.state}: ${approval.result?.message ?? ""}\naudit ${approval.result?.audit_id ?? "-"}` +
+              `${approval.result?.ran_on === undefined ? "" : `\nran on ${approval.result.ran_on}`}\n`,
+          );
         if (approval.state === "superseded") return EXIT.denied;
         if (approval.state === "installed" || approval.state === "already-satisfied") return EXIT.ok;
         return approval.state === "denied" ? EXIT.denied : EXIT.failure;

@@ -1,6 +1,7 @@
 import { StdioServerTransport } from "@modelcontextprotocol/sdk/server/stdio.js";
 import { allowlistIssues } from "../config/allowlist-files.js";
 import { openPipgate } from "../app.js";
+import { startScheduledRunner } from "../pipeline/approval-runner.js";
 import { parseListenAddress, startHttpServer } from "../server/http.js";
 import { cliLogger, CliError, EXIT, parseCli, requireConfig, type CommandHelp, type Subcommand } from "./common.js";
 
@@ -33,10 +34,16 @@ export const serve: Subcommand = async (argv, _io, context) => {
   if (!opened.ok) throw new CliError(`invalid configuration:\n  ${opened.issues.join("\n  ")}`, EXIT.failure);
   const app = opened.value;
   const { broker, control } = app;
+  // In a fleet, installs approved on another broker for one this broker queued run here.
+  const runner = config.database !== undefined && control.approvals !== undefined ? startScheduledRunner(control.approvals, log) : undefined;
+  const closeApp = async (): Promise<void> => {
+    await runner?.stop();
+    app.close();
+  };
 
   if (listen !== undefined) {
     if (!control.access.hasTokens) {
-      app.close();
+      await closeApp();
       throw new CliError("--http needs at least one grant with a token_sha256 in pipgate.yaml (printf %s TOKEN | sha256sum)", EXIT.failure);
     }
     const started = await startHttpServer({
@@ -49,13 +56,13 @@ export const serve: Subcommand = async (argv, _io, context) => {
       log,
     });
     if (!started.ok) {
-      app.close();
+      await closeApp();
       throw new CliError(started.error, EXIT.failure);
     }
     log.info({ config: config.file, url: started.value.url, environments: broker.environments.names() }, "pipgate serving over Streamable HTTP");
     await untilStopped();
     await started.value.close();
-    app.close();
+    await closeApp();
     return 0;
   }
 
@@ -68,7 +75,7 @@ export const serve: Subcommand = async (argv, _io, context) => {
     process.stdin.once("end", stop);
   });
   await close().catch(() => undefined);
-  app.close();
+  await closeApp();
   return 0;
 };
 

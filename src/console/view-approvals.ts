@@ -27,7 +27,9 @@ function card(approval: Approval, viewer: Viewer): string {
     approval.result === undefined
       ? approval.state === "approved"
         ? `<tr><th scope="row">result</th><td>running through the pipeline…</td></tr>`
-        : ""
+        : approval.state === "scheduled"
+          ? `<tr><th scope="row">result</th><td>waiting for ${esc(approval.owner ?? "its broker")}, the broker that queued it, to run it…</td></tr>`
+          : ""
       : `<tr><th scope="row">result</th><td>${esc(approval.result.message)} (<a href="/records/${encodeURIComponent(approval.result.audit_id)}">record</a>)</td></tr>`;
   return (
     `<article class="approval state-${esc(approval.state)}" id="${esc(approval.id)}" data-state="${esc(approval.state)}">` +
@@ -75,10 +77,10 @@ export async function renderApprovals(
     return { body: `${top}<p>The policy has no <code>approval:</code> section, so no install is ever queued for a person.</p>`, running: false };
   }
   const all = (await deps.approvals.list()).slice(0, 500);
-  const order = (a: Approval) => (a.state === "pending" ? 0 : a.state === "approved" ? 1 : 2);
+  const order = (a: Approval) => (a.state === "pending" ? 0 : a.state === "approved" || a.state === "scheduled" ? 1 : 2);
   all.sort((a, b) => order(a) - order(b) || b.createdAt.getTime() - a.createdAt.getTime());
   const pending = all.filter((a) => a.state === "pending").length;
-  const running = all.some((a) => a.state === "approved");
+  const running = all.some((a) => a.state === "approved" || a.state === "scheduled");
   const summary = `<p id="queue-summary">${pending} waiting for a decision${running ? "; approved installs are running (this page refreshes)" : ""}.</p>`;
   return { body: top + summary + (all.length === 0 ? "<p>Nothing has been queued.</p>" : all.map((a) => card(a, viewer)).join("")), running };
 }

@@ -25,13 +25,23 @@ export interface ApprovalQueue extends ApprovalGate {
   /** A request as its requester may see it; another grant's request does not exist for them. */
   status(identity: string, id: string): Promise<Approval | undefined>;
   list(states?: readonly ApprovalState[]): Promise<Approval[]>;
-  /** Approves a pending request and runs it through the whole pipeline, here, in this process. */
+  /** One request, whoever asked (the approver's view). */
+  get(id: string): Promise<Approval | undefined>;
+  /**
+   * Approves a pending request and runs it through the whole pipeline, here, in this process — when
+   * this is the broker that queued it. A request another broker of the fleet queued is `scheduled`
+   * instead: that broker runs it (runScheduled) and the result lands in the queue for everyone to read.
+   */
   approve(id: string, by: string, reason: string, hooks?: ApproveHooks, via?: DecidedVia): Promise<Decided>;
   reject(id: string, by: string, reason: string, via?: DecidedVia): Promise<Decided>;
   /** the approval policy's `elicitation`: a client that supports it may confirm a set in place of the CLI */
   elicitation: boolean;
   /** Expires every pending request whose time ran out, one audit record each. */
   sweep(): Promise<Approval[]>;
+  /** Runs the requests other brokers approved for this one, one at a time, oldest first; what became of each. */
+  runScheduled(hooks?: InstallHooks): Promise<Approval[]>;
+  /** this broker's id: the owner of what it queues */
+  brokerId: string;
 }
 
 export interface ApprovalQueueOptions {
@@ -40,6 +50,8 @@ export interface ApprovalQueueOptions {
   pipeline: PipelineDeps;
   timeoutMax: number;
   now: () => Date;
+  /** the broker this queue runs in (state/broker-id.ts): it owns what it queues */
+  brokerId: string;
 }
 
 const FINAL: Readonly<Record<InstallResult["status"], ApprovalState>> = {
@@ -57,9 +69,12 @@ const FINAL: Readonly<Record<InstallResult["status"], ApprovalState>> = {
 };
 
 /**
- * The approval queue. Approved requests run in the process of whoever approves them (the CLI), so the
- * person sees the outcome at once and the server holds no background work; the agent learns the
- * outcome by polling install_status. Expiry is swept lazily, whenever anyone looks at the queue.
+ * The approval queue. An approved request runs in the process of whoever approves it (the CLI), so the
+ * person sees the outcome at once, when that process is the broker that queued it: its state directory,
+ * so its environments. In a fleet, a request approved on another broker is `scheduled` for its owner,
+ * whose serve process takes it (a compare-and-set to `approved`, so it runs once) and runs it; the
+ * approver's CLI waits for the result in the shared queue. The agent learns the outcome by polling
+ * install_status either way. Expiry is swept lazily, whenever anyone looks at the queue.
  */
 export function createApprovalQueue(options: ApprovalQueueOptions): ApprovalQueue {
   const { store, pipeline, policy, now } = options;
@@ -99,6 +114,41 @@ export function createApprovalQueue(options: ApprovalQueueOptions): ApprovalQueu
     return approval === undefined ? {} : { approval };
   }
 
+  /**
+   * Runs an approved request through the whole pipeline and stores what became of it. The arguments are
+   * checked again on the one request path: the configuration may have changed since. The run may
+   * install the approved set and nothing else; a set that resolves differently now is queued anew
+   * (through this gate) for the same requester.
+   */
+  async function run(approval: Approval, set: NonNullable<Approval["request"]["set"]>, by: string, hooks: InstallHooks): Promise<Decided> {
+    const id = approval.id;
+    const context = { environments: pipeline.environments.names(), timeoutMax: options.timeoutMax };
+    const unlisted = policy.unlisted && set.some((dist) => dist.needs === "unlisted");
+    const install = await runInstall(
+      pipeline,
+      {
+        identity: approval.identity,
+        tool: "install_package",
+        rawArguments: approval.request.arguments,
+        gates: { context, approvals: gate, approved: { id, decidedBy: by, set, unlisted } },
+        audit: { approval: { id, decided_by: by, ran_on: options.brokerId } },
+      },
+      hooks,
+    );
+    const result: ApprovalResult = {
+      status: install.status,
+      message: install.message,
+      ...(install.version === undefined ? {} : { version: install.version }),
+      installed: install.installed,
+      audit_id: install.auditId,
+      ran_on: options.brokerId,
+      ...(install.status === "pending" && install.approval !== undefined ? { superseded_by: install.approval.id } : {}),
+    };
+    await store.transition(id, "approved", FINAL[install.status], { result });
+    const after = await store.get(id);
+    return after === undefined ? { ok: false, error: `approval request ${id} vanished` } : { ok: true, approval: after, install };
+  }
+
   const gate: ApprovalGate = {
     screen(decision, env) {
       const screening = screenDecision(decision, env.allowlist, policy, env.name);
@@ -129,6 +179,7 @@ export function createApprovalQueue(options: ApprovalQueueOptions): ApprovalQueu
           ...(considered.supersedes === undefined ? {} : { supersedes: considered.supersedes }),
         },
         auditId: request.auditId,
+        owner: options.brokerId,
         createdAt: now(),
         expiresAt: considered.expiresAt,
       });
@@ -149,6 +200,11 @@ export function createApprovalQueue(options: ApprovalQueueOptions): ApprovalQueu
       return store.list(states);
     },
 
+    async get(id) {
+      await sweep();
+      return store.get(id);
+    },
+
     elicitation: policy.elicitation,
 
     async approve(id, who, reason, hooks = {}, via = "cli") {
@@ -160,7 +216,9 @@ export function createApprovalQueue(options: ApprovalQueueOptions): ApprovalQueu
       if (set === undefined || set.length === 0) {
         return { ok: false, error: `approval request ${id} names no resolved set (it predates set approvals); deny it and let the agent ask again`, approval };
       }
-      if (!(await store.transition(id, "pending", "approved", { by, at: now(), reason }))) {
+      // A request without an owner predates fleets: it was queued in this state database, so it is ours.
+      const elsewhere = approval.owner !== undefined && approval.owner !== options.brokerId ? approval.owner : undefined;
+      if (!(await store.transition(id, "pending", elsewhere === undefined ? "approved" : "scheduled", { by, at: now(), reason }))) {
         return { ok: false, error: `approval request ${id} was decided by someone else meanwhile`, ...(await approvalField(id)) };
       }
       await audit.append({
@@ -170,44 +228,39 @@ export function createApprovalQueue(options: ApprovalQueueOptions): ApprovalQueu
         package: approval.package,
         outcome: "approved",
         arguments: { id, reason },
-        reason: `${by} approved ${approval.request.requirement} for ${approval.identity} as one set (${setSummary(set)}): ${reason}`,
+        reason:
+          `${by} approved ${approval.request.requirement} for ${approval.identity} as one set (${setSummary(set)}): ${reason}` +
+          (elsewhere === undefined ? "" : `; it runs on ${elsewhere}, the broker that queued it`),
         resolved: set.map((dist) => ({ name: dist.name, version: dist.version, sha256: dist.sha256 })),
-        approval: { id, requested_by: approval.identity, decided_by: by, via, reason, request_audit_id: approval.auditId },
+        approval: {
+          id,
+          requested_by: approval.identity,
+          decided_by: by,
+          via,
+          reason,
+          request_audit_id: approval.auditId,
+          ...(elsewhere === undefined ? {} : { runs_on: elsewhere }),
+        },
       });
       hooks.decided?.();
-      const finish = async (result: ApprovalResult, state: ApprovalState): Promise<Decided> => {
-        await store.transition(id, "approved", state, { result });
-        const after = await store.get(id);
-        return after === undefined ? { ok: false, error: `approval request ${id} vanished` } : { ok: true, approval: after };
-      };
-      // The arguments are checked again on the one request path: the configuration may have changed since.
-      // The run may install the approved set and nothing else; a set that resolves differently now is
-      // queued anew (through this gate) for the same requester.
-      const context = { environments: pipeline.environments.names(), timeoutMax: options.timeoutMax };
-      const unlisted = policy.unlisted && set.some((dist) => dist.needs === "unlisted");
-      const install = await runInstall(
-        pipeline,
-        {
-          identity: approval.identity,
-          tool: "install_package",
-          rawArguments: approval.request.arguments,
-          gates: { context, approvals: gate, approved: { id, decidedBy: by, set, unlisted } },
-          audit: { approval: { id, decided_by: by } },
-        },
-        hooks,
-      );
-      const decided = await finish(
-        {
-          status: install.status,
-          message: install.message,
-          ...(install.version === undefined ? {} : { version: install.version }),
-          installed: install.installed,
-          audit_id: install.auditId,
-          ...(install.status === "pending" && install.approval !== undefined ? { superseded_by: install.approval.id } : {}),
-        },
-        FINAL[install.status],
-      );
-      return decided.ok ? { ...decided, install } : decided;
+      if (elsewhere !== undefined) {
+        const scheduled = await store.get(id);
+        return scheduled === undefined ? { ok: false, error: `approval request ${id} vanished` } : { ok: true, approval: scheduled };
+      }
+      return run(approval, set, by, hooks);
+    },
+
+    async runScheduled(hooks = {}) {
+      const ran: Approval[] = [];
+      for (const approval of await store.scheduledFor(options.brokerId)) {
+        const set = approval.request.set;
+        const by = approval.decidedBy;
+        // Taken here, once: another process of this broker may be looking at the same rows.
+        if (set === undefined || set.length === 0 || by === undefined || !(await store.transition(approval.id, "scheduled", "approved"))) continue;
+        const decided = await run(approval, set, by, hooks);
+        if (decided.approval !== undefined) ran.push(decided.approval);
+      }
+      return ran;
     },
 
     async reject(id, who, reason, via = "cli") {
@@ -233,5 +286,6 @@ export function createApprovalQueue(options: ApprovalQueueOptions): ApprovalQueu
     },
 
     sweep,
+    brokerId: options.brokerId,
   };
 }

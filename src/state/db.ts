@@ -121,6 +121,14 @@ const MIGRATIONS: readonly string[] = [
      recorded_at INTEGER NOT NULL,
      PRIMARY KEY (index_url, project)
    );`,
+  // 10: which broker queued an install approval (its state directory's id, below), so the install runs
+  // there whoever approves it; and this state directory's own facts, the first being that id
+  `ALTER TABLE approvals ADD COLUMN owner TEXT;
+   CREATE INDEX approvals_owner ON approvals(state, owner);
+   CREATE TABLE local_meta (
+     key TEXT PRIMARY KEY,
+     value TEXT NOT NULL
+   );`,
 ];
 
 /** Opens (creating if needed) the state database in stateDir and brings its schema up to date. */

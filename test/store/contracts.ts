@@ -248,6 +248,41 @@ export function approvalContract(name: string, fresh: FreshHarness): void {
       }
     });
 
+    it("keeps a request's owner, and hands a request scheduled for its owner to exactly one taker", async () => {
+      const harness = await fresh();
+      const [a, b] = await Promise.all([harness.open(), harness.open()]);
+      try {
+        const now = new Date("2024-05-01T10:00:00Z");
+        const owned = (id: string, owner: string, at: number) => ({ ...newApproval(id, new Date(now.getTime() + at)), owner });
+        expect((await a!.approvals.create(owned("apr_owned1", "brk_aaaaaaaaaa@a", 0))).owner).toBe("brk_aaaaaaaaaa@a");
+        await a!.approvals.create(owned("apr_owned2", "brk_aaaaaaaaaa@a", 1));
+        await a!.approvals.create(owned("apr_owned3", "brk_bbbbbbbbbb@b", 2));
+        expect((await b!.approvals.create(newApproval("apr_ownerless", now))).owner).toBeUndefined();
+        // Approved on broker B for broker A: scheduled, and only A's list names them, in the order decided.
+        for (const [id, at] of [
+          ["apr_owned2", 5],
+          ["apr_owned1", 9],
+          ["apr_owned3", 7],
+        ] as const) {
+          expect(await b!.approvals.transition(id, "pending", "scheduled", { by: "maria", at: new Date(now.getTime() + at), reason: "ok" })).toBe(true);
+        }
+        expect((await b!.approvals.scheduledFor("brk_aaaaaaaaaa@a")).map((r) => r.id)).toEqual(["apr_owned2", "apr_owned1"]);
+        expect((await a!.approvals.scheduledFor("brk_bbbbbbbbbb@b")).map((r) => r.id)).toEqual(["apr_owned3"]);
+        expect(await a!.approvals.scheduledFor("brk_cccccccccc@c")).toEqual([]);
+        // Two processes of broker A take the same request: one runs it.
+        const taken = await Promise.all([
+          a!.approvals.transition("apr_owned2", "scheduled", "approved"),
+          b!.approvals.transition("apr_owned2", "scheduled", "approved"),
+        ]);
+        expect(taken.filter(Boolean)).toHaveLength(1);
+        const after = await a!.approvals.get("apr_owned2");
+        expect(after).toMatchObject({ state: "approved", decidedBy: "maria", decisionReason: "ok", owner: "brk_aaaaaaaaaa@a" });
+        expect((await a!.approvals.scheduledFor("brk_aaaaaaaaaa@a")).map((r) => r.id)).toEqual(["apr_owned1"]);
+      } finally {
+        await Promise.all([a!.close(), b!.close()]);
+      }
+    });
+
     it("holds a call once, lets an approval through exactly once, and a denial stands", async () => {
       const harness = await fresh();
       const [a, b] = await Promise.all([harness.open(), harness.open()]);

@@ -11,7 +11,9 @@ import { refusalOnly } from "../refusal.js";
 export const InstallStatusOutputSchema = z.object({
   approval_id: z.string().describe("the approval id, as install_package answered it"),
   id: z.string().describe("the same id, under its earlier name"),
-  state: z.enum(APPROVAL_STATES).describe("pending, then rejected | expired, or approved and then the install's own outcome"),
+  state: z
+    .enum(APPROVAL_STATES)
+    .describe("pending, then rejected | expired, or approved (scheduled first when approved on another broker of a fleet) and then the install's own outcome"),
   environment: z.string(),
   package: z.string(),
   requirement: z.string(),
@@ -61,6 +63,8 @@ function describe(approval: Approval): string {
   switch (approval.state) {
     case "pending":
       return `${approval.request.requirement} waits for approval until ${approval.expiresAt.toISOString()}; poll again later`;
+    case "scheduled":
+      return `${approval.decidedBy ?? "someone"} approved ${approval.request.requirement}; the install runs on the broker that queued it as soon as that broker takes it`;
     case "approved":
       return `${approval.decidedBy ?? "someone"} approved ${approval.request.requirement}; the install is running`;
     case "rejected":

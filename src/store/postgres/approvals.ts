@@ -3,7 +3,7 @@ import type { PgPool } from "./pool.js";
 
 /** Every column, the JSONB ones as the text the row schema parses (the SQLite store keeps that text). */
 const COLUMNS =
-  "id, created_at, expires_at, identity, environment, package, request::text AS request, why, state, decided_by, decided_at, decision_reason, result::text AS result, audit_id";
+  "id, created_at, expires_at, identity, environment, package, request::text AS request, why, state, decided_by, decided_at, decision_reason, result::text AS result, audit_id, owner";
 
 /**
  * The install approval queue over PostgreSQL: one queue every broker of the fleet sees. The same
@@ -18,8 +18,8 @@ export function createPgApprovalStore(pool: PgPool): ApprovalStore {
   return {
     async create(input) {
       await pool.query(
-        `INSERT INTO approvals (id, created_at, expires_at, identity, environment, package, request, why, state, audit_id)
-         VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, $8, 'pending', $9)`,
+        `INSERT INTO approvals (id, created_at, expires_at, identity, environment, package, request, why, state, audit_id, owner)
+         VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, $8, 'pending', $9, $10)`,
         [
           input.id,
           input.createdAt.getTime(),
@@ -30,6 +30,7 @@ export function createPgApprovalStore(pool: PgPool): ApprovalStore {
           JSON.stringify(input.request),
           input.request.reason,
           input.auditId,
+          input.owner ?? null,
         ],
       );
       const created = await get(input.id);
@@ -63,6 +64,9 @@ export function createPgApprovalStore(pool: PgPool): ApprovalStore {
       return (await pool.query(`SELECT ${COLUMNS} FROM approvals WHERE state = 'pending' AND expires_at <= $1 ORDER BY created_at`, [now.getTime()])).map(
         toApproval,
       );
+    },
+    async scheduledFor(owner) {
+      return (await pool.query(`SELECT ${COLUMNS} FROM approvals WHERE state = 'scheduled' AND owner = $1 ORDER BY decided_at, id`, [owner])).map(toApproval);
     },
   };
 }

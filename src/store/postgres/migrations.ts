@@ -108,6 +108,9 @@ export const PG_MIGRATIONS: readonly string[] = [
      recorded_at BIGINT NOT NULL,
      PRIMARY KEY (index_url, project)
    );`,
+  // 4: the broker that queued an install approval: the approved install runs there, whoever approves it
+  `ALTER TABLE approvals ADD COLUMN owner TEXT;
+   CREATE INDEX approvals_owner ON approvals(state, owner);`,
 ];
 
 /** The lock every migrating broker takes: three brokers starting at once migrate once, one after another. */
