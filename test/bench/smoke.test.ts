@@ -35,12 +35,34 @@ describe("bench building blocks", () => {
       sandboxMs: 600,
       commitMs: 300,
       otherMs: 100,
+      split: {},
     });
     expect(stageTimes({ durationMs: 200, sandbox: undefined, commit: { durationMs: 150, installed: [] } })).toEqual({
       totalMs: 200,
       sandboxMs: undefined,
       commitMs: 150,
       otherMs: 50,
+      split: {},
+    });
+    // The sandbox's own split, as the runner records it, with the verification after the container.
+    expect(
+      stageTimes({
+        durationMs: 900,
+        sandbox: {
+          durationMs: 500,
+          pooled: true,
+          verifyMs: 40,
+          timings: { createMs: 10, startMs: 5, bootMs: 20, pipMs: 400, exitMs: 1, readMs: 3, teardownMs: 2 },
+        },
+        commit: undefined,
+      }),
+    ).toEqual({
+      totalMs: 900,
+      sandboxMs: 500,
+      commitMs: undefined,
+      otherMs: 400,
+      split: { createMs: 10, startMs: 5, bootMs: 20, pipMs: 400, exitMs: 1, readMs: 3, teardownMs: 2, verifyMs: 40 },
+      pooled: true,
     });
     expect(stageTimes({ durationMs: undefined, sandbox: undefined, commit: undefined })).toBeUndefined();
     const summary = summarizeStages([{ totalMs: 1000, sandboxMs: 600, commitMs: 300, otherMs: 100 }]);
