@@ -105,7 +105,7 @@ export async function openBroker(config: LoadedConfig, log: Logger, overrides: B
     Object.fromEntries(Object.entries(config.environments).map(([name, env]) => [name, { python: env.python }])),
   );
   // Then every request a dead broker left without an outcome gets exactly one, saying what was found.
-  const closed = await closeInterrupted({ audit, journalsOf: (requestId) => journalsOf(db, requestId), isAlive }, recovered);
+  const closed = await closeInterrupted({ audit, journalsOf: (requestId) => journalsOf(db, requestId), isAlive, brokerId }, recovered);
   for (const record of closed)
     log.warn({ audit: record.id, request: record.request, recovery: record.recovery }, "closed a request interrupted by a broker that ended");
 
@@ -167,6 +167,7 @@ export async function openBroker(config: LoadedConfig, log: Logger, overrides: B
       : undefined;
   const pipeline: PipelineDeps = {
     stateDir: config.state_dir,
+    brokerId,
     runtimeDir: runtimeDir(),
     sandboxConfig: config.sandbox,
     environments,

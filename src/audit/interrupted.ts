@@ -17,6 +17,12 @@ export interface InterruptedDeps {
   journalsOf: (requestId: string) => ReadonlyArray<Pick<JournalRow, "id" | "state">>;
   /** Whether the broker that wrote an intent still runs (then its request is in flight, not interrupted). */
   isAlive: (broker: BrokerProcess) => Promise<boolean>;
+  /**
+   * This broker's id. An intent naming another broker's id is that broker's to close when it starts again:
+   * in a fleet the chain holds every broker's intents, and a pid and host name (two containers may share
+   * one) cannot prove a process on another machine dead. Intents without an id are judged by isAlive.
+   */
+  brokerId?: string;
 }
 
 /**
@@ -38,7 +44,9 @@ export async function closeInterrupted(deps: InterruptedDeps, recoveries: readon
     handled.add(requestId);
     const broker = BrokerProcessSchema.safeParse(intent.broker);
     // An intent that does not name its broker cannot be proved dead: fail closed, leave it open.
-    if (!broker.success || (await deps.isAlive(broker.data))) continue;
+    if (!broker.success) continue;
+    if (broker.data.id !== undefined && broker.data.id !== deps.brokerId) continue;
+    if (await deps.isAlive(broker.data)) continue;
     const finding = findingFor(byRequest.get(requestId), deps.journalsOf(requestId).at(-1));
     const record = await audit.appendOutcomeOnce(requestId, {
       identity: intent.identity,

@@ -114,6 +114,7 @@ export const BrokerProcessSchema = z.object({
   pid: z.number().int().positive(),
   start: z.string().nullable().describe("the process's start time in clock ticks (Linux); null where unknown"),
   host: z.string(),
+  id: z.string().optional().describe("the broker's id (its state directory's): in a fleet, only that broker closes the intent"),
 });
 export type BrokerProcess = z.infer<typeof BrokerProcessSchema>;
 

@@ -20,6 +20,8 @@ export interface Progress {
 /** Everything the pipeline works with, passed in: no module-level state, tests build their own. */
 export interface PipelineDeps {
   stateDir: string;
+  /** this state directory's broker id (state/broker-id.ts): intents name it, so in a fleet each broker closes only its own */
+  brokerId?: string;
   runtimeDir: string;
   sandboxConfig: SandboxConfig;
   environments: Environments;

@@ -218,7 +218,7 @@ async function timedPipeline(
       arguments: request.rawArguments,
       reason: `started: ${work}`,
       request: requestInfo,
-      broker: await currentBroker(),
+      broker: { ...(await currentBroker()), ...(deps.brokerId === undefined ? {} : { id: deps.brokerId }) },
     });
   };
   // The two ways work starts, whatever path the pipeline takes to them.

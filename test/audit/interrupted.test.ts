@@ -90,6 +90,22 @@ describe("closing interrupted requests at start-up", () => {
     expect((await log.verify()).ok).toBe(true);
   });
 
+  it("on a shared chain closes only its own broker's dead intents: another broker's, on a same-named host, stay open", async () => {
+    const dead = await endedBroker();
+    const mine = "brk_aaaaaaaaaa@host";
+    // The same host name and a pid that names nobody here: a container of another broker, not provably dead.
+    await log.appendIntent(intentFor("req_theirs", { ...dead, id: "brk_bbbbbbbbbb@host" }));
+    await log.appendIntent(intentFor("req_mine", { ...dead, id: mine }));
+    await log.appendIntent(intentFor("req_legacy", dead));
+    const written = await closeInterrupted({ audit: log, journalsOf: (requestId) => journalsOf(db, requestId), isAlive, brokerId: mine }, []);
+    expect(written.map((r) => (r.request as { requestId: string }).requestId).sort()).toEqual(["req_legacy", "req_mine"]);
+    expect((await log.openIntents()).map((r) => (r.request as { requestId: string }).requestId)).toEqual(["req_theirs"]);
+    // Its own broker, starting again, closes it.
+    const theirs = await closeInterrupted({ audit: log, journalsOf: (requestId) => journalsOf(db, requestId), isAlive, brokerId: "brk_bbbbbbbbbb@host" }, []);
+    expect(theirs.map((r) => r.outcome)).toEqual(["interrupted"]);
+    expect(await log.openIntents()).toEqual([]);
+  });
+
   it("a recovered commit without an intent gets one outcome, and a later restore of a closed request its own record", async () => {
     const first = await close([{ journalId: "j-old", environment: "main", auditId: "old-request", restored: false, error: "environment gone" }]);
     expect(first).toEqual([
