@@ -8,6 +8,9 @@ import { createDockerRunner } from "../sandbox/docker.js";
 import { imageFor, pythonMinor } from "../sandbox/spec.js";
 import { errorMessage } from "../errors.js";
 import { openStateDb, type Db } from "../state/db.js";
+import { brokerIdOf } from "../state/broker-id.js";
+import { openSharedState } from "../store/shared.js";
+import type { StateStore } from "../store/index.js";
 import { indexFromConfig } from "../index/from-config.js";
 import { loadPolicy } from "../config/policy-file.js";
 import { gatewayConfigured, unknownPolicyTools } from "../config/policy-tools.js";
@@ -197,21 +200,45 @@ export const doctor: Subcommand = async (argv, io, context) => {
     checks.push({ name: "osv database", ok: status.ok, detail: osvStatusLine(status, now, view) });
   }
 
-  if (db === undefined) checks.push({ name: "audit chain", ok: false, detail: "cannot be checked: the state database did not open" });
-  else {
+  // In a fleet the chain, the queue and the limits live in the shared database: that is the one to check.
+  let shared: StateStore | undefined;
+  if (config.database !== undefined) {
     try {
-      const chain = await sqliteState(db).audit.verify();
+      shared = await openSharedState(config, log);
+      const brokerId = db === undefined ? undefined : brokerIdOf(db);
+      checks.push({
+        name: "state database",
+        ok: true,
+        detail: `shared (fleet mode), schema current${brokerId === undefined ? "" : `; this broker is ${brokerId}`}`,
+      });
+    } catch (error) {
+      checks.push({ name: "state database", ok: false, detail: errorMessage(error) });
+    }
+  }
+  const store = config.database !== undefined ? shared : db === undefined ? undefined : sqliteState(db);
+  const where = shared === undefined ? "" : " (shared)";
+  if (store === undefined) {
+    checks.push({
+      name: "audit chain",
+      ok: false,
+      detail: `cannot be checked: the ${config.database === undefined ? "state" : "shared"} database did not open`,
+    });
+  } else {
+    try {
+      const chain = await store.audit.verify();
       checks.push({
         name: "audit chain",
         ok: chain.ok,
-        detail: chain.ok ? `intact, ${chain.count} record(s)` : `broken at ${chain.firstBad.id} (${chain.firstBad.problem}): run pipgate audit verify`,
+        detail: chain.ok
+          ? `intact${where}, ${chain.count} record(s)`
+          : `broken${where} at ${chain.firstBad.id} (${chain.firstBad.problem}): run pipgate audit verify`,
       });
     } catch (error) {
       checks.push({ name: "audit chain", ok: false, detail: `cannot be read: ${errorMessage(error)}` });
-    } finally {
-      db.close();
     }
   }
+  await shared?.close();
+  db?.close();
 
   if (values.json) io.stdout(`${JSON.stringify(checks, null, 2)}\n`);
   else for (const check of checks) io.stdout(`${!check.ok ? "FAIL" : check.warning === true ? "WARN" : "ok  "}  ${check.name}: ${check.detail}\n`);

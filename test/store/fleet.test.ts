@@ -115,6 +115,25 @@ describe.skipIf(!available.ok)("fleet: three brokers sharing one PostgreSQL", ()
     }
   });
 
+  it("has doctor check the shared chain, not the broker's local file, and fail its line while the database is down", async () => {
+    const doctor = (config: string) =>
+      execa("node", [BIN, "doctor", "--config", config], { reject: false, timeout: 120_000, env: { [PASSWORD_ENV]: server.password } });
+    const count = await shared.audit.count();
+    const up = await doctor(configs[2]!);
+    expect(up.stdout).toMatch(/ok {4}state database: shared \(fleet mode\), schema current; this broker is brk_[a-z2-9]{10}@/);
+    expect(up.stdout).toContain(`ok    audit chain: intact (shared), ${String(count)} record(s)`);
+    await server.stop();
+    try {
+      const down = await doctor(configs[2]!);
+      expect(down.exitCode).toBe(1);
+      expect(down.stdout).toContain(`FAIL  state database: cannot open the state database ${server.dir}`);
+      expect(down.stdout).toContain("FAIL  audit chain: cannot be checked: the shared database did not open");
+      expect(down.stdout).not.toContain(server.password);
+    } finally {
+      await server.start();
+    }
+  });
+
   it("fails a call closed while the database is away, with an actionable message, and serves again when it is back", async () => {
     const client = await brokers[1]!.connect(tokenOf("agent0"));
     const before = await shared.audit.count({ intents: true });
