@@ -51,6 +51,38 @@ describe("audit store", () => {
     expect(appended[2]?.package).toBe("numpy");
   });
 
+  it("commits the appends of one event-loop turn together, each chained, each answered after the commit", async () => {
+    const db = openMemoryDb();
+    const log = createAuditLog(db);
+    const input = (identity: string) => ({ identity, tool: "install_package", outcome: "denied" as const, arguments: {} });
+    const appended = Array.from({ length: 40 }, (_, i) => log.append(input(`agent-${String(i)}`)));
+    // Nothing is written before the turn ends; then all of them, in call order, in one chain.
+    expect(db.prepare("SELECT count(*) AS n FROM audit").get()).toEqual({ n: 0 });
+    const records = await Promise.all(appended);
+    expect(records.map((r) => r.seq)).toEqual(Array.from({ length: 40 }, (_, i) => i + 1));
+    expect(records.map((r) => r.identity)).toEqual(Array.from({ length: 40 }, (_, i) => `agent-${String(i)}`));
+    for (const record of records) expect(await log.get(record.id)).toEqual(record);
+    expect(await log.verify()).toMatchObject({ ok: true, count: 40 });
+  });
+
+  it("fails only the record that cannot be written when a batch fails; the others land in one intact chain", async () => {
+    const db = openMemoryDb();
+    db.exec("CREATE TRIGGER refuse_boom BEFORE INSERT ON audit WHEN NEW.identity = 'boom' BEGIN SELECT RAISE(ABORT, 'boom refused'); END");
+    const log = createAuditLog(db);
+    const input = (identity: string) => ({ identity, tool: "install_package", outcome: "denied" as const, arguments: {} });
+    const settled = await Promise.allSettled([log.append(input("first")), log.append(input("boom")), log.append(input("last"))]);
+    expect(settled.map((r) => r.status)).toEqual(["fulfilled", "rejected", "fulfilled"]);
+    expect(String((settled[1] as PromiseRejectedResult).reason)).toContain("boom refused");
+    expect((await log.list()).map((r) => [r.seq, r.identity])).toEqual([
+      [1, "first"],
+      [2, "last"],
+    ]);
+    expect(await log.verify()).toMatchObject({ ok: true, count: 2 });
+    // Alone, a failing record fails the same way, and nothing is written.
+    await expect(log.append(input("boom"))).rejects.toThrow(/boom refused/);
+    expect(await log.count()).toBe(2);
+  });
+
   it("finds records by unique id prefix, and says when a prefix is ambiguous", async () => {
     const log = createAuditLog(openMemoryDb(), { now: () => new Date("2024-05-01T10:00:00Z") });
     const a = await log.append(SAMPLE_INPUTS[0]!);
