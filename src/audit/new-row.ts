@@ -19,7 +19,12 @@ export const AUDIT_BODY_KEYS = [
   "recovery",
   "upstream",
   "shadow",
+  "provenance",
 ] as const satisfies ReadonlyArray<keyof AuditBody>;
+
+// Every body field is kept: a field added to AuditBody but not here would be dropped on write, silently.
+type Unkept = Exclude<keyof AuditBody, (typeof AUDIT_BODY_KEYS)[number]>;
+export const AUDIT_BODY_COMPLETE: [Unkept] extends [never] ? true : Unkept = true;
 
 /**
  * The next row of the chain after `head`, hashed: the one definition of a record's stored form, so the

@@ -1,14 +1,11 @@
 import type { Db } from "../state/db.js";
 import { PipgateError } from "../errors.js";
-import { canonicalJson } from "./canonical-json.js";
-import { recordHash, verifyChain, type StoredRow } from "./chain.js";
-import { newAuditId } from "./id.js";
-import { normalizeName } from "../requirement/name.js";
+import { verifyChain, type StoredRow } from "./chain.js";
+import { AUDIT_BODY_KEYS, newAuditRow } from "./new-row.js";
 import { filterToSql } from "./query.js";
 import {
   AuditBodySchema,
   AuditInputSchema,
-  GENESIS_HASH,
   INTENT,
   IntentInputSchema,
   RecordOutcomeSchema,
@@ -64,22 +61,6 @@ export interface AuditLog {
 /** How many rows `iterate` reads at a time. */
 export const ITERATE_PAGE = 500;
 
-const BODY_KEYS = [
-  "arguments",
-  "reason",
-  "request",
-  "decision",
-  "resolved",
-  "sandbox",
-  "commit",
-  "approval",
-  "durationMs",
-  "broker",
-  "recovery",
-  "upstream",
-  "shadow",
-  "provenance",
-] as const satisfies ReadonlyArray<keyof AuditBody>;
 
 /**
  * The request id a record names (body.request.requestId), as SQL. Written exactly as the audit_request
@@ -109,24 +90,7 @@ export function createAuditLog(db: Db, opts: { now?: () => Date } = {}): AuditLo
   );
 
   const appendTx = db.transaction((input: Omit<AuditInput, "outcome"> & { outcome: RecordOutcome }): StoredRow => {
-    const head = headStmt.get();
-    const time = now();
-    const { identity, tool, environment, package: pkg, outcome } = input;
-    const body: Record<string, unknown> = {};
-    for (const key of BODY_KEYS) if (input[key] !== undefined) body[key] = input[key];
-    const unhashed = {
-      seq: (head?.seq ?? 0) + 1,
-      id: newAuditId(time),
-      time: time.toISOString(),
-      identity,
-      tool,
-      environment: environment ?? null,
-      package: pkg === undefined ? null : normalizeName(pkg),
-      outcome,
-      body: canonicalJson(body),
-      prev_hash: head?.hash ?? GENESIS_HASH,
-    };
-    const row: StoredRow = { ...unhashed, hash: recordHash(unhashed) };
+    const row = newAuditRow(input, headStmt.get(), now());
     insertStmt.run(row);
     return row;
   });
@@ -327,7 +291,7 @@ export function toRecord(row: StoredRow): AuditRecord {
     ...(row.package === null ? {} : { package: row.package }),
     outcome: outcome.success ? outcome.data : ("invalid" satisfies Outcome),
   };
-  for (const key of BODY_KEYS) if (body[key] !== undefined) record[key] = body[key];
+  for (const key of AUDIT_BODY_KEYS) if (body[key] !== undefined) record[key] = body[key];
   record.prevHash = row.prev_hash;
   record.hash = row.hash;
   return record as AuditRecord;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { GENESIS_HASH, type AuditInput, type AuditLog, type BrokerProcess, type IntentInput } from "../../src/audit/index.js";
+import { GENESIS_HASH, type AuditInput, type AuditLog, type AuditRecord, type BrokerProcess, type IntentInput } from "../../src/audit/index.js";
 import { canonicalJson } from "../../src/audit/canonical-json.js";
 import type { ApprovalStore, NewApproval } from "../../src/approvals/store.js";
 import type { CallApprovalStore } from "../../src/approvals/call-approvals.js";
@@ -78,6 +78,39 @@ export function auditContract(name: string, fresh: FreshHarness): void {
         expect(await stores.audit.lookup("aud_")).toEqual({ ok: false, reason: "not-found" });
         const byPrefix = await stores.audit.lookup(appended[0]!.id.slice(4, 30));
         expect(byPrefix).toEqual({ ok: true, record: appended[0] });
+      } finally {
+        await stores.close();
+      }
+    });
+
+    it("keeps every body field a record is given, whichever store wrote it", async () => {
+      const harness = await fresh();
+      const stores = await harness.open();
+      try {
+        const full: AuditInput = {
+          identity: "agent-a",
+          tool: "install_package",
+          environment: "main",
+          package: "demo",
+          outcome: "installed",
+          arguments: { package_name: "demo" },
+          reason: "installed demo 1.0",
+          request: { requestId: "req_full" },
+          decision: { allowed: true },
+          resolved: [{ name: "demo", version: "1.0", sha256: "a".repeat(64) }],
+          sandbox: { durationMs: 10 },
+          commit: { installed: [] },
+          approval: { id: "apr_x" },
+          durationMs: 12,
+          recovery: { found: "nothing to do" },
+          upstream: { durationMs: 1, arguments_sha256: "b".repeat(64), arguments_bytes: 2 },
+          shadow: { mode: "shadow", would_deny: false, refusals: [] },
+          provenance: { recorded: [{ project: "demo", publisher: "https://example.invalid/publisher" }] },
+        };
+        const written = await stores.audit.append(full);
+        const read = await stores.audit.get(written.id);
+        const bodyKeys = Object.keys(full).filter((key) => !["identity", "tool", "environment", "package", "outcome"].includes(key));
+        for (const key of bodyKeys) expect(read?.[key as keyof AuditRecord], key).toEqual(full[key as keyof AuditInput]);
       } finally {
         await stores.close();
       }
