@@ -26,10 +26,10 @@ import { measureStartup, startupLines, type StartupFigures } from "./startup.js"
  * The sections a full run keeps in RESULTS.md: those stand-alone benches write, and the corpus's
  * analysis, written by hand from a corpus run's profile (the corpus section itself is the bench's).
  */
-const STANDALONE_SECTIONS = ["corpus-notes", "coldpath-notes", "startup", "sessions", "hostile-runc", "hostile-runsc", "env-size"] as const;
+const STANDALONE_SECTIONS = ["corpus-notes", "coldpath-notes", "startup", "sessions", "hostile-runc", "hostile-runsc", "env-size", "agents"] as const;
 import { summarizeStages, type StageTimes } from "./stages.js";
 import { pairedRatios, percentile, summarize } from "./stats.js";
-import { baseInterpreter, createVenvFactory } from "./venvs.js";
+import { baseInterpreter, createVenvFactory, type VenvFactory } from "./venvs.js";
 
 /** The bench's sections, selectable with BENCH_SECTIONS. */
 const BENCH_SECTION_NAMES = ["fixture", "corpus"] as const;
@@ -51,7 +51,10 @@ export const BenchEnvSchema = z.object({
   BENCH_CHECKS: z.coerce.number().int().min(1).max(100_000).default(1000).describe("check_package calls per P3 repetition"),
   BENCH_CONCURRENCY: z.coerce.number().int().min(1).max(256).default(16).describe("check_package calls in flight"),
   BENCH_KEEP: z.enum(["0", "1"]).default("0").describe("1 keeps the work directory for inspection"),
-  BENCH_ONLY: z.enum(["all", "p6"]).default("all").describe("p6 runs only P6 (no Docker) and writes its own section of RESULTS.md"),
+  BENCH_ONLY: z
+    .enum(["all", "p6", "agents"])
+    .default("all")
+    .describe("p6 runs only P6 (no Docker); agents only P3 and P4 (SQLite and the PostgreSQL fleet); each writes its own section of RESULTS.md"),
   BENCH_P6_REPS: z.coerce.number().int().min(1).max(50).default(7).describe("pairs of P6 commits (empty venv, big venv)"),
   BENCH_SECTIONS: z
     .string()
@@ -86,6 +89,7 @@ async function main(): Promise<number> {
   }
   const options = parsed.data;
   if (options.BENCH_ONLY === "p6") return runP6Only(options.BENCH_P6_REPS, options.BENCH_KEEP === "1");
+  if (options.BENCH_ONLY === "agents") return runAgentsOnly(options);
   const sections = new Set(options.BENCH_SECTIONS.split(",").map((name) => name.trim()));
   const corpusSets = selectCorpus(options.BENCH_CORPUS);
   if (!corpusSets.ok) {
@@ -128,45 +132,9 @@ async function main(): Promise<number> {
       );
     }
 
-    say("\nP3: refusals and check_package over stdio against the built CLI");
-    const refusalSamples: RefusalSample[] = [];
-    const serve = await startRefusalServer(join(dir, "r"), venvs, index.url);
-    try {
-      for (let rep = 0; rep < options.BENCH_REPS; rep += 1) {
-        const sample = await runRefusals(serve, options.BENCH_REFUSALS, options.BENCH_CHECKS, options.BENCH_CONCURRENCY);
-        refusalSamples.push(sample);
-        if (sample.checkErrors > 0) errors.push(`P3 repetition ${String(rep + 1)}: ${String(sample.checkErrors)} check_package calls failed`);
-        say(
-          `  rep ${String(rep + 1)}: refusal p50 ${percentile(sample.latenciesMs.invalid, 50).toFixed(2)} ms (invalid), ${percentile(sample.latenciesMs["not-allowed"], 50).toFixed(2)} ms (not allowed); ${sample.checksPerSecond.toFixed(0)} checks/s`,
-        );
-      }
-    } finally {
-      await serve.close();
-    }
+    const p3 = await measureP3(join(dir, "r"), venvs, index.url, options, errors);
 
-    say("\nP4/P5: eight agents on four environments, concurrent and one call at a time");
-    const agentRuns: Array<{ concurrent: AgentRun; sequential: AgentRun }> = [];
-    for (let rep = 0; rep < p4Reps; rep += 1) {
-      const order = rep % 2 === 0 ? (["concurrent", "sequential"] as const) : (["sequential", "concurrent"] as const);
-      const runs: Partial<Record<"concurrent" | "sequential", AgentRun>> = {};
-      for (const mode of order) runs[mode] = await runAgents(mode, join(dir, `a${String(rep)}${mode.slice(0, 1)}`), venvs, index.url);
-      const { concurrent, sequential } = runs;
-      if (concurrent === undefined || sequential === undefined) continue;
-      agentRuns.push({ concurrent, sequential });
-      for (const run of [concurrent, sequential]) {
-        for (const error of run.errors) errors.push(`P4 ${run.mode} repetition ${String(rep + 1)}: ${error}`);
-        if (run.auditRecords !== run.calls)
-          errors.push(`P4 ${run.mode} repetition ${String(rep + 1)}: ${String(run.calls)} calls but ${String(run.auditRecords)} audit records`);
-        if (!run.auditChainOk) errors.push(`P4 ${run.mode} repetition ${String(rep + 1)}: the audit chain does not verify`);
-      }
-      say(
-        `  rep ${String(rep + 1)}: concurrent ${concurrent.wallMs.toFixed(0)} ms, one by one ${sequential.wallMs.toFixed(0)} ms; ${String(concurrent.errors.length + sequential.errors.length)} errors; audit ${String(concurrent.auditRecords)}/${String(concurrent.calls)} and ${String(sequential.auditRecords)}/${String(sequential.calls)}`,
-      );
-    }
-
-    say("\nP4 fleet: the same eight agents, concurrent, on three brokers sharing one PostgreSQL database");
-    const fleet = await runFleetAgents(join(dir, "fleet"), venvs, index.url, p4Reps, (line) => say(line));
-    errors.push(...fleet.errors);
+    const p4 = await measureP4(dir, venvs, index.url, p4Reps, errors);
 
     say("\nP6: one small wheel committed into an empty venv and into a 40 k-file venv, pairs alternated");
     const p6 = await runEnvSize(join(dir, "p6"), venvs, options.BENCH_P6_REPS, (line) => say(line));
@@ -203,21 +171,6 @@ async function main(): Promise<number> {
         coldWarm.map((s) => s.bareColdMs),
       ),
     );
-    const pooled = (kind: RefusalKind) => refusalSamples.flatMap((sample) => sample.latenciesMs[kind]);
-    const throughput = summarize(refusalSamples.map((sample) => sample.checksPerSecond));
-    const p4Ratio = summarize(
-      pairedRatios(
-        agentRuns.map((r) => r.concurrent.wallMs),
-        agentRuns.map((r) => r.sequential.wallMs),
-      ),
-    );
-    const p4Errors = agentRuns.reduce((sum, r) => sum + r.concurrent.errors.length + r.sequential.errors.length, 0);
-    const p4Calls = agentRuns.reduce((sum, r) => sum + r.concurrent.calls + r.sequential.calls, 0);
-    const p4Audited = agentRuns.reduce((sum, r) => sum + r.concurrent.auditRecords + r.sequential.auditRecords, 0);
-    const idle = Math.max(...agentRuns.flatMap((r) => [...r.concurrent.idleRssBytes, ...r.sequential.idleRssBytes]));
-    const peak = Math.max(...agentRuns.flatMap((r) => r.concurrent.peakHwmBytes));
-    const peakSum = Math.max(...agentRuns.map((r) => r.concurrent.peakSampledRssBytes.reduce((a, b) => a + b, 0)));
-    const MB = 2 ** 20;
 
     const lines: FigureLine[] = [
       {
@@ -235,33 +188,8 @@ async function main(): Promise<number> {
       { name: "P2 warm install, pipgate / bare pip --no-cache-dir", value: ratioText(warmVsNoCache), target: "(info)", pass: undefined },
       // The issue's order: P1, P2, P6, P3, P4, P5, then the start-up figure.
       ...p6.lines,
-      ...(Object.keys(REFUSALS) as RefusalKind[]).flatMap((kind): FigureLine[] => [
-        {
-          name: `P3 refusal round trip (${kind}) p50`,
-          value: `${percentile(pooled(kind), 50).toFixed(2)} ms (n=${String(pooled(kind).length)})`,
-          target: `≤ ${String(TARGETS.p3RefusalMs)} ms`,
-          pass: verdict(percentile(pooled(kind), 50), TARGETS.p3RefusalMs, "at-most"),
-        },
-        { name: `P3 refusal round trip (${kind}) p99`, value: `${percentile(pooled(kind), 99).toFixed(2)} ms`, target: "(info)", pass: undefined },
-      ]),
-      {
-        name: `P3 check_package throughput (${String(options.BENCH_CONCURRENCY)} in flight)`,
-        value: `${throughput.median.toFixed(0)}/s (min ${throughput.min.toFixed(0)}, max ${throughput.max.toFixed(0)})`,
-        target: `≥ ${String(TARGETS.p3Checks)}/s`,
-        pass: verdict(throughput.median, TARGETS.p3Checks, "at-least"),
-      },
-      { name: "P4 errors over all calls", value: `${String(p4Errors)} of ${String(p4Calls)}`, target: "0", pass: p4Calls > 0 && p4Errors === 0 },
-      { name: "P4 audit records vs calls", value: `${String(p4Audited)} / ${String(p4Calls)}`, target: "equal", pass: p4Calls > 0 && p4Audited === p4Calls },
-      {
-        name: "P4 wall time, 8 agents at once / one by one",
-        value: ratioText(p4Ratio),
-        target: ratioTarget(TARGETS.p4Agents),
-        pass: verdict(p4Ratio.median, TARGETS.p4Agents, "at-most"),
-      },
-      ...fleet.lines(agentRuns.map((r) => r.concurrent.wallMs)),
-      { name: "P5 serve RSS idle (largest of 8 processes)", value: mbText(idle), target: "≤ 100 MB", pass: verdict(idle / MB, 100, "at-most") },
-      { name: "P5 serve RSS peak under P4 (largest VmHWM)", value: mbText(peak), target: "≤ 200 MB", pass: verdict(peak / MB, 200, "at-most") },
-      { name: "P5 sum of 8 serve processes' peak RSS", value: mbText(peakSum), target: "(info)", pass: undefined },
+      ...p3.lines,
+      ...p4.lines,
       ...(startup === undefined ? [] : startupLines(startup)),
     ];
 
@@ -273,8 +201,7 @@ async function main(): Promise<number> {
       `P1 cold: pipgate ${msText(summarize(coldWarm.map((s) => s.pipgateColdMs)))} (client round trip), bare pip --no-cache-dir ${msText(bareCold)}`,
       `P2 warm: pipgate ${msText(summarize(coldWarm.map((s) => s.pipgateWarmMs)))}, bare pip warm cache ${msText(bareWarm)}; warm installs started ${String(coldWarm.reduce((sum, s) => sum + s.warmContainers, 0))} container(s) in ${String(coldWarm.length)} repetitions`,
       ...p6.absolute,
-      `P4 fleet: concurrent ${msText(summarize(fleet.runs.map((r) => r.wallMs)))} on 3 brokers sharing one PostgreSQL database`,
-      `P4: concurrent ${msText(summarize(agentRuns.map((r) => r.concurrent.wallMs)))}, one by one ${msText(summarize(agentRuns.map((r) => r.sequential.wallMs)))} for ${String(agentRuns[0]?.concurrent.calls ?? 0)} calls (8 agents × 6: 2 installs, 3 checks, 1 listing)`,
+      ...p4.absolute,
     ];
     const breakdown = [
       ...stageRows("P1 cold, pipgate's stages", coldStages, bareCold.median),
@@ -342,6 +269,167 @@ async function main(): Promise<number> {
       corpus === undefined ? sectionOf(previous, CORPUS_SECTION) : sectionOf(replaceSection("", CORPUS_SECTION, corpus.markdown), CORPUS_SECTION);
     const kept = [corpusText, ...STANDALONE_SECTIONS.map((name) => sectionOf(previous, name))].filter((section): section is string => section !== undefined);
     writeFileSync(resultsPath, `${[...markdown, ...kept.flatMap((section) => [section, ""])].join("\n")}\n`);
+    say(`\nwrote ${resultsPath}`);
+    return errors.length === 0 ? 0 : 1;
+  } finally {
+    await index.close();
+    if (options.BENCH_KEEP === "1") say(`work directory kept: ${dir}`);
+    else rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+type BenchOptions = z.infer<typeof BenchEnvSchema>;
+
+/** P3: refusal round trips and check_package throughput against one `pipgate serve` over stdio. */
+async function measureP3(
+  dir: string,
+  venvs: VenvFactory,
+  indexUrl: string,
+  options: Pick<BenchOptions, "BENCH_REPS" | "BENCH_REFUSALS" | "BENCH_CHECKS" | "BENCH_CONCURRENCY">,
+  errors: string[],
+): Promise<{ lines: FigureLine[] }> {
+  say("\nP3: refusals and check_package over stdio against the built CLI");
+  const refusalSamples: RefusalSample[] = [];
+  const serve = await startRefusalServer(dir, venvs, indexUrl);
+  try {
+    for (let rep = 0; rep < options.BENCH_REPS; rep += 1) {
+      const sample = await runRefusals(serve, options.BENCH_REFUSALS, options.BENCH_CHECKS, options.BENCH_CONCURRENCY);
+      refusalSamples.push(sample);
+      if (sample.checkErrors > 0) errors.push(`P3 repetition ${String(rep + 1)}: ${String(sample.checkErrors)} check_package calls failed`);
+      say(
+        `  rep ${String(rep + 1)}: refusal p50 ${percentile(sample.latenciesMs.invalid, 50).toFixed(2)} ms (invalid), ${percentile(sample.latenciesMs["not-allowed"], 50).toFixed(2)} ms (not allowed); ${sample.checksPerSecond.toFixed(0)} checks/s`,
+      );
+    }
+  } finally {
+    await serve.close();
+  }
+
+  const pooled = (kind: RefusalKind) => refusalSamples.flatMap((sample) => sample.latenciesMs[kind]);
+  const throughput = summarize(refusalSamples.map((sample) => sample.checksPerSecond));
+  return {
+    lines: [
+      ...(Object.keys(REFUSALS) as RefusalKind[]).flatMap((kind): FigureLine[] => [
+        {
+          name: `P3 refusal round trip (${kind}) p50`,
+          value: `${percentile(pooled(kind), 50).toFixed(2)} ms (n=${String(pooled(kind).length)})`,
+          target: `≤ ${String(TARGETS.p3RefusalMs)} ms`,
+          pass: verdict(percentile(pooled(kind), 50), TARGETS.p3RefusalMs, "at-most"),
+        },
+        { name: `P3 refusal round trip (${kind}) p99`, value: `${percentile(pooled(kind), 99).toFixed(2)} ms`, target: "(info)", pass: undefined },
+      ]),
+      {
+        name: `P3 check_package throughput (${String(options.BENCH_CONCURRENCY)} in flight)`,
+        value: `${throughput.median.toFixed(0)}/s (min ${throughput.min.toFixed(0)}, max ${throughput.max.toFixed(0)})`,
+        target: `≥ ${String(TARGETS.p3Checks)}/s`,
+        pass: verdict(throughput.median, TARGETS.p3Checks, "at-least"),
+      },
+    ],
+  };
+}
+
+/** P4 and P5: eight agents concurrent and one by one on SQLite, then concurrent on a fleet on PostgreSQL. */
+async function measureP4(
+  dir: string,
+  venvs: VenvFactory,
+  indexUrl: string,
+  p4Reps: number,
+  errors: string[],
+): Promise<{ lines: FigureLine[]; absolute: string[] }> {
+  say("\nP4/P5: eight agents on four environments, concurrent and one call at a time");
+  const agentRuns: Array<{ concurrent: AgentRun; sequential: AgentRun }> = [];
+  for (let rep = 0; rep < p4Reps; rep += 1) {
+    const order = rep % 2 === 0 ? (["concurrent", "sequential"] as const) : (["sequential", "concurrent"] as const);
+    const runs: Partial<Record<"concurrent" | "sequential", AgentRun>> = {};
+    for (const mode of order) runs[mode] = await runAgents(mode, join(dir, `a${String(rep)}${mode.slice(0, 1)}`), venvs, indexUrl);
+    const { concurrent, sequential } = runs;
+    if (concurrent === undefined || sequential === undefined) continue;
+    agentRuns.push({ concurrent, sequential });
+    for (const run of [concurrent, sequential]) {
+      for (const error of run.errors) errors.push(`P4 ${run.mode} repetition ${String(rep + 1)}: ${error}`);
+      if (run.auditRecords !== run.calls)
+        errors.push(`P4 ${run.mode} repetition ${String(rep + 1)}: ${String(run.calls)} calls but ${String(run.auditRecords)} audit records`);
+      if (!run.auditChainOk) errors.push(`P4 ${run.mode} repetition ${String(rep + 1)}: the audit chain does not verify`);
+    }
+    say(
+      `  rep ${String(rep + 1)}: concurrent ${concurrent.wallMs.toFixed(0)} ms, one by one ${sequential.wallMs.toFixed(0)} ms; ${String(concurrent.errors.length + sequential.errors.length)} errors; audit ${String(concurrent.auditRecords)}/${String(concurrent.calls)} and ${String(sequential.auditRecords)}/${String(sequential.calls)}`,
+    );
+  }
+
+  say("\nP4 fleet: the same eight agents, concurrent, on three brokers sharing one PostgreSQL database");
+  const fleet = await runFleetAgents(join(dir, "fleet"), venvs, indexUrl, p4Reps, (line) => say(line));
+  errors.push(...fleet.errors);
+
+  const p4Ratio = summarize(
+    pairedRatios(
+      agentRuns.map((r) => r.concurrent.wallMs),
+      agentRuns.map((r) => r.sequential.wallMs),
+    ),
+  );
+  const p4Errors = agentRuns.reduce((sum, r) => sum + r.concurrent.errors.length + r.sequential.errors.length, 0);
+  const p4Calls = agentRuns.reduce((sum, r) => sum + r.concurrent.calls + r.sequential.calls, 0);
+  const p4Audited = agentRuns.reduce((sum, r) => sum + r.concurrent.auditRecords + r.sequential.auditRecords, 0);
+  const idle = Math.max(...agentRuns.flatMap((r) => [...r.concurrent.idleRssBytes, ...r.sequential.idleRssBytes]));
+  const peak = Math.max(...agentRuns.flatMap((r) => r.concurrent.peakHwmBytes));
+  const peakSum = Math.max(...agentRuns.map((r) => r.concurrent.peakSampledRssBytes.reduce((a, b) => a + b, 0)));
+  const MB = 2 ** 20;
+  return {
+    lines: [
+      { name: "P4 errors over all calls", value: `${String(p4Errors)} of ${String(p4Calls)}`, target: "0", pass: p4Calls > 0 && p4Errors === 0 },
+      { name: "P4 audit records vs calls", value: `${String(p4Audited)} / ${String(p4Calls)}`, target: "equal", pass: p4Calls > 0 && p4Audited === p4Calls },
+      {
+        name: "P4 wall time, 8 agents at once / one by one",
+        value: ratioText(p4Ratio),
+        target: ratioTarget(TARGETS.p4Agents),
+        pass: verdict(p4Ratio.median, TARGETS.p4Agents, "at-most"),
+      },
+      ...fleet.lines(agentRuns.map((r) => r.concurrent.wallMs)),
+      { name: "P5 serve RSS idle (largest of 8 processes)", value: mbText(idle), target: "≤ 100 MB", pass: verdict(idle / MB, 100, "at-most") },
+      { name: "P5 serve RSS peak under P4 (largest VmHWM)", value: mbText(peak), target: "≤ 200 MB", pass: verdict(peak / MB, 200, "at-most") },
+      { name: "P5 sum of 8 serve processes' peak RSS", value: mbText(peakSum), target: "(info)", pass: undefined },
+    ],
+    absolute: [
+      `P4 fleet: concurrent ${msText(summarize(fleet.runs.map((r) => r.wallMs)))} on 3 brokers sharing one PostgreSQL database`,
+      `P4: concurrent ${msText(summarize(agentRuns.map((r) => r.concurrent.wallMs)))}, one by one ${msText(summarize(agentRuns.map((r) => r.sequential.wallMs)))} for ${String(agentRuns[0]?.concurrent.calls ?? 0)} calls (8 agents × 6: 2 installs, 3 checks, 1 listing)`,
+    ],
+  };
+}
+
+/** BENCH_ONLY=agents: P3 and P4 (one broker on SQLite, three on PostgreSQL), as their own section of RESULTS.md. */
+async function runAgentsOnly(options: BenchOptions): Promise<number> {
+  const startedAt = new Date();
+  const p4Reps = options.BENCH_P4_REPS ?? Math.ceil(options.BENCH_REPS / 3);
+  const machine = await machineInfo(baseInterpreter());
+  say("pipgate bench — P3 and P4 only: check_package, refusals, eight agents on SQLite and on a PostgreSQL fleet");
+  for (const line of formatMachine(machine)) say(`  ${line}`);
+  say(`  repetitions: P3 ${String(options.BENCH_REPS)}, P4 ${String(p4Reps)}`);
+  await requireDocker();
+  const dir = mkdtempSync(join(tmpdir(), "pipgate-bench-agents-"));
+  const index = await startIndexServer({ projects: benchProjects(), metadata: options.BENCH_METADATA === "1" });
+  const errors: string[] = [];
+  try {
+    const venvs = await createVenvFactory(dir);
+    const p3 = await measureP3(join(dir, "r"), venvs, index.url, options, errors);
+    const p4 = await measureP4(dir, venvs, index.url, p4Reps, errors);
+    const lines = [...p3.lines, ...p4.lines];
+    say("\nresults");
+    for (const line of formatLines(lines)) say(`  ${line}`);
+    for (const line of p4.absolute) say(`  ${line}`);
+    for (const error of errors) say(`  error: ${error}`);
+    const resultsPath = join(packageRoot(), "bench", "RESULTS.md");
+    const previous = existsSync(resultsPath) ? readFileSync(resultsPath, "utf8") : "# pipgate bench results\n";
+    const section = [
+      "## P3 and P4: check_package, refusals, eight agents on SQLite and on a fleet (`BENCH_ONLY=agents`)",
+      "",
+      `Run of ${startedAt.toISOString()}; P3 ${String(options.BENCH_REPS)} repetitions, P4 ${String(p4Reps)}; load average at the end ${loadavg()
+        .map((value) => value.toFixed(2))
+        .join(" ")}.`,
+      "",
+      ...markdownTable(lines),
+      "",
+      ...p4.absolute.map((line) => `- ${line}`),
+      ...errors.map((error) => `- error: ${error}`),
+    ];
+    writeFileSync(resultsPath, replaceSection(previous, "agents", section));
     say(`\nwrote ${resultsPath}`);
     return errors.length === 0 ? 0 : 1;
   } finally {
