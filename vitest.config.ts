@@ -59,6 +59,7 @@ export const UNIT_TESTS = [
   "test/osv/config.test.ts",
   "test/osv/decide.test.ts",
   "test/provenance/rule.test.ts",
+  "test/provenance/change-approval.test.ts",
   "test/provenance/verify.test.ts",
   "test/policy/allowlist.test.ts",
   "test/policy/decide.test.ts",
