@@ -59,6 +59,7 @@ export const UNIT_TESTS = [
   "test/osv/config.test.ts",
   "test/osv/decide.test.ts",
   "test/provenance/rule.test.ts",
+  "test/provenance/change-approval.test.ts",
   "test/provenance/verify.test.ts",
   "test/policy/allowlist.test.ts",
   "test/policy/decide.test.ts",
@@ -89,6 +90,8 @@ export const INTEGRATION_TESTS = [
   "test/verify/content-install.test.ts", // content signals through a real sandbox, venv and audit log
   "test/osv/serve.test.ts", // a real pipgate serve over stdio with rules.osv, local index, venvs
   "test/provenance/install.test.ts", // rules.provenance through a real sandbox, venv and audit log
+  "test/provenance/change-approval-install.test.ts", // real sandbox, local index: a changed publisher queued, approved, repinned
+  "test/provenance/publishers-postgres.test.ts", // the publisher store's contract over a throwaway PostgreSQL server
   "test/package/pack.test.ts", // npm pack, npm install from the registry (better-sqlite3 compiles)
   "test/server/structured-refusals.test.ts", // local index server, venvs
   "test/store/postgres-contract.test.ts", // the stores' contract over a throwaway PostgreSQL server

@@ -1,5 +1,6 @@
-import type { AllowedPackage, Allowlist } from "../config/allowlist.js";
+import type { AllowedPackage, Allowlist, PublisherChange } from "../config/allowlist.js";
 import type { Rules } from "../config/allowlist-schema.js";
+import type { SetDist } from "./resolved-set.js";
 
 /**
  * A package map that also answers for names it does not list: any version of a name that is not on
@@ -45,6 +46,25 @@ export function unlistedAllowed(allowlist: Allowlist): Allowlist {
  */
 export function newProjectsAllowed(allowlist: Allowlist): Allowlist {
   return { ...allowlist, rules: { ...allowlist.rules, new_project_min_age_days: 0, new_project_min_releases: 0 } };
+}
+
+/**
+ * The allowlist a provenance-change approval is resolved against: the provenance rule's pin check
+ * lifted, for any release while the set is resolved to be put to a person (`any`), for exactly the
+ * approved releases and identities when it runs (approvedChanges). Attestations must still verify, and
+ * a release without one under rules.provenance: required is still refused. What it let through is
+ * judged against the real allowlist (approvals/resolved-set.ts), where only a pin failure under
+ * rules.provenance_change: approval may wait for the person.
+ */
+export function provenanceChangesAllowed(allowlist: Allowlist, lift: NonNullable<Allowlist["provenanceLift"]>): Allowlist {
+  return { ...allowlist, provenanceLift: lift };
+}
+
+/** The publisher changes an approved set carries, by distribution: what its run may let through, and repin after. */
+export function approvedChanges(set: readonly SetDist[]): Map<string, PublisherChange & { version: string }> {
+  const changes = new Map<string, PublisherChange & { version: string }>();
+  for (const dist of set) if (dist.needs === "provenance" && dist.publisher !== undefined) changes.set(dist.name, { ...dist.publisher, version: dist.version });
+  return changes;
 }
 
 /** The rules shadow mode lifts: the habits a team rolls pipgate out against, never the hard checks. */

@@ -2,8 +2,11 @@ import { z } from "zod";
 import { decideExact, RULE_NAMES, type PolicyDeps, type PolicyEnv, type RuleResult } from "../policy/index.js";
 import { normalizeName } from "../requirement/name.js";
 
-/** Why one distribution of a set needs a person: off the allowlist, or built from an sdist. */
-export const SetNeedSchema = z.enum(["unlisted", "sdist", "new-project"]);
+/**
+ * Why one distribution of a set needs a person: off the allowlist, built from an sdist, a project that
+ * looks new (rules.new_project), or a publisher that changed (rules.provenance_change).
+ */
+export const SetNeedSchema = z.enum(["unlisted", "sdist", "new-project", "provenance"]);
 
 /**
  * One distribution of a resolved set, as the approver sees and approves it. `sha256` is the wheel that
@@ -23,6 +26,10 @@ export const SetDistSchema = z.object({
     .describe("the index's file that was resolved: the wheel itself, or the sdist it was built from"),
   built: z.boolean().describe("the wheel was built from the sdist in the sandbox"),
   needs: SetNeedSchema.optional().describe("why this one needs the approval; absent: policy allows it as it is"),
+  publisher: z
+    .object({ recorded: z.string(), seen: z.string().nullable() })
+    .optional()
+    .describe("needs provenance: the publisher recorded for the project and the one this release names (null: no attestation)"),
   rules: z.array(z.object({ rule: z.enum(RULE_NAMES), outcome: z.enum(["pass", "fail", "skip"]), detail: z.string() })),
   path: z.string(),
 });
@@ -68,6 +75,17 @@ export async function judgeSet(wheels: readonly WheelRef[], real: PolicyEnv, ope
     const failed = exact.rules.filter((rule) => rule.outcome === "fail");
     if (real.allowlist.rules.new_project === "approval" && failed.length === 1 && failed[0]?.rule === "new-project") {
       set.push({ ...dist, rules: exact.rules, needs: "new-project" });
+      continue;
+    }
+    // rules.provenance_change: approval: a listed project whose publisher changed waits for the person, both named
+    if (
+      real.allowlist.rules.provenance_change === "approval" &&
+      exact.provenanceChange !== undefined &&
+      failed.length === 1 &&
+      failed[0]?.rule === "provenance" &&
+      real.allowlist.packages.has(name)
+    ) {
+      set.push({ ...dist, rules: exact.rules, needs: "provenance", publisher: exact.provenanceChange });
       continue;
     }
     const others = failed.filter((rule) => rule.rule !== "allowlist");

@@ -18,10 +18,27 @@ function newProjectHold(decision: Extract<Decision, { allowed: false }>, allowli
 }
 
 /**
- * Whether a policy decision sends a request to a person instead of answering it now. Pure. Only three
+ * rules.provenance_change: approval turns the provenance rule's pin failure of a listed name (its
+ * publisher changed, or its attestation disappeared, against the record) into a question, when that
+ * rule is the only one that failed; the person is told both identities. Any other provenance failure
+ * (an attestation that does not verify, a file without one under rules.provenance: required) stays a
+ * refusal.
+ */
+function provenanceHold(decision: Extract<Decision, { allowed: false }>, allowlist: Allowlist): Screening | undefined {
+  if (allowlist.rules.provenance_change !== "approval" || !allowlist.packages.has(decision.name)) return undefined;
+  const failed = decision.rules.filter((rule) => rule.outcome === "fail");
+  const only = failed.length === 1 ? failed[0] : undefined;
+  if (decision.provenanceChange === undefined || only?.rule !== "provenance") return undefined;
+  // the rule's detail names both: "… was published by A (recorded at …), but 1.1 was published by B (provenance_change: approval)"
+  return { queue: true, reason: "provenance", detail: only.detail };
+}
+
+/**
+ * Whether a policy decision sends a request to a person instead of answering it now. Pure. Only four
  * refusals can be turned into a question: a name that is simply not on the allowlist (never one on the
  * deny list, and never a lookalike of another name: those stay refused), a listed project refused only
- * as new (rules.new_project: approval), and an allowed release that has no wheel and would be built
+ * as new (rules.new_project: approval), a listed project whose publisher changed against its record
+ * (rules.provenance_change: approval), and an allowed release that has no wheel and would be built
  * from its sdist. Every other decision stands as it is.
  */
 export function screenDecision(decision: Decision, allowlist: Allowlist, policy: ApprovalPolicy, environment: string): Screening {
@@ -29,6 +46,8 @@ export function screenDecision(decision: Decision, allowlist: Allowlist, policy:
   if (!decision.allowed) {
     const newProject = newProjectHold(decision, allowlist);
     if (newProject !== undefined) return newProject;
+    const provenance = provenanceHold(decision, allowlist);
+    if (provenance !== undefined) return provenance;
     if (!policy.unlisted) return { queue: false };
     const unlisted = !allowlist.packages.has(decision.name) && !allowlist.deny.has(decision.name);
     const lookalike = decision.rules.some((rule) => rule.rule === "typosquat" && rule.outcome === "fail");

@@ -19,7 +19,7 @@ export const APPROVAL_STATES = [
 export type ApprovalState = (typeof APPROVAL_STATES)[number];
 
 /** Why a request was queued: decides what approving it lets through (see overlay.ts). */
-export const QueueReasonSchema = z.enum(["unlisted", "sdist", "new-project"]);
+export const QueueReasonSchema = z.enum(["unlisted", "sdist", "new-project", "provenance"]);
 export type QueueReason = z.infer<typeof QueueReasonSchema>;
 
 /** A row of the `approvals` table, read back through a schema: the database is outside the process's control. */

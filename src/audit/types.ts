@@ -168,9 +168,15 @@ export const AuditBodySchema = z.object({
   upstream: UpstreamCallSchema.optional().describe("gateway mode: the forwarded call's upstream side"),
   shadow: ShadowSchema.optional().describe("shadow mode: what enforcing the policy would have done"),
   provenance: z
-    .object({ recorded: z.array(z.object({ project: z.string(), publisher: z.string() })) })
+    .object({
+      recorded: z.array(z.object({ project: z.string(), publisher: z.string() })).optional(),
+      repinned: z
+        .array(z.object({ project: z.string(), from: z.string(), to: z.string(), approval: z.string().describe("the approval that accepted the change") }))
+        .optional()
+        .describe("rules.provenance_change: approval: the records this approved install moved from one publisher to another"),
+    })
     .optional()
-    .describe("rules.provenance: the Trusted Publishers this install recorded as the projects' first"),
+    .describe("rules.provenance: the Trusted Publishers this install recorded as the projects' first, and the records it moved"),
 });
 export type AuditBody = z.infer<typeof AuditBodySchema>;
 

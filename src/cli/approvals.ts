@@ -45,6 +45,10 @@ function showInstall(approval: Approval): string {
     lines.push(`the set (${set.length}), approved and installed as one unit, nothing else:`);
     for (const dist of set) {
       lines.push(`  ${dist.name} ${dist.version}  ${dist.needs === undefined ? "allowed" : `needs approval: ${dist.needs}`}`);
+      // rules.provenance_change: approval: approving moves the project's record to the publisher seen now
+      if (dist.publisher !== undefined) {
+        lines.push(`    publisher: recorded ${dist.publisher.recorded}, this release ${dist.publisher.seen ?? "no attestation (the record stays)"}`);
+      }
       lines.push(
         `    sha256 ${dist.sha256}${dist.built ? ` (built in the sandbox from ${dist.source.filename}, sha256 ${dist.source.sha256})` : ` (${dist.source.filename})`}`,
       );

@@ -57,6 +57,11 @@ export const RulesSchema = z.strictObject({
     .describe(
       "PEP 740 attestations: pinned verifies those the index serves and holds a project to the Trusted Publisher of its first install (a release without them after one had them is refused); required refuses any file without a verified attestation",
     ),
+  provenance_change: z
+    .enum(["deny", "approval"])
+    .describe(
+      "what a release does whose publisher differs from the one recorded for its project, or whose attestation disappeared: deny (the default) refuses it; approval queues the install for a person (the policy file's approval section), who sees both identities, and an approved change moves the record to the new publisher",
+    ),
 });
 export type Rules = z.infer<typeof RulesSchema>;
 
@@ -76,6 +81,7 @@ export const DEFAULT_RULES: Rules = {
   unknown_name: "approval",
   content: { pth_code: "warn", native_in_pure: "warn", encoded_exec: "deny", base64_blob: "warn" },
   provenance: "off",
+  provenance_change: "deny",
 };
 
 /** The content actions in force: every signal named, the defaults filling what a file left out. */

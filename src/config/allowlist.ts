@@ -33,6 +33,22 @@ export interface Allowlist {
    * downloaded from that index only. Absent or without the name: the default index, confusion-checked.
    */
   bindings?: ReadonlyMap<string, string>;
+  /**
+   * Never read from a file: set only on the allowlist an approval under rules.provenance_change:
+   * approval resolves against (approvals/open-allowlist.ts). `any`: a release whose publisher changed or
+   * whose attestation disappeared is let through, to be judged against the real allowlist and put to a
+   * person; a map: exactly the approved releases are let through (normalised name → the change approved).
+   */
+  provenanceLift?: "any" | ReadonlyMap<string, PublisherChange & { version: string }>;
+}
+
+/**
+ * A release's publisher differing from its project's record (rules.provenance): `recorded` is the
+ * publisher recorded for the project, `seen` the one the release's attestations name (null: none).
+ */
+export interface PublisherChange {
+  recorded: string;
+  seen: string | null;
 }
 
 /** What the allowlist is checked against besides its own schema: the index names pipgate.yaml configures. */

@@ -45,6 +45,7 @@ function stricter(a: Rules, b: Rules): Rules {
     unknown_name: a.unknown_name === "deny" || b.unknown_name === "deny" ? "deny" : "approval",
     content: stricterContent(contentActions(a), contentActions(b)),
     provenance: PROVENANCE_ORDER[Math.max(PROVENANCE_ORDER.indexOf(a.provenance), PROVENANCE_ORDER.indexOf(b.provenance))] ?? "required",
+    provenance_change: a.provenance_change === "deny" || b.provenance_change === "deny" ? "deny" : "approval",
   };
 }
 
@@ -72,6 +73,7 @@ const PERMISSIVE: Rules = {
   unknown_name: "approval",
   content: { pth_code: "warn", native_in_pure: "warn", encoded_exec: "warn", base64_blob: "warn" },
   provenance: "off",
+  provenance_change: "approval",
 };
 
 export type OverlayResult = { ok: true; overlay: Allowlist } | { ok: false; error: string };

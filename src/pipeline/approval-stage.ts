@@ -1,6 +1,7 @@
 import { judgeSet, setDifferences, setLine, type SetDist } from "../approvals/resolved-set.js";
-import { newProjectsAllowed, unlistedAllowed } from "../approvals/open-allowlist.js";
+import { approvedChanges, newProjectsAllowed, provenanceChangesAllowed, unlistedAllowed } from "../approvals/open-allowlist.js";
 import type { VerifiedWheel } from "../commit/request.js";
+import type { Allowlist } from "../config/allowlist.js";
 import type { EnvironmentRuntime } from "../config/environments.js";
 import type { Decision } from "../policy/index.js";
 import type { ApprovalGate, ApprovedRun, Considered, Hold, PipelineDeps } from "./deps.js";
@@ -21,21 +22,28 @@ export interface Held {
 }
 
 export function holdFor(gate: ApprovalGate | undefined, approved: ApprovedRun | undefined, decision: Decision, env: EnvironmentRuntime): Held {
-  const widen = (unlisted: boolean, newProject: boolean): EnvironmentRuntime => {
-    if (!unlisted && !newProject) return env;
-    const allowlist = newProject ? newProjectsAllowed(env.allowlist) : env.allowlist;
+  // provenance: the pin check lifted for any release while asking, for exactly the approved ones when running
+  const widen = (unlisted: boolean, newProject: boolean, provenance: Allowlist["provenanceLift"]): EnvironmentRuntime => {
+    if (!unlisted && !newProject && provenance === undefined) return env;
+    let allowlist = newProject ? newProjectsAllowed(env.allowlist) : env.allowlist;
+    if (provenance !== undefined) allowlist = provenanceChangesAllowed(allowlist, provenance);
     return { ...env, allowlist: unlisted ? unlistedAllowed(allowlist) : allowlist };
   };
-  if (approved !== undefined)
+  if (approved !== undefined) {
+    const changes = approvedChanges(approved.set);
     return {
       env: widen(
         approved.unlisted,
         approved.set.some((dist) => dist.needs === "new-project"),
+        changes.size > 0 ? changes : undefined,
       ),
       approved,
     };
+  }
   const hold = gate?.screen(decision, env);
-  return hold === undefined ? { env } : { env: widen(hold.unlisted, hold.reason === "new-project"), ask: hold };
+  return hold === undefined
+    ? { env }
+    : { env: widen(hold.unlisted, hold.reason === "new-project", hold.reason === "provenance" ? "any" : undefined), ask: hold };
 }
 
 /** After verification: commit these wheels, put this set to a person, or refuse. */
@@ -71,7 +79,9 @@ export async function afterVerify(
         ? "unlisted"
         : judged.set.some((dist) => dist.needs === "new-project")
           ? "new-project"
-          : "sdist",
+          : judged.set.some((dist) => dist.needs === "provenance")
+            ? "provenance"
+            : "sdist",
       detail: differences.join("; "),
       unlisted: approved.unlisted,
     };

@@ -13,6 +13,7 @@ import type { EnvironmentRuntime } from "../config/environments.js";
 import { imageFor, pythonMinor } from "../sandbox/spec.js";
 import type { ApprovalGate, ApprovedRun, Considered, PipelineDeps, Progress } from "./deps.js";
 import { afterVerify, holdFor, type Held } from "./approval-stage.js";
+import { approvedChanges } from "../approvals/open-allowlist.js";
 import { shadowEnvironment, shadowOfRequest, shadowOfSet, shadowReason, type ShadowRecord } from "./shadow.js";
 import { brokenRequirements } from "../commit/conflicts.js";
 import { normalizeName } from "../requirement/name.js";
@@ -500,21 +501,28 @@ async function pipeline(
     });
   }
   if (commit.installed.length === 0) return { ...satisfied(decision.version, newest), unchanged: commit.unchanged, resolved, audit: { sandbox, commit } };
-  // rules.provenance: the first install of a project records the Trusted Publisher its attestations named.
+  // rules.provenance: the first install of a project records the Trusted Publisher its attestations named;
+  // an approved publisher change (rules.provenance_change: approval) moves the record to the new one.
   const indexes = deps.policyDeps.indexes;
   const indexOf = (name: string) => (indexes === undefined ? deps.index : endpointOf(indexes, env.allowlist.bindings?.get(normalizeName(name)))?.client);
-  const provenance = await recordProvenance(verified.wheels, env.allowlist, indexOf, deps.policyDeps.provenance, deps.policyDeps.now());
+  const changes = approval.approved === undefined ? undefined : approvedChanges(approval.approved.set);
+  const provenance = await recordProvenance(verified.wheels, env.allowlist, indexOf, deps.policyDeps.provenance, deps.policyDeps.now(), changes);
   if (provenance.errors.length > 0) deps.log.warn({ errors: provenance.errors }, "could not record the publisher of every installed project");
+  const moved = provenance.repinned.map((pin) => `${pin.project}'s recorded publisher moved from ${pin.from} to ${pin.to}`);
+  const provenanceAudit = {
+    ...(provenance.recorded.length === 0 ? {} : { recorded: provenance.recorded }),
+    ...(provenance.repinned.length === 0 ? {} : { repinned: provenance.repinned.map((pin) => ({ ...pin, approval: approval.approved?.id ?? "" })) }),
+  };
   return {
     status: "installed",
     version: decision.version,
-    message: `installed ${decision.name} ${decision.version} into ${env.name}${commit.installed.length > 1 ? ` with ${commit.installed.length - 1} dependenc${commit.installed.length === 2 ? "y" : "ies"}` : ""}${contentWarnings.length > 0 ? `; content warnings: ${contentWarnings.join("; ")}` : ""}`,
+    message: `installed ${decision.name} ${decision.version} into ${env.name}${commit.installed.length > 1 ? ` with ${commit.installed.length - 1} dependenc${commit.installed.length === 2 ? "y" : "ies"}` : ""}${contentWarnings.length > 0 ? `; content warnings: ${contentWarnings.join("; ")}` : ""}${moved.length > 0 ? `; ${moved.join("; ")} (approved)` : ""}`,
     hint: undefined,
     installed: commit.installed,
     unchanged: commit.unchanged,
     resolved,
     entryPoints: verified.entryPoints,
     decision: judged,
-    audit: { sandbox, commit, ...(provenance.recorded.length === 0 ? {} : { provenance: { recorded: provenance.recorded } }) },
+    audit: { sandbox, commit, ...(Object.keys(provenanceAudit).length === 0 ? {} : { provenance: provenanceAudit }) },
   };
 }

@@ -1,4 +1,4 @@
-import type { Allowlist } from "../config/allowlist.js";
+import type { Allowlist, PublisherChange } from "../config/allowlist.js";
 import type { IndexClient, IndexFile } from "../index/types.js";
 import { fetchProvenance, verifyProvenance, type ProvenanceDeps, type ProvenanceVerifier } from "../provenance/index.js";
 import { describeExemption, findExemptions } from "./exemptions.js";
@@ -16,7 +16,8 @@ export function provenancePlaceholder(mode: Allowlist["rules"]["provenance"]): R
     : { rule: "provenance", outcome: "skip", detail: `not checked: judged only for the chosen release (rules.provenance: ${mode})` };
 }
 
-type Verdict = { result: RuleResult; hint?: string; identity?: string };
+/** `change`: the failure is a pin failure (publisher changed, attestation gone), which rules.provenance_change may send to a person. */
+type Verdict = { result: RuleResult; hint?: string; identity?: string; change?: PublisherChange };
 
 /**
  * The provenance rule on one release's files: every attestation the index serves must verify (trust
@@ -79,14 +80,31 @@ export async function checkProvenance(
       `${label}: ${unattested.join(", ")} ${unattested.length === 1 ? "has" : "have"} no attestation (rules.provenance: required)${recorded === undefined ? "" : `; ${release.name} was ${recorded}`}`,
     );
   }
+  // A pin failure: the project's recorded publisher against what this release shows. rules.provenance_change
+  // decides whether a person may approve it; the approval's allowlist lets exactly that change through.
+  const changed = (detail: string, change: PublisherChange): Verdict => {
+    const action = allowlist.rules.provenance_change;
+    const lifted = action === "approval" ? liftedFor(allowlist.provenanceLift, release, change) : undefined;
+    if (lifted !== undefined) {
+      return { result: { rule: "provenance", outcome: "pass", detail: `${detail}; ${lifted}` }, ...(change.seen === null ? {} : { identity: change.seen }) };
+    }
+    const verdict = fail(`${detail} (provenance_change: ${action})`, action === "approval" ? approvalHint : takeoverHint);
+    return verdict.result.outcome === "fail" ? { ...verdict, change } : verdict;
+  };
   if (record !== undefined && identity === undefined) {
-    return fail(`${release.name} was ${recorded}, but ${release.version} has no attestation: its provenance disappeared`, takeoverHint);
+    return changed(`${release.name} was ${recorded}, but ${release.version} has no attestation: its provenance disappeared`, {
+      recorded: record.publisher,
+      seen: null,
+    });
   }
   if (record !== undefined && unattested.length > 0) {
-    return fail(`${release.name} was ${recorded}, but ${release.version} has no attestation for ${unattested.join(", ")}`, takeoverHint);
+    return changed(`${release.name} was ${recorded}, but ${release.version} has no attestation for ${unattested.join(", ")}`, {
+      recorded: record.publisher,
+      seen: identity ?? null,
+    });
   }
   if (record !== undefined && identity !== undefined && identity !== record.publisher) {
-    return fail(`${release.name} was ${recorded}, but ${release.version} was published by ${identity}`, takeoverHint);
+    return changed(`${release.name} was ${recorded}, but ${release.version} was published by ${identity}`, { recorded: record.publisher, seen: identity });
   }
   if (identity === undefined) {
     return {
@@ -106,6 +124,22 @@ export async function checkProvenance(
 
 const takeoverHint =
   "a changed or vanished publisher can mean a taken-over account: ask a maintainer to confirm the new publisher (`pipgate provenance forget PROJECT`, or an exemption for rule provenance) before installing";
+
+const approvalHint =
+  "a changed or vanished publisher can mean a taken-over account; with provenance_change: approval a person may approve this install (pipgate approvals), which records the new publisher";
+
+/**
+ * Whether an approval's allowlist lets this pin failure through: `any` while a set is resolved to be
+ * put to a person; a map only for the release approved, with the same recorded and seen identities.
+ */
+function liftedFor(lift: Allowlist["provenanceLift"], release: { name: string; version: string }, change: PublisherChange): string | undefined {
+  if (lift === undefined) return undefined;
+  if (lift === "any") return "held for a person to approve (provenance_change: approval)";
+  const approved = lift.get(release.name);
+  if (approved === undefined || approved.version !== release.version || approved.recorded !== change.recorded || approved.seen !== change.seen)
+    return undefined;
+  return "this change was approved (provenance_change: approval)";
+}
 
 /** The decision with the provenance rule applied to its chosen release: a failure turns it into a refusal. */
 export async function withProvenance(
@@ -128,14 +162,26 @@ export async function withProvenance(
     rules,
     reason: `${decision.name} ${decision.version} is refused: ${verdict.result.detail} (provenance)`,
     ...(verdict.hint === undefined ? {} : { hint: verdict.hint }),
+    ...(verdict.change === undefined ? {} : { provenanceChange: verdict.change }),
   };
+}
+
+/** A publisher record an approved install moved (rules.provenance_change: approval), for the audit record. */
+export interface Repinned {
+  project: string;
+  from: string;
+  to: string;
 }
 
 /**
  * After a commit: records, for every installed distribution of a project under a provenance rule that
  * has none recorded yet, the publisher its attestations verified for (its file found on the index by
- * the sha256 installed). Errors are returned for the log: the install already happened, and a missing
- * record only means the next release is judged as a first one.
+ * the sha256 installed). `changes` are the publisher changes a person approved for this install
+ * (approvals/open-allowlist.ts approvedChanges): such a project's record moves from the publisher the
+ * approver saw to the one approved, once the installed file's attestation verified for it again; an
+ * approved release without an attestation leaves the record as it is, so the next one is held again.
+ * Errors are returned for the log: the install already happened, and a missing record only means the
+ * next release is judged as a first one (or held again).
  */
 export async function recordProvenance(
   wheels: readonly { name: string; version: string; sha256: string }[],
@@ -144,10 +190,12 @@ export async function recordProvenance(
   indexOf: (name: string) => IndexClient | undefined,
   deps: ProvenanceDeps | undefined,
   now: Date,
-): Promise<{ recorded: { project: string; publisher: string }[]; errors: string[] }> {
+  changes: ReadonlyMap<string, PublisherChange & { version: string }> = new Map(),
+): Promise<{ recorded: { project: string; publisher: string }[]; repinned: Repinned[]; errors: string[] }> {
   const recorded: { project: string; publisher: string }[] = [];
+  const repinned: Repinned[] = [];
   const errors: string[] = [];
-  if (deps === undefined || allowlist.rules.provenance === "off") return { recorded, errors };
+  if (deps === undefined || allowlist.rules.provenance === "off") return { recorded, repinned, errors };
   for (const wheel of wheels) {
     const index = indexOf(wheel.name);
     if (index === undefined) {
@@ -160,8 +208,33 @@ export async function recordProvenance(
       continue;
     }
     const project = page.value.name;
-    if ((await deps.store.get(index.url, project)) !== undefined) continue;
     const file = page.value.files.find((candidate) => candidate.sha256 === wheel.sha256);
+    const current = await deps.store.get(index.url, project);
+    if (current !== undefined) {
+      const change = changes.get(project);
+      if (change === undefined || change.seen === null || change.seen === change.recorded || change.version !== wheel.version) continue;
+      if (current.publisher === change.seen) continue; // moved already (another broker ran the same approval)
+      const to = change.seen;
+      const unmoved = `${project}: the approved publisher change from ${change.recorded} to ${to} was not recorded`;
+      if (current.publisher !== change.recorded) {
+        errors.push(`${unmoved}: the record names ${current.publisher} now`);
+        continue;
+      }
+      if (file?.provenanceUrl === undefined) {
+        errors.push(`${unmoved}: the installed file has no attestation on the index`);
+        continue;
+      }
+      const lifted = { ...allowlist, provenanceLift: new Map([[project, change]]) };
+      const verdict = await checkProvenance({ name: project, version: wheel.version, files: [file] }, lifted, index, deps, now);
+      if (verdict.identity !== to) {
+        errors.push(`${unmoved}: ${verdict.result.detail}`);
+        continue;
+      }
+      const moved = await deps.store.repin(change.recorded, { indexUrl: index.url, project, publisher: to, firstVersion: wheel.version, recordedAt: now });
+      if (moved) repinned.push({ project, from: change.recorded, to });
+      else errors.push(`${unmoved}: the record changed meanwhile`);
+      continue;
+    }
     if (file === undefined || file.provenanceUrl === undefined) continue;
     const verdict = await checkProvenance({ name: project, version: wheel.version, files: [file] }, allowlist, index, deps, now);
     if (verdict.identity === undefined) {
@@ -171,5 +244,5 @@ export async function recordProvenance(
     const kept = await deps.store.recordFirst({ indexUrl: index.url, project, publisher: verdict.identity, firstVersion: wheel.version, recordedAt: now });
     if (kept.publisher === verdict.identity && kept.firstVersion === wheel.version) recorded.push({ project, publisher: verdict.identity });
   }
-  return { recorded, errors };
+  return { recorded, repinned, errors };
 }

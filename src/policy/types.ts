@@ -1,4 +1,5 @@
 import { z } from "zod";
+import type { PublisherChange } from "../config/allowlist.js";
 import type { IndexFile } from "../index/types.js";
 
 export const RULE_NAMES = [
@@ -42,6 +43,8 @@ export type Decision =
       reason: string;
       hint?: string;
       suggestion?: string;
+      /** the provenance rule refused it as a pin failure (rules.provenance_change): the recorded and the seen publisher */
+      provenanceChange?: PublisherChange;
     };
 
 const RuleResultSchema = z.object({

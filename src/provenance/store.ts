@@ -14,12 +14,19 @@ export interface PublisherRecord {
 /**
  * The first-install record, (index, project) → publisher. Async throughout so that a shared store
  * (PostgreSQL, fleet mode) can implement it; `recordFirst` never overwrites: the first install wins,
- * and a changed publisher is a refusal for a person to resolve, never a silent update.
+ * and a changed publisher is a refusal for a person to resolve, never a silent update. `repin` is that
+ * person's answer (rules.provenance_change: approval): it moves the record only from the publisher the
+ * approver saw, so two brokers installing the same approved change move it once.
  */
 export interface PublisherStore {
   get(indexUrl: string, project: string): Promise<PublisherRecord | undefined>;
   /** records the publisher unless one is recorded already; returns the record in force */
   recordFirst(record: PublisherRecord): Promise<PublisherRecord>;
+  /**
+   * replaces the record of `record`'s project with `record` (publisher, the version approved, when)
+   * only while the publisher in force is `from`; true when it moved
+   */
+  repin(from: string, record: PublisherRecord): Promise<boolean>;
   /** forgets a project's record (a maintainer accepting a new publisher); true when there was one */
   forget(indexUrl: string, project: string): Promise<boolean>;
   /** every record, by index and project */
@@ -44,6 +51,9 @@ export function sqlitePublisherStore(db: Db): PublisherStore {
   const insert = db.prepare<[string, string, string, string, number]>(
     "INSERT INTO provenance_publishers (index_url, project, publisher, first_version, recorded_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
   );
+  const update = db.prepare<[string, string, number, string, string, string]>(
+    "UPDATE provenance_publishers SET publisher = ?, first_version = ?, recorded_at = ? WHERE index_url = ? AND project = ? AND publisher = ?",
+  );
   const remove = db.prepare<[string, string]>("DELETE FROM provenance_publishers WHERE index_url = ? AND project = ?");
   const all = db.prepare<[], PublisherRow>("SELECT * FROM provenance_publishers ORDER BY index_url, project");
   return {
@@ -55,6 +65,10 @@ export function sqlitePublisherStore(db: Db): PublisherStore {
       insert.run(record.indexUrl, record.project, record.publisher, record.firstVersion, record.recordedAt.getTime());
       const row = select.get(record.indexUrl, record.project);
       return Promise.resolve(row === undefined ? record : publisherFromRow(row));
+    },
+    repin(from, record) {
+      const moved = update.run(record.publisher, record.firstVersion, record.recordedAt.getTime(), record.indexUrl, record.project, from);
+      return Promise.resolve(moved.changes > 0);
     },
     forget(indexUrl, project) {
       return Promise.resolve(remove.run(indexUrl, project).changes > 0);

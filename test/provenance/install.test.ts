@@ -93,7 +93,7 @@ describe("the provenance rule through check_package and install", () => {
     const decision = await checkPackage("attested-lib==1.1");
     expect(decision.allowed).toBe(false);
     expect(decision.reason).toBe(
-      `attested-lib 1.1 is refused: attested-lib was published by ${GOOD_ID} (recorded at the first install, 1.0), but 1.1 was published by ${EVIL_ID} (provenance)`,
+      `attested-lib 1.1 is refused: attested-lib was published by ${GOOD_ID} (recorded at the first install, 1.0), but 1.1 was published by ${EVIL_ID} (provenance_change: deny) (provenance)`,
     );
     expect(provenanceRule((await lastRecord())?.decision as { rules: Rule[] })?.outcome).toBe("fail");
     const upgrade = (await server.client.callTool({ name: "install_package", arguments: { package_name: "attested-lib", upgrade: true } }, undefined, {

@@ -114,7 +114,7 @@ describe("the provenance rule against the local index's Integrity API", () => {
     expect(changed.allowed).toBe(false);
     if (changed.allowed) return;
     expect(changed.reason).toBe(
-      `signed-lib 1.1 is refused: signed-lib was published by ${GOOD_ID} (recorded at the first install, 1.0), but 1.1 was published by ${EVIL_ID} (provenance)`,
+      `signed-lib 1.1 is refused: signed-lib was published by ${GOOD_ID} (recorded at the first install, 1.0), but 1.1 was published by ${EVIL_ID} (provenance_change: deny) (provenance)`,
     );
     expect(changed.hint).toContain("taken-over account");
     expect(ruleOf(changed)?.outcome).toBe("fail");
@@ -129,7 +129,7 @@ describe("the provenance rule against the local index's Integrity API", () => {
     expect(gone.allowed).toBe(false);
     if (gone.allowed) return;
     expect(gone.reason).toContain(
-      `signed-lib was published by ${GOOD_ID} (recorded at the first install, 1.0), but 1.2 has no attestation: its provenance disappeared`,
+      `signed-lib was published by ${GOOD_ID} (recorded at the first install, 1.0), but 1.2 has no attestation: its provenance disappeared (provenance_change: deny)`,
     );
   });
 
@@ -161,7 +161,9 @@ describe("the provenance rule against the local index's Integrity API", () => {
     const exemptions = [{ package: "signed-lib", version: "1.1", rule: "provenance", reason: "the project moved to a new org", expires: "2999-01-01" }];
     const decision = await check("signed-lib==1.1", { provenance: "pinned" }, store, { exemptions });
     expect(decision.allowed).toBe(true);
-    expect(ruleOf(decision)?.detail).toMatch(/but 1\.1 was published by github:evil\/signed-lib.*; exempted until 2999-01-01: the project moved to a new org$/);
+    expect(ruleOf(decision)?.detail).toMatch(
+      /but 1\.1 was published by github:evil\/signed-lib.* \(provenance_change: deny\); exempted until 2999-01-01: the project moved to a new org$/,
+    );
   });
 
   it("fails closed when the rule is set but no trust root was given", async () => {
@@ -176,7 +178,7 @@ describe("the provenance rule against the local index's Integrity API", () => {
     const allowlist = allowlistWith({ provenance: "pinned" });
     const v10 = wheels.get("1.0")!;
     const first = await recordProvenance([{ name: "signed-lib", version: "1.0", sha256: v10.sha256 }], allowlist, () => client, { ...deps, store }, new Date());
-    expect(first).toEqual({ recorded: [{ project: "signed-lib", publisher: GOOD_ID }], errors: [] });
+    expect(first).toEqual({ recorded: [{ project: "signed-lib", publisher: GOOD_ID }], repinned: [], errors: [] });
     const v11 = wheels.get("1.1")!;
     const again = await recordProvenance([{ name: "signed-lib", version: "1.1", sha256: v11.sha256 }], allowlist, () => client, { ...deps, store }, new Date());
     expect(again.recorded).toEqual([]);

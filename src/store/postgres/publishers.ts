@@ -5,7 +5,8 @@ import type { PgPool } from "./pool.js";
  * rules.provenance's first-install record over PostgreSQL: one record per (index, project) for the whole
  * fleet, so a publisher pinned by one broker's install holds every broker to it. `recordFirst` inserts
  * with ON CONFLICT DO NOTHING and reads back the row in force: of two brokers recording at once, the
- * first wins and both answer with it.
+ * first wins and both answer with it. `repin` is a compare-and-set on the publisher in force: of two
+ * brokers moving the same approved change, one moves it.
  */
 export function createPgPublisherStore(pool: PgPool): PublisherStore {
   const get = async (indexUrl: string, project: string) => {
@@ -24,6 +25,14 @@ export function createPgPublisherStore(pool: PgPool): PublisherStore {
         [record.indexUrl, record.project, record.publisher, record.firstVersion, record.recordedAt.getTime()],
       );
       return (await get(record.indexUrl, record.project)) ?? record;
+    },
+    async repin(from, record) {
+      const moved = await pool.query(
+        `UPDATE provenance_publishers SET publisher = $1, first_version = $2, recorded_at = $3
+         WHERE index_url = $4 AND project = $5 AND publisher = $6 RETURNING project`,
+        [record.publisher, record.firstVersion, record.recordedAt.getTime(), record.indexUrl, record.project, from],
+      );
+      return moved.length > 0;
     },
     async forget(indexUrl, project) {
       const removed = await pool.query("DELETE FROM provenance_publishers WHERE index_url = $1 AND project = $2 RETURNING project", [indexUrl, project]);
