@@ -61,7 +61,6 @@ export interface AuditLog {
 /** How many rows `iterate` reads at a time. */
 export const ITERATE_PAGE = 500;
 
-
 /**
  * The request id a record names (body.request.requestId), as SQL. Written exactly as the audit_request
  * index in state/db.ts is, so SQLite uses that index; json_valid keeps a tampered body from failing it.
