@@ -72,6 +72,7 @@ export const UNIT_TESTS = [
   "test/policy-rules/conditions.test.ts",
   "test/projects.test.ts",
   "test/ratelimit/limiter.test.ts",
+  "test/ratelimit/slots.test.ts",
   "test/ratelimit/policy-reload.test.ts",
   "test/requirement/corpus.test.ts",
   "test/requirement/marker.test.ts",
@@ -96,6 +97,7 @@ export const INTEGRATION_TESTS = [
   "test/server/structured-refusals.test.ts", // local index server, venvs
   "test/store/postgres-contract.test.ts", // the stores' contract over a throwaway PostgreSQL server
   "test/store/postgres.test.ts", // migrations, a dying appender, the server going away: a throwaway PostgreSQL server
+  "test/store/fleet-slots.test.ts", // two limiters' concurrency caps over one throwaway PostgreSQL server
   "test/store/fleet.test.ts", // three pipgate serve processes over one throwaway PostgreSQL server
   "test/store/fleet-approvals.test.ts", // an approval queued on one serve process, approved with another broker's CLI
   "test/bench/corpus-install.test.ts", // builds the requests corpus set, installs it through pipgate

@@ -125,7 +125,8 @@ function openGateway(
 
 /**
  * Reads the policy file and the grants of a broker's configuration and builds the admitter and the
- * approval queue over the broker's state database. One per process: the concurrency caps live in it.
+ * approval queue over the broker's state database. The concurrency caps are counted in the state
+ * store's slots: per process on the embedded store, across the fleet on a shared database.
  */
 function openAccessControl(broker: Broker, options: { now?: () => Date; gateway?: boolean } = {}): AccessControlResult {
   const now = options.now ?? (() => new Date());
@@ -150,6 +151,8 @@ function openAccessControl(broker: Broker, options: { now?: () => Date; gateway?
       return watched.current();
     },
     store: broker.state.rates,
+    slots: broker.state.slots,
+    log: broker.pipeline.log,
     now,
     grantTools: (identity) => access.toolsFor(identity),
     callApprovals,

@@ -46,7 +46,15 @@ export const ToolPolicySchema = z.strictObject({
     .optional()
     .describe("requirements on the call's arguments, each checked on every call before any quota is spent; absent or empty requires nothing"),
   limits: z.array(LimitSchema).default([]).describe("every window must admit a call; an empty list limits nothing"),
-  concurrency: z.number().int().min(1).max(1000).optional().describe("the most calls of this tool one grant may have running at once (per server process)"),
+  concurrency: z
+    .number()
+    .int()
+    .min(1)
+    .max(1000)
+    .optional()
+    .describe(
+      "the most calls of this tool one grant may have running at once (per server process on the embedded store, across the fleet on a shared database)",
+    ),
 });
 export type ToolPolicy = z.infer<typeof ToolPolicySchema>;
 

@@ -177,7 +177,7 @@ async function admittedRun(
   const where = { environment: args.environment, package: args.requirement.normalized };
   const admission = (await gates.admitter?.admit(request.identity, "install_package", args.environment, request.rawArguments)) ?? {
     ok: true as const,
-    release: () => undefined,
+    release: async () => undefined,
   };
   if (!admission.ok) {
     const ending: Ending = { ...failure("denied", admission.message, undefined), status: admission.outcome, refusedAt: "admit" };
@@ -194,7 +194,7 @@ async function admittedRun(
     const ran = await timedPipeline(deps, { ...request, args }, gates, requestInfo, hooks, started);
     return { ...ran, ...where };
   } finally {
-    admission.release();
+    await admission.release();
   }
 }
 

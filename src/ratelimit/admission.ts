@@ -1,6 +1,11 @@
 /** Admission before a tool runs (policy action and conditions, rate limits, grants); a refusal is audited and returned as a tool error. */
 export type Admission =
-  | { ok: true; release: () => void; approval?: { id: string } }
+  | {
+      ok: true;
+      /** Gives the call's concurrency slot back, once the call is over. Idempotent; never rejects (a failure is logged). */
+      release: () => Promise<void>;
+      approval?: { id: string };
+    }
   | { ok: false; outcome: "rate-limited" | "denied" | "rejected"; message: string; retryAfterSeconds?: number; retryAt?: string; rule?: string }
   | {
       ok: false;

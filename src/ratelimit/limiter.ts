@@ -1,8 +1,13 @@
 import type { Admission, Admitter, CallApprovals } from "./admission.js";
 import { WINDOW_MS, type Limit, type Policy, type ToolPolicy } from "../config/policy-file-schema.js";
 import { toolRules, toolVerdict, type ToolVerdict } from "../policy-rules/index.js";
+import { silentLogger, type Logger } from "../log.js";
+import { createMemorySlotStore, holdSlot, processOwner, type SlotStore } from "./slots.js";
 import type { RateStore } from "./store.js";
 import type { WindowCheck } from "./window.js";
+
+/** How long a concurrency slot is held without a renewal: a broker that dies mid-call frees its slots within this. */
+export const SLOT_LEASE_MS = 60_000;
 
 export interface LimiterOptions {
   policy: Policy;
@@ -13,6 +18,17 @@ export interface LimiterOptions {
   grantTools?: (identity: string) => Readonly<Record<string, ToolPolicy | undefined>> | undefined;
   /** Where calls the policy holds for a person wait; without it such calls are refused (fail closed). */
   callApprovals?: CallApprovals;
+  /**
+   * Where tools' concurrency caps are counted: the state store's (in this process on the embedded store,
+   * across the fleet on a shared database). Without it, in memory in this limiter.
+   */
+  slots?: SlotStore;
+  /** a slot's lease (SLOT_LEASE_MS); renewed every third of it while its call runs */
+  slotLeaseMs?: number;
+  /** who holds the slots, as the shared database records it (hostname:pid) */
+  slotOwner?: string;
+  /** where a failed slot renewal or release is logged */
+  log?: Logger;
 }
 
 /** The key a limit counts under: its counter, and the grant and/or environment its scope separates. */
@@ -42,12 +58,17 @@ function describeScope(limit: Limit, identity: string, environment: string | und
 /**
  * The admission stage as an Admitter, one call for every tool: the policy's verdict on the call (the
  * tool's action and argument conditions, or the default for unnamed tools) first, so a refused or held
- * call costs no quota; then a held call's approval; then the tool's concurrency cap (in this process)
- * and every sliding window through the store. Only admitted calls are recorded, so an agent that keeps
- * retrying while refused does not push its own retry time further out.
+ * call costs no quota; then a held call's approval; then the tool's concurrency cap (a leased slot in
+ * the slot store) and every sliding window through the store. Only admitted calls are recorded, so an
+ * agent that keeps retrying while refused does not push its own retry time further out.
  */
 export function createLimiter(options: LimiterOptions): Admitter {
-  const running = new Map<string, number>();
+  const slots = options.slots ?? createMemorySlotStore();
+  const hold = {
+    owner: options.slotOwner ?? processOwner(),
+    leaseMs: options.slotLeaseMs ?? SLOT_LEASE_MS,
+    log: options.log ?? silentLogger(),
+  };
 
   const admitter: Admitter = {
     listable(identity, tool) {
@@ -59,7 +80,7 @@ export function createLimiter(options: LimiterOptions): Admitter {
       const rules = toolRules(options.policy, tool, { name: identity, tools: options.grantTools?.(identity) });
       const verdict = toolVerdict(rules, tool, args ?? {});
       if (verdict.action === "deny") return { ok: false, outcome: "denied", message: verdict.message, rule: verdict.rule };
-      if (rules.kind === "open" || rules.kind === "default-deny") return { ok: true, release: () => undefined };
+      if (rules.kind === "open" || rules.kind === "default-deny") return { ok: true, release: async () => undefined };
 
       let approvalId: string | undefined;
       if (verdict.action === "approval") {
@@ -96,34 +117,30 @@ export function createLimiter(options: LimiterOptions): Admitter {
         }
       }
 
-      const slot = `${tool}|${identity}`;
-      const busy = running.get(slot) ?? 0;
-      if (rules.concurrency !== undefined && busy >= rules.concurrency) {
-        return {
-          ok: false,
-          outcome: "rate-limited",
-          message: `${tool} allows ${rules.concurrency} call(s) at a time per grant and ${JSON.stringify(identity)} already has ${busy} running; retry when one finishes`,
-          retryAfterSeconds: 1,
-        };
+      // The slot is taken before the windows, so a call refused for concurrency costs no quota. The
+      // in-memory store takes it when called, so concurrent admissions in this process see it; a shared
+      // database counts under a lock. A store error here throws, as the windows' do (fail closed). A
+      // refusal further on gives the slot back.
+      let release: () => Promise<void> = async () => undefined;
+      if (rules.concurrency !== undefined) {
+        const held = await holdSlot(slots, `${tool}|${identity}`, rules.concurrency, hold);
+        if (!held.ok) {
+          return {
+            ok: false,
+            outcome: "rate-limited",
+            message: `${tool} allows ${rules.concurrency} call(s) at a time per grant and ${JSON.stringify(identity)} already has ${held.running} running; retry when one finishes`,
+            retryAfterSeconds: 1,
+          };
+        }
+        release = held.slot.release;
       }
-      // The slot is taken before the first await below, so concurrent admissions in this process see it;
-      // a refusal further on gives it back.
-      running.set(slot, busy + 1);
-      let released = false;
-      const release = (): void => {
-        if (released) return;
-        released = true;
-        const left = (running.get(slot) ?? 1) - 1;
-        if (left <= 0) running.delete(slot);
-        else running.set(slot, left);
-      };
       try {
         const refusal = await windowsThenApproval(identity, environment, rules.limits, approvalId, verdict);
         if (refusal === undefined) return { ok: true, ...(approvalId === undefined ? {} : { approval: { id: approvalId } }), release };
-        release();
+        await release();
         return refusal;
       } catch (error) {
-        release();
+        await release();
         throw error;
       }
     },

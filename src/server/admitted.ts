@@ -27,7 +27,7 @@ export async function admitThen(
 ): Promise<CallToolResult> {
   const admission = (await deps.admitter?.admit(request.identity, request.tool, request.environment, request.arguments)) ?? {
     ok: true as const,
-    release: () => undefined,
+    release: async () => undefined,
   };
   if (!admission.ok) {
     // a call held for a person names its approval; the same call passes once approved
@@ -42,7 +42,7 @@ export async function admitThen(
   try {
     return await work();
   } finally {
-    admission.release();
+    await admission.release();
   }
 }
 

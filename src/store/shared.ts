@@ -17,6 +17,6 @@ export async function openSharedState(config: LoadedConfig, log: Logger, now?: (
   if (!opened.ok) throw new PipgateError("database-unavailable", opened.error);
   const stores = opened.value;
   log.debug({ database: stores.pool.display }, "state in the shared database");
-  const { audit, rates, approvals, callApprovals, httpCache, resolutions, publishers } = stores;
-  return { audit, rates, approvals, callApprovals, httpCache, resolutions, publishers, close: () => stores.close() };
+  const { audit, rates, slots, approvals, callApprovals, httpCache, resolutions, publishers } = stores;
+  return { audit, rates, slots, approvals, callApprovals, httpCache, resolutions, publishers, close: () => stores.close() };
 }

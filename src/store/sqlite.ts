@@ -1,5 +1,6 @@
 import { createAuditLog } from "../audit/store.js";
 import { canonicalJson } from "../audit/canonical-json.js";
+import { createMemorySlotStore } from "../ratelimit/slots.js";
 import { createSqliteRateStore } from "../ratelimit/store.js";
 import { createApprovalStore } from "../approvals/store.js";
 import { createCallApprovalStore } from "../approvals/call-approvals.js";
@@ -23,6 +24,8 @@ export function sqliteState(db: Db, opts: SqliteStateOptions = {}): StateStore {
   return {
     audit: createAuditLog(db, { now }),
     rates: createSqliteRateStore(db),
+    // concurrency caps stay per process on the embedded store: in memory, never in the file
+    slots: createMemorySlotStore(),
     approvals: createApprovalStore(db),
     callApprovals: createCallApprovalStore(db, { canonical: canonicalJson }),
     httpCache: sqliteHttpCache(db),

@@ -84,7 +84,7 @@ describe("a held tool call, approved over a real state database", () => {
 
     const admitted = await limiter.admit("alice", "run_python_code", undefined, args);
     expect(admitted).toMatchObject({ ok: true, approval: { id } });
-    if (admitted.ok) admitted.release();
+    if (admitted.ok) await admitted.release();
     expect(await calls.get(id, clock.now())).toMatchObject({ state: "used" });
     const again = await limiter.admit("alice", "run_python_code", undefined, args);
     expect(again).toMatchObject({ ok: false, outcome: "pending" });

@@ -183,8 +183,8 @@ describe("policy default and concurrency", () => {
     expect(three).toMatchObject({ ok: false, outcome: "rate-limited" });
     expect((await limiter.admit("bob", "install_package", "default")).ok).toBe(true);
     if (one.ok) {
-      one.release();
-      one.release();
+      await one.release();
+      await one.release();
     }
     expect((await limiter.admit("alice", "install_package", "default")).ok).toBe(true);
     expect((await limiter.admit("alice", "install_package", "default")).ok).toBe(false);

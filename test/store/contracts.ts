@@ -5,6 +5,7 @@ import type { ApprovalStore, NewApproval } from "../../src/approvals/store.js";
 import type { CallApprovalStore } from "../../src/approvals/call-approvals.js";
 import type { HttpCacheStore } from "../../src/index/http-cache.js";
 import type { ResolutionCache } from "../../src/pipeline/resolution-cache.js";
+import type { SlotStore } from "../../src/ratelimit/slots.js";
 import type { RateStore } from "../../src/ratelimit/store.js";
 import { SAMPLE_INPUTS } from "../audit/seed.js";
 
@@ -16,6 +17,7 @@ import { SAMPLE_INPUTS } from "../audit/seed.js";
 export interface ContractStores {
   audit: AuditLog;
   rates: RateStore;
+  slots: SlotStore;
   approvals: ApprovalStore;
   callApprovals: CallApprovalStore;
   httpCache: HttpCacheStore;
@@ -234,6 +236,85 @@ export function rateContract(name: string, fresh: FreshHarness): void {
         await Promise.all(brokers.map((stores) => stores.close()));
       }
     });
+  });
+}
+
+/**
+ * Concurrency slots. `shared`: whether every open() of a harness counts the same slots (a shared
+ * database: the cap holds across brokers) or each its own (the embedded store: per process).
+ */
+export function slotContract(name: string, fresh: FreshHarness, opts: { shared: boolean }): void {
+  describe(`${name}: slot store contract`, () => {
+    const key = "install_package|alice";
+    const t0 = 1_700_000_000_000;
+
+    it("refuses past the cap and says how many run; a release frees one, and releasing again does nothing", async () => {
+      const harness = await fresh();
+      const stores = await harness.open();
+      try {
+        const one = await stores.slots.acquire(key, 2, "host:1", 60_000, t0);
+        const two = await stores.slots.acquire(key, 2, "host:1", 60_000, t0 + 1);
+        expect(one).toMatchObject({ ok: true, id: expect.stringMatching(/^slot_/) });
+        expect(two).toMatchObject({ ok: true });
+        expect(await stores.slots.acquire(key, 2, "host:1", 60_000, t0 + 2)).toEqual({ ok: false, running: 2 });
+        // another grant's key counts apart; a higher cap on the same key counts the slots already held
+        expect(await stores.slots.acquire("install_package|bob", 2, "host:1", 60_000, t0 + 2)).toMatchObject({ ok: true });
+        expect(await stores.slots.acquire(key, 3, "host:1", 60_000, t0 + 2)).toMatchObject({ ok: true });
+        expect(await stores.slots.acquire(key, 3, "host:1", 60_000, t0 + 3)).toEqual({ ok: false, running: 3 });
+        if (!one.ok) return;
+        await stores.slots.release(one.id);
+        await stores.slots.release(one.id);
+        await stores.slots.release("slot_never-was");
+        expect(await stores.slots.acquire(key, 3, "host:1", 60_000, t0 + 4)).toMatchObject({ ok: true });
+        expect(await stores.slots.acquire(key, 3, "host:1", 60_000, t0 + 5)).toEqual({ ok: false, running: 3 });
+      } finally {
+        await stores.close();
+      }
+    });
+
+    it("stops counting a slot whose lease ran out; renewing keeps one, and renewing a lapsed one says false", async () => {
+      const harness = await fresh();
+      const stores = await harness.open();
+      try {
+        const dead = await stores.slots.acquire(key, 2, "host:1", 10_000, t0);
+        const live = await stores.slots.acquire(key, 2, "host:2", 10_000, t0);
+        if (!dead.ok || !live.ok) throw new Error("two slots under a cap of 2");
+        expect(await stores.slots.renew(live.id, 10_000, t0 + 9_000)).toBe(true);
+        // at t0 + 10 s the first lease ends: its slot is free, the renewed one (to t0 + 19 s) still counts
+        expect(await stores.slots.acquire(key, 2, "host:3", 10_000, t0 + 10_000)).toMatchObject({ ok: true });
+        expect(await stores.slots.acquire(key, 2, "host:3", 10_000, t0 + 10_001)).toEqual({ ok: false, running: 2 });
+        expect(await stores.slots.renew(dead.id, 10_000, t0 + 10_002)).toBe(false);
+        expect(await stores.slots.renew(live.id, 10_000, t0 + 19_001)).toBe(false);
+        expect(await stores.slots.renew("slot_never-was", 10_000, t0)).toBe(false);
+        // past every lease nothing counts
+        expect(await stores.slots.acquire(key, 1, "host:3", 10_000, t0 + 30_000)).toMatchObject({ ok: true });
+      } finally {
+        await stores.close();
+      }
+    });
+
+    it(
+      opts.shared
+        ? "admits exactly max of many concurrent acquires from several brokers' pools"
+        : "admits exactly max of many concurrent acquires on one store, and counts each store's apart",
+      async () => {
+        const harness = await fresh();
+        const brokers = await Promise.all([harness.open(), harness.open(), harness.open()]);
+        try {
+          const max = 5;
+          const results = await Promise.all(
+            brokers.flatMap((stores, b) => Array.from({ length: 8 }, (_, i) => stores.slots.acquire("race|grant", max, `host:${b}-${i}`, 60_000, t0))),
+          );
+          const won = results.filter((r) => r.ok);
+          // shared: 5 between the three; apart: 5 in each
+          expect(won).toHaveLength(opts.shared ? max : max * brokers.length);
+          expect(new Set(won.map((r) => (r.ok ? r.id : ""))).size).toBe(won.length);
+          for (const refused of results.filter((r) => !r.ok)) expect(refused).toEqual({ ok: false, running: max });
+        } finally {
+          await Promise.all(brokers.map((stores) => stores.close()));
+        }
+      },
+    );
   });
 }
 

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe } from "vitest";
 import { postgresAvailable, startTestPostgres, type TestPostgres } from "../support/postgres.js";
-import { approvalContract, auditContract, cacheContract, rateContract } from "./contracts.js";
+import { approvalContract, auditContract, cacheContract, rateContract, slotContract } from "./contracts.js";
 import { pgHarness } from "./pg-harness.js";
 
 // The stores' contract over a real PostgreSQL server (test/support/postgres.ts), the same suite as SQLite's.
@@ -16,6 +16,7 @@ describe.skipIf(!available.ok)("PostgreSQL state stores", () => {
   const fresh = pgHarness(() => server);
   auditContract("postgres", fresh);
   rateContract("postgres", fresh);
+  slotContract("postgres", fresh, { shared: true });
   approvalContract("postgres", fresh);
   cacheContract("postgres", fresh);
 });

@@ -132,23 +132,23 @@ describe.skipIf(!available.ok)("PostgreSQL state store", () => {
     try {
       const now = 1_700_000_000_000;
       const got = await Promise.all(
-        brokers.flatMap((b, i) => [0, 1].map((j) => b.rates.acquireSlot("install_package|grant=a", 2, `broker-${i}-${j}`, 10_000, now))),
+        brokers.flatMap((b, i) => [0, 1].map((j) => b.slots.acquire("install_package|grant=a", 2, `broker-${i}-${j}`, 10_000, now))),
       );
       const won = got.filter((r) => r.ok);
       expect(won).toHaveLength(2);
       expect(got.filter((r) => !r.ok)).toEqual(Array.from({ length: 4 }, () => ({ ok: false, running: 2 })));
       const [first, second] = won.map((r) => (r.ok ? r.id : ""));
       // The first is released; the second's broker "dies" and stops renewing.
-      await brokers[0]!.rates.releaseSlot(first!);
-      expect(await brokers[1]!.rates.acquireSlot("install_package|grant=a", 2, "broker-x", 10_000, now + 1)).toMatchObject({ ok: true });
-      expect(await brokers[1]!.rates.acquireSlot("install_package|grant=a", 2, "broker-y", 10_000, now + 2)).toEqual({ ok: false, running: 2 });
-      expect(await brokers[2]!.rates.renewSlot(second!, 10_000, now + 5_000)).toBe(true);
+      await brokers[0]!.slots.release(first!);
+      expect(await brokers[1]!.slots.acquire("install_package|grant=a", 2, "broker-x", 10_000, now + 1)).toMatchObject({ ok: true });
+      expect(await brokers[1]!.slots.acquire("install_package|grant=a", 2, "broker-y", 10_000, now + 2)).toEqual({ ok: false, running: 2 });
+      expect(await brokers[2]!.slots.renew(second!, 10_000, now + 5_000)).toBe(true);
       // broker-x's lease (to now + 10 s) ran out: its slot no longer counts.
-      expect(await brokers[2]!.rates.acquireSlot("install_package|grant=a", 2, "broker-y", 10_000, now + 12_000)).toMatchObject({ ok: true });
-      expect(await brokers[2]!.rates.acquireSlot("install_package|grant=a", 2, "broker-y", 10_000, now + 12_001)).toEqual({ ok: false, running: 2 });
+      expect(await brokers[2]!.slots.acquire("install_package|grant=a", 2, "broker-y", 10_000, now + 12_000)).toMatchObject({ ok: true });
+      expect(await brokers[2]!.slots.acquire("install_package|grant=a", 2, "broker-y", 10_000, now + 12_001)).toEqual({ ok: false, running: 2 });
       // Past the renewed lease (now + 15 s) the dead broker's slot is gone, and renewing it fails.
-      expect(await brokers[2]!.rates.renewSlot(second!, 10_000, now + 15_001)).toBe(false);
-      expect(await brokers[0]!.rates.acquireSlot("install_package|grant=a", 2, "broker-z", 10_000, now + 15_001)).toMatchObject({ ok: true });
+      expect(await brokers[2]!.slots.renew(second!, 10_000, now + 15_001)).toBe(false);
+      expect(await brokers[0]!.slots.acquire("install_package|grant=a", 2, "broker-z", 10_000, now + 15_001)).toMatchObject({ ok: true });
     } finally {
       await Promise.all(brokers.map((b) => b.close()));
     }

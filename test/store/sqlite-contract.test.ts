@@ -8,9 +8,10 @@ import { canonicalJson } from "../../src/audit/canonical-json.js";
 import { createAuditLog } from "../../src/audit/store.js";
 import { sqliteHttpCache } from "../../src/index/http-cache.js";
 import { sqliteResolutionCache } from "../../src/pipeline/resolution-cache.js";
+import { createMemorySlotStore } from "../../src/ratelimit/slots.js";
 import { createSqliteRateStore } from "../../src/ratelimit/store.js";
 import { openStateDb } from "../../src/state/db.js";
-import { approvalContract, auditContract, cacheContract, rateContract, type FreshHarness } from "./contracts.js";
+import { approvalContract, auditContract, cacheContract, rateContract, slotContract, type FreshHarness } from "./contracts.js";
 
 // The stores' contract over the embedded SQLite file: the same suite PostgreSQL runs (postgres-contract.test.ts).
 // Each open() is its own connection to one state.sqlite, as two brokers on one state directory are.
@@ -28,6 +29,8 @@ const fresh: FreshHarness = async () => {
       return {
         audit: createAuditLog(db, { now }),
         rates: createSqliteRateStore(db),
+        // as sqliteState gives it: in memory, this handle's (one broker process's) own
+        slots: createMemorySlotStore(),
         approvals: createApprovalStore(db),
         callApprovals: createCallApprovalStore(db, { canonical: canonicalJson }),
         httpCache: sqliteHttpCache(db),
@@ -40,5 +43,6 @@ const fresh: FreshHarness = async () => {
 
 auditContract("sqlite", fresh);
 rateContract("sqlite", fresh);
+slotContract("sqlite", fresh, { shared: false });
 approvalContract("sqlite", fresh);
 cacheContract("sqlite", fresh);

@@ -10,13 +10,15 @@ import { createPgCallApprovalStore } from "./call-approvals.js";
 import { migratePg } from "./migrations.js";
 import { openPgPool, type PgPool } from "./pool.js";
 import { createPgPublisherStore } from "./publishers.js";
-import { createPgRateStore } from "./rates.js";
+import { createPgRateStore, createPgSlotStore } from "./rates.js";
 
 /** Every shared store of fleet mode over one pool. */
 export interface PgStores {
   pool: PgPool;
   audit: ReturnType<typeof createPgAuditLog>;
   rates: ReturnType<typeof createPgRateStore>;
+  /** tools' concurrency caps, counted across every broker on the database */
+  slots: ReturnType<typeof createPgSlotStore>;
   approvals: ReturnType<typeof createPgApprovalStore>;
   /** held calls with the default expiry (24 h), for commands that only read or decide them */
   callApprovals: ReturnType<typeof createPgCallApprovalStore>;
@@ -69,6 +71,7 @@ export async function openPgStores(database: DatabaseConfig, options: OpenPgOpti
       pool,
       audit: createPgAuditLog(pool, { now }),
       rates: createPgRateStore(pool),
+      slots: createPgSlotStore(pool),
       approvals: createPgApprovalStore(pool),
       callApprovals: createPgCallApprovalStore(pool, options.callApprovals ?? { canonical: canonicalJson }),
       callApprovalsWith: (callOptions) => createPgCallApprovalStore(pool, callOptions),

@@ -1,5 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { WINDOW_MS } from "../../config/policy-file-schema.js";
+import type { SlotStore } from "../../ratelimit/slots.js";
 import type { RateStore, TakeResult } from "../../ratelimit/store.js";
 import { judgeWindow, type WindowCheck } from "../../ratelimit/window.js";
 import type { PgPool } from "./pool.js";
@@ -18,23 +19,12 @@ function slotLock(key: string): string {
 }
 
 /**
- * Concurrency caps shared by every broker: a slot is a row with a lease. A long call renews it; a slot
- * whose broker died is not counted once its lease ran out, so a crash frees the cap by itself.
- */
-export interface PgSlots {
-  acquireSlot(key: string, max: number, owner: string, leaseMs: number, now: number): Promise<{ ok: true; id: string } | { ok: false; running: number }>;
-  /** false when the lease had already run out (the slot may be someone else's now) */
-  renewSlot(id: string, leaseMs: number, now: number): Promise<boolean>;
-  releaseSlot(id: string): Promise<void>;
-}
-
-/**
  * Rate windows over PostgreSQL, exact across brokers: `take` runs in one transaction holding the
  * advisory lock of every key it checks (in sorted order, so two takes never deadlock), then prunes,
  * counts and inserts as the SQLite store does under its IMMEDIATE transaction. N brokers taking the
  * last slot of a window at once: one gets it, the others wait for its commit and then see it.
  */
-export function createPgRateStore(pool: PgPool): RateStore & PgSlots {
+export function createPgRateStore(pool: PgPool): RateStore {
   const events = async (q: (sql: string, params: unknown[]) => Promise<Array<{ at: number }>>, key: string, since: number) =>
     (await q("SELECT at FROM rate_events WHERE key = $1 AND at > $2 ORDER BY at", [key, since])).map((row) => row.at);
 
@@ -63,7 +53,18 @@ export function createPgRateStore(pool: PgPool): RateStore & PgSlots {
     async events(key, now) {
       return events((sql, params) => pool.query(sql, params), key, now - LONGEST_WINDOW_MS);
     },
-    async acquireSlot(key, max, owner, leaseMs, now) {
+  };
+}
+
+/**
+ * Concurrency caps shared by every broker: a slot is a row of `rate_slots` with a lease. Acquiring prunes
+ * the key's lapsed rows, counts and inserts in one transaction under the key's advisory lock, so N
+ * brokers racing for the last slot get it once. A long call renews its slot; a slot whose broker died is
+ * not counted once its lease ran out, so a crash frees the cap by itself.
+ */
+export function createPgSlotStore(pool: PgPool): SlotStore {
+  return {
+    async acquire(key, max, owner, leaseMs, now) {
       return pool.tx(
         async (q) => {
           await q("DELETE FROM rate_slots WHERE key = $1 AND expires_at <= $2", [key, now]);
@@ -77,10 +78,10 @@ export function createPgRateStore(pool: PgPool): RateStore & PgSlots {
         { locks: [slotLock(key)] },
       );
     },
-    async renewSlot(id, leaseMs, now) {
+    async renew(id, leaseMs, now) {
       return (await pool.query("UPDATE rate_slots SET expires_at = $2 WHERE id = $1 AND expires_at > $3 RETURNING id", [id, now + leaseMs, now])).length === 1;
     },
-    async releaseSlot(id) {
+    async release(id) {
       await pool.query("DELETE FROM rate_slots WHERE id = $1", [id]);
     },
   };
