@@ -394,6 +394,14 @@ async function measureP4(
   };
 }
 
+/** Replaces one stand-alone bench's section of RESULTS.md (a full run keeps it: STANDALONE_SECTIONS). */
+function writeSection(name: (typeof STANDALONE_SECTIONS)[number], section: string[]): void {
+  const resultsPath = join(packageRoot(), "bench", "RESULTS.md");
+  const previous = existsSync(resultsPath) ? readFileSync(resultsPath, "utf8") : "# pipgate bench results\n";
+  writeFileSync(resultsPath, replaceSection(previous, name, section));
+  say(`\nwrote ${resultsPath}`);
+}
+
 /** BENCH_ONLY=agents: P3 and P4 (one broker on SQLite, three on PostgreSQL), as their own section of RESULTS.md. */
 async function runAgentsOnly(options: BenchOptions): Promise<number> {
   const startedAt = new Date();
@@ -415,9 +423,7 @@ async function runAgentsOnly(options: BenchOptions): Promise<number> {
     for (const line of formatLines(lines)) say(`  ${line}`);
     for (const line of p4.absolute) say(`  ${line}`);
     for (const error of errors) say(`  error: ${error}`);
-    const resultsPath = join(packageRoot(), "bench", "RESULTS.md");
-    const previous = existsSync(resultsPath) ? readFileSync(resultsPath, "utf8") : "# pipgate bench results\n";
-    const section = [
+    writeSection("agents", [
       "## P3 and P4: check_package, refusals, eight agents on SQLite and on a fleet (`BENCH_ONLY=agents`)",
       "",
       `Run of ${startedAt.toISOString()}; P3 ${String(options.BENCH_REPS)} repetitions, P4 ${String(p4Reps)}; load average at the end ${loadavg()
@@ -428,9 +434,7 @@ async function runAgentsOnly(options: BenchOptions): Promise<number> {
       "",
       ...p4.absolute.map((line) => `- ${line}`),
       ...errors.map((error) => `- error: ${error}`),
-    ];
-    writeFileSync(resultsPath, replaceSection(previous, "agents", section));
-    say(`\nwrote ${resultsPath}`);
+    ]);
     return errors.length === 0 ? 0 : 1;
   } finally {
     await index.close();
@@ -454,9 +458,7 @@ async function runP6Only(reps: number, keep: boolean): Promise<number> {
     for (const line of formatLines(p6.lines)) say(`  ${line}`);
     for (const line of p6.absolute) say(`  ${line}`);
     for (const error of p6.errors) say(`  error: ${error}`);
-    const resultsPath = join(packageRoot(), "bench", "RESULTS.md");
-    const previous = existsSync(resultsPath) ? readFileSync(resultsPath, "utf8") : "# pipgate bench results\n";
-    const section = [
+    writeSection("env-size", [
       "## P6: commit cost against environment size (`BENCH_ONLY=p6`)",
       "",
       `Run of ${startedAt.toISOString()}; load average at the end ${loadavg()
@@ -467,9 +469,7 @@ async function runP6Only(reps: number, keep: boolean): Promise<number> {
       "",
       ...p6.absolute.map((line) => `- ${line}`),
       ...p6.errors.map((error) => `- error: ${error}`),
-    ];
-    writeFileSync(resultsPath, replaceSection(previous, "env-size", section));
-    say(`\nwrote ${resultsPath}`);
+    ]);
     return p6.errors.length === 0 ? 0 : 1;
   } finally {
     if (keep) say(`work directory kept: ${dir}`);
