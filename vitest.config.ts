@@ -25,6 +25,7 @@ export const UNIT_TESTS = [
   "test/audit/intents.test.ts",
   "test/audit/interrupted.test.ts",
   "test/audit/store.test.ts",
+  "test/audit/group-commit.test.ts",
   "test/bench/corpus-wheel.test.ts",
   "test/bench/results-section.test.ts",
   "test/bench/smoke.test.ts",

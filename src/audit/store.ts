@@ -2,6 +2,7 @@ import type { Db } from "../state/db.js";
 import { PipgateError } from "../errors.js";
 import { verifyChain, type StoredRow } from "./chain.js";
 import { AUDIT_BODY_KEYS, newAuditRow } from "./new-row.js";
+import { groupCommit } from "./group-commit.js";
 import { filterToSql } from "./query.js";
 import {
   AuditBodySchema,
@@ -125,45 +126,12 @@ export function createAuditLog(db: Db, opts: { now?: () => Date } = {}): AuditLo
     return { ok: true, record: toRecord(first) };
   }
 
-  /**
-   * Group commit: the appends made while the event loop runs one turn are written in one transaction,
-   * each its own record chained to the one before, and every caller's promise settles only after that
-   * transaction committed — no answer is sent before its record is in the log. A failed batch is tried
-   * again record by record, so one record that cannot be written (a constraint, a full disk) fails alone
-   * and the others still land or fail for their own reason.
-   */
-  type Pending = { input: AuditInput; resolve: (row: StoredRow) => void; reject: (error: unknown) => void };
-  let pending: Pending[] | undefined;
+  // Group commit (audit/group-commit.ts): the appends of one event-loop turn share a transaction.
   const appendAllTx = db.transaction((inputs: readonly AuditInput[]): StoredRow[] => inputs.map((input) => appendTx(input)));
-  const flush = (): void => {
-    const batch = pending ?? [];
-    pending = undefined;
-    try {
-      const rows = appendAllTx.immediate(batch.map((item) => item.input));
-      batch.forEach((item, i) => item.resolve(rows[i]!));
-      return;
-    } catch (error) {
-      if (batch.length === 1) {
-        batch[0]!.reject(error);
-        return;
-      }
-    }
-    for (const item of batch) {
-      try {
-        item.resolve(appendTx.immediate(item.input));
-      } catch (error) {
-        item.reject(error);
-      }
-    }
-  };
-  const appendGrouped = (input: AuditInput): Promise<StoredRow> =>
-    new Promise((resolve, reject) => {
-      if (pending === undefined) {
-        pending = [];
-        setImmediate(flush);
-      }
-      pending.push({ input, resolve, reject });
-    });
+  const appendGrouped = groupCommit(
+    async (inputs: readonly AuditInput[]) => appendAllTx.immediate(inputs),
+    async (input: AuditInput) => appendTx.immediate(input),
+  );
 
   const appendOnceTx = db.transaction((requestId: string, input: AuditInput): StoredRow | undefined =>
     outcomeOfStmt.get(requestId, INTENT) === undefined ? appendTx(input) : undefined,

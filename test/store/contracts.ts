@@ -85,6 +85,21 @@ export function auditContract(name: string, fresh: FreshHarness): void {
       }
     });
 
+    it("commits concurrent appends from one broker together, each chained, in call order", async () => {
+      const harness = await fresh();
+      const stores = await harness.open();
+      try {
+        const input = (identity: string): AuditInput => ({ identity, tool: "check_package", outcome: "allowed", arguments: {} });
+        const records = await Promise.all(Array.from({ length: 30 }, (_, i) => stores.audit.append(input(`agent-${String(i)}`))));
+        expect(records.map((r) => r.seq)).toEqual(Array.from({ length: 30 }, (_, i) => i + 1));
+        expect(records.map((r) => r.identity)).toEqual(Array.from({ length: 30 }, (_, i) => `agent-${String(i)}`));
+        expect(await stores.audit.list()).toEqual(records);
+        expect(await stores.audit.verify()).toMatchObject({ ok: true, count: 30 });
+      } finally {
+        await stores.close();
+      }
+    });
+
     it("keeps every body field a record is given, whichever store wrote it", async () => {
       const harness = await fresh();
       const stores = await harness.open();

@@ -1,5 +1,6 @@
 import { PipgateError } from "../../errors.js";
 import { verifyChain, type StoredRow } from "../../audit/chain.js";
+import { groupCommit } from "../../audit/group-commit.js";
 import { newAuditRow, requestIdOf } from "../../audit/new-row.js";
 import { filterToSql } from "../../audit/query.js";
 import { checkInput, toRecord, type AuditLog, type AuditLookup } from "../../audit/store.js";
@@ -83,10 +84,24 @@ export function createPgAuditLog(pool: PgPool, opts: { now?: () => Date } = {}):
     return { ok: true, record: toRecord(first) };
   }
 
+  // Group commit (audit/group-commit.ts): the appends of one event-loop turn take the lock once, in one transaction.
+  const appendGrouped = groupCommit(
+    (inputs: readonly AuditInput[]) =>
+      pool.tx(
+        async (q) => {
+          const rows: StoredRow[] = [];
+          for (const input of inputs) rows.push(await appendIn(q, input));
+          return rows;
+        },
+        { locks: [AUDIT_LOCK] },
+      ),
+    (input: AuditInput) => pool.tx((q) => appendIn(q, input), { locks: [AUDIT_LOCK] }),
+  );
+
   return {
     async append(input) {
       checkInput(input);
-      return toRecord(await pool.tx((q) => appendIn(q, input), { locks: [AUDIT_LOCK] }));
+      return toRecord(await appendGrouped(input));
     },
     async appendIntent(input) {
       const parsed = IntentInputSchema.safeParse(input);
