@@ -21,6 +21,7 @@ export const LINT_KINDS = [
   "allowed-and-denied",
   "expired",
   "unknown-project",
+  "unknown-index",
   "index-unreachable",
   "unused",
 ] as const;
@@ -115,20 +116,42 @@ export function lintAllowlist(text: string, options: { now: Date }): LintFinding
   return findings.sort((a, b) => (a.line ?? 0) - (b.line ?? 0));
 }
 
-/** `lint --online`: every allowed project must exist on the index (a name it does not know is a typo or a squatting risk). */
-export async function lintOnline(text: string, index: IndexClient): Promise<LintFinding[]> {
+/**
+ * The index an entry is resolved from: the default one (`binding` undefined), or the named index of pipgate.yaml's
+ * `indexes:` that its long form `{version, index}` binds it to; undefined for a name pipgate.yaml does not define.
+ */
+export type IndexForBinding = (binding: string | undefined) => IndexClient | undefined;
+
+/**
+ * `lint --online`: every allowed project must exist on the index it is resolved from (a name it does not
+ * know is a typo or a squatting risk). An entry bound to a named index is asked of that index alone: the
+ * project being on the public one says nothing about the internal one it must come from.
+ */
+export async function lintOnline(text: string, indexFor: IndexForBinding): Promise<LintFinding[]> {
   const parsed = parseSource(text);
   if (!parsed.ok) return [];
   const source = parsed.source;
   const findings: LintFinding[] = [];
   for (const entry of packageEntries(source)) {
     if (!isValidName(entry.name)) continue;
+    const line = lineAt(source, entry.start);
+    const binding = isMap(entry.value) ? entry.value.get("index") : undefined;
+    if (binding !== undefined && typeof binding !== "string") continue; // the schema lint reports it
+    const index = indexFor(binding);
+    const which = binding === undefined ? "the index" : `index ${binding}`;
+    if (index === undefined) {
+      findings.push({
+        kind: "unknown-index",
+        line,
+        message: `packages.${entry.name}: bound to index ${JSON.stringify(binding)}, which pipgate.yaml's indexes: does not define`,
+      });
+      continue;
+    }
     const project = await index.project(entry.name);
     if (project.ok) continue;
-    const line = lineAt(source, entry.start);
     if (project.error.kind === "not-found")
-      findings.push({ kind: "unknown-project", line, message: `packages.${entry.name}: the index does not know this project` });
-    else findings.push({ kind: "index-unreachable", line, message: `packages.${entry.name}: could not ask the index: ${project.error.message}` });
+      findings.push({ kind: "unknown-project", line, message: `packages.${entry.name}: ${which} does not know this project` });
+    else findings.push({ kind: "index-unreachable", line, message: `packages.${entry.name}: could not ask ${which}: ${project.error.message}` });
   }
   return findings;
 }

@@ -3,7 +3,7 @@ import { resolve } from "node:path";
 import { parse as parseYaml } from "yaml";
 import { writeAtomically } from "../allowlist-edit/atomic-write.js";
 import { removePackage, setPackage, type EditResult } from "../allowlist-edit/edit.js";
-import { LINT_WARNINGS, lintAllowlist, lintOnline, type LintFinding } from "../allowlist-edit/lint.js";
+import { LINT_WARNINGS, lintAllowlist, lintOnline, type IndexForBinding, type LintFinding } from "../allowlist-edit/lint.js";
 import { parseRequirementsFile, pinSpecifier, PIN_STYLES, PinStyleSchema } from "../allowlist-edit/requirements-file.js";
 import { formatView, viewAllowlist } from "../allowlist-edit/show.js";
 import { parseSource } from "../allowlist-edit/source.js";
@@ -250,7 +250,10 @@ async function lint(argv: string[], io: CliIo, deps: AllowlistCommandDeps): Prom
   const text = readText(path);
   const findings: LintFinding[] = lintAllowlist(text, { now: (deps.now ?? (() => new Date()))() });
   if (values.online && !findings.some((finding) => finding.kind === "yaml")) {
-    findings.push(...(await lintOnline(text, deps.index ?? (await onlineIndex(values.config)))));
+    const index = deps.index;
+    findings.push(
+      ...(await lintOnline(text, index === undefined ? await onlineIndexes(values.config) : (binding) => (binding === undefined ? index : undefined))),
+    );
   }
   if (values.unused && !findings.some((finding) => finding.kind === "yaml")) findings.push(...(await unusedFindings(text, lintPython(values))));
   findings.sort((a, b) => (a.line ?? 0) - (b.line ?? 0));
@@ -268,11 +271,12 @@ async function lint(argv: string[], io: CliIo, deps: AllowlistCommandDeps): Prom
   return EXIT.ok;
 }
 
-/** The configured index, as the broker reaches it, without a cache: a lint asks the index as it is now. */
-async function onlineIndex(configFile: string): Promise<IndexClient> {
+/** The configured indexes, as the broker reaches them (credentials included), without a cache: a lint asks them as they are now. */
+async function onlineIndexes(configFile: string): Promise<IndexForBinding> {
   const configured = await indexFromConfig(requireConfig(configFile), { cacheTtlSeconds: 0 });
   if (!configured.ok) throw new CliError(`--online needs the index: ${configured.error}`, EXIT.failure);
-  return configured.value.index;
+  const { index, indexes } = configured.value;
+  return (binding) => (binding === undefined ? index : indexes.named.get(binding)?.client);
 }
 
 async function importFile(argv: string[], io: CliIo): Promise<number> {

@@ -131,6 +131,32 @@ describe("pipgate allowlist lint --online", () => {
     expect(clean.out()).toContain("every project is known to the index");
   });
 
+  it("asks an entry bound to a named index of that index alone, and names a binding to an index pipgate.yaml lacks", async () => {
+    const internal = await startIndexServer({
+      projects: [{ name: "acme-core", releases: [{ version: "1.0.0", dists: [buildWheel({ name: "acme-core", version: "1.0.0" })] }] }],
+      seed: false,
+    });
+    try {
+      // requests is on the public index only: bound to internal, it does not resolve there, whatever the public index holds.
+      const file = tmp.file(
+        "bound.yaml",
+        "packages:\n  requests: {version: '*', index: internal}\n  acme-core: {version: '*', index: internal}\n  other-lib: {version: '*', index: nowhere}\n",
+      );
+      const config = tmp.file(
+        "bound-config.yaml",
+        `index: {url: "${index.url}"}\nindexes:\n  internal: {url: "${internal.url}"}\nenvironments:\n  default: {python: /usr/bin/python3, allowlist: bound.yaml}\n`,
+      );
+      const io = capture();
+      expect(await runAllowlist(["lint", "--online", "--config", config, "--file", file], io)).toBe(1);
+      expect(io.out()).toBe(
+        `${file}:2: unknown-project: packages.requests: index internal does not know this project\n` +
+          `${file}:4: unknown-index: packages.other-lib: bound to index "nowhere", which pipgate.yaml's indexes: does not define\n`,
+      );
+    } finally {
+      await internal.close();
+    }
+  });
+
   it("reports an index it cannot reach as a finding, not as a clean file", async () => {
     const file = tmp.file("unreach.yaml", "packages:\n  requests: '*'\n");
     const config = tmp.file(
