@@ -13,13 +13,14 @@ export interface ServeProcess {
 }
 
 /**
- * Starts the built CLI exactly as an MCP client configuration would (`node dist/src/cli/bin.js serve
- * --config F`), so the figures include the real stdio framing and process boundary.
+ * Starts the built CLI exactly as an MCP client configuration would — the package's bin, the bundle
+ * (`node dist/bundle/pipgate.js serve --config F`) — so the figures include the real stdio framing and
+ * process boundary, and the memory of what users run.
  */
 export async function startServe(configPath: string, clientName: string): Promise<ServeProcess> {
   const transport = new StdioClientTransport({
     command: process.execPath,
-    args: [join(packageRoot(), "dist", "src", "cli", "bin.js"), "serve", "--config", configPath],
+    args: [join(packageRoot(), "dist", "bundle", "pipgate.js"), "serve", "--config", configPath],
     env: { ...(process.env as Record<string, string>), PIPGATE_LOG_LEVEL: "warn" },
     stderr: "pipe",
   });

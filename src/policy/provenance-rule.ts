@@ -1,6 +1,7 @@
 import type { Allowlist, PublisherChange } from "../config/allowlist.js";
 import type { IndexClient, IndexFile } from "../index/types.js";
-import { fetchProvenance, verifyProvenance, type ProvenanceDeps, type ProvenanceVerifier } from "../provenance/index.js";
+import { fetchProvenance, type ProvenanceDeps, type ProvenanceVerifier } from "../provenance/index.js";
+import type { verifyProvenance as VerifyProvenance } from "../provenance/verify.js";
 import { describeExemption, findExemptions } from "./exemptions.js";
 import type { Decision, RuleResult } from "./types.js";
 
@@ -50,6 +51,8 @@ export async function checkProvenance(
   const identities = new Map<string, string[]>();
   const unattested: string[] = [];
   let verifier: ProvenanceVerifier | undefined;
+  // Loaded with the first attestation: Sigstore's libraries are memory a broker without provenance never needs.
+  let verifyProvenance: typeof VerifyProvenance | undefined;
   for (const file of release.files) {
     if (file.sha256 === undefined) return fail(`${file.filename}: the index gives no sha256, so no attestation can be bound to it`);
     const fetched = await fetchProvenance(index, file);
@@ -63,6 +66,7 @@ export async function checkProvenance(
       if (!made.ok) return fail(made.error);
       verifier = made.value;
     }
+    verifyProvenance ??= (await import("../provenance/verify.js")).verifyProvenance;
     const verified = verifyProvenance(fetched.value.provenance, { filename: file.filename, sha256: file.sha256 }, verifier);
     if (!verified.ok) return fail(verified.error);
     identities.set(verified.value.identity, [...(identities.get(verified.value.identity) ?? []), file.filename]);

@@ -1,7 +1,6 @@
 import type { LoadedConfig } from "../config/schema.js";
 import { PipgateError } from "../errors.js";
 import type { Logger } from "../log.js";
-import { openPgStores } from "./postgres/open.js";
 import type { StateStore } from "./index.js";
 
 /**
@@ -13,6 +12,8 @@ import type { StateStore } from "./index.js";
  */
 export async function openSharedState(config: LoadedConfig, log: Logger, now?: () => Date): Promise<StateStore | undefined> {
   if (config.database === undefined) return undefined;
+  // The driver loads only here: a broker on the embedded store never holds it in memory.
+  const { openPgStores } = await import("./postgres/open.js");
   const opened = await openPgStores(config.database, { log, ...(now === undefined ? {} : { now }) });
   if (!opened.ok) throw new PipgateError("database-unavailable", opened.error);
   const stores = opened.value;

@@ -1,12 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import {
-  loadTrustRoot,
-  parseProvenance,
-  publisherIdentity,
-  verifierFromTrustedRoot,
-  verifyProvenance,
-  type ProvenanceVerifier,
-} from "../../src/provenance/index.js";
+import { parseProvenance, publisherIdentity, type ProvenanceVerifier } from "../../src/provenance/index.js";
+import { loadTrustRoot, verifierFromTrustedRoot } from "../../src/provenance/trust.js";
+import { verifyProvenance } from "../../src/provenance/verify.js";
 import { createTestSigstore, type AttestationJson, type TestSigstore } from "../fixtures/sigstore.js";
 
 const FILE = { filename: "demo_pkg-1.0-py3-none-any.whl", sha256: "a".repeat(64) };
