@@ -57,10 +57,21 @@ export function createIndexClient(options: IndexClientOptions): IndexClient {
   const now = options.now ?? (() => new Date());
   const authorization = username === undefined ? undefined : `Basic ${Buffer.from(`${username}:${password ?? ""}`).toString("base64")}`;
 
+  /** Whether a response fetched (or revalidated) at `fetchedAt` may still be used at `at` without asking the index. */
+  const fresh = (fetchedAt: number, at: number): boolean => at - fetchedAt < options.cacheTtlSeconds * 1000 && at >= fetchedAt;
+
+  /**
+   * Project pages as parsed, while their response is fresh: a check or an install of a project asked
+   * for a moment ago neither reads the cache's copy of the body nor parses it again. Exactly as fresh as
+   * the cache (same fetch time, same TTL), bounded, and read-only by contract (nothing mutates a ProjectInfo).
+   */
+  const parsedPages = new Map<string, { fetchedAt: number; info: ProjectInfo }>();
+  const PARSED_PAGES_MAX = 256;
+
   async function get(url: string, accept: string, maxBytes?: number): Promise<Result<CachedResponse, IndexFailure>> {
     const cached = await cache.get(url);
     const at = now().getTime();
-    if (cached !== undefined && at - cached.fetchedAt < options.cacheTtlSeconds * 1000 && at >= cached.fetchedAt) {
+    if (cached !== undefined && fresh(cached.fetchedAt, at)) {
       return { ok: true, value: cached };
     }
     const headers: Record<string, string> = { accept, "user-agent": "pipgate" };
@@ -111,10 +122,16 @@ export function createIndexClient(options: IndexClientOptions): IndexClient {
     async project(name): Promise<Result<ProjectInfo, IndexFailure>> {
       const normalized = normalizeName(name);
       const url = new URL(`${encodeURIComponent(normalized)}/`, simpleUrl).toString();
+      const memo = parsedPages.get(url);
+      if (memo !== undefined && fresh(memo.fetchedAt, now().getTime())) return { ok: true, value: memo.info };
       const answer = await get(url, SIMPLE_ACCEPT);
       if (!answer.ok) return answer;
       const page = parseSimplePage(answer.value.body.toString("utf8"), answer.value.contentType ?? "", url, normalized);
-      return page.ok ? page : { ok: false, error: { kind: "invalid", message: `${url}: ${page.error}` } };
+      if (!page.ok) return { ok: false, error: { kind: "invalid", message: `${url}: ${page.error}` } };
+      parsedPages.delete(url);
+      if (parsedPages.size >= PARSED_PAGES_MAX) parsedPages.delete(parsedPages.keys().next().value!);
+      parsedPages.set(url, { fetchedAt: answer.value.fetchedAt, info: page.value });
+      return page;
     },
     async release(name, version): Promise<Result<ReleaseInfo, IndexFailure>> {
       const normalized = normalizeName(name);

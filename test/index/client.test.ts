@@ -3,6 +3,7 @@ import type { AddressInfo } from "node:net";
 import { request } from "undici";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createIndexClient, defaultIndexUrl } from "../../src/index/client.js";
+import { memoryHttpCache, type HttpCacheStore } from "../../src/index/http-cache.js";
 import { parseSimplePage } from "../../src/index/simple-page.js";
 import { openMemoryDb } from "../../src/state/db.js";
 import { buildSdist, buildWheel } from "../fixtures/dists.js";
@@ -166,6 +167,26 @@ describe("the metadata cache", () => {
     }
     const rows = db.prepare("SELECT url FROM http_cache").all() as { url: string }[];
     expect(rows.map((row) => row.url)).toContain(`${index.url}demo-pkg/`);
+  });
+
+  it("answers a fresh project page from its parsed copy, and parses again once the response is stale", async () => {
+    let now = new Date("2026-11-01T00:00:00Z");
+    const inner = memoryHttpCache();
+    let reads = 0;
+    const cache: HttpCacheStore = { ...inner, get: async (url) => ((reads += 1), inner.get(url)) };
+    const c = client({ cache, now: () => now, cacheTtlSeconds: 600 });
+    const first = await c.project("demo-pkg");
+    expect(reads).toBe(1);
+    for (let i = 0; i < 5; i += 1) expect(await c.project("Demo_Pkg")).toEqual(first);
+    expect(reads).toBe(1);
+    now = new Date(now.getTime() + 601_000);
+    expect(await c.project("demo-pkg")).toEqual(first);
+    expect(reads).toBe(2);
+    // Without a TTL (lint --online) every call asks again.
+    const uncached = client({ cache, now: () => now, cacheTtlSeconds: 0 });
+    await uncached.project("demo-pkg");
+    await uncached.project("demo-pkg");
+    expect(reads).toBe(4);
   });
 
   it("retries 5xx answers a bounded number of times, then reports the index unreachable", async () => {
