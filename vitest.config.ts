@@ -18,6 +18,7 @@ export const UNIT_TESTS = [
   "test/allowlist/lint-unused.test.ts",
   "test/cli/init-files.test.ts",
   "test/approvals/screen.test.ts",
+  "test/approvals/approval-runner.test.ts",
   "test/approvals/set-differences.test.ts",
   "test/audit/cli.test.ts",
   "test/audit/counting.test.ts",
