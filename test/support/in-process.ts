@@ -56,6 +56,9 @@ export async function openInProcess(configPath: string, options: { identity?: st
     async close() {
       await client.close();
       await server.close();
+      // Store entries of cold wheels are made in the background after their commit: let them finish, so
+      // removing the workspace does not race a build still writing into its state directory.
+      await broker.storeBuilder?.idle();
       app.close();
     },
   };
