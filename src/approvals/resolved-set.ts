@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { decideExact, RULE_NAMES, type PolicyDeps, type PolicyEnv, type RuleResult } from "../policy/index.js";
 import { normalizeName } from "../requirement/name.js";
+import { heldRefusal } from "./held-refusal.js";
 
 /**
  * Why one distribution of a set needs a person: off the allowlist, built from an sdist, a project that
@@ -71,23 +72,13 @@ export async function judgeSet(wheels: readonly WheelRef[], real: PolicyEnv, ope
       set.push({ ...dist, rules: exact.rules, ...(built ? { needs: "sdist" as const } : {}) });
       continue;
     }
-    // rules.new_project: approval: a listed project refused only as new waits for the person too
+    // a listed project refused only as new, or only for a changed publisher (both named), waits for the person too
+    const held = heldRefusal({ ...exact, name }, real.allowlist);
+    if (held !== undefined) {
+      set.push({ ...dist, rules: exact.rules, needs: held.reason, ...(held.reason === "provenance" ? { publisher: exact.provenanceChange } : {}) });
+      continue;
+    }
     const failed = exact.rules.filter((rule) => rule.outcome === "fail");
-    if (real.allowlist.rules.new_project === "approval" && failed.length === 1 && failed[0]?.rule === "new-project") {
-      set.push({ ...dist, rules: exact.rules, needs: "new-project" });
-      continue;
-    }
-    // rules.provenance_change: approval: a listed project whose publisher changed waits for the person, both named
-    if (
-      real.allowlist.rules.provenance_change === "approval" &&
-      exact.provenanceChange !== undefined &&
-      failed.length === 1 &&
-      failed[0]?.rule === "provenance" &&
-      real.allowlist.packages.has(name)
-    ) {
-      set.push({ ...dist, rules: exact.rules, needs: "provenance", publisher: exact.provenanceChange });
-      continue;
-    }
     const others = failed.filter((rule) => rule.rule !== "allowlist");
     if (others.length > 0 || real.allowlist.packages.has(name) || real.allowlist.deny.has(name)) {
       return { ok: false, error: `${name} ${wheel.version}: ${exact.reason}` };

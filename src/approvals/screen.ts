@@ -2,36 +2,9 @@ import type { Allowlist } from "../config/allowlist.js";
 import type { Decision } from "../policy/index.js";
 import type { ApprovalPolicy } from "../config/policy-file-schema.js";
 import type { QueueReason } from "./store.js";
+import { heldRefusal } from "./held-refusal.js";
 
 export type Screening = { queue: false } | { queue: true; reason: QueueReason; detail: string };
-
-/**
- * rules.new_project: approval turns a new-project refusal of a listed name into a question, when that
- * rule is the only one that failed; the person is told which signal fired.
- */
-function newProjectHold(decision: Extract<Decision, { allowed: false }>, allowlist: Allowlist): Screening | undefined {
-  if (allowlist.rules.new_project !== "approval" || !allowlist.packages.has(decision.name)) return undefined;
-  const failed = decision.rules.filter((rule) => rule.outcome === "fail");
-  const only = failed.length === 1 ? failed[0] : undefined;
-  if (only?.rule !== "new-project") return undefined;
-  return { queue: true, reason: "new-project", detail: `${only.detail} (new_project: approval)` };
-}
-
-/**
- * rules.provenance_change: approval turns the provenance rule's pin failure of a listed name (its
- * publisher changed, or its attestation disappeared, against the record) into a question, when that
- * rule is the only one that failed; the person is told both identities. Any other provenance failure
- * (an attestation that does not verify, a file without one under rules.provenance: required) stays a
- * refusal.
- */
-function provenanceHold(decision: Extract<Decision, { allowed: false }>, allowlist: Allowlist): Screening | undefined {
-  if (allowlist.rules.provenance_change !== "approval" || !allowlist.packages.has(decision.name)) return undefined;
-  const failed = decision.rules.filter((rule) => rule.outcome === "fail");
-  const only = failed.length === 1 ? failed[0] : undefined;
-  if (decision.provenanceChange === undefined || only?.rule !== "provenance") return undefined;
-  // the rule's detail names both: "… was published by A (recorded at …), but 1.1 was published by B (provenance_change: approval)"
-  return { queue: true, reason: "provenance", detail: only.detail };
-}
 
 /**
  * Whether a policy decision sends a request to a person instead of answering it now. Pure. Only four
@@ -44,10 +17,9 @@ function provenanceHold(decision: Extract<Decision, { allowed: false }>, allowli
 export function screenDecision(decision: Decision, allowlist: Allowlist, policy: ApprovalPolicy, environment: string): Screening {
   if (policy.environments !== undefined && !policy.environments.includes(environment)) return { queue: false };
   if (!decision.allowed) {
-    const newProject = newProjectHold(decision, allowlist);
-    if (newProject !== undefined) return newProject;
-    const provenance = provenanceHold(decision, allowlist);
-    if (provenance !== undefined) return provenance;
+    const held = heldRefusal(decision, allowlist);
+    if (held?.reason === "new-project") return { queue: true, reason: "new-project", detail: `${held.detail} (new_project: approval)` };
+    if (held?.reason === "provenance") return { queue: true, reason: "provenance", detail: held.detail };
     if (!policy.unlisted) return { queue: false };
     const unlisted = !allowlist.packages.has(decision.name) && !allowlist.deny.has(decision.name);
     const lookalike = decision.rules.some((rule) => rule.rule === "typosquat" && rule.outcome === "fail");
