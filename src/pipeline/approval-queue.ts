@@ -40,8 +40,6 @@ export interface ApprovalQueue extends ApprovalGate {
   sweep(): Promise<Approval[]>;
   /** Runs the requests other brokers approved for this one, one at a time, oldest first; what became of each. */
   runScheduled(hooks?: InstallHooks): Promise<Approval[]>;
-  /** this broker's id: the owner of what it queues */
-  brokerId: string;
 }
 
 export interface ApprovalQueueOptions {
@@ -108,6 +106,13 @@ export function createApprovalQueue(options: ApprovalQueueOptions): ApprovalQueu
     return { ok: true, approval };
   }
 
+  /** A decision's outcome: the request as it stands now, with the install that ran for it, if one did. */
+  async function decidedNow(id: string, install?: InstallResult): Promise<Decided> {
+    const after = await store.get(id);
+    if (after === undefined) return { ok: false, error: `approval request ${id} vanished` };
+    return install === undefined ? { ok: true, approval: after } : { ok: true, approval: after, install };
+  }
+
   /** The request as it stands now, as Decided's optional field (absent when it vanished). */
   async function approvalField(id: string): Promise<{ approval?: Approval }> {
     const approval = await store.get(id);
@@ -145,8 +150,7 @@ export function createApprovalQueue(options: ApprovalQueueOptions): ApprovalQueu
       ...(install.status === "pending" && install.approval !== undefined ? { superseded_by: install.approval.id } : {}),
     };
     await store.transition(id, "approved", FINAL[install.status], { result });
-    const after = await store.get(id);
-    return after === undefined ? { ok: false, error: `approval request ${id} vanished` } : { ok: true, approval: after, install };
+    return decidedNow(id, install);
   }
 
   const gate: ApprovalGate = {
@@ -243,11 +247,7 @@ export function createApprovalQueue(options: ApprovalQueueOptions): ApprovalQueu
         },
       });
       hooks.decided?.();
-      if (elsewhere !== undefined) {
-        const scheduled = await store.get(id);
-        return scheduled === undefined ? { ok: false, error: `approval request ${id} vanished` } : { ok: true, approval: scheduled };
-      }
-      return run(approval, set, by, hooks);
+      return elsewhere === undefined ? run(approval, set, by, hooks) : decidedNow(id);
     },
 
     async runScheduled(hooks = {}) {
@@ -281,11 +281,9 @@ export function createApprovalQueue(options: ApprovalQueueOptions): ApprovalQueu
         reason: `${by} denied ${approval.request.requirement} for ${approval.identity}: ${reason}`,
         approval: { id, requested_by: approval.identity, decided_by: by, via, reason, request_audit_id: approval.auditId },
       });
-      const after = await store.get(id);
-      return after === undefined ? { ok: false, error: `approval request ${id} vanished` } : { ok: true, approval: after };
+      return decidedNow(id);
     },
 
     sweep,
-    brokerId: options.brokerId,
   };
 }
