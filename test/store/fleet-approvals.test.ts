@@ -5,15 +5,13 @@ import { execa } from "execa";
 import { parse, stringify } from "yaml";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
-import { canonicalJson } from "../../src/audit/canonical-json.js";
 import { hashToken } from "../../src/grants/tokens.js";
-import { silentLogger } from "../../src/log.js";
-import { openPgStores, type PgStores } from "../../src/store/postgres/open.js";
+import type { PgStores } from "../../src/store/postgres/open.js";
 import { buildWheel } from "../fixtures/dists.js";
 import { runPython } from "../fixtures/pip.js";
 import { createWorkspace, REPO_ROOT, requireDocker, type Workspace } from "../support/harness.js";
 import { resultText, type ToolResult } from "../support/in-process.js";
-import { postgresAvailable, startTestPostgres, type TestPostgres } from "../support/postgres.js";
+import { openTestStores, postgresAvailable, startTestPostgres, type TestPostgres } from "../support/postgres.js";
 import { startServeProcess, type ServeProcess } from "../support/serve-process.js";
 
 // Fleet approvals (issue 17): an install queued on broker A is approved with the CLI of broker B and runs
@@ -77,12 +75,7 @@ describe.skipIf(!available.ok)("fleet approvals: queued on A, approved with B's 
     }
     brokerA = await startServeProcess(configOf.a);
     agent = await brokerA.connect(TOKEN);
-    const opened = await openPgStores(
-      { url: server.url(database), password_env: PASSWORD_ENV, pool_max: 2 },
-      { log: silentLogger(), callApprovals: { canonical: canonicalJson } },
-    );
-    if (!opened.ok) throw new Error(opened.error);
-    shared = opened.value;
+    shared = await openTestStores(server, database);
   }, 240_000);
 
   afterAll(async () => {

@@ -1,10 +1,9 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Policy } from "../../src/config/policy-file-schema.js";
-import { silentLogger } from "../../src/log.js";
 import { createLimiter } from "../../src/ratelimit/limiter.js";
-import { openPgStores, type PgStores } from "../../src/store/postgres/open.js";
-import { postgresAvailable, startTestPostgres, type TestPostgres } from "../support/postgres.js";
+import type { PgStores } from "../../src/store/postgres/open.js";
+import { openTestStores, postgresAvailable, startTestPostgres, type TestPostgres } from "../support/postgres.js";
 
 // A tool's concurrency cap across a fleet (issue 17): two limiters, each over its own pool (two brokers),
 // counting their slots in one throwaway PostgreSQL database.
@@ -21,11 +20,7 @@ describe.skipIf(!available.ok)("fleet: a concurrency cap shared by brokers over 
     await server?.close();
   });
 
-  async function broker(database: string): Promise<PgStores> {
-    const opened = await openPgStores({ url: server.url(database), password_env: "PW", pool_max: 2 }, { log: silentLogger(), env: { PW: server.password } });
-    if (!opened.ok) throw new Error(opened.error);
-    return opened.value;
-  }
+  const broker = (database: string): Promise<PgStores> => openTestStores(server, database);
   const limiterOver = (stores: PgStores, slotLeaseMs?: number) =>
     createLimiter({ policy: POLICY, store: stores.rates, slots: stores.slots, now: () => new Date(), ...(slotLeaseMs === undefined ? {} : { slotLeaseMs }) });
 

@@ -4,14 +4,12 @@ import { execa } from "execa";
 import { parse, stringify } from "yaml";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
-import { canonicalJson } from "../../src/audit/canonical-json.js";
 import { hashToken } from "../../src/grants/tokens.js";
-import { silentLogger } from "../../src/log.js";
-import { openPgStores, type PgStores } from "../../src/store/postgres/open.js";
+import type { PgStores } from "../../src/store/postgres/open.js";
 import { buildWheel } from "../fixtures/dists.js";
 import { createWorkspace, REPO_ROOT, type Workspace } from "../support/harness.js";
 import { resultText, type ToolResult } from "../support/in-process.js";
-import { postgresAvailable, startTestPostgres, type TestPostgres } from "../support/postgres.js";
+import { openTestStores, postgresAvailable, startTestPostgres, type TestPostgres } from "../support/postgres.js";
 import { startServeProcess, type ServeProcess } from "../support/serve-process.js";
 
 // Fleet mode end to end (issue 17): real `pipgate serve --http` processes from the built CLI (run
@@ -64,12 +62,7 @@ describe.skipIf(!available.ok)("fleet: three brokers sharing one PostgreSQL", ()
       configs.push(path);
     }
     for (const path of configs) brokers.push(await startServeProcess(path));
-    const opened = await openPgStores(
-      { url: server.url(database), password_env: PASSWORD_ENV, pool_max: 2 },
-      { log: silentLogger(), callApprovals: { canonical: canonicalJson } },
-    );
-    if (!opened.ok) throw new Error(opened.error);
-    shared = opened.value;
+    shared = await openTestStores(server, database);
   }, 180_000);
 
   afterAll(async () => {

@@ -4,6 +4,9 @@ import { join } from "node:path";
 import { randomBytes } from "node:crypto";
 import { execa } from "execa";
 import pg from "pg";
+import { canonicalJson } from "../../src/audit/canonical-json.js";
+import { silentLogger } from "../../src/log.js";
+import { openPgStores, type PgStores } from "../../src/store/postgres/open.js";
 
 /**
  * A throwaway PostgreSQL server for the fleet-mode tests: Debian's binaries (scripts/setup-host.sh
@@ -115,4 +118,22 @@ export async function startTestPostgres(): Promise<TestPostgres> {
       rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * One broker's shared stores over a database of the test server, as the test role (its password passed
+ * straight to the adapter, never through the process environment); throws when they do not open.
+ */
+export async function openTestStores(server: TestPostgres, database: string, options: { poolMax?: number; now?: () => Date } = {}): Promise<PgStores> {
+  const opened = await openPgStores(
+    { url: server.url(database), password_env: "PIPGATE_TEST_DB_PASSWORD", pool_max: options.poolMax ?? 2 },
+    {
+      log: silentLogger(),
+      env: { PIPGATE_TEST_DB_PASSWORD: server.password },
+      callApprovals: { canonical: canonicalJson },
+      ...(options.now === undefined ? {} : { now: options.now }),
+    },
+  );
+  if (!opened.ok) throw new Error(opened.error);
+  return opened.value;
 }
