@@ -13,10 +13,15 @@ const ID = /^brk_[a-z2-9]{10}@[^\s]{1,255}$/;
  * same environments. A value that is not an id is refused rather than replaced: approvals name it.
  */
 export function brokerIdOf(db: Db): string {
-  const alphabet = "abcdefghijkmnpqrstuvwxyz23456789";
-  const made = `brk_${[...randomBytes(10)].map((byte) => alphabet[byte % alphabet.length]).join("")}@${hostname() || "localhost"}`;
-  db.prepare("INSERT OR IGNORE INTO local_meta (key, value) VALUES (?, ?)").run(KEY, made);
-  const row = db.prepare<[string], { value: unknown }>("SELECT value FROM local_meta WHERE key = ?").get(KEY);
+  const read = db.prepare<[string], { value: unknown }>("SELECT value FROM local_meta WHERE key = ?");
+  let row = read.get(KEY);
+  if (row === undefined) {
+    // Made once; of two processes starting on a new state directory at once, the first insert wins.
+    const alphabet = "abcdefghijkmnpqrstuvwxyz23456789";
+    const made = `brk_${[...randomBytes(10)].map((byte) => alphabet[byte % alphabet.length]).join("")}@${hostname() || "localhost"}`;
+    db.prepare("INSERT OR IGNORE INTO local_meta (key, value) VALUES (?, ?)").run(KEY, made);
+    row = read.get(KEY);
+  }
   const id = row?.value;
   if (typeof id !== "string" || !ID.test(id)) {
     throw new Error(
