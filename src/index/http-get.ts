@@ -1,5 +1,6 @@
 import type { Dispatcher, request as undiciRequest } from "undici";
 import { errorMessage, type Result } from "../errors.js";
+import { commonJsExports } from "../commonjs.js";
 
 /** A bounded GET's answer: any status (callers decide what a 404 or 304 means), the body read in full. */
 export interface HttpAnswer {
@@ -58,7 +59,7 @@ async function getFollowingRedirects(url: string, options: HttpGetOptions): Prom
 
 /** undici, loaded on the first request: a command that never asks the index does not pay its start-up. */
 let undici: Promise<{ request: typeof undiciRequest }> | undefined;
-export const loadUndici = (): Promise<{ request: typeof undiciRequest }> => (undici ??= import("undici"));
+export const loadUndici = (): Promise<{ request: typeof undiciRequest }> => (undici ??= import("undici").then(commonJsExports));
 
 async function attemptGet(url: string, options: HttpGetOptions): Promise<Result<HttpAnswer, string>> {
   try {

@@ -2,6 +2,7 @@ import { open } from "node:fs/promises";
 import { bundleFromJSON, type SerializedBundle } from "@sigstore/bundle";
 import { TrustedRoot } from "@sigstore/protobuf-specs";
 import { toSignedEntity, toTrustMaterial, Verifier, type Signer } from "@sigstore/verify";
+import { commonJsExports } from "../commonjs.js";
 import { errorMessage, type Result } from "../errors.js";
 
 /**
@@ -85,7 +86,7 @@ export function publicGoodVerifier(cacheDir: string): () => Promise<Result<Prove
   return async () => {
     if (ready !== undefined) return { ok: true, value: ready };
     try {
-      const { createVerifier } = await import("sigstore");
+      const { createVerifier } = commonJsExports(await import("sigstore"));
       const bundleVerifier = await createVerifier({ tufCachePath: cacheDir, timeout: 10_000, retry: 1 });
       const source = "Sigstore public-good (TUF)";
       ready = {

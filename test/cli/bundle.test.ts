@@ -7,6 +7,8 @@ import { execa } from "execa";
 import { stringify } from "yaml";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildBundle } from "../../scripts/bundle.js";
+import { buildWheel } from "../fixtures/dists.js";
+import { startIndexServer, type IndexServer } from "../fixtures/index-server.js";
 import { REPO_ROOT } from "../support/harness.js";
 
 /** The tsc build of the same sources: the bundle must answer exactly as it does. */
@@ -21,6 +23,8 @@ describe("the bundled CLI", () => {
   let bundle: string;
   let config: string;
   let badConfig: string;
+  let indexConfig: string;
+  let index: IndexServer;
 
   beforeAll(async () => {
     bundle = await buildBundle();
@@ -38,9 +42,17 @@ describe("the bundled CLI", () => {
     // a misspelt key and a value of the wrong type: zod's own message and the nearest-key suggestion
     badConfig = join(dir, "bad.yaml");
     writeFileSync(badConfig, stringify({ ...base, sandbox: { memory_mb: "lots", timeout_mxa: 3 } }));
+    // a live local index: what the bundle loads on first use (undici, a CommonJS package) must work
+    index = await startIndexServer({
+      seed: false,
+      projects: [{ name: "requests", releases: [{ version: "2.31.0", dists: [buildWheel({ name: "requests", version: "2.31.0" })] }] }],
+    });
+    indexConfig = join(dir, "live.yaml");
+    writeFileSync(indexConfig, stringify({ ...base, index: { url: index.url }, state_dir: join(dir, "live-state") }));
   }, 120_000);
 
-  afterAll(() => {
+  afterAll(async () => {
+    await index?.close();
     if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
   });
 
@@ -84,6 +96,17 @@ describe("the bundled CLI", () => {
     expect(shown.stdout).toContain("not-on-the-list");
     const verified = await run(MODULES_BIN, ["audit", "verify", "--config", config]);
     expect(verified.exitCode, verified.stdout + verified.stderr).toBe(0);
+  });
+
+  it("asks a live index for a project's releases, as the module build does", async () => {
+    // Lazily loaded CommonJS packages come out of the bundle as a default export only: a named import of
+    // one failed here once ("request is not a function"), and every install was refused as unreachable.
+    const bundled = await run(bundle, ["check", "--config", indexConfig, "default", "requests"]);
+    expect(bundled.exitCode, bundled.stdout + bundled.stderr).toBe(0);
+    expect(bundled.stdout).toContain("2.31.0");
+    expect(bundled.stdout + bundled.stderr).not.toMatch(/could not be reached|is not a function/);
+    const modules = await run(MODULES_BIN, ["check", "--config", indexConfig, "default", "requests"]);
+    expect(bundled.stdout).toBe(modules.stdout);
   });
 
   it("serves MCP over stdio: initialize, tools/list and a check_package call", async () => {
