@@ -1,5 +1,5 @@
 import type { Summary } from "./stats.js";
-import { SPLIT_PARTS, type StageSummary } from "./stages.js";
+import { COMMIT_PARTS, SPLIT_PARTS, type StageSummary } from "./stages.js";
 
 /** One printed figure: what was measured against what it should be. `pass` undefined: informational. */
 export interface FigureLine {
@@ -64,13 +64,20 @@ export function stageRows(label: string, stages: StageSummary, bareMedianMs: num
   ];
 }
 
-/** The sandbox stage split into its parts (medians), and how many runs had a pooled container. */
+/** The sandbox and commit stages split into their parts (medians), and how many runs had a pooled container. */
 function splitRows(stages: StageSummary): string[] {
   const parts = SPLIT_PARTS.filter((part) => stages.split[part] !== undefined).map(
     (part) => `${part.replace(/Ms$/, "")} ${(stages.split[part]?.median ?? 0).toFixed(0)}`,
   );
-  if (parts.length === 0) return [];
-  return [`  sandbox split (medians, ms): ${parts.join(", ")}; pooled container in ${String(stages.pooledRuns)} of ${String(stages.sandboxRuns)}`];
+  const commitParts = COMMIT_PARTS.filter((part) => stages.commitSplit[part] !== undefined).map(
+    (part) => `${part.replace(/Ms$/, "")} ${(stages.commitSplit[part]?.median ?? 0).toFixed(0)}`,
+  );
+  return [
+    ...(parts.length === 0
+      ? []
+      : [`  sandbox split (medians, ms): ${parts.join(", ")}; pooled container in ${String(stages.pooledRuns)} of ${String(stages.sandboxRuns)}`]),
+    ...(commitParts.length === 0 ? [] : [`  commit split (medians, ms): ${commitParts.join(", ")}`]),
+  ];
 }
 
 /**

@@ -18,7 +18,11 @@ export const InstallTimingsSchema = z.object({
     .loose()
     .optional()
     .describe("the container run, its split (create, start, boot, pip, exit, read, teardown) and the verification after it"),
-  commit: z.object({ durationMs: z.number().optional() }).loose().optional().describe("the commit into the venv"),
+  commit: z
+    .object({ durationMs: z.number().optional(), timings: z.record(z.string(), z.number().optional()).optional() })
+    .loose()
+    .optional()
+    .describe("the commit into the venv and its split (stage, lock, inspect, plan, backup, write, compile, finish)"),
 });
 
 /** One install's time split by stage; `other` is the rest (policy, proxy, verify, audit …). */
@@ -29,12 +33,27 @@ export interface StageTimes {
   otherMs: number;
   /** the sandbox stage split (audit sandbox.timings, and verifyMs after the container), when it ran */
   split?: Partial<Record<SplitPart, number>>;
+  /** the commit stage split (audit commit.timings), when it ran to its end */
+  commitSplit?: Partial<Record<CommitPart, number>>;
   pooled?: boolean | undefined;
 }
 
 /** The parts of a sandbox run, in the order they happen; verify is after the container, in `other`. */
 export const SPLIT_PARTS = ["createMs", "startMs", "bootMs", "pipMs", "exitMs", "readMs", "teardownMs", "verifyMs"] as const;
 export type SplitPart = (typeof SPLIT_PARTS)[number];
+
+/** The parts of a commit, in the order they happen (src/commit/request.ts CommitTimings). */
+export const COMMIT_PARTS = ["stageMs", "lockMs", "inspectMs", "planMs", "backupMs", "writeMs", "compileMs", "finishMs"] as const;
+export type CommitPart = (typeof COMMIT_PARTS)[number];
+
+function pick<P extends string>(parts: readonly P[], values: Record<string, number | undefined> | undefined): Partial<Record<P, number>> {
+  const picked: Partial<Record<P, number>> = {};
+  for (const part of parts) {
+    const value = values?.[part];
+    if (typeof value === "number") picked[part] = value;
+  }
+  return picked;
+}
 
 /** Pure: an audit record's stage times, or undefined when it carries no total. */
 export function stageTimes(record: Pick<AuditRecord, "durationMs" | "sandbox" | "commit">): StageTimes | undefined {
@@ -43,13 +62,17 @@ export function stageTimes(record: Pick<AuditRecord, "durationMs" | "sandbox" | 
   const totalMs = parsed.data.durationMs;
   const sandboxMs = parsed.data.sandbox?.durationMs;
   const commitMs = parsed.data.commit?.durationMs;
-  const timings: Record<string, number | undefined> = { ...parsed.data.sandbox?.timings, verifyMs: parsed.data.sandbox?.verifyMs };
-  const split: Partial<Record<SplitPart, number>> = {};
-  for (const part of SPLIT_PARTS) {
-    const value = timings[part];
-    if (typeof value === "number") split[part] = value;
-  }
-  return { totalMs, sandboxMs, commitMs, otherMs: totalMs - (sandboxMs ?? 0) - (commitMs ?? 0), split, pooled: parsed.data.sandbox?.pooled };
+  const split = pick(SPLIT_PARTS, { ...parsed.data.sandbox?.timings, verifyMs: parsed.data.sandbox?.verifyMs });
+  const commitSplit = pick(COMMIT_PARTS, parsed.data.commit?.timings);
+  return {
+    totalMs,
+    sandboxMs,
+    commitMs,
+    otherMs: totalMs - (sandboxMs ?? 0) - (commitMs ?? 0),
+    split,
+    ...(Object.keys(commitSplit).length === 0 ? {} : { commitSplit }),
+    pooled: parsed.data.sandbox?.pooled,
+  };
 }
 
 /** Medians per stage over repetitions, for the breakdown table. */
@@ -63,6 +86,8 @@ export interface StageSummary {
   commitRuns: number;
   /** medians of the sandbox split, per part present */
   split: Partial<Record<SplitPart, Summary>>;
+  /** medians of the commit split, per part present */
+  commitSplit: Partial<Record<CommitPart, Summary>>;
   /** runs whose container came from the warm pool */
   pooledRuns: number;
 }
@@ -80,6 +105,11 @@ export function summarizeStages(samples: readonly StageTimes[]): StageSummary {
     commitRuns: commit.length,
     split: Object.fromEntries(
       SPLIT_PARTS.map((part) => [part, present(samples.map((sample) => sample.split?.[part]))] as const)
+        .filter(([, values]) => values.length > 0)
+        .map(([part, values]) => [part, summarize(values)]),
+    ),
+    commitSplit: Object.fromEntries(
+      COMMIT_PARTS.map((part) => [part, present(samples.map((sample) => sample.commitSplit?.[part]))] as const)
         .filter(([, values]) => values.length > 0)
         .map(([part, values]) => [part, summarize(values)]),
     ),

@@ -12,7 +12,7 @@ import { insertJournal, setJournalState } from "./journal.js";
 import { withEnvironmentLock, type LockQueue } from "./lock.js";
 import { pipInstallArgs } from "./pip-command.js";
 import { normalizeName } from "../requirement/name.js";
-import { CommitRequestSchema, type CommitRequest, type CommitResult, type CommitStage, type Pin } from "./request.js";
+import { CommitRequestSchema, type CommitRequest, type CommitResult, type CommitStage, type CommitTimings, type Pin } from "./request.js";
 import { runPip } from "./run-pip.js";
 import { stageWheels, type Staging } from "./staging.js";
 import { COMPILE_PID_FILE, PIP_PID_FILE } from "./stray.js";
@@ -50,6 +50,8 @@ export async function commitWheels(db: Db, req: CommitRequest, signal?: AbortSig
   }
   const staging = await stageWheels(join(parsed.data.stateDir, "staging"), parsed.data.wheels);
   if (!staging.ok) return fail("verify", `${staging.error}; the environment was not touched`);
+  const timings = new CommitClock(startedAt);
+  timings.mark("stageMs");
   let entered = false;
   try {
     return await withEnvironmentLock(
@@ -57,7 +59,8 @@ export async function commitWheels(db: Db, req: CommitRequest, signal?: AbortSig
       parsed.data.environment,
       () => {
         entered = true;
-        return commitLocked(db, { ...parsed.data, faults: req.faults }, staging.value, startedAt, signal, opts.storeBuilder);
+        timings.mark("lockMs");
+        return commitLocked(db, { ...parsed.data, faults: req.faults }, staging.value, timings, signal, opts.storeBuilder);
       },
       { ...(signal === undefined ? {} : { signal }), ...(opts.lockQueue === undefined ? {} : { queue: opts.lockQueue }) },
     );
@@ -77,7 +80,7 @@ async function commitLocked(
   db: Db,
   req: CommitRequest,
   staging: Staging,
-  startedAt: number,
+  timings: CommitClock,
   signal: AbortSignal | undefined,
   storeBuilder: StoreBuilder | undefined,
 ): Promise<CommitResult> {
@@ -86,6 +89,7 @@ async function commitLocked(
     staging.wheels.map((w) => w.file),
   );
   if (!info.ok) return fail("inspect", info.error);
+  timings.mark("inspectMs");
   const present = new Map(info.value.installed.map((p) => [normalizeName(p.name), p.version]));
   const pins: Pin[] = staging.wheels.map(({ name, version }) => ({ name, version }));
   const isPresent = (pin: Pin, map: Map<string, string>): boolean => {
@@ -95,7 +99,7 @@ async function commitLocked(
   // pip skips an exact pin that is already satisfied, so these are left alone, whatever their origin.
   const unchanged = pins.filter((pin) => isPresent(pin, present));
   const installed = pins.filter((pin) => !isPresent(pin, present));
-  if (installed.length === 0) return { ok: true, installed, unchanged, durationMs: performance.now() - startedAt };
+  if (installed.length === 0) return { ok: true, installed, unchanged, ...timings.done() };
   // Checked here, under the lock, against the environment as it is now: another commit may have
   // changed it since the pipeline's own (earlier, cheaper) check.
   const refusal = refuseUnfit(req.environment, info.value, staging.wheels, (wheel) => !isPresent(wheel, present));
@@ -132,6 +136,7 @@ async function commitLocked(
       setJournalState(db, id, "abandoned");
       return fail("pip", `${errorMessage(error)}; the install stopped before writing anything`);
     }
+    timings.mark("planMs");
   }
   // The store entries the plan takes files from stay in use until the commit is over, whatever its end.
   try {
@@ -147,8 +152,9 @@ async function commitLocked(
       return fail("backup", `backing up ${req.environment} failed: ${errorMessage(error)}; the environment was not touched`);
     }
     setJournalState(db, id, "started");
+    timings.mark("backupMs");
 
-    const failure = await install(req, staging, backupDir, pins, signal, plan === undefined ? undefined : { plan, prefix: info.value.prefix });
+    const failure = await install(req, staging, backupDir, pins, signal, plan === undefined ? undefined : { plan, prefix: info.value.prefix }, timings);
     if (failure === undefined) {
       setJournalState(db, id, "done");
       await discardBackup(backupDir).catch(() => undefined);
@@ -157,7 +163,8 @@ async function commitLocked(
         const interpreter = { cacheTag: info.value.cache_tag, magic: info.value.magic };
         for (const wheel of plan.cold) await storeBuilder.defer(storeDirOf(req.stateDir), wheel, req.python, interpreter);
       }
-      return { ok: true, installed, unchanged, durationMs: performance.now() - startedAt };
+      timings.mark("finishMs");
+      return { ok: true, installed, unchanged, ...timings.done() };
     }
     try {
       if (undo !== undefined)
@@ -196,12 +203,13 @@ async function install(
   pins: readonly Pin[],
   signal: AbortSignal | undefined,
   direct: DirectInput | undefined,
+  timings: CommitClock,
 ): Promise<string | undefined> {
   try {
     await req.faults?.beforePip?.();
     if (signal?.aborted) return "the install was cancelled";
     if (direct !== undefined) {
-      await applyDirect(req.python, direct.plan, direct.prefix, {
+      const report = await applyDirect(req.python, direct.plan, direct.prefix, {
         afterFile: async (written) => {
           await req.faults?.duringDirect?.(written);
           if (signal?.aborted) throw new Error("the install was cancelled");
@@ -212,6 +220,8 @@ async function install(
           await req.faults?.duringCompile?.(pid);
         },
       });
+      timings.mark("writeMs", report.compileMs);
+      timings.set("compileMs", report.compileMs);
     } else {
       const run = await runPip(req.python, pipInstallArgs(staging.requirements, staging.findLinks), {
         ...(signal === undefined ? {} : { signal }),
@@ -222,6 +232,7 @@ async function install(
         },
       });
       if (!run.ok) return run.error;
+      timings.mark("writeMs");
     }
     await req.faults?.afterPip?.();
     if (direct !== undefined) {
@@ -283,6 +294,31 @@ function refuseUnfit(
     return fail("ownership", `refused: ${shown}; the environment was not touched`);
   }
   return undefined;
+}
+
+/** Splits a commit's time into its parts as it reaches each one (CommitTimings). */
+class CommitClock {
+  private readonly parts: CommitTimings = { stageMs: 0 };
+  private last: number;
+
+  constructor(private readonly startedAt: number) {
+    this.last = startedAt;
+  }
+
+  /** The part that ends now, less `excluding` (milliseconds of it already counted as a part of its own). */
+  mark(part: keyof CommitTimings, excluding = 0): void {
+    const now = performance.now();
+    this.parts[part] = Math.round(now - this.last - excluding);
+    this.last = now;
+  }
+
+  set(part: keyof CommitTimings, ms: number): void {
+    this.parts[part] = Math.round(ms);
+  }
+
+  done(): { durationMs: number; timings: CommitTimings } {
+    return { durationMs: performance.now() - this.startedAt, timings: { ...this.parts } };
+  }
 }
 
 function fail(stage: CommitStage, error: string): CommitResult {

@@ -55,6 +55,8 @@ export interface DirectHooks {
 export interface DirectReport {
   files: number;
   removed: number;
+  /** of the whole, the time the byte-compiling took */
+  compileMs: number;
 }
 
 interface Destinations {
@@ -233,7 +235,9 @@ export async function applyDirect(python: string, plan: DirectPlan, prefix: stri
     rows.set(w, own);
   }
   const expected = new Map(plan.wheels.flatMap((w) => w.sources.map(({ source, pyc }) => [source, pyc] as const)));
+  const compileStarted = performance.now();
   const compiled = new Map(await compile(python, [...expected.keys()].sort(), hooks));
+  const compileMs = performance.now() - compileStarted;
   for (const [source, pyc] of compiled) {
     // Only the planned file may appear: anything else would be outside the undo journal.
     if (expected.get(source) !== pyc) throw new Error(`byte-compiling ${source} wrote ${pyc}, not the expected ${String(expected.get(source))}`);
@@ -253,7 +257,7 @@ export async function applyDirect(python: string, plan: DirectPlan, prefix: stri
     own.push({ path: recordPath(w.libRoot, join(w.distInfo, "RECORD")), hash: "", size: "" });
     await writer.write(join(w.distInfo, "RECORD"), Buffer.from(formatRecord(own)), w.libRoot, 0o666);
   }
-  return { files: writer.count(), removed };
+  return { files: writer.count(), removed, compileMs };
 }
 
 /** Reads one wheel and lists its files and scripts; RECORD, INSTALLER and REQUESTED come later. */

@@ -98,6 +98,30 @@ export type CommitStage = "validate" | "verify" | "lock" | "inspect" | "conflict
 /** The stages that refuse a set that does not fit, as opposed to failing. */
 export const REFUSING_STAGES: ReadonlySet<CommitStage> = new Set(["conflict", "ownership"]);
 
+/**
+ * Where a commit's time went, in milliseconds, in the order the parts happen (the audit record's
+ * `commit.timings`, which the bench splits the commit stage into). A part the commit did not reach is absent.
+ */
+export interface CommitTimings {
+  /** copying the wheels into the private staging directory and hashing them again */
+  stageMs: number;
+  /** waiting for the environment's lock */
+  lockMs?: number;
+  /** the interpreter's inspection under the lock: what is installed, where, and what the wheels would clash with */
+  inspectMs?: number;
+  /** the direct installer's plan: opening (and checking) the store entries, reading the wheels without one */
+  planMs?: number;
+  /** the undo journal (or pip's backup), durably written */
+  backupMs?: number;
+  /** writing the files (uninstalls first), without the byte-compiling */
+  writeMs?: number;
+  /** byte-compiling the files that did not come from the store */
+  compileMs?: number;
+  /** the checks after the install, discarding the backup, queueing the store entries */
+  finishMs?: number;
+}
+
 /** A commit's outcome; every failure says whether the environment was restored. */
 export type CommitResult =
-  { ok: true; installed: Pin[]; unchanged: Pin[]; durationMs: number } | { ok: false; error: string; rolledBack: boolean; stage: CommitStage };
+  | { ok: true; installed: Pin[]; unchanged: Pin[]; durationMs: number; timings?: CommitTimings }
+  | { ok: false; error: string; rolledBack: boolean; stage: CommitStage };

@@ -64,6 +64,18 @@ describe("bench building blocks", () => {
       split: { createMs: 10, startMs: 5, bootMs: 20, pipMs: 400, exitMs: 1, readMs: 3, teardownMs: 2, verifyMs: 40 },
       pooled: true,
     });
+    // The commit's split, as commitWheels records it; a part it did not reach is absent, an unknown one ignored.
+    const committed = stageTimes({
+      durationMs: 700,
+      sandbox: undefined,
+      commit: {
+        durationMs: 600,
+        installed: [],
+        timings: { stageMs: 20, lockMs: 0, inspectMs: 80, planMs: 100, backupMs: 30, writeMs: 300, finishMs: 70, extraMs: 5 },
+      },
+    });
+    expect(committed?.commitSplit).toEqual({ stageMs: 20, lockMs: 0, inspectMs: 80, planMs: 100, backupMs: 30, writeMs: 300, finishMs: 70 });
+    expect(summarizeStages(committed === undefined ? [] : [committed]).commitSplit.writeMs?.median).toBe(300);
     expect(stageTimes({ durationMs: undefined, sandbox: undefined, commit: undefined })).toBeUndefined();
     const summary = summarizeStages([{ totalMs: 1000, sandboxMs: 600, commitMs: 300, otherMs: 100 }]);
     expect(gapNote("P1 cold", summary, 400, 2.0)).toContain("the sandbox run at 600 ms");

@@ -186,6 +186,19 @@ describe("the direct installer matches the venv's own pip", () => {
     expect(await hashTree(roots.map((_, i) => join(links, String(i))))).toBe(before);
   }, 120_000);
 
+  it("says where its time went, part by part, each part once", async () => {
+    const python = await cloneVenv(template, join(dir, "timed"));
+    const { v1 } = await wheelsFor(join(dir, "wheels-timed"));
+    const result = await commitWheels(db, { installer: "direct", environment: "timed", python, wheels: v1, auditId: "t1", stateDir: join(dir, "state-timed") });
+    if (!result.ok) throw new Error(result.error);
+    const parts = result.timings ?? { stageMs: -1 };
+    expect(Object.keys(parts)).toEqual(["stageMs", "lockMs", "inspectMs", "planMs", "backupMs", "writeMs", "compileMs", "finishMs"]);
+    const sum = Object.values(parts).reduce((total, ms) => total + ms, 0);
+    for (const ms of Object.values(parts)) expect(ms).toBeGreaterThanOrEqual(0);
+    // Rounded per part: the parts add up to the whole, within a millisecond each.
+    expect(Math.abs(sum - result.durationMs)).toBeLessThanOrEqual(Object.keys(parts).length);
+  }, 120_000);
+
   it("refuses a RECORD that lists a path outside the venv, before removing anything", async () => {
     const venv = join(dir, "escape");
     await cloneVenv(template, venv);
