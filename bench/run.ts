@@ -76,6 +76,7 @@ export const BenchEnvSchema = z.object({
     .default(1)
     .describe("sandbox.pool.size of the bench's brokers (bench/workspace.ts); 0 measures without the warm pool"),
   BENCH_STORE_COLD: z.enum(["background", "inline"]).default("background").describe("commit.store_cold of the bench's brokers"),
+  BENCH_LINK: z.enum(["copy", "hardlink"]).optional().describe("commit.link of the bench's brokers; default the configuration's (copy)"),
 });
 
 const say = (line = "") => process.stdout.write(`${line}\n`);

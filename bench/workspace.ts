@@ -20,12 +20,14 @@ export interface BenchConfig {
 
 /**
  * The bench's pool and first-install settings, from BENCH_POOL (pooled containers per image, default 1)
- * and BENCH_STORE_COLD (background or inline, default the configuration's: background); checked in run.ts.
+ * BENCH_STORE_COLD (background or inline, default the configuration's: background) and BENCH_LINK (how
+ * files leave the store: copy or hardlink, default the configuration's); checked in run.ts.
  */
 export function benchSandboxAndCommit(): { sandbox: Record<string, unknown>; commit: Record<string, unknown> } {
   const size = Number(process.env.BENCH_POOL ?? "1");
   const cold = process.env.BENCH_STORE_COLD ?? "background";
-  return { sandbox: { pool: { size } }, commit: { store_cold: cold } };
+  const link = process.env.BENCH_LINK;
+  return { sandbox: { pool: { size } }, commit: { store_cold: cold, ...(link === undefined ? {} : { link }) } };
 }
 
 /**

@@ -210,10 +210,16 @@ function distInfoFiles(w: PlannedWheel): string[] {
  * byte-compiling, then INSTALLER, REQUESTED and RECORD. Throws on any problem; the caller restores
  * from its undo journal, so nothing here tries to undo a half-done install.
  */
-export async function applyDirect(python: string, plan: DirectPlan, prefix: string, hooks: DirectHooks = {}): Promise<DirectReport> {
+export async function applyDirect(
+  python: string,
+  plan: DirectPlan,
+  prefix: string,
+  hooks: DirectHooks = {},
+  created: ReadonlySet<string> = new Set(),
+): Promise<DirectReport> {
   let removed = 0;
   for (const removal of plan.removals) removed += await applyUninstall(removal, prefix, plan.keepDirs);
-  const writer = await createWriter(hooks, plan.token, plan.link);
+  const writer = await createWriter(hooks, plan.token, plan.link, created);
   const rows = new Map<PlannedWheel, RecordRow[]>();
   for (const w of plan.wheels) {
     const own: RecordRow[] = [];
@@ -447,7 +453,12 @@ interface Writer {
   count(): number;
 }
 
-async function createWriter(hooks: DirectHooks, token: string, linkMode: LinkMode): Promise<Writer> {
+/**
+ * `created`: the paths the undo journal found empty (it removes them on a restore). Nothing is there to
+ * replace, so each is made in place, exclusively (a file that appeared meanwhile fails the install),
+ * without a temporary name and a rename; every other path gets a fresh inode renamed over it.
+ */
+async function createWriter(hooks: DirectHooks, token: string, linkMode: LinkMode, created: ReadonlySet<string>): Promise<Writer> {
   const realRoots = new Map<string, string>();
   const checkedDirs = new Set<string>();
   // What a file gets when the venv's pip writes it: the requested mode less this process's umask.
@@ -470,6 +481,12 @@ async function createWriter(hooks: DirectHooks, token: string, linkMode: LinkMod
   };
   // Named by the commit's token, so a restore after a crash finds and removes it.
   const viaTemp = async (path: string, make: (tmp: string) => Promise<void>): Promise<void> => {
+    if (created.has(path)) {
+      await make(path);
+      written += 1;
+      await hooks.afterFile?.(written);
+      return;
+    }
     const tmp = tempSibling(path, token);
     try {
       await make(tmp);
@@ -495,7 +512,9 @@ async function createWriter(hooks: DirectHooks, token: string, linkMode: LinkMod
         // A reflink where the file system has them, else a copy: never the store's inode.
         await copyFile(from, tmp, constants.COPYFILE_EXCL | constants.COPYFILE_FICLONE);
         await chmod(tmp, mode & ~umask);
-        // The timestamp-checked .pyc names its source's mtime: the copy keeps the stored one.
+        // The timestamp-checked .pyc names its source's mtime: a source's copy keeps the stored one.
+        // Any other file is new to the venv, as pip's files are: its own mtime is what pip leaves.
+        if (!file.path.endsWith(".py")) return;
         const mtime = Number(BigInt(file.mtimeNs) / 1000n) / 1e6;
         await utimes(tmp, mtime, mtime);
       });

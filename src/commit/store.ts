@@ -42,6 +42,8 @@ export interface HeldEntry {
 
 const TRASH_PREFIX = "evict";
 const CHECKS_IN_FLIGHT = 32;
+/** A stored file up to this size is hashed from one read; a larger one is streamed. */
+const WHOLE_READ_MAX = 4 * 1024 * 1024;
 /** Far above a real manifest (numpy's is under 1 MB); a larger file is not read. */
 const MAX_MANIFEST_BYTES = 64 * 1024 * 1024;
 
@@ -156,7 +158,9 @@ async function checkFile(path: string, file: StoredFile, mode: LinkMode): Promis
     return undefined;
   }
   const hash = createHash("sha256");
-  for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
+  // One read for a file of ordinary size (most of a wheel's), a stream for a large one.
+  if (file.size <= WHOLE_READ_MAX) hash.update(await readFile(path));
+  else for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
   return hash.digest("hex") === file.sha256 ? undefined : "contents changed";
 }
 

@@ -1,4 +1,4 @@
-import { constants } from "node:fs";
+import { constants, type Stats } from "node:fs";
 import { link, lstat, mkdir, open, readdir, realpath, rename, rm, chmod } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import { z } from "zod";
@@ -20,6 +20,9 @@ import { lastLine } from "./interpreter.js";
  */
 
 const TOKEN = /^[0-9a-f]{12}$/;
+
+/** Existing paths looked at side by side (libuv's pool does the stats). */
+const STATS_IN_FLIGHT = 32;
 
 export const UndoManifestSchema = z.object({
   version: z.literal(2),
@@ -118,19 +121,34 @@ export async function takeUndo(
   };
   const checkedParents = new Set<string>();
   const createdDirs = new Set<string>();
-  for (const path of new Set([...touch.removes, ...touch.writes])) {
+  const paths = [...new Set([...touch.removes, ...touch.writes])];
+  // A path whose directory does not exist yet cannot exist either: only the others are looked at, a
+  // few at once, so a fresh install's journal costs its directories, not its files.
+  const missingParent = new Set<string>();
+  for (const path of paths) {
     if (!isInside(path, realPrefix) && !isInside(path, prefix)) throw new Error(`${path} lies outside the venv ${prefix}; refusing`);
     const parent = dirname(path);
-    if (!checkedParents.has(parent)) {
-      checkedParents.add(parent);
-      let dir = parent;
-      while (!(await dirExists(dir))) {
-        if (writes.has(path)) createdDirs.add(dir);
-        dir = dirname(dir);
-      }
-      if (!isInside(await realpath(dir), realPrefix)) throw new Error(`${dir} leads outside the venv ${prefix}; refusing`);
+    if (checkedParents.has(parent)) continue;
+    checkedParents.add(parent);
+    let dir = parent;
+    while (!(await dirExists(dir))) {
+      missingParent.add(parent);
+      dir = dirname(dir);
     }
-    const stat = await lstat(path).catch(() => undefined);
+    if (!isInside(await realpath(dir), realPrefix)) throw new Error(`${dir} leads outside the venv ${prefix}; refusing`);
+  }
+  const stats = new Map<string, Stats | undefined>();
+  const looked = paths.filter((path) => !missingParent.has(dirname(path)));
+  for (let i = 0; i < looked.length; i += STATS_IN_FLIGHT) {
+    const batch = looked.slice(i, i + STATS_IN_FLIGHT);
+    const found = await Promise.all(batch.map((path) => lstat(path).catch(() => undefined)));
+    batch.forEach((path, j) => stats.set(path, found[j]));
+  }
+  for (const path of paths) {
+    if (writes.has(path) && missingParent.has(dirname(path))) {
+      for (let dir = dirname(path); !(await dirExists(dir)); dir = dirname(dir)) createdDirs.add(dir);
+    }
+    const stat = stats.get(path);
     if (stat === undefined) {
       if (writes.has(path)) manifest.created.push(path);
       continue;
