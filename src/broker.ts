@@ -2,6 +2,7 @@ import { randomUUID } from "node:crypto";
 import { closeInterrupted } from "./audit/interrupted.js";
 import type { AuditLog } from "./audit/store.js";
 import { commitWheels } from "./commit/commit.js";
+import { createInspector } from "./commit/inspector.js";
 import { journalsOf } from "./commit/journal.js";
 import { isProcessAlive as isAlive } from "./state/process.js";
 import { recoverUnfinishedCommits } from "./commit/recover.js";
@@ -165,6 +166,8 @@ export async function openBroker(config: LoadedConfig, log: Logger, overrides: B
     options.longRunning === true && config.commit.installer === "direct" && config.commit.store && config.commit.store_cold === "background"
       ? createStoreBuilder(log)
       : undefined;
+  // Each environment's interpreter answers its inspections while it runs, for a broker that stays up.
+  const inspector = options.longRunning === true ? createInspector() : undefined;
   const pipeline: PipelineDeps = {
     stateDir: config.state_dir,
     brokerId,
@@ -185,6 +188,7 @@ export async function openBroker(config: LoadedConfig, log: Logger, overrides: B
       provenance: provenance.value,
     },
     inspections: createInspectionMemo(),
+    ...(inspector === undefined ? {} : { inspector }),
     commit: (env, wheels, requestId, signal, requested) =>
       commitWheels(
         db,
@@ -203,7 +207,7 @@ export async function openBroker(config: LoadedConfig, log: Logger, overrides: B
           ...(overrides.commitFaults === undefined ? {} : { faults: overrides.commitFaults }),
         },
         signal,
-        storeBuilder === undefined ? {} : { storeBuilder },
+        { ...(storeBuilder === undefined ? {} : { storeBuilder }), ...(inspector === undefined ? {} : { inspector }) },
       ),
     log,
   };
@@ -222,6 +226,7 @@ export async function openBroker(config: LoadedConfig, log: Logger, overrides: B
     close: () => {
       clearInterval(reaper);
       void sandbox.close?.();
+      inspector?.close();
       osv?.close();
       // the SQLite state shares `db` and has nothing of its own to release; PostgreSQL's pool ends its
       // connections in the background (Broker.close stays synchronous for its many callers)

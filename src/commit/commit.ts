@@ -7,7 +7,7 @@ import type { Db } from "../state/db.js";
 import { backupRoots, discardBackup, readManifest, restoreBackup, takeBackup } from "./backup.js";
 import { applyDirect, planDirect, releasePlan, touchSet, type DirectPlan } from "./direct-install.js";
 import { brokenRequirements } from "./conflicts.js";
-import { firstOnPath, inspectInterpreter, type InterpreterInfo } from "./interpreter.js";
+import { firstOnPath, inspectInterpreter, type Inspector, type InterpreterInfo } from "./interpreter.js";
 import { insertJournal, setJournalState } from "./journal.js";
 import { withEnvironmentLock, type LockQueue } from "./lock.js";
 import { pipInstallArgs } from "./pip-command.js";
@@ -32,6 +32,8 @@ export interface CommitOptions {
    * it a cold wheel's entry is made first and the install links from it.
    */
   storeBuilder?: StoreBuilder;
+  /** Interpreters kept running for the inspection under the lock; without it, one interpreter start. */
+  inspector?: Inspector;
 }
 
 /**
@@ -60,7 +62,7 @@ export async function commitWheels(db: Db, req: CommitRequest, signal?: AbortSig
       () => {
         entered = true;
         timings.mark("lockMs");
-        return commitLocked(db, { ...parsed.data, faults: req.faults }, staging.value, timings, signal, opts.storeBuilder);
+        return commitLocked(db, { ...parsed.data, faults: req.faults }, staging.value, timings, signal, opts);
       },
       { ...(signal === undefined ? {} : { signal }), ...(opts.lockQueue === undefined ? {} : { queue: opts.lockQueue }) },
     );
@@ -82,11 +84,12 @@ async function commitLocked(
   staging: Staging,
   timings: CommitClock,
   signal: AbortSignal | undefined,
-  storeBuilder: StoreBuilder | undefined,
+  { storeBuilder, inspector }: CommitOptions,
 ): Promise<CommitResult> {
   const info = await inspectInterpreter(
     req.python,
     staging.wheels.map((w) => w.file),
+    inspector,
   );
   if (!info.ok) return fail("inspect", info.error);
   timings.mark("inspectMs");
@@ -154,7 +157,8 @@ async function commitLocked(
     setJournalState(db, id, "started");
     timings.mark("backupMs");
 
-    const failure = await install(req, staging, backupDir, pins, signal, plan === undefined ? undefined : { plan, prefix: info.value.prefix }, timings);
+    const direct = plan === undefined ? undefined : { plan, prefix: info.value.prefix, created: new Set(undo?.created) };
+    const failure = await install(req, staging, backupDir, pins, signal, direct, timings);
     if (failure === undefined) {
       setJournalState(db, id, "done");
       await discardBackup(backupDir).catch(() => undefined);
@@ -193,6 +197,8 @@ async function commitLocked(
 interface DirectInput {
   plan: DirectPlan;
   prefix: string;
+  /** the paths the undo journal found empty */
+  created: ReadonlySet<string>;
 }
 
 /** Runs the chosen installer and checks the result; any failure is returned as a message, never thrown. */
@@ -209,17 +215,23 @@ async function install(
     await req.faults?.beforePip?.();
     if (signal?.aborted) return "the install was cancelled";
     if (direct !== undefined) {
-      const report = await applyDirect(req.python, direct.plan, direct.prefix, {
-        afterFile: async (written) => {
-          await req.faults?.duringDirect?.(written);
-          if (signal?.aborted) throw new Error("the install was cancelled");
+      const report = await applyDirect(
+        req.python,
+        direct.plan,
+        direct.prefix,
+        {
+          afterFile: async (written) => {
+            await req.faults?.duringDirect?.(written);
+            if (signal?.aborted) throw new Error("the install was cancelled");
+          },
+          onCompileSpawn: async (pid) => {
+            // Start-up recovery kills a compiler that outlived its broker before restoring.
+            await appendFile(join(backupDir, COMPILE_PID_FILE), `${String(pid)}\n`);
+            await req.faults?.duringCompile?.(pid);
+          },
         },
-        onCompileSpawn: async (pid) => {
-          // Start-up recovery kills a compiler that outlived its broker before restoring.
-          await appendFile(join(backupDir, COMPILE_PID_FILE), `${String(pid)}\n`);
-          await req.faults?.duringCompile?.(pid);
-        },
-      });
+        direct.created,
+      );
       timings.mark("writeMs", report.compileMs);
       timings.set("compileMs", report.compileMs);
     } else {

@@ -5,7 +5,7 @@ import { inspectEnvironment } from "../commit/interpreter.js";
 import { decideExact, type Decision } from "../policy/index.js";
 import type { Requirement } from "../requirement/index.js";
 import { imageFor, pythonMinor } from "../sandbox/spec.js";
-import type { Progress, SandboxStageDeps, VerifyStageDeps } from "./deps.js";
+import type { PipelineDeps, Progress, SandboxStageDeps, VerifyStageDeps } from "./deps.js";
 import type { ResolvedItem } from "./pip-report.js";
 import { resolveInSandbox, type SandboxJob } from "./resolve-in-sandbox.js";
 import { chainOf, treeCheckAnswer, type TreeCheckJson, type TreeRefusal } from "./tree.js";
@@ -75,7 +75,7 @@ export async function judgeTree(deps: VerifyStageDeps, env: EnvironmentRuntime, 
 
 /** A decision-only resolution of `job` in the sandbox, then the verdict on every distribution it resolved. */
 export async function resolveTree(
-  deps: SandboxStageDeps & VerifyStageDeps,
+  deps: SandboxStageDeps & VerifyStageDeps & Pick<PipelineDeps, "inspector">,
   env: EnvironmentRuntime,
   job: Omit<SandboxJob, "mode">,
   hooks: Hooks,
@@ -93,14 +93,14 @@ export async function resolveTree(
  * passed to the resolver (pip keeps what satisfies), the root pinned to the decided version.
  */
 export async function treeOfDecision(
-  deps: SandboxStageDeps & VerifyStageDeps,
+  deps: SandboxStageDeps & VerifyStageDeps & Pick<PipelineDeps, "inspector">,
   env: EnvironmentRuntime,
   decision: Extract<Decision, { allowed: true }>,
   requirement: Requirement,
   options: { upgrade: boolean; timeout: number },
   hooks: Hooks = {},
 ): Promise<TreeOutcome> {
-  const inspected = await inspectEnvironment(env.python);
+  const inspected = await inspectEnvironment(env.python, deps.inspector);
   if (!inspected.ok) return { ok: false, status: "failed", message: `cannot list the packages of ${env.name}: ${inspected.error}`, sandbox: undefined };
   const image = imageFor(env.pythonVersion, deps.sandboxConfig.image);
   const imagePython = await deps.sandbox.imagePython(image);
@@ -130,7 +130,7 @@ export async function treeOfDecision(
 
 /** check_package's and `pipgate check --resolve`'s tree: resolved in the sandbox, every distribution judged. */
 export async function checkTree(
-  deps: SandboxStageDeps & VerifyStageDeps,
+  deps: SandboxStageDeps & VerifyStageDeps & Pick<PipelineDeps, "inspector">,
   env: EnvironmentRuntime,
   decision: Extract<Decision, { allowed: true }>,
   requirement: Requirement,

@@ -1,4 +1,5 @@
 import type { AuditLog } from "../audit/store.js";
+import type { Inspector } from "../commit/interpreter.js";
 import type { CommitResult, VerifiedWheel } from "../commit/request.js";
 import type { EnvironmentRuntime, Environments } from "../config/environments.js";
 import type { SandboxConfig } from "../config/schema.js";
@@ -34,6 +35,8 @@ export interface PipelineDeps {
   policyDeps: PolicyDeps;
   /** Wheel inspections by file identity: a repeat install does not inflate an unchanged wheel again. */
   inspections?: InspectionMemo;
+  /** Interpreters kept running for their inspections (a broker that stays up); without it, one start per inspection. */
+  inspector?: Inspector;
   /** `requested`: the distributions the request named, which get REQUESTED (pip's semantics). */
   commit: (env: EnvironmentRuntime, wheels: VerifiedWheel[], requestId: string, signal?: AbortSignal, requested?: readonly string[]) => Promise<CommitResult>;
   log: Logger;

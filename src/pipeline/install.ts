@@ -383,7 +383,7 @@ async function pipeline(
     return failure("denied", decision.reason, decision, { hint, version: decision.version });
   }
 
-  const inspected = await inspectEnvironment(env.python);
+  const inspected = await inspectEnvironment(env.python, deps.inspector);
   if (!inspected.ok) return failure("failed", `cannot list the packages of ${env.name}: ${inspected.error}`, decision);
   const installed = inspected.value.installed;
   const current = installed.find((dist) => normalizeName(dist.name) === decision.name);
