@@ -26,7 +26,18 @@ import { measureStartup, startupLines, type StartupFigures } from "./startup.js"
  * The sections a full run keeps in RESULTS.md: those stand-alone benches write, and the corpus's
  * analysis, written by hand from a corpus run's profile (the corpus section itself is the bench's).
  */
-const STANDALONE_SECTIONS = ["corpus-notes", "coldpath-notes", "startup", "sessions", "hostile-runc", "hostile-runsc", "env-size", "agents"] as const;
+const STANDALONE_SECTIONS = [
+  "idle-notes",
+  "corpus-notes",
+  "coldpath-notes",
+  "fast-notes",
+  "startup",
+  "sessions",
+  "hostile-runc",
+  "hostile-runsc",
+  "env-size",
+  "agents",
+] as const;
 import { summarizeStages, type StageTimes } from "./stages.js";
 import { pairedRatios, percentile, summarize } from "./stats.js";
 import { baseInterpreter, createVenvFactory, type VenvFactory } from "./venvs.js";

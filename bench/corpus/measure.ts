@@ -40,7 +40,7 @@ export async function warmCorpusPipCache(set: CorpusSet, venvs: VenvFactory, dir
   bareOrThrow(`warming the pip cache for ${set.name}`, await barePipInstall(python, indexUrl, set.requirement, { kind: "dir", path: cacheDir }));
 }
 
-/** `pipgate install --json ENV REQ` as package.json's bin (the bundle), timed from spawn to exit, with the pipeline's own time. */
+/** `pipgate install --json ENV REQ` as package.json's bin (the bundle), timed from spawn to exit, with the pipeline's own time (its duration_ms). */
 async function cliInstall(configPath: string, environment: string, requirement: string): Promise<{ ms: number; pipelineMs: number | undefined }> {
   const started = performance.now();
   const result = await execa(process.execPath, [cliBin(), "install", "--json", "--config", configPath, environment, requirement], {
@@ -57,7 +57,8 @@ async function cliInstall(configPath: string, environment: string, requirement: 
   let pipelineMs: number | undefined;
   try {
     const parsed: unknown = JSON.parse(result.stdout);
-    const duration = typeof parsed === "object" && parsed !== null ? (parsed as Record<string, unknown>)["durationMs"] : undefined;
+    // The CLI's --json speaks snake_case, as the MCP tools' structured results do.
+    const duration = typeof parsed === "object" && parsed !== null ? (parsed as Record<string, unknown>)["duration_ms"] : undefined;
     if (typeof duration === "number") pipelineMs = duration;
   } catch {
     pipelineMs = undefined;

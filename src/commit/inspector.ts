@@ -91,6 +91,8 @@ export function createInspector(options: InspectorOptions = {}): Inspector & { w
 
   const ask = (worker: Worker, python: string, wheelFiles: readonly string[]): Promise<Result<string>> =>
     new Promise((resolve) => {
+      // Ended already (it exited while idle): nothing would ever answer.
+      if (workers.get(python) !== worker) return resolve({ ok: false, error: "the inspector had ended" });
       const timer = setTimeout(() => end(python, worker, "the inspector did not answer in time"), ANSWER_TIMEOUT_MS);
       worker.pending = (line) => {
         clearTimeout(timer);
