@@ -3,6 +3,7 @@ import { availableParallelism } from "node:os";
 import { constants, readFileSync } from "node:fs";
 import { chmod, copyFile, link, mkdir, readFile, realpath, rename, unlink, utimes, writeFile } from "node:fs/promises";
 import { basename, dirname, join, relative, sep } from "node:path";
+import type { EntryPoints } from "../verify/entry-points.js";
 import { inspectWheel } from "../verify/wheel.js";
 import { openZip, type ZipArchive, type ZipEntry } from "../verify/zip-reader.js";
 import { isInside } from "./backup.js";
@@ -268,12 +269,7 @@ export async function applyDirect(
 
 /** Reads one wheel and lists its files and scripts; RECORD, INSTALLER and REQUESTED come later. */
 async function planWheel(python: string, info: InterpreterInfo, wheel: StagedWheel, cacheTag: string, requested: boolean): Promise<PlannedWheel> {
-  const inspected = inspectWheel(wheel.file, { allowPth: true });
-  if (!inspected.ok) throw new Error(inspected.error);
-  const { inspection } = inspected;
-  if (inspection.problems.length > 0) {
-    throw new Error(`${inspection.filename} cannot be installed: ${inspection.problems.slice(0, 5).join("; ")}`);
-  }
+  const inspection = plannedInspection(wheel);
   const opened = openZip(await readFile(wheel.file));
   if (!opened.ok) throw new Error(`${inspection.filename}: ${opened.error}`);
   const archive = opened.value;
@@ -318,6 +314,22 @@ async function planWheel(python: string, info: InterpreterInfo, wheel: StagedWhe
     for (const [name, reference] of Object.entries(inspection.entryPoints[section])) planned.push(entryPointFile(python, dest, name, reference));
   }
   return { wheel, libRoot, distInfo: join(libRoot, distInfoName), files: planned, sources, storedPyc: [], requested };
+}
+
+/**
+ * What the plan needs of a wheel's inspection: its name and entry points. The verify stage inspected these
+ * very bytes (the staged copy was re-hashed against the sha256 it verified), and passes what it found;
+ * without that (a caller of its own), the staged copy is inspected here.
+ */
+function plannedInspection(wheel: StagedWheel): { filename: string; entryPoints: EntryPoints } {
+  if (wheel.entryPoints !== undefined) return { filename: basename(wheel.file), entryPoints: wheel.entryPoints };
+  const inspected = inspectWheel(wheel.file, { allowPth: true });
+  if (!inspected.ok) throw new Error(inspected.error);
+  const { inspection } = inspected;
+  if (inspection.problems.length > 0) {
+    throw new Error(`${inspection.filename} cannot be installed: ${inspection.problems.slice(0, 5).join("; ")}`);
+  }
+  return inspection;
 }
 
 function entryPointFile(python: string, dest: Destinations, name: string, reference: string): PlannedFile {

@@ -1,9 +1,12 @@
+import type { EntryPoints } from "../verify/entry-points.js";
 import type { Pin } from "./request.js";
 
 /** A wheel copied into the private find-links directory, with the digest of that copy. */
 export interface StagedWheel extends Pin {
   file: string;
   sha256: string;
+  /** what the verify stage's inspection of these bytes found (VerifiedWheel.entryPoints) */
+  entryPoints?: EntryPoints;
 }
 
 /**

@@ -22,6 +22,13 @@ export const VerifiedWheelSchema = z.object({
     .string()
     .regex(/^[0-9a-f]{64}$/, "sha256 must be 64 lowercase hex digits")
     .describe("the digest verification saw; the file is re-hashed before install"),
+  entryPoints: z
+    .object({ console_scripts: z.record(z.string(), z.string()), gui_scripts: z.record(z.string(), z.string()) })
+    .optional()
+    .describe(
+      "the entry points the verify stage's inspection found in these bytes: given, the direct installer's plan of a " +
+        "wheel without a store entry does not inspect it again (the staged copy is re-hashed against sha256 first)",
+    ),
 });
 export type VerifiedWheel = z.infer<typeof VerifiedWheelSchema>;
 

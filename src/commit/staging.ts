@@ -68,7 +68,13 @@ export async function stageWheels(parent: string, wheels: readonly VerifiedWheel
       if (digest !== wheel.sha256) {
         throw new Error(`${file.value}: sha256 is ${digest}, but ${wheel.sha256} was verified; refusing to install`);
       }
-      staged.push({ name: wheel.name, version: wheel.version, file: copy, sha256: digest });
+      staged.push({
+        name: wheel.name,
+        version: wheel.version,
+        file: copy,
+        sha256: digest,
+        ...(wheel.entryPoints === undefined ? {} : { entryPoints: wheel.entryPoints }),
+      });
     }
     const requirements = join(dir, "requirements.txt");
     await writeFile(requirements, requirementsText(staged), { mode: 0o600 });

@@ -67,6 +67,7 @@ export async function verifyWheels(
 ): Promise<Verified> {
   const entryPoints: string[] = [];
   const content: ContentFinding[] = [];
+  const inspectedWheels: VerifiedWheel[] = [];
   for (const wheel of wheels) {
     const exact = await decideExact(wheel.name, wheel.version, env, deps.policyDeps);
     // A refused dependency is named with the chain that pulled it in, whichever check refused it.
@@ -83,6 +84,8 @@ export async function verifyWheels(
       return { ok: false, error: `${via}${filename} failed inspection: ${inspected.inspection.problems.slice(0, 3).join("; ")}`, content };
     }
     for (const [script, target] of Object.entries(inspected.inspection.entryPoints.console_scripts)) entryPoints.push(`${script} = ${target}`);
+    // The commit re-hashes these bytes before use, and then needs no inspection of its own for them.
+    inspectedWheels.push({ ...wheel, entryPoints: inspected.inspection.entryPoints });
   }
-  return { ok: true, wheels: [...wheels], entryPoints, content };
+  return { ok: true, wheels: inspectedWheels, entryPoints, content };
 }

@@ -9,6 +9,7 @@ import { entryPointScript, fixScriptShebang, shebang } from "../../src/commit/di
 import { uninstallDistribution } from "../../src/commit/direct-uninstall.js";
 import type { VerifiedWheel } from "../../src/commit/request.js";
 import { openMemoryDb, type Db } from "../../src/state/db.js";
+import { inspectWheel } from "../../src/verify/wheel.js";
 import { cloneVenv, hashTree, makeTemplateVenv, removeAll, runPython, scratch, venvRoots, verifiedWheel } from "./helpers.js";
 
 // The direct installer against the venv's own pip: the same wheels into two clones of one venv must
@@ -184,6 +185,39 @@ describe("the direct installer matches the venv's own pip", () => {
     const before = await hashTree(roots.map((_, i) => join(links, String(i))));
     expect((await commitWheels(db, { installer: "direct", environment: "ino", python, wheels: v2, auditId: "i2", stateDir })).ok).toBe(true);
     expect(await hashTree(roots.map((_, i) => join(links, String(i))))).toBe(before);
+  }, 120_000);
+
+  it("installs the same tree from the verify stage's entry points as from its own inspection", async () => {
+    const { v1 } = await wheelsFor(join(dir, "wheels-given"));
+    const given = v1.map((wheel) => {
+      const inspected = inspectWheel(wheel.path, { allowPth: true });
+      if (!inspected.ok) throw new Error(inspected.error);
+      return { ...wheel, entryPoints: inspected.inspection.entryPoints };
+    });
+    expect(given.some((wheel) => Object.keys(wheel.entryPoints.console_scripts).length > 0)).toBe(true);
+    const trees: Array<Map<string, Entry>> = [];
+    for (const [name, wheels] of [
+      ["own", v1],
+      ["given", given],
+    ] as const) {
+      const venv = join(dir, `ep-${name}`);
+      const python = await cloneVenv(template, venv);
+      const result = await commitWheels(db, {
+        installer: "direct",
+        environment: name,
+        python,
+        wheels,
+        auditId: name,
+        stateDir: join(dir, `state-ep-${name}`),
+        store: false,
+      });
+      expect(result.ok, result.ok ? "" : result.error).toBe(true);
+      trees.push(comparable(await snapshot(venv)));
+    }
+    const [own, fromVerify] = trees.map(
+      (tree) => new Map([...(tree ?? new Map<string, Entry>())].map(([path, entry]) => [path.replace(/^lib\/[^/]+\//, ""), entry])),
+    );
+    expect(fromVerify).toEqual(own);
   }, 120_000);
 
   it("says where its time went, part by part, each part once", async () => {
