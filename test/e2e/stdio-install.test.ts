@@ -52,6 +52,7 @@ describe("pipgate serve over stdio", () => {
 
   it("installs an allowed package with its dependency into the venv, through the sandbox", async () => {
     const progress: string[] = [];
+    const since = new Date();
     const result = (await client.callTool({ name: "install_package", arguments: { package_name: "demo-app" } }, undefined, {
       onprogress: (p) => progress.push(p.message ?? ""),
       timeout: 120_000,
@@ -64,6 +65,8 @@ describe("pipgate serve over stdio", () => {
     expect(structured.resolved.every((d) => /^[0-9a-f]{64}$/.test(d.sha256))).toBe(true);
     expect(progress.some((m) => m.includes("resolving"))).toBe(true);
     expect(progress.some((m) => m.includes("installing"))).toBe(true);
+    // the count the refusals below must find at 0 sees this install's container
+    expect(await sandboxContainersSince(since, ws.stateDir)).toBe(1);
     const imported = await runPython(ws.pythons.default!, "import demo_app, demo_lib; print(demo_app.__version__, demo_lib.__version__)");
     expect(imported.stdout.trim()).toBe("1.2.0 1.0.0");
     // the client checks structured content against each tool's output schema
@@ -79,7 +82,7 @@ describe("pipgate serve over stdio", () => {
 
   it("refuses a name off the allowlist and a version outside its pin, starting no container and changing nothing", async () => {
     const before = venvDigest(ws.pythons.default!);
-    const since = new Date(Date.now() - 1000);
+    const since = new Date();
     const off = (await client.callTool({ name: "install_package", arguments: { package_name: "outsider" } })) as ToolResult;
     expect(off.isError).toBe(true);
     expect(text(off)).toMatch(/not on the allowlist/);

@@ -74,7 +74,8 @@ export async function createWorkspace(options: WorkspaceOptions): Promise<Worksp
     allowlists,
     async close() {
       await index.close();
-      rmSync(dir, { recursive: true, force: true });
+      // A broker's background work (a store entry, a pool refill's scratch) may still be ending: retried.
+      rmSync(dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
     },
   };
 }
@@ -119,9 +120,11 @@ export async function sandboxContainersSince(since: Date, stateDir: string): Pro
     "--filter",
     `label=org.pipgate.state-dir=${stateDir}`,
     "--format",
-    "{{.ID}}",
+    "{{.TimeNano}}",
   ]);
-  return stdout.split("\n").filter((line) => line.trim() !== "").length;
+  // --since takes whole seconds: an event of the same second but before `since` is not counted.
+  const sinceNs = BigInt(since.getTime()) * 1_000_000n;
+  return stdout.split("\n").filter((line) => /^\d+$/.test(line.trim()) && BigInt(line.trim()) >= sinceNs).length;
 }
 
 /** In CI a missing Docker engine is a failure, never a quiet skip. */
