@@ -119,35 +119,34 @@ export async function takeUndo(
     }
     return found;
   };
-  const checkedParents = new Set<string>();
   const createdDirs = new Set<string>();
   const paths = [...new Set([...touch.removes, ...touch.writes])];
-  // A path whose directory does not exist yet cannot exist either: only the others are looked at, a
-  // few at once, so a fresh install's journal costs its directories, not its files.
-  const missingParent = new Set<string>();
+  // Per parent directory, the directories from it upward that do not exist yet (none: it exists). A path
+  // whose directory does not exist cannot exist either: only the others are looked at, a few at once, so
+  // a fresh install's journal costs its directories, not its files.
+  const missingAbove = new Map<string, string[]>();
   for (const path of paths) {
     if (!isInside(path, realPrefix) && !isInside(path, prefix)) throw new Error(`${path} lies outside the venv ${prefix}; refusing`);
     const parent = dirname(path);
-    if (checkedParents.has(parent)) continue;
-    checkedParents.add(parent);
+    if (missingAbove.has(parent)) continue;
+    const missing: string[] = [];
     let dir = parent;
     while (!(await dirExists(dir))) {
-      missingParent.add(parent);
+      missing.push(dir);
       dir = dirname(dir);
     }
     if (!isInside(await realpath(dir), realPrefix)) throw new Error(`${dir} leads outside the venv ${prefix}; refusing`);
+    missingAbove.set(parent, missing);
   }
   const stats = new Map<string, Stats | undefined>();
-  const looked = paths.filter((path) => !missingParent.has(dirname(path)));
+  const looked = paths.filter((path) => missingAbove.get(dirname(path))?.length === 0);
   for (let i = 0; i < looked.length; i += STATS_IN_FLIGHT) {
     const batch = looked.slice(i, i + STATS_IN_FLIGHT);
     const found = await Promise.all(batch.map((path) => lstat(path).catch(() => undefined)));
     batch.forEach((path, j) => stats.set(path, found[j]));
   }
   for (const path of paths) {
-    if (writes.has(path) && missingParent.has(dirname(path))) {
-      for (let dir = dirname(path); !(await dirExists(dir)); dir = dirname(dir)) createdDirs.add(dir);
-    }
+    if (writes.has(path)) for (const dir of missingAbove.get(dirname(path)) ?? []) createdDirs.add(dir);
     const stat = stats.get(path);
     if (stat === undefined) {
       if (writes.has(path)) manifest.created.push(path);
