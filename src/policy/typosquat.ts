@@ -79,24 +79,112 @@ function ids(bucket: Bucket | undefined): readonly number[] {
   return bucket === undefined ? [] : typeof bucket === "number" ? [bucket] : bucket;
 }
 
-/** Builds the index; the order of `names` is the preference order for suggestions. */
-export function createNameIndex(names: Iterable<string>): NameIndex {
-  const list: { name: string; skel: string }[] = [];
+/**
+ * Lookups answered by a scan of the whole list before the maps are built. A one-shot command makes one
+ * or two lookups, and building the maps for ~5,000 names (~50,000 keys) cost it 60–90 ms with the
+ * garbage collection they cause, more than its whole policy stage; a long-running broker makes
+ * thousands and wants the maps. Both paths give the same answer (the unit tests compare them).
+ */
+export const SCANNED_LOOKUPS = 4;
+
+interface Entry {
+  name: string;
+  skel: string;
+  stripped: string;
+}
+
+/** What a lookup compares: the asked-for name, its skeleton, and that skeleton without py/python. */
+interface Probe {
+  name: string;
+  skel: string;
+  stripped: string;
+}
+
+/** Pure: the best of two candidates (an exact lookalike beats a fuzzy one, then the earlier in the list). */
+function better(best: { id: number; exact: boolean } | undefined, id: number, exact: boolean): boolean {
+  return best === undefined || (exact && !best.exact) || (exact === best.exact && id < best.id);
+}
+
+/**
+ * The lookalike by one pass over the list. An exact lookalike shares a skeleton (or its py-less core);
+ * a fuzzy one is at most one edit from the skeleton, with both skeletons long enough: precisely the
+ * candidates the maps' deletion neighbourhoods reach.
+ */
+function scan(list: readonly Entry[], probe: Probe): { id: number; exact: boolean } | undefined {
+  const fuzzy = probe.skel.length >= MIN_FUZZY_LENGTH;
+  let best: { id: number; exact: boolean } | undefined;
+  for (let id = 0; id < list.length; id += 1) {
+    const entry = list[id] as Entry;
+    if (entry.name === probe.name) continue;
+    const exact = entry.skel === probe.skel || entry.skel === probe.stripped || entry.stripped === probe.skel || entry.stripped === probe.stripped;
+    if (exact) {
+      if (better(best, id, true)) best = { id, exact: true };
+      // the list is in preference order: nothing after the first exact lookalike can win
+      return best;
+    }
+    if (fuzzy && best === undefined && entry.skel.length >= MIN_FUZZY_LENGTH && editDistanceAtMostOne(probe.skel, entry.skel)) best = { id, exact: false };
+  }
+  return best;
+}
+
+/** The maps of a built index: skeleton, py-less skeleton and deletion neighbourhood to list positions. */
+interface Maps {
+  bySkeleton: Map<string, Bucket>;
+  byStripped: Map<string, Bucket>;
+  byDeletion: Map<string, Bucket>;
+}
+
+function buildMaps(list: readonly Entry[]): Maps {
+  const maps: Maps = { bySkeleton: new Map(), byStripped: new Map(), byDeletion: new Map() };
+  list.forEach((entry, id) => {
+    push(maps.bySkeleton, entry.skel, id);
+    push(maps.byStripped, entry.stripped, id);
+    if (entry.skel.length >= MIN_FUZZY_LENGTH) for (const d of deletions(entry.skel)) push(maps.byDeletion, d, id);
+  });
+  return maps;
+}
+
+/** The lookalike by a few dozen map probes. */
+function probeMaps(list: readonly Entry[], maps: Maps, probe: Probe): { id: number; exact: boolean } | undefined {
+  let best: { id: number; exact: boolean } | undefined;
+  const consider = (bucket: Bucket | undefined, exact: boolean, verify: boolean) => {
+    for (const id of ids(bucket)) {
+      const entry = list[id];
+      if (entry === undefined || entry.name === probe.name) continue;
+      if (verify && !editDistanceAtMostOne(probe.skel, entry.skel)) continue;
+      if (better(best, id, exact)) best = { id, exact };
+    }
+  };
+  consider(maps.bySkeleton.get(probe.skel), true, false);
+  consider(maps.bySkeleton.get(probe.stripped), true, false);
+  consider(maps.byStripped.get(probe.skel), true, false);
+  consider(maps.byStripped.get(probe.stripped), true, false);
+  if (probe.skel.length >= MIN_FUZZY_LENGTH) {
+    consider(maps.byDeletion.get(probe.skel), false, true);
+    for (const d of deletions(probe.skel)) {
+      if (d.length >= MIN_FUZZY_LENGTH) consider(maps.bySkeleton.get(d), false, true);
+      consider(maps.byDeletion.get(d), false, true);
+    }
+  }
+  return best;
+}
+
+/**
+ * Builds the index; the order of `names` is the preference order for suggestions. The first
+ * `scannedLookups` lookups scan the list; the maps are built on the next.
+ */
+export function createNameIndex(names: Iterable<string>, scannedLookups: number = SCANNED_LOOKUPS): NameIndex {
+  const list: Entry[] = [];
   const normalizedSet = new Set<string>();
-  const bySkeleton = new Map<string, Bucket>();
-  const byStripped = new Map<string, Bucket>();
-  const byDeletion = new Map<string, Bucket>();
   for (const raw of names) {
     const name = normalizeName(raw.trim());
     if (name === "" || normalizedSet.has(name)) continue;
     normalizedSet.add(name);
     const skel = skeleton(name);
-    const id = list.length;
-    list.push({ name, skel });
-    push(bySkeleton, skel, id);
-    push(byStripped, stripPython(skel), id);
-    if (skel.length >= MIN_FUZZY_LENGTH) for (const d of deletions(skel)) push(byDeletion, d, id);
+    list.push({ name, skel, stripped: stripPython(skel) });
   }
+  let maps: Maps | undefined;
+  let lookups = 0;
 
   return {
     size: list.length,
@@ -104,27 +192,10 @@ export function createNameIndex(names: Iterable<string>): NameIndex {
     lookalike(raw) {
       const name = normalizeName(raw);
       const skel = skeleton(name);
-      const stripped = stripPython(skel);
-      let best: { id: number; exact: boolean } | undefined;
-      const consider = (bucket: Bucket | undefined, exact: boolean, verify: boolean) => {
-        for (const id of ids(bucket)) {
-          const entry = list[id];
-          if (entry === undefined || entry.name === name) continue;
-          if (verify && !editDistanceAtMostOne(skel, entry.skel)) continue;
-          if (best === undefined || (exact && !best.exact) || (exact === best.exact && id < best.id)) best = { id, exact };
-        }
-      };
-      consider(bySkeleton.get(skel), true, false);
-      consider(bySkeleton.get(stripped), true, false);
-      consider(byStripped.get(skel), true, false);
-      consider(byStripped.get(stripped), true, false);
-      if (skel.length >= MIN_FUZZY_LENGTH) {
-        consider(byDeletion.get(skel), false, true);
-        for (const d of deletions(skel)) {
-          if (d.length >= MIN_FUZZY_LENGTH) consider(bySkeleton.get(d), false, true);
-          consider(byDeletion.get(d), false, true);
-        }
-      }
+      const probe: Probe = { name, skel, stripped: stripPython(skel) };
+      lookups += 1;
+      if (maps === undefined && lookups > scannedLookups) maps = buildMaps(list);
+      const best = maps === undefined ? scan(list, probe) : probeMaps(list, maps, probe);
       if (best === undefined) return undefined;
       const target = list[best.id];
       if (target === undefined) return undefined;

@@ -82,4 +82,30 @@ describe("the shipped popular-names list", () => {
     const hits = probes.filter((probe) => index.lookalike(probe) !== undefined);
     expect(hits.length).toBeGreaterThan(1500);
   });
+
+  it("gives the same answer from a scan of the list as from the built maps", () => {
+    const names = popular.names();
+    const scanned = createNameIndex(names, Number.POSITIVE_INFINITY);
+    const mapped = createNameIndex(names, 0);
+    // every kind of edit of popular names, names with and without py/python, short names, separators
+    const probes: string[] = ["ab", "a-b", "pip", "p1p", "py-py", "python", "numpyy", "pandsa", "reqests", "python-requests", "djang0", "rnatplotlib"];
+    names.slice(0, 600).forEach((name, i) => {
+      const at = i % Math.max(name.length, 1);
+      probes.push(name, `${name}x`, name.slice(0, at) + name.slice(at + 1), name.slice(0, at) + "z" + name.slice(at + 1));
+      probes.push(name.slice(0, at) + (name[at + 1] ?? "") + (name[at] ?? "") + name.slice(at + 2), `py${name}`, `${name}-python`);
+    });
+    const differences = probes.filter((probe) => JSON.stringify(scanned.lookalike(probe)) !== JSON.stringify(mapped.lookalike(probe)));
+    expect(differences).toEqual([]);
+    // and the probes do exercise both kinds of answer and none
+    const kinds = new Set(probes.map((probe) => mapped.lookalike(probe)?.why.split(" ")[0] ?? "none"));
+    expect([...kinds].sort()).toEqual(expect.arrayContaining(["differs", "looks", "none", "one"]));
+  });
+
+  it("builds its maps only after its first few lookups", () => {
+    const index = createNameIndex(["requests", "numpy"], 2);
+    expect(index.lookalike("reqests")?.name).toBe("requests"); // scanned
+    expect(index.lookalike("nunpy")?.name).toBe("numpy"); // scanned
+    expect(index.lookalike("numpyy")?.name).toBe("numpy"); // mapped
+    expect(index.lookalike("pandas")).toBeUndefined();
+  });
 });
