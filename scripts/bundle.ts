@@ -2,6 +2,7 @@
 // points at. Node 20 has no module compile cache, so a CLI of ~400 ES modules spends most of its start-up
 // resolving, reading and linking them one by one; one bundle (with a chunk per lazily loaded command, so
 // `pipgate install` still loads neither the MCP SDK nor the gateway) is read and compiled in a few files.
+import { rmSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { build, type Plugin } from "esbuild";
 import { packageRoot } from "../src/paths.js";
@@ -36,6 +37,8 @@ const englishOnlyZod: Plugin = {
 /** Builds the bundle into `outdir` (default dist/bundle of the package); resolves with its entry's path. */
 export async function buildBundle(outdir: string = join(packageRoot(), BUNDLE_DIR)): Promise<string> {
   const root = packageRoot();
+  // Chunks are named by their content's hash: without this, every build left the previous ones beside it.
+  rmSync(outdir, { recursive: true, force: true });
   await build({
     absWorkingDir: root,
     entryPoints: { pipgate: join(root, "src", "cli", "bin.ts") },
