@@ -100,6 +100,15 @@ export async function openBroker(config: LoadedConfig, log: Logger, overrides: B
   // Nothing is decided from these until the pipeline asks again (same slot, same probe): only started early.
   for (const name of overrides.readyEnvironments ?? []) void environments.get(name);
 
+  // The first look for leftover containers waits on the Docker engine: it runs beside recovery, and its
+  // records are appended after recovery's, in the order they always had.
+  const killLeftovers = () =>
+    reapContainers(config.sandbox.docker_socket, config.state_dir).catch((error: unknown) => {
+      log.warn({ err: errorMessage(error) }, "could not look for sandbox containers left by a dead broker");
+      return [];
+    });
+  // (never rejects: a failure is logged and is an empty list)
+  const firstReap = killLeftovers();
   const recovered = await recoverUnfinishedCommits(
     db,
     config.state_dir,
@@ -110,11 +119,7 @@ export async function openBroker(config: LoadedConfig, log: Logger, overrides: B
   for (const record of closed)
     log.warn({ audit: record.id, request: record.request, recovery: record.recovery }, "closed a request interrupted by a broker that ended");
 
-  const reap = async () => {
-    const reaped = await reapContainers(config.sandbox.docker_socket, config.state_dir).catch((error: unknown) => {
-      log.warn({ err: errorMessage(error) }, "could not look for sandbox containers left by a dead broker");
-      return [];
-    });
+  const recordReaped = async (reaped: Awaited<ReturnType<typeof reapContainers>>) => {
     for (const container of reaped) {
       await audit.append({
         identity: "pipgate",
@@ -128,7 +133,8 @@ export async function openBroker(config: LoadedConfig, log: Logger, overrides: B
       log.warn({ ...container }, "killed and removed a leftover sandbox container");
     }
   };
-  await reap();
+  const reap = async () => recordReaped(await killLeftovers());
+  await recordReaped(await firstReap);
   // A live broker kills its own containers at their timeout; this catches what nothing else would.
   const reaper = setInterval(() => void reap(), 60_000);
   reaper.unref();
