@@ -32,6 +32,7 @@ export const UNIT_TESTS = [
   "test/bench/smoke.test.ts",
   "test/commit/conflicts.test.ts",
   "test/commit/pure.test.ts",
+  "test/commit/batches.test.ts",
   "test/commit/store.test.ts", // the wheel store with the system python3: no venv, no network
   "test/verify/inspection-memo.test.ts",
   "test/config/unknown-keys.test.ts",

@@ -127,6 +127,7 @@ with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
             done.append([p, importlib.util.cache_from_source(p)])
 print(json.dumps(done))
 `;
+import { inBatches } from "./batches.js";
 
 /** Which distributions get REQUESTED: the named ones, or every one when the caller names none. */
 export interface PlanOptions {
@@ -232,13 +233,7 @@ export async function applyDirect(
     };
     // A few files in flight at once; every one settles before a failure is thrown, so nothing is still
     // being written when the caller restores from the undo journal.
-    for (let i = 0; i < w.files.length; i += WRITES_IN_FLIGHT) {
-      const settled = await Promise.allSettled(w.files.slice(i, i + WRITES_IN_FLIGHT).map(one));
-      for (const result of settled) {
-        if (result.status === "rejected") throw result.reason;
-        own.push(result.value);
-      }
-    }
+    own.push(...(await inBatches(w.files, WRITES_IN_FLIGHT, one)));
     rows.set(w, own);
   }
   const expected = new Map(plan.wheels.flatMap((w) => w.sources.map(({ source, pyc }) => [source, pyc] as const)));

@@ -50,6 +50,7 @@ with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.St
             done.append([path, out])
 print(json.dumps(done))
 `;
+import { inBatches } from "./batches.js";
 
 const SCHEMES = new Set<string>(["purelib", "platlib", "data", "headers", "scripts"]);
 const FSYNCS_IN_FLIGHT = 32;
@@ -151,21 +152,14 @@ async function unpack(dir: string, key: string, wheel: StoreWheel, python: strin
     const path = [...rel.slice(1, -1), "__pycache__", basename(pyc)].join("/");
     files.push({ scheme: rel[0] as Scheme, path, size: data.length, sha256: createHash("sha256").update(data).digest("hex"), mode: 0o644, pyc: true });
   }
-  const stored: StoredFile[] = [];
   // Side by side: concurrent fsyncs share the file system's journal commits.
-  for (let i = 0; i < files.length; i += FSYNCS_IN_FLIGHT) {
-    const batch = files.slice(i, i + FSYNCS_IN_FLIGHT);
-    const done = await Promise.all(
-      batch.map(async (file) => {
-        const path = join(tree, file.scheme, ...file.path.split("/"));
-        await chmod(path, file.mode & 0o555);
-        await fsyncPath(path);
-        const st = await lstat(path, { bigint: true });
-        return { ...file, ino: String(st.ino), ctimeNs: String(st.ctimeNs), mtimeNs: String(st.mtimeNs) };
-      }),
-    );
-    stored.push(...done);
-  }
+  const stored: StoredFile[] = await inBatches(files, FSYNCS_IN_FLIGHT, async (file) => {
+    const path = join(tree, file.scheme, ...file.path.split("/"));
+    await chmod(path, file.mode & 0o555);
+    await fsyncPath(path);
+    const st = await lstat(path, { bigint: true });
+    return { ...file, ino: String(st.ino), ctimeNs: String(st.ctimeNs), mtimeNs: String(st.mtimeNs) };
+  });
   return StoreManifestSchema.parse({
     format: STORE_FORMAT,
     key,

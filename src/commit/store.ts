@@ -7,6 +7,7 @@ import { createOwnedDir, sweepOwnedDirs } from "../state/leftovers.js";
 import { currentProcess, isProcessAlive, parseProcessTag, processTag } from "../state/process.js";
 import { BYTES, MAKING_PREFIX, MANIFEST, makeEntry, type StoreWheel } from "./store-build.js";
 import { StoreManifestSchema, storeKey, treePath, type StoredFile, type StoreInterpreter, type StoreManifest } from "./store-manifest.js";
+import { inBatches } from "./batches.js";
 
 /*
  * The store of unpacked, byte-compiled wheel trees under stateDir/store, one entry per (wheel sha256,
@@ -135,12 +136,11 @@ async function checkEntry(dir: string, key: string, mode: LinkMode): Promise<Res
     if (parsed.data.key !== key) return { ok: false, error: "the manifest is another entry's" };
     // A few checks in flight at once: libuv's pool does the stats side by side.
     const files = parsed.data.files;
-    for (let i = 0; i < files.length; i += CHECKS_IN_FLIGHT) {
-      const batch = files.slice(i, i + CHECKS_IN_FLIGHT);
-      const problems = await Promise.all(batch.map((file) => checkFile(join(dir, "tree", ...treePath(file).split("/")), file, mode)));
-      const index = problems.findIndex((p) => p !== undefined);
-      if (index >= 0) return { ok: false, error: `${treePath(batch[index] ?? { scheme: "lib", path: "?" })}: ${String(problems[index])}` };
-    }
+    const problems = await inBatches(files, CHECKS_IN_FLIGHT, (file) => checkFile(join(dir, "tree", ...treePath(file).split("/")), file, mode), {
+      until: (problem) => problem !== undefined,
+    });
+    const index = problems.findIndex((p) => p !== undefined);
+    if (index >= 0) return { ok: false, error: `${treePath(files[index] ?? { scheme: "lib", path: "?" })}: ${String(problems[index])}` };
     return { ok: true, value: parsed.data };
   } catch (error) {
     return { ok: false, error: errorMessage(error) };

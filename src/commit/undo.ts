@@ -4,6 +4,7 @@ import { basename, dirname, join } from "node:path";
 import { z } from "zod";
 import { isInside } from "./backup.js";
 import { lastLine } from "./interpreter.js";
+import { inBatches } from "./batches.js";
 
 /*
  * The undo journal of the direct installer: exactly the paths one install touches, not a snapshot of
@@ -138,13 +139,9 @@ export async function takeUndo(
     if (!isInside(await realpath(dir), realPrefix)) throw new Error(`${dir} leads outside the venv ${prefix}; refusing`);
     missingAbove.set(parent, missing);
   }
-  const stats = new Map<string, Stats | undefined>();
   const looked = paths.filter((path) => missingAbove.get(dirname(path))?.length === 0);
-  for (let i = 0; i < looked.length; i += STATS_IN_FLIGHT) {
-    const batch = looked.slice(i, i + STATS_IN_FLIGHT);
-    const found = await Promise.all(batch.map((path) => lstat(path).catch(() => undefined)));
-    batch.forEach((path, j) => stats.set(path, found[j]));
-  }
+  const found = await inBatches(looked, STATS_IN_FLIGHT, (path) => lstat(path).catch(() => undefined));
+  const stats = new Map<string, Stats | undefined>(looked.map((path, j) => [path, found[j]]));
   for (const path of paths) {
     if (writes.has(path)) for (const dir of missingAbove.get(dirname(path)) ?? []) createdDirs.add(dir);
     const stat = stats.get(path);
